@@ -1,0 +1,99 @@
+package contracts_test
+
+import (
+	stdjson "encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// benchMessages are the two shapes the agent handles most: an RPC command
+// (every request it answers) and a telemetry event of 20 readings (its
+// steady output).
+func benchMessages() map[string]contracts.Message {
+	o := contracts.DeviceOrigin("gw-0042")
+	o.Clock = func() time.Time { return time.Date(2026, 11, 27, 10, 15, 30, 123e6, time.UTC) }
+	cmd := contracts.NewDeviceCommandRPC(contracts.Origin{Source: contracts.Source{Type: contracts.SourceBackend, ID: "api"}, Clock: o.Clock},
+		contracts.DeviceCommandRPCPayload{DeviceID: "gw-0042", Method: contracts.MethodGetSensors, Params: []byte(`{"sensors":["bme280","cpu"],"fresh":true}`), RequestedBy: "user-17"},
+		5*time.Second)
+	readings := make([]contracts.Reading, 20)
+	for i := range readings {
+		readings[i] = contracts.Reading{Sensor: fmt.Sprintf("sensor-%d", i/3), Metric: "temperature", Value: 20 + float64(i)/8, Unit: "Cel", At: o.Now()}
+	}
+	tel := contracts.NewDeviceTelemetry(o, contracts.DeviceTelemetryPayload{DeviceID: "gw-0042", Readings: readings})
+	return map[string]contracts.Message{"rpc-command": cmd, "telemetry-20": tel}
+}
+
+// BenchmarkDecode measures validated Decode next to two baselines in the
+// same run: plain encoding/json (v1) Unmarshal and plain json v2 Unmarshal
+// into the same struct, without validation.
+func BenchmarkDecode(b *testing.B) {
+	for name, m := range benchMessages() {
+		data, err := contracts.Encode(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"/contracts.Decode", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := contracts.Decode(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/baseline-stdjson.Unmarshal", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				v := contracts.NewMessage(m.Header().EventType)
+				if err := stdjson.Unmarshal(data, v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/baseline-jsonv2.Unmarshal", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				v := contracts.NewMessage(m.Header().EventType)
+				if err := json.Unmarshal(data, v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEncode measures validated Encode next to plain Marshal.
+func BenchmarkEncode(b *testing.B) {
+	for name, m := range benchMessages() {
+		b.Run(name+"/contracts.Encode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := contracts.Encode(m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/baseline-stdjson.Marshal", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := stdjson.Marshal(m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/baseline-jsonv2.Marshal", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := json.Marshal(m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,348 @@
+package contracts
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Decode reads one message: it picks the Go type by eventType and checks
+// everything the contract says (see [Validate]). The result is a pointer to
+// one of the catalogue's types; use a type switch on it.
+//
+// A missing __version reads as v1. Unknown members are ignored, so that
+// newer producers can add fields. Duplicate member names, invalid UTF-8
+// and trailing data are malformed input. Decode never panics.
+//
+// Every error is an [*Error] naming the field and the reason; it unwraps to
+// one sentinel such as [ErrRequired] or [ErrUnsupportedVersion], and holds
+// the header as far as it could be read so a command can still be answered.
+//
+// Decode is safe for concurrent use.
+func Decode(data []byte) (Message, error) {
+	m, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// wireHeader holds the header fields of any kind, as read.
+type wireHeader struct {
+	Envelope
+	expiresAt time.Time
+	status    ResponseStatus
+	errInfo   *ErrorInfo
+}
+
+func (c *Command) setHeader(h *wireHeader) { c.Envelope, c.ExpiresAt = h.Envelope, h.expiresAt }
+func (r *Response) setHeader(h *wireHeader) {
+	r.Envelope, r.Status, r.Error = h.Envelope, h.status, h.errInfo
+}
+func (e *Event) setHeader(h *wireHeader) { e.Envelope = h.Envelope }
+
+// decodeOptions are the options every decode uses: v2 defaults (exact
+// names, duplicate names refused, UTF-8 enforced) and the decoders that tell a
+// missing member from a zero one (see decode_presence.go).
+var decodeOptions = json.WithUnmarshalers(json.JoinUnmarshalers(
+	json.UnmarshalFromFunc(decodeReading),
+	json.UnmarshalFromFunc(decodeMQTTReceived),
+	json.UnmarshalFromFunc(decodeDLQ),
+))
+
+// decoder is pooled decoding state.
+type decoder struct {
+	buf bytes.Buffer
+	dec jsontext.Decoder
+	hdr wireHeader
+	// fatal is a syntax error: the input cannot be read any further.
+	fatal error
+}
+
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+func decode(data []byte) (Message, *Error) {
+	d := decoders.Get().(*decoder)
+	defer func() {
+		d.buf = bytes.Buffer{}
+		d.dec.Reset(&d.buf) // drop references to data
+		decoders.Put(d)
+	}()
+	d.buf = *bytes.NewBuffer(data)
+	d.dec.Reset(&d.buf, decodeOptions)
+	d.hdr, d.fatal = wireHeader{}, nil
+	return d.message()
+}
+
+// message reads the top-level object in one pass. The payload is decoded
+// straight into its type when eventType came before it, as every producer
+// we know writes it; otherwise it is kept raw and decoded at the end.
+func (d *decoder) message() (Message, *Error) {
+	dec, h := &d.dec, &d.hdr
+	if k := dec.PeekKind(); k != '{' {
+		if k == 0 { // the peek failed: empty input or a syntax error
+			_, err := dec.ReadToken()
+			return nil, fromJSONError(err)
+		}
+		return nil, newError(ErrMalformed, "", "want a JSON object, got "+kindName(k))
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, fromJSONError(err)
+	}
+	var (
+		msg        Message
+		rawPayload jsontext.Value
+		hasPayload bool
+		first      *Error // first field error; reading goes on to fill the header
+	)
+	keep := func(err *Error) {
+		if first == nil {
+			first = err
+		}
+	}
+	for d.fatal == nil && dec.PeekKind() == '"' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return nil, d.fail(fromJSONError(err), msg)
+		}
+		switch name.String() {
+		case "eventType":
+			s, err := d.readString("eventType")
+			keep(err)
+			h.EventType = EventType(s)
+			if spec, ok := catalogue[h.EventType]; ok && msg == nil {
+				msg = spec.new()
+			}
+		case "correlationId":
+			s, err := d.readString("correlationId")
+			keep(err)
+			h.CorrelationID = s
+		case "timestamp":
+			keep(d.readInto("timestamp", &h.Timestamp))
+		case "source":
+			keep(d.readInto("source", &h.Source))
+		case "__version":
+			s, err := d.readString("__version")
+			keep(err)
+			h.Version = s
+		case "expiresAt":
+			keep(d.readInto("expiresAt", &h.expiresAt))
+		case "status":
+			s, err := d.readString("status")
+			keep(err)
+			h.status = ResponseStatus(s)
+		case "error":
+			h.errInfo = new(ErrorInfo)
+			keep(d.readInto("error", h.errInfo))
+		case "payload":
+			hasPayload = true
+			switch k := dec.PeekKind(); {
+			case k != '{':
+				keep(errWrongKind("payload", "object", k))
+				d.fatal = dec.SkipValue()
+			case msg != nil && h.EventType == msg.eventType():
+				keep(d.readInto("payload", msg.payload()))
+			default: // eventType not seen yet
+				v, err := dec.ReadValue()
+				d.fatal = err
+				rawPayload = v.Clone()
+			}
+		default:
+			d.fatal = dec.SkipValue()
+		}
+	}
+	if d.fatal != nil {
+		return nil, d.fail(fromJSONError(d.fatal), msg)
+	}
+	if _, err := dec.ReadToken(); err != nil { // the closing brace
+		return nil, d.fail(fromJSONError(err), msg)
+	}
+	if _, err := dec.ReadToken(); err == nil {
+		return nil, d.fail(newError(ErrMalformed, "", "trailing data after the JSON object"), msg)
+	} else if !errors.Is(err, io.EOF) {
+		return nil, d.fail(fromJSONError(err), msg)
+	}
+
+	// What is wrong, in order of use to the sender: the version, the type,
+	// then the first field error in input order, then the contract checks.
+	switch h.Version {
+	case "":
+		h.Version = Version
+	case Version:
+	default:
+		return nil, d.fail(newError(ErrUnsupportedVersion, "__version",
+			"unsupported version "+strconv.Quote(h.Version)+"; want "+Version), nil)
+	}
+	if msg == nil {
+		if h.EventType == "" {
+			return nil, d.fail(firstError(first, errRequired("eventType")), nil)
+		}
+		return nil, d.fail(firstError(first, newError(ErrUnknownEventType, "eventType",
+			strconv.Quote(string(h.EventType))+" is not in the catalogue")), nil)
+	}
+	if rawPayload != nil {
+		keep(unmarshalAt("payload", rawPayload, msg.payload()))
+	}
+	msg.setHeader(h)
+	if first != nil {
+		return nil, d.fail(first, msg)
+	}
+	if err := checkHeader(msg); err != nil {
+		return nil, d.fail(err, msg)
+	}
+	if !hasPayload {
+		return nil, d.fail(errRequired("payload"), msg)
+	}
+	if err := msg.payload().check(); err != nil {
+		return nil, d.fail(err, msg)
+	}
+	return msg, nil
+}
+
+// fail attaches what was read of the message to err.
+func (d *decoder) fail(err *Error, msg Message) *Error {
+	hdr := d.hdr.Envelope
+	if !isUUID(hdr.CorrelationID) {
+		hdr.CorrelationID = ""
+	}
+	if hdr.Version == "" {
+		hdr.Version = Version
+	}
+	err.Header = &hdr
+	if msg != nil {
+		msg.setHeader(&d.hdr)
+		err.Message = msg
+	}
+	return err
+}
+
+// readString reads a string member; a value of another kind is skipped
+// and reported as the wrong type.
+func (d *decoder) readString(path string) (string, *Error) {
+	if k := d.dec.PeekKind(); k != '"' {
+		d.fatal = d.dec.SkipValue()
+		return "", errWrongKind(path, "string", k)
+	}
+	tok, err := d.dec.ReadToken()
+	if err != nil {
+		d.fatal = err
+		return "", nil
+	}
+	return tok.String(), nil
+}
+
+// readInto decodes the next value, the member at path, into v. The value
+// is first read whole, so that a semantic error in it (a wrong type, a
+// missing member) leaves the outer decoder able to go on reading the header.
+func (d *decoder) readInto(path string, v any) *Error {
+	raw, err := d.dec.ReadValue()
+	if err != nil {
+		d.fatal = err
+		return nil
+	}
+	return unmarshalAt(path, raw, v)
+}
+
+// unmarshalAt decodes raw, the member at path, into v; error paths are
+// made absolute.
+func unmarshalAt(path string, raw jsontext.Value, v any) *Error {
+	if err := json.Unmarshal(raw, v, decodeOptions); err != nil {
+		e := fromJSONError(err)
+		e.Path = joinPath(path, e.Path)
+		return e
+	}
+	return nil
+}
+
+// fromJSONError turns an error of the json packages into an *Error.
+func fromJSONError(err error) *Error {
+	var serr *json.SemanticError
+	if errors.As(err, &serr) {
+		path := pointerPath(serr.JSONPointer)
+		var syn *jsontext.SyntacticError
+		switch {
+		case errors.Is(serr.Err, errMissing):
+			return errRequired(path)
+		case errors.As(serr.Err, &syn):
+			return fromJSONError(syn)
+		case serr.Err == nil && serr.GoType != nil:
+			return errWrongKind(path, goKindName(serr.GoType), serr.JSONKind)
+		case serr.GoType == reflect.TypeFor[time.Time]():
+			return newError(ErrInvalidValue, path, "not an RFC 3339 date-time: "+serr.Err.Error())
+		case errors.Is(serr.Err, strconv.ErrSyntax):
+			return newError(ErrInvalidValue, path, string(serr.JSONValue)+" is not an integer")
+		case errors.Is(serr.Err, strconv.ErrRange):
+			return newError(ErrInvalidValue, path, string(serr.JSONValue)+" is out of range")
+		case serr.Err != nil:
+			return newError(ErrInvalidValue, path, strings.TrimPrefix(serr.Err.Error(), "json: "))
+		}
+		return newError(ErrInvalidValue, path, serr.Error())
+	}
+	var syn *jsontext.SyntacticError
+	if errors.As(err, &syn) {
+		reason := "malformed JSON"
+		if syn.Err != nil {
+			reason += ": " + strings.TrimPrefix(syn.Err.Error(), "jsontext: ")
+		}
+		reason += " at offset " + strconv.FormatInt(syn.ByteOffset, 10)
+		return newError(ErrMalformed, pointerPath(syn.JSONPointer), reason)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return newError(ErrMalformed, "", "malformed JSON: unexpected end of input")
+	}
+	return newError(ErrMalformed, "", "malformed JSON: "+err.Error())
+}
+
+// goKindName names the JSON kind a Go type takes, for error messages.
+func goKindName(t reflect.Type) string {
+	if t == reflect.TypeFor[time.Time]() {
+		return "string (RFC 3339 date-time)"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Float32, reflect.Float64, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "number"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	}
+	return "object"
+}
+
+// pointerPath turns a JSON Pointer ("/payload/readings/2/value") into the
+// dotted path errors use ("payload.readings[2].value").
+func pointerPath(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
+}
+
+func joinPath(parent, child string) string {
+	switch {
+	case child == "":
+		return parent
+	case strings.HasPrefix(child, "["):
+		return parent + child
+	}
+	return parent + "." + child
+}

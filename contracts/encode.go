@@ -1,0 +1,36 @@
+package contracts
+
+import (
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Encode checks m with [Validate] and writes it as JSON: header first,
+// camelCase, optional fields omitted, every time as RFC 3339 in UTC with
+// milliseconds ("2026-11-27T10:15:30.123Z"). It never writes a message
+// that [Decode] would refuse.
+func Encode(m Message) ([]byte, error) {
+	if err := check(m); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(m, encodeOptions)
+	if err != nil {
+		return nil, newError(ErrInvalidValue, "", err.Error())
+	}
+	return b, nil
+}
+
+// TimeLayout is how every time is written: RFC 3339, UTC, milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+var encodeOptions = json.WithMarshalers(json.MarshalToFunc(encodeTime))
+
+func encodeTime(enc *jsontext.Encoder, t time.Time) error {
+	var buf [len(TimeLayout) + 2]byte
+	b := append(buf[:0], '"')
+	b = t.UTC().AppendFormat(b, TimeLayout)
+	b = append(b, '"')
+	return enc.WriteValue(b)
+}
