@@ -41,6 +41,11 @@ type wireHeader struct {
 	expiresAt time.Time
 	status    ResponseStatus
 	errInfo   *ErrorInfo
+
+	hasSource, hasVersion bool
+	// The members only some kinds have, kept raw until the kind is known:
+	// on a message of another kind they are unknown members, ignored.
+	rawExpiresAt, rawStatus, rawError jsontext.Value
 }
 
 func (c *Command) setHeader(h *wireHeader) { c.Envelope, c.ExpiresAt = h.Envelope, h.expiresAt }
@@ -50,13 +55,23 @@ func (r *Response) setHeader(h *wireHeader) {
 func (e *Event) setHeader(h *wireHeader) { e.Envelope = h.Envelope }
 
 // decodeOptions are the options every decode uses: v2 defaults (exact
-// names, duplicate names refused, UTF-8 enforced) and the decoders that tell a
-// missing member from a zero one (see decode_presence.go).
-var decodeOptions = json.WithUnmarshalers(json.JoinUnmarshalers(
+// names, duplicate names refused, UTF-8 enforced), the contract's
+// date-times (decode_values.go) and the decoders that tell a missing
+// member from a zero one (decode_presence.go).
+var decodeOptions = json.WithUnmarshalers(valueDecoders)
+
+var valueDecoders = json.JoinUnmarshalers(
+	json.UnmarshalFromFunc(decodeTime),
 	json.UnmarshalFromFunc(decodeReading),
 	json.UnmarshalFromFunc(decodeMQTTReceived),
 	json.UnmarshalFromFunc(decodeDLQ),
-))
+)
+
+// nullOptions are decodeOptions that also refuse null (decode_values.go).
+// Refusing null costs a hook call on every value, so it is used only for
+// input that holds the bytes "null" somewhere: any other input has no null
+// to refuse, and decodes the same either way.
+var nullOptions = json.WithUnmarshalers(json.JoinUnmarshalers(json.UnmarshalFromFunc(refuseNull), valueDecoders))
 
 // decoder is pooled decoding state.
 type decoder struct {
@@ -102,6 +117,7 @@ func (d *decoder) message() (Message, *Error) {
 		rawPayload jsontext.Value
 		hasPayload bool
 		first      *Error // first field error; reading goes on to fill the header
+		versionErr *Error
 	)
 	keep := func(err *Error) {
 		if first == nil {
@@ -128,32 +144,27 @@ func (d *decoder) message() (Message, *Error) {
 		case "timestamp":
 			keep(d.readInto("timestamp", &h.Timestamp))
 		case "source":
+			h.hasSource = true
 			keep(d.readInto("source", &h.Source))
 		case "__version":
-			s, err := d.readString("__version")
-			keep(err)
-			h.Version = s
+			h.hasVersion = true
+			h.Version, versionErr = d.readString("__version")
 		case "expiresAt":
-			keep(d.readInto("expiresAt", &h.expiresAt))
+			h.rawExpiresAt = d.readRaw()
 		case "status":
-			s, err := d.readString("status")
-			keep(err)
-			h.status = ResponseStatus(s)
+			h.rawStatus = d.readRaw()
 		case "error":
-			h.errInfo = new(ErrorInfo)
-			keep(d.readInto("error", h.errInfo))
+			h.rawError = d.readRaw()
 		case "payload":
 			hasPayload = true
 			switch k := dec.PeekKind(); {
 			case k != '{':
 				keep(errWrongKind("payload", "object", k))
 				d.fatal = dec.SkipValue()
-			case msg != nil && h.EventType == msg.eventType():
+			case msg != nil:
 				keep(d.readInto("payload", msg.payload()))
 			default: // eventType not seen yet
-				v, err := dec.ReadValue()
-				d.fatal = err
-				rawPayload = v.Clone()
+				rawPayload = d.readRaw()
 			}
 		default:
 			d.fatal = dec.SkipValue()
@@ -173,10 +184,12 @@ func (d *decoder) message() (Message, *Error) {
 
 	// What is wrong, in order of use to the sender: the version, the type,
 	// then the first field error in input order, then the contract checks.
-	switch h.Version {
-	case "":
+	switch {
+	case versionErr != nil:
+		return nil, d.fail(versionErr, nil)
+	case !h.hasVersion:
 		h.Version = Version
-	case Version:
+	case h.Version == Version:
 	default:
 		return nil, d.fail(newError(ErrUnsupportedVersion, "__version",
 			"unsupported version "+strconv.Quote(h.Version)+"; want "+Version), nil)
@@ -190,6 +203,23 @@ func (d *decoder) message() (Message, *Error) {
 	}
 	if rawPayload != nil {
 		keep(unmarshalAt("payload", rawPayload, msg.payload()))
+	}
+	if !h.hasSource {
+		keep(errRequired("source"))
+	}
+	switch h.EventType.Kind() {
+	case KindCommand:
+		if h.rawExpiresAt != nil {
+			keep(unmarshalAt("expiresAt", h.rawExpiresAt, &h.expiresAt))
+		}
+	case KindResponse:
+		if h.rawStatus != nil {
+			keep(unmarshalAt("status", h.rawStatus, &h.status))
+		}
+		if h.rawError != nil {
+			h.errInfo = new(ErrorInfo)
+			keep(unmarshalAt("error", h.rawError, h.errInfo))
+		}
 	}
 	msg.setHeader(h)
 	if first != nil {
@@ -239,6 +269,13 @@ func (d *decoder) readString(path string) (string, *Error) {
 	return tok.String(), nil
 }
 
+// readRaw reads the next value whole, for decoding later.
+func (d *decoder) readRaw() jsontext.Value {
+	v, err := d.dec.ReadValue()
+	d.fatal = err
+	return v.Clone()
+}
+
 // readInto decodes the next value, the member at path, into v. The value
 // is first read whole, so that a semantic error in it (a wrong type, a
 // missing member) leaves the outer decoder able to go on reading the header.
@@ -254,7 +291,11 @@ func (d *decoder) readInto(path string, v any) *Error {
 // unmarshalAt decodes raw, the member at path, into v; error paths are
 // made absolute.
 func unmarshalAt(path string, raw jsontext.Value, v any) *Error {
-	if err := json.Unmarshal(raw, v, decodeOptions); err != nil {
+	opts := decodeOptions
+	if bytes.Contains(raw, []byte("null")) {
+		opts = nullOptions
+	}
+	if err := json.Unmarshal(raw, v, opts); err != nil {
 		e := fromJSONError(err)
 		e.Path = joinPath(path, e.Path)
 		return e
@@ -275,7 +316,9 @@ func fromJSONError(err error) *Error {
 			return fromJSONError(syn)
 		case serr.Err == nil && serr.GoType != nil:
 			return errWrongKind(path, goKindName(serr.GoType), serr.JSONKind)
-		case serr.GoType == reflect.TypeFor[time.Time]():
+		case errors.Is(serr.Err, errBefore1970):
+			return newError(ErrInvalidValue, path, "date-time before 1970")
+		case serr.GoType == timeType:
 			return newError(ErrInvalidValue, path, "not an RFC 3339 date-time: "+serr.Err.Error())
 		case errors.Is(serr.Err, strconv.ErrSyntax):
 			return newError(ErrInvalidValue, path, string(serr.JSONValue)+" is not an integer")
@@ -303,7 +346,10 @@ func fromJSONError(err error) *Error {
 
 // goKindName names the JSON kind a Go type takes, for error messages.
 func goKindName(t reflect.Type) string {
-	if t == reflect.TypeFor[time.Time]() {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == timeType {
 		return "string (RFC 3339 date-time)"
 	}
 	switch t.Kind() {

@@ -68,7 +68,7 @@ type DeviceTelemetryPayload struct {
 	// DeviceID is the device whose sensors were read.
 	DeviceID string `json:"deviceId"`
 	// Readings holds at least one reading.
-	Readings []Reading `json:"readings"`
+	Readings []Reading `json:"readings" jsonschema:"minItems=1"`
 }
 
 // Reading is one metric of one sensor at one instant.

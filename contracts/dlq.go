@@ -15,7 +15,7 @@ type SystemDLQPayload struct {
 	OriginalTopic string `json:"originalTopic"`
 	// Raw is the input: the text itself when it is UTF-8, base64 otherwise
 	// (see RawEncoding). Use [Bytes] to get it back.
-	Raw string `json:"raw" jsonschema:"allowEmpty"`
+	Raw string `json:"raw" jsonschema:"allowEmpty,encodedBy=rawEncoding"`
 	// RawEncoding says how Raw is written; absent means utf8.
 	RawEncoding Encoding `json:"rawEncoding,omitzero"`
 	// Error is the error the input caused, for people.

@@ -19,7 +19,7 @@ type IntegrationMQTTReceivedPayload struct {
 	Topic string `json:"topic"`
 	// Payload is the message body: the text itself when it is UTF-8,
 	// base64 otherwise (see PayloadEncoding). Use [Bytes] to get it back.
-	Payload string `json:"payload" jsonschema:"allowEmpty"`
+	Payload string `json:"payload" jsonschema:"allowEmpty,encodedBy=payloadEncoding"`
 	// PayloadEncoding says how Payload is written; absent means utf8.
 	PayloadEncoding Encoding `json:"payloadEncoding,omitzero"`
 	// QoS is the MQTT quality of service, 0 to 2.

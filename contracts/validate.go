@@ -161,8 +161,9 @@ func checkEncoding(path, s, encPath string, e Encoding) *Error {
 		return err
 	}
 	if e == EncodingBase64 {
-		if _, err := base64.StdEncoding.DecodeString(s); err != nil {
-			return newError(ErrInvalidValue, path, "not standard base64")
+		// The decoder would skip line breaks; the contract has none.
+		if _, err := base64.StdEncoding.DecodeString(s); err != nil || strings.ContainsAny(s, "\r\n") {
+			return newError(ErrInvalidValue, path, "not standard base64 on one line")
 		}
 	}
 	return nil

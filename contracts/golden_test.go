@@ -1,0 +1,66 @@
+package contracts_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// TestGoldenRoundTrip decodes every golden message, checks its Go type,
+// re-encodes it and compares byte for byte with the golden's compact form:
+// member order, time format and omitted optionals are part of the contract.
+func TestGoldenRoundTrip(t *testing.T) {
+	for _, et := range contracts.EventTypes() {
+		t.Run(string(et), func(t *testing.T) {
+			in := golden(t, et)
+			m, err := contracts.Decode(in)
+			if err != nil {
+				t.Fatalf("Decode(%s) = %v", et, err)
+			}
+			if got, want := reflect.TypeOf(m), reflect.TypeOf(contracts.NewMessage(et)); got != want {
+				t.Errorf("Decode(%s) = %v; want %v", et, got, want)
+			}
+			if m.Header().EventType != et || m.Kind() != et.Kind() {
+				t.Errorf("Decode(%s) header = %s (%v); want %s (%v)", et, m.Header().EventType, m.Kind(), et, et.Kind())
+			}
+			out, err := contracts.Encode(m)
+			if err != nil {
+				t.Fatalf("Encode(Decode(%s)) = %v", et, err)
+			}
+			want := jsontext.Value(bytes.Clone(in))
+			if err := want.Compact(); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out, want) {
+				t.Errorf("Encode(Decode(%s)) =\n%s\nwant\n%s", et, out, want)
+			}
+		})
+	}
+}
+
+// TestGoldenFilesMatchCatalogue checks there is exactly one golden file per
+// type of the catalogue.
+func TestGoldenFilesMatchCatalogue(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, et := range contracts.EventTypes() {
+		want[string(et)] = true
+		if _, err := os.Stat(filepath.Join("testdata", string(et)+".json")); err != nil {
+			t.Errorf("no golden file for %s: %v", et, err)
+		}
+	}
+	for _, f := range files {
+		if name := strings.TrimSuffix(filepath.Base(f), ".json"); !want[name] {
+			t.Errorf("golden file %s names no type of the catalogue", f)
+		}
+	}
+}
