@@ -168,6 +168,7 @@ func (p *DeviceResponseRPCPayload) check() *Error {
 	return firstError(
 		requireString("payload.deviceId", p.DeviceID),
 		requireString("payload.method", p.Method),
+		checkJSON("payload.result", p.Result),
 	)
 }
 
@@ -187,7 +188,7 @@ func (p *DeviceTelemetryPayload) check() *Error {
 }
 
 func (r *Reading) check(i int) *Error {
-	if r.Sensor != "" && r.Metric != "" && !r.At.IsZero() && !math.IsNaN(r.Value) && !math.IsInf(r.Value, 0) {
+	if y := r.At.UTC().Year(); r.Sensor != "" && r.Metric != "" && y >= 1970 && y <= 9999 && !math.IsNaN(r.Value) && !math.IsInf(r.Value, 0) {
 		return nil // the common case, without building paths
 	}
 	at := "payload.readings[" + strconv.Itoa(i) + "]."

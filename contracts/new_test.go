@@ -147,3 +147,36 @@ func TestNewIntegrationMQTTReceived(t *testing.T) {
 		t.Errorf("round trip payload = %+v", got)
 	}
 }
+
+func TestValidateRefusesUnwritableValues(t *testing.T) {
+	cmd := contracts.NewDeviceCommandRPC(backend, contracts.DeviceCommandRPCPayload{DeviceID: "gw-0042", Method: contracts.MethodGetSensors, RequestedBy: "u", Params: []byte(`{"a":`)}, 0)
+	if err := contracts.Validate(cmd); !errors.Is(err, contracts.ErrInvalidValue) {
+		t.Errorf("Validate(params {\"a\":) = %v; want ErrInvalidValue", err)
+	}
+	resp := contracts.NewDeviceResponseRPC(device, cmd.Header(), contracts.DeviceResponseRPCPayload{DeviceID: "gw-0042", Method: "getSensors", Result: []byte(`[1,`)})
+	if err := contracts.Validate(resp); !errors.Is(err, contracts.ErrInvalidValue) {
+		t.Errorf("Validate(result [1,) = %v; want ErrInvalidValue", err)
+	}
+	late := time.Date(9999, 12, 31, 23, 59, 59, 0, time.FixedZone("", -23*3600))
+	for name, m := range map[string]contracts.Message{
+		"timestamp past 9999 in UTC": contracts.NewDeviceStatusChanged(contracts.Origin{Source: device.Source, Clock: func() time.Time { return late }}, contracts.DeviceStatusChangedPayload{DeviceID: "gw-0042", Status: contracts.DeviceOnline}),
+		"reading before 1970":        contracts.NewDeviceTelemetry(device, contracts.DeviceTelemetryPayload{DeviceID: "gw-0042", Readings: []contracts.Reading{{Sensor: "s", Metric: "m", Unit: "", At: time.Unix(-1, 0)}}}),
+		"expiresAt past 9999":        expiringIn(10000),
+	} {
+		if err := contracts.Validate(m); !errors.Is(err, contracts.ErrInvalidValue) {
+			t.Errorf("Validate(%s) = %v; want ErrInvalidValue", name, err)
+		}
+	}
+	// Read as written, then refused because UTC is past 9999.
+	in := patch(t, contracts.TypeDeviceBound, "timestamp", `"9999-12-31T23:59:59-23:59"`)
+	if _, err := contracts.Decode(in); !errors.Is(err, contracts.ErrInvalidValue) {
+		t.Errorf("Decode(timestamp 9999-12-31T23:59:59-23:59) = %v; want ErrInvalidValue", err)
+	}
+}
+
+// expiringIn returns a valid command that expires at the start of year.
+func expiringIn(year int) *contracts.DeviceCommandRPC {
+	m := contracts.NewDeviceCommandRPC(backend, contracts.DeviceCommandRPCPayload{DeviceID: "gw-0042", Method: contracts.MethodGetSensors, RequestedBy: "u"}, 0)
+	m.ExpiresAt = time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
+	return m
+}

@@ -57,7 +57,12 @@ func checkHeader(m Message) *Error {
 	)
 }
 
-func (*Command) checkHeader() *Error { return nil }
+func (c *Command) checkHeader() *Error {
+	if c.ExpiresAt.IsZero() {
+		return nil
+	}
+	return checkTimeRange("expiresAt", c.ExpiresAt)
+}
 
 func (*Event) checkHeader() *Error { return nil }
 
@@ -100,6 +105,15 @@ func requireTime(path string, t time.Time) *Error {
 	if t.IsZero() {
 		return errRequired(path)
 	}
+	return checkTimeRange(path, t)
+}
+
+// checkTimeRange accepts the date-times the contract can write and read
+// back: the years 1970 to 9999 in UTC.
+func checkTimeRange(path string, t time.Time) *Error {
+	if y := t.UTC().Year(); y < 1970 || y > 9999 {
+		return newError(ErrInvalidValue, path, "date-time outside the years 1970 to 9999 (UTC)")
+	}
 	return nil
 }
 
@@ -139,10 +153,18 @@ func checkMethod(path string, m Method) *Error {
 
 // checkObject accepts an absent value or a JSON object.
 func checkObject(path string, v jsontext.Value) *Error {
-	if len(v) == 0 || v.Kind() == '{' {
-		return nil
+	if err := checkJSON(path, v); err != nil || len(v) == 0 || v.Kind() == '{' {
+		return err
 	}
 	return errWrongKind(path, "object", v.Kind())
+}
+
+// checkJSON accepts an absent value or one valid JSON value.
+func checkJSON(path string, v jsontext.Value) *Error {
+	if len(v) > 0 && !v.IsValid() {
+		return newError(ErrInvalidValue, path, "not one valid JSON value")
+	}
+	return nil
 }
 
 func checkRange(path string, v, lo, hi int) *Error {
