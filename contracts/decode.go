@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/iot-hub/agent/contracts/internal/jsonkind"
 )
 
 // Decode reads one message: it picks the Go type by eventType and checks
@@ -107,7 +108,7 @@ func (d *decoder) message() (Message, *Error) {
 			_, err := dec.ReadToken()
 			return nil, fromJSONError(err)
 		}
-		return nil, newError(ErrMalformed, "", "want a JSON object, got "+kindName(k))
+		return nil, newError(ErrMalformed, "", "want a JSON object, got "+jsonkind.Name(k))
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, fromJSONError(err)
@@ -366,9 +367,22 @@ func goKindName(t reflect.Type) string {
 	return "object"
 }
 
+// maxPath bounds the paths in errors: input nested thousands deep must not
+// make an error, and the log line quoting it, as large as the input.
+const maxPath = 200
+
 // pointerPath turns a JSON Pointer ("/payload/readings/2/value") into the
-// dotted path errors use ("payload.readings[2].value").
+// dotted path errors use ("payload.readings[2].value"). A path longer than
+// maxPath keeps its start and end around an ellipsis.
 func pointerPath(p jsontext.Pointer) string {
+	s := dottedPath(p)
+	if len(s) > maxPath {
+		s = strings.ToValidUTF8(s[:maxPath/2]+"…"+s[len(s)-maxPath/2:], "")
+	}
+	return s
+}
+
+func dottedPath(p jsontext.Pointer) string {
 	var b strings.Builder
 	for tok := range p.Tokens() {
 		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {

@@ -326,3 +326,16 @@ func TestDecodeEscapedNames(t *testing.T) {
 		t.Errorf("Readings[2].Sensor = %q; want bme280", got)
 	}
 }
+
+// TestDecodeDeepInputKeepsErrorsShort checks that input nested to the
+// parser's limit gives an error of bounded size.
+func TestDecodeDeepInputKeepsErrorsShort(t *testing.T) {
+	in := `{"eventType":"device.command.rpc","payload":{"params":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}}`
+	_, err := contracts.Decode([]byte(in))
+	if !errors.Is(err, contracts.ErrMalformed) {
+		t.Fatalf("Decode(20000 nested arrays) = %v; want ErrMalformed", err)
+	}
+	if n := len(err.Error()); n > 400 {
+		t.Errorf("Decode(20000 nested arrays) error is %d bytes long: %.120s...", n, err)
+	}
+}

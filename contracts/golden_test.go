@@ -64,3 +64,24 @@ func TestGoldenFilesMatchCatalogue(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEExample decodes the example message README.md shows, so the
+// documentation cannot drift from the contract.
+func TestREADMEExample(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "```json\n")
+	block, _, closed := strings.Cut(block, "```")
+	if !ok || !closed {
+		t.Fatal("README.md has no ```json block")
+	}
+	m, err := contracts.Decode([]byte(block))
+	if err != nil {
+		t.Fatalf("Decode(README example) = %v", err)
+	}
+	if _, ok := m.(*contracts.DeviceResponseRPC); !ok {
+		t.Errorf("README example is a %T; the text around it says it is a device.response.rpc", m)
+	}
+}

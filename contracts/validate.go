@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/iot-hub/agent/contracts/internal/jsonkind"
 )
 
 // Validate checks m against its contract exactly as [Decode] does: the
@@ -192,26 +193,7 @@ func checkEncoding(path, s, encPath string, e Encoding) *Error {
 }
 
 func errWrongKind(path, want string, got jsontext.Kind) *Error {
-	return newError(ErrWrongType, path, "want "+want+", got "+kindName(got))
-}
-
-// kindName names a JSON kind for error messages.
-func kindName(k jsontext.Kind) string {
-	switch k {
-	case 'n':
-		return "null"
-	case 'f', 't':
-		return "boolean"
-	case '"':
-		return "string"
-	case '0':
-		return "number"
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	}
-	return "nothing"
+	return newError(ErrWrongType, path, "want "+want+", got "+jsonkind.Name(got))
 }
 
 // isUUID reports whether s is a UUID in its canonical 36-character form,

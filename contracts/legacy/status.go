@@ -11,6 +11,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/contracts/internal/jsonkind"
 )
 
 // statusType is the type member of every legacy status event.
@@ -67,7 +68,7 @@ func decodeStatus(data []byte, o contracts.Origin) (*contracts.DeviceStatusChang
 func (r *reader) checkType(v jsontext.Value) {
 	got := "nothing"
 	if len(v) > 0 {
-		got = kindName(v.Kind())
+		got = jsonkind.Name(v.Kind())
 	}
 	if v.Kind() == '"' {
 		s := r.string("type", v)

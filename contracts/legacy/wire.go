@@ -8,6 +8,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/contracts/internal/jsonkind"
 )
 
 // reader reads the members of a legacy message and keeps the first error,
@@ -38,8 +39,8 @@ func (r *reader) object(path string, v jsontext.Value) map[string]jsontext.Value
 	}
 	switch k := v.Kind(); {
 	case k == '{':
-	case path == "" && kindName(k) != "":
-		r.fail(newError(contracts.ErrMalformed, "", "want a JSON object, got "+kindName(k)))
+	case path == "" && k != 0:
+		r.fail(newError(contracts.ErrMalformed, "", "want a JSON object, got "+jsonkind.Name(k)))
 		return nil
 	case path != "" && !present(v):
 		r.fail(errRequired(path))
@@ -119,27 +120,7 @@ func parseNumber(v jsontext.Value) (f float64, ok bool) {
 }
 
 func errWrongKind(path, want string, got jsontext.Kind) *fieldError {
-	return newError(contracts.ErrWrongType, path, "want "+want+", got "+kindName(got))
-}
-
-// kindName names the kind of JSON value that starts with k, or returns ""
-// when no value starts with k.
-func kindName(k jsontext.Kind) string {
-	switch k {
-	case 'n':
-		return "null"
-	case 'f', 't':
-		return "boolean"
-	case '"':
-		return "string"
-	case '0':
-		return "number"
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	}
-	return ""
+	return newError(contracts.ErrWrongType, path, "want "+want+", got "+jsonkind.Name(got))
 }
 
 // cause returns the message of an error of the json packages, without
