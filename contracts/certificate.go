@@ -6,11 +6,13 @@ import "time"
 // renew its TLS client certificate now.
 type CertificateCommandRotate struct {
 	Command
+	// Payload is the body of the message: see [CertificateCommandRotatePayload].
 	Payload CertificateCommandRotatePayload `json:"payload"`
 }
 
 // CertificateCommandRotatePayload is the payload of [CertificateCommandRotate].
 type CertificateCommandRotatePayload struct {
+	// DeviceID is the device concerned.
 	DeviceID string `json:"deviceId"`
 	// Reason, when present, says why (an operator's note, "compromised").
 	Reason string `json:"reason,omitzero"`
@@ -20,11 +22,13 @@ type CertificateCommandRotatePayload struct {
 // signing request made on the device for a key that never leaves it.
 type CertificateCSRCreated struct {
 	Event
+	// Payload is the body of the message: see [CertificateCSRCreatedPayload].
 	Payload CertificateCSRCreatedPayload `json:"payload"`
 }
 
 // CertificateCSRCreatedPayload is the payload of [CertificateCSRCreated].
 type CertificateCSRCreatedPayload struct {
+	// DeviceID is the device concerned.
 	DeviceID string `json:"deviceId"`
 	// CSRPEM is the PKCS #10 request, PEM-encoded.
 	CSRPEM string `json:"csrPem"`
@@ -40,11 +44,13 @@ type CertificateCSRCreatedPayload struct {
 // backend's CA issued for a CSR; it has the CSR's correlationId.
 type CertificateIssued struct {
 	Event
+	// Payload is the body of the message: see [CertificateIssuedPayload].
 	Payload CertificateIssuedPayload `json:"payload"`
 }
 
 // CertificateIssuedPayload is the payload of [CertificateIssued].
 type CertificateIssuedPayload struct {
+	// DeviceID is the device concerned.
 	DeviceID string `json:"deviceId"`
 	// CertificatePEM is the leaf certificate, PEM-encoded.
 	CertificatePEM string `json:"certificatePem"`
@@ -60,14 +66,18 @@ type CertificateIssuedPayload struct {
 // with a new certificate.
 type CertificateInstalled struct {
 	Event
+	// Payload is the body of the message: see [CertificateInstalledPayload].
 	Payload CertificateInstalledPayload `json:"payload"`
 }
 
 // CertificateInstalledPayload is the payload of [CertificateInstalled].
 type CertificateInstalledPayload struct {
-	DeviceID     string    `json:"deviceId"`
-	SerialNumber string    `json:"serialNumber"`
-	NotAfter     time.Time `json:"notAfter"`
+	// DeviceID is the device concerned.
+	DeviceID string `json:"deviceId"`
+	// SerialNumber is the new certificate's serial number.
+	SerialNumber string `json:"serialNumber"`
+	// NotAfter is the end of the new certificate's validity.
+	NotAfter time.Time `json:"notAfter"`
 	// PreviousSerial, when present, is the serial of the replaced
 	// certificate.
 	PreviousSerial string `json:"previousSerial,omitzero"`
@@ -77,12 +87,14 @@ type CertificateInstalledPayload struct {
 // failed and the device kept its current certificate.
 type CertificateRotationFailed struct {
 	Event
+	// Payload is the body of the message: see [CertificateRotationFailedPayload].
 	Payload CertificateRotationFailedPayload `json:"payload"`
 }
 
 // CertificateRotationFailedPayload is the payload of
 // [CertificateRotationFailed].
 type CertificateRotationFailedPayload struct {
+	// DeviceID is the device concerned.
 	DeviceID string `json:"deviceId"`
 	// Reason says what failed, for people.
 	Reason string `json:"reason"`

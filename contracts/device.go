@@ -11,6 +11,7 @@ import (
 // DeviceCommandRPC (device.command.rpc) asks a device to run a method.
 type DeviceCommandRPC struct {
 	Command
+	// Payload is the body of the message: see [DeviceCommandRPCPayload].
 	Payload DeviceCommandRPCPayload `json:"payload"`
 }
 
@@ -42,6 +43,7 @@ func (Method) Values() []string { return []string{"getDeviceState", "getSensors"
 // and carries its correlationId.
 type DeviceResponseRPC struct {
 	Response
+	// Payload is the body of the message: see [DeviceResponseRPCPayload].
 	Payload DeviceResponseRPCPayload `json:"payload"`
 }
 
@@ -60,6 +62,7 @@ type DeviceResponseRPCPayload struct {
 // one or more sensors.
 type DeviceTelemetry struct {
 	Event
+	// Payload is the body of the message: see [DeviceTelemetryPayload].
 	Payload DeviceTelemetryPayload `json:"payload"`
 }
 
@@ -90,6 +93,7 @@ type Reading struct {
 // or offline.
 type DeviceStatusChanged struct {
 	Event
+	// Payload is the body of the message: see [DeviceStatusChangedPayload].
 	Payload DeviceStatusChangedPayload `json:"payload"`
 }
 
@@ -118,26 +122,34 @@ func (DeviceStatus) Values() []string { return []string{"online", "offline"} }
 // DeviceBound (device.bound) says a device was bound to a user.
 type DeviceBound struct {
 	Event
+	// Payload is the body of the message: see [DeviceBoundPayload].
 	Payload DeviceBoundPayload `json:"payload"`
 }
 
 // DeviceBoundPayload is the payload of [DeviceBound].
 type DeviceBoundPayload struct {
-	DeviceID string    `json:"deviceId"`
-	UserID   string    `json:"userId"`
-	BoundAt  time.Time `json:"boundAt"`
+	// DeviceID is the device concerned.
+	DeviceID string `json:"deviceId"`
+	// UserID is the platform user concerned.
+	UserID string `json:"userId"`
+	// BoundAt is when the binding was made.
+	BoundAt time.Time `json:"boundAt"`
 }
 
 // DeviceUnbound (device.unbound) says a device was unbound from a user.
 type DeviceUnbound struct {
 	Event
+	// Payload is the body of the message: see [DeviceUnboundPayload].
 	Payload DeviceUnboundPayload `json:"payload"`
 }
 
 // DeviceUnboundPayload is the payload of [DeviceUnbound].
 type DeviceUnboundPayload struct {
-	DeviceID  string    `json:"deviceId"`
-	UserID    string    `json:"userId"`
+	// DeviceID is the device concerned.
+	DeviceID string `json:"deviceId"`
+	// UserID is the platform user concerned.
+	UserID string `json:"userId"`
+	// UnboundAt is when the binding was removed.
 	UnboundAt time.Time `json:"unboundAt"`
 }
 

@@ -4,6 +4,7 @@ package contracts
 // kept with the reason so that nothing is silently dropped.
 type SystemDLQ struct {
 	Event
+	// Payload is the body of the message: see [SystemDLQPayload].
 	Payload SystemDLQPayload `json:"payload"`
 }
 

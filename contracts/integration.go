@@ -10,6 +10,7 @@ import (
 // message a plain MQTT device published, adapted into the platform.
 type IntegrationMQTTReceived struct {
 	Event
+	// Payload is the body of the message: see [IntegrationMQTTReceivedPayload].
 	Payload IntegrationMQTTReceivedPayload `json:"payload"`
 }
 

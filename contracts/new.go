@@ -8,10 +8,12 @@ import (
 )
 
 // Origin stamps the messages a process makes: it is their source and the
-// clock their timestamps come from. The zero Clock means time.Now.
+// clock their timestamps come from. It is a value; copy it freely.
 type Origin struct {
+	// Source is written into every message.
 	Source Source
-	Clock  func() time.Time
+	// Clock gives the time of timestamps; nil means time.Now.
+	Clock func() time.Time
 }
 
 // DeviceOrigin returns the Origin of the agent on device id.

@@ -5,18 +5,21 @@ package contracts
 // libraries describe the same catalogue.
 type UserCreated struct {
 	Event
+	// Payload is the body of the message: see [UserPayload].
 	Payload UserPayload `json:"payload"`
 }
 
 // UserUpdated (user.updated) says a platform user was changed.
 type UserUpdated struct {
 	Event
+	// Payload is the body of the message: see [UserPayload].
 	Payload UserPayload `json:"payload"`
 }
 
 // UserDeleted (user.deleted) says a platform user was deleted.
 type UserDeleted struct {
 	Event
+	// Payload is the body of the message: see [UserPayload].
 	Payload UserPayload `json:"payload"`
 }
 
