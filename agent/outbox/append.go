@@ -1,0 +1,109 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+)
+
+// appendReq is one Append waiting for the writer.
+type appendReq struct {
+	recs    []encoded
+	control bool       // holds a control record: commit without delay
+	done    chan error // receives the outcome once
+}
+
+// encoded is a record in its stored form, before it has an ID.
+type encoded struct {
+	lane Lane
+	data []byte
+}
+
+// Append stores recs durably: when it returns nil they are on disk, fsynced,
+// and will be handed out by Next until acked. Concurrent Appends share
+// commits. Records of one Append are stored together or not at all.
+//
+// When the records would pass MaxBytes, the oldest telemetry not in flight
+// is dropped (and counted) to make room; control records are never dropped
+// for room. If they still do not fit, Append fails with ErrFull; a single
+// record larger than MaxBytes fails with ErrTooLarge.
+//
+// If ctx ends before the commit, Append returns its error, and the
+// records may or may not have been stored.
+func (s *Store) Append(ctx context.Context, recs ...Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	req := &appendReq{recs: make([]encoded, len(recs)), done: make(chan error, 1)}
+	now := s.now()
+	var total int64
+	for i := range recs {
+		r := &recs[i]
+		if r.Lane >= numLanes || r.Topic == "" {
+			return fmt.Errorf("outbox: append: record %d: %w: lane %v, topic %q", i, ErrInvalidRecord, r.Lane, r.Topic)
+		}
+		data := encodeRecord(nil, r, s.topicID(r.Topic), now)
+		total += int64(len(data))
+		req.recs[i] = encoded{lane: r.Lane, data: data}
+		req.control = req.control || r.Lane == LaneControl
+	}
+	if total > s.cfg.MaxBytes {
+		s.countRefused(len(recs))
+		return fmt.Errorf("outbox: append: %w: %d bytes, cap %d", ErrTooLarge, total, s.cfg.MaxBytes)
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return fmt.Errorf("outbox: append: %w", ErrClosed)
+	}
+	select {
+	case s.reqs <- req:
+	case <-s.stop:
+		return fmt.Errorf("outbox: append: %w", ErrClosed)
+	case <-ctx.Done():
+		return contextDone("append", ctx)
+	}
+	select {
+	case err := <-req.done:
+		if err != nil {
+			return fmt.Errorf("outbox: append: %w", err)
+		}
+		return nil
+	case <-s.done: // the writer has finished
+		select {
+		case err := <-req.done:
+			if err != nil {
+				return fmt.Errorf("outbox: append: %w", err)
+			}
+			return nil
+		default:
+			return fmt.Errorf("outbox: append: %w", ErrClosed)
+		}
+	case <-ctx.Done():
+		return contextDone("append", ctx)
+	}
+}
+
+// topicID returns the id of topic, giving a new topic the next id; the
+// writer stores new topics with the records that use them.
+func (s *Store) topicID(topic string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.topicIDs[topic]; ok {
+		return id
+	}
+	id := uint64(len(s.topicIDs) + 1)
+	s.topicIDs[topic] = id
+	s.topicNames[id] = topic
+	s.pendingTopics[id] = topic
+	return id
+}
+
+// countRefused counts records an Append could not store. The count
+// reaches the file with the next commit.
+func (s *Store) countRefused(n int) {
+	s.mu.Lock()
+	s.counters.dropped.Refused += uint64(n)
+	s.mu.Unlock()
+	s.wakeWriter()
+}

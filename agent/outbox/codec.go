@@ -1,0 +1,122 @@
+package outbox
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"time"
+)
+
+// A stored record is
+//
+//	format byte (1)
+//	appendedAt uvarint, Unix milliseconds
+//	expiry uvarint, Unix milliseconds, 0 for none
+//	topic uvarint, an id of the topics bucket
+//	key, payload: uvarint length, bytes
+//	headers: uvarint count, then key and value each as uvarint length, bytes
+//	CRC-32C (Castagnoli) of all of the above, 4 bytes big-endian
+//
+// bbolt checksums only its meta pages; the CRC catches a record that rotted
+// on the card, which is then quarantined instead of sent.
+
+const recordFormat = 1
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// errCorrupt: a stored record fails its checksum or does not parse.
+var errCorrupt = errors.New("stored record is corrupt")
+
+// encodeRecord appends the stored form of r, appended at, with topic id
+// topic, to dst.
+func encodeRecord(dst []byte, r *Record, topic uint64, at time.Time) []byte {
+	start := len(dst)
+	dst = append(dst, recordFormat)
+	dst = binary.AppendUvarint(dst, uint64(at.UnixMilli()))
+	var exp uint64
+	if !r.Expiry.IsZero() {
+		exp = uint64(max(r.Expiry.UnixMilli(), 1))
+	}
+	dst = binary.AppendUvarint(dst, exp)
+	dst = binary.AppendUvarint(dst, topic)
+	dst = appendBytes(dst, r.Key)
+	dst = appendBytes(dst, r.Payload)
+	dst = binary.AppendUvarint(dst, uint64(len(r.Headers)))
+	for _, h := range r.Headers {
+		dst = appendBytes(dst, []byte(h.Key))
+		dst = appendBytes(dst, h.Value)
+	}
+	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+}
+
+func appendBytes(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// storedRecord is a record as read back, before its topic id is resolved.
+type storedRecord struct {
+	Record
+	appendedAt time.Time
+	topic      uint64
+}
+
+// decodeRecord parses a stored record; the result does not alias b.
+func decodeRecord(b []byte) (storedRecord, error) {
+	var s storedRecord
+	if len(b) < 5 {
+		return s, errCorrupt
+	}
+	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
+	if crc32.Checksum(body, castagnoli) != sum || body[0] != recordFormat {
+		return s, errCorrupt
+	}
+	d := decoder{b: body[1:]}
+	s.appendedAt = time.UnixMilli(int64(d.uvarint()))
+	if exp := d.uvarint(); exp != 0 {
+		s.Expiry = time.UnixMilli(int64(exp))
+	}
+	s.topic = d.uvarint()
+	s.Key = d.bytes()
+	s.Payload = d.bytes()
+	if n := d.uvarint(); n > 0 && n <= uint64(len(d.b)) {
+		s.Headers = make([]Header, n)
+		for i := range s.Headers {
+			s.Headers[i] = Header{Key: string(d.bytes()), Value: d.bytes()}
+		}
+	} else if n > 0 {
+		d.err = true
+	}
+	if d.err || len(d.b) != 0 {
+		return storedRecord{}, errCorrupt
+	}
+	return s, nil
+}
+
+// decoder reads the fields of a stored record; a short or malformed
+// field sets err and yields zero values.
+type decoder struct {
+	b   []byte
+	err bool
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err || n > uint64(len(d.b)) {
+		d.err = true
+		return nil
+	}
+	out := append([]byte(nil), d.b[:n]...)
+	d.b = d.b[n:]
+	return out
+}

@@ -1,0 +1,79 @@
+package outbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// compactSuffix names the temporary file of a compaction.
+const compactSuffix = ".compact"
+
+// maybeCompact gives space back: bbolt never shrinks its file, so once the
+// queue has drained, a file larger than CompactMinBytes and four times its
+// live data is copied into a new file that replaces it. Only the writer
+// calls it; it holds s.mu throughout, so nothing reads the file meanwhile.
+func (s *Store) maybeCompact() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	live := s.lanes[LaneControl].bytes + s.lanes[LaneTelemetry].bytes
+	if s.closed || len(s.inFlight) > 0 || s.lanes[LaneControl].count+s.lanes[LaneTelemetry].count > 0 ||
+		len(s.pendingDeletes)+len(s.pendingQuarantine) > 0 {
+		return
+	}
+	size := s.fileSize()
+	if size <= s.cfg.CompactMinBytes || size <= 4*live {
+		return
+	}
+	if err := s.compactLocked(); err != nil {
+		s.log.Error("outbox: compaction failed; the file keeps its size", "err", err)
+		return
+	}
+	s.compactions++
+	s.log.Info("outbox: compacted", "from", size, "to", s.fileSize())
+}
+
+// compactLocked copies the file into path.compact, renames it over the
+// file and reopens it. A crash before the rename leaves the old file
+// (Open removes the copy); after it, the new one.
+func (s *Store) compactLocked() error {
+	tmp := s.path + compactSuffix
+	dst, err := bolt.Open(tmp, 0o600, boltOptions())
+	if err != nil {
+		return err
+	}
+	if err := bolt.Compact(dst, s.db, 4<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		os.Remove(tmp)
+		return s.reopenLocked(err)
+	}
+	if err := syncDir(filepath.Dir(s.path)); err != nil {
+		return s.reopenLocked(err)
+	}
+	return s.reopenLocked(nil)
+}
+
+// reopenLocked opens the file again after compaction closed it; cause is
+// the compaction's error, if any.
+func (s *Store) reopenLocked(cause error) error {
+	db, err := bolt.Open(s.path, 0o600, boltOptions())
+	if err != nil {
+		// The store cannot go on without its file.
+		panic(fmt.Sprintf("outbox: reopen %s after compaction: %v (compaction: %v)", s.path, err, cause))
+	}
+	s.db = db
+	return cause
+}

@@ -1,0 +1,40 @@
+// Package outbox is the agent's durable queue: every message the agent
+// publishes is appended here first and leaves only when the broker has
+// acknowledged it, so nothing is lost while the network or the broker is
+// down, or when the power goes.
+//
+// There are only a few types. A [Store] is one bbolt file. A [Record] is a
+// message waiting to be published, in one of two [Lane]s: control (RPC
+// responses, status, certificate events, dead letters) drains before
+// telemetry. An [Entry] is a record handed out to the uplink, with the
+// [ID] that acknowledges it.
+//
+// # Basics
+//
+// [Store.Append] returns once its records are fsynced; concurrent appends
+// share one commit. [Store.Next] hands out entries not yet in flight, up to
+// the window the uplink has free; [Store.Ack] deletes them once the broker
+// has them, [Store.Release] returns them for a retry, [Store.Quarantine]
+// sets aside one the broker refuses for good. [Store.Stats] reports depth,
+// bytes, age, drops and the file's size.
+//
+// # Caveats
+//
+//   - Delivery is at-least-once: entries handed out but not acked when the
+//     process dies are handed out again after it restarts, and an Ack
+//     becomes durable with the next commit, not before Ack returns.
+//   - The byte cap (Config.MaxBytes) counts stored record bytes. Reaching
+//     it drops the oldest telemetry that is not in flight, counted in
+//     Stats.Dropped.Cap; control records are never dropped for room, so an
+//     Append that cannot fit fails with ErrFull.
+//   - bbolt checksums only its meta pages; every record carries a CRC-32C,
+//     and one that fails it is quarantined, never sent. A file that is
+//     damaged or truncated is moved aside at Open and the store starts
+//     empty, so the agent keeps running.
+//   - bbolt never shrinks its file: the store compacts it online once the
+//     queue has drained and the file is much larger than its live data.
+//   - On 32-bit ARM the file must fit a 2 GiB memory map: MaxBytes is at
+//     most 512 MiB there, refused at Open otherwise.
+//   - Open one Store per file; the file is locked (a second Open waits a
+//     second, then fails).
+package outbox

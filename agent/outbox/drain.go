@@ -1,0 +1,250 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Next hands out up to max entries that are not in flight, blocking until
+// there is at least one or ctx ends. Control entries come first, then
+// telemetry; within a lane, entries come in ID order, entries released
+// for a retry first. While a telemetry backlog drains, LiveShare of each
+// batch's telemetry is taken from records appended since the backlog
+// began, so live data keeps flowing.
+//
+// Handed-out entries are in flight until Ack, Release or Quarantine. An
+// entry whose Expiry has passed is dropped and counted instead of handed
+// out; one that fails its checksum is quarantined. After a crash or a
+// restart nothing is in flight: entries handed out and not acked are
+// handed out again (at-least-once).
+func (s *Store) Next(ctx context.Context, max int) ([]Entry, error) {
+	if max <= 0 {
+		return nil, fmt.Errorf("outbox: next: max %d must be positive", max)
+	}
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("outbox: next: %w", ErrClosed)
+		}
+		changed := s.changed
+		entries, err := s.handOutLocked(max)
+		s.mu.Unlock()
+		if err != nil {
+			return nil, fmt.Errorf("outbox: next: %w", err)
+		}
+		if len(entries) > 0 {
+			return entries, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, contextDone("next", ctx)
+		}
+	}
+}
+
+// Ack deletes handed-out entries: the broker has them. The deletion is
+// committed with the writer's next transaction; until then a crash hands
+// them out again. IDs not in flight are ignored.
+func (s *Store) Ack(ids ...ID) {
+	s.mu.Lock()
+	for _, id := range ids {
+		if l, ok := s.inFlight[id]; ok {
+			delete(s.inFlight, id)
+			s.pendingDeletes = append(s.pendingDeletes, pendingDelete{id: id, lane: l})
+		}
+	}
+	s.mu.Unlock()
+	s.wakeWriter()
+}
+
+// Release returns handed-out entries for a retry: Next hands them out
+// again, before newer entries of their lane. IDs not in flight are
+// ignored.
+func (s *Store) Release(ids ...ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if l, ok := s.inFlight[id]; ok {
+			delete(s.inFlight, id)
+			i, _ := slices.BinarySearch(s.released[l], id)
+			s.released[l] = slices.Insert(s.released[l], i, id)
+		}
+	}
+	s.notifyLocked()
+}
+
+// Quarantine moves a handed-out entry aside for good, with the reason (the
+// broker refused it permanently, say as too large), instead of retrying it
+// forever. It is counted in Stats.Quarantined and kept in the file.
+func (s *Store) Quarantine(id ID, reason string) error {
+	s.mu.Lock()
+	l, ok := s.inFlight[id]
+	if ok {
+		delete(s.inFlight, id)
+		s.pendingQuarantine = append(s.pendingQuarantine, pendingQuarantine{id: id, lane: l, reason: reason})
+	}
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("outbox: quarantine %d: %w", id, ErrUnknownID)
+	}
+	s.wakeWriter()
+	return nil
+}
+
+// handOutLocked picks and reads up to max entries. s.mu must be held.
+func (s *Store) handOutLocked(max int) ([]Entry, error) {
+	var out []Entry
+	var dropped bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		r := reader{s: s, tx: tx, max: max}
+		r.lane(LaneControl)
+		r.telemetry()
+		out, dropped = r.out, r.dropped
+		return nil
+	})
+	if dropped {
+		s.wakeWriter()
+	}
+	return out, err
+}
+
+// reader hands out entries within one read transaction.
+type reader struct {
+	s       *Store
+	tx      *bolt.Tx
+	max     int
+	out     []Entry
+	dropped bool // expired or corrupt records were found
+}
+
+func (r *reader) room() int { return r.max - len(r.out) }
+
+// lane hands out released entries, then entries from head on.
+func (r *reader) lane(l Lane) {
+	r.released(l)
+	ls := &r.s.lanes[l]
+	ls.head = r.scan(l, ls.head, 0, r.room())
+}
+
+// telemetry hands out telemetry, giving live records their share while a
+// backlog drains.
+func (r *reader) telemetry() {
+	r.released(LaneTelemetry)
+	ls := &r.s.lanes[LaneTelemetry]
+	n := r.room()
+	if n <= 0 {
+		return
+	}
+	pending := ls.count - r.s.inFlightIn(LaneTelemetry)
+	share := r.s.cfg.LiveShare
+	if ls.split == 0 && pending > n && share > 0 {
+		// A backlog: what is stored now is old; what comes later is live.
+		ls.split = r.lastID(LaneTelemetry)
+		ls.liveNext = ls.split + 1
+	}
+	if ls.split == 0 {
+		ls.head = r.scan(LaneTelemetry, ls.head, 0, n)
+		return
+	}
+	live := int(math.Ceil(float64(n) * share))
+	ls.liveNext = r.scan(LaneTelemetry, ls.liveNext, 0, live)
+	ls.head = r.scan(LaneTelemetry, ls.head, ls.split, r.room())
+	if r.room() > 0 {
+		ls.liveNext = r.scan(LaneTelemetry, ls.liveNext, 0, r.room())
+	}
+	if r.exhausted(LaneTelemetry, ls.head, ls.split) {
+		// The backlog is out: one cursor again.
+		ls.head, ls.split, ls.liveNext = ls.liveNext, 0, 0
+	}
+}
+
+// released hands out the released entries of lane l.
+func (r *reader) released(l Lane) {
+	ids := r.s.released[l]
+	n := 0
+	for ; n < len(ids) && r.room() > 0; n++ {
+		if v := r.tx.Bucket(laneBuckets[l]).Get(idKey(ids[n])); v != nil {
+			r.take(l, ids[n], v)
+		}
+	}
+	r.s.released[l] = ids[n:]
+}
+
+// scan hands out up to n entries of lane l from ID from on, stopping after
+// ID until when until is not 0. It returns the ID to go on from.
+func (r *reader) scan(l Lane, from, until ID, n int) ID {
+	if n <= 0 {
+		return from
+	}
+	c := r.tx.Bucket(laneBuckets[l]).Cursor()
+	taken := 0
+	for k, v := c.Seek(idKey(from)); k != nil && taken < n; k, v = c.Next() {
+		id := idOf(k)
+		if until != 0 && id > until {
+			break
+		}
+		from = id + 1
+		if _, busy := r.s.inFlight[id]; busy {
+			continue
+		}
+		if r.take(l, id, v) {
+			taken++
+		}
+	}
+	return from
+}
+
+// take hands out the stored record v, or drops it when it has expired or
+// is corrupt: the writer deletes or quarantines it with its next commit,
+// and the cursors have passed it, so it is not read again. It reports
+// whether it was handed out.
+func (r *reader) take(l Lane, id ID, v []byte) bool {
+	s := r.s
+	rec, err := decodeRecord(v)
+	topic, known := s.topicNames[rec.topic]
+	switch {
+	case err != nil || !known:
+		s.pendingQuarantine = append(s.pendingQuarantine, pendingQuarantine{id: id, lane: l, reason: "checksum"})
+		r.dropped = true
+		return false
+	case !rec.Expiry.IsZero() && s.now().After(rec.Expiry):
+		s.pendingDeletes = append(s.pendingDeletes, pendingDelete{id: id, lane: l, expired: true})
+		r.dropped = true
+		return false
+	}
+	rec.Topic = topic
+	s.inFlight[id] = l
+	r.out = append(r.out, Entry{ID: id, AppendedAt: rec.appendedAt, Record: rec.Record})
+	return true
+}
+
+// lastID is the highest ID stored in lane l, or 0.
+func (r *reader) lastID(l Lane) ID {
+	if k, _ := r.tx.Bucket(laneBuckets[l]).Cursor().Last(); k != nil {
+		return idOf(k)
+	}
+	return 0
+}
+
+// exhausted reports whether no entry of lane l is left in [head, until].
+func (r *reader) exhausted(l Lane, head, until ID) bool {
+	k, _ := r.tx.Bucket(laneBuckets[l]).Cursor().Seek(idKey(head))
+	return k == nil || idOf(k) > until
+}
+
+// inFlightIn counts the entries of lane l in flight.
+func (s *Store) inFlightIn(l Lane) int {
+	n := 0
+	for _, fl := range s.inFlight {
+		if fl == l {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,21 @@
+package outbox
+
+import "errors"
+
+// Errors. Operations wrap them with their name ("outbox: append: ...").
+var (
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("outbox closed")
+	// ErrFull: the records of an Append do not fit under the byte cap even
+	// after dropping every piece of telemetry that may be dropped; nothing
+	// of that Append was stored.
+	ErrFull = errors.New("outbox full")
+	// ErrTooLarge: one record is larger than the byte cap.
+	ErrTooLarge = errors.New("record larger than the outbox cap")
+	// ErrInvalidRecord: a record has no topic or an unknown lane.
+	ErrInvalidRecord = errors.New("invalid record")
+	// ErrUnknownID: Quarantine was given an id that is not in flight.
+	ErrUnknownID = errors.New("unknown record id")
+	// ErrInvalidConfig: Config.Validate refused a value.
+	ErrInvalidConfig = errors.New("invalid outbox config")
+)

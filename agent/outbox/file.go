@@ -1,0 +1,96 @@
+package outbox
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// boltOptions are the options of every file: the hashmap freelist (fast
+// with many free pages), a lock timeout so a second agent on the same file
+// fails instead of hanging.
+func boltOptions() *bolt.Options {
+	return &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType}
+}
+
+// openFile opens the bbolt file at path and checks it. A file that does
+// not open as bbolt, is shorter than its own meta page says, or fails
+// tx.Check is moved aside and replaced by a new one: the agent must keep
+// running, and the damaged file is kept for inspection.
+func openFile(path string, log *slog.Logger) (*bolt.DB, error) {
+	// A compaction that did not finish leaves its temporary file.
+	if err := os.Remove(path + compactSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	db, err := checkedOpen(path)
+	if err == nil {
+		return db, nil
+	}
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%s is locked by another process: %w", path, err)
+	}
+	aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405.000"))
+	if rerr := os.Rename(path, aside); rerr != nil {
+		return nil, fmt.Errorf("%s is damaged (%w) and cannot be moved aside: %w", path, err, rerr)
+	}
+	log.Error("outbox: file is damaged; moved aside, starting with an empty outbox",
+		"path", path, "movedTo", aside, "err", err)
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	return checkedOpen(path)
+}
+
+// checkedOpen opens path and checks its consistency. Reading a page past
+// the end of a truncated file faults (SIGBUS); the fault is turned into an
+// error here instead of killing the process.
+func checkedOpen(path string) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			if db != nil {
+				db.Close()
+			}
+			db, err = nil, fmt.Errorf("file is damaged: %v", p)
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, boltOptions())
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(path)
+	if err == nil {
+		err = db.View(func(tx *bolt.Tx) error {
+			if tx.Size() > fi.Size() {
+				return fmt.Errorf("file is truncated: %d bytes, its meta page says %d", fi.Size(), tx.Size())
+			}
+			var errs []error
+			for cerr := range tx.Check() {
+				errs = append(errs, cerr)
+			}
+			return errors.Join(errs...)
+		})
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// syncDir fsyncs a directory, so a rename in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,45 @@
+package outbox
+
+import "time"
+
+// Stats is a snapshot of the store.
+type Stats struct {
+	// Control and Telemetry describe the lanes.
+	Control, Telemetry LaneStats
+	// InFlight is how many entries are handed out and not yet acked or
+	// released.
+	InFlight int
+	// Dropped counts records dropped instead of sent, since the file was
+	// created.
+	Dropped DropCounts
+	// Quarantined is how many records are set aside (refused by the
+	// broker, or failing their checksum).
+	Quarantined int
+	// FileSize is the size of the file in bytes.
+	FileSize int64
+	// Commits counts write transactions since Open; each costs bbolt two
+	// fdatasync calls.
+	Commits uint64
+	// Compactions counts online compactions since Open.
+	Compactions uint64
+}
+
+// LaneStats describes one lane.
+type LaneStats struct {
+	// Depth is how many records wait in the lane, in flight included.
+	Depth int
+	// Bytes is their size as stored.
+	Bytes int64
+	// OldestAge is how long the oldest of them has waited; 0 when empty.
+	OldestAge time.Duration
+}
+
+// DropCounts counts dropped records by reason.
+type DropCounts struct {
+	// Cap: telemetry dropped, oldest first, to make room under MaxBytes.
+	Cap uint64
+	// Expired: records whose Expiry passed before they were sent.
+	Expired uint64
+	// Refused: records an Append could not store (ErrFull, ErrTooLarge).
+	Refused uint64
+}

@@ -1,0 +1,37 @@
+package outbox
+
+import (
+	bolt "go.etcd.io/bbolt"
+)
+
+// Stats returns a snapshot of the store.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{
+		InFlight:    len(s.inFlight),
+		Dropped:     s.counters.dropped,
+		Quarantined: s.quarantined,
+		FileSize:    s.fileSize(),
+		Commits:     s.commits,
+		Compactions: s.compactions,
+	}
+	now := s.now()
+	lanes := [numLanes]*LaneStats{&st.Control, &st.Telemetry}
+	if s.closed {
+		return st
+	}
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		for l := range Lane(numLanes) {
+			ls := lanes[l]
+			ls.Depth, ls.Bytes = s.lanes[l].count, s.lanes[l].bytes
+			if _, v := tx.Bucket(laneBuckets[l]).Cursor().First(); v != nil {
+				if rec, err := decodeRecord(v); err == nil {
+					ls.OldestAge = max(now.Sub(rec.appendedAt), 0)
+				}
+			}
+		}
+		return nil
+	})
+	return st
+}

@@ -1,0 +1,257 @@
+package outbox
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket names. Lane buckets map an ID (8 bytes, big-endian) to a stored
+// record; quarantine maps an ID to a quarantined record; topics maps a
+// topic id to its name; meta holds the counters, and its sequence is the
+// last ID given out.
+var (
+	laneBuckets      = [numLanes][]byte{[]byte("control"), []byte("telemetry")}
+	quarantineBucket = []byte("quarantine")
+	topicsBucket     = []byte("topics")
+	metaBucket       = []byte("meta")
+)
+
+// Store is a durable, ordered, bounded queue of records in one bbolt file.
+// All its methods are safe for concurrent use. Open one per file; the file
+// is locked while open.
+type Store struct {
+	path string
+	cfg  Config
+	log  *slog.Logger
+
+	// reqs carries appends to the writer; wake tells it acks or
+	// quarantines are pending; stop ends it.
+	reqs chan *appendReq
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+
+	mu sync.Mutex
+	db *bolt.DB // replaced by compaction; use under mu
+	// changed is closed and replaced whenever entries may have become
+	// ready, to wake Next.
+	changed chan struct{}
+	closed  bool
+
+	lanes    [numLanes]laneState
+	inFlight map[ID]Lane
+	released [numLanes][]ID // sorted; handed out again first
+
+	// Work for the writer's next transaction.
+	pendingDeletes    []pendingDelete
+	pendingQuarantine []pendingQuarantine
+	pendingTopics     map[uint64]string
+
+	topicIDs   map[string]uint64
+	topicNames map[uint64]string
+
+	counters             counters // mirrored in the meta bucket
+	commits, compactions uint64
+	quarantined          int
+}
+
+// laneState is what the store keeps in memory of one lane: its size and
+// where handing out stands. IDs below head were handed out (or are gone);
+// when split is not 0 a backlog drains: IDs up to split are the backlog,
+// handed out from head, and IDs above it are live, handed out from
+// liveNext.
+type laneState struct {
+	count          int
+	bytes          int64
+	head, liveNext ID
+	split          ID
+}
+
+// counters are the persistent counters.
+type counters struct {
+	dropped DropCounts
+}
+
+type pendingDelete struct {
+	id      ID
+	lane    Lane
+	expired bool // count it as dropped for expiry
+}
+
+type pendingQuarantine struct {
+	id     ID
+	lane   Lane
+	reason string
+}
+
+// Open opens or creates the store in the bbolt file at path (its
+// directory must exist). A file that is damaged or truncated is moved
+// aside, to path.corrupt-<time>, and the store starts empty on a new file;
+// the name is logged at error level. The error is for what cannot be
+// worked around: a bad Config, a file held by another process, a directory
+// that cannot be written.
+func Open(path string, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("outbox: open: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	s := &Store{
+		path:          path,
+		cfg:           cfg,
+		log:           cfg.Logger,
+		reqs:          make(chan *appendReq, 256),
+		wake:          make(chan struct{}, 1),
+		stop:          make(chan struct{}),
+		done:          make(chan struct{}),
+		changed:       make(chan struct{}),
+		inFlight:      make(map[ID]Lane),
+		pendingTopics: make(map[uint64]string),
+		topicIDs:      make(map[string]uint64),
+		topicNames:    make(map[uint64]string),
+	}
+	db, err := openFile(path, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: open: %w", err)
+	}
+	s.db = db
+	if err := s.load(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
+	}
+	go s.writer()
+	return s, nil
+}
+
+// load creates the buckets and reads the state kept on disk.
+func (s *Store) load() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{laneBuckets[0], laneBuckets[1], quarantineBucket, topicsBucket, metaBucket} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(metaBucket)
+		s.counters = readCounters(meta)
+		for l := range Lane(numLanes) {
+			b := tx.Bucket(laneBuckets[l])
+			ls := &s.lanes[l]
+			ls.count = int(getUint64(meta, laneCountKey(l)))
+			ls.bytes = int64(getUint64(meta, laneBytesKey(l)))
+			if k, _ := b.Cursor().First(); k != nil {
+				ls.head = idOf(k)
+			}
+		}
+		s.quarantined = int(getUint64(meta, keyQuarantined))
+		return tx.Bucket(topicsBucket).ForEach(func(k, v []byte) error {
+			id := binary.BigEndian.Uint64(k)
+			s.topicIDs[string(v)] = id
+			s.topicNames[id] = string(v)
+			return nil
+		})
+	})
+}
+
+// Close stops the store: it waits for appends already accepted to commit,
+// commits pending acks, and closes the file. Appends after Close fail with
+// ErrClosed; Next returns ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.notifyLocked()
+	s.mu.Unlock()
+	close(s.stop)
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("outbox: close: %w", err)
+	}
+	return nil
+}
+
+// notifyLocked wakes every Next waiting for entries. s.mu must be held.
+func (s *Store) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// wakeWriter tells the writer there is work besides appends.
+func (s *Store) wakeWriter() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func idKey(id ID) []byte { return binary.BigEndian.AppendUint64(nil, uint64(id)) }
+func idOf(k []byte) ID   { return ID(binary.BigEndian.Uint64(k)) }
+
+func laneBytesKey(l Lane) []byte { return []byte(l.String() + ".bytes") }
+func laneCountKey(l Lane) []byte { return []byte(l.String() + ".count") }
+
+var (
+	keyDroppedCap     = []byte("dropped.cap")
+	keyDroppedExpired = []byte("dropped.expired")
+	keyDroppedRefused = []byte("dropped.refused")
+	keyQuarantined    = []byte("quarantined")
+)
+
+func readCounters(meta *bolt.Bucket) counters {
+	return counters{dropped: DropCounts{
+		Cap:     getUint64(meta, keyDroppedCap),
+		Expired: getUint64(meta, keyDroppedExpired),
+		Refused: getUint64(meta, keyDroppedRefused),
+	}}
+}
+
+func writeCounters(meta *bolt.Bucket, c counters) error {
+	for k, v := range map[string]uint64{
+		string(keyDroppedCap):     c.dropped.Cap,
+		string(keyDroppedExpired): c.dropped.Expired,
+		string(keyDroppedRefused): c.dropped.Refused,
+	} {
+		if err := putUint64(meta, []byte(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func getUint64(b *bolt.Bucket, k []byte) uint64 {
+	if v := b.Get(k); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+func putUint64(b *bolt.Bucket, k []byte, v uint64) error {
+	return b.Put(k, binary.BigEndian.AppendUint64(nil, v))
+}
+
+// fileSize is the size of the store's file, or 0 when it cannot be read.
+func (s *Store) fileSize() int64 {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// contextDone is ctx.Err wrapped for an operation.
+func contextDone(op string, ctx context.Context) error {
+	return fmt.Errorf("outbox: %s: %w", op, ctx.Err())
+}
+
+// now is the store's clock.
+func (s *Store) now() time.Time { return s.cfg.Now() }

@@ -1,0 +1,284 @@
+package outbox
+
+import (
+	"encoding/binary"
+	"maps"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// writer is the store's only writing goroutine. It gathers every append
+// waiting, and the acks, expiries and quarantines pending, into one
+// transaction: concurrent appends share a commit (group commit) without a
+// fixed delay, because requests queue while the previous commit syncs.
+// With FlushInterval, work without a control record waits up to that long
+// for company.
+func (s *Store) writer() {
+	defer close(s.done)
+	for {
+		var batch []*appendReq
+		select {
+		case req := <-s.reqs:
+			batch = append(batch, req)
+		case <-s.wake:
+		case <-s.stop:
+			s.finish()
+			return
+		}
+		batch = s.gather(batch)
+		if s.cfg.FlushInterval > 0 && !hasControl(batch) {
+			batch = s.linger(batch)
+		}
+		s.commit(batch)
+		s.maybeCompact()
+	}
+}
+
+// gather adds every append already queued to batch.
+func (s *Store) gather(batch []*appendReq) []*appendReq {
+	for {
+		select {
+		case req := <-s.reqs:
+			batch = append(batch, req)
+		default:
+			return batch
+		}
+	}
+}
+
+// linger waits up to FlushInterval for more work, or until a control
+// record arrives, so a trickle of telemetry shares commits.
+func (s *Store) linger(batch []*appendReq) []*appendReq {
+	timer := time.NewTimer(s.cfg.FlushInterval)
+	defer timer.Stop()
+	for {
+		select {
+		case req := <-s.reqs:
+			batch = append(batch, req)
+			if req.control {
+				return s.gather(batch)
+			}
+		case <-timer.C:
+			return s.gather(batch)
+		case <-s.stop:
+			return s.gather(batch)
+		}
+	}
+}
+
+// finish commits what is left when the store closes.
+func (s *Store) finish() {
+	s.commit(s.gather(nil))
+}
+
+func hasControl(batch []*appendReq) bool {
+	for _, r := range batch {
+		if r.control {
+			return true
+		}
+	}
+	return false
+}
+
+// txState is what a commit works on: copies of the store's state, put back
+// only if the transaction commits.
+type txState struct {
+	lanes       [numLanes]laneState
+	dropped     DropCounts // increments
+	quarantined int        // increment
+	appended    bool
+}
+
+// commit runs one write transaction for batch and the pending work, then
+// answers every append in batch.
+func (s *Store) commit(batch []*appendReq) {
+	s.mu.Lock()
+	deletes, quarantines := s.pendingDeletes, s.pendingQuarantine
+	s.pendingDeletes, s.pendingQuarantine = nil, nil
+	topics := maps.Clone(s.pendingTopics)
+	busy := maps.Clone(s.inFlight)
+	st := txState{lanes: s.lanes}
+	base, qBase := s.counters, s.quarantined
+	db := s.db
+	s.mu.Unlock()
+
+	results := make([]error, len(batch))
+	err := db.Update(func(tx *bolt.Tx) error {
+		st = txState{lanes: st.lanes}
+		for i := range results {
+			results[i] = nil
+		}
+		meta := tx.Bucket(metaBucket)
+		topicsB := tx.Bucket(topicsBucket)
+		for id, name := range topics {
+			if err := topicsB.Put(binary.BigEndian.AppendUint64(nil, id), []byte(name)); err != nil {
+				return err
+			}
+		}
+		for _, d := range deletes {
+			if err := s.deleteRecord(tx, &st, d.lane, d.id); err != nil {
+				return err
+			}
+			if d.expired {
+				st.dropped.Expired++
+			}
+		}
+		for _, q := range quarantines {
+			if err := s.quarantineRecord(tx, &st, q); err != nil {
+				return err
+			}
+		}
+		for i, req := range batch {
+			ok, err := s.appendReq(tx, &st, busy, req)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				results[i] = ErrFull
+				st.dropped.Refused += uint64(len(req.recs))
+			}
+		}
+		for l := range Lane(numLanes) {
+			if err := putUint64(meta, laneCountKey(l), uint64(st.lanes[l].count)); err != nil {
+				return err
+			}
+			if err := putUint64(meta, laneBytesKey(l), uint64(st.lanes[l].bytes)); err != nil {
+				return err
+			}
+		}
+		c := addCounts(base, st.dropped)
+		if err := writeCounters(meta, c); err != nil {
+			return err
+		}
+		return putUint64(meta, keyQuarantined, uint64(qBase+st.quarantined))
+	})
+
+	s.mu.Lock()
+	if err != nil {
+		// Nothing was written: the acks and quarantines wait for the next
+		// commit, the appends fail.
+		s.pendingDeletes = append(deletes, s.pendingDeletes...)
+		s.pendingQuarantine = append(quarantines, s.pendingQuarantine...)
+		s.log.Error("outbox: commit failed", "err", err)
+		for i := range results {
+			results[i] = err
+		}
+	} else {
+		for l := range s.lanes {
+			s.lanes[l].count, s.lanes[l].bytes = st.lanes[l].count, st.lanes[l].bytes
+		}
+		s.counters.dropped = addDrops(s.counters.dropped, st.dropped)
+		s.quarantined += st.quarantined
+		for id := range topics {
+			delete(s.pendingTopics, id)
+		}
+		s.commits++
+		if st.appended {
+			s.notifyLocked()
+		}
+	}
+	s.mu.Unlock()
+	for i, req := range batch {
+		req.done <- results[i]
+	}
+}
+
+// appendReq stores the records of req, dropping old telemetry to make room
+// if needed. It reports false, having stored nothing, when they do not fit.
+func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]Lane, req *appendReq) (bool, error) {
+	var need int64
+	for _, r := range req.recs {
+		need += int64(len(r.data))
+	}
+	if over := st.lanes[0].bytes + st.lanes[1].bytes + need - s.cfg.MaxBytes; over > 0 {
+		if err := s.evict(tx, st, busy, over); err != nil {
+			return false, err
+		}
+		if st.lanes[0].bytes+st.lanes[1].bytes+need > s.cfg.MaxBytes {
+			return false, nil
+		}
+	}
+	meta := tx.Bucket(metaBucket)
+	for _, r := range req.recs {
+		seq, err := meta.NextSequence()
+		if err != nil {
+			return false, err
+		}
+		b := tx.Bucket(laneBuckets[r.lane])
+		b.FillPercent = 1 // keys only grow: pack the pages
+		if err := b.Put(idKey(ID(seq)), r.data); err != nil {
+			return false, err
+		}
+		st.lanes[r.lane].count++
+		st.lanes[r.lane].bytes += int64(len(r.data))
+	}
+	st.appended = true
+	return true, nil
+}
+
+// evict drops the oldest telemetry that is not in flight until over bytes
+// are free or none is left to drop.
+func (s *Store) evict(tx *bolt.Tx, st *txState, busy map[ID]Lane, over int64) error {
+	b := tx.Bucket(laneBuckets[LaneTelemetry])
+	var victims [][]byte
+	var freed int64
+	c := b.Cursor()
+	for k, v := c.First(); k != nil && freed < over; k, v = c.Next() {
+		if _, ok := busy[idOf(k)]; ok {
+			continue
+		}
+		victims = append(victims, append([]byte(nil), k...))
+		freed += int64(len(v))
+	}
+	for _, k := range victims {
+		if err := s.deleteRecord(tx, st, LaneTelemetry, idOf(k)); err != nil {
+			return err
+		}
+		st.dropped.Cap++
+	}
+	if len(victims) > 0 {
+		s.log.Warn("outbox: full; dropped the oldest telemetry", "records", len(victims), "bytes", freed)
+	}
+	return nil
+}
+
+// deleteRecord removes a record if it is still there.
+func (s *Store) deleteRecord(tx *bolt.Tx, st *txState, l Lane, id ID) error {
+	b := tx.Bucket(laneBuckets[l])
+	k := idKey(id)
+	v := b.Get(k)
+	if v == nil {
+		return nil
+	}
+	st.lanes[l].count--
+	st.lanes[l].bytes -= int64(len(v))
+	return b.Delete(k)
+}
+
+// quarantineRecord moves a record to the quarantine bucket with its lane
+// and the reason.
+func (s *Store) quarantineRecord(tx *bolt.Tx, st *txState, q pendingQuarantine) error {
+	k := idKey(q.id)
+	v := tx.Bucket(laneBuckets[q.lane]).Get(k)
+	if v == nil {
+		return nil
+	}
+	val := []byte{byte(q.lane)}
+	val = appendBytes(val, []byte(q.reason))
+	val = append(val, v...)
+	if err := tx.Bucket(quarantineBucket).Put(k, val); err != nil {
+		return err
+	}
+	st.quarantined++
+	s.log.Warn("outbox: record quarantined", "id", q.id, "lane", q.lane.String(), "reason", q.reason)
+	return s.deleteRecord(tx, st, q.lane, q.id)
+}
+
+func addDrops(a, b DropCounts) DropCounts {
+	return DropCounts{Cap: a.Cap + b.Cap, Expired: a.Expired + b.Expired, Refused: a.Refused + b.Refused}
+}
+
+func addCounts(c counters, d DropCounts) counters {
+	return counters{dropped: addDrops(c.dropped, d)}
+}
