@@ -20,9 +20,12 @@ run:
 	@echo "arrives with the uplink work; today the repository holds the contracts package."
 	@echo "Try: make test, make bench, or go doc ./contracts"
 
-## test: run every test, fuzz seed corpora included, with the race detector.
+## test: run every test, fuzz seed corpora included, with the race detector;
+## then the outbox again as a 32-bit build (GOARCH=386 runs on amd64), for
+## the limits of a 32-bit memory map.
 test:
 	$(GO) test -race -count=1 ./...
+	GOARCH=386 $(GO) test -count=1 ./agent/outbox/
 
 ## lint: go vet, gofmt, go mod tidy and staticcheck must all be clean.
 lint:

@@ -80,6 +80,10 @@ func (c Config) withDefaults() Config {
 // is32bit is true where the memory map is limited to 2 GiB.
 const is32bit = strconv.IntSize == 32
 
+// Is32Bit reports whether this build maps at most 2 GiB, which limits
+// MaxBytes to MaxBytes32.
+const Is32Bit = is32bit
+
 // Validate reports the first field of c (after defaults) that is out of
 // range, naming the field and the limit.
 func (c Config) Validate() error {

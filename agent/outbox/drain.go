@@ -218,7 +218,7 @@ func (r *reader) take(l Lane, id ID, v []byte) bool {
 		r.dropped = true
 		return false
 	}
-	rec.Topic = topic
+	rec.Topic, rec.Lane = topic, l
 	s.inFlight[id] = l
 	r.out = append(r.out, Entry{ID: id, AppendedAt: rec.appendedAt, Record: rec.Record})
 	return true

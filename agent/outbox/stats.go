@@ -26,9 +26,11 @@ type Stats struct {
 
 // LaneStats describes one lane.
 type LaneStats struct {
-	// Depth is how many records wait in the lane, in flight included.
+	// Depth is how many records wait in the lane, in flight included
+	// (acked ones are gone, though their deletion may not be committed).
 	Depth int
-	// Bytes is their size as stored.
+	// Bytes is the size of the lane's records as stored, until the
+	// deletions pending are committed.
 	Bytes int64
 	// OldestAge is how long the oldest of them has waited; 0 when empty.
 	OldestAge time.Duration

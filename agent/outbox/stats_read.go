@@ -24,7 +24,7 @@ func (s *Store) Stats() Stats {
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		for l := range Lane(numLanes) {
 			ls := lanes[l]
-			ls.Depth, ls.Bytes = s.lanes[l].count, s.lanes[l].bytes
+			ls.Depth, ls.Bytes = s.lanes[l].count-s.leavingLocked(l), s.lanes[l].bytes
 			if _, v := tx.Bucket(laneBuckets[l]).Cursor().First(); v != nil {
 				if rec, err := decodeRecord(v); err == nil {
 					ls.OldestAge = max(now.Sub(rec.appendedAt), 0)
@@ -34,4 +34,21 @@ func (s *Store) Stats() Stats {
 		return nil
 	})
 	return st
+}
+
+// leavingLocked counts the records of lane l that are acked, expired or
+// quarantined but not yet removed by a commit. s.mu must be held.
+func (s *Store) leavingLocked(l Lane) int {
+	n := 0
+	for _, d := range s.pendingDeletes {
+		if d.lane == l {
+			n++
+		}
+	}
+	for _, q := range s.pendingQuarantine {
+		if q.lane == l {
+			n++
+		}
+	}
+	return n
 }

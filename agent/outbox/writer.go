@@ -3,6 +3,7 @@ package outbox
 import (
 	"encoding/binary"
 	"maps"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -94,8 +95,9 @@ type txState struct {
 // answers every append in batch.
 func (s *Store) commit(batch []*appendReq) {
 	s.mu.Lock()
-	deletes, quarantines := s.pendingDeletes, s.pendingQuarantine
-	s.pendingDeletes, s.pendingQuarantine = nil, nil
+	// The pending work stays listed until it is committed, so Stats keeps
+	// counting it as leaving.
+	deletes, quarantines := slices.Clone(s.pendingDeletes), slices.Clone(s.pendingQuarantine)
 	topics := maps.Clone(s.pendingTopics)
 	busy := maps.Clone(s.inFlight)
 	st := txState{lanes: s.lanes}
@@ -158,13 +160,13 @@ func (s *Store) commit(batch []*appendReq) {
 	if err != nil {
 		// Nothing was written: the acks and quarantines wait for the next
 		// commit, the appends fail.
-		s.pendingDeletes = append(deletes, s.pendingDeletes...)
-		s.pendingQuarantine = append(quarantines, s.pendingQuarantine...)
 		s.log.Error("outbox: commit failed", "err", err)
 		for i := range results {
 			results[i] = err
 		}
 	} else {
+		s.pendingDeletes = slices.Clone(s.pendingDeletes[len(deletes):])
+		s.pendingQuarantine = slices.Clone(s.pendingQuarantine[len(quarantines):])
 		for l := range s.lanes {
 			s.lanes[l].count, s.lanes[l].bytes = st.lanes[l].count, st.lanes[l].bytes
 		}
