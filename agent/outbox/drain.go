@@ -210,7 +210,11 @@ func (r *reader) take(l Lane, id ID, v []byte) bool {
 	topic, known := s.topicNames[rec.topic]
 	switch {
 	case err != nil || !known:
-		s.pendingQuarantine = append(s.pendingQuarantine, pendingQuarantine{id: id, lane: l, reason: "checksum"})
+		reason := "record fails its checksum"
+		if err == nil {
+			reason = "record names an unknown topic id"
+		}
+		s.pendingQuarantine = append(s.pendingQuarantine, pendingQuarantine{id: id, lane: l, reason: reason})
 		r.dropped = true
 		return false
 	case !rec.Expiry.IsZero() && s.now().After(rec.Expiry):
