@@ -92,7 +92,8 @@ func (s *Store) topicID(topic string) uint64 {
 	if id, ok := s.topicIDs[topic]; ok {
 		return id
 	}
-	id := uint64(len(s.topicIDs) + 1)
+	id := s.nextTopic
+	s.nextTopic++
 	s.topicIDs[topic] = id
 	s.topicNames[id] = topic
 	s.pendingTopics[id] = topic

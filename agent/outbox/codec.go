@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"slices"
 	"time"
 )
 
@@ -16,6 +17,9 @@ import (
 //	key, payload: uvarint length, bytes
 //	headers: uvarint count, then key and value each as uvarint length, bytes
 //	CRC-32C (Castagnoli) of all of the above, 4 bytes big-endian
+//
+// The topic id refers to the topics bucket, whose names carry a CRC-32C
+// of their own (encodeTopic).
 //
 // bbolt checksums only its meta pages; the CRC catches a record that rotted
 // on the card, which is then quarantined instead of sent.
@@ -30,6 +34,11 @@ var errCorrupt = errors.New("stored record is corrupt")
 // encodeRecord appends the stored form of r, appended at, with topic id
 // topic, to dst.
 func encodeRecord(dst []byte, r *Record, topic uint64, at time.Time) []byte {
+	size := 1 + 3*binary.MaxVarintLen64 + 3*binary.MaxVarintLen32 + len(r.Key) + len(r.Payload) + 4
+	for _, h := range r.Headers {
+		size += 2*binary.MaxVarintLen32 + len(h.Key) + len(h.Value)
+	}
+	dst = slices.Grow(dst, size)
 	start := len(dst)
 	dst = append(dst, recordFormat)
 	dst = binary.AppendUvarint(dst, uint64(at.UnixMilli()))
@@ -119,4 +128,25 @@ func (d *decoder) bytes() []byte {
 	out := append([]byte(nil), d.b[:n]...)
 	d.b = d.b[n:]
 	return out
+}
+
+// A stored topic name is the name and its CRC-32C, 4 bytes big-endian:
+// records name their topic by id, so a rotten name would send every one of
+// them to a wrong topic.
+
+func encodeTopic(name string) []byte {
+	b := append([]byte(name), 0, 0, 0, 0)
+	binary.BigEndian.PutUint32(b[len(name):], crc32.Checksum([]byte(name), castagnoli))
+	return b
+}
+
+func decodeTopic(b []byte) (string, error) {
+	if len(b) < 4 {
+		return "", errCorrupt
+	}
+	name := b[:len(b)-4]
+	if crc32.Checksum(name, castagnoli) != binary.BigEndian.Uint32(b[len(b)-4:]) {
+		return "", errCorrupt
+	}
+	return string(name), nil
 }

@@ -35,6 +35,6 @@
 //     queue has drained and the file is much larger than its live data.
 //   - On 32-bit ARM the file must fit a 2 GiB memory map: MaxBytes is at
 //     most 512 MiB there, refused at Open otherwise.
-//   - Open one Store per file; the file is locked (a second Open waits a
-//     second, then fails).
+//   - One process opens a store at a time: Open locks path.lock (and bbolt
+//     the file itself); a second Open waits a second, then fails.
 package outbox

@@ -54,8 +54,7 @@ func (s *Store) Next(ctx context.Context, max int) ([]Entry, error) {
 func (s *Store) Ack(ids ...ID) {
 	s.mu.Lock()
 	for _, id := range ids {
-		if l, ok := s.inFlight[id]; ok {
-			delete(s.inFlight, id)
+		if l, ok := s.landLocked(id); ok {
 			s.pendingDeletes = append(s.pendingDeletes, pendingDelete{id: id, lane: l})
 		}
 	}
@@ -70,8 +69,7 @@ func (s *Store) Release(ids ...ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, id := range ids {
-		if l, ok := s.inFlight[id]; ok {
-			delete(s.inFlight, id)
+		if l, ok := s.landLocked(id); ok {
 			i, _ := slices.BinarySearch(s.released[l], id)
 			s.released[l] = slices.Insert(s.released[l], i, id)
 		}
@@ -84,9 +82,8 @@ func (s *Store) Release(ids ...ID) {
 // forever. It is counted in Stats.Quarantined and kept in the file.
 func (s *Store) Quarantine(id ID, reason string) error {
 	s.mu.Lock()
-	l, ok := s.inFlight[id]
+	l, ok := s.landLocked(id)
 	if ok {
-		delete(s.inFlight, id)
 		s.pendingQuarantine = append(s.pendingQuarantine, pendingQuarantine{id: id, lane: l, reason: reason})
 	}
 	s.mu.Unlock()
@@ -141,7 +138,7 @@ func (r *reader) telemetry() {
 	if n <= 0 {
 		return
 	}
-	pending := ls.count - r.s.inFlightIn(LaneTelemetry)
+	pending := ls.count - r.s.inFlightN[LaneTelemetry]
 	share := r.s.cfg.LiveShare
 	if ls.split == 0 && pending > n && share > 0 {
 		// A backlog: what is stored now is old; what comes later is live.
@@ -212,7 +209,7 @@ func (r *reader) take(l Lane, id ID, v []byte) bool {
 	case err != nil || !known:
 		reason := "record fails its checksum"
 		if err == nil {
-			reason = "record names an unknown topic id"
+			reason = "record's topic name is damaged or missing"
 		}
 		s.pendingQuarantine = append(s.pendingQuarantine, pendingQuarantine{id: id, lane: l, reason: reason})
 		r.dropped = true
@@ -224,6 +221,7 @@ func (r *reader) take(l Lane, id ID, v []byte) bool {
 	}
 	rec.Topic, rec.Lane = topic, l
 	s.inFlight[id] = l
+	s.inFlightN[l]++
 	r.out = append(r.out, Entry{ID: id, AppendedAt: rec.appendedAt, Record: rec.Record})
 	return true
 }
@@ -242,13 +240,13 @@ func (r *reader) exhausted(l Lane, head, until ID) bool {
 	return k == nil || idOf(k) > until
 }
 
-// inFlightIn counts the entries of lane l in flight.
-func (s *Store) inFlightIn(l Lane) int {
-	n := 0
-	for _, fl := range s.inFlight {
-		if fl == l {
-			n++
-		}
+// landLocked takes id out of flight, returning its lane. s.mu must be
+// held.
+func (s *Store) landLocked(id ID) (Lane, bool) {
+	l, ok := s.inFlight[id]
+	if ok {
+		delete(s.inFlight, id)
+		s.inFlightN[l]--
 	}
-	return n
+	return l, ok
 }

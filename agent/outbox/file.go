@@ -14,8 +14,10 @@ import (
 )
 
 // boltOptions are the options of every file: the hashmap freelist (fast
-// with many free pages), a lock timeout so a second agent on the same file
-// fails instead of hanging.
+// with many free pages) and a lock timeout so a second agent on the same
+// file fails instead of hanging. The freelist stays synced to the file
+// (a page per commit): with NoFreelistSync bbolt rebuilds it at open in a
+// goroutine of its own, where a damaged file panics beyond any recover.
 func boltOptions() *bolt.Options {
 	return &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType}
 }
@@ -25,10 +27,21 @@ func boltOptions() *bolt.Options {
 // tx.Check is moved aside and replaced by a new one: the agent must keep
 // running, and the damaged file is kept for inspection.
 func openFile(path string, log *slog.Logger) (*bolt.DB, error) {
-	// A compaction that did not finish leaves its temporary file.
-	if err := os.Remove(path + compactSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+	db, err := openOrReplace(path, log)
+	if err != nil {
 		return nil, err
 	}
+	// Holding the lock now: a compaction that did not finish left its
+	// temporary file, which nothing else can be using.
+	if err := os.Remove(path + compactSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openOrReplace is checkedOpen, replacing a damaged file by a new one.
+func openOrReplace(path string, log *slog.Logger) (*bolt.DB, error) {
 	db, err := checkedOpen(path)
 	if err == nil {
 		return db, nil
@@ -52,6 +65,9 @@ func openFile(path string, log *slog.Logger) (*bolt.DB, error) {
 // the end of a truncated file faults (SIGBUS); the fault is turned into an
 // error here instead of killing the process.
 func checkedOpen(path string) (db *bolt.DB, err error) {
+	if err := checkLength(path); err != nil {
+		return nil, err
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {

@@ -30,6 +30,7 @@ type Store struct {
 	path string
 	cfg  Config
 	log  *slog.Logger
+	lock *os.File // path.lock, locked from Open to Close
 
 	// reqs carries appends to the writer; wake tells it acks or
 	// quarantines are pending; stop ends it.
@@ -45,9 +46,10 @@ type Store struct {
 	changed chan struct{}
 	closed  bool
 
-	lanes    [numLanes]laneState
-	inFlight map[ID]Lane
-	released [numLanes][]ID // sorted; handed out again first
+	lanes     [numLanes]laneState
+	inFlight  map[ID]Lane
+	inFlightN [numLanes]int  // entries in flight per lane
+	released  [numLanes][]ID // sorted; handed out again first
 
 	// Work for the writer's next transaction.
 	pendingDeletes    []pendingDelete
@@ -56,6 +58,7 @@ type Store struct {
 
 	topicIDs   map[string]uint64
 	topicNames map[uint64]string
+	nextTopic  uint64 // the id the next new topic gets
 
 	counters             counters // mirrored in the meta bucket
 	commits, compactions uint64
@@ -91,6 +94,9 @@ type pendingQuarantine struct {
 	reason string
 }
 
+// lockSuffix names the store's lock file.
+const lockSuffix = ".lock"
+
 // Open opens or creates the store in the bbolt file at path (its
 // directory must exist). A file that is damaged or truncated is moved
 // aside, to path.corrupt-<time>, and the store starts empty on a new file;
@@ -115,14 +121,21 @@ func Open(path string, cfg Config) (*Store, error) {
 		pendingTopics: make(map[uint64]string),
 		topicIDs:      make(map[string]uint64),
 		topicNames:    make(map[uint64]string),
+		nextTopic:     1,
 	}
-	db, err := openFile(path, s.log)
+	lock, err := lockFile(path+lockSuffix, time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: open: %w", err)
 	}
-	s.db = db
+	db, err := openFile(path, s.log)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("outbox: open: %w", err)
+	}
+	s.db, s.lock = db, lock
 	if err := s.load(); err != nil {
 		db.Close()
+		lock.Close()
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
 	go s.writer()
@@ -151,8 +164,16 @@ func (s *Store) load() error {
 		s.quarantined = int(getUint64(meta, keyQuarantined))
 		return tx.Bucket(topicsBucket).ForEach(func(k, v []byte) error {
 			id := binary.BigEndian.Uint64(k)
-			s.topicIDs[string(v)] = id
-			s.topicNames[id] = string(v)
+			s.nextTopic = max(s.nextTopic, id+1)
+			name, err := decodeTopic(v)
+			if err != nil {
+				// Its records will be quarantined: sent to a wrong topic
+				// they would reach the wrong consumers.
+				s.log.Error("outbox: a stored topic name fails its checksum", "topicId", id)
+				return nil
+			}
+			s.topicIDs[name] = id
+			s.topicNames[id] = name
 			return nil
 		})
 	})
@@ -174,7 +195,9 @@ func (s *Store) Close() error {
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	s.lock.Close() // releases the lock
+	if err != nil {
 		return fmt.Errorf("outbox: close: %w", err)
 	}
 	return nil
