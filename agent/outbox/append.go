@@ -105,6 +105,7 @@ func (s *Store) topicID(topic string) uint64 {
 func (s *Store) countRefused(n int) {
 	s.mu.Lock()
 	s.counters.dropped.Refused += uint64(n)
+	s.countersDirty = true
 	s.mu.Unlock()
 	s.wakeWriter()
 }

@@ -46,8 +46,10 @@ func openOrReplace(path string, log *slog.Logger) (*bolt.DB, error) {
 	if err == nil {
 		return db, nil
 	}
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("%s is locked by another process: %w", path, err)
+	if !isDamage(err) {
+		// Locked, out of descriptors, unreadable: the file may be fine,
+		// so it stays where it is and the caller hears why.
+		return nil, err
 	}
 	aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405.000"))
 	if rerr := os.Rename(path, aside); rerr != nil {
@@ -59,6 +61,16 @@ func openOrReplace(path string, log *slog.Logger) (*bolt.DB, error) {
 		return nil, err
 	}
 	return checkedOpen(path)
+}
+
+// errDamaged marks the errors that show the file itself is damaged.
+var errDamaged = errors.New("file is damaged")
+
+// isDamage reports whether err shows a damaged file, one to move aside,
+// rather than a failure to open a file that may be fine.
+func isDamage(err error) bool {
+	return errors.Is(err, errDamaged) || errors.Is(err, bolterrors.ErrInvalid) ||
+		errors.Is(err, bolterrors.ErrVersionMismatch) || errors.Is(err, bolterrors.ErrChecksum)
 }
 
 // checkedOpen opens path and checks its consistency. Reading a page past
@@ -74,7 +86,7 @@ func checkedOpen(path string) (db *bolt.DB, err error) {
 			if db != nil {
 				db.Close()
 			}
-			db, err = nil, fmt.Errorf("file is damaged: %v", p)
+			db, err = nil, fmt.Errorf("%w: %v", errDamaged, p)
 		}
 	}()
 	db, err = bolt.Open(path, 0o600, boltOptions())
@@ -85,13 +97,16 @@ func checkedOpen(path string) (db *bolt.DB, err error) {
 	if err == nil {
 		err = db.View(func(tx *bolt.Tx) error {
 			if tx.Size() > fi.Size() {
-				return fmt.Errorf("file is truncated: %d bytes, its meta page says %d", fi.Size(), tx.Size())
+				return fmt.Errorf("%w: truncated: %d bytes, its meta page says %d", errDamaged, fi.Size(), tx.Size())
 			}
 			var errs []error
 			for cerr := range tx.Check() {
 				errs = append(errs, cerr)
 			}
-			return errors.Join(errs...)
+			if len(errs) > 0 {
+				return fmt.Errorf("%w: %w", errDamaged, errors.Join(errs...))
+			}
+			return nil
 		})
 	}
 	if err != nil {

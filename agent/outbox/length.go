@@ -42,7 +42,7 @@ func checkLength(path string) error {
 		}
 	}
 	if fi.Size() < need {
-		return fmt.Errorf("file is truncated: %d bytes, its meta page says %d", fi.Size(), need)
+		return fmt.Errorf("%w: truncated: %d bytes, its meta page says %d", errDamaged, fi.Size(), need)
 	}
 	return nil
 }

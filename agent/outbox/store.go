@@ -61,6 +61,7 @@ type Store struct {
 	nextTopic  uint64 // the id the next new topic gets
 
 	counters             counters // mirrored in the meta bucket
+	countersDirty        bool     // counters changed outside a commit
 	commits, compactions uint64
 	quarantined          int
 }
@@ -142,14 +143,33 @@ func Open(path string, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// load creates the buckets and reads the state kept on disk.
+// buckets are every bucket of the file.
+var buckets = [][]byte{laneBuckets[0], laneBuckets[1], quarantineBucket, topicsBucket, metaBucket}
+
+// load creates the buckets of a new file and reads the state kept on disk.
+// Opening an existing file writes nothing.
 func (s *Store) load() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{laneBuckets[0], laneBuckets[1], quarantineBucket, topicsBucket, metaBucket} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
+	complete := true
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		for _, name := range buckets {
+			complete = complete && tx.Bucket(name) != nil
 		}
+		return nil
+	})
+	if !complete {
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for _, name := range buckets {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(metaBucket)
 		s.counters = readCounters(meta)
 		for l := range Lane(numLanes) {

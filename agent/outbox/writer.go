@@ -17,15 +17,9 @@ import (
 // for company.
 func (s *Store) writer() {
 	defer close(s.done)
-	prev := 0 // appends in the previous commit
+	answered, queued := 0, 0 // by the previous commit; queued before it answered
 	for {
 		var batch []*appendReq
-		if prev > 1 {
-			// The appenders just answered are about to append again; let
-			// them join this commit rather than the next (otherwise two
-			// halves of them alternate, each commit half as full).
-			time.Sleep(groupWindow)
-		}
 		select {
 		case req := <-s.reqs:
 			batch = append(batch, req)
@@ -35,19 +29,48 @@ func (s *Store) writer() {
 			return
 		}
 		batch = s.gather(batch)
-		if s.cfg.FlushInterval > 0 && !hasControl(batch) {
-			batch = s.linger(batch)
+		if answered > 1 && len(batch) > 0 {
+			batch = s.regroup(batch, queued+answered)
 		}
-		s.commit(batch)
-		prev = len(batch)
+		switch {
+		case s.cfg.FlushInterval > 0 && !hasControl(batch):
+			batch = s.linger(batch)
+		case len(batch) == 0:
+			batch = s.awaitAppend()
+		}
+		queued = s.commit(batch)
+		answered = len(batch)
 		s.maybeCompact()
 	}
 }
 
-// groupWindow is how long the writer waits after a commit that answered
-// several appenders, so they can share the next one. It is short next to
-// an fsync (about a millisecond on a fast disk, tens on an SD card).
-const groupWindow = 200 * time.Microsecond
+// regroup goes on gathering appends, for at most groupWindow, until batch
+// holds want of them. The appenders a commit has just answered are about
+// to append again; waiting for them lets them share the next commit,
+// rather than two halves of them alternating, each commit half as full.
+// The wait is short next to an fsync (a millisecond on a fast disk, tens
+// on an SD card).
+func (s *Store) regroup(batch []*appendReq, want int) []*appendReq {
+	if len(batch) >= want {
+		return batch
+	}
+	timer := time.NewTimer(groupWindow)
+	defer timer.Stop()
+	for len(batch) < want {
+		select {
+		case req := <-s.reqs:
+			batch = append(batch, req)
+		case <-timer.C:
+			return batch
+		case <-s.stop:
+			return s.gather(batch)
+		}
+	}
+	return batch
+}
+
+// groupWindow bounds regroup.
+const groupWindow = time.Millisecond
 
 // gather adds every append already queued to batch.
 func (s *Store) gather(batch []*appendReq) []*appendReq {
@@ -81,6 +104,25 @@ func (s *Store) linger(batch []*appendReq) []*appendReq {
 	}
 }
 
+// awaitAppend delays a commit that would only delete acked records (or
+// move quarantined ones) by up to ackDelay, so that it rides with the next
+// appends instead of splitting their group: acks need not be durable at
+// once, a crash only hands their entries out again.
+func (s *Store) awaitAppend() []*appendReq {
+	timer := time.NewTimer(ackDelay)
+	defer timer.Stop()
+	select {
+	case req := <-s.reqs:
+		return s.gather([]*appendReq{req})
+	case <-timer.C:
+	case <-s.stop:
+	}
+	return s.gather(nil)
+}
+
+// ackDelay is how long acks may wait for appends to share their commit.
+const ackDelay = 10 * time.Millisecond
+
 // finish commits what is left when the store closes.
 func (s *Store) finish() {
 	s.commit(s.gather(nil))
@@ -105,13 +147,19 @@ type txState struct {
 }
 
 // commit runs one write transaction for batch and the pending work, then
-// answers every append in batch.
-func (s *Store) commit(batch []*appendReq) {
+// answers every append in batch. It returns how many appends were queued
+// just before it answered.
+func (s *Store) commit(batch []*appendReq) int {
 	s.mu.Lock()
 	// The pending work stays listed until it is committed, so Stats keeps
 	// counting it as leaving.
 	deletes, quarantines := slices.Clone(s.pendingDeletes), slices.Clone(s.pendingQuarantine)
 	topics := maps.Clone(s.pendingTopics)
+	if len(batch)+len(deletes)+len(quarantines)+len(topics) == 0 && !s.countersDirty {
+		s.mu.Unlock()
+		return len(s.reqs) // nothing to write: no empty commit
+	}
+	s.countersDirty = false
 	busy := maps.Clone(s.inFlight)
 	st := txState{lanes: s.lanes}
 	base, qBase := s.counters, s.quarantined
@@ -173,6 +221,7 @@ func (s *Store) commit(batch []*appendReq) {
 	if err != nil {
 		// Nothing was written: the acks and quarantines wait for the next
 		// commit, the appends fail.
+		s.countersDirty = true
 		s.log.Error("outbox: commit failed", "err", err)
 		for i := range results {
 			results[i] = err
@@ -194,9 +243,11 @@ func (s *Store) commit(batch []*appendReq) {
 		}
 	}
 	s.mu.Unlock()
+	queued := len(s.reqs)
 	for i, req := range batch {
 		req.done <- results[i]
 	}
+	return queued
 }
 
 // appendReq stores the records of req, dropping old telemetry to make room
