@@ -29,14 +29,14 @@ func (s *Store) writer() {
 			return
 		}
 		batch = s.gather(batch)
-		if answered > 1 && len(batch) > 0 {
-			batch = s.regroup(batch, queued+answered)
-		}
 		switch {
 		case s.cfg.FlushInterval > 0 && !hasControl(batch):
 			batch = s.linger(batch)
 		case len(batch) == 0:
 			batch = s.awaitAppend()
+		}
+		if answered > 1 && len(batch) > 0 {
+			batch = s.regroup(batch, queued+answered)
 		}
 		queued = s.commit(batch)
 		answered = len(batch)
