@@ -11,6 +11,7 @@ import (
 // A stored record is
 //
 //	format byte (1)
+//	flags uvarint: bit 0 is Retain
 //	appendedAt uvarint, Unix milliseconds
 //	expiry uvarint, Unix milliseconds, 0 for none
 //	topic uvarint, an id of the topics bucket
@@ -25,6 +26,9 @@ import (
 // on the card, which is then quarantined instead of sent.
 
 const recordFormat = 1
+
+// Record flags.
+const flagRetain = 1 << 0
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -41,6 +45,11 @@ func encodeRecord(dst []byte, r *Record, topic uint64, at time.Time) []byte {
 	dst = slices.Grow(dst, size)
 	start := len(dst)
 	dst = append(dst, recordFormat)
+	var flags uint64
+	if r.Retain {
+		flags |= flagRetain
+	}
+	dst = binary.AppendUvarint(dst, flags)
 	dst = binary.AppendUvarint(dst, uint64(at.UnixMilli()))
 	var exp uint64
 	if !r.Expiry.IsZero() {
@@ -81,6 +90,7 @@ func decodeRecord(b []byte) (storedRecord, error) {
 		return s, errCorrupt
 	}
 	d := decoder{b: body[1:]}
+	s.Retain = d.uvarint()&flagRetain != 0
 	s.appendedAt = time.UnixMilli(int64(d.uvarint()))
 	if exp := d.uvarint(); exp != 0 {
 		s.Expiry = time.UnixMilli(int64(exp))

@@ -98,12 +98,13 @@ func TestRecordRoundTrip(t *testing.T) {
 		Lane: outbox.LaneControl, Topic: "device.responses", Key: []byte("gw-0042"), Payload: []byte(`{"x":1}`),
 		Headers: []outbox.Header{{Key: "eventType", Value: []byte("device.response.rpc")}, {Key: "empty", Value: nil}},
 		Expiry:  clock.Now().Add(time.Hour),
+		Retain:  true,
 	}
 	mustAppend(t, s, in)
 	e := next(t, s, 1)[0]
 	if e.Topic != in.Topic || string(e.Key) != "gw-0042" || string(e.Payload) != `{"x":1}` || e.Lane != in.Lane ||
 		len(e.Headers) != 2 || e.Headers[0].Key != "eventType" || string(e.Headers[0].Value) != "device.response.rpc" ||
-		!e.Expiry.Equal(in.Expiry) || !e.AppendedAt.Equal(clock.Now()) {
+		!e.Expiry.Equal(in.Expiry) || !e.AppendedAt.Equal(clock.Now()) || !e.Retain {
 		t.Errorf("Next = %+v; want %+v appended at %v", e, in, clock.Now())
 	}
 }

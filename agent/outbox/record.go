@@ -49,6 +49,9 @@ type Record struct {
 	// Expiry, when not zero, is the instant after which the record is
 	// dropped (and counted) instead of sent.
 	Expiry time.Time
+	// Retain asks an MQTT broker to keep the message for subscribers to
+	// come (the device's status); other uplinks ignore it.
+	Retain bool
 }
 
 // Header is one header of a Record.
