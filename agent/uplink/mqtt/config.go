@@ -1,0 +1,113 @@
+package mqtt
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+)
+
+// Config configures an Uplink. Zero values mean the defaults of
+// DefaultConfig.
+type Config struct {
+	// Broker is the broker's URL: mqtt://host:1883 (or tcp://) for plain
+	// TCP, mqtts://host:8883 (or tls://, ssl://) for TLS. Required.
+	Broker string
+	// DeviceID is this gateway's id: the client id and the {deviceId} of
+	// the topics. Required.
+	DeviceID string
+	// KeepAlive is the MQTT keepalive. Default 30 s.
+	KeepAlive time.Duration
+	// SessionExpiry is how long the broker keeps the session (and the
+	// QoS 1 commands sent to it) while the gateway is offline. Default 24 h.
+	SessionExpiry time.Duration
+	// CAFile, CertFile and KeyFile are PEM files: the CA bundle the broker's
+	// certificate must chain to (default: the system's), and the client
+	// certificate and key. TLS is 1.2 or later.
+	CAFile, CertFile, KeyFile string
+	// Username and Password authenticate, when set.
+	Username, Password string
+	// Window is how many publishes may await their PUBACK at once.
+	// Default 64.
+	Window int
+	// BackoffMin and BackoffMax bound the reconnect delay, which doubles
+	// from BackoffMin, with jitter, up to BackoffMax. Defaults 1 s, 2 min.
+	BackoffMin, BackoffMax time.Duration
+	// ConnectTimeout bounds one connection attempt. Default 10 s.
+	ConnectTimeout time.Duration
+	// Logger receives the uplink's log lines. Default: discard.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults (Broker and DeviceID are empty).
+func DefaultConfig() Config {
+	return Config{
+		KeepAlive:      30 * time.Second,
+		SessionExpiry:  24 * time.Hour,
+		Window:         64,
+		BackoffMin:     time.Second,
+		BackoffMax:     2 * time.Minute,
+		ConnectTimeout: 10 * time.Second,
+		Logger:         slog.New(slog.DiscardHandler),
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.KeepAlive == 0 {
+		c.KeepAlive = d.KeepAlive
+	}
+	if c.SessionExpiry == 0 {
+		c.SessionExpiry = d.SessionExpiry
+	}
+	if c.Window == 0 {
+		c.Window = d.Window
+	}
+	if c.BackoffMin == 0 {
+		c.BackoffMin = d.BackoffMin
+	}
+	if c.BackoffMax == 0 {
+		c.BackoffMax = d.BackoffMax
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = d.ConnectTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	return c
+}
+
+// ErrInvalidConfig is what Validate returns, wrapped with the field.
+var ErrInvalidConfig = errors.New("invalid mqtt uplink config")
+
+// Validate reports the first field (after defaults) that is wrong, naming
+// it and the limit.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	u, err := url.Parse(c.Broker)
+	switch {
+	case c.Broker == "":
+		return fmt.Errorf("%w: Broker is required", ErrInvalidConfig)
+	case err != nil:
+		return fmt.Errorf("%w: Broker %q: %w", ErrInvalidConfig, c.Broker, err)
+	case !map[string]bool{"mqtt": true, "tcp": true, "mqtts": true, "tls": true, "ssl": true}[u.Scheme]:
+		return fmt.Errorf("%w: Broker %q: scheme must be mqtt, tcp, mqtts, tls or ssl", ErrInvalidConfig, c.Broker)
+	case u.Host == "":
+		return fmt.Errorf("%w: Broker %q has no host", ErrInvalidConfig, c.Broker)
+	case c.DeviceID == "":
+		return fmt.Errorf("%w: DeviceID is required", ErrInvalidConfig)
+	case c.KeepAlive < time.Second || c.KeepAlive > 18*time.Hour:
+		return fmt.Errorf("%w: KeepAlive %v is outside 1s..18h", ErrInvalidConfig, c.KeepAlive)
+	case c.SessionExpiry < 0 || c.SessionExpiry > 136*365*24*time.Hour:
+		return fmt.Errorf("%w: SessionExpiry %v is negative or too long", ErrInvalidConfig, c.SessionExpiry)
+	case c.Window < 1 || c.Window > 65535:
+		return fmt.Errorf("%w: Window %d is outside 1..65535", ErrInvalidConfig, c.Window)
+	case c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin:
+		return fmt.Errorf("%w: BackoffMin %v and BackoffMax %v must be positive and in order", ErrInvalidConfig, c.BackoffMin, c.BackoffMax)
+	case (c.CertFile == "") != (c.KeyFile == ""):
+		return fmt.Errorf("%w: CertFile and KeyFile go together", ErrInvalidConfig)
+	}
+	return nil
+}

@@ -1,0 +1,317 @@
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// Outbox is what the uplink needs of the outbox: records to publish, and
+// a way to queue its own status messages.
+type Outbox interface {
+	Append(ctx context.Context, recs ...outbox.Record) error
+	Next(ctx context.Context, max int) ([]outbox.Entry, error)
+	Ack(ids ...outbox.ID)
+	Release(ids ...outbox.ID)
+	Quarantine(id outbox.ID, reason string) error
+}
+
+// Command is one message received on the device's commands topic, as the
+// broker delivered it; decoding it is the handler's work.
+type Command struct {
+	// Topic is the topic it came on.
+	Topic string
+	// Payload is the message body.
+	Payload []byte
+	// ResponseTopic and CorrelationData are the MQTT v5 request/response
+	// properties: an answer goes to ResponseTopic with CorrelationData.
+	ResponseTopic   string
+	CorrelationData []byte
+	// Expiry is when the message expires by its Message Expiry Interval;
+	// zero when it has none.
+	Expiry time.Time
+	// ReceivedAt is when the uplink received it.
+	ReceivedAt time.Time
+}
+
+// Handler takes a received command. It is called on the uplink's receive
+// path and must return quickly: it should hand the work to its own
+// goroutines. The message is acknowledged (PUBACK) when it returns.
+type Handler func(ctx context.Context, c Command)
+
+// Outbox header keys the uplink turns into MQTT v5 properties instead of
+// user properties: an RPC answer carries the command's correlation data,
+// and a content type.
+const (
+	HeaderCorrelationData = "mqtt.correlation-data"
+	HeaderContentType     = "mqtt.content-type"
+)
+
+// State is the uplink's connection state.
+type State struct {
+	// Connected is whether a connection is up.
+	Connected bool
+	// Since is when Connected last changed.
+	Since time.Time
+	// Broker is the broker's URL.
+	Broker string
+	// Reconnects counts connections made after the first.
+	Reconnects int
+	// InFlight counts publishes awaiting their PUBACK.
+	InFlight int
+}
+
+// Uplink publishes the outbox to an MQTT v5 broker and receives commands.
+// Run it once; its methods are safe for concurrent use.
+type Uplink struct {
+	cfg    Config
+	box    Outbox
+	handle Handler
+	log    *slog.Logger
+	topics contracts.MQTTTopics
+	origin contracts.Origin
+	broker *url.URL
+
+	mu       sync.Mutex
+	state    State
+	connects int
+	tls      *tls.Config // reloaded by ReloadTLS
+}
+
+// New checks cfg and returns an uplink that publishes what box hands out
+// and passes commands to handle.
+func New(cfg Config, box Outbox, handle Handler) (*Uplink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("mqtt: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	topics, err := contracts.DeviceTopics(cfg.DeviceID)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt: %w", err)
+	}
+	broker, _ := url.Parse(cfg.Broker) // checked by Validate
+	u := &Uplink{
+		cfg: cfg, box: box, handle: handle, log: cfg.Logger, topics: topics,
+		origin: contracts.DeviceOrigin(cfg.DeviceID), broker: broker,
+		state: State{Broker: cfg.Broker},
+	}
+	if u.isTLS() {
+		if u.tls, err = loadTLS(cfg); err != nil {
+			return nil, fmt.Errorf("mqtt: %w", err)
+		}
+	}
+	return u, nil
+}
+
+// State returns the connection state.
+func (u *Uplink) State() State {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.state
+}
+
+// ReloadTLS reads the CA bundle, certificate and key again; the next
+// connection uses them (SIGHUP, certificate rotation).
+func (u *Uplink) ReloadTLS() error {
+	if !u.isTLS() {
+		return nil
+	}
+	c, err := loadTLS(u.cfg)
+	if err != nil {
+		return fmt.Errorf("mqtt: reload tls: %w", err)
+	}
+	u.mu.Lock()
+	u.tls = c
+	u.mu.Unlock()
+	return nil
+}
+
+func (u *Uplink) isTLS() bool {
+	switch u.broker.Scheme {
+	case "mqtts", "tls", "ssl":
+		return true
+	}
+	return false
+}
+
+// Run connects, keeps reconnecting, publishes the outbox and receives
+// commands until ctx ends. Then it waits for the publishes in flight for
+// up to the ConnectTimeout, and disconnects so that the broker publishes
+// the offline status (the Last Will) at once.
+func (u *Uplink) Run(ctx context.Context) error {
+	will, err := u.status(contracts.DeviceOffline, "connection lost")
+	if err != nil {
+		return err
+	}
+	connCtx, cancelConn := context.WithCancel(context.Background())
+	defer cancelConn()
+	server := *u.broker
+	if server.Scheme == "tcp" {
+		server.Scheme = "mqtt"
+	}
+	if server.Scheme == "mqtts" || server.Scheme == "ssl" {
+		server.Scheme = "tls"
+	}
+	acfg := autopaho.ClientConfig{
+		ServerUrls:                    []*url.URL{&server},
+		KeepAlive:                     uint16(u.cfg.KeepAlive / time.Second),
+		CleanStartOnInitialConnection: false,
+		SessionExpiryInterval:         uint32(u.cfg.SessionExpiry / time.Second),
+		ReconnectBackoff:              backoff(u.cfg.BackoffMin, u.cfg.BackoffMax),
+		ConnectTimeout:                u.cfg.ConnectTimeout,
+		ConnectUsername:               u.cfg.Username,
+		ConnectPassword:               []byte(u.cfg.Password),
+		WillMessage:                   &paho.WillMessage{Topic: u.topics.Status, Payload: will, QoS: 1, Retain: true},
+		WillProperties:                &paho.WillProperties{ContentType: "application/json"},
+		OnConnectionUp:                u.onUp,
+		OnConnectionDown:              u.onDown,
+		OnConnectError: func(err error) {
+			u.log.Warn("mqtt: connection attempt failed", "broker", u.cfg.Broker, "err", err)
+		},
+		// Disconnect with reason 0x04: the broker publishes the Will, so
+		// subscribers see the gateway go offline when it stops.
+		DisconnectPacketBuilder: func() *paho.Disconnect { return &paho.Disconnect{ReasonCode: 0x04} },
+		ClientConfig: paho.ClientConfig{
+			ClientID:          u.cfg.DeviceID,
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){u.onMessage(ctx)},
+		},
+	}
+	if u.isTLS() {
+		acfg.AttemptConnection = u.dialTLS
+	}
+	cm, err := autopaho.NewConnection(connCtx, acfg)
+	if err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+	u.drain(ctx, cm)
+	stopCtx, cancel := context.WithTimeout(context.Background(), u.cfg.ConnectTimeout)
+	defer cancel()
+	if err := cm.Disconnect(stopCtx); err != nil && !errors.Is(err, autopaho.ConnectionDownError) {
+		u.log.Warn("mqtt: disconnect", "err", err)
+	}
+	return nil
+}
+
+// dialTLS connects with the current TLS configuration.
+func (u *Uplink) dialTLS(ctx context.Context, _ autopaho.ClientConfig, server *url.URL) (net.Conn, error) {
+	u.mu.Lock()
+	cfg := u.tls.Clone()
+	u.mu.Unlock()
+	d := tls.Dialer{Config: cfg}
+	return d.DialContext(ctx, "tcp", server.Host)
+}
+
+// onUp subscribes to the commands topic and queues the online status.
+func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
+	u.mu.Lock()
+	u.connects++
+	u.state.Connected, u.state.Since = true, time.Now()
+	u.state.Reconnects = u.connects - 1
+	u.mu.Unlock()
+	u.log.Info("mqtt: connected", "broker", u.cfg.Broker, "sessionPresent", ack.SessionPresent)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), u.cfg.ConnectTimeout)
+		defer cancel()
+		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: u.topics.Commands, QoS: 1}}}); err != nil {
+			u.log.Error("mqtt: subscribe to commands", "topic", u.topics.Commands, "err", err)
+		}
+		online, err := u.status(contracts.DeviceOnline, "connected")
+		if err == nil {
+			err = u.box.Append(ctx, outbox.Record{Lane: outbox.LaneControl, Topic: u.topics.Status, Key: []byte(u.cfg.DeviceID),
+				Payload: online, Retain: true, Headers: []outbox.Header{{Key: HeaderContentType, Value: []byte("application/json")}}})
+		}
+		if err != nil {
+			u.log.Error("mqtt: queue the online status", "err", err)
+		}
+	}()
+}
+
+// onDown records the lost connection; autopaho reconnects.
+func (u *Uplink) onDown() bool {
+	u.mu.Lock()
+	u.state.Connected, u.state.Since = false, time.Now()
+	u.mu.Unlock()
+	u.log.Warn("mqtt: connection lost; reconnecting", "broker", u.cfg.Broker)
+	return true
+}
+
+// onMessage passes messages on the commands topic to the handler.
+func (u *Uplink) onMessage(ctx context.Context) func(paho.PublishReceived) (bool, error) {
+	return func(pr paho.PublishReceived) (bool, error) {
+		p := pr.Packet
+		c := Command{Topic: p.Topic, Payload: p.Payload, ReceivedAt: time.Now()}
+		if props := p.Properties; props != nil {
+			c.ResponseTopic, c.CorrelationData = props.ResponseTopic, props.CorrelationData
+			if props.MessageExpiry != nil {
+				c.Expiry = c.ReceivedAt.Add(time.Duration(*props.MessageExpiry) * time.Second)
+			}
+		}
+		if u.handle != nil {
+			u.handle(ctx, c)
+		}
+		return true, nil
+	}
+}
+
+// status encodes a device.status.changed event of this device.
+func (u *Uplink) status(s contracts.DeviceStatus, reason string) ([]byte, error) {
+	m := contracts.NewDeviceStatusChanged(u.origin, contracts.DeviceStatusChangedPayload{DeviceID: u.cfg.DeviceID, Status: s, Reason: reason})
+	b, err := contracts.Encode(m)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt: status: %w", err)
+	}
+	return b, nil
+}
+
+// loadTLS builds the TLS configuration from the files of cfg.
+func loadTLS(cfg Config) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("CA bundle: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", cfg.CAFile)
+		}
+		c.RootCAs = pool
+	}
+	if cfg.CertFile != "" {
+		pair, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{pair}
+	}
+	return c, nil
+}
+
+// backoff returns the reconnect delay after failed attempt n: doubling
+// from lo, capped at hi, with full jitter over its upper half so that a
+// fleet does not reconnect in lockstep after a broker restart.
+func backoff(lo, hi time.Duration) func(int) time.Duration {
+	return func(n int) time.Duration {
+		d := lo
+		for i := 0; i < n && d < hi; i++ {
+			d *= 2
+		}
+		d = min(d, hi)
+		return d/2 + rand.N(d/2+1)
+	}
+}
