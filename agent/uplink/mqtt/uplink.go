@@ -194,17 +194,44 @@ func (u *Uplink) Run(ctx context.Context) error {
 	if u.isTLS() {
 		acfg.AttemptConnection = u.dialTLS
 	}
+	sess := newAckSession()
+	q := newOutboxQueue(u, sess)
+	acfg.Session, acfg.Queue = sess, q
 	cm, err := autopaho.NewConnection(connCtx, acfg)
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)
 	}
-	u.drain(ctx, cm)
+	q.fill(ctx)
+	u.awaitInFlight(q)
 	stopCtx, cancel := context.WithTimeout(context.Background(), u.cfg.ConnectTimeout)
 	defer cancel()
 	if err := cm.Disconnect(stopCtx); err != nil && !errors.Is(err, autopaho.ConnectionDownError) {
 		u.log.Warn("mqtt: disconnect", "err", err)
 	}
+	<-cm.Done()
 	return nil
+}
+
+// awaitInFlight waits, up to ConnectTimeout, until every entry taken from
+// the outbox is settled; what is left is sent again on the next start.
+func (u *Uplink) awaitInFlight(q *outboxQueue) {
+	// Entries taken but not yet published go back to the outbox now.
+	q.mu.Lock()
+	for _, e := range q.entries {
+		u.box.Release(e.ID)
+		<-q.slots
+	}
+	q.entries = nil
+	q.mu.Unlock()
+	deadline := time.After(u.cfg.ConnectTimeout)
+	for range cap(q.slots) {
+		select {
+		case q.slots <- struct{}{}:
+		case <-deadline:
+			u.log.Warn("mqtt: stopped before every publish was acknowledged; they are sent again on the next start")
+			return
+		}
+	}
 }
 
 // dialTLS connects with the current TLS configuration.

@@ -1,0 +1,270 @@
+package mqtt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho/queue"
+	"github.com/eclipse/paho.golang/packets"
+	"github.com/eclipse/paho.golang/paho/session"
+	"github.com/eclipse/paho.golang/paho/session/state"
+
+	"github.com/iot-hub/agent/agent/outbox"
+)
+
+// Publishing goes through autopaho's publish queue, which one goroutine
+// drains in order, writing each PUBLISH without waiting for its PUBACK.
+// Order matters (records of a lane must arrive in order), and so does a
+// single writer: paho writes a packet in several Write calls, which
+// concurrent publishes interleave on a TLS connection.
+//
+// outboxQueue is that queue, fed by the outbox: a filler takes up to
+// Window entries from Next. ackSession is paho's in-memory session state
+// with one addition: it learns the PUBACK of each entry's PUBLISH and
+// settles the entry in the outbox (Ack, Quarantine or Release). In-flight
+// publishes stay in the session across reconnects and are sent again by
+// paho, as MQTT wants.
+
+// outboxQueue implements queue.Queue over the outbox.
+type outboxQueue struct {
+	u     *Uplink
+	sess  *ackSession
+	slots chan struct{} // one per entry taken from the outbox, until settled
+
+	mu      sync.Mutex
+	entries []outbox.Entry // taken, not yet published
+	ready   chan struct{}  // closed while entries is not empty
+}
+
+var _ queue.Queue = (*outboxQueue)(nil)
+
+func newOutboxQueue(u *Uplink, sess *ackSession) *outboxQueue {
+	return &outboxQueue{u: u, sess: sess, slots: make(chan struct{}, u.cfg.Window), ready: make(chan struct{})}
+}
+
+// fill takes entries from the outbox while there is room in the window,
+// until ctx ends.
+func (q *outboxQueue) fill(ctx context.Context) {
+	for {
+		select { // one free slot at least
+		case q.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+	more:
+		for n < cap(q.slots) {
+			select {
+			case q.slots <- struct{}{}:
+				n++
+			default:
+				break more
+			}
+		}
+		entries, err := q.u.box.Next(ctx, n)
+		for range n - len(entries) {
+			<-q.slots
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				q.u.log.Error("mqtt: outbox", "err", err)
+			}
+			return
+		}
+		q.mu.Lock()
+		if len(q.entries) == 0 {
+			close(q.ready)
+		}
+		q.entries = append(q.entries, entries...)
+		q.mu.Unlock()
+	}
+}
+
+// Wait returns a channel closed when an entry is ready.
+func (q *outboxQueue) Wait() chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.ready
+}
+
+// Enqueue is not used: records enter through the outbox.
+func (q *outboxQueue) Enqueue(io.Reader) error {
+	return errors.New("mqtt: publish through the outbox, not the queue")
+}
+
+// Peek returns the next entry as a queue entry, and tells the session
+// that the next PUBLISH it stores is that entry's.
+func (q *outboxQueue) Peek() (queue.Entry, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.entries) == 0 {
+		return nil, queue.ErrEmpty
+	}
+	e := q.entries[0]
+	q.entries = q.entries[1:]
+	if len(q.entries) == 0 {
+		q.ready = make(chan struct{})
+	}
+	q.sess.expect(func(cp packets.ControlPacket) { q.settle(e, cp) })
+	return &queueEntry{q: q, e: e}, nil
+}
+
+// settle ends an entry's flight by its PUBACK, or by its absence.
+func (q *outboxQueue) settle(e outbox.Entry, cp packets.ControlPacket) {
+	defer func() { <-q.slots }()
+	q.u.addInFlight(-1)
+	ack, ok := cp.Content.(*packets.Puback)
+	switch {
+	case !ok: // the session ended first (shutdown, or the broker lost it)
+		q.u.box.Release(e.ID)
+	case ack.ReasonCode < 0x80:
+		q.u.box.Ack(e.ID)
+	case permanent(ack.ReasonCode):
+		reason := "broker refused the publish: " + ack.Reason()
+		if ack.Properties != nil && ack.Properties.ReasonString != "" {
+			reason += ": " + ack.Properties.ReasonString
+		}
+		if err := q.u.box.Quarantine(e.ID, reason); err != nil {
+			q.u.log.Error("mqtt: quarantine", "id", e.ID, "err", err)
+		}
+		q.u.log.Error("mqtt: publish refused for good; record quarantined", "topic", e.Topic, "reasonCode", ack.ReasonCode)
+	default:
+		q.u.box.Release(e.ID)
+	}
+}
+
+// queueEntry is one outbox entry as autopaho's queue sees it.
+type queueEntry struct {
+	q *outboxQueue
+	e outbox.Entry
+}
+
+// Reader returns the entry as a serialized PUBLISH packet.
+func (qe *queueEntry) Reader() (io.Reader, error) {
+	var b bytes.Buffer
+	if _, err := qe.q.u.packet(qe.e).WriteTo(&b); err != nil {
+		return nil, err
+	}
+	qe.q.u.addInFlight(1)
+	return &b, nil
+}
+
+// Remove: the PUBLISH is in the session, and its PUBACK settles the entry;
+// unless the session never saw it (paho refused its arguments), then it
+// is quarantined: it can never be sent.
+func (qe *queueEntry) Remove() error {
+	if !qe.q.sess.claimed() {
+		return qe.quarantine("paho refused to publish the record (invalid arguments)")
+	}
+	return nil
+}
+
+// Leave puts the entry back first in line: it was not sent.
+func (qe *queueEntry) Leave() error {
+	q := qe.q
+	q.sess.expect(nil)
+	q.u.addInFlight(-1)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.entries) == 0 {
+		close(q.ready)
+	}
+	q.entries = append([]outbox.Entry{qe.e}, q.entries...)
+	return nil
+}
+
+// Quarantine: the packet could not be built; set the record aside.
+func (qe *queueEntry) Quarantine() error {
+	return qe.quarantine("record does not make a valid MQTT PUBLISH")
+}
+
+func (qe *queueEntry) quarantine(reason string) error {
+	qe.q.sess.expect(nil)
+	qe.q.u.addInFlight(-1)
+	defer func() { <-qe.q.slots }()
+	return qe.q.u.box.Quarantine(qe.e.ID, reason)
+}
+
+// ackSession is paho's in-memory session state that hands the response
+// to the next PUBLISH stored to the function given to expect.
+type ackSession struct {
+	*state.State
+	mu   sync.Mutex
+	next func(packets.ControlPacket)
+}
+
+var _ session.SessionManager = (*ackSession)(nil)
+
+func newAckSession() *ackSession { return &ackSession{State: state.NewInMemory()} }
+
+// expect sets what to do with the response to the next PUBLISH stored;
+// nil forgets it.
+func (s *ackSession) expect(f func(packets.ControlPacket)) {
+	s.mu.Lock()
+	s.next = f
+	s.mu.Unlock()
+}
+
+// claimed reports whether the PUBLISH announced by expect was stored.
+func (s *ackSession) claimed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next == nil
+}
+
+// AddToSession stores a packet; for a PUBLISH that expect announced, it
+// routes the response to the expected function as well.
+func (s *ackSession) AddToSession(ctx context.Context, p session.Packet, resp chan<- packets.ControlPacket) error {
+	if _, ok := p.(*packets.Publish); !ok {
+		return s.State.AddToSession(ctx, p, resp)
+	}
+	s.mu.Lock()
+	f := s.next
+	s.next = nil
+	s.mu.Unlock()
+	if f == nil {
+		return s.State.AddToSession(ctx, p, resp)
+	}
+	mine := make(chan packets.ControlPacket, 1)
+	if err := s.State.AddToSession(ctx, p, mine); err != nil {
+		s.expect(f) // not stored: the queue will try again
+		return err
+	}
+	go func() {
+		cp := <-mine
+		f(cp)
+		if resp != nil {
+			select {
+			case resp <- cp:
+			default:
+			}
+		}
+	}()
+	return nil
+}
+
+// packet builds the PUBLISH of an entry: QoS 1, its topic, payload and
+// retain flag; headers become user properties, but for the ones that
+// name MQTT properties; Expiry becomes the Message Expiry Interval.
+func (u *Uplink) packet(e outbox.Entry) *packets.Publish {
+	p := &packets.Publish{QoS: 1, Topic: e.Topic, Payload: e.Payload, Retain: e.Retain, Properties: &packets.Properties{}}
+	for _, h := range e.Headers {
+		switch h.Key {
+		case HeaderCorrelationData:
+			p.Properties.CorrelationData = h.Value
+		case HeaderContentType:
+			p.Properties.ContentType = string(h.Value)
+		default:
+			p.Properties.User = append(p.Properties.User, packets.User{Key: h.Key, Value: string(h.Value)})
+		}
+	}
+	if !e.Expiry.IsZero() {
+		secs := uint32(max(time.Until(e.Expiry)/time.Second, 1))
+		p.Properties.MessageExpiry = &secs
+	}
+	return p
+}
