@@ -239,6 +239,9 @@ func (u *Uplink) dialTLS(ctx context.Context, _ autopaho.ClientConfig, server *u
 	u.mu.Lock()
 	cfg := u.tls.Clone()
 	u.mu.Unlock()
+	// autopaho passes its long-lived context here, not the attempt's.
+	ctx, cancel := context.WithTimeout(ctx, u.cfg.ConnectTimeout)
+	defer cancel()
 	d := tls.Dialer{Config: cfg}
 	return d.DialContext(ctx, "tcp", server.Host)
 }
@@ -254,9 +257,8 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), u.cfg.ConnectTimeout)
 		defer cancel()
-		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: u.topics.Commands, QoS: 1}}}); err != nil {
-			u.log.Error("mqtt: subscribe to commands", "topic", u.topics.Commands, "err", err)
-		}
+		// The status first: it is a control record, so it goes out before
+		// any telemetry not yet handed to the connection.
 		online, err := u.status(contracts.DeviceOnline, "connected")
 		if err == nil {
 			err = u.box.Append(ctx, outbox.Record{Lane: outbox.LaneControl, Topic: u.topics.Status, Key: []byte(u.cfg.DeviceID),
@@ -264,6 +266,9 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 		}
 		if err != nil {
 			u.log.Error("mqtt: queue the online status", "err", err)
+		}
+		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: u.topics.Commands, QoS: 1}}}); err != nil {
+			u.log.Error("mqtt: subscribe to commands", "topic", u.topics.Commands, "err", err)
 		}
 	}()
 }
@@ -329,13 +334,17 @@ func loadTLS(cfg Config) (*tls.Config, error) {
 	return c, nil
 }
 
-// backoff returns the reconnect delay after failed attempt n: doubling
-// from lo, capped at hi, with full jitter over its upper half so that a
+// backoff returns the delay before connection attempt n (autopaho counts
+// from 0, the first attempt, which waits for nothing): lo before the
+// second, doubling up to hi, with jitter over its upper half so that a
 // fleet does not reconnect in lockstep after a broker restart.
 func backoff(lo, hi time.Duration) func(int) time.Duration {
 	return func(n int) time.Duration {
+		if n <= 0 {
+			return 0
+		}
 		d := lo
-		for i := 0; i < n && d < hi; i++ {
+		for i := 1; i < n && d < hi; i++ {
 			d *= 2
 		}
 		d = min(d, hi)

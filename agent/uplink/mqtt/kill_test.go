@@ -1,0 +1,74 @@
+package mqtt_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/uplink/mqtt"
+	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/mqtttest"
+)
+
+// envChild names, for TestUplinkChild, the broker URL and the state
+// directory, separated by a space.
+const envChild = "MQTT_UPLINK_CHILD"
+
+// TestUplinkChild is not a test of its own: it is the body of the child
+// process TestKilledAgentLeavesOfflineLastWill starts, and returns at once
+// in a normal run.
+func TestUplinkChild(t *testing.T) {
+	spec := os.Getenv(envChild)
+	if spec == "" {
+		return
+	}
+	broker, dir, _ := strings.Cut(spec, " ")
+	box, err := outbox.Open(dir+"/outbox.db", outbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := mqtt.New(mqtt.Config{Broker: broker, DeviceID: device}, box, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go up.Run(context.Background())
+	for !up.State().Connected {
+		time.Sleep(10 * time.Millisecond)
+	}
+	os.Stdout.WriteString("connected\n")
+	select {} // until killed
+}
+
+func TestKilledAgentLeavesOfflineLastWill(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Options{})
+	sub := b.Subscribe(t, topics.Status, 1)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestUplinkChild$")
+	cmd.Env = append(os.Environ(), envChild+"="+b.URL()+" "+t.TempDir())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "connected\n" {
+		cmd.Process.Kill()
+		t.Fatalf("child said %q, %v; want connected", line, err)
+	}
+	checkStatus(t, sub.WaitFor(t, 1, 10*time.Second), contracts.DeviceOnline)
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no DISCONNECT is sent
+		t.Fatal(err)
+	}
+	msgs := sub.WaitFor(t, 2, 30*time.Second)
+	checkStatus(t, msgs, contracts.DeviceOffline)
+	if !msgs[len(msgs)-1].Retain {
+		t.Error("the Last Will is not retained; a subscriber coming later would not see the gateway offline")
+	}
+}
