@@ -9,20 +9,27 @@ FUZZTIME    ?= 30s
 BENCHTIME   ?= 1s
 BENCHCOUNT  ?= 3
 OUTBOX_RECORDS ?= 1000000
+# VERSION is what `bin/agent version` prints.
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X main.version=$(VERSION)
 
-.PHONY: all build run test lint bench fuzz generate tidy
+.PHONY: all build agent run test lint bench fuzz generate tidy
 
 all: lint test build
 
-## build: compile every package.
-build:
+## build: compile bin/agent (with VERSION) and every package.
+build: agent
 	$(GO) build ./...
 
-## run: start the agent against the embedded default setup.
-run:
-	@echo "make run: not yet. The agent daemon (MQTT uplink, embedded broker, sensors)"
-	@echo "arrives with the uplink work; today the repository holds the contracts package."
-	@echo "Try: make test, make bench, or go doc ./contracts"
+## agent: compile bin/agent, the daemon, with VERSION.
+agent:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/agent ./cmd/agent
+
+## run: start the demo (examples/demo.yaml): the agent with its embedded
+## MQTT broker on 127.0.0.1:1883 and a simulated sensor read every second;
+## its state goes to ./var. Stop it with Ctrl-C.
+run: agent
+	bin/agent run --config examples/demo.yaml
 
 ## test: run every test, fuzz seed corpora included, with the race detector;
 ## then the outbox again as a 32-bit build (GOARCH=386 runs on amd64), for

@@ -1,0 +1,125 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// Config configures a Broker. Zero values mean the defaults of
+// DefaultConfig.
+type Config struct {
+	// Listen is the TCP address to listen on; port 0 picks a free port
+	// (see Broker.Addr). Default 127.0.0.1:1883.
+	Listen string
+	// Logger receives the broker's warnings and errors. Default: discard.
+	Logger *slog.Logger
+}
+
+// DefaultListen is the default Config.Listen: loopback only.
+const DefaultListen = "127.0.0.1:1883"
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{Listen: DefaultListen, Logger: slog.New(slog.DiscardHandler)}
+}
+
+// Broker is a running MQTT broker. Its methods are safe for concurrent
+// use.
+type Broker struct {
+	srv *mochi.Server
+	tcp *listeners.TCP
+}
+
+// Start listens on cfg.Listen and serves MQTT 3.1.1 and 5 until Close.
+func Start(cfg Config) (*Broker, error) {
+	d := DefaultConfig()
+	if cfg.Listen == "" {
+		cfg.Listen = d.Listen
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = d.Logger
+	}
+	caps := mochi.NewDefaultServerCapabilities()
+	// Keep retained messages (the devices' status) until replaced, not
+	// for mochi's default of one day.
+	caps.MaximumMessageExpiryInterval = 0
+	// A PUBACK carries no copy of the publish's properties (mochi's
+	// default copies its user properties: eventType, correlationId...).
+	caps.Compatibilities.NoInheritedPropertiesOnAck = true
+	srv := mochi.New(&mochi.Options{
+		Capabilities: caps,
+		Logger:       slog.New(quiet{cfg.Logger.Handler()}),
+	})
+	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Listen})
+	if err := srv.AddListener(tcp); err != nil {
+		return nil, fmt.Errorf("broker: listen on %s: %w", cfg.Listen, err)
+	}
+	if err := srv.Serve(); err != nil {
+		_ = srv.Close()
+		return nil, fmt.Errorf("broker: serve: %w", err)
+	}
+	return &Broker{srv: srv, tcp: tcp}, nil
+}
+
+// Addr returns the address the broker listens on, "127.0.0.1:1883".
+func (b *Broker) Addr() string { return b.tcp.Address() }
+
+// URL returns the broker's URL for an MQTT client: "mqtt://" + Addr.
+func (b *Broker) URL() string { return "mqtt://" + b.Addr() }
+
+// Close disconnects every client (DISCONNECT "server shutting down"),
+// stops listening and waits for the clients' goroutines to end.
+func (b *Broker) Close() error {
+	if err := b.srv.Close(); err != nil {
+		return fmt.Errorf("broker: close: %w", err)
+	}
+	return nil
+}
+
+// quiet passes mochi's records at warn level and above; the others only
+// when the logger is enabled at debug level. It names the records that
+// mochi's listener writes with no message, demotes to debug those and the
+// warning of a client that disconnects asking for its Will (normal), and
+// drops the packets mochi attaches to some records, which hold payloads.
+type quiet struct{ h slog.Handler }
+
+func (q quiet) Enabled(ctx context.Context, l slog.Level) bool {
+	return q.h.Enabled(ctx, l) && (l >= slog.LevelWarn || q.h.Enabled(ctx, slog.LevelDebug))
+}
+
+func (q quiet) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, "broker: "+r.Message, r.PC)
+	if r.Message == "" {
+		// The listener's record of every session that ended with an
+		// error, a client's DISCONNECT with its Will included.
+		out.Level, out.Message = slog.LevelDebug, "broker: client session ended"
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok && errors.Is(err, packets.CodeDisconnectWillMessage) {
+			// A client that stops and asks for its Will (the agent's
+			// uplink does): normal, though mochi warns.
+			out.Level = slog.LevelDebug
+		}
+		if a.Key != "pk" {
+			out.AddAttrs(a)
+		}
+		return true
+	})
+	if !q.h.Enabled(ctx, out.Level) {
+		return nil
+	}
+	return q.h.Handle(ctx, out)
+}
+
+func (q quiet) WithAttrs(as []slog.Attr) slog.Handler { return quiet{q.h.WithAttrs(as)} }
+func (q quiet) WithGroup(name string) slog.Handler    { return quiet{q.h.WithGroup(name)} }

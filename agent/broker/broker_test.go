@@ -1,0 +1,134 @@
+package broker_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+	"go.uber.org/goleak"
+
+	"github.com/iot-hub/agent/agent/broker"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// client connects an MQTT v5 client to addr; received messages go to the
+// returned channel.
+func client(t *testing.T, addr, id string) (*paho.Client, <-chan *paho.Publish) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := make(chan *paho.Publish, 16)
+	c := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+		func(pr paho.PublishReceived) (bool, error) { msgs <- pr.Packet; return true, nil },
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}); err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = c.Disconnect(&paho.Disconnect{})
+		<-c.Done()
+	})
+	return c, msgs
+}
+
+func TestPublishRetainedAndClose(t *testing.T) {
+	var logs bytes.Buffer
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.Addr(), "127.0.0.1:") || strings.HasSuffix(b.Addr(), ":0") || b.URL() != "mqtt://"+b.Addr() {
+		t.Errorf("Addr() = %q, URL() = %q; want the bound loopback port", b.Addr(), b.URL())
+	}
+	func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		pub, _ := client(t, b.Addr(), "pub")
+		if _, err := pub.Publish(ctx, &paho.Publish{Topic: "a/status", QoS: 1, Retain: true, Payload: []byte("online"),
+			Properties: &paho.PublishProperties{User: paho.UserProperties{{Key: "eventType", Value: "x"}}}}); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		sub, msgs := client(t, b.Addr(), "sub")
+		if _, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "a/+", QoS: 1}}}); err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		select {
+		case m := <-msgs:
+			if m.Topic != "a/status" || string(m.Payload) != "online" || !m.Retain {
+				t.Errorf("got %s %q retain %v; want the retained a/status online", m.Topic, m.Payload, m.Retain)
+			}
+		case <-ctx.Done():
+			t.Fatal("no retained message")
+		}
+	}()
+	if err := b.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	if strings.Contains(logs.String(), "level=INFO") {
+		t.Errorf("the broker logged below warn level:\n%s", logs.String())
+	}
+}
+
+func TestListenError(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if b, err := broker.Start(broker.Config{Listen: l.Addr().String()}); err == nil {
+		b.Close()
+		t.Fatalf("Start on a taken port = nil; want an error")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestLogsSessionsAtDebug(t *testing.T) {
+	var logs syncBuffer
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// A client that hangs up before CONNECT ends its session with an
+	// error, which mochi's listener logs with an empty message.
+	conn, err := net.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	const want = `level=DEBUG msg="broker: client session ended"`
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the broker's log lacks %s:\n%s", want, logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

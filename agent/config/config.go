@@ -1,0 +1,286 @@
+package config
+
+import (
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/uplink/mqtt"
+)
+
+// Config is the agent's configuration file. The yaml tags are its keys.
+// Load and Parse return it complete: every default filled in.
+type Config struct {
+	// DeviceID is this gateway's id: the MQTT client id, the {deviceId} of
+	// its topics and the source id of its messages. Required; it must not
+	// hold '/', '+', '#' or NUL.
+	DeviceID string `yaml:"deviceId"`
+	// StateDir holds what the agent keeps across restarts: the outbox
+	// (outbox.db) and the sensors' files. It is created, mode 0700, when
+	// missing. Default /var/lib/iot-hub-agent.
+	StateDir string `yaml:"stateDir"`
+	// Log configures the log.
+	Log Log `yaml:"log"`
+	// Uplink configures the connection to the backend.
+	Uplink Uplink `yaml:"uplink"`
+	// Outbox configures the durable queue.
+	Outbox Outbox `yaml:"outbox"`
+	// Sensors lists the sensors to read; it may be empty.
+	Sensors []Sensor `yaml:"sensors"`
+
+	lines map[string]int // key path → line in the file, for messages
+}
+
+// Log configures the log, written to stderr.
+type Log struct {
+	// Level is the least severe level written: debug, info, warn or
+	// error. Default info.
+	Level string `yaml:"level"`
+	// Format is text, json, or auto: text when stderr is a terminal, JSON
+	// otherwise (systemd's journal, a file). Default auto.
+	Format string `yaml:"format"`
+}
+
+// Log levels and formats.
+const (
+	LevelDebug = "debug"
+	LevelInfo  = "info"
+	LevelWarn  = "warn"
+	LevelError = "error"
+
+	FormatAuto = "auto"
+	FormatText = "text"
+	FormatJSON = "json"
+)
+
+// SlogLevel returns the slog level of l.Level; info when it is not one.
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case LevelDebug:
+		return slog.LevelDebug
+	case LevelWarn:
+		return slog.LevelWarn
+	case LevelError:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Uplink configures the connection to the backend. MQTT v5 is the only
+// uplink so far.
+type Uplink struct {
+	// MQTT configures the MQTT v5 uplink.
+	MQTT MQTT `yaml:"mqtt"`
+}
+
+// MQTT configures the MQTT v5 uplink; its fields are those of
+// mqtt.Config, whose defaults apply.
+type MQTT struct {
+	// Broker is the broker's URL: mqtt://host:1883 or mqtts://host:8883.
+	// Required, unless the embedded broker is enabled: then it defaults to
+	// mqtt://<embeddedBroker.listen>.
+	Broker string `yaml:"broker"`
+	// KeepAlive is the MQTT keepalive. Default 30s.
+	KeepAlive time.Duration `yaml:"keepAlive"`
+	// SessionExpiry is how long the broker keeps the session while the
+	// gateway is offline. Default 24h.
+	SessionExpiry time.Duration `yaml:"sessionExpiry"`
+	// CAFile is the PEM CA bundle the broker's certificate must chain to;
+	// default: the system's.
+	CAFile string `yaml:"caFile"`
+	// CertFile and KeyFile are the PEM client certificate and key; they go
+	// together.
+	CertFile string `yaml:"certFile"`
+	// KeyFile: see CertFile.
+	KeyFile string `yaml:"keyFile"`
+	// Username authenticates, when set. IOT_HUB_MQTT_USERNAME overrides it.
+	Username string `yaml:"username"`
+	// Password authenticates, when set. IOT_HUB_MQTT_PASSWORD overrides it,
+	// which keeps it out of the file. Printed as "***".
+	Password string `yaml:"password"`
+	// Window is how many publishes may await their PUBACK at once.
+	// Default 64.
+	Window int `yaml:"window"`
+	// BackoffMin and BackoffMax bound the reconnect delay. Defaults 1s
+	// and 2m.
+	BackoffMin time.Duration `yaml:"backoffMin"`
+	// BackoffMax: see BackoffMin.
+	BackoffMax time.Duration `yaml:"backoffMax"`
+	// ConnectTimeout bounds one connection attempt, and how long stopping
+	// waits for the publishes in flight. Default 10s.
+	ConnectTimeout time.Duration `yaml:"connectTimeout"`
+	// EmbeddedBroker runs an MQTT broker inside the agent.
+	EmbeddedBroker EmbeddedBroker `yaml:"embeddedBroker"`
+}
+
+// EmbeddedBroker configures the MQTT broker the agent can run itself, for
+// a single gateway without a broker of its own (a demo, a lab bench, a
+// site whose local consumers subscribe on the gateway). It accepts every
+// client without authentication: keep it on a loopback or trusted
+// address.
+type EmbeddedBroker struct {
+	// Enabled starts the broker. Default false.
+	Enabled bool `yaml:"enabled"`
+	// Listen is the TCP address it listens on. Default 127.0.0.1:1883.
+	Listen string `yaml:"listen"`
+}
+
+// Outbox configures the durable queue; its fields are those of
+// outbox.Config, whose defaults apply.
+type Outbox struct {
+	// MaxBytes caps the stored records. Default 64MiB; at least 1MiB.
+	MaxBytes Size `yaml:"maxBytes"`
+	// FlushInterval lets telemetry appends wait up to this long to share
+	// one commit (fewer writes to an SD card). Default 0s: commit at once.
+	FlushInterval time.Duration `yaml:"flushInterval"`
+	// LiveShare is the share of each telemetry batch taken from the newest
+	// records while a backlog drains. Default (and 0) 0.25; 1: newest
+	// first; negative: strict oldest first.
+	LiveShare float64 `yaml:"liveShare"`
+}
+
+// Sensor is one entry of the sensors list. Name, Type and Interval apply
+// to every type; the other keys belong to one type each, named by their
+// sensor tag, and are refused on a sensor of another type.
+type Sensor struct {
+	// Name names the sensor in telemetry and logs; required, unique,
+	// letters, digits, '.', '_' and '-'.
+	Name string `yaml:"name"`
+	// Type is the driver: sim or thermal.
+	Type string `yaml:"type"`
+	// Interval is how often it is read. Default 10s; at least 100ms.
+	Interval time.Duration `yaml:"interval"`
+	// Period (sim) is the period of the simulated sine waves. Default 10m.
+	Period time.Duration `yaml:"period,omitempty" sensor:"sim"`
+	// Path (thermal) is the directory of the thermal zones. Default
+	// /sys/class/thermal.
+	Path string `yaml:"path,omitempty" sensor:"thermal"`
+}
+
+// Sensor types.
+const (
+	// SensorSim is the simulated sensor: temperature, humidity and a
+	// sequence number that persists across restarts.
+	SensorSim = "sim"
+	// SensorThermal reads the board's thermal zones from sysfs.
+	SensorThermal = "thermal"
+)
+
+// Defaults of the keys that are not the uplink's or the outbox's.
+const (
+	DefaultStateDir       = "/var/lib/iot-hub-agent"
+	DefaultEmbeddedListen = "127.0.0.1:1883"
+	DefaultSensorInterval = 10 * time.Second
+	DefaultSimPeriod      = 10 * time.Minute
+	DefaultThermalPath    = "/sys/class/thermal"
+)
+
+// Environment variables that override the file, so that secrets can stay
+// out of it (systemd's EnvironmentFile or LoadCredential). A variable that
+// is set and not empty wins over the file.
+const (
+	EnvMQTTUsername = "IOT_HUB_MQTT_USERNAME"
+	EnvMQTTPassword = "IOT_HUB_MQTT_PASSWORD"
+)
+
+// Mask is what MaskedYAML prints instead of a secret.
+const Mask = "***"
+
+// OutboxPath is the outbox's file: outbox.db in the state directory.
+func (c *Config) OutboxPath() string { return filepath.Join(c.StateDir, "outbox.db") }
+
+// MQTTConfig returns the uplink's configuration, logging to log.
+func (c *Config) MQTTConfig(log *slog.Logger) mqtt.Config {
+	m := c.Uplink.MQTT
+	return mqtt.Config{
+		Broker:         m.Broker,
+		DeviceID:       c.DeviceID,
+		KeepAlive:      m.KeepAlive,
+		SessionExpiry:  m.SessionExpiry,
+		CAFile:         m.CAFile,
+		CertFile:       m.CertFile,
+		KeyFile:        m.KeyFile,
+		Username:       m.Username,
+		Password:       m.Password,
+		Window:         m.Window,
+		BackoffMin:     m.BackoffMin,
+		BackoffMax:     m.BackoffMax,
+		ConnectTimeout: m.ConnectTimeout,
+		Logger:         log,
+	}
+}
+
+// OutboxConfig returns the outbox's configuration, logging to log.
+func (c *Config) OutboxConfig(log *slog.Logger) outbox.Config {
+	return outbox.Config{
+		MaxBytes:      int64(c.Outbox.MaxBytes),
+		FlushInterval: c.Outbox.FlushInterval,
+		LiveShare:     c.Outbox.LiveShare,
+		Logger:        log,
+	}
+}
+
+// applyDefaults fills in every key left out (or zero).
+func (c *Config) applyDefaults() {
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = LevelInfo
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = FormatAuto
+	}
+	m := &c.Uplink.MQTT
+	if m.EmbeddedBroker.Listen == "" {
+		m.EmbeddedBroker.Listen = DefaultEmbeddedListen
+	}
+	if m.Broker == "" && m.EmbeddedBroker.Enabled {
+		m.Broker = "mqtt://" + m.EmbeddedBroker.Listen
+		if host, port, err := net.SplitHostPort(m.EmbeddedBroker.Listen); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+			m.Broker = "mqtt://" + net.JoinHostPort("127.0.0.1", port)
+		}
+	}
+	d := mqtt.DefaultConfig()
+	setDefault(&m.KeepAlive, d.KeepAlive)
+	setDefault(&m.SessionExpiry, d.SessionExpiry)
+	setDefault(&m.Window, d.Window)
+	setDefault(&m.BackoffMin, d.BackoffMin)
+	setDefault(&m.BackoffMax, d.BackoffMax)
+	setDefault(&m.ConnectTimeout, d.ConnectTimeout)
+	o := outbox.DefaultConfig()
+	setDefault(&c.Outbox.MaxBytes, Size(o.MaxBytes))
+	setDefault(&c.Outbox.LiveShare, o.LiveShare)
+	for i := range c.Sensors {
+		s := &c.Sensors[i]
+		setDefault(&s.Interval, DefaultSensorInterval)
+		switch s.Type {
+		case SensorSim:
+			setDefault(&s.Period, DefaultSimPeriod)
+		case SensorThermal:
+			setDefault(&s.Path, DefaultThermalPath)
+		}
+	}
+}
+
+// applyEnv applies the environment overrides; getenv may be nil.
+func (c *Config) applyEnv(getenv func(string) string) {
+	if getenv == nil {
+		return
+	}
+	if v := getenv(EnvMQTTUsername); v != "" {
+		c.Uplink.MQTT.Username = v
+	}
+	if v := getenv(EnvMQTTPassword); v != "" {
+		c.Uplink.MQTT.Password = v
+	}
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}

@@ -1,0 +1,327 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iot-hub/agent/agent/config"
+)
+
+const valid = `
+deviceId: gw-0042
+stateDir: /tmp/agent
+log:
+  level: debug
+  format: json
+uplink:
+  mqtt:
+    broker: mqtts://broker.example:8883
+    keepAlive: 45s
+    sessionExpiry: 12h
+    caFile: /etc/ca.pem
+    certFile: /etc/cert.pem
+    keyFile: /etc/key.pem
+    username: gw
+    password: s3cret
+    window: 32
+    backoffMin: 500ms
+    backoffMax: 1m
+    connectTimeout: 5s
+outbox:
+  maxBytes: 16MiB
+  flushInterval: 200ms
+  liveShare: 0.5
+sensors:
+  - name: sim
+    type: sim
+    interval: 1s
+    period: 1m
+  - name: board
+    type: thermal
+    path: /tmp/thermal
+`
+
+func TestParseValid(t *testing.T) {
+	c, err := config.Parse([]byte(valid), nil)
+	if err != nil {
+		t.Fatalf("Parse = %v; want nil", err)
+	}
+	m := c.MQTTConfig(nil)
+	if m.Broker != "mqtts://broker.example:8883" || m.DeviceID != "gw-0042" || m.KeepAlive != 45*time.Second ||
+		m.SessionExpiry != 12*time.Hour || m.Window != 32 || m.BackoffMin != 500*time.Millisecond ||
+		m.BackoffMax != time.Minute || m.ConnectTimeout != 5*time.Second || m.Username != "gw" || m.Password != "s3cret" ||
+		m.CAFile != "/etc/ca.pem" || m.CertFile != "/etc/cert.pem" || m.KeyFile != "/etc/key.pem" {
+		t.Errorf("MQTTConfig() = %+v", m)
+	}
+	o := c.OutboxConfig(nil)
+	if o.MaxBytes != 16<<20 || o.FlushInterval != 200*time.Millisecond || o.LiveShare != 0.5 {
+		t.Errorf("OutboxConfig() = %+v", o)
+	}
+	if got, want := c.OutboxPath(), "/tmp/agent/outbox.db"; got != want {
+		t.Errorf("OutboxPath() = %q; want %q", got, want)
+	}
+	want := []config.Sensor{
+		{Name: "sim", Type: "sim", Interval: time.Second, Period: time.Minute},
+		{Name: "board", Type: "thermal", Interval: config.DefaultSensorInterval, Path: "/tmp/thermal"},
+	}
+	if len(c.Sensors) != len(want) || c.Sensors[0] != want[0] || c.Sensors[1] != want[1] {
+		t.Errorf("Sensors = %+v; want %+v", c.Sensors, want)
+	}
+	if c.Log.SlogLevel().String() != "DEBUG" || c.Log.Format != "json" {
+		t.Errorf("Log = %+v", c.Log)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	c, err := config.Parse([]byte("deviceId: gw\nuplink: {mqtt: {embeddedBroker: {enabled: true}}}\nsensors: [{name: s, type: sim}]\n"), nil)
+	if err != nil {
+		t.Fatalf("Parse = %v; want nil", err)
+	}
+	m := c.Uplink.MQTT
+	if m.Broker != "mqtt://127.0.0.1:1883" || m.EmbeddedBroker.Listen != "127.0.0.1:1883" {
+		t.Errorf("broker %q, listen %q; want the embedded broker's defaults", m.Broker, m.EmbeddedBroker.Listen)
+	}
+	if m.KeepAlive != 30*time.Second || m.SessionExpiry != 24*time.Hour || m.Window != 64 || m.ConnectTimeout != 10*time.Second {
+		t.Errorf("mqtt defaults = %+v", m)
+	}
+	if c.StateDir != config.DefaultStateDir || c.Log.Level != "info" || c.Log.Format != "auto" {
+		t.Errorf("StateDir %q, Log %+v", c.StateDir, c.Log)
+	}
+	if c.Outbox.MaxBytes != 64*config.MiB || c.Outbox.LiveShare != 0.25 {
+		t.Errorf("Outbox = %+v", c.Outbox)
+	}
+	if s := c.Sensors[0]; s.Interval != 10*time.Second || s.Period != 10*time.Minute {
+		t.Errorf("Sensors[0] = %+v", s)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	base := "deviceId: gw\nuplink:\n  mqtt:\n    broker: mqtt://b:1883\n"
+	tests := []struct {
+		name, yaml string
+		err        error
+		want       string // the whole message
+	}{
+		{"unknown key", base + "    brokr: x\n", config.ErrUnknownKey,
+			"config: line 5: uplink.mqtt.brokr: unknown key (did you mean broker?)"},
+		{"unknown key, case", "deviceID: gw\n", config.ErrUnknownKey,
+			"config: line 1: deviceID: unknown key (did you mean deviceId?)"},
+		{"unknown key, far", base + "    color: red\n", config.ErrUnknownKey,
+			"config: line 5: uplink.mqtt.color: unknown key"},
+		{"unknown top key", base + "sensor: []\n", config.ErrUnknownKey,
+			"config: line 5: sensor: unknown key (did you mean sensors?)"},
+		{"key of another sensor type", base + "sensors:\n  - name: s\n    type: sim\n    path: /x\n", config.ErrUnknownKey,
+			"config: line 8: sensors[0].path: unknown key for a sim sensor (path is a key of thermal sensors)"},
+		{"unknown sensor key", base + "sensors:\n  - name: s\n    type: sim\n    intervall: 1s\n", config.ErrUnknownKey,
+			"config: line 8: sensors[0].intervall: unknown key (did you mean interval?)"},
+		{"bad duration", base + "    keepAlive: 30 seconds\n", config.ErrInvalid,
+			`config: line 5: uplink.mqtt.keepAlive: invalid duration "30 seconds": want a Go duration such as "30s" or "1m30s"`},
+		{"duration without unit", base + "    keepAlive: 30\n", config.ErrInvalid,
+			`config: line 5: uplink.mqtt.keepAlive: 30 has no unit: write a duration such as "30s"`},
+		{"bad size", base + "outbox:\n  maxBytes: 64MB\n", config.ErrInvalid,
+			`config: line 6: outbox.maxBytes: invalid size "64MB": want bytes or a number with KiB, MiB or GiB, such as 64MiB`},
+		{"wrong kind", base + "    window: many\n", config.ErrInvalid,
+			`config: line 5: uplink.mqtt.window: want a whole number, not the string "many"`},
+		{"mapping for scalar", base + "log: {level: {a: b}}\n", config.ErrInvalid,
+			"config: line 5: log.level: want a string, not a mapping"},
+		{"duplicate key", base + "    broker: mqtt://c\n", config.ErrSyntax, ""},
+		{"list for mapping", base + "log: [a]\n", config.ErrInvalid,
+			"config: line 5: log: want a mapping of keys to values, not a list"},
+		{"syntax", "deviceId: [gw\n", config.ErrSyntax, ""},
+		{"missing device id", "uplink: {mqtt: {broker: mqtt://b}}\n", config.ErrInvalid,
+			"config: deviceId: required"},
+		{"bad device id", "deviceId: a/b\nuplink: {mqtt: {broker: mqtt://b}}\n", config.ErrInvalid,
+			`config: line 1: deviceId: "a/b" must not hold '/', '+', '#' or NUL`},
+		{"missing broker", "deviceId: gw\n", config.ErrInvalid,
+			"config: uplink.mqtt.broker: required (or enable uplink.mqtt.embeddedBroker)"},
+		{"bad level", base + "log: {level: loud}\n", config.ErrInvalid,
+			`config: line 5: log.level: "loud": want debug, info, warn or error`},
+		{"mqtt limit", base + "    keepAlive: 500ms\n", config.ErrInvalid,
+			"config: line 5: uplink.mqtt.keepAlive: KeepAlive 500ms is outside 1s..18h"},
+		{"mqtt limit, no key", base + "    window: -1\n", config.ErrInvalid,
+			"config: line 5: uplink.mqtt.window: Window -1 is outside 1..65535"},
+		{"broker scheme", "deviceId: gw\nuplink:\n  mqtt:\n    broker: http://b\n", config.ErrInvalid,
+			`config: line 4: uplink.mqtt.broker: Broker "http://b": scheme must be mqtt, tcp, mqtts, tls or ssl`},
+		{"outbox limit", base + "outbox:\n  maxBytes: 1KiB\n", config.ErrInvalid,
+			"config: line 6: outbox.maxBytes: MaxBytes 1024 is below the minimum of 1 MiB"},
+		{"sensor type", base + "sensors:\n  - name: s\n    type: bme\n", config.ErrInvalid,
+			`config: line 7: sensors[0].type: unknown type "bme": want sim or thermal`},
+		{"sensor interval", base + "sensors:\n  - name: s\n    type: sim\n    interval: 1ms\n", config.ErrInvalid,
+			"config: line 8: sensors[0].interval: 1ms is outside 100ms..24h"},
+		{"sensor duplicate", base + "sensors:\n  - {name: s, type: sim}\n  - {name: s, type: sim}\n", config.ErrInvalid,
+			`config: line 7: sensors[1].name: "s" is also the name of sensors[0]`},
+		{"sensor name", base + "sensors:\n  - {name: ../x, type: sim}\n", config.ErrInvalid,
+			`config: line 6: sensors[0].name: "../x": want up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`},
+		{"embedded listen", "deviceId: gw\nuplink: {mqtt: {embeddedBroker: {enabled: true, listen: nowhere}}}\n", config.ErrInvalid,
+			`config: line 2: uplink.mqtt.embeddedBroker.listen: "nowhere" is not host:port`},
+		{"alias", "deviceId: &a gw\n", config.ErrInvalid,
+			"config: line 1: deviceId: YAML anchors and aliases are not supported: write the value out"},
+		{"two documents", "deviceId: a\n---\ndeviceId: b\n", config.ErrSyntax, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tt.yaml), nil)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("Parse(%q) = %v; want %v", tt.yaml, err, tt.err)
+			}
+			if _, ok := errors.AsType[*config.Error](err); !ok {
+				t.Errorf("Parse(%q) = %T; want *config.Error", tt.yaml, err)
+			}
+			if tt.want != "" && err.Error() != tt.want {
+				t.Errorf("Parse(%q) = %q;\nwant %q", tt.yaml, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadNamesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agent.yaml")
+	if err := os.WriteFile(path, []byte("deviceId: gw\nuplink:\n  mqtt:\n    brokr: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.Load(path)
+	want := "config: " + path + ":4: uplink.mqtt.brokr: unknown key (did you mean broker?)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Load = %v; want %s", err, want)
+	}
+	if _, err := config.Load(filepath.Join(t.TempDir(), "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v; want os.ErrNotExist", err)
+	}
+}
+
+func TestEnvOverride(t *testing.T) {
+	env := map[string]string{config.EnvMQTTUsername: "env-user", config.EnvMQTTPassword: "env-pass"}
+	c, err := config.Parse([]byte(valid), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := c.MQTTConfig(nil); m.Username != "env-user" || m.Password != "env-pass" {
+		t.Errorf("Username, Password = %q, %q; want the environment's", m.Username, m.Password)
+	}
+	// An empty variable does not clear the file's value.
+	env = map[string]string{config.EnvMQTTPassword: ""}
+	c, err = config.Parse([]byte(valid), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Uplink.MQTT.Password != "s3cret" {
+		t.Errorf("Password = %q; want the file's", c.Uplink.MQTT.Password)
+	}
+	// Load reads the process environment.
+	t.Setenv(config.EnvMQTTPassword, "from-process")
+	path := filepath.Join(t.TempDir(), "agent.yaml")
+	if err := os.WriteFile(path, []byte(valid), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = config.Load(path); err != nil || c.Uplink.MQTT.Password != "from-process" {
+		t.Errorf("Load: password %q, %v; want from-process", c.Uplink.MQTT.Password, err)
+	}
+}
+
+func TestMaskedYAML(t *testing.T) {
+	c, err := config.Parse([]byte(valid), func(k string) string {
+		if k == config.EnvMQTTPassword {
+			return "from-env"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.MaskedYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(b)
+	for _, secret := range []string{"from-env", "s3cret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("MaskedYAML() shows the password %q:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{`password: "***"`, "keepAlive: 45s", "maxBytes: 16MiB", "deviceId: gw-0042", "period: 1m0s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("MaskedYAML() lacks %q:\n%s", want, out)
+		}
+	}
+	if c.Uplink.MQTT.Password != "from-env" {
+		t.Errorf("MaskedYAML changed the config: password %q", c.Uplink.MQTT.Password)
+	}
+	// The output reads back as the same configuration, but for the mask.
+	back, err := config.Parse(b, nil)
+	if err != nil {
+		t.Fatalf("Parse(MaskedYAML()) = %v\n%s", err, out)
+	}
+	back.Uplink.MQTT.Password = c.Uplink.MQTT.Password
+	if b2, _ := back.MaskedYAML(); string(b2) != out {
+		t.Errorf("round trip:\n%s\nwant\n%s", b2, out)
+	}
+	// No password: nothing to mask, nothing printed.
+	c.Uplink.MQTT.Password = ""
+	b, _ = c.MaskedYAML()
+	if strings.Contains(string(b), config.Mask) {
+		t.Errorf("MaskedYAML() without a password shows the mask:\n%s", b)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want config.Size
+		ok   bool
+	}{
+		{"1048576", 1 << 20, true},
+		{"64MiB", 64 << 20, true},
+		{"512KiB", 512 << 10, true},
+		{"1.5GiB", 3 << 29, true},
+		{"10B", 10, true},
+		{"64MB", 0, false},
+		{"-1", 0, false},
+		{"MiB", 0, false},
+		{"1.5", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := config.ParseSize(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseSize(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+	for in, want := range map[config.Size]string{64 << 20: "64MiB", 1000: "1000B", 3 << 29: "1536MiB", 0: "0B"} {
+		if got := in.String(); got != want {
+			t.Errorf("Size(%d).String() = %q; want %q", int64(in), got, want)
+		}
+	}
+}
+
+// TestREADMEConfig checks that the configuration reference in README.md
+// is a valid configuration whose values are the defaults it claims.
+func TestREADMEConfig(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "## Configuration\n")
+	if ok {
+		_, rest, ok = strings.Cut(rest, "```yaml\n")
+	}
+	block, _, ok2 := strings.Cut(rest, "```\n")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no yaml block under ## Configuration")
+	}
+	c, err := config.Parse([]byte(block), nil)
+	if err != nil {
+		t.Fatalf("README.md's configuration: %v", err)
+	}
+	defaults, err := config.Parse([]byte("deviceId: gw-0042\nuplink: {mqtt: {broker: \"mqtts://broker:8883\"}}\nsensors: [{name: sim, type: sim, interval: 1s}, {name: board, type: thermal, interval: 30s}]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := c.MaskedYAML()
+	want, _ := defaults.MaskedYAML()
+	if string(got) != string(want) {
+		t.Errorf("README.md's configuration is not the defaults:\n%s\nwant\n%s", got, want)
+	}
+}

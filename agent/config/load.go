@@ -1,0 +1,155 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/uplink/mqtt"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// Load reads the configuration file at path as Parse does, with the
+// process's environment. Errors name the file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data, os.Getenv)
+	if e, ok := errors.AsType[*Error](err); ok {
+		e.File = path
+	}
+	return c, err
+}
+
+// Parse reads a configuration from data: it refuses unknown keys, applies
+// the environment overrides read through getenv (nil: none), fills in the
+// defaults and validates. Errors are [*Error]s.
+func Parse(data []byte, getenv func(string) string) (*Config, error) {
+	c, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	c.applyEnv(getenv)
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// MaskedYAML returns c as YAML, every key present, with the password
+// replaced by "***" when it is set.
+func (c *Config) MaskedYAML() ([]byte, error) {
+	m := *c
+	if m.Uplink.MQTT.Password != "" {
+		m.Uplink.MQTT.Password = Mask
+	}
+	b, err := yaml.MarshalWithOptions(&m, yaml.Indent(2), yaml.IndentSequence(true))
+	if err != nil {
+		return nil, fmt.Errorf("config: marshal: %w", err)
+	}
+	return b, nil
+}
+
+// sensorName is what a sensor's name may hold: it names files in the
+// state directory.
+var sensorName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Validate reports the first value of c (with defaults filled in) that is
+// wrong, naming its key path and, when c was read from a file, its line.
+func (c *Config) Validate() error {
+	bad := func(path, format string, args ...any) error {
+		return &Error{Line: c.lines[path], Path: path, Msg: fmt.Sprintf(format, args...), Err: ErrInvalid}
+	}
+	m := &c.Uplink.MQTT
+	switch {
+	case c.DeviceID == "":
+		return bad("deviceId", "required")
+	case contracts.CheckDeviceID(c.DeviceID) != nil:
+		return bad("deviceId", "%q must not hold '/', '+', '#' or NUL", c.DeviceID)
+	case c.StateDir == "":
+		return bad("stateDir", "required")
+	case !oneOf(c.Log.Level, LevelDebug, LevelInfo, LevelWarn, LevelError):
+		return bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	case !oneOf(c.Log.Format, FormatAuto, FormatText, FormatJSON):
+		return bad("log.format", "%q: want auto, text or json", c.Log.Format)
+	case m.Broker == "":
+		return bad("uplink.mqtt.broker", "required (or enable uplink.mqtt.embeddedBroker)")
+	}
+	if m.EmbeddedBroker.Enabled {
+		if _, port, err := net.SplitHostPort(m.EmbeddedBroker.Listen); err != nil {
+			return bad("uplink.mqtt.embeddedBroker.listen", "%q is not host:port", m.EmbeddedBroker.Listen)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return bad("uplink.mqtt.embeddedBroker.listen", "%q: port %q is not 0..65535", m.EmbeddedBroker.Listen, port)
+		}
+	}
+	if err := c.MQTTConfig(nil).Validate(); err != nil {
+		return c.componentError("uplink.mqtt", reflect.TypeFor[MQTT](), err, mqtt.ErrInvalidConfig)
+	}
+	if err := c.OutboxConfig(nil).Validate(); err != nil {
+		return c.componentError("outbox", reflect.TypeFor[Outbox](), err, outbox.ErrInvalidConfig)
+	}
+	names := map[string]int{}
+	for i, s := range c.Sensors {
+		at := fmt.Sprintf("sensors[%d]", i)
+		switch {
+		case s.Name == "":
+			return bad(at+".name", "required")
+		case !sensorName.MatchString(s.Name):
+			return bad(at+".name", "%q: want up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", s.Name)
+		case s.Type == "":
+			return bad(at+".type", "required: sim or thermal")
+		case !oneOf(s.Type, SensorSim, SensorThermal):
+			return bad(at+".type", "unknown type %q: want sim or thermal", s.Type)
+		case s.Interval < 100*time.Millisecond || s.Interval > 24*time.Hour:
+			return bad(at+".interval", "%v is outside 100ms..24h", s.Interval)
+		case s.Type == SensorSim && s.Period < time.Second:
+			return bad(at+".period", "%v is below 1s", s.Period)
+		}
+		if j, dup := names[s.Name]; dup {
+			return bad(at+".name", "%q is also the name of sensors[%d]", s.Name, j)
+		}
+		names[s.Name] = i
+	}
+	return nil
+}
+
+// componentError turns the error of a component's Validate, which names
+// a Go field ("KeepAlive 500ms is outside 1s..18h"), into an Error at the
+// matching key of section, or at section when no key matches.
+func (c *Config) componentError(section string, t reflect.Type, err, sentinel error) error {
+	msg := strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
+	path := section
+	word, _, _ := strings.Cut(msg, " ")
+	for _, k := range keysOf(t) {
+		if strings.EqualFold(k, word) {
+			path = section + "." + k
+			break
+		}
+	}
+	line := c.lines[path]
+	if line == 0 {
+		line = c.lines[section]
+	}
+	return &Error{Line: line, Path: path, Msg: msg, Err: ErrInvalid}
+}
+
+func oneOf(s string, set ...string) bool {
+	for _, v := range set {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,19 @@
+// Package sensors is what the agent reads: the [Sensor] interface its
+// drivers implement, and the [Sampler] that reads each sensor at its
+// interval and queues the readings as device.telemetry events in the
+// outbox.
+//
+// There are only a few types. A [Sensor] has a name and gives
+// [Reading]s. A [Schedule] says how often to read one. A [Sampler] runs
+// a goroutine per scheduled sensor. Drivers live in sub-packages (sim,
+// thermal); sensorstest has a fake.
+//
+// # Caveats
+//
+//   - A read is bounded by the sensor's interval: a sensor that hangs
+//     skips readings rather than piling them up.
+//   - A sensor that keeps failing the same way is logged once, then every
+//     ten minutes with a count, and once more when it recovers.
+//   - Every read is one event with a new correlationId; its readings carry
+//     the time the read returned.
+package sensors

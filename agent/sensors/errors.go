@@ -1,0 +1,14 @@
+package sensors
+
+import "errors"
+
+// Errors.
+var (
+	// ErrAbsent: a driver's source is not there (no thermal zone on this
+	// board, no device on the bus). The daemon logs it once and runs
+	// without the sensor.
+	ErrAbsent = errors.New("sensor source absent")
+	// ErrNoReadings: a sensor's Read returned neither readings nor an
+	// error.
+	ErrNoReadings = errors.New("sensor returned no readings")
+)

@@ -1,0 +1,148 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iot-hub/agent/agent/sensors"
+)
+
+// Config configures a Sensor.
+type Config struct {
+	// Name is the sensor's name; it names its seq file. Required.
+	Name string
+	// StateDir is the directory of the seq file; it must exist. Required.
+	StateDir string
+	// Period is the period of the sine waves. Default 10 min.
+	Period time.Duration
+	// Logger receives the news of a damaged seq file. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock the waves follow. Default time.Now.
+	Now func() time.Time
+}
+
+// DefaultPeriod is the default Config.Period.
+const DefaultPeriod = 10 * time.Minute
+
+// Sensor is a simulated sensor. It is safe for concurrent use.
+type Sensor struct {
+	cfg  Config
+	path string
+
+	mu  sync.Mutex
+	seq uint64 // the last seq read
+}
+
+var _ sensors.Sensor = (*Sensor)(nil)
+
+// New returns the sensor, reading its last seq from
+// StateDir/sim-<Name>.seq.
+func New(cfg Config) (*Sensor, error) {
+	if cfg.Name == "" || strings.ContainsAny(cfg.Name, `/\`) || cfg.Name == "." || cfg.Name == ".." {
+		return nil, fmt.Errorf("sim: name %q must be non-empty and name a file", cfg.Name)
+	}
+	if cfg.StateDir == "" {
+		return nil, errors.New("sim: StateDir is required")
+	}
+	if cfg.Period <= 0 {
+		cfg.Period = DefaultPeriod
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Sensor{cfg: cfg, path: filepath.Join(cfg.StateDir, "sim-"+cfg.Name+".seq")}
+	b, err := os.ReadFile(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		// The first run.
+	case err != nil:
+		return nil, fmt.Errorf("sim: %w", err)
+	default:
+		seq, perr := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if perr != nil {
+			cfg.Logger.Warn("sim: seq file is damaged; seq starts again from 1", "sensor", cfg.Name, "file", s.path, "err", perr)
+			seq = 0
+		}
+		s.seq = seq
+	}
+	return s, nil
+}
+
+// Name returns the configured name.
+func (s *Sensor) Name() string { return s.cfg.Name }
+
+// Seq returns the last seq read (0 before the first read).
+func (s *Sensor) Seq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seq
+}
+
+// Read returns temperature, humidity and the next seq, once that seq is
+// on disk.
+func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := s.seq + 1
+	if err := writeFile(s.path, []byte(strconv.FormatUint(next, 10)+"\n")); err != nil {
+		return nil, fmt.Errorf("sim: save seq: %w", err)
+	}
+	s.seq = next
+	phase := 2 * math.Pi * float64(s.cfg.Now().UnixNano()%int64(s.cfg.Period)) / float64(s.cfg.Period)
+	return []sensors.Reading{
+		{Metric: "temperature", Value: round2(21.5 + 3*math.Sin(phase)), Unit: "Cel"},
+		{Metric: "humidity", Value: round2(45 + 10*math.Sin(phase-math.Pi/2)), Unit: "%"},
+		{Metric: "seq", Value: float64(next), Unit: ""},
+	}, nil
+}
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+// writeFile replaces the file at path with data, atomically and durably:
+// a temporary file beside it, fsync, rename, fsync of the directory.
+func writeFile(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

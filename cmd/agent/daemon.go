@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/iot-hub/agent/agent/broker"
+	"github.com/iot-hub/agent/agent/config"
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/sensors"
+	"github.com/iot-hub/agent/agent/sensors/sim"
+	"github.com/iot-hub/agent/agent/sensors/thermal"
+	"github.com/iot-hub/agent/agent/uplink/mqtt"
+)
+
+// samplerStopTimeout bounds the wait for the sensors to stop: a read must
+// return soon after its context ends.
+const samplerStopTimeout = 5 * time.Second
+
+// runAgent runs the agent until SIGTERM or SIGINT arrives on sigs, and
+// returns the exit code. It owns everything it starts: the outbox, the
+// embedded broker, the sampler's and the uplink's goroutines.
+//
+// Stopping: the sensors first (no new telemetry), then the uplink, which
+// waits up to its ConnectTimeout for the publishes in flight and
+// disconnects so that the broker publishes the offline status; then the
+// embedded broker and the outbox close. Every wait is bounded; a second
+// SIGTERM or SIGINT exits at once (the outbox is safe against that).
+func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
+	log.Info("agent starting", "version", version, "deviceId", cfg.DeviceID, "broker", cfg.Uplink.MQTT.Broker, "stateDir", cfg.StateDir)
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		log.Error("agent: state directory", "err", err)
+		return exitError
+	}
+	box, err := outbox.Open(cfg.OutboxPath(), cfg.OutboxConfig(log))
+	if err != nil {
+		log.Error("agent: open the outbox", "err", err)
+		return exitError
+	}
+	defer closeOutbox(box, log)
+
+	if eb := cfg.Uplink.MQTT.EmbeddedBroker; eb.Enabled {
+		b, err := broker.Start(broker.Config{Listen: eb.Listen, Logger: log})
+		if err != nil {
+			log.Error("agent: embedded broker", "err", err)
+			return exitError
+		}
+		log.Info("embedded MQTT broker listening", "addr", b.Addr())
+		// Deferred after the outbox's Close, so it runs before it; and
+		// after the uplink has stopped, so that its offline status
+		// reaches the broker's subscribers.
+		defer func() {
+			if err := b.Close(); err != nil {
+				log.Warn("agent: embedded broker", "err", err)
+			}
+		}()
+	}
+
+	up, err := mqtt.New(cfg.MQTTConfig(log), box, logCommand(log))
+	if err != nil {
+		log.Error("agent: uplink", "err", err)
+		return exitError
+	}
+	schedules, err := openSensors(cfg, log)
+	if err != nil {
+		log.Error("agent: sensors", "err", err)
+		return exitError
+	}
+	sampler, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: cfg.DeviceID, Logger: log}, box, schedules...)
+	if err != nil {
+		log.Error("agent: sensors", "err", err)
+		return exitError
+	}
+
+	sensorsCtx, stopSensors := context.WithCancel(context.Background())
+	defer stopSensors()
+	samplerDone := make(chan error, 1)
+	go func() { samplerDone <- sampler.Run(sensorsCtx) }()
+	uplinkCtx, stopUplink := context.WithCancel(context.Background())
+	defer stopUplink()
+	uplinkDone := make(chan error, 1)
+	go func() { uplinkDone <- up.Run(uplinkCtx) }()
+
+	code := exitOK
+	uplinkRunning := true
+wait:
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reloadTLS(up, cfg, log)
+				continue
+			}
+			log.Info("agent stopping", "signal", sig.String())
+			break wait
+		case err := <-uplinkDone:
+			uplinkRunning = false
+			log.Error("agent: the uplink stopped", "err", err)
+			code = exitError
+			break wait
+		}
+	}
+
+	stopSensors()
+	if !await(samplerDone, samplerStopTimeout, sigs, log, "the sensors") {
+		code = exitError
+	}
+	stopUplink()
+	// The uplink waits up to ConnectTimeout for the publishes in flight,
+	// then up to ConnectTimeout for the disconnection.
+	if uplinkRunning && !await(uplinkDone, 2*cfg.Uplink.MQTT.ConnectTimeout+5*time.Second, sigs, log, "the uplink") {
+		code = exitError
+	}
+	return code
+}
+
+// await waits for done for up to timeout, or until a second stop signal,
+// which exits the process. It reports whether done came.
+func await(done <-chan error, timeout time.Duration, sigs <-chan os.Signal, log *slog.Logger, what string) bool {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				log.Error("agent: stopping "+what, "err", err)
+			}
+			return true
+		case <-t.C:
+			log.Error("agent: "+what+" did not stop in time; going on", "timeout", timeout)
+			return false
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				continue
+			}
+			log.Warn("agent: second signal; exiting now (the outbox keeps what was not sent)", "signal", sig.String())
+			os.Exit(exitError)
+		}
+	}
+}
+
+// closeOutbox closes the outbox, logging what is left in it.
+func closeOutbox(box *outbox.Store, log *slog.Logger) {
+	st := box.Stats()
+	if err := box.Close(); err != nil {
+		log.Error("agent: close the outbox", "err", err)
+		return
+	}
+	log.Info("agent stopped", "outboxControl", st.Control.Depth, "outboxTelemetry", st.Telemetry.Depth,
+		"droppedCap", st.Dropped.Cap, "droppedExpired", st.Dropped.Expired, "quarantined", st.Quarantined)
+}
+
+// reloadTLS is SIGHUP: the uplink's next connection uses the TLS files as
+// they are now.
+func reloadTLS(up *mqtt.Uplink, cfg *config.Config, log *slog.Logger) {
+	if u, err := url.Parse(cfg.Uplink.MQTT.Broker); err == nil && (u.Scheme == "mqtt" || u.Scheme == "tcp") {
+		log.Info("SIGHUP: the broker is not TLS; nothing to reload")
+		return
+	}
+	if err := up.ReloadTLS(); err != nil {
+		log.Error("SIGHUP: TLS files not reloaded; the uplink keeps the previous ones", "err", err)
+		return
+	}
+	log.Info("SIGHUP: TLS files reloaded; the next connection uses them")
+}
+
+// logCommand is the uplink's command handler until RPC dispatch exists:
+// it logs the command's topic and size, never its payload.
+func logCommand(log *slog.Logger) mqtt.Handler {
+	return func(_ context.Context, c mqtt.Command) {
+		log.Info("command received; not dispatched (RPC is not implemented yet)",
+			"topic", c.Topic, "bytes", len(c.Payload), "hasResponseTopic", c.ResponseTopic != "")
+	}
+}
+
+// openSensors makes the configured sensors. A sensor whose source is
+// absent (a board without thermal zones) is logged and left out.
+func openSensors(cfg *config.Config, log *slog.Logger) ([]sensors.Schedule, error) {
+	var out []sensors.Schedule
+	for _, sc := range cfg.Sensors {
+		var s sensors.Sensor
+		var err error
+		switch sc.Type {
+		case config.SensorSim:
+			s, err = sim.New(sim.Config{Name: sc.Name, StateDir: cfg.StateDir, Period: sc.Period, Logger: log})
+		case config.SensorThermal:
+			s, err = thermal.New(sc.Name, sc.Path)
+		default:
+			err = fmt.Errorf("unknown type %q", sc.Type) // Validate refuses it
+		}
+		if errors.Is(err, sensors.ErrAbsent) {
+			log.Info("sensor skipped: its source is absent", "sensor", sc.Name, "type", sc.Type, "err", err)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sensor %s: %w", sc.Name, err)
+		}
+		log.Info("sensor ready", "sensor", sc.Name, "type", sc.Type, "interval", sc.Interval.String())
+		out = append(out, sensors.Schedule{Sensor: s, Interval: sc.Interval})
+	}
+	return out, nil
+}

@@ -1,0 +1,140 @@
+// Command agent is the iot-hub agent daemon: it reads the gateway's
+// sensors, keeps every outgoing message in a durable outbox, and publishes
+// it to the backend over MQTT v5.
+//
+// Usage:
+//
+//	agent run --config FILE     run the agent
+//	agent check-config FILE     validate FILE and print the effective configuration
+//	agent version               print the version
+//
+// The configuration is YAML; see README.md and examples/demo.yaml.
+// IOT_HUB_MQTT_USERNAME and IOT_HUB_MQTT_PASSWORD override the file's MQTT
+// credentials. run stops on SIGTERM or SIGINT, after the publishes in
+// flight; SIGHUP reloads the TLS certificate and key.
+//
+// This package only wires: each concern is a package under agent/.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/iot-hub/agent/agent/config"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the agent failed, or the configuration is invalid
+	exitUsage = 2 // the command line is wrong
+)
+
+const usage = `Usage:
+  agent run --config FILE     run the agent
+  agent check-config FILE     validate FILE and print the effective configuration,
+                              secrets masked
+  agent version               print the version
+
+IOT_HUB_MQTT_USERNAME and IOT_HUB_MQTT_PASSWORD, when set, override the
+configuration's MQTT username and password.
+`
+
+// run runs the command line args (without the program name) and returns
+// the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {} // printed below, to stdout for -h
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+		fmt.Fprint(stderr, "\n"+usage)
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch cmd, rest := fs.Arg(0), fs.Args()[1:]; cmd {
+	case "run":
+		return runCmd(rest, stderr)
+	case "check-config":
+		return checkConfigCmd(rest, stdout, stderr)
+	case "version":
+		if len(rest) > 0 {
+			fmt.Fprintln(stderr, "agent version: takes no arguments")
+			return exitUsage
+		}
+		fmt.Fprintf(stdout, "agent %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return exitOK
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "agent: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+}
+
+// runCmd is "agent run --config FILE".
+func runCmd(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("agent run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "the configuration `FILE` (required)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *path == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "Usage: agent run --config FILE")
+		return exitUsage
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, "agent:", err)
+		return exitError
+	}
+	// Listen before anything starts, so that no signal is missed.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	return runAgent(cfg, newLogger(cfg.Log, stderr), sigs)
+}
+
+// checkConfigCmd is "agent check-config FILE".
+func checkConfigCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stderr, "Usage: agent check-config FILE")
+		return exitUsage
+	}
+	cfg, err := config.Load(args[0])
+	if err != nil {
+		fmt.Fprintln(stderr, "agent:", err)
+		return exitError
+	}
+	b, err := cfg.MaskedYAML()
+	if err != nil {
+		fmt.Fprintln(stderr, "agent:", err)
+		return exitError
+	}
+	stdout.Write(b)
+	return exitOK
+}
