@@ -183,6 +183,15 @@ func (u *Uplink) Run(ctx context.Context) error {
 		OnConnectError: func(err error) {
 			u.log.Warn("mqtt: connection attempt failed", "broker", u.cfg.Broker, "err", err)
 		},
+		// autopaho asks for no problem information unless told; 1 is the
+		// MQTT default, and without it mochi-mqtt strips user properties.
+		ConnectPacketBuilder: func(c *paho.Connect, _ *url.URL) (*paho.Connect, error) {
+			if c.Properties == nil {
+				c.Properties = &paho.ConnectProperties{}
+			}
+			c.Properties.RequestProblemInfo = true
+			return c, nil
+		},
 		// Disconnect with reason 0x04: the broker publishes the Will, so
 		// subscribers see the gateway go offline when it stops.
 		DisconnectPacketBuilder: func() *paho.Disconnect { return &paho.Disconnect{ReasonCode: 0x04} },
