@@ -1,13 +1,11 @@
 package sensors_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -150,27 +149,9 @@ func TestNewSamplerRefuses(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRunReadsEverySensor(t *testing.T) {
 	box := openBox(t)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw", Logger: slog.New(slog.NewTextHandler(&logs, nil))}, box,
 		sensors.Schedule{Sensor: sensorstest.New("fast"), Interval: 10 * time.Millisecond},
 		sensors.Schedule{Sensor: sensorstest.New("slow"), Interval: time.Hour},
@@ -212,7 +193,7 @@ func TestRunReadsEverySensor(t *testing.T) {
 
 func TestRunLogsFailuresOnce(t *testing.T) {
 	box := openBox(t)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	reading := []sensors.Reading{{Metric: "t", Value: 1, Unit: "Cel"}}
 	boom := errors.New("unplugged")
 	sen := sensorstest.New("flaky",

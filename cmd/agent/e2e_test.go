@@ -5,7 +5,6 @@ package main
 // its topics.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,30 +21,13 @@ import (
 
 	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // agentProc is the agent running as a child process.
 type agentProc struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	done   chan struct{} // closed when it has exited
 	err    error         // of Wait, once done
 }
@@ -55,7 +36,7 @@ type agentProc struct {
 // if it is still running, and shows its log when the test failed.
 func startAgent(t *testing.T, path string) *agentProc {
 	t.Helper()
-	p := &agentProc{stderr: new(syncBuffer), done: make(chan struct{})}
+	p := &agentProc{stderr: new(syncbuf.Buffer), done: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], "run", "--config", path)
 	p.cmd.Env = append(os.Environ(), beMain+"=1", "IOT_HUB_MQTT_USERNAME=", "IOT_HUB_MQTT_PASSWORD=")
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
