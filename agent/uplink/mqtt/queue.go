@@ -102,6 +102,7 @@ func (q *outboxQueue) Peek() (queue.Entry, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.entries) == 0 {
+		q.u.flush() // nothing more to write for now: send the batch
 		return nil, queue.ErrEmpty
 	}
 	e := q.entries[0]

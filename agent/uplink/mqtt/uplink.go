@@ -91,6 +91,7 @@ type Uplink struct {
 	state    State
 	connects int
 	tls      *tls.Config // reloaded by ReloadTLS
+	conn     *batchConn  // the current connection
 }
 
 // New checks cfg and returns an uplink that publishes what box hands out
@@ -200,9 +201,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){u.onMessage(ctx)},
 		},
 	}
-	if u.isTLS() {
-		acfg.AttemptConnection = u.dialTLS
-	}
+	acfg.AttemptConnection = u.dial
 	sess := newAckSession()
 	q := newOutboxQueue(u, sess)
 	acfg.Session, acfg.Queue = sess, q
@@ -243,16 +242,42 @@ func (u *Uplink) awaitInFlight(q *outboxQueue) {
 	}
 }
 
-// dialTLS connects with the current TLS configuration.
-func (u *Uplink) dialTLS(ctx context.Context, _ autopaho.ClientConfig, server *url.URL) (net.Conn, error) {
-	u.mu.Lock()
-	cfg := u.tls.Clone()
-	u.mu.Unlock()
+// dial connects, with the current TLS configuration when the broker's
+// scheme asks for TLS, and batches the connection's writes.
+func (u *Uplink) dial(ctx context.Context, _ autopaho.ClientConfig, server *url.URL) (net.Conn, error) {
 	// autopaho passes its long-lived context here, not the attempt's.
 	ctx, cancel := context.WithTimeout(ctx, u.cfg.ConnectTimeout)
 	defer cancel()
-	d := tls.Dialer{Config: cfg}
-	return d.DialContext(ctx, "tcp", server.Host)
+	var conn net.Conn
+	var err error
+	if u.isTLS() {
+		u.mu.Lock()
+		cfg := u.tls.Clone()
+		u.mu.Unlock()
+		d := tls.Dialer{Config: cfg}
+		conn, err = d.DialContext(ctx, "tcp", server.Host)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", server.Host)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b := newBatchConn(conn)
+	u.mu.Lock()
+	u.conn = b
+	u.mu.Unlock()
+	return b, nil
+}
+
+// flush sends what the current connection has buffered.
+func (u *Uplink) flush() {
+	u.mu.Lock()
+	c := u.conn
+	u.mu.Unlock()
+	if c != nil {
+		c.Flush()
+	}
 }
 
 // onUp subscribes to the commands topic and queues the online status.

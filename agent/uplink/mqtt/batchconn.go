@@ -1,0 +1,79 @@
+package mqtt
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// batchConn gathers the packets paho writes and sends them in as few
+// system calls (and TLS records) as it can: the queue's writer flushes
+// when it has nothing more to publish, a full buffer flushes itself, and
+// a timer flushes what other writers (PUBACKs of commands, PINGREQ) leave
+// within flushDelay. Without it each PUBLISH costs a writev of its own,
+// the drain's main cost.
+type batchConn struct {
+	net.Conn
+	mu      sync.Mutex
+	buf     []byte
+	pending bool // the timer is armed
+	timer   *time.Timer
+	err     error // the first write error; every later Write returns it
+}
+
+const (
+	flushDelay = 200 * time.Microsecond
+	flushSize  = 32 << 10
+)
+
+func newBatchConn(c net.Conn) *batchConn {
+	b := &batchConn{Conn: c}
+	b.timer = time.AfterFunc(time.Hour, b.Flush)
+	b.timer.Stop()
+	return b
+}
+
+// Write buffers p; it fails only with the error of an earlier flush.
+func (b *batchConn) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return 0, b.err
+	}
+	b.buf = append(b.buf, p...)
+	if len(b.buf) >= flushSize {
+		return len(p), b.flushLocked()
+	}
+	if !b.pending {
+		b.pending = true
+		b.timer.Reset(flushDelay)
+	}
+	return len(p), nil
+}
+
+// Flush sends what is buffered.
+func (b *batchConn) Flush() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.flushLocked()
+}
+
+func (b *batchConn) flushLocked() error {
+	b.pending = false
+	if len(b.buf) == 0 || b.err != nil {
+		return b.err
+	}
+	_, err := b.Conn.Write(b.buf)
+	b.buf = b.buf[:0]
+	if err != nil {
+		b.err = err
+	}
+	return err
+}
+
+// Close flushes and closes the connection.
+func (b *batchConn) Close() error {
+	b.Flush()
+	b.timer.Stop()
+	return b.Conn.Close()
+}
