@@ -8,7 +8,6 @@ import (
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -34,7 +33,7 @@ func DefaultConfig() Config {
 // use.
 type Broker struct {
 	srv *mochi.Server
-	tcp *listeners.TCP
+	tcp *Listener
 }
 
 // Start listens on cfg.Listen and serves MQTT 3.1.1 and 5 until Close.
@@ -60,7 +59,7 @@ func Start(cfg Config) (*Broker, error) {
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Listen})
+	tcp := NewListener("tcp", cfg.Listen, nil)
 	if err := srv.AddListener(tcp); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", cfg.Listen, err)
 	}
@@ -80,6 +79,7 @@ func (b *Broker) URL() string { return "mqtt://" + b.Addr() }
 // Close disconnects every client (DISCONNECT "server shutting down"),
 // stops listening and waits for the clients' goroutines to end.
 func (b *Broker) Close() error {
+	b.tcp.Quiesce() // mochi's Close would race a connection being accepted
 	if err := b.srv.Close(); err != nil {
 		return fmt.Errorf("broker: close: %w", err)
 	}

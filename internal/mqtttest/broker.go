@@ -16,6 +16,8 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+
+	"github.com/iot-hub/agent/agent/broker"
 )
 
 // EnvMosquitto names the environment variable that overrides where the
@@ -99,7 +101,7 @@ type Broker struct {
 	mu      sync.Mutex
 	proc    *process     // running mosquitto, nil when stopped
 	mochi   *mqtt.Server // running embedded broker, nil when stopped
-	mochiLn *quiescingListener
+	mochiLn *broker.Listener
 	logOut  *os.File // embedded broker's log file
 	subs    map[*Subscriber]struct{}
 	stopped bool // set by the final cleanup
