@@ -61,6 +61,12 @@ type Options struct {
 	// [Broker.Kill] up to the last save; see [Broker.Checkpoint]). The
 	// embedded broker ignores it: see [Broker.RequirePersistence].
 	Persistence bool
+
+	// ACL, when not empty, is a mosquitto acl_file, for tests of what the
+	// broker refuses ("topic readwrite #" then "topic deny some/topic"
+	// for anonymous clients). The embedded broker has no ACLs: Start fails
+	// the test when ACL is set and mosquitto is missing.
+	ACL string
 }
 
 // Broker is a running MQTT broker started by [Start]: a mosquitto child
@@ -148,6 +154,9 @@ func Start(t testing.TB, opts Options) *Broker {
 			t.Fatalf("mqtttest: mosquitto not found (%s) and %s is set: install Debian's mosquitto package "+
 				"(apt-get install mosquitto; .ci/run installs it through APT_PACKAGES). "+
 				"Outside CI the tests fall back to an embedded broker.", why, EnvCI)
+		}
+		if opts.ACL != "" {
+			t.Fatalf("mqtttest: mosquitto not found (%s), and the embedded broker has no ACLs for this test", why)
 		}
 		t.Logf("mosquitto not found: using the embedded mochi-mqtt broker (%s)", why)
 		b.embedded = true

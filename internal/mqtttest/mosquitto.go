@@ -48,6 +48,13 @@ func (b *Broker) writeConfig(port int) error {
 	} else {
 		line("persistence false")
 	}
+	if b.opts.ACL != "" {
+		acl := filepath.Join(b.Dir, "acl")
+		if err := os.WriteFile(acl, []byte(b.opts.ACL+"\n"), 0o600); err != nil {
+			return err
+		}
+		line("acl_file %s", acl)
+	}
 	line("max_inflight_messages 0")
 	line("max_queued_messages 1000000")
 	line("set_tcp_nodelay true")

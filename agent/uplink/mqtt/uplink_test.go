@@ -318,3 +318,26 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestBrokerRefusalQuarantinesTheRecord(t *testing.T) {
+	forbidden := "iot/v1/devices/" + device + "/forbidden"
+	b := mqtttest.Start(t, mqtttest.Options{ACL: "topic readwrite #\ntopic deny " + forbidden})
+	sub := b.Subscribe(t, "iot/v1/devices/"+device+"/+", 1)
+	r := startUplink(t, b, t.TempDir(), mqtt.Config{})
+	refused := outbox.Record{Lane: outbox.LaneControl, Topic: forbidden, Payload: []byte("refused")}
+	fine := outbox.Record{Lane: outbox.LaneControl, Topic: topics.Events, Payload: []byte("fine")}
+	if err := r.box.Append(context.Background(), refused, fine); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the refused record to be quarantined", func() bool { return r.box.Stats().Quarantined == 1 })
+	msgs := sub.WaitFor(t, 2, 10*time.Second) // the online status and "fine"
+	for _, m := range msgs {
+		if string(m.Payload) == "refused" {
+			t.Errorf("the refused record reached a subscriber on %s", m.Topic)
+		}
+	}
+	waitUntil(t, "the outbox to drain", func() bool {
+		st := r.box.Stats()
+		return st.Control.Depth == 0 && st.InFlight == 0
+	})
+}
