@@ -321,7 +321,7 @@ func TestLockedFileIsNotMovedAside(t *testing.T) {
 	s.Ack(ids(es)...)
 }
 
-// emfileMode is the OUTBOX_CRASH_MODE under which TestCrashChild runs
+// emfileMode is the OUTBOX_CRASH_MODE under which the crash child runs
 // emfileChild.
 const emfileMode = "emfile"
 
@@ -378,7 +378,7 @@ func TestOpenFailureIsNotTreatedAsGarbage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 32 && exec "$0" "$@"`, os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 32 && exec "$0"`, os.Args[0])
 	cmd.Env = append(os.Environ(), envCrashChild+"="+path, envCrashMode+"="+emfileMode)
 	out, err := cmd.CombinedOutput()
 	t.Logf("child: %s", bytes.TrimSpace(out))
@@ -397,7 +397,7 @@ func TestOpenFailureIsNotTreatedAsGarbage(t *testing.T) {
 	}
 }
 
-// compactLoopMode is the OUTBOX_CRASH_MODE under which TestCrashChild runs
+// compactLoopMode is the OUTBOX_CRASH_MODE under which the crash child runs
 // compactLoopChild.
 const compactLoopMode = "compact-loop"
 
@@ -444,7 +444,7 @@ func TestLockedWhileCompacting(t *testing.T) {
 		t.Skip("needs flock semantics")
 	}
 	path := filepath.Join(t.TempDir(), "outbox.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), envCrashChild+"="+path, envCrashMode+"="+compactLoopMode)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -93,25 +93,17 @@ func crashRecord(n uint64) outbox.Record {
 	return r
 }
 
-// TestCrashChild is not a test of its own: it is the body of the child
-// process TestCrash starts (with -test.run=^TestCrashChild$ and
-// OUTBOX_CRASH_CHILD set). In an ordinary run the variable is absent and
-// it returns at once; it neither skips nor checks anything. In the child
-// it never returns: it appends until it is killed. (It is also the child
-// of TestOpenFailureIsNotTreatedAsGarbage and TestLockedWhileCompacting,
-// which set OUTBOX_CRASH_MODE to emfileMode and compactLoopMode.)
-func TestCrashChild(t *testing.T) {
-	path := os.Getenv(envCrashChild)
-	if path == "" {
-		return
-	}
+// crashChildMain is the body of the child processes the crash,
+// descriptor and compaction tests start: TestMain runs it instead of the
+// tests when OUTBOX_CRASH_CHILD names a store, and exits with its code.
+func crashChildMain(path string) int {
 	switch os.Getenv(envCrashMode) {
 	case emfileMode:
-		os.Exit(emfileChild(path)) // see TestOpenFailureIsNotTreatedAsGarbage
+		return emfileChild(path) // see TestOpenFailureIsNotTreatedAsGarbage
 	case compactLoopMode:
-		os.Exit(compactLoopChild(path)) // see TestLockedWhileCompacting
+		return compactLoopChild(path) // see TestLockedWhileCompacting
 	}
-	os.Exit(crashChild(path))
+	return crashChild(path)
 }
 
 // crashChild appends numbered records to the store at path until it is
@@ -308,7 +300,7 @@ func runCrashMode(t *testing.T, m crashMode, kills int, seed uint64) {
 // of up to 30 ms and returns what it printed.
 func runCrashChild(t *testing.T, path string, m crashMode, start uint64, rng *rand.Rand) crashRun {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1", "-test.timeout=5m")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(),
 		envCrashChild+"="+path,
 		envCrashStart+"="+strconv.FormatUint(start, 10),

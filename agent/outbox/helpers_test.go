@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,7 +13,12 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if path := os.Getenv(envCrashChild); path != "" {
+		os.Exit(crashChildMain(path)) // a child of the crash tests, not a test run
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // openStore opens a store in a new temporary file; on cleanup it closes
 // the store and checks the file's consistency with bbolt's tx.Check.

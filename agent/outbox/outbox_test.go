@@ -427,11 +427,5 @@ func TestConfig32Bit(t *testing.T) {
 // waitFor polls cond until it holds or 5 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	pollUntil(t, 5*time.Second, func() string { return "waiting for " + what }, cond)
 }

@@ -3,6 +3,7 @@ package mqtt_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,26 +16,32 @@ import (
 	"github.com/iot-hub/agent/internal/mqtttest"
 )
 
-// envChild names, for TestUplinkChild, the broker URL and the state
+// envChild names, for the child process
+// TestKilledAgentLeavesOfflineLastWill starts, the broker URL and the state
 // directory, separated by a space.
 const envChild = "MQTT_UPLINK_CHILD"
 
-// TestUplinkChild is not a test of its own: it is the body of the child
-// process TestKilledAgentLeavesOfflineLastWill starts, and returns at once
-// in a normal run.
-func TestUplinkChild(t *testing.T) {
-	spec := os.Getenv(envChild)
-	if spec == "" {
-		return
+// TestMain runs the child's body instead of the tests when envChild is set.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(envChild); spec != "" {
+		os.Exit(uplinkChild(spec))
 	}
+	os.Exit(m.Run())
+}
+
+// uplinkChild runs an uplink until the process is killed, printing
+// "connected" once it is; it returns an exit code only when it fails.
+func uplinkChild(spec string) int {
 	broker, dir, _ := strings.Cut(spec, " ")
 	box, err := outbox.Open(dir+"/outbox.db", outbox.Config{})
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 2
 	}
 	up, err := mqtt.New(mqtt.Config{Broker: broker, DeviceID: device}, box, nil)
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 2
 	}
 	go up.Run(context.Background())
 	for !up.State().Connected {
@@ -47,7 +54,7 @@ func TestUplinkChild(t *testing.T) {
 func TestKilledAgentLeavesOfflineLastWill(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{})
 	sub := b.Subscribe(t, topics.Status, 1)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestUplinkChild$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), envChild+"="+b.URL()+" "+t.TempDir())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
