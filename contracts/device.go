@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -37,7 +38,11 @@ const (
 )
 
 // Values lists every method of contract v1.
-func (Method) Values() []string { return []string{"getDeviceState", "getSensors"} }
+func (Method) Values() []string { return slices.Clone(methods) }
+
+var methods = []string{"getDeviceState", "getSensors"}
+
+func (Method) members() []string { return methods }
 
 // DeviceResponseRPC (device.response.rpc) answers a [DeviceCommandRPC]
 // and carries its correlationId.
@@ -117,7 +122,11 @@ const (
 )
 
 // Values lists every DeviceStatus.
-func (DeviceStatus) Values() []string { return []string{"online", "offline"} }
+func (DeviceStatus) Values() []string { return slices.Clone(deviceStatuses) }
+
+var deviceStatuses = []string{"online", "offline"}
+
+func (DeviceStatus) members() []string { return deviceStatuses }
 
 // DeviceBound (device.bound) says a device was bound to a user.
 type DeviceBound struct {

@@ -1,6 +1,7 @@
 package contracts
 
 import (
+	"slices"
 	"time"
 )
 
@@ -54,9 +55,11 @@ const (
 )
 
 // Values lists every valid SourceType.
-func (SourceType) Values() []string {
-	return []string{"device", "backend", "bridge", "integration", "user"}
-}
+func (SourceType) Values() []string { return slices.Clone(sourceTypes) }
+
+var sourceTypes = []string{"device", "backend", "bridge", "integration", "user"}
+
+func (SourceType) members() []string { return sourceTypes }
 
 // Command is the header of a command (*.command.*): an envelope and an
 // optional expiry.
@@ -92,7 +95,11 @@ const (
 )
 
 // Values lists every valid ResponseStatus.
-func (ResponseStatus) Values() []string { return []string{"success", "error"} }
+func (ResponseStatus) Values() []string { return slices.Clone(responseStatuses) }
+
+var responseStatuses = []string{"success", "error"}
+
+func (ResponseStatus) members() []string { return responseStatuses }
 
 // ErrorInfo is what went wrong, in a response whose status is error.
 type ErrorInfo struct {

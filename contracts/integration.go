@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"encoding/base64"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -39,7 +40,11 @@ const (
 )
 
 // Values lists every Encoding.
-func (Encoding) Values() []string { return []string{"utf8", "base64"} }
+func (Encoding) Values() []string { return slices.Clone(encodings) }
+
+var encodings = []string{"utf8", "base64"}
+
+func (Encoding) members() []string { return encodings }
 
 // EncodeBytes writes b as a JSON-safe string: as is when it is valid
 // UTF-8, else as standard base64.

@@ -118,14 +118,17 @@ func checkTimeRange(path string, t time.Time) *Error {
 	return nil
 }
 
-// enum is a string type with a closed set of values.
+// enum is a string type with a closed set of values. Values returns a
+// copy for callers; members returns the shared list, so checking a value
+// allocates nothing.
 type enum interface {
 	~string
 	Values() []string
+	members() []string
 }
 
 // oneOf reports whether v is one of its type's values.
-func oneOf[T enum](v T) bool { return slices.Contains(v.Values(), string(v)) }
+func oneOf[T enum](v T) bool { return slices.Contains(v.members(), string(v)) }
 
 // checkEnum requires v and that it is one of its type's values.
 func checkEnum[T enum](path string, v T) *Error {
@@ -139,7 +142,7 @@ func checkEnum[T enum](path string, v T) *Error {
 }
 
 func errEnum[T enum](path string, v T) *Error {
-	return newError(ErrInvalidValue, path, strconv.Quote(string(v))+" is not one of "+strings.Join(v.Values(), ", "))
+	return newError(ErrInvalidValue, path, strconv.Quote(string(v))+" is not one of "+strings.Join(v.members(), ", "))
 }
 
 // checkMethod is checkEnum for the RPC method, with its own sentinel so a

@@ -33,15 +33,21 @@ func (s *Store) Append(ctx context.Context, recs ...Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	for i := range recs {
+		if r := &recs[i]; r.Lane >= numLanes || r.Topic == "" {
+			return fmt.Errorf("outbox: append: record %d: %w: lane %v, topic %q", i, ErrInvalidRecord, r.Lane, r.Topic)
+		}
+	}
+	topics, err := s.resolveTopics(recs)
+	if err != nil {
+		return err
+	}
 	req := &appendReq{recs: make([]encoded, len(recs)), done: make(chan error, 1)}
 	now := s.now()
 	var total int64
 	for i := range recs {
 		r := &recs[i]
-		if r.Lane >= numLanes || r.Topic == "" {
-			return fmt.Errorf("outbox: append: record %d: %w: lane %v, topic %q", i, ErrInvalidRecord, r.Lane, r.Topic)
-		}
-		data := encodeRecord(nil, r, s.topicID(r.Topic), now)
+		data := encodeRecord(nil, r, topics[i], now)
 		total += int64(len(data))
 		req.recs[i] = encoded{lane: r.Lane, data: data}
 		req.control = req.control || r.Lane == LaneControl
@@ -49,12 +55,6 @@ func (s *Store) Append(ctx context.Context, recs ...Record) error {
 	if total > s.cfg.MaxBytes {
 		s.countRefused(len(recs))
 		return fmt.Errorf("outbox: append: %w: %d bytes, cap %d", ErrTooLarge, total, s.cfg.MaxBytes)
-	}
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		return fmt.Errorf("outbox: append: %w", ErrClosed)
 	}
 	select {
 	case s.reqs <- req:
@@ -84,20 +84,29 @@ func (s *Store) Append(ctx context.Context, recs ...Record) error {
 	}
 }
 
-// topicID returns the id of topic, giving a new topic the next id; the
-// writer stores new topics with the records that use them.
-func (s *Store) topicID(topic string) uint64 {
+// resolveTopics returns the topic id of each record, under one lock, giving a
+// new topic the next id (the writer stores new topics with the records
+// that use them); it fails when the store is closed.
+func (s *Store) resolveTopics(recs []Record) ([]uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if id, ok := s.topicIDs[topic]; ok {
-		return id
+	if s.closed {
+		return nil, fmt.Errorf("outbox: append: %w", ErrClosed)
 	}
-	id := s.nextTopic
-	s.nextTopic++
-	s.topicIDs[topic] = id
-	s.topicNames[id] = topic
-	s.pendingTopics[id] = topic
-	return id
+	ids := make([]uint64, len(recs))
+	for i := range recs {
+		topic := recs[i].Topic
+		id, ok := s.topicIDs[topic]
+		if !ok {
+			id = s.nextTopic
+			s.nextTopic++
+			s.topicIDs[topic] = id
+			s.topicNames[id] = topic
+			s.pendingTopics[id] = topic
+		}
+		ids[i] = id
+	}
+	return ids, nil
 }
 
 // countRefused counts records an Append could not store. The count

@@ -160,7 +160,18 @@ func (s *Store) commit(batch []*appendReq) int {
 		return len(s.reqs) // nothing to write: no empty commit
 	}
 	s.countersDirty = false
-	busy := maps.Clone(s.inFlight)
+	// Eviction must skip entries in flight; the copy is taken only when
+	// this batch may pass the cap, not on every commit.
+	var need int64
+	for _, req := range batch {
+		for _, r := range req.recs {
+			need += int64(len(r.data))
+		}
+	}
+	var busy map[ID]Lane
+	if s.lanes[0].bytes+s.lanes[1].bytes+need > s.cfg.MaxBytes {
+		busy = maps.Clone(s.inFlight)
+	}
 	st := txState{lanes: s.lanes}
 	base, qBase := s.counters, s.quarantined
 	db := s.db
