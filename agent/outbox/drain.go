@@ -1,8 +1,10 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"iter"
 	"math"
 	"slices"
 
@@ -15,6 +17,9 @@ import (
 // for a retry first. While a telemetry backlog drains, LiveShare of each
 // batch's telemetry is taken from records appended since the backlog
 // began, so live data keeps flowing.
+//
+// Entries are handed out as soon as their commit is written, while it
+// syncs: an entry may come out of Next before its Append has returned.
 //
 // Handed-out entries are in flight until Ack, Release or Quarantine. An
 // entry whose Expiry has passed is dropped and counted instead of handed
@@ -138,7 +143,7 @@ func (r *reader) telemetry() {
 	if n <= 0 {
 		return
 	}
-	pending := ls.count - r.s.inFlightN[LaneTelemetry]
+	pending := ls.count + len(r.s.committing[LaneTelemetry]) - r.s.inFlightN[LaneTelemetry]
 	share := r.s.cfg.LiveShare
 	if ls.split == 0 && pending > n && share > 0 {
 		// A backlog: what is stored now is old; what comes later is live.
@@ -166,7 +171,7 @@ func (r *reader) released(l Lane) {
 	ids := r.s.released[l]
 	n := 0
 	for ; n < len(ids) && r.room() > 0; n++ {
-		if v := r.tx.Bucket(laneBuckets[l]).Get(idKey(ids[n])); v != nil {
+		if v := r.get(l, ids[n]); v != nil {
 			r.take(l, ids[n], v)
 		}
 	}
@@ -179,11 +184,9 @@ func (r *reader) scan(l Lane, from, until ID, n int) ID {
 	if n <= 0 {
 		return from
 	}
-	c := r.tx.Bucket(laneBuckets[l]).Cursor()
 	taken := 0
-	for k, v := c.Seek(idKey(from)); k != nil && taken < n; k, v = c.Next() {
-		id := idOf(k)
-		if until != 0 && id > until {
+	for id, v := range r.records(l, from) {
+		if taken >= n || until != 0 && id > until {
 			break
 		}
 		from = id + 1
@@ -226,8 +229,45 @@ func (r *reader) take(l Lane, id ID, v []byte) bool {
 	return true
 }
 
-// lastID is the highest ID stored in lane l, or 0.
+// records iterates over the records of lane l from ID from on: the
+// committed ones, then those of the commit syncing now.
+func (r *reader) records(l Lane, from ID) iter.Seq2[ID, []byte] {
+	return func(yield func(ID, []byte) bool) {
+		last := ID(0)
+		c := r.tx.Bucket(laneBuckets[l]).Cursor()
+		for k, v := c.Seek(idKey(from)); k != nil; k, v = c.Next() {
+			last = idOf(k)
+			if !yield(last, v) {
+				return
+			}
+		}
+		// Once that commit is done this transaction may not see it, or
+		// may see it as well: skip what the cursor gave.
+		for _, rec := range r.s.committing[l] {
+			if rec.id >= from && rec.id > last && !yield(rec.id, rec.data) {
+				return
+			}
+		}
+	}
+}
+
+// get returns the record id of lane l, or nil.
+func (r *reader) get(l Lane, id ID) []byte {
+	if v := r.tx.Bucket(laneBuckets[l]).Get(idKey(id)); v != nil {
+		return v
+	}
+	recs := r.s.committing[l]
+	if i, ok := slices.BinarySearchFunc(recs, id, func(rec stagedRecord, id ID) int { return cmp.Compare(rec.id, id) }); ok {
+		return recs[i].data
+	}
+	return nil
+}
+
+// lastID is the highest ID of lane l, or 0.
 func (r *reader) lastID(l Lane) ID {
+	if recs := r.s.committing[l]; len(recs) > 0 {
+		return recs[len(recs)-1].id
+	}
 	if k, _ := r.tx.Bucket(laneBuckets[l]).Cursor().Last(); k != nil {
 		return idOf(k)
 	}
@@ -236,8 +276,10 @@ func (r *reader) lastID(l Lane) ID {
 
 // exhausted reports whether no entry of lane l is left in [head, until].
 func (r *reader) exhausted(l Lane, head, until ID) bool {
-	k, _ := r.tx.Bucket(laneBuckets[l]).Cursor().Seek(idKey(head))
-	return k == nil || idOf(k) > until
+	for id := range r.records(l, head) {
+		return id > until
+	}
+	return true
 }
 
 // landLocked takes id out of flight, returning its lane. s.mu must be

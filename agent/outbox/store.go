@@ -46,10 +46,11 @@ type Store struct {
 	changed chan struct{}
 	closed  bool
 
-	lanes     [numLanes]laneState
-	inFlight  map[ID]Lane
-	inFlightN [numLanes]int  // entries in flight per lane
-	released  [numLanes][]ID // sorted; handed out again first
+	lanes      [numLanes]laneState
+	committing [numLanes][]stagedRecord // records of the commit syncing now
+	inFlight   map[ID]Lane
+	inFlightN  [numLanes]int  // entries in flight per lane
+	released   [numLanes][]ID // sorted; handed out again first
 
 	// Work for the writer's next transaction.
 	pendingDeletes    []pendingDelete
@@ -59,6 +60,8 @@ type Store struct {
 	topicIDs   map[string]uint64
 	topicNames map[uint64]string
 	nextTopic  uint64 // the id the next new topic gets
+
+	lastID ID // the last ID given out; the writer's alone after Open
 
 	counters             counters // mirrored in the meta bucket
 	countersDirty        bool     // counters changed outside a commit
@@ -81,6 +84,13 @@ type laneState struct {
 // counters are the persistent counters.
 type counters struct {
 	dropped DropCounts
+}
+
+// stagedRecord is a record written by the commit in progress: Next may
+// hand it out while the commit syncs.
+type stagedRecord struct {
+	id   ID
+	data []byte
 }
 
 type pendingDelete struct {
@@ -171,6 +181,7 @@ func (s *Store) load() error {
 	}
 	return s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(metaBucket)
+		s.lastID = ID(meta.Sequence())
 		s.counters = readCounters(meta)
 		for l := range Lane(numLanes) {
 			b := tx.Bucket(laneBuckets[l])

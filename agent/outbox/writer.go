@@ -141,14 +141,23 @@ func hasControl(batch []*appendReq) bool {
 // only if the transaction commits.
 type txState struct {
 	lanes       [numLanes]laneState
-	dropped     DropCounts // increments
-	quarantined int        // increment
+	lastID      ID                       // the last ID given to a record
+	fresh       [numLanes][]stagedRecord // the records appended
+	dropped     DropCounts               // increments
+	quarantined int                      // increment
 	appended    bool
 }
 
 // commit runs one write transaction for batch and the pending work, then
 // answers every append in batch. It returns how many appends were queued
 // just before it answered.
+//
+// The appended records are handed to Next before the commit syncs, while
+// their Appends still wait: the publish and the fsync overlap, and a
+// record's trip to the broker does not start with a disk's worst case.
+// Should the commit fail, their Appends fail and they leave flight; an
+// uplink may have sent them all the same, which at-least-once allows. Their
+// IDs are never given out again, so no late Ack can hit another record.
 func (s *Store) commit(batch []*appendReq) int {
 	s.mu.Lock()
 	// The pending work stays listed until it is committed, so Stats keeps
@@ -179,7 +188,7 @@ func (s *Store) commit(batch []*appendReq) int {
 
 	results := make([]error, len(batch))
 	err := db.Update(func(tx *bolt.Tx) error {
-		st = txState{lanes: st.lanes}
+		st = txState{lanes: st.lanes, lastID: s.lastID}
 		for i := range results {
 			results[i] = nil
 		}
@@ -225,11 +234,31 @@ func (s *Store) commit(batch []*appendReq) int {
 		if err := writeCounters(meta, c); err != nil {
 			return err
 		}
-		return putUint64(meta, keyQuarantined, uint64(qBase+st.quarantined))
+		if err := meta.SetSequence(uint64(st.lastID)); err != nil {
+			return err
+		}
+		if err := putUint64(meta, keyQuarantined, uint64(qBase+st.quarantined)); err != nil {
+			return err
+		}
+		if st.appended { // bbolt syncs after this returns
+			s.mu.Lock()
+			s.committing = st.fresh
+			s.notifyLocked()
+			s.mu.Unlock()
+		}
+		return nil
 	})
+	s.lastID = max(s.lastID, st.lastID)
 
 	s.mu.Lock()
+	fresh := s.committing
+	s.committing = [numLanes][]stagedRecord{}
 	if err != nil {
+		for _, recs := range fresh {
+			for _, r := range recs {
+				s.landLocked(r.id)
+			}
+		}
 		// Nothing was written: the acks and quarantines wait for the next
 		// commit, the appends fail.
 		s.countersDirty = true
@@ -276,17 +305,14 @@ func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]Lane, req *appen
 			return false, nil
 		}
 	}
-	meta := tx.Bucket(metaBucket)
 	for _, r := range req.recs {
-		seq, err := meta.NextSequence()
-		if err != nil {
-			return false, err
-		}
+		st.lastID++
 		b := tx.Bucket(laneBuckets[r.lane])
 		b.FillPercent = 1 // keys only grow: pack the pages
-		if err := b.Put(idKey(ID(seq)), r.data); err != nil {
+		if err := b.Put(idKey(st.lastID), r.data); err != nil {
 			return false, err
 		}
+		st.fresh[r.lane] = append(st.fresh[r.lane], stagedRecord{id: st.lastID, data: r.data})
 		st.lanes[r.lane].count++
 		st.lanes[r.lane].bytes += int64(len(r.data))
 	}

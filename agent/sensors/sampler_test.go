@@ -208,6 +208,11 @@ func TestRunLogsFailuresOnce(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	next(t, box, 1) // the first reading after the failures
+	// The outbox hands a record out while its commit syncs: the
+	// recovery is logged once the Append has returned.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "sensor recovered") && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	cancel()
 	<-done
 	out := logs.String()
