@@ -10,8 +10,6 @@ import (
 
 	"github.com/eclipse/paho.golang/autopaho/queue"
 	"github.com/eclipse/paho.golang/packets"
-	"github.com/eclipse/paho.golang/paho/session"
-	"github.com/eclipse/paho.golang/paho/session/state"
 
 	"github.com/iot-hub/agent/agent/outbox"
 )
@@ -34,6 +32,7 @@ type outboxQueue struct {
 	u     *Uplink
 	sess  *ackSession
 	slots chan struct{} // one per entry taken from the outbox, until settled
+	buf   bytes.Buffer  // the packet Reader returns
 
 	mu      sync.Mutex
 	entries []outbox.Entry // taken, not yet published
@@ -144,14 +143,17 @@ type queueEntry struct {
 	e outbox.Entry
 }
 
-// Reader returns the entry as a serialized PUBLISH packet.
+// Reader returns the entry as a serialized PUBLISH packet, in a buffer
+// the next entry reuses: autopaho's one goroutine reads each in full
+// before it asks for the next.
 func (qe *queueEntry) Reader() (io.Reader, error) {
-	var b bytes.Buffer
-	if _, err := qe.q.u.packet(qe.e).WriteTo(&b); err != nil {
+	b := &qe.q.buf
+	b.Reset()
+	if _, err := qe.q.u.packet(qe.e).WriteTo(b); err != nil {
 		return nil, err
 	}
 	qe.q.u.addInFlight(1)
-	return &b, nil
+	return b, nil
 }
 
 // Remove: the PUBLISH is in the session, and its PUBACK settles the entry;
@@ -188,64 +190,6 @@ func (qe *queueEntry) quarantine(reason string) error {
 	qe.q.u.addInFlight(-1)
 	defer func() { <-qe.q.slots }()
 	return qe.q.u.box.Quarantine(qe.e.ID, reason)
-}
-
-// ackSession is paho's in-memory session state that hands the response
-// to the next PUBLISH stored to the function given to expect.
-type ackSession struct {
-	*state.State
-	mu   sync.Mutex
-	next func(packets.ControlPacket)
-}
-
-var _ session.SessionManager = (*ackSession)(nil)
-
-func newAckSession() *ackSession { return &ackSession{State: state.NewInMemory()} }
-
-// expect sets what to do with the response to the next PUBLISH stored;
-// nil forgets it.
-func (s *ackSession) expect(f func(packets.ControlPacket)) {
-	s.mu.Lock()
-	s.next = f
-	s.mu.Unlock()
-}
-
-// claimed reports whether the PUBLISH announced by expect was stored.
-func (s *ackSession) claimed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.next == nil
-}
-
-// AddToSession stores a packet; for a PUBLISH that expect announced, it
-// routes the response to the expected function as well.
-func (s *ackSession) AddToSession(ctx context.Context, p session.Packet, resp chan<- packets.ControlPacket) error {
-	if _, ok := p.(*packets.Publish); !ok {
-		return s.State.AddToSession(ctx, p, resp)
-	}
-	s.mu.Lock()
-	f := s.next
-	s.next = nil
-	s.mu.Unlock()
-	if f == nil {
-		return s.State.AddToSession(ctx, p, resp)
-	}
-	mine := make(chan packets.ControlPacket, 1)
-	if err := s.State.AddToSession(ctx, p, mine); err != nil {
-		s.expect(f) // not stored: the queue will try again
-		return err
-	}
-	go func() {
-		cp := <-mine
-		f(cp)
-		if resp != nil {
-			select {
-			case resp <- cp:
-			default:
-			}
-		}
-	}()
-	return nil
 }
 
 // packet builds the PUBLISH of an entry: QoS 1, its topic, payload and

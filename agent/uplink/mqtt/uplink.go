@@ -202,7 +202,8 @@ func (u *Uplink) Run(ctx context.Context) error {
 		},
 	}
 	acfg.AttemptConnection = u.dial
-	sess := newAckSession()
+	sess := newAckSession(u.cfg.Window)
+	defer sess.close()
 	q := newOutboxQueue(u, sess)
 	acfg.Session, acfg.Queue = sess, q
 	cm, err := autopaho.NewConnection(connCtx, acfg)

@@ -1,0 +1,208 @@
+package mqtt
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/eclipse/paho.golang/packets"
+	"github.com/eclipse/paho.golang/paho/session"
+	"github.com/eclipse/paho.golang/paho/session/state"
+	"github.com/eclipse/paho.golang/paho/store/memory"
+)
+
+// ackSession is paho's session state with one addition: it hands the
+// response to a PUBLISH announced by expect to the function given there.
+// The responses of all those publishes come on one channel, read by one
+// goroutine, and are told apart by packet identifier.
+type ackSession struct {
+	*state.State
+	acks chan packets.ControlPacket
+	done chan struct{}
+
+	mu      sync.Mutex
+	next    func(packets.ControlPacket) // for the next PUBLISH stored
+	waiting map[uint16]ackWaiter        // by packet identifier
+}
+
+// ackWaiter is a PUBLISH stored in the session, awaiting its response.
+type ackWaiter struct {
+	settle func(packets.ControlPacket)
+	resp   chan<- packets.ControlPacket // paho's own, told too
+}
+
+var _ session.SessionManager = (*ackSession)(nil)
+
+// newAckSession returns a session for up to window publishes in flight;
+// stop it with close.
+func newAckSession(window int) *ackSession {
+	s := &ackSession{
+		State:   state.New(newLazyStore(), memory.New()),
+		acks:    make(chan packets.ControlPacket, window),
+		done:    make(chan struct{}),
+		waiting: make(map[uint16]ackWaiter),
+	}
+	go s.route()
+	return s
+}
+
+// close stops routing responses.
+func (s *ackSession) close() { close(s.done) }
+
+// expect sets what to do with the response to the next PUBLISH stored;
+// nil forgets it.
+func (s *ackSession) expect(f func(packets.ControlPacket)) {
+	s.mu.Lock()
+	s.next = f
+	s.mu.Unlock()
+}
+
+// claimed reports whether the PUBLISH announced by expect was stored.
+func (s *ackSession) claimed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next == nil
+}
+
+// AddToSession stores a packet; for a PUBLISH that expect announced, it
+// routes the response to the expected function as well.
+func (s *ackSession) AddToSession(ctx context.Context, p session.Packet, resp chan<- packets.ControlPacket) error {
+	pub, ok := p.(*packets.Publish)
+	if !ok {
+		return s.State.AddToSession(ctx, p, resp)
+	}
+	s.mu.Lock()
+	f := s.next
+	s.next = nil
+	s.mu.Unlock()
+	if f == nil {
+		return s.State.AddToSession(ctx, p, resp)
+	}
+	// The identifier is known once stored, and the response cannot come
+	// before the caller has written the packet, after this returns.
+	if err := s.State.AddToSession(ctx, p, s.acks); err != nil {
+		s.expect(f) // not stored: the queue will try again
+		return err
+	}
+	s.mu.Lock()
+	s.waiting[pub.PacketID] = ackWaiter{settle: f, resp: resp}
+	s.mu.Unlock()
+	return nil
+}
+
+// route settles each response. paho answers a session that ends with
+// empty packets, one per PUBLISH in it, without identifiers: the first
+// ends every flight.
+//
+// paho gives identifiers round-robin, so one comes back only 65,535
+// publishes later; a response waiting here holds its window slot, and
+// with it every later one, so no identifier is given again before its
+// response has been routed.
+func (s *ackSession) route() {
+	for {
+		select {
+		case cp := <-s.acks:
+			s.mu.Lock()
+			var ws []ackWaiter
+			if cp.Type == 0 {
+				for id, w := range s.waiting {
+					ws = append(ws, w)
+					delete(s.waiting, id)
+				}
+			} else if w, ok := s.waiting[cp.PacketID()]; ok {
+				ws = append(ws, w)
+				delete(s.waiting, cp.PacketID())
+			}
+			s.mu.Unlock()
+			for _, w := range ws {
+				w.settle(cp)
+				if w.resp != nil {
+					select {
+					case w.resp <- cp:
+					default:
+					}
+				}
+			}
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// lazyStore is paho's in-memory store of the publishes in flight, without
+// the copy: it keeps each packet as given and serializes it only when
+// paho reads it back, to send again after a reconnect.
+type lazyStore struct {
+	mu   sync.Mutex
+	seq  int
+	data map[uint16]lazyPacket
+}
+
+type lazyPacket struct {
+	seq int
+	p   io.WriterTo
+}
+
+func newLazyStore() *lazyStore { return &lazyStore{data: make(map[uint16]lazyPacket)} }
+
+// Put keeps the packet.
+func (m *lazyStore) Put(id uint16, _ byte, p io.WriterTo) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.data[id] = lazyPacket{seq: m.seq, p: p}
+	m.seq++
+	return nil
+}
+
+// Get serializes a kept packet.
+func (m *lazyStore) Get(id uint16) (io.ReadCloser, error) {
+	m.mu.Lock()
+	d, ok := m.data[id]
+	m.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("mqtt: session: packet %d: %w", id, memory.ErrNotInStore)
+	}
+	var b bytes.Buffer
+	if _, err := d.p.WriteTo(&b); err != nil {
+		return nil, err
+	}
+	return io.NopCloser(&b), nil
+}
+
+// Delete forgets a packet.
+func (m *lazyStore) Delete(id uint16) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.data[id]; !ok {
+		return fmt.Errorf("mqtt: session: delete packet %d: %w", id, memory.ErrNotInStore)
+	}
+	delete(m.data, id)
+	return nil
+}
+
+// Quarantine forgets a packet paho found damaged.
+func (m *lazyStore) Quarantine(id uint16) error { return m.Delete(id) }
+
+// List returns the identifiers in the order they were put.
+func (m *lazyStore) List() ([]uint16, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]uint16, 0, len(m.data))
+	for id := range m.data {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uint16) int { return cmp.Compare(m.data[a].seq, m.data[b].seq) })
+	return ids, nil
+}
+
+// Reset forgets every packet.
+func (m *lazyStore) Reset() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.data)
+	return nil
+}
