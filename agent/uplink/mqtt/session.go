@@ -94,6 +94,23 @@ func (s *ackSession) AddToSession(ctx context.Context, p session.Packet, resp ch
 	return nil
 }
 
+// ConAckReceived starts a connection's use of the session. When the
+// broker has no session for the client (it lost it, or it expired), paho
+// forgets the publishes in flight without answering them: they are
+// settled here as unanswered first, so the queue sends them again.
+func (s *ackSession) ConAckReceived(conn io.Writer, cp *packets.Connect, ca *packets.Connack) error {
+	if !ca.SessionPresent {
+		s.mu.Lock()
+		ws := s.waiting
+		s.waiting = make(map[uint16]ackWaiter)
+		s.mu.Unlock()
+		for _, w := range ws {
+			w.settle(packets.ControlPacket{})
+		}
+	}
+	return s.State.ConAckReceived(conn, cp, ca)
+}
+
 // route settles each response. paho answers a session that ends with
 // empty packets, one per PUBLISH in it, without identifiers: the first
 // ends every flight.

@@ -224,6 +224,36 @@ func TestSurvivesBrokerRestarts(t *testing.T) {
 	}
 }
 
+// A broker that restarts without its sessions (no persistence, or the
+// session expired) answers the reconnect with Session Present 0, and paho
+// forgets the publishes in flight without a word. The uplink must send
+// them again: else they stay in flight for good, and take the window with
+// them.
+func TestRepublishesWhatTheBrokerForgot(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Options{}) // no persistence
+	const n = 20000
+	r := startUplink(t, b, t.TempDir(), mqtt.Config{})
+	if err := r.box.Append(context.Background(), records(n)...); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "publishes in flight", func() bool { return r.box.Stats().InFlight > 0 })
+	b.Stop()
+	inFlight := r.box.Stats().InFlight
+	b.Restart(t)
+	sub := b.Subscribe(t, "iot/v1/devices/"+device+"/+", 1)
+	waitUntil(t, "every record acknowledged", func() bool {
+		st := r.box.Stats()
+		return st.Control.Depth+st.Telemetry.Depth == 0 && st.InFlight == 0
+	})
+	if inFlight == 0 {
+		t.Fatal("nothing was in flight when the broker stopped; the test proves nothing")
+	}
+	if got := len(sub.Messages()); got < inFlight {
+		t.Errorf("the restarted broker got %d messages; want at least the %d in flight when it stopped", got, inFlight)
+	}
+	t.Logf("%d publishes were in flight when the broker lost its sessions; all sent again", inFlight)
+}
+
 func TestCommandsSentWhileOfflineArriveAfterReconnect(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{Persistence: true})
 	if !b.RequirePersistence(t) {
