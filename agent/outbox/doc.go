@@ -23,6 +23,10 @@
 //   - Delivery is at-least-once: entries handed out but not acked when the
 //     process dies are handed out again after it restarts, and an Ack
 //     becomes durable with the next commit, not before Ack returns.
+//   - Next hands records out while their commit syncs, so that sending
+//     them overlaps the fsync: an entry may be handed out, even acked,
+//     before its Append returns. If that commit fails, the Append fails
+//     though the record may have been sent.
 //   - The byte cap (Config.MaxBytes) counts stored record bytes. Reaching
 //     it drops the oldest telemetry that is not in flight, counted in
 //     Stats.Dropped.Cap; control records are never dropped for room, so an

@@ -46,15 +46,29 @@ func newOutboxQueue(u *Uplink, sess *ackSession) *outboxQueue {
 }
 
 // fill takes entries from the outbox while there is room in the window,
-// until ctx ends.
+// until ctx ends. While most of the window is in flight, it waits for an
+// eighth of it to come free before it asks the outbox again: one read of
+// the outbox per PUBACK costs more than the wait, which more PUBACKs on
+// their way keep short. With little in flight, one free slot will do, so
+// a lone record leaves at once.
 func (q *outboxQueue) fill(ctx context.Context) {
 	for {
-		select { // one free slot at least
-		case q.slots <- struct{}{}:
-		case <-ctx.Done():
-			return
+		need := 1
+		if len(q.slots) >= cap(q.slots)/2 {
+			need = max(1, cap(q.slots)/8)
 		}
-		n := 1
+		n := 0
+		for n < need {
+			select {
+			case q.slots <- struct{}{}:
+				n++
+			case <-ctx.Done():
+				for range n {
+					<-q.slots
+				}
+				return
+			}
+		}
 	more:
 		for n < cap(q.slots) {
 			select {
