@@ -62,6 +62,8 @@ var payloadCases = []wrongCase{
 	{contracts.TypeDeviceResponseRPC, "error", `{"code":"TIMEOUT","message":"late"}`, "error", contracts.ErrInvalidValue},
 	{contracts.TypeDeviceResponseRPC, "payload.method", deleted, "payload.method", contracts.ErrRequired},
 	{contracts.TypeDeviceResponseRPC, "payload.deviceId", `null`, "payload.deviceId", contracts.ErrWrongType},
+	{contracts.TypeDeviceResponseRPC, "payload.durationMs", `-1.5`, "payload.durationMs", contracts.ErrInvalidValue},
+	{contracts.TypeDeviceResponseRPC, "payload.durationMs", `"12ms"`, "payload.durationMs", contracts.ErrWrongType},
 
 	{contracts.TypeDeviceTelemetry, "payload.readings", `[]`, "payload.readings", contracts.ErrRequired},
 	{contracts.TypeDeviceTelemetry, "payload.readings", `{"temperature":21.5}`, "payload.readings", contracts.ErrWrongType},

@@ -61,6 +61,9 @@ type DeviceResponseRPCPayload struct {
 	Method string `json:"method"`
 	// Result, when present, is the method's result: any JSON value.
 	Result jsontext.Value `json:"result,omitzero" jsonschema:"any"`
+	// DurationMs, when present, is how long the device took to answer, in
+	// milliseconds: from receiving the command to having the answer ready.
+	DurationMs float64 `json:"durationMs,omitzero" jsonschema:"minimum=0"`
 }
 
 // DeviceTelemetry (device.telemetry) carries the readings of one read of
@@ -190,6 +193,7 @@ func (p *DeviceResponseRPCPayload) check() *Error {
 		requireString("payload.deviceId", p.DeviceID),
 		requireString("payload.method", p.Method),
 		checkJSON("payload.result", p.Result),
+		checkDuration("payload.durationMs", p.DurationMs),
 	)
 }
 

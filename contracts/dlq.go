@@ -32,6 +32,7 @@ const (
 	DLQUnanswerable       = "unanswerable"        // a command without a usable correlationId
 	DLQExpired            = "expired"             // a command that expired before it ran
 	DLQRejected           = "rejected"            // the broker refused it for good
+	DLQTooLarge           = "too_large"           // larger than the agent accepts; raw is cut short
 )
 
 func (*SystemDLQ) eventType() EventType { return TypeSystemDLQ }

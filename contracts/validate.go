@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"encoding/base64"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -174,6 +175,14 @@ func checkJSON(path string, v jsontext.Value) *Error {
 func checkRange(path string, v, lo, hi int) *Error {
 	if v < lo || v > hi {
 		return newError(ErrInvalidValue, path, strconv.Itoa(v)+" is outside "+strconv.Itoa(lo)+".."+strconv.Itoa(hi))
+	}
+	return nil
+}
+
+// checkDuration checks a duration in milliseconds: finite, not negative.
+func checkDuration(path string, ms float64) *Error {
+	if ms < 0 || math.IsInf(ms, 0) || math.IsNaN(ms) {
+		return newError(ErrInvalidValue, path, strconv.FormatFloat(ms, 'g', -1, 64)+" is not a duration (finite, 0 or more)")
 	}
 	return nil
 }
