@@ -8,7 +8,8 @@ import (
 // appendReq is one Append waiting for the writer.
 type appendReq struct {
 	recs    []encoded
-	control bool       // holds a control record: commit without delay
+	memo    *memoWrite // stored with recs, if not nil
+	control bool       // holds a control record or a memo: commit without delay
 	done    chan error // receives the outcome once
 }
 
@@ -33,6 +34,11 @@ func (s *Store) Append(ctx context.Context, recs ...Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	return s.append(ctx, nil, recs)
+}
+
+// append is Append with an optional memo.
+func (s *Store) append(ctx context.Context, memo *memoWrite, recs []Record) error {
 	for i := range recs {
 		if r := &recs[i]; r.Lane >= numLanes || r.Topic == "" {
 			return fmt.Errorf("outbox: append: record %d: %w: lane %v, topic %q", i, ErrInvalidRecord, r.Lane, r.Topic)
@@ -42,8 +48,9 @@ func (s *Store) Append(ctx context.Context, recs ...Record) error {
 	if err != nil {
 		return err
 	}
-	req := &appendReq{recs: make([]encoded, len(recs)), done: make(chan error, 1)}
+	req := &appendReq{recs: make([]encoded, len(recs)), memo: memo, done: make(chan error, 1)}
 	now := s.now()
+	req.control = memo != nil
 	var total int64
 	for i := range recs {
 		r := &recs[i]

@@ -29,6 +29,11 @@ type Config struct {
 	// queue has drained, a file larger than this and more than four times
 	// its live data is compacted online. Default 8 MiB.
 	CompactMinBytes int64
+	// MemoMaxCount bounds the memos kept (see Memo): past it the oldest
+	// go. Default 10,000.
+	MemoMaxCount int
+	// MemoMaxAge bounds how long a memo is kept. Default 24 h.
+	MemoMaxAge time.Duration
 	// Logger receives the store's log lines. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -40,6 +45,8 @@ const (
 	DefaultMaxBytes        = 64 << 20
 	DefaultLiveShare       = 0.25
 	DefaultCompactMinBytes = 8 << 20
+	DefaultMemoMaxCount    = 10000
+	DefaultMemoMaxAge      = 24 * time.Hour
 	// MaxBytes32 is the largest MaxBytes on 32-bit platforms: the file,
 	// free pages and B-tree overhead included, must fit in a 2 GiB map.
 	MaxBytes32 = 512 << 20
@@ -51,6 +58,8 @@ func DefaultConfig() Config {
 		MaxBytes:        DefaultMaxBytes,
 		LiveShare:       DefaultLiveShare,
 		CompactMinBytes: DefaultCompactMinBytes,
+		MemoMaxCount:    DefaultMemoMaxCount,
+		MemoMaxAge:      DefaultMemoMaxAge,
 		Logger:          slog.New(slog.DiscardHandler),
 		Now:             time.Now,
 	}
@@ -67,6 +76,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CompactMinBytes == 0 {
 		c.CompactMinBytes = d.CompactMinBytes
+	}
+	if c.MemoMaxCount == 0 {
+		c.MemoMaxCount = d.MemoMaxCount
+	}
+	if c.MemoMaxAge == 0 {
+		c.MemoMaxAge = d.MemoMaxAge
 	}
 	if c.Logger == nil {
 		c.Logger = d.Logger
@@ -99,6 +114,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: LiveShare %v is above 1", ErrInvalidConfig, c.LiveShare)
 	case c.CompactMinBytes < 0:
 		return fmt.Errorf("%w: CompactMinBytes %d is negative", ErrInvalidConfig, c.CompactMinBytes)
+	case c.MemoMaxCount < 0:
+		return fmt.Errorf("%w: MemoMaxCount %d is negative", ErrInvalidConfig, c.MemoMaxCount)
+	case c.MemoMaxAge < 0:
+		return fmt.Errorf("%w: MemoMaxAge %v is negative", ErrInvalidConfig, c.MemoMaxAge)
 	}
 	return nil
 }

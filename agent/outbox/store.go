@@ -154,7 +154,7 @@ func Open(path string, cfg Config) (*Store, error) {
 }
 
 // buckets are every bucket of the file.
-var buckets = [][]byte{laneBuckets[0], laneBuckets[1], quarantineBucket, topicsBucket, metaBucket}
+var buckets = [][]byte{laneBuckets[0], laneBuckets[1], quarantineBucket, topicsBucket, metaBucket, memosBucket, memoOrderBucket}
 
 // load creates the buckets of a new file and reads the state kept on disk.
 // Opening an existing file writes nothing.

@@ -212,6 +212,7 @@ func (s *Store) commit(batch []*appendReq) int {
 				return err
 			}
 		}
+		memos := false
 		for i, req := range batch {
 			ok, err := s.appendReq(tx, &st, busy, req)
 			if err != nil {
@@ -220,6 +221,18 @@ func (s *Store) commit(batch []*appendReq) int {
 			if !ok {
 				results[i] = ErrFull
 				st.dropped.Refused += uint64(len(req.recs))
+				continue
+			}
+			if req.memo != nil {
+				if err := s.putMemo(tx, req.memo); err != nil {
+					return err
+				}
+				memos = true
+			}
+		}
+		if memos {
+			if err := s.pruneMemos(tx); err != nil {
+				return err
 			}
 		}
 		for l := range Lane(numLanes) {

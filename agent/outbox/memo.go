@@ -1,0 +1,165 @@
+package outbox
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Memo is a small value the store keeps under a key, written in the same
+// commit as the records of an AppendMemo. The RPC dispatcher keeps there
+// the answer to each command, so that a command delivered again, even
+// after a crash, is answered from it instead of run twice. Memos are
+// bounded by Config.MemoMaxCount and Config.MemoMaxAge; the oldest go
+// first.
+type Memo struct {
+	// Key names the memo; non-empty, at most MaxMemoKey bytes.
+	Key string
+	// Value is what is kept, at most MaxMemoValue bytes.
+	Value []byte
+}
+
+// Memo limits.
+const (
+	MaxMemoKey   = 1 << 10
+	MaxMemoValue = 64 << 10
+)
+
+// Buckets of memos: memos maps a key to its stored memo; memoOrder maps a
+// sequence number (its bucket's sequence) to the key, oldest first.
+var (
+	memosBucket     = []byte("memos")
+	memoOrderBucket = []byte("memos.order")
+	keyMemoCount    = []byte("memos.count")
+)
+
+// memoWrite is a memo on its way to the writer.
+type memoWrite struct {
+	key   []byte
+	value []byte
+	at    time.Time
+}
+
+// AppendMemo stores recs as Append does and m with them, in the same
+// commit: either both are on disk when it returns nil, or neither is.
+// A memo under the same key is replaced. recs may be empty.
+func (s *Store) AppendMemo(ctx context.Context, m Memo, recs ...Record) error {
+	switch {
+	case m.Key == "" || len(m.Key) > MaxMemoKey:
+		return fmt.Errorf("outbox: append memo: %w: key of %d bytes (1..%d)", ErrInvalidRecord, len(m.Key), MaxMemoKey)
+	case len(m.Value) > MaxMemoValue:
+		return fmt.Errorf("outbox: append memo %q: %w: value of %d bytes, at most %d", m.Key, ErrTooLarge, len(m.Value), MaxMemoValue)
+	}
+	return s.append(ctx, &memoWrite{key: []byte(m.Key), value: m.Value, at: s.now()}, recs)
+}
+
+// Memo returns the value kept under key; ok is false when there is none,
+// or it is older than MemoMaxAge, or it fails its checksum (then it is
+// logged and treated as absent).
+func (s *Store) Memo(key string) (value []byte, ok bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, false, fmt.Errorf("outbox: memo: %w", ErrClosed)
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(memosBucket).Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		_, at, val, good := decodeMemo(v)
+		switch {
+		case !good:
+			s.log.Error("outbox: a memo fails its checksum; ignored", "key", key)
+		case s.now().Sub(at) <= s.cfg.MemoMaxAge:
+			value, ok = append([]byte(nil), val...), true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("outbox: memo: %w", err)
+	}
+	return value, ok, nil
+}
+
+// putMemo stores m in the write transaction tx.
+func (s *Store) putMemo(tx *bolt.Tx, m *memoWrite) error {
+	memos, order := tx.Bucket(memosBucket), tx.Bucket(memoOrderBucket)
+	meta := tx.Bucket(metaBucket)
+	count := getUint64(meta, keyMemoCount)
+	if old := memos.Get(m.key); old != nil {
+		seq, _, _, _ := decodeMemo(old)
+		if err := order.Delete(binary.BigEndian.AppendUint64(nil, seq)); err != nil {
+			return err
+		}
+		count--
+	}
+	seq, err := order.NextSequence()
+	if err != nil {
+		return err
+	}
+	if err := order.Put(binary.BigEndian.AppendUint64(nil, seq), m.key); err != nil {
+		return err
+	}
+	if err := memos.Put(m.key, encodeMemo(seq, m.at, m.value)); err != nil {
+		return err
+	}
+	return putUint64(meta, keyMemoCount, count+1)
+}
+
+// pruneMemos deletes the oldest memos while there are more than
+// MemoMaxCount or they are older than MemoMaxAge.
+func (s *Store) pruneMemos(tx *bolt.Tx) error {
+	memos, order := tx.Bucket(memosBucket), tx.Bucket(memoOrderBucket)
+	meta := tx.Bucket(metaBucket)
+	count := getUint64(meta, keyMemoCount)
+	cutoff := s.now().Add(-s.cfg.MemoMaxAge)
+	var seqs, keys [][]byte
+	c := order.Cursor()
+	for k, key := c.First(); k != nil; k, key = c.Next() {
+		if count-uint64(len(keys)) <= uint64(s.cfg.MemoMaxCount) {
+			v := memos.Get(key)
+			if _, at, _, good := decodeMemo(v); v != nil && good && !at.Before(cutoff) {
+				break
+			}
+		}
+		seqs, keys = append(seqs, append([]byte(nil), k...)), append(keys, append([]byte(nil), key...))
+	}
+	for i := range seqs {
+		if err := order.Delete(seqs[i]); err != nil {
+			return err
+		}
+		if err := memos.Delete(keys[i]); err != nil {
+			return err
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return putUint64(meta, keyMemoCount, count-uint64(len(keys)))
+}
+
+// A stored memo is its order sequence (8 bytes), when it was written (Unix
+// nanoseconds, 8), the value, and a CRC-32C of all that (4).
+func encodeMemo(seq uint64, at time.Time, value []byte) []byte {
+	b := make([]byte, 0, 20+len(value))
+	b = binary.BigEndian.AppendUint64(b, seq)
+	b = binary.BigEndian.AppendUint64(b, uint64(at.UnixNano()))
+	b = append(b, value...)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func decodeMemo(b []byte) (seq uint64, at time.Time, value []byte, ok bool) {
+	if len(b) < 20 {
+		return 0, time.Time{}, nil, false
+	}
+	body := b[:len(b)-4]
+	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(b[len(b)-4:]) {
+		return 0, time.Time{}, nil, false
+	}
+	return binary.BigEndian.Uint64(body), time.Unix(0, int64(binary.BigEndian.Uint64(body[8:]))), body[16:], true
+}
