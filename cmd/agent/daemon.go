@@ -176,6 +176,7 @@ func logCommand(log *slog.Logger) mqtt.Handler {
 	return func(_ context.Context, c mqtt.Command) {
 		log.Info("command received; not dispatched (RPC is not implemented yet)",
 			"topic", c.Topic, "bytes", len(c.Payload), "hasResponseTopic", c.ResponseTopic != "")
+		c.Ack()
 	}
 }
 

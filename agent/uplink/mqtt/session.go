@@ -19,10 +19,14 @@ import (
 // response to a PUBLISH announced by expect to the function given there.
 // The responses of all those publishes come on one channel, read by one
 // goroutine, and are told apart by packet identifier.
+//
+// It also holds back the PUBACKs of received messages until their handler
+// acknowledges them (see inbox).
 type ackSession struct {
 	*state.State
-	acks chan packets.ControlPacket
-	done chan struct{}
+	acks  chan packets.ControlPacket
+	done  chan struct{}
+	inbox inbox
 
 	mu      sync.Mutex
 	next    func(packets.ControlPacket) // for the next PUBLISH stored
@@ -46,9 +50,15 @@ func newAckSession(window int) *ackSession {
 		done:    make(chan struct{}),
 		waiting: make(map[uint16]ackWaiter),
 	}
+	s.inbox.send = s.State.Ack
 	go s.route()
 	return s
 }
+
+// Ack is paho's call to acknowledge a received PUBLISH once its handlers
+// returned: ignored, as the inbox acknowledges when the command is
+// handled.
+func (s *ackSession) Ack(*packets.Publish) error { return nil }
 
 // close stops routing responses.
 func (s *ackSession) close() { close(s.done) }
@@ -94,11 +104,14 @@ func (s *ackSession) AddToSession(ctx context.Context, p session.Packet, resp ch
 	return nil
 }
 
-// ConAckReceived starts a connection's use of the session. When the
+// ConAckReceived starts a connection's use of the session. Received
+// messages not acknowledged yet are forgotten: the broker sends them
+// again on this connection if it kept the session. When the
 // broker has no session for the client (it lost it, or it expired), paho
 // forgets the publishes in flight without answering them: they are
 // settled here as unanswered first, so the queue sends them again.
 func (s *ackSession) ConAckReceived(conn io.Writer, cp *packets.Connect, ca *packets.Connack) error {
+	s.inbox.reset()
 	if !ca.SessionPresent {
 		s.mu.Lock()
 		ws := s.waiting

@@ -47,11 +47,26 @@ type Command struct {
 	Expiry time.Time
 	// ReceivedAt is when the uplink received it.
 	ReceivedAt time.Time
+
+	ack func()
+}
+
+// Ack acknowledges the command to the broker (its PUBACK). Call it once
+// the command is handled for good: its answer, or its dead letter, is in
+// the outbox. Until then a restart of the agent, or a new connection,
+// gets the command delivered again. Later calls do nothing.
+func (c Command) Ack() {
+	if c.ack != nil {
+		c.ack()
+	}
 }
 
 // Handler takes a received command. It is called on the uplink's receive
 // path and must return quickly: it should hand the work to its own
-// goroutines. The message is acknowledged (PUBACK) when it returns.
+// goroutines. It must see to it that Command.Ack is called, also for
+// input it refuses: MQTT acknowledges in the order messages came, so one
+// command never acknowledged holds back the acknowledgements of all later
+// ones.
 type Handler func(ctx context.Context, c Command)
 
 // Outbox header keys the uplink turns into MQTT v5 properties instead of
@@ -161,6 +176,8 @@ func (u *Uplink) Run(ctx context.Context) error {
 	}
 	connCtx, cancelConn := context.WithCancel(context.Background())
 	defer cancelConn()
+	sess := newAckSession(u.cfg.Window)
+	defer sess.close()
 	server := *u.broker
 	if server.Scheme == "tcp" {
 		server.Scheme = "mqtt"
@@ -198,12 +215,10 @@ func (u *Uplink) Run(ctx context.Context) error {
 		DisconnectPacketBuilder: func() *paho.Disconnect { return &paho.Disconnect{ReasonCode: 0x04} },
 		ClientConfig: paho.ClientConfig{
 			ClientID:          u.cfg.DeviceID,
-			OnPublishReceived: []func(paho.PublishReceived) (bool, error){u.onMessage(ctx)},
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){u.onMessage(ctx, sess)},
 		},
 	}
 	acfg.AttemptConnection = u.dial
-	sess := newAckSession(u.cfg.Window)
-	defer sess.close()
 	q := newOutboxQueue(u, sess)
 	acfg.Session, acfg.Queue = sess, q
 	cm, err := autopaho.NewConnection(connCtx, acfg)
@@ -317,20 +332,23 @@ func (u *Uplink) onDown() bool {
 	return true
 }
 
-// onMessage passes messages on the commands topic to the handler.
-func (u *Uplink) onMessage(ctx context.Context) func(paho.PublishReceived) (bool, error) {
+// onMessage passes messages on the commands topic to the handler, which
+// acknowledges each through the session's inbox.
+func (u *Uplink) onMessage(ctx context.Context, sess *ackSession) func(paho.PublishReceived) (bool, error) {
 	return func(pr paho.PublishReceived) (bool, error) {
 		p := pr.Packet
-		c := Command{Topic: p.Topic, Payload: p.Payload, ReceivedAt: time.Now()}
+		c := Command{Topic: p.Topic, Payload: p.Payload, ReceivedAt: time.Now(), ack: sess.inbox.receive(p.PacketID, p.QoS)}
 		if props := p.Properties; props != nil {
 			c.ResponseTopic, c.CorrelationData = props.ResponseTopic, props.CorrelationData
 			if props.MessageExpiry != nil {
 				c.Expiry = c.ReceivedAt.Add(time.Duration(*props.MessageExpiry) * time.Second)
 			}
 		}
-		if u.handle != nil {
-			u.handle(ctx, c)
+		if u.handle == nil {
+			c.Ack()
+			return true, nil
 		}
+		u.handle(ctx, c)
 		return true, nil
 	}
 }

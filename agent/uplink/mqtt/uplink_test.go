@@ -1,6 +1,7 @@
 package mqtt_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,9 @@ func startUplink(t *testing.T, b *mqtttest.Broker, dir string, cfg mqtt.Config) 
 		r.mu.Lock()
 		r.commands = append(r.commands, c)
 		r.mu.Unlock()
+		if !bytes.Contains(c.Payload, []byte("hold")) {
+			c.Ack()
+		}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -282,6 +286,34 @@ func TestCommandsSentWhileOfflineArriveAfterReconnect(t *testing.T) {
 	}
 	if string(got[3].Payload) != "this is not JSON" {
 		t.Errorf("command 3 = %q; want the malformed message passed on as it came", got[3].Payload)
+	}
+}
+
+// A command is acknowledged when its handler says so, not when it comes:
+// one the agent had not finished with when it stopped comes again.
+func TestUnacknowledgedCommandComesAgain(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Options{})
+	dir := t.TempDir()
+	r := startUplink(t, b, dir, mqtt.Config{})
+	waitUntil(t, "the first connection", func() bool { return r.up.State().Connected })
+	sub := b.Subscribe(t, topics.Status, 1)
+	sub.WaitFor(t, 1, 10*time.Second) // online: the subscription is in place
+	b.Publish(t, topics.Commands, []byte(`{"n":1}`), 1, false, nil)
+	b.Publish(t, topics.Commands, []byte(`{"n":2,"hold":true}`), 1, false, nil)
+	waitUntil(t, "2 commands", func() bool { return len(r.received()) >= 2 })
+	r.stop()
+
+	r2 := startUplink(t, b, dir, mqtt.Config{})
+	// Redeliveries come in order: the first command, were it sent again,
+	// would come first.
+	waitUntil(t, "the held command again", func() bool { return len(r2.received()) >= 1 })
+	got := r2.received()
+	if len(got) != 1 || !bytes.Contains(got[0].Payload, []byte("hold")) {
+		var ps []string
+		for _, c := range got {
+			ps = append(ps, string(c.Payload))
+		}
+		t.Errorf("after restart received %q; want only the unacknowledged command", ps)
 	}
 }
 
