@@ -6,12 +6,20 @@
 //
 //	agent run --config FILE     run the agent
 //	agent check-config FILE     validate FILE and print the effective configuration
+//	agent call --broker URL --device ID [--timeout 5s] METHOD [PARAMS-JSON]
+//	                            call METHOD on a device and print its response
 //	agent version               print the version
 //
 // The configuration is YAML; see README.md and examples/demo.yaml.
 // IOT_HUB_MQTT_USERNAME and IOT_HUB_MQTT_PASSWORD override the file's MQTT
 // credentials. run stops on SIGTERM or SIGINT, after the publishes in
 // flight; SIGHUP reloads the TLS certificate and key.
+//
+// call is the backend's side of RPC, for operators and tests: it sends a
+// device.command.rpc over MQTT v5 request/response and prints the
+// device.response.rpc. It exits 0 on success, 1 on an error response, 2
+// when no response came within the timeout and 3 when it could not ask;
+// "agent call -h" lists its flags.
 //
 // This package only wires: each concern is a package under agent/.
 package main
@@ -47,10 +55,15 @@ const usage = `Usage:
   agent run --config FILE     run the agent
   agent check-config FILE     validate FILE and print the effective configuration,
                               secrets masked
+  agent call --broker URL --device ID [--timeout 5s] METHOD [PARAMS-JSON]
+                              call METHOD on a device and print its response
   agent version               print the version
 
 IOT_HUB_MQTT_USERNAME and IOT_HUB_MQTT_PASSWORD, when set, override the
-configuration's MQTT username and password.
+configuration's MQTT username and password (and are call's credentials).
+
+agent call exits 0 on success, 1 on an error response, 2 on timeout (no
+response) and 3 when it could not ask; "agent call -h" lists its flags.
 `
 
 // run runs the command line args (without the program name) and returns
@@ -76,6 +89,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCmd(rest, stderr)
 	case "check-config":
 		return checkConfigCmd(rest, stdout, stderr)
+	case "call":
+		return callCmd(rest, stdout, stderr)
 	case "version":
 		if len(rest) > 0 {
 			fmt.Fprintln(stderr, "agent version: takes no arguments")
