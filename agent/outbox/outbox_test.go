@@ -116,6 +116,9 @@ func TestAckRacingItsCommit(t *testing.T) {
 				}
 				got = append(got, string(e.Payload))
 			}
+			if d := s.Stats().Telemetry.Depth; d < 0 {
+				t.Errorf("Stats().Telemetry.Depth = %d while acks race their commits", d)
+			}
 		}
 		acked <- got
 	}()

@@ -24,7 +24,12 @@ func (s *Store) Stats() Stats {
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		for l := range Lane(numLanes) {
 			ls := lanes[l]
-			ls.Depth, ls.Bytes = s.lanes[l].count-s.leavingLocked(l), s.lanes[l].bytes
+			// Records of the commit syncing now count: Next may have
+			// handed them out, and their acks may be leaving already.
+			ls.Depth, ls.Bytes = s.lanes[l].count+len(s.committing[l])-s.leavingLocked(l), s.lanes[l].bytes
+			for _, r := range s.committing[l] {
+				ls.Bytes += int64(len(r.data))
+			}
 			if _, v := tx.Bucket(laneBuckets[l]).Cursor().First(); v != nil {
 				if rec, err := decodeRecord(v); err == nil {
 					ls.OldestAge = max(now.Sub(rec.appendedAt), 0)
