@@ -5,13 +5,16 @@
 //
 // There are only a few types. A [Sensor] has a name and gives
 // [Reading]s. A [Schedule] says how often to read one. A [Sampler] runs
-// a goroutine per scheduled sensor. Drivers live in sub-packages (sim,
-// thermal); sensorstest has a fake.
+// a goroutine per scheduled sensor, keeps each sensor's [Status] (its
+// latest readings and [Health]) and reads on demand. Drivers live in
+// sub-packages (sim, thermal); sensorstest has a fake.
 //
 // # Caveats
 //
 //   - A read is bounded by the sensor's interval: a sensor that hangs
 //     skips readings rather than piling them up.
+//   - A sensor's reads never overlap: a read on demand waits for a
+//     scheduled read in progress, and the other way round.
 //   - A sensor that keeps failing the same way is logged once, then every
 //     ten minutes with a count, and once more when it recovers.
 //   - Every read is one event with a new correlationId; its readings carry

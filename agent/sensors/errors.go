@@ -11,4 +11,7 @@ var (
 	// ErrNoReadings: a sensor's Read returned neither readings nor an
 	// error.
 	ErrNoReadings = errors.New("sensor returned no readings")
+	// ErrUnknownSensor: a name given to [Sampler.Status] or
+	// [Sampler.ReadNow] is not one of the sampler's sensors.
+	ErrUnknownSensor = errors.New("unknown sensor")
 )

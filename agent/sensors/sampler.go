@@ -2,7 +2,6 @@ package sensors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -48,30 +47,24 @@ const (
 	HeaderVersion       = "__version"
 )
 
-// FailureLogInterval is how often a sensor that keeps failing with the
-// same error is logged again.
-const FailureLogInterval = 10 * time.Minute
-
 // Sampler reads sensors at their intervals and appends a device.telemetry
-// event per read to the outbox's telemetry lane.
+// event per read to the outbox's telemetry lane. It keeps each sensor's
+// [Status], and reads on demand ([Sampler.ReadNow]).
 type Sampler struct {
-	cfg       SamplerConfig
-	box       Appender
-	schedules []Schedule
-	origin    contracts.Origin
-	topic     string
+	cfg    SamplerConfig
+	box    Appender
+	states []*sensorState // in schedule order
+	byName map[string]*sensorState
+	origin contracts.Origin
+	topic  string
 }
 
-// NewSampler returns a sampler of the schedules that appends to box.
+// NewSampler returns a sampler of the schedules that appends to box. The
+// sensors' names must be unique.
 func NewSampler(cfg SamplerConfig, box Appender, schedules ...Schedule) (*Sampler, error) {
 	topics, err := contracts.DeviceTopics(cfg.DeviceID)
 	if err != nil {
 		return nil, fmt.Errorf("sensors: sampler: %w", err)
-	}
-	for _, sc := range schedules {
-		if sc.Interval <= 0 {
-			return nil, fmt.Errorf("sensors: sampler: sensor %q: interval %v must be positive", sc.Sensor.Name(), sc.Interval)
-		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -81,7 +74,20 @@ func NewSampler(cfg SamplerConfig, box Appender, schedules ...Schedule) (*Sample
 	}
 	o := contracts.DeviceOrigin(cfg.DeviceID)
 	o.Clock = cfg.Now
-	return &Sampler{cfg: cfg, box: box, schedules: schedules, origin: o, topic: topics.Telemetry}, nil
+	s := &Sampler{cfg: cfg, box: box, byName: make(map[string]*sensorState, len(schedules)), origin: o, topic: topics.Telemetry}
+	for _, sc := range schedules {
+		name := sc.Sensor.Name()
+		switch {
+		case sc.Interval <= 0:
+			return nil, fmt.Errorf("sensors: sampler: sensor %q: interval %v must be positive", name, sc.Interval)
+		case s.byName[name] != nil:
+			return nil, fmt.Errorf("sensors: sampler: sensor %q scheduled twice", name)
+		}
+		st := newSensorState(sc, cfg.Logger)
+		s.states = append(s.states, st)
+		s.byName[name] = st
+	}
+	return s, nil
 }
 
 // Run reads every sensor at its interval, the first time at once, until
@@ -89,25 +95,19 @@ func NewSampler(cfg SamplerConfig, box Appender, schedules ...Schedule) (*Sample
 // once.
 func (s *Sampler) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, sc := range s.schedules {
-		wg.Go(func() { s.loop(ctx, sc) })
+	for _, st := range s.states {
+		wg.Go(func() { s.loop(ctx, st) })
 	}
 	wg.Wait()
 	return nil
 }
 
 // loop reads one sensor at its interval until ctx ends.
-func (s *Sampler) loop(ctx context.Context, sc Schedule) {
-	t := time.NewTicker(sc.Interval)
+func (s *Sampler) loop(ctx context.Context, st *sensorState) {
+	t := time.NewTicker(st.Interval)
 	defer t.Stop()
-	f := failures{log: s.cfg.Logger, sensor: sc.Sensor.Name()}
 	for {
-		switch err := s.sample(ctx, sc.Sensor, sc.Interval); {
-		case err == nil:
-			f.succeeded()
-		case ctx.Err() == nil: // not the stop
-			f.failed(err, s.cfg.Now())
-		}
+		s.read(ctx, st, true) // its only error is ctx's: the stop
 		select {
 		case <-ctx.Done():
 			return
@@ -116,15 +116,36 @@ func (s *Sampler) loop(ctx context.Context, sc Schedule) {
 	}
 }
 
-// Sample reads sen once and appends its telemetry event: it returns once
-// the event is durable in the outbox, or with the read's or the append's
-// error.
-func (s *Sampler) Sample(ctx context.Context, sen Sensor) error {
-	return s.sample(ctx, sen, 0)
+// read reads st's sensor on its turn, the read bounded by the sensor's
+// interval, records the outcome in st and returns st's status after it;
+// or it returns ctx's error, having read nothing, if ctx ends before the
+// turn comes. A scheduled read's failure once ctx has ended is the stop's,
+// not the sensor's: it is not recorded.
+func (s *Sampler) read(ctx context.Context, st *sensorState, scheduled bool) (Status, error) {
+	if err := st.lock(ctx); err != nil {
+		return Status{}, err
+	}
+	defer st.unlock()
+	switch rs, at, err := s.sample(ctx, st.Sensor, st.Interval); {
+	case err == nil:
+		st.succeeded(rs, at)
+	case !scheduled || ctx.Err() == nil:
+		st.failed(err, s.origin.Now())
+	}
+	return st.status(), nil
 }
 
-// sample is Sample with the read bounded by timeout, when positive.
-func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration) error {
+// Sample reads sen once and appends its telemetry event: it returns once
+// the event is durable in the outbox, or with the read's or the append's
+// error. It leaves the sampler's statuses alone.
+func (s *Sampler) Sample(ctx context.Context, sen Sensor) error {
+	_, _, err := s.sample(ctx, sen, 0)
+	return err
+}
+
+// sample is Sample with the read bounded by timeout, when positive; it
+// returns the readings and their time.
+func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration) ([]Reading, time.Time, error) {
 	readCtx, cancel := ctx, context.CancelFunc(func() {})
 	if timeout > 0 {
 		readCtx, cancel = context.WithTimeout(ctx, timeout)
@@ -133,9 +154,9 @@ func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration)
 	cancel()
 	switch {
 	case err != nil:
-		return fmt.Errorf("sensors: read %s: %w", sen.Name(), err)
+		return nil, time.Time{}, fmt.Errorf("sensors: read %s: %w", sen.Name(), err)
 	case len(rs) == 0:
-		return fmt.Errorf("sensors: read %s: %w", sen.Name(), ErrNoReadings)
+		return nil, time.Time{}, fmt.Errorf("sensors: read %s: %w", sen.Name(), ErrNoReadings)
 	}
 	at := s.origin.Now()
 	p := contracts.DeviceTelemetryPayload{DeviceID: s.cfg.DeviceID, Readings: make([]contracts.Reading, len(rs))}
@@ -145,7 +166,7 @@ func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration)
 	m := contracts.NewDeviceTelemetry(s.origin, p)
 	b, err := contracts.Encode(m)
 	if err != nil {
-		return fmt.Errorf("sensors: %s: %w", sen.Name(), err)
+		return nil, time.Time{}, fmt.Errorf("sensors: %s: %w", sen.Name(), err)
 	}
 	rec := outbox.Record{
 		Lane:    outbox.LaneTelemetry,
@@ -159,10 +180,10 @@ func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration)
 		},
 	}
 	if err := s.box.Append(ctx, rec); err != nil {
-		return fmt.Errorf("sensors: %s: %w", sen.Name(), err)
+		return nil, time.Time{}, fmt.Errorf("sensors: %s: %w", sen.Name(), err)
 	}
 	s.cfg.Logger.Info("telemetry queued", "sensor", sen.Name(), summary(rs), "correlationId", m.CorrelationID)
-	return nil
+	return rs, at, nil
 }
 
 // summary groups readings for a log line: in text
@@ -173,37 +194,4 @@ func summary(rs []Reading) slog.Attr {
 		as[i] = slog.String(r.Metric, strconv.FormatFloat(r.Value, 'g', -1, 64)+r.Unit)
 	}
 	return slog.Group("readings", as...)
-}
-
-// failures rate-limits the log of one sensor's failures: the first of a
-// run, again when the error changes or after FailureLogInterval, and the
-// recovery.
-type failures struct {
-	log      *slog.Logger
-	sensor   string
-	last     string    // the last error's text; "" when the sensor works
-	n        int       // failures since the last line
-	loggedAt time.Time // of the last line
-}
-
-func (f *failures) failed(err error, now time.Time) {
-	msg := err.Error()
-	f.n++
-	if msg == f.last && now.Sub(f.loggedAt) < FailureLogInterval {
-		return
-	}
-	level := slog.LevelWarn
-	if errors.Is(err, outbox.ErrClosed) || errors.Is(err, outbox.ErrFull) || errors.Is(err, outbox.ErrTooLarge) {
-		level = slog.LevelError
-	}
-	f.log.Log(context.Background(), level, "sensor failed", "sensor", f.sensor, "err", err, "failures", f.n)
-	f.last, f.n, f.loggedAt = msg, 0, now
-}
-
-func (f *failures) succeeded() {
-	if f.last == "" {
-		return
-	}
-	f.log.Info("sensor recovered", "sensor", f.sensor, "failuresSinceLastLog", f.n)
-	f.last, f.n = "", 0
 }

@@ -147,6 +147,10 @@ func TestNewSamplerRefuses(t *testing.T) {
 	if _, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw"}, nil, sensors.Schedule{Sensor: sensorstest.New("a")}); err == nil {
 		t.Error("NewSampler with a zero interval = nil; want an error")
 	}
+	twice := sensors.Schedule{Sensor: sensorstest.New("a"), Interval: time.Second}
+	if _, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw"}, nil, twice, twice); err == nil {
+		t.Error("NewSampler with a sensor scheduled twice = nil; want an error")
+	}
 }
 
 func TestRunReadsEverySensor(t *testing.T) {
