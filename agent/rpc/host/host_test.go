@@ -1,0 +1,203 @@
+//go:build linux
+
+package host
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRead(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := os.Hostname(); err != nil || f.Hostname == "" || f.Hostname != h {
+		t.Errorf("Hostname = %q; want os.Hostname() = %q (%v)", f.Hostname, h, err)
+	}
+	if f.OS != runtime.GOOS || f.Arch != runtime.GOARCH {
+		t.Errorf("OS, Arch = %s, %s; want %s, %s", f.OS, f.Arch, runtime.GOOS, runtime.GOARCH)
+	}
+	if f.Kernel == "" {
+		t.Error("Kernel is empty")
+	}
+	if f.Uptime <= 0 {
+		t.Errorf("Uptime = %v; want > 0", f.Uptime)
+	}
+	if d := time.Since(f.BootTime.Add(f.Uptime)); d < -time.Second || d > 5*time.Second {
+		t.Errorf("BootTime %v + Uptime %v is %v from now", f.BootTime, f.Uptime, d)
+	}
+	if f.MemAvailableBytes == 0 || f.MemTotalBytes < f.MemAvailableBytes {
+		t.Errorf("MemTotalBytes, MemAvailableBytes = %d, %d; want total ≥ available > 0", f.MemTotalBytes, f.MemAvailableBytes)
+	}
+	if d := f.Disk; d.Path != dir || d.TotalBytes == 0 || d.TotalBytes < d.FreeBytes || d.FreeBytes < d.AvailableBytes {
+		t.Errorf("Disk = %+v; want Path %s, total > 0, total ≥ free ≥ available", d, dir)
+	}
+	if f.ProcessRSSBytes == 0 {
+		t.Error("ProcessRSSBytes = 0")
+	}
+	t.Logf("%+v", f)
+}
+
+func TestReadWithoutStateDir(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	f, err := Read(missing)
+	if err != nil {
+		t.Fatalf("Read = %v; want the other facts, no error", err)
+	}
+	if f.Disk != (Disk{Path: missing}) || f.Hostname == "" {
+		t.Errorf("Read = %+v; want the disk zero and the other facts", f)
+	}
+}
+
+// fakeRoot makes a directory holding the files given, by path from the
+// root; a path ending in / is a directory.
+func fakeRoot(t *testing.T, files map[string]string) reader {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if strings.HasSuffix(name, "/") {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return reader{root: root}
+}
+
+// mustFill returns the facts r reads, failing the test if it fails.
+func (r reader) mustFill(t *testing.T) Facts {
+	t.Helper()
+	f := Facts{Disk: Disk{Path: t.TempDir()}}
+	if err := r.fill(&f); err != nil {
+		t.Fatalf("fill = %v", err)
+	}
+	return f
+}
+
+func TestMemory(t *testing.T) {
+	f := fakeRoot(t, map[string]string{
+		"proc/meminfo": "MemTotal:        3884164 kB\nMemFree:          120000 kB\nMemAvailable:    2714360 kB\nHugePages_Total:       0\n",
+	}).mustFill(t)
+	const total, available uint64 = 3884164 * 1024, 2714360 * 1024
+	if f.MemTotalBytes != total || f.MemAvailableBytes != available {
+		t.Errorf("MemTotalBytes, MemAvailableBytes = %d, %d; want %d, %d", f.MemTotalBytes, f.MemAvailableBytes, total, available)
+	}
+}
+
+func TestMalformedMemory(t *testing.T) {
+	for _, meminfo := range []string{
+		"",
+		"\n\n:\n",
+		"MemTotal\nMemAvailable",
+		"MemTotal: kB\nMemAvailable:",
+		"MemTotal: 12\nMemAvailable: 12 MB\n",
+		"MemTotal: -12 kB\nMemAvailable: 1.5 kB\n",
+		"MemTotal: 99999999999999999999 kB\nMemAvailable: 18014398509481984 kB\n", // ×1024 overflows
+		"MemTotal 1024 kB\nMemAvailable 1024 kB\n",
+	} {
+		f := fakeRoot(t, map[string]string{"proc/meminfo": meminfo}).mustFill(t)
+		if f.MemTotalBytes != 0 || f.MemAvailableBytes != 0 {
+			t.Errorf("meminfo %q: MemTotalBytes, MemAvailableBytes = %d, %d; want 0, 0", meminfo, f.MemTotalBytes, f.MemAvailableBytes)
+		}
+	}
+}
+
+func TestRSS(t *testing.T) {
+	for statm, want := range map[string]uint64{
+		"765 423 395 5 0 123 0\n": 423 * uint64(os.Getpagesize()),
+		"765 423\n":               423 * uint64(os.Getpagesize()),
+		"765\n":                   0,
+		"765 x 395\n":             0,
+		"":                        0,
+	} {
+		f := fakeRoot(t, map[string]string{"proc/self/statm": statm}).mustFill(t)
+		if f.ProcessRSSBytes != want {
+			t.Errorf("statm %q: ProcessRSSBytes = %d; want %d", statm, f.ProcessRSSBytes, want)
+		}
+	}
+}
+
+func TestCPUTemperature(t *testing.T) {
+	const zones = "sys/class/thermal/"
+	for _, tt := range []struct {
+		name  string
+		files map[string]string
+		want  *float64
+	}{
+		{"the CPU's zone over the others", map[string]string{
+			zones + "thermal_zone0/type": "acpitz\n", zones + "thermal_zone0/temp": "27800\n",
+			zones + "thermal_zone1/type": "x86_pkg_temp\n", zones + "thermal_zone1/temp": "55000\n",
+			zones + "thermal_zone2/type": "iwlwifi_1\n", zones + "thermal_zone2/temp": "40000\n",
+		}, new(55.0)},
+		{"Raspberry Pi", map[string]string{
+			zones + "cooling_device0/type": "gpio-fan\n",
+			zones + "thermal_zone0/type":   "cpu-thermal\n", zones + "thermal_zone0/temp": "48312\n",
+		}, new(48.312)},
+		{"unreadable zones skipped", map[string]string{
+			zones + "thermal_zone0/type": "cpu-thermal\n", zones + "thermal_zone0/temp": "garbage\n",
+			zones + "thermal_zone1/type": "soc-thermal\n", zones + "thermal_zone1/temp/": "",
+			zones + "thermal_zone2/type": "battery\n",
+			zones + "thermal_zone3/type": "gpu-thermal\n", zones + "thermal_zone3/temp": "-1500\n",
+			zones + "thermal_zone4/type": "ddr-thermal\n", zones + "thermal_zone4/temp": "30000\n",
+		}, new(-1.5)},
+		{"first zone by number without a CPU's", map[string]string{
+			zones + "thermal_zone10/type": "b\n", zones + "thermal_zone10/temp": "10000\n",
+			zones + "thermal_zone9/type": "a\n", zones + "thermal_zone9/temp": "9000\n",
+		}, new(9.0)},
+		{"no zones", map[string]string{zones: ""}, nil},
+		{"no /sys", nil, nil},
+		{"no zone reads", map[string]string{
+			zones + "thermal_zone0/type": "cpu-thermal\n", zones + "thermal_zone0/temp": "\n",
+		}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := fakeRoot(t, tt.files).mustFill(t).CPUTemperatureCelsius
+			if (got == nil) != (tt.want == nil) || got != nil && *got != *tt.want {
+				t.Errorf("CPUTemperatureCelsius = %s; want %s", show(got), show(tt.want))
+			}
+		})
+	}
+}
+
+// show prints a temperature, or nil.
+func show(t *float64) string {
+	if t == nil {
+		return "nil"
+	}
+	return strconv.FormatFloat(*t, 'f', -1, 64)
+}
+
+func TestEmptyRoot(t *testing.T) {
+	f := reader{root: t.TempDir()}.mustFill(t)
+	if f.Hostname == "" || f.Uptime <= 0 || f.Disk.TotalBytes == 0 {
+		t.Errorf("fill = %+v; want the facts from system calls", f)
+	}
+	if f.MemTotalBytes != 0 || f.ProcessRSSBytes != 0 || f.CPUTemperatureCelsius != nil {
+		t.Errorf("fill = %+v; want the facts from files zero", f)
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	dir := b.TempDir()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Read(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
