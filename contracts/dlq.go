@@ -33,6 +33,7 @@ const (
 	DLQExpired            = "expired"             // a command that expired before it ran
 	DLQRejected           = "rejected"            // the broker refused it for good
 	DLQTooLarge           = "too_large"           // larger than the agent accepts; raw is cut short
+	DLQWrongDevice        = "wrong_device"        // a command for another device
 )
 
 func (*SystemDLQ) eventType() EventType { return TypeSystemDLQ }

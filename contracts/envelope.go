@@ -61,6 +61,15 @@ var sourceTypes = []string{"device", "backend", "bridge", "integration", "user"}
 
 func (SourceType) members() []string { return sourceTypes }
 
+// Header names under which a transport repeats envelope fields (Kafka
+// record headers, MQTT user properties), so consumers can route a message
+// without parsing its payload.
+const (
+	HeaderEventType     = "eventType"
+	HeaderCorrelationID = "correlationId"
+	HeaderVersion       = "__version"
+)
+
 // Command is the header of a command (*.command.*): an envelope and an
 // optional expiry.
 type Command struct {

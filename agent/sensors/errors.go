@@ -14,4 +14,7 @@ var (
 	// ErrUnknownSensor: a name given to [Sampler.Status] or
 	// [Sampler.ReadNow] is not one of the sampler's sensors.
 	ErrUnknownSensor = errors.New("unknown sensor")
+	// ErrPanicked: a sensor's driver panicked while reading; the read
+	// counts as failed and the agent goes on.
+	ErrPanicked = errors.New("sensor driver panicked")
 )

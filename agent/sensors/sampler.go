@@ -38,15 +38,6 @@ type SamplerConfig struct {
 	Now func() time.Time
 }
 
-// Record header keys: every telemetry record repeats these fields of its
-// envelope, for consumers that route on headers (Kafka headers, MQTT user
-// properties).
-const (
-	HeaderEventType     = "eventType"
-	HeaderCorrelationID = "correlationId"
-	HeaderVersion       = "__version"
-)
-
 // Sampler reads sensors at their intervals and appends a device.telemetry
 // event per read to the outbox's telemetry lane. It keeps each sensor's
 // [Status], and reads on demand ([Sampler.ReadNow]).
@@ -150,7 +141,7 @@ func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration)
 	if timeout > 0 {
 		readCtx, cancel = context.WithTimeout(ctx, timeout)
 	}
-	rs, err := sen.Read(readCtx)
+	rs, err := readSafely(readCtx, sen)
 	cancel()
 	switch {
 	case err != nil:
@@ -174,9 +165,9 @@ func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration)
 		Key:     []byte(s.cfg.DeviceID),
 		Payload: b,
 		Headers: []outbox.Header{
-			{Key: HeaderEventType, Value: []byte(m.EventType)},
-			{Key: HeaderCorrelationID, Value: []byte(m.CorrelationID)},
-			{Key: HeaderVersion, Value: []byte(m.Version)},
+			{Key: contracts.HeaderEventType, Value: []byte(m.EventType)},
+			{Key: contracts.HeaderCorrelationID, Value: []byte(m.CorrelationID)},
+			{Key: contracts.HeaderVersion, Value: []byte(m.Version)},
 		},
 	}
 	if err := s.box.Append(ctx, rec); err != nil {
@@ -194,4 +185,15 @@ func summary(rs []Reading) slog.Attr {
 		as[i] = slog.String(r.Metric, strconv.FormatFloat(r.Value, 'g', -1, 64)+r.Unit)
 	}
 	return slog.Group("readings", as...)
+}
+
+// readSafely reads sen, turning a panic of its driver into an error: one
+// broken driver must not take the agent down.
+func readSafely(ctx context.Context, sen Sensor) (rs []Reading, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rs, err = nil, fmt.Errorf("%w: %v", ErrPanicked, r)
+		}
+	}()
+	return sen.Read(ctx)
 }

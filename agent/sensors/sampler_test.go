@@ -227,3 +227,28 @@ func TestRunLogsFailuresOnce(t *testing.T) {
 		t.Errorf("log lacks the recovery:\n%s", out)
 	}
 }
+
+// panicky is a sensor whose driver has a bug.
+type panicky struct{}
+
+func (panicky) Name() string { return "panicky" }
+func (panicky) Read(context.Context) ([]sensors.Reading, error) {
+	var m map[string]int
+	m["boom"]++ // assignment to a nil map
+	return nil, nil
+}
+
+func TestDriverPanicIsAFailedRead(t *testing.T) {
+	box := openBox(t)
+	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw"}, box, sensors.Schedule{Sensor: panicky{}, Interval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts, err := s.ReadNow(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sts[0]; st.Health != sensors.HealthFailing || !strings.Contains(st.LastError, "panicked") || !strings.Contains(st.LastError, "nil map") {
+		t.Errorf("status after a panicking read = %+v; want failing with the panic", st)
+	}
+}
