@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,10 +14,12 @@ import (
 	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/config"
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sim"
 	"github.com/iot-hub/agent/agent/sensors/thermal"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
+	"github.com/iot-hub/agent/contracts"
 )
 
 // samplerStopTimeout bounds the wait for the sensors to stop: a read must
@@ -62,11 +65,6 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		}()
 	}
 
-	up, err := mqtt.New(cfg.MQTTConfig(log), box, logCommand(log))
-	if err != nil {
-		log.Error("agent: uplink", "err", err)
-		return exitError
-	}
 	schedules, err := openSensors(cfg, log)
 	if err != nil {
 		log.Error("agent: sensors", "err", err)
@@ -75,6 +73,27 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 	sampler, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: cfg.DeviceID, Logger: log}, box, schedules...)
 	if err != nil {
 		log.Error("agent: sensors", "err", err)
+		return exitError
+	}
+	var up *mqtt.Uplink // the dispatcher reads its state once it runs
+	dispatcher, err := rpc.New(rpc.Config{DeviceID: cfg.DeviceID, Logger: log}, box, rpc.Deps{
+		Version: version, StateDir: cfg.StateDir, Started: time.Now(),
+		Uplink: func() rpc.UplinkState {
+			s := up.State()
+			return rpc.UplinkState{Connected: s.Connected, Since: s.Since, Broker: s.Broker, Reconnects: s.Reconnects}
+		},
+		Outbox:      box.Stats,
+		Sensors:     sampler,
+		Certificate: func() *x509.Certificate { return up.Certificate() },
+	})
+	if err != nil {
+		log.Error("agent: rpc", "err", err)
+		return exitError
+	}
+	defer dispatcher.Wait() // before the outbox closes: answers go in it
+	up, err = mqtt.New(cfg.MQTTConfig(log), box, dispatch(dispatcher, cfg.DeviceID))
+	if err != nil {
+		log.Error("agent: uplink", "err", err)
 		return exitError
 	}
 
@@ -170,13 +189,26 @@ func reloadTLS(up *mqtt.Uplink, cfg *config.Config, log *slog.Logger) {
 	log.Info("SIGHUP: TLS files reloaded; the next connection uses them")
 }
 
-// logCommand is the uplink's command handler until RPC dispatch exists:
-// it logs the command's topic and size, never its payload.
-func logCommand(log *slog.Logger) mqtt.Handler {
+// dispatch is the uplink's command handler: it hands each command to the
+// dispatcher, answered on its MQTT v5 Response Topic with its Correlation
+// Data, or on the device's responses topic.
+func dispatch(d *rpc.Dispatcher, deviceID string) mqtt.Handler {
+	topics, _ := contracts.DeviceTopics(deviceID) // checked by the config
 	return func(_ context.Context, c mqtt.Command) {
-		log.Info("command received; not dispatched (RPC is not implemented yet)",
-			"topic", c.Topic, "bytes", len(c.Payload), "hasResponseTopic", c.ResponseTopic != "")
-		c.Ack()
+		req := rpc.Request{
+			Topic: c.Topic, Payload: c.Payload, Expiry: c.Expiry, ReceivedAt: c.ReceivedAt,
+			Reply:        topics.Responses,
+			ReplyHeaders: []outbox.Header{{Key: mqtt.HeaderContentType, Value: []byte("application/json")}},
+			DeadLetters:  topics.DLQ,
+			Ack:          c.Ack,
+		}
+		if c.ResponseTopic != "" {
+			req.Reply = c.ResponseTopic
+		}
+		if c.CorrelationData != nil {
+			req.ReplyHeaders = append(req.ReplyHeaders, outbox.Header{Key: mqtt.HeaderCorrelationData, Value: c.CorrelationData})
+		}
+		d.Handle(req)
 	}
 }
 

@@ -314,15 +314,15 @@ sensors:
 	waitStatus(t, b.Addr(), topics.Status, contracts.DeviceOnline, 10*time.Second)
 
 	// The online status is queued once the uplink has subscribed to its
-	// commands: a command sent now reaches it, and is logged without its
-	// payload.
+	// commands: a command sent now reaches it; this one is not JSON, so it
+	// becomes a dead letter, logged without its payload.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	const secret = "command-payload-not-for-logs"
 	if _, err := sub.c.Publish(ctx, &paho.Publish{Topic: topics.Commands, QoS: 1, Payload: []byte(secret)}); err != nil {
 		t.Fatalf("publish a command: %v", err)
 	}
-	agent.waitLog(t, fmt.Sprintf(`"msg":"command received; not dispatched (RPC is not implemented yet)","topic":%q,"bytes":%d`,
+	agent.waitLog(t, fmt.Sprintf(`"msg":"rpc: dead letter","reason":"malformed","topic":%q,"bytes":%d`,
 		topics.Commands, len(secret)), 10*time.Second)
 
 	if code := agent.stop(t, syscall.SIGTERM); code != 0 {

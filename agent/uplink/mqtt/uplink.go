@@ -141,6 +141,17 @@ func (u *Uplink) State() State {
 	return u.state
 }
 
+// Certificate returns the client certificate the uplink presents, as
+// loaded last; nil when it presents none.
+func (u *Uplink) Certificate() *x509.Certificate {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.tls == nil || len(u.tls.Certificates) == 0 {
+		return nil
+	}
+	return u.tls.Certificates[0].Leaf
+}
+
 // ReloadTLS reads the CA bundle, certificate and key again; the next
 // connection uses them (SIGHUP, certificate rotation).
 func (u *Uplink) ReloadTLS() error {

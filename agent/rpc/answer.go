@@ -1,0 +1,192 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// appendTimeout bounds putting an answer in the outbox.
+const appendTimeout = 10 * time.Second
+
+// answer appends the encoded answer for each request, kept as the memo of
+// the command id when keep is set, then acknowledges the requests. When
+// the outbox refuses, they stay unacknowledged: the broker delivers them
+// again.
+func (d *Dispatcher) answer(id string, reqs []*Request, answer []byte, keep bool) {
+	if answer == nil {
+		for _, r := range reqs {
+			r.ack()
+		}
+		return
+	}
+	recs := make([]outbox.Record, len(reqs))
+	for i, r := range reqs {
+		recs[i] = d.record(r.Reply, r.ReplyHeaders, answer, contracts.TypeDeviceResponseRPC, id)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	defer cancel()
+	var err error
+	if keep {
+		err = d.box.AppendMemo(ctx, outbox.Memo{Key: memoKey(id), Value: answer}, recs...)
+	} else {
+		err = d.box.Append(ctx, recs...)
+	}
+	if err != nil {
+		d.cfg.Logger.Error("rpc: cannot queue the answer; the command comes again with the next connection", "correlationId", id, "err", err)
+		return
+	}
+	for _, r := range reqs {
+		r.ack()
+	}
+}
+
+// refuseInvalid answers a command that contracts.Decode refused, when it
+// can be answered, and dead-letters it in any case.
+func (d *Dispatcher) refuseInvalid(req *Request, err error) {
+	var ce *contracts.Error
+	if !errors.As(err, &ce) || errors.Is(err, contracts.ErrMalformed) {
+		d.deadLetter(req, contracts.DLQMalformed, req.Payload, err)
+		return
+	}
+	code, reason := contracts.CodeInvalidCommand, contracts.DLQInvalid
+	switch {
+	case errors.Is(err, contracts.ErrUnsupportedVersion):
+		code, reason = contracts.CodeUnsupportedVersion, contracts.DLQUnsupportedVersion
+	case errors.Is(err, contracts.ErrUnknownEventType):
+		reason = contracts.DLQUnknownEventType
+	case errors.Is(err, contracts.ErrUnknownMethod):
+		code = contracts.CodeMethodNotFound
+	}
+	var method contracts.Method
+	if cmd, ok := ce.Message.(*contracts.DeviceCommandRPC); ok {
+		method = cmd.Payload.Method
+	}
+	d.refuse(req, ce.Header, method, code, reason, err)
+}
+
+// refuse answers a command with an error code, when it has a
+// correlationId to answer, and dead-letters it with reason.
+func (d *Dispatcher) refuse(req *Request, cmd *contracts.Envelope, method contracts.Method, code, reason string, err error) {
+	if cmd == nil || cmd.CorrelationID == "" {
+		d.deadLetter(req, contracts.DLQUnanswerable, req.Payload, fmt.Errorf("%w (and it has no correlationId to answer)", err))
+		return
+	}
+	recs := []outbox.Record{}
+	if answer := d.errorAnswer(req, cmd, method, code, err); answer != nil {
+		recs = append(recs, d.record(req.Reply, req.ReplyHeaders, answer, contracts.TypeDeviceResponseRPC, cmd.CorrelationID))
+	}
+	if letter := d.letter(req, reason, req.Payload, err); letter != nil {
+		recs = append(recs, *letter)
+	}
+	d.queue(req, cmd.CorrelationID, recs)
+}
+
+// deadLetter puts raw aside as a system.dlq with the reason.
+func (d *Dispatcher) deadLetter(req *Request, reason string, raw []byte, err error) {
+	d.cfg.Logger.Warn("rpc: dead letter", "reason", reason, "topic", req.Topic, "bytes", len(req.Payload), "err", err)
+	var recs []outbox.Record
+	if letter := d.letter(req, reason, raw, err); letter != nil {
+		recs = append(recs, *letter)
+	}
+	d.queue(req, "", recs)
+}
+
+// queue appends recs and acknowledges req once they are in the outbox.
+func (d *Dispatcher) queue(req *Request, correlationID string, recs []outbox.Record) {
+	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	defer cancel()
+	if err := d.box.Append(ctx, recs...); err != nil {
+		d.cfg.Logger.Error("rpc: cannot queue the refusal; the command comes again with the next connection", "correlationId", correlationID, "err", err)
+		return
+	}
+	req.ack()
+}
+
+// letter builds the dead-letter record of req, or nil (logged) if it
+// cannot be encoded.
+func (d *Dispatcher) letter(req *Request, reason string, raw []byte, cause error) *outbox.Record {
+	m := contracts.NewSystemDLQ(d.origin, reason, req.Topic, raw, cause)
+	b, err := contracts.Encode(m)
+	if err != nil {
+		d.cfg.Logger.Error("rpc: cannot encode a dead letter", "reason", reason, "err", err)
+		return nil
+	}
+	r := d.record(req.DeadLetters, nil, b, contracts.TypeSystemDLQ, m.CorrelationID)
+	return &r
+}
+
+// errorAnswer encodes an error answer to cmd, or returns nil (logged).
+func (d *Dispatcher) errorAnswer(req *Request, cmd *contracts.Envelope, method contracts.Method, code string, err error) []byte {
+	b, encErr := d.encodeAnswer(req, contracts.NewDeviceResponseRPCError(d.origin, cmd, d.answerPayload(req, method), code, err.Error()))
+	if encErr != nil {
+		d.cfg.Logger.Error("rpc: cannot encode an answer", "code", code, "err", encErr)
+		return nil
+	}
+	return b
+}
+
+// answerPayload is the payload of an answer to method, as far as the
+// result: this device, the method as the command named it, and the time
+// taken since the request came.
+func (d *Dispatcher) answerPayload(req *Request, method contracts.Method) contracts.DeviceResponseRPCPayload {
+	name := string(method)
+	if name == "" {
+		name = noMethod
+	}
+	took := d.cfg.Now().Sub(req.ReceivedAt)
+	return contracts.DeviceResponseRPCPayload{DeviceID: d.cfg.DeviceID, Method: name, DurationMs: max(float64(took.Microseconds())/1000, 0)}
+}
+
+// noMethod stands for the method in answers to commands that named none.
+const noMethod = "(none)"
+
+// encodeAnswer encodes an answer, logging it.
+func (d *Dispatcher) encodeAnswer(req *Request, m *contracts.DeviceResponseRPC) ([]byte, error) {
+	b, err := contracts.Encode(m)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: encode the answer: %w", err)
+	}
+	if m.Error != nil {
+		d.cfg.Logger.Warn("rpc: answered with an error", "method", m.Payload.Method, "code", m.Error.Code, "message", m.Error.Message,
+			"durationMs", m.Payload.DurationMs, "correlationId", m.CorrelationID, "replyTopic", req.Reply)
+	} else {
+		d.cfg.Logger.Info("rpc: answered", "method", m.Payload.Method,
+			"durationMs", m.Payload.DurationMs, "correlationId", m.CorrelationID, "replyTopic", req.Reply)
+	}
+	return b, nil
+}
+
+// record is an outbox record of an encoded message on the control lane.
+func (d *Dispatcher) record(topic string, headers []outbox.Header, payload []byte, t contracts.EventType, correlationID string) outbox.Record {
+	hs := make([]outbox.Header, 0, len(headers)+3)
+	hs = append(hs, headers...)
+	hs = append(hs,
+		outbox.Header{Key: contracts.HeaderEventType, Value: []byte(t)},
+		outbox.Header{Key: contracts.HeaderCorrelationID, Value: []byte(correlationID)},
+		outbox.Header{Key: contracts.HeaderVersion, Value: []byte(contracts.Version)})
+	return outbox.Record{Lane: outbox.LaneControl, Topic: topic, Key: []byte(d.cfg.DeviceID), Payload: payload, Headers: hs}
+}
+
+// encodeResult encodes a method's result as JSON.
+func encodeResult(v any) (jsontext.Value, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: encode the result: %w", err)
+	}
+	return b, nil
+}
+
+// stamp formats t as the contract's timestamps are: RFC 3339, UTC,
+// milliseconds.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }

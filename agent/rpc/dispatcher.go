@@ -1,0 +1,248 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// Outbox is what the dispatcher needs of the outbox: somewhere to put
+// answers and dead letters, and the memos of answers given.
+type Outbox interface {
+	Append(ctx context.Context, recs ...outbox.Record) error
+	AppendMemo(ctx context.Context, m outbox.Memo, recs ...outbox.Record) error
+	Memo(key string) ([]byte, bool, error)
+}
+
+// Method runs one RPC method within ctx's deadline. params is the
+// command's params object, nil when it has none. The result is encoded
+// as JSON; an *Error is answered with its code, any other error INTERNAL.
+type Method func(ctx context.Context, params jsontext.Value) (result any, err error)
+
+// Dispatcher answers commands. Its methods are safe for concurrent use.
+type Dispatcher struct {
+	cfg     Config
+	box     Outbox
+	origin  contracts.Origin
+	methods map[contracts.Method]Method
+
+	intake  chan struct{} // bounds the requests being handled
+	running chan struct{} // bounds the methods running: Concurrency
+	wg      sync.WaitGroup
+
+	mu      sync.Mutex
+	flights map[string]*flight // commands running, by correlationId
+}
+
+// flight is a command running, and every delivery of it waiting for its
+// answer.
+type flight struct {
+	waiters []*Request
+}
+
+// intakeDepth bounds the requests handled at once per running slot:
+// beyond it Handle blocks, and the uplink with it.
+const intakeDepth = 8
+
+// New returns a dispatcher that answers into box, with the methods of
+// methods.go reading deps.
+func New(cfg Config, box Outbox, deps Deps) (*Dispatcher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("rpc: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	o := contracts.DeviceOrigin(cfg.DeviceID)
+	o.Clock = cfg.Now
+	d := &Dispatcher{
+		cfg: cfg, box: box, origin: o,
+		intake:  make(chan struct{}, cfg.Concurrency*intakeDepth),
+		running: make(chan struct{}, cfg.Concurrency),
+		flights: make(map[string]*flight),
+	}
+	d.methods = methods(deps, cfg)
+	return d, nil
+}
+
+// Handle takes a request and returns; the request is answered in the
+// background. When many are being handled already, it waits for room.
+func (d *Dispatcher) Handle(req Request) {
+	if req.ReceivedAt.IsZero() {
+		req.ReceivedAt = d.cfg.Now()
+	}
+	d.intake <- struct{}{}
+	d.wg.Go(func() {
+		defer func() { <-d.intake }()
+		d.handle(&req)
+	})
+}
+
+// Wait waits until every request taken so far is answered.
+func (d *Dispatcher) Wait() { d.wg.Wait() }
+
+// handle decodes and checks a request, then runs its method.
+func (d *Dispatcher) handle(req *Request) {
+	if n := len(req.Payload); n > d.cfg.MaxCommandBytes {
+		d.deadLetter(req, contracts.DLQTooLarge, req.Payload[:min(n, tooLargeKept)],
+			fmt.Errorf("rpc: a command of %d bytes is larger than the %d accepted; the first %d are kept here", n, d.cfg.MaxCommandBytes, tooLargeKept))
+		return
+	}
+	m, err := contracts.Decode(req.Payload)
+	if err != nil {
+		d.refuseInvalid(req, err)
+		return
+	}
+	cmd, ok := m.(*contracts.DeviceCommandRPC)
+	if !ok {
+		err := fmt.Errorf("rpc: eventType %s is not a command this device runs", m.Header().EventType)
+		d.refuse(req, m.Header(), "", contracts.CodeInvalidCommand, contracts.DLQInvalid, err)
+		return
+	}
+	now := d.cfg.Now()
+	method, known := d.methods[cmd.Payload.Method]
+	switch {
+	case cmd.Payload.DeviceID != d.cfg.DeviceID:
+		err := fmt.Errorf("rpc: payload.deviceId: the command is for %q; this is %q", cmd.Payload.DeviceID, d.cfg.DeviceID)
+		d.refuse(req, &cmd.Envelope, cmd.Payload.Method, contracts.CodeWrongDevice, contracts.DLQWrongDevice, err)
+	case cmd.Expired(now):
+		err := fmt.Errorf("rpc: expiresAt: the command expired at %s, before it could run", stamp(cmd.ExpiresAt))
+		d.refuse(req, &cmd.Envelope, cmd.Payload.Method, contracts.CodeExpired, contracts.DLQExpired, err)
+	case !req.Expiry.IsZero() && now.After(req.Expiry):
+		err := fmt.Errorf("rpc: the message expired at %s (MQTT Message Expiry), before it could run", stamp(req.Expiry))
+		d.refuse(req, &cmd.Envelope, cmd.Payload.Method, contracts.CodeExpired, contracts.DLQExpired, err)
+	case !known:
+		err := fmt.Errorf("rpc: payload.method: this agent does not implement %q", cmd.Payload.Method)
+		d.refuse(req, &cmd.Envelope, cmd.Payload.Method, contracts.CodeMethodNotFound, contracts.DLQInvalid, err)
+	default:
+		d.run(req, cmd, method)
+	}
+}
+
+// tooLargeKept is how much of a command too large is kept in its dead
+// letter.
+const tooLargeKept = 1 << 10
+
+// run runs cmd's method once per correlationId: a delivery of a command
+// already answered gets that answer, one of a command running waits for
+// it.
+func (d *Dispatcher) run(req *Request, cmd *contracts.DeviceCommandRPC, method Method) {
+	id := cmd.CorrelationID
+	d.mu.Lock()
+	if f, ok := d.flights[id]; ok {
+		f.waiters = append(f.waiters, req)
+		d.mu.Unlock()
+		return
+	}
+	f := &flight{waiters: []*Request{req}}
+	d.flights[id] = f
+	d.mu.Unlock()
+
+	// A flight ends only once its answer is kept: looked up after joining
+	// the flights, the memo cannot be missed.
+	if answer, ok := d.memo(id); ok {
+		d.cfg.Logger.Info("rpc: answered again: the command was run before", "method", cmd.Payload.Method, "correlationId", id, "replyTopic", req.Reply)
+		d.land(id, f, answer, false)
+		return
+	}
+	select {
+	case d.running <- struct{}{}:
+	default:
+		err := fmt.Errorf("rpc: %d commands are running already; try again later", d.cfg.Concurrency)
+		d.land(id, f, d.errorAnswer(req, &cmd.Envelope, cmd.Payload.Method, contracts.CodeBusy, err), false)
+		return
+	}
+	answer, err := d.execute(req, cmd, method)
+	if err != nil {
+		d.cfg.Logger.Error("rpc: cannot encode the answer", "correlationId", id, "err", err)
+	}
+	d.land(id, f, answer, true)
+}
+
+// execute runs method within the command's deadline and returns the
+// encoded answer. d.running must hold a slot for it, which it releases
+// when the method returns, even after its deadline.
+func (d *Dispatcher) execute(req *Request, cmd *contracts.DeviceCommandRPC, method Method) ([]byte, error) {
+	deadline := req.ReceivedAt.Add(d.cfg.Timeout)
+	for _, t := range []time.Time{cmd.ExpiresAt, req.Expiry} {
+		if !t.IsZero() && t.Before(deadline) {
+			deadline = t
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	type outcome struct {
+		result any
+		err    error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		defer func() { <-d.running }()
+		defer func() {
+			if r := recover(); r != nil {
+				d.cfg.Logger.Error("rpc: method panicked", "method", cmd.Payload.Method, "correlationId", cmd.CorrelationID,
+					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				done <- outcome{err: errorf(contracts.CodeInternal, "%s failed: %v", cmd.Payload.Method, r)}
+			}
+		}()
+		result, err := method(ctx, cmd.Payload.Params)
+		done <- outcome{result, err}
+	}()
+	var out outcome
+	select {
+	case out = <-done:
+	case <-ctx.Done():
+		out.err = errorf(contracts.CodeTimeout, "%s did not finish within %v", cmd.Payload.Method, deadline.Sub(req.ReceivedAt).Round(time.Millisecond))
+	}
+	if out.err != nil {
+		code := contracts.CodeInternal
+		if e, ok := out.err.(*Error); ok {
+			code = e.Code
+		}
+		return d.encodeAnswer(req, contracts.NewDeviceResponseRPCError(d.origin, &cmd.Envelope,
+			d.answerPayload(req, cmd.Payload.Method), code, out.err.Error()))
+	}
+	result, err := encodeResult(out.result)
+	if err != nil {
+		return d.encodeAnswer(req, contracts.NewDeviceResponseRPCError(d.origin, &cmd.Envelope,
+			d.answerPayload(req, cmd.Payload.Method), contracts.CodeInternal, err.Error()))
+	}
+	p := d.answerPayload(req, cmd.Payload.Method)
+	p.Result = result
+	return d.encodeAnswer(req, contracts.NewDeviceResponseRPC(d.origin, &cmd.Envelope, p))
+}
+
+// land ends a flight: it appends answer for every delivery waiting, kept
+// as the command's memo when keep is set, acknowledges them, and forgets
+// the flight. A nil answer (it could not be built) is acknowledged
+// unanswered.
+func (d *Dispatcher) land(id string, f *flight, answer []byte, keep bool) {
+	d.mu.Lock()
+	waiters := f.waiters
+	d.mu.Unlock()
+	d.answer(id, waiters, answer, keep)
+	// Deliveries that came meanwhile: the memo is kept now.
+	d.mu.Lock()
+	late := f.waiters[len(waiters):]
+	delete(d.flights, id)
+	d.mu.Unlock()
+	if len(late) > 0 {
+		d.answer(id, late, answer, false)
+	}
+}
+
+// memo returns the answer kept for the command id, if any.
+func (d *Dispatcher) memo(id string) ([]byte, bool) {
+	answer, ok, err := d.box.Memo(memoKey(id))
+	if err != nil {
+		d.cfg.Logger.Error("rpc: read the answers given", "correlationId", id, "err", err)
+	}
+	return answer, ok
+}
+
+func memoKey(correlationID string) string { return "rpc/" + correlationID }

@@ -1,0 +1,335 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	stdjson "encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/iot-hub/agent/contracts"
+)
+
+func TestAnswersGetDeviceState(t *testing.T) {
+	r := newRig(t, Config{})
+	payload, id := command(t, contracts.MethodGetDeviceState, "", nil)
+	o := r.call(payload)
+	if o.answer == nil || o.answer.Status != contracts.StatusSuccess || o.deadLetter != nil {
+		t.Fatalf("got %v; want a successful answer and no dead letter", o)
+	}
+	a := o.answer
+	if a.CorrelationID != id || a.Payload.DeviceID != device || a.Payload.Method != "getDeviceState" || a.Payload.DurationMs <= 0 {
+		t.Errorf("answer %+v; want correlationId %s, this device, the method, a duration", a, id)
+	}
+	if o.answerRec.Topic != "backend/replies" || o.answerRec.Lane.String() != "control" {
+		t.Errorf("answer on %q lane %v; want the reply topic on the control lane", o.answerRec.Topic, o.answerRec.Lane)
+	}
+	headers := map[string]string{}
+	for _, h := range o.answerRec.Headers {
+		headers[h.Key] = string(h.Value)
+	}
+	if headers["mqtt.correlation-data"] != "cd" || headers[contracts.HeaderCorrelationID] != id || headers[contracts.HeaderEventType] != "device.response.rpc" {
+		t.Errorf("answer headers %v; want the request's reply headers and the envelope's", headers)
+	}
+	var result struct {
+		DeviceID, AgentVersion, OS string
+		Sensors                    struct{ Total int }
+		Disk                       struct{ TotalBytes uint64 }
+	}
+	if err := jsonUnmarshal(a.Payload.Result, &result); err != nil {
+		t.Fatal(err)
+	}
+	if result.DeviceID != device || result.AgentVersion != "test" || result.OS == "" || result.Sensors.Total != 1 || result.Disk.TotalBytes == 0 {
+		t.Errorf("result %s lacks what the device state says", a.Payload.Result)
+	}
+}
+
+// Every refusal: the code answered (if any) and the dead letter's reason.
+func TestRefusals(t *testing.T) {
+	r := newRig(t, Config{})
+	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	for _, tc := range []struct {
+		name      string
+		edit      func(string) string
+		code      string // "" for no answer
+		reason    string
+		inMessage string
+	}{
+		{"missing requestedBy", replace(t, `"requestedBy":"tester"`, `"requestedBy":""`), contracts.CodeInvalidCommand, contracts.DLQInvalid, "payload.requestedBy"},
+		{"wrong type", replace(t, `"deviceId":"gw-test"`, `"deviceId":7`), contracts.CodeInvalidCommand, contracts.DLQInvalid, "payload.deviceId"},
+		{"version v2", replace(t, `"__version":"v1"`, `"__version":"v2"`), contracts.CodeUnsupportedVersion, contracts.DLQUnsupportedVersion, "v2"},
+		{"unknown method", replace(t, `"method":"getDeviceState"`, `"method":"reboot"`), contracts.CodeMethodNotFound, contracts.DLQInvalid, "reboot"},
+		{"other device", replace(t, `"deviceId":"gw-test"`, `"deviceId":"gw-other"`), contracts.CodeWrongDevice, contracts.DLQWrongDevice, "gw-other"},
+		{"expired", func(s string) string {
+			i := strings.Index(s, `"expiresAt":"`) + len(`"expiresAt":"`)
+			return s[:i] + past + s[i+strings.IndexByte(s[i:], '"'):]
+		}, contracts.CodeExpired, contracts.DLQExpired, "expired"},
+		{"unknown event type", replace(t, `"eventType":"device.command.rpc"`, `"eventType":"device.reboot"`), contracts.CodeInvalidCommand, contracts.DLQUnknownEventType, "device.reboot"},
+		{"no correlationId", replace(t, `"correlationId":`, `"correlationID":`), "", contracts.DLQUnanswerable, "correlationId"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			payload, id := command(t, contracts.MethodGetDeviceState, "", tc.edit)
+			o := r.call(payload)
+			if tc.code == "" {
+				if o.answer != nil {
+					t.Errorf("answered %+v; want no answer", o.answer)
+				}
+			} else if o.answer == nil || o.answer.Status != contracts.StatusError || o.answer.Error.Code != tc.code ||
+				o.answer.CorrelationID != id || !strings.Contains(o.answer.Error.Message, tc.inMessage) {
+				t.Errorf("got %v; want an error answer %s to %s naming %q", o, tc.code, id, tc.inMessage)
+			}
+			if o.deadLetter == nil || o.deadLetter.Payload.Reason != tc.reason || !bytes.Equal(mustBytes(t, o.deadLetter), payload) {
+				t.Errorf("dead letter %+v; want reason %s with the raw command", o.deadLetter, tc.reason)
+			}
+		})
+	}
+}
+
+func TestExpiredByMessageExpiry(t *testing.T) {
+	r := newRig(t, Config{})
+	payload, _ := command(t, contracts.MethodGetDeviceState, "", nil)
+	req := request(payload)
+	req.Expiry = time.Now().Add(-time.Second)
+	r.send(req)
+	o := r.decode(r.drain())
+	if o.answer == nil || o.answer.Error == nil || o.answer.Error.Code != contracts.CodeExpired || o.deadLetter == nil {
+		t.Errorf("got %v; want EXPIRED and a dead letter for a command past its MQTT Message Expiry", o)
+	}
+}
+
+func TestNotJSONAndTooLargeAreDeadLetters(t *testing.T) {
+	r := newRig(t, Config{MaxCommandBytes: 4 << 10})
+	o := r.call([]byte("this is not JSON"))
+	if o.answer != nil || o.deadLetter == nil || o.deadLetter.Payload.Reason != contracts.DLQMalformed {
+		t.Errorf("not JSON: got %v; want only a malformed dead letter", o)
+	}
+	huge := bytes.Repeat([]byte("x"), 5<<10)
+	o = r.call(huge)
+	if o.answer != nil || o.deadLetter == nil || o.deadLetter.Payload.Reason != contracts.DLQTooLarge ||
+		len(mustBytes(t, o.deadLetter)) != tooLargeKept || !strings.Contains(o.deadLetter.Payload.Error, "5120 bytes") {
+		t.Errorf("too large: got %v; want a too_large dead letter with the first %d bytes", o, tooLargeKept)
+	}
+}
+
+func TestTimeoutBusyAndPanic(t *testing.T) {
+	r := newRig(t, Config{Concurrency: 1, Timeout: 200 * time.Millisecond})
+	release := make(chan struct{})
+	var runs atomic.Int32
+	r.d.methods[contracts.MethodGetSensors] = func(ctx context.Context, _ jsontext.Value) (any, error) {
+		runs.Add(1)
+		<-release // ignores ctx: the slot stays taken after its deadline
+		return "late", nil
+	}
+	r.d.methods[contracts.MethodGetDeviceState] = func(context.Context, jsontext.Value) (any, error) {
+		panic("a bug")
+	}
+	slow, _ := command(t, contracts.MethodGetSensors, "", nil)
+	o := r.call(slow)
+	if o.answer == nil || o.answer.Error == nil || o.answer.Error.Code != contracts.CodeTimeout || o.deadLetter != nil {
+		t.Fatalf("slow method: got %v; want TIMEOUT and no dead letter", o)
+	}
+	busy, _ := command(t, contracts.MethodGetSensors, "", nil)
+	o = r.call(busy)
+	if o.answer == nil || o.answer.Error == nil || o.answer.Error.Code != contracts.CodeBusy {
+		t.Fatalf("while the slot is taken: got %v; want BUSY", o)
+	}
+	close(release)
+	waitFor(t, "the slot to come free", func() bool { return len(r.d.running) == 0 })
+	bug, _ := command(t, contracts.MethodGetDeviceState, "", nil)
+	o = r.call(bug)
+	if o.answer == nil || o.answer.Error == nil || o.answer.Error.Code != contracts.CodeInternal || !strings.Contains(o.answer.Error.Message, "a bug") {
+		t.Fatalf("panicking method: got %v; want INTERNAL naming the panic", o)
+	}
+	// The agent keeps answering, and BUSY was not remembered: the same
+	// command runs now.
+	o = r.call(busy)
+	if o.answer == nil || o.answer.Status != contracts.StatusSuccess || runs.Load() != 2 {
+		t.Errorf("the command refused BUSY, sent again: got %v after %d runs; want it run and answered", o, runs.Load())
+	}
+}
+
+// A command delivered again, even after a restart, is answered from the
+// answer kept, not run twice.
+func TestRunsOncePerCorrelationIDAcrossRestarts(t *testing.T) {
+	r := newRig(t, Config{})
+	var runs atomic.Int32
+	counting := func(context.Context, jsontext.Value) (any, error) { return runs.Add(1), nil }
+	r.d.methods[contracts.MethodGetSensors] = counting
+	payload, id := command(t, contracts.MethodGetSensors, "", nil)
+	first := r.call(payload)
+	r.close()
+	r.open(Config{})
+	r.d.methods[contracts.MethodGetSensors] = counting
+	again := r.call(payload)
+	if runs.Load() != 1 {
+		t.Errorf("the method ran %d times; want once", runs.Load())
+	}
+	if again.answer == nil || again.answer.CorrelationID != id || string(again.answer.Payload.Result) != string(first.answer.Payload.Result) {
+		t.Errorf("answer after restart %v; want the first answer again (%s)", again, first.answer.Payload.Result)
+	}
+}
+
+// Deliveries of a command that is running wait for its answer.
+func TestConcurrentDeliveriesRunOnce(t *testing.T) {
+	r := newRig(t, Config{})
+	release := make(chan struct{})
+	var runs atomic.Int32
+	r.d.methods[contracts.MethodGetSensors] = func(context.Context, jsontext.Value) (any, error) {
+		runs.Add(1)
+		<-release
+		return "done", nil
+	}
+	payload, _ := command(t, contracts.MethodGetSensors, "", nil)
+	var acked sync.WaitGroup
+	for range 3 {
+		acked.Add(1)
+		req := request(payload)
+		req.Ack = acked.Done
+		r.d.Handle(req)
+	}
+	time.Sleep(50 * time.Millisecond) // let the deliveries join the flight
+	close(release)
+	acked.Wait()
+	answers := 0
+	for _, e := range r.drain() {
+		if e.Topic == "backend/replies" {
+			answers++
+		}
+	}
+	if runs.Load() != 1 || answers != 3 {
+		t.Errorf("%d runs, %d answers for 3 deliveries; want 1 run and 3 answers", runs.Load(), answers)
+	}
+}
+
+// A storm of bad input does not keep valid commands from being answered.
+func TestStormOfMalformedCommands(t *testing.T) {
+	r := newRig(t, Config{})
+	rng := rand.New(rand.NewPCG(1, 2))
+	var bad [][]byte
+	valid, _ := command(t, contracts.MethodGetDeviceState, "", nil)
+	for i := range 1000 {
+		switch i % 4 {
+		case 0:
+			b := make([]byte, rng.IntN(300))
+			for j := range b {
+				b[j] = byte(rng.Uint32())
+			}
+			bad = append(bad, b)
+		case 1: // valid JSON, cut short
+			bad = append(bad, valid[:rng.IntN(len(valid))])
+		case 2:
+			bad = append(bad, bytes.Repeat([]byte("{"), DefaultMaxCommandBytes+1))
+		case 3: // a byte changed
+			b := bytes.Clone(valid)
+			b[rng.IntN(len(b))] = byte(rng.Uint32())
+			bad = append(bad, b)
+		}
+	}
+	var acks atomic.Int32
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, b := range bad {
+			req := request(b)
+			req.Ack = func() { acks.Add(1) }
+			r.d.Handle(req)
+		}
+	})
+	const answered = 20
+	for range answered {
+		payload, _ := command(t, contracts.MethodGetDeviceState, "", nil)
+		r.send(request(payload)) // returns once answered, amid the storm
+	}
+	wg.Wait()
+	r.d.Wait()
+	success, letters := 0, 0
+	for _, e := range r.drain() {
+		m, err := contracts.Decode(e.Payload)
+		if err != nil {
+			t.Fatalf("invalid message in the outbox: %v", err)
+		}
+		switch m := m.(type) {
+		case *contracts.DeviceResponseRPC:
+			if m.Status == contracts.StatusSuccess {
+				success++
+			}
+		case *contracts.SystemDLQ:
+			letters++
+		}
+	}
+	if success < answered {
+		t.Errorf("%d successful answers; want at least the %d valid commands", success, answered)
+	}
+	if int(acks.Load()) != len(bad) || letters < len(bad)-success {
+		t.Errorf("%d of %d bad messages acknowledged, %d dead letters; want every one handled", acks.Load(), len(bad), letters)
+	}
+}
+
+func TestGetSensors(t *testing.T) {
+	r := newRig(t, Config{})
+	for _, tc := range []struct {
+		params, code, inMessage string
+	}{
+		{`{"sensors":["t1"],"fresh":true}`, "", ""},
+		{`{}`, "", ""},
+		{`{"sensors":["nope"]}`, contracts.CodeInvalidCommand, `"nope"`},
+		{`{"fresh":"yes"}`, contracts.CodeInvalidCommand, "params.fresh"},
+		{`{"colour":"red"}`, contracts.CodeInvalidCommand, "colour"},
+	} {
+		payload, _ := command(t, contracts.MethodGetSensors, tc.params, nil)
+		o := r.call(payload)
+		switch {
+		case o.answer == nil:
+			t.Errorf("params %s: no answer", tc.params)
+		case tc.code == "" && (o.answer.Status != contracts.StatusSuccess || !strings.Contains(string(o.answer.Payload.Result), `"name":"t1"`)):
+			t.Errorf("params %s: got %v; want t1's status", tc.params, o)
+		case tc.code != "" && (o.answer.Error == nil || o.answer.Error.Code != tc.code || !strings.Contains(o.answer.Error.Message, tc.inMessage)):
+			t.Errorf("params %s: got %v; want %s naming %s", tc.params, o, tc.code, tc.inMessage)
+		}
+	}
+}
+
+func TestEveryContractMethodHasAHandler(t *testing.T) {
+	m := methods(Deps{}, Config{}.withDefaults())
+	for _, name := range contracts.Method("").Values() {
+		if m[contracts.Method(name)] == nil {
+			t.Errorf("method %s of the contract has no handler in methods.go", name)
+		}
+	}
+	if len(m) != len(contracts.Method("").Values()) {
+		t.Errorf("methods.go has %d methods; the contract %d", len(m), len(contracts.Method("").Values()))
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func mustBytes(t *testing.T, m *contracts.SystemDLQ) []byte {
+	t.Helper()
+	b, err := contracts.Bytes(m.Payload.Raw, m.Payload.RawEncoding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// jsonUnmarshal decodes b with encoding/json, whose names match any case.
+func jsonUnmarshal(b []byte, v any) error {
+	if err := stdjson.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("result %s: %w", b, err)
+	}
+	return nil
+}

@@ -1,0 +1,24 @@
+// Package rpc answers the commands the backend sends a device: it decodes
+// each with contracts.Decode, runs the method it names within a deadline,
+// and puts the answer (device.response.rpc) in the outbox's control lane.
+//
+// A [Dispatcher] takes a [Request] per message received on a commands
+// topic. Whatever the input, it ends in exactly one of:
+//
+//   - an answer with status success and the method's result;
+//   - an answer with status error and a stable code (contracts.Code*):
+//     INVALID_COMMAND, UNSUPPORTED_VERSION, METHOD_NOT_FOUND, WRONG_DEVICE,
+//     EXPIRED, TIMEOUT, BUSY or INTERNAL, plus a dead letter when the input
+//     was bad (not for BUSY, TIMEOUT or INTERNAL: those are the device's);
+//   - a dead letter (system.dlq) alone, for input that cannot be answered:
+//     not JSON, no usable correlationId, larger than MaxCommandBytes.
+//
+// A command runs at most once per correlationId: its answer is kept in the
+// outbox's file with the answer record itself (outbox.Store.AppendMemo),
+// and a command delivered again, even after a restart, gets that answer
+// again. The request is acknowledged to the broker (Request.Ack) only once
+// its answer or dead letter is in the outbox, so a crash in between makes
+// the broker deliver it again.
+//
+// Methods are registered in one place, methods.go.
+package rpc

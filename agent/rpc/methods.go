@@ -1,0 +1,54 @@
+package rpc
+
+import (
+	"context"
+	"crypto/x509"
+	"time"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/sensors"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// methods is every method the agent answers. Adding one is a line here,
+// its name in the contract (contracts.Method), and its file.
+func methods(deps Deps, cfg Config) map[contracts.Method]Method {
+	return map[contracts.Method]Method{
+		contracts.MethodGetDeviceState: deviceState{deps: deps, deviceID: cfg.DeviceID, now: cfg.Now}.run,
+		contracts.MethodGetSensors:     getSensors{sensors: deps.Sensors}.run,
+	}
+}
+
+// Deps are what the methods read. A nil func or interface means the agent
+// has no such part; the methods leave it out of their results.
+type Deps struct {
+	// Version is the agent's version.
+	Version string
+	// StateDir is the agent's state directory, whose disk is reported.
+	StateDir string
+	// Started is when the agent started.
+	Started time.Time
+	// Uplink reports the uplink's connection.
+	Uplink func() UplinkState
+	// Outbox reports the outbox.
+	Outbox func() outbox.Stats
+	// Sensors are the sampler's sensors.
+	Sensors Sensors
+	// Certificate is the client certificate the uplink presents; nil when
+	// it presents none.
+	Certificate func() *x509.Certificate
+}
+
+// UplinkState is the uplink's connection, as getDeviceState reports it.
+type UplinkState struct {
+	Connected  bool
+	Since      time.Time
+	Broker     string
+	Reconnects int
+}
+
+// Sensors is what getSensors and getDeviceState need of the sampler.
+type Sensors interface {
+	Status(names ...string) ([]sensors.Status, error)
+	ReadNow(ctx context.Context, names ...string) ([]sensors.Status, error)
+}

@@ -1,0 +1,38 @@
+package rpc
+
+import (
+	"time"
+
+	"github.com/iot-hub/agent/agent/outbox"
+)
+
+// Request is one message received on a commands topic, with where its
+// answer and its dead letter go; the uplink that received it fills it in.
+type Request struct {
+	// Topic is the topic it came on.
+	Topic string
+	// Payload is the message body, as received.
+	Payload []byte
+	// Expiry is when the transport says it expires (MQTT Message Expiry);
+	// zero when it does not say.
+	Expiry time.Time
+	// ReceivedAt is when it was received; the answer's durationMs counts
+	// from here.
+	ReceivedAt time.Time
+	// Reply is the topic of the answer (the MQTT v5 Response Topic, else
+	// the device's responses topic), and ReplyHeaders go with it (the
+	// Correlation Data, the content type).
+	Reply        string
+	ReplyHeaders []outbox.Header
+	// DeadLetters is the topic of dead letters.
+	DeadLetters string
+	// Ack tells the broker the message is handled; the dispatcher calls it
+	// once the answer or the dead letter is in the outbox. May be nil.
+	Ack func()
+}
+
+func (r *Request) ack() {
+	if r.Ack != nil {
+		r.Ack()
+	}
+}
