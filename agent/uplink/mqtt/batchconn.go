@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bufio"
 	"net"
 	"sync"
 	"time"
@@ -12,8 +13,13 @@ import (
 // a timer flushes what other writers (PUBACKs of commands, PINGREQ) leave
 // within flushDelay. Without it each PUBLISH costs a writev of its own,
 // the drain's main cost.
+//
+// It also buffers reads: paho reads a packet a few bytes at a time (the
+// type, the length, the rest), a system call each without a buffer, and a
+// PUBACK is 4 bytes.
 type batchConn struct {
 	net.Conn
+	r       *bufio.Reader // paho's one reading goroutine uses it
 	mu      sync.Mutex
 	buf     []byte
 	pending bool // the timer is armed
@@ -24,14 +30,18 @@ type batchConn struct {
 const (
 	flushDelay = 200 * time.Microsecond
 	flushSize  = 32 << 10
+	readBuffer = 16 << 10
 )
 
 func newBatchConn(c net.Conn) *batchConn {
-	b := &batchConn{Conn: c}
+	b := &batchConn{Conn: c, r: bufio.NewReaderSize(c, readBuffer)}
 	b.timer = time.AfterFunc(time.Hour, b.Flush)
 	b.timer.Stop()
 	return b
 }
+
+// Read reads through the read buffer.
+func (b *batchConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 // Write buffers p; it fails only with the error of an earlier flush.
 func (b *batchConn) Write(p []byte) (int, error) {
