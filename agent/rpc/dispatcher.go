@@ -39,6 +39,7 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight // commands running, by correlationId
+	closed  bool
 }
 
 // flight is a command running, and every delivery of it waiting for its
@@ -72,19 +73,36 @@ func New(cfg Config, box Outbox, deps Deps) (*Dispatcher, error) {
 
 // Handle takes a request and returns; the request is answered in the
 // background. When many are being handled already, it waits for room.
+// After Close it drops the request unacknowledged: the broker delivers it
+// again to the next run.
 func (d *Dispatcher) Handle(req Request) {
 	if req.ReceivedAt.IsZero() {
 		req.ReceivedAt = d.cfg.Now()
 	}
 	d.intake <- struct{}{}
-	d.wg.Go(func() {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		<-d.intake
+		return
+	}
+	d.wg.Add(1)
+	d.mu.Unlock()
+	go func() {
+		defer d.wg.Done()
 		defer func() { <-d.intake }()
 		d.handle(&req)
-	})
+	}()
 }
 
-// Wait waits until every request taken so far is answered.
-func (d *Dispatcher) Wait() { d.wg.Wait() }
+// Close stops taking requests and waits until those taken are answered:
+// their methods' deadlines bound the wait.
+func (d *Dispatcher) Close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.wg.Wait()
+}
 
 // handle decodes and checks a request, then runs its method.
 func (d *Dispatcher) handle(req *Request) {

@@ -247,7 +247,7 @@ func TestStormOfMalformedCommands(t *testing.T) {
 		r.send(request(payload)) // returns once answered, amid the storm
 	}
 	wg.Wait()
-	r.d.Wait()
+	r.d.Close()
 	success, letters := 0, 0
 	for _, e := range r.drain() {
 		m, err := contracts.Decode(e.Payload)

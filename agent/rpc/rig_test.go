@@ -60,7 +60,7 @@ func (r *rig) close() {
 	if r.box == nil {
 		return
 	}
-	r.d.Wait()
+	r.d.Close()
 	r.box.Close()
 	r.box = nil
 }

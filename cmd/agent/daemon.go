@@ -90,7 +90,6 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		log.Error("agent: rpc", "err", err)
 		return exitError
 	}
-	defer dispatcher.Wait() // before the outbox closes: answers go in it
 	up, err = mqtt.New(cfg.MQTTConfig(log), box, dispatch(dispatcher, cfg.DeviceID))
 	if err != nil {
 		log.Error("agent: uplink", "err", err)
@@ -128,6 +127,14 @@ wait:
 
 	stopSensors()
 	if !await(samplerDone, samplerStopTimeout, sigs, log, "the sensors") {
+		code = exitError
+	}
+	// The commands being run are answered while the uplink still runs, so
+	// their answers and acknowledgements can go out; commands that come
+	// meanwhile are left unacknowledged, for the next run.
+	dispatcherDone := make(chan error, 1)
+	go func() { dispatcher.Close(); dispatcherDone <- nil }()
+	if !await(dispatcherDone, rpc.DefaultTimeout+5*time.Second, sigs, log, "the commands being run") {
 		code = exitError
 	}
 	stopUplink()
