@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // appendReq is one Append waiting for the writer.
@@ -13,8 +14,9 @@ type appendReq struct {
 	done    chan error // receives the outcome once
 }
 
-// encoded is a record in its stored form, before it has an ID.
+// encoded is a record in its stored form, with the ID it was given.
 type encoded struct {
+	id   ID
 	lane Lane
 	data []byte
 }
@@ -63,11 +65,16 @@ func (s *Store) append(ctx context.Context, memo *memoWrite, recs []Record) erro
 		s.countRefused(len(recs))
 		return fmt.Errorf("outbox: append: %w: %d bytes, cap %d", ErrTooLarge, total, s.cfg.MaxBytes)
 	}
+	if err := s.stage(req); err != nil {
+		return err
+	}
 	select {
 	case s.reqs <- req:
 	case <-s.stop:
+		s.unstage(req.recs)
 		return fmt.Errorf("outbox: append: %w", ErrClosed)
 	case <-ctx.Done():
+		s.unstage(req.recs)
 		return contextDone("append", ctx)
 	}
 	select {
@@ -124,4 +131,36 @@ func (s *Store) countRefused(n int) {
 	s.countersDirty = true
 	s.mu.Unlock()
 	s.wakeWriter()
+}
+
+// stage gives req's records their IDs and hands them to Next at once:
+// sending them overlaps their commit. The writer commits them under these
+// IDs, or takes them back if it cannot.
+func (s *Store) stage(req *appendReq) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("outbox: append: %w", ErrClosed)
+	}
+	for i := range req.recs {
+		r := &req.recs[i]
+		s.lastID++
+		r.id = s.lastID
+		s.pending[r.lane] = append(s.pending[r.lane], stagedRecord{id: r.id, data: r.data})
+	}
+	if len(req.recs) > 0 {
+		s.notifyLocked()
+	}
+	return nil
+}
+
+// unstage takes back records staged and not committed: Next no longer
+// hands them out, and those in flight leave it (a late Ack is ignored).
+func (s *Store) unstage(recs []encoded) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recs {
+		s.pending[r.lane] = slices.DeleteFunc(s.pending[r.lane], func(p stagedRecord) bool { return p.id == r.id })
+		s.landLocked(r.id)
+	}
 }

@@ -18,8 +18,9 @@ import (
 // batch's telemetry is taken from records appended since the backlog
 // began, so live data keeps flowing.
 //
-// Entries are handed out as soon as their commit is written, while it
-// syncs: an entry may come out of Next before its Append has returned.
+// Entries are handed out as soon as they are appended, while their commit
+// is written and synced: an entry may come out of Next, and be acked,
+// before its Append has returned.
 //
 // Handed-out entries are in flight until Ack, Release or Quarantine. An
 // entry whose Expiry has passed is dropped and counted instead of handed
@@ -143,7 +144,7 @@ func (r *reader) telemetry() {
 	if n <= 0 {
 		return
 	}
-	pending := ls.count + len(r.s.committing[LaneTelemetry]) - r.s.inFlightN[LaneTelemetry]
+	pending := ls.count + len(r.s.pending[LaneTelemetry]) - r.s.inFlightN[LaneTelemetry]
 	share := r.s.cfg.LiveShare
 	if ls.split == 0 && pending > n && share > 0 {
 		// A backlog: what is stored now is old; what comes later is live.
@@ -229,22 +230,30 @@ func (r *reader) take(l Lane, id ID, v []byte) bool {
 	return true
 }
 
-// records iterates over the records of lane l from ID from on: the
-// committed ones, then those of the commit syncing now.
+// records iterates over the records of lane l from ID from on, in ID
+// order: the committed ones merged with those appended and not committed
+// yet (a record in both, just committed, comes once).
 func (r *reader) records(l Lane, from ID) iter.Seq2[ID, []byte] {
 	return func(yield func(ID, []byte) bool) {
-		last := ID(0)
 		c := r.tx.Bucket(laneBuckets[l]).Cursor()
-		for k, v := c.Seek(idKey(from)); k != nil; k, v = c.Next() {
-			last = idOf(k)
-			if !yield(last, v) {
-				return
+		k, v := c.Seek(idKey(from))
+		pend := r.s.pending[l]
+		i, _ := slices.BinarySearchFunc(pend, from, func(p stagedRecord, id ID) int { return cmp.Compare(p.id, id) })
+		for k != nil || i < len(pend) {
+			var id ID
+			var val []byte
+			switch {
+			case i == len(pend) || k != nil && idOf(k) <= pend[i].id:
+				id, val = idOf(k), v
+				if i < len(pend) && pend[i].id == id {
+					i++
+				}
+				k, v = c.Next()
+			default:
+				id, val = pend[i].id, pend[i].data
+				i++
 			}
-		}
-		// Once that commit is done this transaction may not see it, or
-		// may see it as well: skip what the cursor gave.
-		for _, rec := range r.s.committing[l] {
-			if rec.id >= from && rec.id > last && !yield(rec.id, rec.data) {
+			if !yield(id, val) {
 				return
 			}
 		}
@@ -256,7 +265,7 @@ func (r *reader) get(l Lane, id ID) []byte {
 	if v := r.tx.Bucket(laneBuckets[l]).Get(idKey(id)); v != nil {
 		return v
 	}
-	recs := r.s.committing[l]
+	recs := r.s.pending[l]
 	if i, ok := slices.BinarySearchFunc(recs, id, func(rec stagedRecord, id ID) int { return cmp.Compare(rec.id, id) }); ok {
 		return recs[i].data
 	}
@@ -265,13 +274,14 @@ func (r *reader) get(l Lane, id ID) []byte {
 
 // lastID is the highest ID of lane l, or 0.
 func (r *reader) lastID(l Lane) ID {
-	if recs := r.s.committing[l]; len(recs) > 0 {
-		return recs[len(recs)-1].id
+	last := ID(0)
+	if recs := r.s.pending[l]; len(recs) > 0 {
+		last = recs[len(recs)-1].id
 	}
 	if k, _ := r.tx.Bucket(laneBuckets[l]).Cursor().Last(); k != nil {
-		return idOf(k)
+		last = max(last, idOf(k))
 	}
-	return 0
+	return last
 }
 
 // exhausted reports whether no entry of lane l is left in [head, until].

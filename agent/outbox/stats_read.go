@@ -24,10 +24,10 @@ func (s *Store) Stats() Stats {
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		for l := range Lane(numLanes) {
 			ls := lanes[l]
-			// Records of the commit syncing now count: Next may have
-			// handed them out, and their acks may be leaving already.
-			ls.Depth, ls.Bytes = s.lanes[l].count+len(s.committing[l])-s.leavingLocked(l), s.lanes[l].bytes
-			for _, r := range s.committing[l] {
+			// Records appended and not committed yet count: Next may
+			// have handed them out, and their acks may be leaving.
+			ls.Depth, ls.Bytes = s.lanes[l].count+len(s.pending[l])-s.leavingLocked(l), s.lanes[l].bytes
+			for _, r := range s.pending[l] {
 				ls.Bytes += int64(len(r.data))
 			}
 			if _, v := tx.Bucket(laneBuckets[l]).Cursor().First(); v != nil {
@@ -45,14 +45,18 @@ func (s *Store) Stats() Stats {
 // quarantined but not yet removed by a commit. s.mu must be held.
 func (s *Store) leavingLocked(l Lane) int {
 	n := 0
-	for _, d := range s.pendingDeletes {
-		if d.lane == l {
-			n++
+	for _, ds := range [][]pendingDelete{s.pendingDeletes, s.txDeletes} {
+		for _, d := range ds {
+			if d.lane == l {
+				n++
+			}
 		}
 	}
-	for _, q := range s.pendingQuarantine {
-		if q.lane == l {
-			n++
+	for _, qs := range [][]pendingQuarantine{s.pendingQuarantine, s.txQuarantine} {
+		for _, q := range qs {
+			if q.lane == l {
+				n++
+			}
 		}
 	}
 	return n

@@ -46,22 +46,25 @@ type Store struct {
 	changed chan struct{}
 	closed  bool
 
-	lanes      [numLanes]laneState
-	committing [numLanes][]stagedRecord // records of the commit syncing now
-	inFlight   map[ID]Lane
-	inFlightN  [numLanes]int  // entries in flight per lane
-	released   [numLanes][]ID // sorted; handed out again first
+	lanes     [numLanes]laneState
+	pending   [numLanes][]stagedRecord // appended, not committed yet; by ID
+	inFlight  map[ID]Lane
+	inFlightN [numLanes]int  // entries in flight per lane
+	released  [numLanes][]ID // sorted; handed out again first
 
-	// Work for the writer's next transaction.
+	// Work for the writer's next transaction; and the work of the one
+	// running, still counted by Stats until it commits.
 	pendingDeletes    []pendingDelete
 	pendingQuarantine []pendingQuarantine
+	txDeletes         []pendingDelete
+	txQuarantine      []pendingQuarantine
 	pendingTopics     map[uint64]string
 
 	topicIDs   map[string]uint64
 	topicNames map[uint64]string
 	nextTopic  uint64 // the id the next new topic gets
 
-	lastID ID // the last ID given out; the writer's alone after Open
+	lastID ID // the last ID given to a record
 
 	counters             counters // mirrored in the meta bucket
 	countersDirty        bool     // counters changed outside a commit
@@ -86,8 +89,8 @@ type counters struct {
 	dropped DropCounts
 }
 
-// stagedRecord is a record written by the commit in progress: Next may
-// hand it out while the commit syncs.
+// stagedRecord is a record appended and not committed yet: Next hands it
+// out all the same, so that sending it overlaps the commit.
 type stagedRecord struct {
 	id   ID
 	data []byte

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"encoding/binary"
 	"maps"
 	"slices"
@@ -141,33 +142,62 @@ func hasControl(batch []*appendReq) bool {
 // only if the transaction commits.
 type txState struct {
 	lanes       [numLanes]laneState
-	lastID      ID                       // the last ID given to a record
-	fresh       [numLanes][]stagedRecord // the records appended
-	dropped     DropCounts               // increments
-	quarantined int                      // increment
-	appended    bool
+	dropped     DropCounts // increments
+	quarantined int        // increment
 }
 
 // commit runs one write transaction for batch and the pending work, then
 // answers every append in batch. It returns how many appends were queued
 // just before it answered.
 //
-// The appended records are handed to Next before the commit syncs, while
-// their Appends still wait: the publish and the fsync overlap, and a
-// record's trip to the broker does not start with a disk's worst case.
-// Should the commit fail, their Appends fail and they leave flight; an
-// uplink may have sent them all the same, which at-least-once allows. Their
-// IDs are never given out again, so no late Ack can hit another record.
+// The records of batch were handed to Next when they were appended
+// (stage): sending them overlaps this commit, and their acks may come
+// before it. Acks and quarantines of records not committed yet wait for
+// the commit that writes them; those of this batch's records are applied
+// after the batch is written. Should the commit fail, or refuse an append
+// for room, those records leave flight and their Appends fail; an uplink
+// may have sent them all the same, which at-least-once allows. IDs are
+// never given out again, so no late Ack can hit another record.
 func (s *Store) commit(batch []*appendReq) int {
 	s.mu.Lock()
-	// The pending work stays listed until it is committed, so Stats keeps
-	// counting it as leaving.
-	deletes, quarantines := slices.Clone(s.pendingDeletes), slices.Clone(s.pendingQuarantine)
+	inBatch := make(map[ID]bool)
+	maxID := ID(0)
+	for _, req := range batch {
+		for _, r := range req.recs {
+			inBatch[r.id] = true
+			maxID = max(maxID, r.id)
+		}
+	}
+	// Work on records still to be committed by a later commit waits; the
+	// rest is this transaction's, and Stats counts it as leaving until
+	// the transaction is over.
+	var before, after []pendingDelete
+	var carry []pendingDelete
+	for _, d := range s.pendingDeletes {
+		switch {
+		case inBatch[d.id]:
+			after = append(after, d)
+		case s.stagedLocked(d.lane, d.id):
+			carry = append(carry, d)
+		default:
+			before = append(before, d)
+		}
+	}
+	var quarantines, carryQ []pendingQuarantine
+	for _, q := range s.pendingQuarantine {
+		if !inBatch[q.id] && s.stagedLocked(q.lane, q.id) {
+			carryQ = append(carryQ, q)
+		} else {
+			quarantines = append(quarantines, q)
+		}
+	}
 	topics := maps.Clone(s.pendingTopics)
-	if len(batch)+len(deletes)+len(quarantines)+len(topics) == 0 && !s.countersDirty {
+	if len(batch)+len(before)+len(after)+len(quarantines)+len(topics) == 0 && !s.countersDirty {
 		s.mu.Unlock()
 		return len(s.reqs) // nothing to write: no empty commit
 	}
+	s.pendingDeletes, s.pendingQuarantine = carry, carryQ
+	s.txDeletes, s.txQuarantine = append(before, after...), quarantines
 	s.countersDirty = false
 	// Eviction must skip entries in flight; the copy is taken only when
 	// this batch may pass the cap, not on every commit.
@@ -188,7 +218,7 @@ func (s *Store) commit(batch []*appendReq) int {
 
 	results := make([]error, len(batch))
 	err := db.Update(func(tx *bolt.Tx) error {
-		st = txState{lanes: st.lanes, lastID: s.lastID}
+		st = txState{lanes: st.lanes}
 		for i := range results {
 			results[i] = nil
 		}
@@ -199,18 +229,8 @@ func (s *Store) commit(batch []*appendReq) int {
 				return err
 			}
 		}
-		for _, d := range deletes {
-			if err := s.deleteRecord(tx, &st, d.lane, d.id); err != nil {
-				return err
-			}
-			if d.expired {
-				st.dropped.Expired++
-			}
-		}
-		for _, q := range quarantines {
-			if err := s.quarantineRecord(tx, &st, q); err != nil {
-				return err
-			}
+		if err := s.deleteRecords(tx, &st, before); err != nil {
+			return err
 		}
 		memos := false
 		for i, req := range batch {
@@ -230,6 +250,14 @@ func (s *Store) commit(batch []*appendReq) int {
 				memos = true
 			}
 		}
+		if err := s.deleteRecords(tx, &st, after); err != nil {
+			return err
+		}
+		for _, q := range quarantines {
+			if err := s.quarantineRecord(tx, &st, q); err != nil {
+				return err
+			}
+		}
 		if memos {
 			if err := s.pruneMemos(tx); err != nil {
 				return err
@@ -247,41 +275,35 @@ func (s *Store) commit(batch []*appendReq) int {
 		if err := writeCounters(meta, c); err != nil {
 			return err
 		}
-		if err := meta.SetSequence(uint64(st.lastID)); err != nil {
-			return err
+		if maxID > ID(meta.Sequence()) {
+			if err := meta.SetSequence(uint64(maxID)); err != nil {
+				return err
+			}
 		}
-		if err := putUint64(meta, keyQuarantined, uint64(qBase+st.quarantined)); err != nil {
-			return err
-		}
-		if st.appended { // bbolt syncs after this returns
-			s.mu.Lock()
-			s.committing = st.fresh
-			s.notifyLocked()
-			s.mu.Unlock()
-		}
-		return nil
+		return putUint64(meta, keyQuarantined, uint64(qBase+st.quarantined))
 	})
-	s.lastID = max(s.lastID, st.lastID)
 
 	s.mu.Lock()
-	fresh := s.committing
-	s.committing = [numLanes][]stagedRecord{}
-	if err != nil {
-		for _, recs := range fresh {
-			for _, r := range recs {
+	// The batch's records are in the file now, or not to be.
+	for i, req := range batch {
+		for _, r := range req.recs {
+			s.pending[r.lane] = slices.DeleteFunc(s.pending[r.lane], func(p stagedRecord) bool { return p.id == r.id })
+			if err != nil || results[i] != nil {
 				s.landLocked(r.id)
 			}
 		}
+	}
+	if err != nil {
 		// Nothing was written: the acks and quarantines wait for the next
 		// commit, the appends fail.
+		s.pendingDeletes = append(s.txDeletes, s.pendingDeletes...)
+		s.pendingQuarantine = append(s.txQuarantine, s.pendingQuarantine...)
 		s.countersDirty = true
 		s.log.Error("outbox: commit failed", "err", err)
 		for i := range results {
 			results[i] = err
 		}
 	} else {
-		s.pendingDeletes = slices.Clone(s.pendingDeletes[len(deletes):])
-		s.pendingQuarantine = slices.Clone(s.pendingQuarantine[len(quarantines):])
 		for l := range s.lanes {
 			s.lanes[l].count, s.lanes[l].bytes = st.lanes[l].count, st.lanes[l].bytes
 		}
@@ -291,10 +313,8 @@ func (s *Store) commit(batch []*appendReq) int {
 			delete(s.pendingTopics, id)
 		}
 		s.commits++
-		if st.appended {
-			s.notifyLocked()
-		}
 	}
+	s.txDeletes, s.txQuarantine = nil, nil
 	s.mu.Unlock()
 	queued := len(s.reqs)
 	for i, req := range batch {
@@ -319,17 +339,14 @@ func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]Lane, req *appen
 		}
 	}
 	for _, r := range req.recs {
-		st.lastID++
 		b := tx.Bucket(laneBuckets[r.lane])
-		b.FillPercent = 1 // keys only grow: pack the pages
-		if err := b.Put(idKey(st.lastID), r.data); err != nil {
+		b.FillPercent = 1 // keys (almost) only grow: pack the pages
+		if err := b.Put(idKey(r.id), r.data); err != nil {
 			return false, err
 		}
-		st.fresh[r.lane] = append(st.fresh[r.lane], stagedRecord{id: st.lastID, data: r.data})
 		st.lanes[r.lane].count++
 		st.lanes[r.lane].bytes += int64(len(r.data))
 	}
-	st.appended = true
 	return true, nil
 }
 
@@ -357,6 +374,27 @@ func (s *Store) evict(tx *bolt.Tx, st *txState, busy map[ID]Lane, over int64) er
 		s.log.Warn("outbox: full; dropped the oldest telemetry", "records", len(victims), "bytes", freed)
 	}
 	return nil
+}
+
+// deleteRecords removes the records of ds that are still there, counting
+// the expired ones as dropped.
+func (s *Store) deleteRecords(tx *bolt.Tx, st *txState, ds []pendingDelete) error {
+	for _, d := range ds {
+		if err := s.deleteRecord(tx, st, d.lane, d.id); err != nil {
+			return err
+		}
+		if d.expired {
+			st.dropped.Expired++
+		}
+	}
+	return nil
+}
+
+// stagedLocked reports whether record id of lane l is appended and not
+// committed yet. s.mu must be held.
+func (s *Store) stagedLocked(l Lane, id ID) bool {
+	_, ok := slices.BinarySearchFunc(s.pending[l], id, func(p stagedRecord, id ID) int { return cmp.Compare(p.id, id) })
+	return ok
 }
 
 // deleteRecord removes a record if it is still there.
