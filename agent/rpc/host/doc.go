@@ -4,9 +4,33 @@
 // temperature and the agent's own memory.
 //
 // On Linux the facts come from system calls (uname, clock_gettime,
-// adjtimex, statfs) and from /proc and /sys. Reading them is cheap enough
-// for every call: a few system calls and small files, nothing spawned,
-// nothing waited for.
+// adjtimex, statfs) and from /proc and /sys.
+//
+// # Freshness
+//
+// [Read] runs on every getDeviceState call, so it reads each fact no more
+// often than the fact changes, or than a caller could tell:
+//
+//   - The hostname and the kernel's release are read once, on the first
+//     Read, and kept: they do not change while the agent runs (a host
+//     renamed while it runs shows the new name after the agent restarts).
+//     OS and Arch are the build's.
+//   - The uptime and boot time, the clock's synchronization and the
+//     state directory's disk come from a system call each, on every Read.
+//   - The memory (/proc/meminfo), the agent's resident set
+//     (/proc/self/statm) and the CPU's temperature (a thermal zone's temp
+//     file) are read at most once a second and the reading is shared
+//     until then: these facts may be up to a second old. MemAvailable has
+//     no system call (sysinfo's freeram is not it), so the file stays; the
+//     second spares the kernel building /proc/meminfo and the file opens
+//     on every call under load, and no caller can tell a second's age in
+//     a snapshot of the device's state. The files are read into one
+//     buffer and parsed without allocating.
+//   - Which thermal zone is the CPU's is chosen once, by scanning
+//     /sys/class/thermal; then only the chosen zone's temp file is read.
+//     The zones are scanned again when it stops reading, and every minute
+//     while the choice is not a CPU's zone (another zone's, or none): a
+//     driver loaded late may add the CPU's.
 //
 // # Caveats
 //
@@ -18,5 +42,5 @@
 //   - CPUTemperatureCelsius is nil on a machine without thermal zones
 //     (containers and most VMs have none).
 //   - Elsewhere than on Linux only the hostname, OS and architecture are
-//     filled in.
+//     filled in; the hostname is read once, like on Linux.
 package host

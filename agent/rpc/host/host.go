@@ -50,7 +50,9 @@ type Disk struct {
 
 // Read returns the facts about this machine, with the disk that holds
 // stateDir. A fact that cannot be read is left zero; Read fails only when
-// none can (see the package's caveats). It is safe for concurrent use.
+// none can (see the package's caveats). Some facts are cached: the memory,
+// resident set and temperature may be up to a second old (see the
+// package's Freshness). It is safe for concurrent use.
 func Read(stateDir string) (Facts, error) {
 	f := Facts{OS: runtime.GOOS, Arch: runtime.GOARCH, Disk: Disk{Path: stateDir}}
 	if err := fill(&f); err != nil {

@@ -2,38 +2,82 @@ package host
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// reader reads the facts from the files under root: "/" but in tests.
+// sampleAge is how long the facts read from files (memory, resident set,
+// temperature) are reused before they are read again.
+const sampleAge = time.Second
+
+// rescanAge is how long a choice of thermal zone that is not the CPU's
+// zone stands before the zones are scanned again.
+const rescanAge = time.Minute
+
+// reader reads the facts from the files under a root: "/" but in tests.
+// It caches what it reads (see the package's Freshness), so each root
+// has one reader; it is safe for concurrent use.
 type reader struct {
-	root string
+	// meminfo, statm and thermal are the paths of /proc/meminfo,
+	// /proc/self/statm and /sys/class/thermal under the root.
+	meminfo, statm, thermal string
+	// now is the clock by which the cached facts age: time.Now but in
+	// tests.
+	now func() time.Time
+
+	mu sync.Mutex // guards what follows
+	// buf is the one buffer for every file read: /proc/meminfo is the
+	// largest, about 1.5 KiB.
+	buf [4096]byte
+	// sample is the latest reading of the files.
+	sample sample
+	// zone is the thermal zone chosen as the CPU's.
+	zone zone
 }
 
+// sample is one reading of the facts that come from files.
+type sample struct {
+	at                     time.Time // zero before the first
+	memTotal, memAvailable uint64
+	memErr                 error
+	rss                    uint64
+	rssErr                 error
+	temperature            float64
+	temperatureOK          bool
+}
+
+// newReader returns a reader of the files under root.
+func newReader(root string) *reader {
+	return &reader{
+		meminfo: filepath.Join(root, "proc/meminfo"),
+		statm:   filepath.Join(root, "proc/self/statm"),
+		thermal: filepath.Join(root, thermalDir),
+		now:     time.Now,
+	}
+}
+
+// system reads this machine's facts.
+var system = newReader("/")
+
 // fill reads this machine's facts into f.
-func fill(f *Facts) error { return reader{root: "/"}.fill(f) }
+func fill(f *Facts) error { return system.fill(f) }
 
 // fill reads the facts into f, f.Disk.Path already set. It fails when
 // none reads.
-func (r reader) fill(f *Facts) error {
-	// One buffer for every file read: /proc/meminfo is the largest, about
-	// 1.5 KiB.
-	buf := make([]byte, 4096)
+func (r *reader) fill(f *Facts) error {
+	memErr, rssErr := r.fillSample(f)
 	errs := [...]error{
 		readUname(f),
 		readUptime(f),
 		readClock(f),
 		readDisk(&f.Disk),
-		r.readMemory(f, buf),
-		r.readRSS(f, buf),
+		memErr,
+		rssErr,
 	}
-	f.CPUTemperatureCelsius = r.cpuTemperature(buf)
 	for _, err := range errs {
 		if err == nil {
 			return nil
@@ -42,22 +86,63 @@ func (r reader) fill(f *Facts) error {
 	return errors.Join(errs[:]...)
 }
 
-// readUname reads the hostname and the kernel's release.
-func readUname(f *Facts) error {
+// fillSample sets the facts that come from files, read again when the
+// reading is sampleAge old, and returns the errors reading the memory and
+// the resident set.
+func (r *reader) fillSample(f *Facts) (memErr, rssErr error) {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := &r.sample
+	if age := now.Sub(s.at); s.at.IsZero() || age < 0 || age >= sampleAge {
+		r.readSample(now)
+	}
+	f.MemTotalBytes, f.MemAvailableBytes = s.memTotal, s.memAvailable
+	f.ProcessRSSBytes = s.rss
+	if s.temperatureOK {
+		t := s.temperature // the caller's own
+		f.CPUTemperatureCelsius = &t
+	}
+	return s.memErr, s.rssErr
+}
+
+// readSample reads the files into r.sample, r.mu held.
+func (r *reader) readSample(now time.Time) {
+	s := &r.sample
+	s.at = now
+	s.memTotal, s.memAvailable, s.memErr = r.readMemory()
+	s.rss, s.rssErr = r.readRSS()
+	s.temperature, s.temperatureOK = r.cpuTemperature(now)
+}
+
+// uname is the hostname and the kernel's release, read once: they do not
+// change while the agent runs.
+var uname = sync.OnceValues(func() (utsname, error) {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
-		return fmt.Errorf("uname: %w", err)
+		return utsname{}, os.NewSyscallError("uname", err)
 	}
-	f.Hostname = unix.ByteSliceToString(u.Nodename[:])
-	f.Kernel = unix.ByteSliceToString(u.Release[:])
-	return nil
+	return utsname{
+		hostname: unix.ByteSliceToString(u.Nodename[:]),
+		kernel:   unix.ByteSliceToString(u.Release[:]),
+	}, nil
+})
+
+// utsname is what Facts takes from uname.
+type utsname struct{ hostname, kernel string }
+
+// readUname sets the hostname and the kernel's release.
+func readUname(f *Facts) error {
+	u, err := uname()
+	f.Hostname, f.Kernel = u.hostname, u.kernel
+	return err
 }
 
 // readUptime reads the uptime, by CLOCK_BOOTTIME, and the boot time.
 func readUptime(f *Facts) error {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
-		return fmt.Errorf("clock_gettime: %w", err)
+		return os.NewSyscallError("clock_gettime", err)
 	}
 	f.Uptime = time.Duration(ts.Nano())
 	f.BootTime = time.Now().Add(-f.Uptime).Round(0) // a wall time, no monotonic reading
@@ -70,7 +155,7 @@ func readClock(f *Facts) error {
 	var tx unix.Timex
 	state, err := unix.Adjtimex(&tx)
 	if err != nil {
-		return fmt.Errorf("adjtimex: %w", err)
+		return os.NewSyscallError("adjtimex", err)
 	}
 	f.ClockSynchronized = state != unix.TIME_ERROR && tx.Status&unix.STA_UNSYNC == 0
 	return nil
@@ -81,7 +166,7 @@ func readClock(f *Facts) error {
 func readDisk(d *Disk) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(d.Path, &st); err != nil {
-		return fmt.Errorf("statfs: %w", err)
+		return os.NewSyscallError("statfs", err)
 	}
 	// The counts are in fragments; kernels before 2.6 left Frsize zero
 	// and counted in blocks.
@@ -95,21 +180,39 @@ func readDisk(d *Disk) error {
 	return nil
 }
 
-// path returns where the file name is: under r.root.
-func (r reader) path(name string) string { return filepath.Join(r.root, name) }
-
-// readFile reads the file name, under r.root, into buf, up to len(buf)
-// bytes. Files in /proc and /sys report no size, so os.ReadFile would
-// grow its buffer for each.
-func (r reader) readFile(name string, buf []byte) ([]byte, error) {
-	f, err := os.Open(r.path(name))
+// readFile reads the file at path into r.buf, up to its length, r.mu
+// held. Files in /proc and /sys report no size, so os.ReadFile would grow
+// its buffer for each; and an os.File costs allocations that a file
+// descriptor, closed at once, does not.
+func (r *reader) readFile(path string) ([]byte, error) {
+	fd, err := open(path)
 	if err != nil {
-		return nil, err
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer f.Close()
-	n, err := io.ReadFull(f, buf)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		err = nil
+	defer unix.Close(fd)
+	n := 0
+	for n < len(r.buf) {
+		m, err := unix.Read(fd, r.buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if m == 0 {
+			break
+		}
+		n += m
 	}
-	return buf[:n], err
+	return r.buf[:n], nil
+}
+
+// open opens the file at path to read.
+func open(path string) (int, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
 }

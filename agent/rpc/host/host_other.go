@@ -2,11 +2,28 @@
 
 package host
 
-import "os"
+import (
+	"os"
+	"sync"
+)
+
+// hostname is the host name, read by the first fill that could.
+var hostname struct {
+	sync.Mutex
+	name string
+}
 
 // fill sets the hostname, all the standard library can tell.
 func fill(f *Facts) error {
-	h, err := os.Hostname()
-	f.Hostname = h
-	return err
+	hostname.Lock()
+	defer hostname.Unlock()
+	if hostname.name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return err
+		}
+		hostname.name = h
+	}
+	f.Hostname = hostname.name
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -56,11 +57,19 @@ func TestReadWithoutStateDir(t *testing.T) {
 	}
 }
 
-// fakeRoot makes a directory holding the files given, by path from the
-// root; a path ending in / is a directory.
-func fakeRoot(t *testing.T, files map[string]string) reader {
+// fakeRoot returns a reader of a directory holding the files given, by
+// path from the root; a path ending in / is a directory.
+func fakeRoot(t *testing.T, files map[string]string) *reader {
 	t.Helper()
 	root := t.TempDir()
+	writeFiles(t, root, files)
+	return newReader(root)
+}
+
+// writeFiles writes the files given under root, by path from it; a path
+// ending in / is a directory.
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
 	for name, content := range files {
 		p := filepath.Join(root, name)
 		if strings.HasSuffix(name, "/") {
@@ -76,11 +85,10 @@ func fakeRoot(t *testing.T, files map[string]string) reader {
 			t.Fatal(err)
 		}
 	}
-	return reader{root: root}
 }
 
 // mustFill returns the facts r reads, failing the test if it fails.
-func (r reader) mustFill(t *testing.T) Facts {
+func (r *reader) mustFill(t *testing.T) Facts {
 	t.Helper()
 	f := Facts{Disk: Disk{Path: t.TempDir()}}
 	if err := r.fill(&f); err != nil {
@@ -183,7 +191,7 @@ func show(t *float64) string {
 }
 
 func TestEmptyRoot(t *testing.T) {
-	f := reader{root: t.TempDir()}.mustFill(t)
+	f := newReader(t.TempDir()).mustFill(t)
 	if f.Hostname == "" || f.Uptime <= 0 || f.Disk.TotalBytes == 0 {
 		t.Errorf("fill = %+v; want the facts from system calls", f)
 	}
@@ -197,6 +205,175 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Read(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// fakeClock is a reader's clock that tests move.
+type fakeClock struct{ now time.Time }
+
+// install makes c r's clock and returns it.
+func (c *fakeClock) install(r *reader) *fakeClock {
+	c.now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { return c.now }
+	return c
+}
+
+func (c *fakeClock) advance(d time.Duration) { c.now = c.now.Add(d) }
+
+func TestSampleCached(t *testing.T) {
+	const zone = "sys/class/thermal/thermal_zone0/"
+	root := t.TempDir()
+	write := func(memTotal, memAvailable, rss, milli string) {
+		writeFiles(t, root, map[string]string{
+			"proc/meminfo":    "MemTotal: " + memTotal + " kB\nMemFree: 1 kB\nMemAvailable: " + memAvailable + " kB\n",
+			"proc/self/statm": "900 " + rss + " 300 5 0 100 0\n",
+			zone + "type":     "cpu-thermal\n",
+			zone + "temp":     milli + "\n",
+		})
+	}
+	r := newReader(root)
+	clock := new(fakeClock).install(r)
+	page := uint64(os.Getpagesize())
+	check := func(when string, total, available, rss uint64, celsius float64) {
+		t.Helper()
+		f := r.mustFill(t)
+		if f.MemTotalBytes != total*1024 || f.MemAvailableBytes != available*1024 || f.ProcessRSSBytes != rss*page ||
+			f.CPUTemperatureCelsius == nil || *f.CPUTemperatureCelsius != celsius {
+			t.Errorf("%s: memory %d, %d, RSS %d, temperature %s; want %d, %d, %d, %v", when,
+				f.MemTotalBytes, f.MemAvailableBytes, f.ProcessRSSBytes, show(f.CPUTemperatureCelsius),
+				total*1024, available*1024, rss*page, celsius)
+		}
+		if f.Uptime <= 0 || f.Hostname == "" || f.Disk.TotalBytes == 0 {
+			t.Errorf("%s: fill = %+v; want the facts from system calls", when, f)
+		}
+	}
+
+	write("4000", "3000", "200", "50000")
+	check("first", 4000, 3000, 200, 50)
+	write("4000", "1000", "250", "61500")
+	check("at once", 4000, 3000, 200, 50)
+	clock.advance(sampleAge - time.Nanosecond)
+	check("just before sampleAge", 4000, 3000, 200, 50)
+	clock.advance(time.Nanosecond)
+	check("after sampleAge", 4000, 1000, 250, 61.5)
+	write("4000", "2000", "260", "62000")
+	clock.advance(-time.Hour) // a clock set back reads again
+	check("clock set back", 4000, 2000, 260, 62)
+}
+
+func TestSampleCopied(t *testing.T) {
+	r := fakeRoot(t, map[string]string{
+		"sys/class/thermal/thermal_zone0/type": "cpu-thermal\n",
+		"sys/class/thermal/thermal_zone0/temp": "40000\n",
+	})
+	new(fakeClock).install(r)
+	f := r.mustFill(t)
+	*f.CPUTemperatureCelsius = 99 // the caller's to change
+	if g := r.mustFill(t); *g.CPUTemperatureCelsius != 40 {
+		t.Errorf("CPUTemperatureCelsius = %v after the last caller changed its own; want 40", *g.CPUTemperatureCelsius)
+	}
+}
+
+func TestZoneChoiceCached(t *testing.T) {
+	const zones = "sys/class/thermal/"
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		zones + "thermal_zone5/type": "x86_pkg_temp\n", zones + "thermal_zone5/temp": "50000\n",
+	})
+	r := newReader(root)
+	clock := new(fakeClock).install(r)
+	check := func(when string, want float64) {
+		t.Helper()
+		if got := r.mustFill(t).CPUTemperatureCelsius; got == nil || *got != want {
+			t.Errorf("%s: CPUTemperatureCelsius = %s; want %v", when, show(got), want)
+		}
+	}
+	check("first", 50)
+
+	// A CPU's zone that would come first on a scan: the zones are not
+	// scanned while the chosen one reads, however long.
+	writeFiles(t, root, map[string]string{
+		zones + "thermal_zone0/type": "cpu-thermal\n", zones + "thermal_zone0/temp": "10000\n",
+		zones + "thermal_zone5/temp": "51000\n",
+	})
+	clock.advance(sampleAge)
+	check("the chosen zone changed", 51)
+	clock.advance(2 * rescanAge)
+	check("rescanAge later", 51)
+
+	// The chosen zone gone, the zones are scanned again.
+	if err := os.RemoveAll(filepath.Join(root, zones, "thermal_zone5")); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(sampleAge)
+	check("the chosen zone gone", 10)
+}
+
+func TestZoneChoiceRescanned(t *testing.T) {
+	const zones = "sys/class/thermal/"
+	for _, tt := range []struct {
+		name  string
+		files map[string]string
+		first *float64
+	}{
+		{"from another zone", map[string]string{zones + "thermal_zone0/type": "acpitz\n", zones + "thermal_zone0/temp": "27800\n"}, new(27.8)},
+		{"from none", map[string]string{zones: ""}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeFiles(t, root, tt.files)
+			r := newReader(root)
+			clock := new(fakeClock).install(r)
+			check := func(when string, want *float64) {
+				t.Helper()
+				got := r.mustFill(t).CPUTemperatureCelsius
+				if (got == nil) != (want == nil) || got != nil && *got != *want {
+					t.Errorf("%s: CPUTemperatureCelsius = %s; want %s", when, show(got), show(want))
+				}
+			}
+			check("first", tt.first)
+			// A driver loaded late adds the CPU's zone: it shows at the
+			// next scan, rescanAge after the first.
+			writeFiles(t, root, map[string]string{
+				zones + "thermal_zone1/type": "x86_pkg_temp\n", zones + "thermal_zone1/temp": "55000\n",
+			})
+			clock.advance(sampleAge)
+			check("before rescanAge", tt.first)
+			clock.advance(rescanAge)
+			check("after rescanAge", new(55.0))
+		})
+	}
+}
+
+func TestReadConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				if f, err := Read(dir); err != nil || f.MemTotalBytes == 0 || f.Hostname == "" {
+					t.Errorf("Read = %+v, %v", f, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// BenchmarkReadUncached reads the facts with the files read every time,
+// as one Read a second does.
+func BenchmarkReadUncached(b *testing.B) {
+	dir := b.TempDir()
+	r := newReader("/")
+	clock := new(fakeClock).install(r)
+	b.ReportAllocs()
+	for b.Loop() {
+		clock.advance(sampleAge)
+		f := Facts{Disk: Disk{Path: dir}}
+		if err := r.fill(&f); err != nil {
 			b.Fatal(err)
 		}
 	}

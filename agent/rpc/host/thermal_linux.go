@@ -7,46 +7,81 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // thermalDir is where Linux lists the thermal zones, under the root.
 const thermalDir = "sys/class/thermal"
 
-// cpuTemperature returns the temperature of the first thermal zone, by
-// number, whose type is the CPU's, else of the first zone that reads; nil
-// when none reads.
-func (r reader) cpuTemperature(buf []byte) *float64 {
-	var first *float64
-	for _, zone := range r.thermalZones() {
-		cpu := isCPUZone(r.zoneType(zone, buf))
-		if !cpu && first != nil {
-			continue
+// zone is the choice of the thermal zone whose temperature is the CPU's.
+type zone struct {
+	// temp is the chosen zone's temp file; "" when no zone reads.
+	temp string
+	// cpu tells whether the zone is the CPU's, not the first that reads
+	// for want of one.
+	cpu bool
+	// scanned is when the zones were scanned for the choice; zero before
+	// the first scan.
+	scanned time.Time
+}
+
+// cpuTemperature returns the temperature of the chosen zone, r.mu held.
+// The zones are scanned to choose (again) at the first call, when the
+// chosen zone does not read, and when the choice is not a CPU's zone and
+// rescanAge old.
+func (r *reader) cpuTemperature(now time.Time) (float64, bool) {
+	z := &r.zone
+	due := z.scanned.IsZero() || !z.cpu && now.Sub(z.scanned) >= rescanAge
+	if !due {
+		if z.temp == "" {
+			return 0, false
 		}
-		t, ok := r.zoneTemperature(zone, buf)
-		switch {
-		case ok && cpu:
-			return &t
-		case ok && first == nil:
-			first = &t
+		if t, ok := r.zoneTemperature(z.temp); ok {
+			return t, true
 		}
 	}
-	return first
+	return r.chooseZone(now)
+}
+
+// chooseZone scans the thermal zones and chooses the first, by number,
+// whose type is the CPU's, else the first that reads, r.mu held. It
+// returns the chosen zone's temperature, false when none reads.
+func (r *reader) chooseZone(now time.Time) (float64, bool) {
+	r.zone = zone{scanned: now}
+	var first float64
+	for _, name := range r.thermalZones() {
+		dir := filepath.Join(r.thermal, name)
+		cpu := isCPUZone(r.zoneType(dir))
+		if !cpu && r.zone.temp != "" {
+			continue
+		}
+		temp := filepath.Join(dir, "temp")
+		t, ok := r.zoneTemperature(temp)
+		switch {
+		case ok && cpu:
+			r.zone.temp, r.zone.cpu = temp, true
+			return t, true
+		case ok && r.zone.temp == "":
+			r.zone.temp, first = temp, t
+		}
+	}
+	return first, r.zone.temp != ""
 }
 
 // isCPUZone tells whether a thermal zone of type typ measures the CPU:
 // Raspberry Pi's and other ARM boards' SoC, Intel's package.
-func isCPUZone(typ string) bool {
-	switch typ {
+func isCPUZone(typ []byte) bool {
+	switch string(typ) {
 	case "cpu-thermal", "cpu_thermal", "soc-thermal", "x86_pkg_temp":
 		return true
 	}
 	return false
 }
 
-// thermalZones returns the thermal zones' directories, relative to the
-// root, by number: thermal_zone10 after thermal_zone9.
-func (r reader) thermalZones() []string {
-	d, err := os.Open(r.path(thermalDir))
+// thermalZones returns the names of the thermal zones' directories, by
+// number: thermal_zone10 after thermal_zone9.
+func (r *reader) thermalZones() []string {
+	d, err := os.Open(r.thermal)
 	if err != nil {
 		return nil
 	}
@@ -63,24 +98,25 @@ func zoneNumber(name string) int {
 	return n
 }
 
-// zoneType returns a zone's type, "" when it does not read.
-func (r reader) zoneType(zone string, buf []byte) string {
-	b, err := r.readFile(filepath.Join(thermalDir, zone, "type"), buf)
+// zoneType returns the type of the zone in dir, nil when it does not
+// read. It is r.buf's, until the next read.
+func (r *reader) zoneType(dir string) []byte {
+	b, err := r.readFile(filepath.Join(dir, "type"))
 	if err != nil {
-		return ""
+		return nil
 	}
-	return string(bytes.TrimSpace(b))
+	return bytes.TrimSpace(b)
 }
 
-// zoneTemperature reads a zone's temperature, in millidegrees in the
-// file, in degrees Celsius.
-func (r reader) zoneTemperature(zone string, buf []byte) (float64, bool) {
-	b, err := r.readFile(filepath.Join(thermalDir, zone, "temp"), buf)
+// zoneTemperature reads a zone's temp file, in millidegrees, in degrees
+// Celsius.
+func (r *reader) zoneTemperature(temp string) (float64, bool) {
+	b, err := r.readFile(temp)
 	if err != nil {
 		return 0, false
 	}
-	milli, err := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
-	if err != nil {
+	milli, ok := parseInt(bytes.TrimSpace(b))
+	if !ok {
 		return 0, false
 	}
 	return float64(milli) / 1000, true
