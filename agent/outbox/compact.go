@@ -13,12 +13,15 @@ const compactSuffix = ".compact"
 
 // maybeCompact gives space back: bbolt never shrinks its file, so once the
 // queue has drained, a file larger than CompactMinBytes and four times its
-// live data is copied into a new file that replaces it. Only the writer
+// live data (records waiting and memos) is copied into a new file that
+// replaces it. Only the writer
 // calls it; it holds s.mu throughout, so nothing reads the file meanwhile.
 func (s *Store) maybeCompact() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	live := s.lanes[LaneControl].bytes + s.lanes[LaneTelemetry].bytes
+	// Memos stay when the queue drains: they are live data too, or every
+	// drained commit would copy them all over again.
+	live := s.lanes[LaneControl].bytes + s.lanes[LaneTelemetry].bytes + s.memoBytes
 	if s.closed || len(s.inFlight) > 0 || s.lanes[LaneControl].count+s.lanes[LaneTelemetry].count > 0 ||
 		len(s.pendingDeletes)+len(s.pendingQuarantine) > 0 {
 		return

@@ -35,6 +35,7 @@ var (
 	memosBucket     = []byte("memos")
 	memoOrderBucket = []byte("memos.order")
 	keyMemoCount    = []byte("memos.count")
+	keyMemoBytes    = []byte("memos.bytes")
 )
 
 // memoWrite is a memo on its way to the writer.
@@ -90,13 +91,14 @@ func (s *Store) Memo(key string) (value []byte, ok bool, err error) {
 func (s *Store) putMemo(tx *bolt.Tx, m *memoWrite) error {
 	memos, order := tx.Bucket(memosBucket), tx.Bucket(memoOrderBucket)
 	meta := tx.Bucket(metaBucket)
-	count := getUint64(meta, keyMemoCount)
+	count, size := getUint64(meta, keyMemoCount), getUint64(meta, keyMemoBytes)
 	if old := memos.Get(m.key); old != nil {
 		seq, _, _, _ := decodeMemo(old)
 		if err := order.Delete(binary.BigEndian.AppendUint64(nil, seq)); err != nil {
 			return err
 		}
 		count--
+		size -= min(size, memoSize(m.key, old))
 	}
 	seq, err := order.NextSequence()
 	if err != nil {
@@ -105,11 +107,19 @@ func (s *Store) putMemo(tx *bolt.Tx, m *memoWrite) error {
 	if err := order.Put(binary.BigEndian.AppendUint64(nil, seq), m.key); err != nil {
 		return err
 	}
-	if err := memos.Put(m.key, encodeMemo(seq, m.at, m.value)); err != nil {
+	v := encodeMemo(seq, m.at, m.value)
+	if err := memos.Put(m.key, v); err != nil {
+		return err
+	}
+	if err := putUint64(meta, keyMemoBytes, size+memoSize(m.key, v)); err != nil {
 		return err
 	}
 	return putUint64(meta, keyMemoCount, count+1)
 }
+
+// memoSize is what a stored memo counts for: its key and value, and its
+// entry in the order bucket.
+func memoSize(key, stored []byte) uint64 { return uint64(2*len(key) + len(stored) + 8) }
 
 // pruneMemos deletes the oldest memos while there are more than
 // MemoMaxCount or they are older than MemoMaxAge.
@@ -129,9 +139,13 @@ func (s *Store) pruneMemos(tx *bolt.Tx) error {
 		}
 		seqs, keys = append(seqs, append([]byte(nil), k...)), append(keys, append([]byte(nil), key...))
 	}
+	size := getUint64(meta, keyMemoBytes)
 	for i := range seqs {
 		if err := order.Delete(seqs[i]); err != nil {
 			return err
+		}
+		if v := memos.Get(keys[i]); v != nil {
+			size -= min(size, memoSize(keys[i], v))
 		}
 		if err := memos.Delete(keys[i]); err != nil {
 			return err
@@ -139,6 +153,9 @@ func (s *Store) pruneMemos(tx *bolt.Tx) error {
 	}
 	if len(keys) == 0 {
 		return nil
+	}
+	if err := putUint64(meta, keyMemoBytes, size); err != nil {
+		return err
 	}
 	return putUint64(meta, keyMemoCount, count-uint64(len(keys)))
 }

@@ -153,3 +153,29 @@ func TestDamagedMemoReadsAsAbsent(t *testing.T) {
 		t.Errorf("a damaged memo reads as %q; want it absent", v)
 	}
 }
+
+// Memos are live data: a drained queue with many memos must not make
+// every commit compact the file, copying the memos each time.
+func TestMemosDoNotTriggerCompactionOverAndOver(t *testing.T) {
+	s, _ := openStore(t, outbox.Config{CompactMinBytes: 1 << 20})
+	value := make([]byte, 4<<10)
+	for i := range 600 {
+		if err := s.AppendMemo(context.Background(), outbox.Memo{Key: fmt.Sprint("cmd-", i), Value: value}, ctl("answer")); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range next(t, s, 10) {
+			s.Ack(e.ID)
+		}
+		if i%100 == 99 { // let the queue drain: the acks commit on their own
+			for commits := s.Stats().Commits; s.Stats().Commits == commits; {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	if n := s.Stats().Compactions; n > 1 {
+		t.Errorf("%d compactions while 2.4 MB of memos stayed; want at most 1", n)
+	}
+	if _, ok := memo(t, s, "cmd-0"); !ok {
+		t.Error("the first memo is gone")
+	}
+}

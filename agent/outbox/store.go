@@ -66,6 +66,8 @@ type Store struct {
 
 	lastID ID // the last ID given to a record
 
+	memoBytes int64 // what the memos take, for compaction's live data
+
 	counters             counters // mirrored in the meta bucket
 	countersDirty        bool     // counters changed outside a commit
 	commits, compactions uint64
@@ -185,6 +187,7 @@ func (s *Store) load() error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(metaBucket)
 		s.lastID = ID(meta.Sequence())
+		s.memoBytes = int64(getUint64(meta, keyMemoBytes))
 		s.counters = readCounters(meta)
 		for l := range Lane(numLanes) {
 			b := tx.Bucket(laneBuckets[l])

@@ -142,6 +142,7 @@ func hasControl(batch []*appendReq) bool {
 // only if the transaction commits.
 type txState struct {
 	lanes       [numLanes]laneState
+	memoBytes   int64      // of every memo, after the transaction
 	dropped     DropCounts // increments
 	quarantined int        // increment
 }
@@ -263,6 +264,7 @@ func (s *Store) commit(batch []*appendReq) int {
 				return err
 			}
 		}
+		st.memoBytes = int64(getUint64(meta, keyMemoBytes))
 		for l := range Lane(numLanes) {
 			if err := putUint64(meta, laneCountKey(l), uint64(st.lanes[l].count)); err != nil {
 				return err
@@ -309,6 +311,7 @@ func (s *Store) commit(batch []*appendReq) int {
 		}
 		s.counters.dropped = addDrops(s.counters.dropped, st.dropped)
 		s.quarantined += st.quarantined
+		s.memoBytes = st.memoBytes
 		for id := range topics {
 			delete(s.pendingTopics, id)
 		}
