@@ -17,9 +17,15 @@ import (
 // It also buffers reads: paho reads a packet a few bytes at a time (the
 // type, the length, the rest), a system call each without a buffer, and a
 // PUBACK is 4 bytes.
+//
+// It is a sync.Locker: paho locks a connection that is one while it
+// writes a packet, in several Write calls, so packets from different
+// goroutines (the queue's PUBLISHes, the PUBACKs of commands) never
+// interleave.
 type batchConn struct {
 	net.Conn
 	r       *bufio.Reader // paho's one reading goroutine uses it
+	packet  sync.Mutex    // held by paho for a whole packet
 	mu      sync.Mutex
 	buf     []byte
 	pending bool // the timer is armed
@@ -39,6 +45,10 @@ func newBatchConn(c net.Conn) *batchConn {
 	b.timer.Stop()
 	return b
 }
+
+// Lock and Unlock hold the connection for one packet's writes.
+func (b *batchConn) Lock()   { b.packet.Lock() }
+func (b *batchConn) Unlock() { b.packet.Unlock() }
 
 // Read reads through the read buffer.
 func (b *batchConn) Read(p []byte) (int, error) { return b.r.Read(p) }

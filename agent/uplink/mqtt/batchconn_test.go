@@ -1,10 +1,16 @@
 package mqtt
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/eclipse/paho.golang/packets"
 )
 
 // TestBatchConnFlushesByItself checks that bytes a writer leaves in the
@@ -66,4 +72,54 @@ func TestBatchConnFlushesByItself(t *testing.T) {
 	if _, err := b.Write([]byte("y")); err != io.ErrClosedPipe {
 		t.Errorf("Write after a failed flush = %v; want %v", err, io.ErrClosedPipe)
 	}
+}
+
+// Packets written from several goroutines at once arrive whole: paho
+// locks the connection for each packet's several Write calls.
+func TestBatchConnKeepsPacketsWhole(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := <-accepted
+	defer server.Close()
+	b := newBatchConn(client)
+	defer b.Close()
+	const writers, each = 8, 500
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				p := &packets.Publish{QoS: 1, PacketID: uint16(w*each + i + 1), Topic: fmt.Sprintf("t/%d", w),
+					Payload: bytes.Repeat([]byte{byte(w)}, 100+i%50), Properties: &packets.Properties{User: []packets.User{{Key: "k", Value: "v"}}}}
+				if _, err := p.WriteTo(b); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			b.Flush()
+		})
+	}
+	r := bufio.NewReader(server)
+	for n := range writers * each {
+		cp, err := packets.ReadPacket(r)
+		if err != nil {
+			t.Fatalf("packet %d: %v: writes of two packets interleaved", n, err)
+		}
+		p, ok := cp.Content.(*packets.Publish)
+		if !ok || p.Topic != fmt.Sprintf("t/%d", p.Payload[0]) {
+			t.Fatalf("packet %d is %+v; want a whole PUBLISH", n, cp.Content)
+		}
+	}
+	wg.Wait()
 }
