@@ -318,8 +318,12 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), u.cfg.ConnectTimeout)
 		defer cancel()
-		// The status first: it is a control record, so it goes out before
-		// any telemetry not yet handed to the connection.
+		// The subscription first: a backend that sends a command as soon
+		// as it sees the device online must find it subscribed, also on
+		// the first connection, when the broker has no session yet.
+		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: u.topics.Commands, QoS: 1}}}); err != nil {
+			u.log.Error("mqtt: subscribe to commands", "topic", u.topics.Commands, "err", err)
+		}
 		online, err := u.status(contracts.DeviceOnline, "connected")
 		if err == nil {
 			err = u.box.Append(ctx, outbox.Record{Lane: outbox.LaneControl, Topic: u.topics.Status, Key: []byte(u.cfg.DeviceID),
@@ -327,9 +331,6 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 		}
 		if err != nil {
 			u.log.Error("mqtt: queue the online status", "err", err)
-		}
-		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: u.topics.Commands, QoS: 1}}}); err != nil {
-			u.log.Error("mqtt: subscribe to commands", "topic", u.topics.Commands, "err", err)
 		}
 	}()
 }
