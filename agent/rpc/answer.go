@@ -20,17 +20,20 @@ const appendTimeout = 10 * time.Second
 // the command id when keep is set, then acknowledges the requests. When
 // the outbox refuses, they stay unacknowledged: the broker delivers them
 // again.
-func (d *Dispatcher) answer(id string, reqs []*Request, answer []byte, keep bool) {
+//
+// extra records (a dead letter) go in along with them.
+func (d *Dispatcher) answer(id string, reqs []*Request, answer []byte, keep bool, extra ...outbox.Record) {
 	if answer == nil {
 		for _, r := range reqs {
 			r.ack()
 		}
 		return
 	}
-	recs := make([]outbox.Record, len(reqs))
+	recs := make([]outbox.Record, len(reqs), len(reqs)+len(extra))
 	for i, r := range reqs {
 		recs[i] = d.record(r.Reply, r.ReplyHeaders, answer, contracts.TypeDeviceResponseRPC, id)
 	}
+	recs = append(recs, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
 	defer cancel()
 	var err error
@@ -83,7 +86,7 @@ func (d *Dispatcher) refuse(req *Request, cmd *contracts.Envelope, method contra
 	if answer := d.errorAnswer(req, cmd, method, code, err); answer != nil {
 		recs = append(recs, d.record(req.Reply, req.ReplyHeaders, answer, contracts.TypeDeviceResponseRPC, cmd.CorrelationID))
 	}
-	if letter := d.letter(req, reason, req.Payload, err); letter != nil {
+	if letter := d.letter(req, reason, req.Payload, cmd.CorrelationID, err); letter != nil {
 		recs = append(recs, *letter)
 	}
 	d.queue(req, cmd.CorrelationID, recs)
@@ -93,7 +96,7 @@ func (d *Dispatcher) refuse(req *Request, cmd *contracts.Envelope, method contra
 func (d *Dispatcher) deadLetter(req *Request, reason string, raw []byte, err error) {
 	d.cfg.Logger.Warn("rpc: dead letter", "reason", reason, "topic", req.Topic, "bytes", len(req.Payload), "err", err)
 	var recs []outbox.Record
-	if letter := d.letter(req, reason, raw, err); letter != nil {
+	if letter := d.letter(req, reason, raw, "", err); letter != nil {
 		recs = append(recs, *letter)
 	}
 	d.queue(req, "", recs)
@@ -110,10 +113,13 @@ func (d *Dispatcher) queue(req *Request, correlationID string, recs []outbox.Rec
 	req.ack()
 }
 
-// letter builds the dead-letter record of req, or nil (logged) if it
-// cannot be encoded.
-func (d *Dispatcher) letter(req *Request, reason string, raw []byte, cause error) *outbox.Record {
+// letter builds the dead-letter record of req, with the command's
+// correlationId when it has one, or nil (logged) if it cannot be encoded.
+func (d *Dispatcher) letter(req *Request, reason string, raw []byte, correlationID string, cause error) *outbox.Record {
 	m := contracts.NewSystemDLQ(d.origin, reason, req.Topic, raw, cause)
+	if correlationID != "" {
+		m.CorrelationID = correlationID
+	}
 	b, err := contracts.Encode(m)
 	if err != nil {
 		d.cfg.Logger.Error("rpc: cannot encode a dead letter", "reason", reason, "err", err)

@@ -175,17 +175,18 @@ func (d *Dispatcher) run(req *Request, cmd *contracts.DeviceCommandRPC, method M
 		d.land(id, f, d.errorAnswer(req, &cmd.Envelope, cmd.Payload.Method, contracts.CodeBusy, err), false)
 		return
 	}
-	answer, err := d.execute(req, cmd, method)
+	answer, letter, err := d.execute(req, cmd, method)
 	if err != nil {
 		d.cfg.Logger.Error("rpc: cannot encode the answer", "correlationId", id, "err", err)
 	}
-	d.land(id, f, answer, true)
+	d.land(id, f, answer, true, letter...)
 }
 
 // execute runs method within the command's deadline and returns the
-// encoded answer. d.running must hold a slot for it, which it releases
-// when the method returns, even after its deadline.
-func (d *Dispatcher) execute(req *Request, cmd *contracts.DeviceCommandRPC, method Method) ([]byte, error) {
+// encoded answer, and a dead letter when the method found the command's
+// params bad. d.running must hold a slot for it, which it releases when
+// the method returns, even after its deadline.
+func (d *Dispatcher) execute(req *Request, cmd *contracts.DeviceCommandRPC, method Method) ([]byte, []outbox.Record, error) {
 	deadline := req.ReceivedAt.Add(d.cfg.Timeout)
 	for _, t := range []time.Time{cmd.ExpiresAt, req.Expiry} {
 		if !t.IsZero() && t.Before(deadline) {
@@ -219,31 +220,40 @@ func (d *Dispatcher) execute(req *Request, cmd *contracts.DeviceCommandRPC, meth
 	}
 	if out.err != nil {
 		code := contracts.CodeInternal
+		var letters []outbox.Record
 		if e, ok := out.err.(*Error); ok {
 			code = e.Code
+			if code == contracts.CodeInvalidCommand { // bad input: a dead letter too
+				if l := d.letter(req, contracts.DLQInvalid, req.Payload, cmd.CorrelationID, out.err); l != nil {
+					letters = append(letters, *l)
+				}
+			}
 		}
-		return d.encodeAnswer(req, contracts.NewDeviceResponseRPCError(d.origin, &cmd.Envelope,
+		answer, err := d.encodeAnswer(req, contracts.NewDeviceResponseRPCError(d.origin, &cmd.Envelope,
 			d.answerPayload(req, cmd.Payload.Method), code, out.err.Error()))
+		return answer, letters, err
 	}
 	result, err := encodeResult(out.result)
 	if err != nil {
-		return d.encodeAnswer(req, contracts.NewDeviceResponseRPCError(d.origin, &cmd.Envelope,
+		answer, err := d.encodeAnswer(req, contracts.NewDeviceResponseRPCError(d.origin, &cmd.Envelope,
 			d.answerPayload(req, cmd.Payload.Method), contracts.CodeInternal, err.Error()))
+		return answer, nil, err
 	}
 	p := d.answerPayload(req, cmd.Payload.Method)
 	p.Result = result
-	return d.encodeAnswer(req, contracts.NewDeviceResponseRPC(d.origin, &cmd.Envelope, p))
+	answer, err := d.encodeAnswer(req, contracts.NewDeviceResponseRPC(d.origin, &cmd.Envelope, p))
+	return answer, nil, err
 }
 
 // land ends a flight: it appends answer for every delivery waiting, kept
-// as the command's memo when keep is set, acknowledges them, and forgets
-// the flight. A nil answer (it could not be built) is acknowledged
+// as the command's memo when keep is set, and the extra records,
+// acknowledges them, and forgets the flight. A nil answer (it could not be built) is acknowledged
 // unanswered.
-func (d *Dispatcher) land(id string, f *flight, answer []byte, keep bool) {
+func (d *Dispatcher) land(id string, f *flight, answer []byte, keep bool, extra ...outbox.Record) {
 	d.mu.Lock()
 	waiters := f.waiters
 	d.mu.Unlock()
-	d.answer(id, waiters, answer, keep)
+	d.answer(id, waiters, answer, keep, extra...)
 	// Deliveries that came meanwhile: the memo is kept now.
 	d.mu.Lock()
 	late := f.waiters[len(waiters):]

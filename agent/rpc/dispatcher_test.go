@@ -86,7 +86,10 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("got %v; want an error answer %s to %s naming %q", o, tc.code, id, tc.inMessage)
 			}
 			if o.deadLetter == nil || o.deadLetter.Payload.Reason != tc.reason || !bytes.Equal(mustBytes(t, o.deadLetter), payload) {
-				t.Errorf("dead letter %+v; want reason %s with the raw command", o.deadLetter, tc.reason)
+				t.Fatalf("dead letter %+v; want reason %s with the raw command", o.deadLetter, tc.reason)
+			}
+			if tc.code != "" && o.deadLetter.CorrelationID != id {
+				t.Errorf("dead letter's correlationId %s; want the command's, %s, to trace it", o.deadLetter.CorrelationID, id)
 			}
 		})
 	}
@@ -291,6 +294,10 @@ func TestGetSensors(t *testing.T) {
 			t.Errorf("params %s: got %v; want t1's status", tc.params, o)
 		case tc.code != "" && (o.answer.Error == nil || o.answer.Error.Code != tc.code || !strings.Contains(o.answer.Error.Message, tc.inMessage)):
 			t.Errorf("params %s: got %v; want %s naming %s", tc.params, o, tc.code, tc.inMessage)
+		case tc.code != "" && (o.deadLetter == nil || o.deadLetter.Payload.Reason != contracts.DLQInvalid || o.deadLetter.CorrelationID != o.answer.CorrelationID):
+			t.Errorf("params %s: dead letter %+v; want an invalid one with the command's correlationId", tc.params, o.deadLetter)
+		case tc.code == "" && o.deadLetter != nil:
+			t.Errorf("params %s: dead letter %+v for a good command", tc.params, o.deadLetter)
 		}
 	}
 }
