@@ -154,6 +154,10 @@ type Sensor struct {
 	Interval time.Duration `yaml:"interval"`
 	// Period (sim) is the period of the simulated sine waves. Default 10m.
 	Period time.Duration `yaml:"period,omitempty" sensor:"sim"`
+	// ReadDelay (sim) makes each read wait this long, or until the read's
+	// deadline (its interval) ends: a slow sensor, for demos and tests.
+	// Default 0s; it must be below the interval.
+	ReadDelay time.Duration `yaml:"readDelay,omitempty" sensor:"sim"`
 	// Path (thermal) is the directory of the thermal zones. Default
 	// /sys/class/thermal.
 	Path string `yaml:"path,omitempty" sensor:"thermal"`

@@ -40,6 +40,7 @@ sensors:
     type: sim
     interval: 1s
     period: 1m
+    readDelay: 250ms
   - name: board
     type: thermal
     path: /tmp/thermal
@@ -65,7 +66,7 @@ func TestParseValid(t *testing.T) {
 		t.Errorf("OutboxPath() = %q; want %q", got, want)
 	}
 	want := []config.Sensor{
-		{Name: "sim", Type: "sim", Interval: time.Second, Period: time.Minute},
+		{Name: "sim", Type: "sim", Interval: time.Second, Period: time.Minute, ReadDelay: 250 * time.Millisecond},
 		{Name: "board", Type: "thermal", Interval: config.DefaultSensorInterval, Path: "/tmp/thermal"},
 	}
 	if len(c.Sensors) != len(want) || c.Sensors[0] != want[0] || c.Sensors[1] != want[1] {
@@ -94,7 +95,7 @@ func TestParseDefaults(t *testing.T) {
 	if c.Outbox.MaxBytes != 64*config.MiB || c.Outbox.LiveShare != 0.25 {
 		t.Errorf("Outbox = %+v", c.Outbox)
 	}
-	if s := c.Sensors[0]; s.Interval != 10*time.Second || s.Period != 10*time.Minute {
+	if s := c.Sensors[0]; s.Interval != 10*time.Second || s.Period != 10*time.Minute || s.ReadDelay != 0 {
 		t.Errorf("Sensors[0] = %+v", s)
 	}
 }
@@ -152,6 +153,12 @@ func TestParseErrors(t *testing.T) {
 			`config: line 7: sensors[0].type: unknown type "bme": want sim or thermal`},
 		{"sensor interval", base + "sensors:\n  - name: s\n    type: sim\n    interval: 1ms\n", config.ErrInvalid,
 			"config: line 8: sensors[0].interval: 1ms is outside 100ms..24h"},
+		{"sim readDelay negative", base + "sensors:\n  - name: s\n    type: sim\n    readDelay: -1s\n", config.ErrInvalid,
+			"config: line 8: sensors[0].readDelay: -1s is negative"},
+		{"sim readDelay interval", base + "sensors:\n  - name: s\n    type: sim\n    interval: 2s\n    readDelay: 2s\n", config.ErrInvalid,
+			"config: line 9: sensors[0].readDelay: 2s is not below the interval, 2s, which bounds every read"},
+		{"readDelay of a thermal sensor", base + "sensors:\n  - name: s\n    type: thermal\n    readDelay: 1s\n", config.ErrUnknownKey,
+			"config: line 8: sensors[0].readDelay: unknown key for a thermal sensor (readDelay is a key of sim sensors)"},
 		{"sensor duplicate", base + "sensors:\n  - {name: s, type: sim}\n  - {name: s, type: sim}\n", config.ErrInvalid,
 			`config: line 7: sensors[1].name: "s" is also the name of sensors[0]`},
 		{"sensor name", base + "sensors:\n  - {name: ../x, type: sim}\n", config.ErrInvalid,
@@ -242,7 +249,7 @@ func TestMaskedYAML(t *testing.T) {
 			t.Errorf("MaskedYAML() shows the password %q:\n%s", secret, out)
 		}
 	}
-	for _, want := range []string{`password: "***"`, "keepAlive: 45s", "maxBytes: 16MiB", "deviceId: gw-0042", "period: 1m0s"} {
+	for _, want := range []string{`password: "***"`, "keepAlive: 45s", "maxBytes: 16MiB", "deviceId: gw-0042", "period: 1m0s", "readDelay: 250ms"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("MaskedYAML() lacks %q:\n%s", want, out)
 		}

@@ -116,6 +116,10 @@ func (c *Config) Validate() error {
 			return bad(at+".interval", "%v is outside 100ms..24h", s.Interval)
 		case s.Type == SensorSim && s.Period < time.Second:
 			return bad(at+".period", "%v is below 1s", s.Period)
+		case s.Type == SensorSim && s.ReadDelay < 0:
+			return bad(at+".readDelay", "%v is negative", s.ReadDelay)
+		case s.Type == SensorSim && s.ReadDelay >= s.Interval:
+			return bad(at+".readDelay", "%v is not below the interval, %v, which bounds every read", s.ReadDelay, s.Interval)
 		}
 		if j, dup := names[s.Name]; dup {
 			return bad(at+".name", "%q is also the name of sensors[%d]", s.Name, j)

@@ -228,7 +228,7 @@ func openSensors(cfg *config.Config, log *slog.Logger) ([]sensors.Schedule, erro
 		var err error
 		switch sc.Type {
 		case config.SensorSim:
-			s, err = sim.New(sim.Config{Name: sc.Name, StateDir: cfg.StateDir, Period: sc.Period, Logger: log})
+			s, err = sim.New(sim.Config{Name: sc.Name, StateDir: cfg.StateDir, Period: sc.Period, ReadDelay: sc.ReadDelay, Logger: log})
 		case config.SensorThermal:
 			s, err = thermal.New(sc.Name, sc.Path)
 		default:

@@ -17,4 +17,7 @@
 //     from 1.
 //   - Writing that file on every read costs two fsyncs: fine for a demo,
 //     not for a fast interval on an SD card.
+//   - Config.ReadDelay makes every read wait before it reads (a slow
+//     sensor), giving up when the read's context ends; a read given up
+//     takes no seq.
 package sim

@@ -24,6 +24,11 @@ type Config struct {
 	StateDir string
 	// Period is the period of the sine waves. Default 10 min.
 	Period time.Duration
+	// ReadDelay makes each read wait this long before it reads, or until
+	// its context ends (the read then fails with the context's error and
+	// seq does not advance): a slow sensor, for demos and tests of what
+	// waits on sensors. Default 0: no wait; negative is refused.
+	ReadDelay time.Duration
 	// Logger receives the news of a damaged seq file. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock the waves follow. Default time.Now.
@@ -52,6 +57,9 @@ func New(cfg Config) (*Sensor, error) {
 	}
 	if cfg.StateDir == "" {
 		return nil, errors.New("sim: StateDir is required")
+	}
+	if cfg.ReadDelay < 0 {
+		return nil, fmt.Errorf("sim: ReadDelay %v is negative", cfg.ReadDelay)
 	}
 	if cfg.Period <= 0 {
 		cfg.Period = DefaultPeriod
@@ -91,10 +99,20 @@ func (s *Sensor) Seq() uint64 {
 }
 
 // Read returns temperature, humidity and the next seq, once that seq is
-// on disk.
+// on disk. With a ReadDelay it first waits that long, or returns ctx's
+// error when ctx ends first.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if d := s.cfg.ReadDelay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,6 +3,7 @@ package sim_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"os"
@@ -150,9 +151,43 @@ func TestReadFailsWhenSeqCannotBeSaved(t *testing.T) {
 }
 
 func TestNewRefuses(t *testing.T) {
-	for _, cfg := range []sim.Config{{Name: "", StateDir: "x"}, {Name: "a/b", StateDir: "x"}, {Name: "s"}} {
+	for _, cfg := range []sim.Config{{Name: "", StateDir: "x"}, {Name: "a/b", StateDir: "x"}, {Name: "s"}, {Name: "s", StateDir: "x", ReadDelay: -time.Second}} {
 		if _, err := sim.New(cfg); err == nil {
 			t.Errorf("New(%+v) = nil; want an error", cfg)
 		}
+	}
+}
+
+func TestReadDelay(t *testing.T) {
+	const delay = 200 * time.Millisecond
+	s, err := sim.New(sim.Config{Name: "s", StateDir: t.TempDir(), ReadDelay: delay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if got := seqOf(t, read(t, s)); got != 1 {
+		t.Errorf("seq = %d; want 1", got)
+	}
+	if took := time.Since(start); took < delay {
+		t.Errorf("Read took %v; want at least the delay, %v", took, delay)
+	}
+
+	// A read whose context ends during the wait gives up, with the
+	// context's error, and takes no seq.
+	s, err = sim.New(sim.Config{Name: "slow", StateDir: t.TempDir(), ReadDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if rs, err := s.Read(ctx); !errors.Is(err, context.DeadlineExceeded) || rs != nil {
+		t.Errorf("Read with a delay of an hour = %v, %v; want the deadline's error", rs, err)
+	}
+	if s.Seq() != 0 {
+		t.Errorf("Seq() = %d after a read given up; want 0", s.Seq())
+	}
+	// An ended context is refused at once.
+	if _, err := s.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Read with an ended context = %v; want its error", err)
 	}
 }
