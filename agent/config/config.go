@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 )
 
@@ -27,6 +28,8 @@ type Config struct {
 	Uplink Uplink `yaml:"uplink"`
 	// Outbox configures the durable queue.
 	Outbox Outbox `yaml:"outbox"`
+	// RPC configures how commands are answered.
+	RPC RPC `yaml:"rpc"`
 	// Sensors lists the sensors to read; it may be empty.
 	Sensors []Sensor `yaml:"sensors"`
 
@@ -141,6 +144,20 @@ type Outbox struct {
 	LiveShare float64 `yaml:"liveShare"`
 }
 
+// RPC configures the answering of commands; its fields are those of
+// rpc.Config, whose defaults apply.
+type RPC struct {
+	// Concurrency is how many commands may run at once; more are answered
+	// BUSY. Default 8.
+	Concurrency int `yaml:"concurrency"`
+	// Timeout is the longest a method may run when the command sets no
+	// earlier deadline (expiresAt, MQTT Message Expiry). Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxCommandBytes is the largest command read; a larger one is a dead
+	// letter. Default 64KiB; 1KiB to 1MiB.
+	MaxCommandBytes Size `yaml:"maxCommandBytes"`
+}
+
 // Sensor is one entry of the sensors list. Name, Type and Interval apply
 // to every type; the other keys belong to one type each, named by their
 // sensor tag, and are refused on a sensor of another type.
@@ -226,6 +243,17 @@ func (c *Config) OutboxConfig(log *slog.Logger) outbox.Config {
 	}
 }
 
+// RPCConfig maps the configuration onto the RPC dispatcher's.
+func (c *Config) RPCConfig(log *slog.Logger) rpc.Config {
+	return rpc.Config{
+		DeviceID:        c.DeviceID,
+		Concurrency:     c.RPC.Concurrency,
+		Timeout:         c.RPC.Timeout,
+		MaxCommandBytes: int(c.RPC.MaxCommandBytes),
+		Logger:          log,
+	}
+}
+
 // applyDefaults fills in every key left out (or zero).
 func (c *Config) applyDefaults() {
 	if c.StateDir == "" {
@@ -257,6 +285,9 @@ func (c *Config) applyDefaults() {
 	o := outbox.DefaultConfig()
 	setDefault(&c.Outbox.MaxBytes, Size(o.MaxBytes))
 	setDefault(&c.Outbox.LiveShare, o.LiveShare)
+	setDefault(&c.RPC.Concurrency, rpc.DefaultConcurrency)
+	setDefault(&c.RPC.Timeout, rpc.DefaultTimeout)
+	setDefault(&c.RPC.MaxCommandBytes, Size(rpc.DefaultMaxCommandBytes))
 	for i := range c.Sensors {
 		s := &c.Sensors[i]
 		setDefault(&s.Interval, DefaultSensorInterval)

@@ -35,6 +35,10 @@ outbox:
   maxBytes: 16MiB
   flushInterval: 200ms
   liveShare: 0.5
+rpc:
+  concurrency: 4
+  timeout: 3s
+  maxCommandBytes: 16KiB
 sensors:
   - name: sim
     type: sim
@@ -95,6 +99,9 @@ func TestParseDefaults(t *testing.T) {
 	if c.Outbox.MaxBytes != 64*config.MiB || c.Outbox.LiveShare != 0.25 {
 		t.Errorf("Outbox = %+v", c.Outbox)
 	}
+	if c.RPC.Concurrency != 8 || c.RPC.Timeout != 10*time.Second || c.RPC.MaxCommandBytes != 64*config.KiB {
+		t.Errorf("RPC = %+v", c.RPC)
+	}
 	if s := c.Sensors[0]; s.Interval != 10*time.Second || s.Period != 10*time.Minute || s.ReadDelay != 0 {
 		t.Errorf("Sensors[0] = %+v", s)
 	}
@@ -147,6 +154,10 @@ func TestParseErrors(t *testing.T) {
 			"config: line 5: uplink.mqtt.window: Window -1 is outside 1..65535"},
 		{"broker scheme", "deviceId: gw\nuplink:\n  mqtt:\n    broker: http://b\n", config.ErrInvalid,
 			`config: line 4: uplink.mqtt.broker: Broker "http://b": scheme must be mqtt, tcp, mqtts, tls or ssl`},
+		{"rpc concurrency", base + "rpc:\n  concurrency: -1\n", config.ErrInvalid,
+			"config: line 6: rpc.concurrency: Concurrency -1 is outside 1..1024"},
+		{"rpc command size", base + "rpc:\n  maxCommandBytes: 2MiB\n", config.ErrInvalid,
+			"config: line 6: rpc.maxCommandBytes: MaxCommandBytes 2097152 is outside 1 KiB..1 MiB"},
 		{"outbox limit", base + "outbox:\n  maxBytes: 1KiB\n", config.ErrInvalid,
 			"config: line 6: outbox.maxBytes: MaxBytes 1024 is below the minimum of 1 MiB"},
 		{"sensor type", base + "sensors:\n  - name: s\n    type: bme\n", config.ErrInvalid,

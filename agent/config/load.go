@@ -14,6 +14,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
 )
@@ -99,6 +100,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.OutboxConfig(nil).Validate(); err != nil {
 		return c.componentError("outbox", reflect.TypeFor[Outbox](), err, outbox.ErrInvalidConfig)
+	}
+	if err := c.RPCConfig(nil).Validate(); err != nil {
+		return c.componentError("rpc", reflect.TypeFor[RPC](), err, rpc.ErrInvalidConfig)
 	}
 	names := map[string]int{}
 	for i, s := range c.Sensors {

@@ -76,7 +76,7 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		return exitError
 	}
 	var up *mqtt.Uplink // the dispatcher reads its state once it runs
-	dispatcher, err := rpc.New(rpc.Config{DeviceID: cfg.DeviceID, Logger: log}, box, rpc.Deps{
+	dispatcher, err := rpc.New(cfg.RPCConfig(log), box, rpc.Deps{
 		Version: version, StateDir: cfg.StateDir, Started: time.Now(),
 		Uplink: func() rpc.UplinkState {
 			s := up.State()
@@ -134,7 +134,7 @@ wait:
 	// meanwhile are left unacknowledged, for the next run.
 	dispatcherDone := make(chan error, 1)
 	go func() { dispatcher.Close(); dispatcherDone <- nil }()
-	if !await(dispatcherDone, rpc.DefaultTimeout+5*time.Second, sigs, log, "the commands being run") {
+	if !await(dispatcherDone, cfg.RPC.Timeout+5*time.Second, sigs, log, "the commands being run") {
 		code = exitError
 	}
 	stopUplink()
