@@ -32,26 +32,41 @@ func (s *Store) Next(ctx context.Context, max int) ([]Entry, error) {
 		return nil, fmt.Errorf("outbox: next: max %d must be positive", max)
 	}
 	for {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return nil, fmt.Errorf("outbox: next: %w", ErrClosed)
-		}
-		changed := s.changed
-		entries, err := s.handOutLocked(max)
-		s.mu.Unlock()
-		if err != nil {
-			return nil, fmt.Errorf("outbox: next: %w", err)
-		}
-		if len(entries) > 0 {
-			return entries, nil
+		wake := make(chan struct{})
+		entries, err := s.TryNext(max, wake)
+		if err != nil || len(entries) > 0 {
+			return entries, err
 		}
 		select {
-		case <-changed:
+		case <-wake:
 		case <-ctx.Done():
 			return nil, contextDone("next", ctx)
 		}
 	}
+}
+
+// TryNext is Next without the wait: it hands out up to max entries ready
+// now. When there are none and wake is not nil, the store closes wake once
+// entries may have become ready (an append, a release, Close), for the
+// caller to try again; a consumer with a loop of its own waits so without
+// a goroutine in between.
+func (s *Store) TryNext(max int, wake chan struct{}) ([]Entry, error) {
+	if max <= 0 {
+		return nil, fmt.Errorf("outbox: next: max %d must be positive", max)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("outbox: next: %w", ErrClosed)
+	}
+	entries, err := s.handOutLocked(max)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: next: %w", err)
+	}
+	if len(entries) == 0 && wake != nil {
+		s.wakes = append(s.wakes, wake)
+	}
+	return entries, nil
 }
 
 // Ack deletes handed-out entries: the broker has them. The deletion is

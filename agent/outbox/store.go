@@ -41,10 +41,10 @@ type Store struct {
 
 	mu sync.Mutex
 	db *bolt.DB // replaced by compaction; use under mu
-	// changed is closed and replaced whenever entries may have become
-	// ready, to wake Next.
-	changed chan struct{}
-	closed  bool
+	// wakes are closed, and forgotten, whenever entries may have become
+	// ready: the waits of Next and TryNext.
+	wakes  []chan struct{}
+	closed bool
 
 	lanes     [numLanes]laneState
 	pending   [numLanes][]stagedRecord // appended, not committed yet; by ID
@@ -132,7 +132,6 @@ func Open(path string, cfg Config) (*Store, error) {
 		wake:          make(chan struct{}, 1),
 		stop:          make(chan struct{}),
 		done:          make(chan struct{}),
-		changed:       make(chan struct{}),
 		inFlight:      make(map[ID]Lane),
 		pendingTopics: make(map[uint64]string),
 		topicIDs:      make(map[string]uint64),
@@ -242,8 +241,10 @@ func (s *Store) Close() error {
 
 // notifyLocked wakes every Next waiting for entries. s.mu must be held.
 func (s *Store) notifyLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
+	for _, w := range s.wakes {
+		close(w)
+	}
+	s.wakes = s.wakes[:0]
 }
 
 // wakeWriter tells the writer there is work besides appends.

@@ -171,8 +171,8 @@ func (o *timedOutbox) mark(key string) {
 	o.mu.Unlock()
 }
 
-func (o *timedOutbox) Next(ctx context.Context, max int) ([]outbox.Entry, error) {
-	es, err := o.Store.Next(ctx, max)
+func (o *timedOutbox) TryNext(max int, wake chan struct{}) ([]outbox.Entry, error) {
+	es, err := o.Store.TryNext(max, wake)
 	o.mu.Lock()
 	for _, e := range es {
 		o.ids[e.ID] = string(e.Key)

@@ -2,7 +2,6 @@ package mqtt
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"sync"
@@ -17,91 +16,87 @@ import (
 // Publishing goes through autopaho's publish queue, which one goroutine
 // drains in order, writing each PUBLISH without waiting for its PUBACK.
 // Order matters (records of a lane must arrive in order), and so does a
-// single writer: paho writes a packet in several Write calls, which
-// concurrent publishes interleave on a TLS connection.
+// single writer of PUBLISHes.
 //
-// outboxQueue is that queue, fed by the outbox: a filler takes up to
-// Window entries from Next. ackSession is paho's in-memory session state
-// with one addition: it learns the PUBACK of each entry's PUBLISH and
-// settles the entry in the outbox (Ack, Quarantine or Release). In-flight
-// publishes stay in the session across reconnects and are sent again by
-// paho, as MQTT wants.
+// outboxQueue is that queue, over the outbox: Peek takes entries from
+// the outbox (TryNext) within the window of publishes awaiting their
+// PUBACK, and Wait gives autopaho's goroutine a channel that the outbox
+// closes when entries come, or that a PUBACK closes when the window was
+// full: no goroutine in between. ackSession is paho's in-memory session
+// state with one addition: it learns the PUBACK of each entry's PUBLISH
+// and settles the entry in the outbox (Ack, Quarantine or Release).
+// In-flight publishes stay in the session across reconnects and are sent
+// again by paho, as MQTT wants.
 
 // outboxQueue implements queue.Queue over the outbox.
 type outboxQueue struct {
-	u     *Uplink
-	sess  *ackSession
-	slots chan struct{} // one per entry taken from the outbox, until settled
-	buf   bytes.Buffer  // the packet Reader returns
+	u      *Uplink
+	sess   *ackSession
+	window int
+	buf    bytes.Buffer // the packet Reader returns
 
-	mu      sync.Mutex
-	entries []outbox.Entry // taken, not yet published
-	ready   chan struct{}  // closed while entries is not empty
+	mu       sync.Mutex
+	taken    int            // entries taken from the outbox and not settled
+	entries  []outbox.Entry // taken, not yet published
+	freed    chan struct{}  // closed when the window has room again
+	drained  chan struct{}  // closed when nothing is taken any more
+	stopping bool           // take nothing more
 }
 
 var _ queue.Queue = (*outboxQueue)(nil)
 
 func newOutboxQueue(u *Uplink, sess *ackSession) *outboxQueue {
-	return &outboxQueue{u: u, sess: sess, slots: make(chan struct{}, u.cfg.Window), ready: make(chan struct{})}
+	return &outboxQueue{u: u, sess: sess, window: u.cfg.Window}
 }
 
-// fill takes entries from the outbox while there is room in the window,
-// until ctx ends. While most of the window is in flight, it waits for an
-// eighth of it to come free before it asks the outbox again: one read of
-// the outbox per PUBACK costs more than the wait, which more PUBACKs on
-// their way keep short. With little in flight, one free slot will do, so
-// a lone record leaves at once.
-func (q *outboxQueue) fill(ctx context.Context) {
-	for {
-		need := 1
-		if len(q.slots) >= cap(q.slots)/2 {
-			need = max(1, cap(q.slots)/8)
-		}
-		n := 0
-		for n < need {
-			select {
-			case q.slots <- struct{}{}:
-				n++
-			case <-ctx.Done():
-				for range n {
-					<-q.slots
-				}
-				return
-			}
-		}
-	more:
-		for n < cap(q.slots) {
-			select {
-			case q.slots <- struct{}{}:
-				n++
-			default:
-				break more
-			}
-		}
-		entries, err := q.u.box.Next(ctx, n)
-		for range n - len(entries) {
-			<-q.slots
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				q.u.log.Error("mqtt: outbox", "err", err)
-			}
-			return
-		}
-		q.mu.Lock()
-		if len(q.entries) == 0 {
-			close(q.ready)
-		}
-		q.entries = append(q.entries, entries...)
-		q.mu.Unlock()
+// roomLocked reports whether the window has room to take entries. While
+// most of it is in flight, it waits for an eighth of it to come free:
+// one read of the outbox per PUBACK costs more than the wait, which more
+// PUBACKs on their way keep short. With little in flight, one free slot
+// will do, so a lone record leaves at once.
+func (q *outboxQueue) roomLocked() bool {
+	need := 1
+	if q.taken >= q.window/2 {
+		need = max(1, q.window/8)
 	}
+	return q.window-q.taken >= need
 }
 
-// Wait returns a channel closed when an entry is ready.
+// takeLocked takes the entries ready in the outbox, as many as the window
+// has room for; when there are none, wake is closed once there may be.
+func (q *outboxQueue) takeLocked(wake chan struct{}) {
+	if q.stopping || !q.roomLocked() {
+		return
+	}
+	entries, err := q.u.box.TryNext(q.window-q.taken, wake)
+	if err != nil {
+		q.u.log.Error("mqtt: outbox", "err", err)
+		return
+	}
+	q.taken += len(entries)
+	q.entries = append(q.entries, entries...)
+}
+
+// Wait returns a channel closed when there may be an entry to publish:
+// at once if there is one; when the window has room again if it is full;
+// else when the outbox has entries.
 func (q *outboxQueue) Wait() chan struct{} {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.ready
+	wake := make(chan struct{})
+	switch {
+	case q.stopping: // never: the uplink is stopping
+	case len(q.entries) > 0:
+		close(wake)
+	case !q.roomLocked():
+		q.freed = wake
+	default:
+		q.takeLocked(wake)
+		if len(q.entries) > 0 {
+			close(wake)
+		}
+	}
+	return wake
 }
 
 // Enqueue is not used: records enter through the outbox.
@@ -110,26 +105,63 @@ func (q *outboxQueue) Enqueue(io.Reader) error {
 }
 
 // Peek returns the next entry as a queue entry, and tells the session
-// that the next PUBLISH it stores is that entry's.
+// that the next PUBLISH it stores is that entry's. When there is none, it
+// sends what the connection has buffered.
 func (q *outboxQueue) Peek() (queue.Entry, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if len(q.entries) == 0 {
+		q.takeLocked(nil)
+	}
 	if len(q.entries) == 0 {
 		q.u.flush() // nothing more to write for now: send the batch
 		return nil, queue.ErrEmpty
 	}
 	e := q.entries[0]
 	q.entries = q.entries[1:]
-	if len(q.entries) == 0 {
-		q.ready = make(chan struct{})
-	}
 	q.sess.expect(func(cp packets.ControlPacket) { q.settle(e, cp) })
 	return &queueEntry{q: q, e: e}, nil
 }
 
+// land ends the flight of one entry taken.
+func (q *outboxQueue) land() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.taken--
+	if q.freed != nil && q.roomLocked() {
+		close(q.freed)
+		q.freed = nil
+	}
+	if q.taken == 0 && q.drained != nil {
+		close(q.drained)
+		q.drained = nil
+	}
+}
+
+// stop takes nothing more from the outbox, gives back the entries taken
+// and not yet published, and returns a channel closed once the rest have
+// landed.
+func (q *outboxQueue) stop() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.stopping = true
+	for _, e := range q.entries {
+		q.u.box.Release(e.ID)
+	}
+	q.taken -= len(q.entries)
+	q.entries = nil
+	done := make(chan struct{})
+	if q.taken == 0 {
+		close(done)
+	} else {
+		q.drained = done
+	}
+	return done
+}
+
 // settle ends an entry's flight by its PUBACK, or by its absence.
 func (q *outboxQueue) settle(e outbox.Entry, cp packets.ControlPacket) {
-	defer func() { <-q.slots }()
+	defer q.land()
 	q.u.addInFlight(-1)
 	ack, ok := cp.Content.(*packets.Puback)
 	switch {
@@ -187,8 +219,10 @@ func (qe *queueEntry) Leave() error {
 	q.u.addInFlight(-1)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.entries) == 0 {
-		close(q.ready)
+	if q.stopping {
+		q.u.box.Release(qe.e.ID)
+		q.taken--
+		return nil
 	}
 	q.entries = append([]outbox.Entry{qe.e}, q.entries...)
 	return nil
@@ -202,7 +236,7 @@ func (qe *queueEntry) Quarantine() error {
 func (qe *queueEntry) quarantine(reason string) error {
 	qe.q.sess.expect(nil)
 	qe.q.u.addInFlight(-1)
-	defer func() { <-qe.q.slots }()
+	defer qe.q.land()
 	return qe.q.u.box.Quarantine(qe.e.ID, reason)
 }
 

@@ -25,7 +25,7 @@ import (
 // a way to queue its own status messages.
 type Outbox interface {
 	Append(ctx context.Context, recs ...outbox.Record) error
-	Next(ctx context.Context, max int) ([]outbox.Entry, error)
+	TryNext(max int, wake chan struct{}) ([]outbox.Entry, error)
 	Ack(ids ...outbox.ID)
 	Release(ids ...outbox.ID)
 	Quarantine(id outbox.ID, reason string) error
@@ -236,7 +236,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)
 	}
-	q.fill(ctx)
+	<-ctx.Done()
 	u.awaitInFlight(q)
 	stopCtx, cancel := context.WithTimeout(context.Background(), u.cfg.ConnectTimeout)
 	defer cancel()
@@ -250,22 +250,10 @@ func (u *Uplink) Run(ctx context.Context) error {
 // awaitInFlight waits, up to ConnectTimeout, until every entry taken from
 // the outbox is settled; what is left is sent again on the next start.
 func (u *Uplink) awaitInFlight(q *outboxQueue) {
-	// Entries taken but not yet published go back to the outbox now.
-	q.mu.Lock()
-	for _, e := range q.entries {
-		u.box.Release(e.ID)
-		<-q.slots
-	}
-	q.entries = nil
-	q.mu.Unlock()
-	deadline := time.After(u.cfg.ConnectTimeout)
-	for range cap(q.slots) {
-		select {
-		case q.slots <- struct{}{}:
-		case <-deadline:
-			u.log.Warn("mqtt: stopped before every publish was acknowledged; they are sent again on the next start")
-			return
-		}
+	select {
+	case <-q.stop():
+	case <-time.After(u.cfg.ConnectTimeout):
+		u.log.Warn("mqtt: stopped before every publish was acknowledged; they are sent again on the next start")
 	}
 }
 
