@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -175,18 +176,16 @@ func (d *Dispatcher) run(req *Request, cmd *contracts.DeviceCommandRPC, method M
 		d.land(id, f, d.errorAnswer(req, &cmd.Envelope, cmd.Payload.Method, contracts.CodeBusy, err), false)
 		return
 	}
-	answer, letter, err := d.execute(req, cmd, method)
-	if err != nil {
-		d.cfg.Logger.Error("rpc: cannot encode the answer", "correlationId", id, "err", err)
-	}
-	d.land(id, f, answer, true, letter...)
+	d.execute(req, cmd, method, f)
 }
 
-// execute runs method within the command's deadline and returns the
-// encoded answer, and a dead letter when the method found the command's
-// params bad. d.running must hold a slot for it, which it releases when
-// the method returns, even after its deadline.
-func (d *Dispatcher) execute(req *Request, cmd *contracts.DeviceCommandRPC, method Method) ([]byte, []outbox.Record, error) {
+// execute runs method within the command's deadline, in this goroutine,
+// and lands the flight f with the answer, kept as its memo (with a dead
+// letter when the method found the params bad). If the deadline comes
+// first, a timer lands it with TIMEOUT instead, and the method's outcome,
+// whenever it comes, is dropped. The method's slot in d.running is
+// released when it returns.
+func (d *Dispatcher) execute(req *Request, cmd *contracts.DeviceCommandRPC, method Method, f *flight) {
 	deadline := req.ReceivedAt.Add(d.cfg.Timeout)
 	for _, t := range []time.Time{cmd.ExpiresAt, req.Expiry} {
 		if !t.IsZero() && t.Before(deadline) {
@@ -195,54 +194,69 @@ func (d *Dispatcher) execute(req *Request, cmd *contracts.DeviceCommandRPC, meth
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	type outcome struct {
-		result any
-		err    error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		defer func() { <-d.running }()
-		defer func() {
-			if r := recover(); r != nil {
-				d.cfg.Logger.Error("rpc: method panicked", "method", cmd.Payload.Method, "correlationId", cmd.CorrelationID,
-					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				done <- outcome{err: errorf(contracts.CodeInternal, "%s failed: %v", cmd.Payload.Method, r)}
-			}
-		}()
-		result, err := method(ctx, cmd.Payload.Params)
-		done <- outcome{result, err}
-	}()
-	var out outcome
-	select {
-	case out = <-done:
-	case <-ctx.Done():
-		out.err = errorf(contracts.CodeTimeout, "%s did not finish within %v", cmd.Payload.Method, deadline.Sub(req.ReceivedAt).Round(time.Millisecond))
-	}
-	if out.err != nil {
-		code := contracts.CodeInternal
-		var letters []outbox.Record
-		if e, ok := out.err.(*Error); ok {
-			code = e.Code
-			if code == contracts.CodeInvalidCommand { // bad input: a dead letter too
-				if l := d.letter(req, contracts.DLQInvalid, req.Payload, cmd.CorrelationID, out.err); l != nil {
-					letters = append(letters, *l)
-				}
-			}
+	var answered atomic.Bool // by the method's outcome, or by the timer
+	d.wg.Add(1)              // the timer's, until it ran or was stopped
+	timer := time.AfterFunc(time.Until(deadline), func() {
+		defer d.wg.Done()
+		if answered.CompareAndSwap(false, true) {
+			err := errorf(contracts.CodeTimeout, "%s did not finish within %v", cmd.Payload.Method, deadline.Sub(req.ReceivedAt).Round(time.Millisecond))
+			d.land(cmd.CorrelationID, f, d.encodeOutcome(req, cmd, nil, err), true)
 		}
-		answer, err := d.encodeAnswer(req, contracts.NewDeviceResponseRPCError(d.origin, &cmd.Envelope,
-			d.answerPayload(req, cmd.Payload.Method), code, out.err.Error()))
-		return answer, letters, err
+	})
+	result, err := d.call(ctx, cmd, method)
+	<-d.running
+	if timer.Stop() {
+		d.wg.Done()
 	}
-	result, err := encodeResult(out.result)
-	if err != nil {
-		answer, err := d.encodeAnswer(req, contracts.NewDeviceResponseRPCError(d.origin, &cmd.Envelope,
-			d.answerPayload(req, cmd.Payload.Method), contracts.CodeInternal, err.Error()))
-		return answer, nil, err
+	if !answered.CompareAndSwap(false, true) {
+		return // TIMEOUT was answered
 	}
+	var letters []outbox.Record
+	if e, ok := err.(*Error); ok && e.Code == contracts.CodeInvalidCommand { // bad input: a dead letter too
+		if l := d.letter(req, contracts.DLQInvalid, req.Payload, cmd.CorrelationID, err); l != nil {
+			letters = append(letters, *l)
+		}
+	}
+	d.land(cmd.CorrelationID, f, d.encodeOutcome(req, cmd, result, err), true, letters...)
+}
+
+// call runs method, turning a panic into INTERNAL.
+func (d *Dispatcher) call(ctx context.Context, cmd *contracts.DeviceCommandRPC, method Method) (result any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.cfg.Logger.Error("rpc: method panicked", "method", cmd.Payload.Method, "correlationId", cmd.CorrelationID,
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			result, err = nil, errorf(contracts.CodeInternal, "%s failed: %v", cmd.Payload.Method, r)
+		}
+	}()
+	return method(ctx, cmd.Payload.Params)
+}
+
+// encodeOutcome encodes the answer to cmd for a method's result or error:
+// an *Error answers its code, another error INTERNAL. It returns nil
+// (logged) if the answer cannot be encoded.
+func (d *Dispatcher) encodeOutcome(req *Request, cmd *contracts.DeviceCommandRPC, result any, err error) []byte {
 	p := d.answerPayload(req, cmd.Payload.Method)
-	p.Result = result
-	answer, err := d.encodeAnswer(req, contracts.NewDeviceResponseRPC(d.origin, &cmd.Envelope, p))
-	return answer, nil, err
+	var m *contracts.DeviceResponseRPC
+	if err == nil {
+		if p.Result, err = encodeResult(result); err == nil {
+			m = contracts.NewDeviceResponseRPC(d.origin, &cmd.Envelope, p)
+		}
+	}
+	if err != nil {
+		code := contracts.CodeInternal
+		if e, ok := err.(*Error); ok {
+			code = e.Code
+		}
+		p.Result = nil
+		m = contracts.NewDeviceResponseRPCError(d.origin, &cmd.Envelope, p, code, err.Error())
+	}
+	answer, err := d.encodeAnswer(req, m)
+	if err != nil {
+		d.cfg.Logger.Error("rpc: cannot encode the answer", "correlationId", cmd.CorrelationID, "err", err)
+		return nil
+	}
+	return answer
 }
 
 // land ends a flight: it appends answer for every delivery waiting, kept
