@@ -39,6 +39,7 @@ type outboxQueue struct {
 	taken    int            // entries taken from the outbox and not settled
 	entries  []outbox.Entry // taken, not yet published
 	freed    chan struct{}  // closed when the window has room again
+	wake     chan struct{}  // closed by the outbox when it may have entries
 	drained  chan struct{}  // closed when nothing is taken any more
 	stopping bool           // take nothing more
 }
@@ -63,15 +64,28 @@ func (q *outboxQueue) roomLocked() bool {
 }
 
 // takeLocked takes the entries ready in the outbox, as many as the window
-// has room for; when there are none, wake is closed once there may be.
-func (q *outboxQueue) takeLocked(wake chan struct{}) {
+// has room for. When the outbox has none, q.wake is the channel it closes
+// once it may have: until then there is no need to look again.
+func (q *outboxQueue) takeLocked() {
 	if q.stopping || !q.roomLocked() {
 		return
 	}
+	if q.wake != nil {
+		select {
+		case <-q.wake:
+			q.wake = nil
+		default:
+			return // the outbox had none, and has not changed since
+		}
+	}
+	wake := make(chan struct{})
 	entries, err := q.u.box.TryNext(q.window-q.taken, wake)
 	if err != nil {
 		q.u.log.Error("mqtt: outbox", "err", err)
 		return
+	}
+	if len(entries) == 0 {
+		q.wake = wake
 	}
 	q.taken += len(entries)
 	q.entries = append(q.entries, entries...)
@@ -83,21 +97,26 @@ func (q *outboxQueue) takeLocked(wake chan struct{}) {
 func (q *outboxQueue) Wait() chan struct{} {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	wake := make(chan struct{})
-	switch {
-	case q.stopping: // never: the uplink is stopping
-	case len(q.entries) > 0:
-		close(wake)
-	case !q.roomLocked():
-		q.freed = wake
-	default:
-		q.takeLocked(wake)
-		if len(q.entries) > 0 {
-			close(wake)
-		}
+	if !q.stopping && len(q.entries) == 0 && q.roomLocked() {
+		q.takeLocked()
 	}
-	return wake
+	switch {
+	case q.stopping:
+		return make(chan struct{}) // never: the uplink is stopping
+	case len(q.entries) > 0:
+		return closed
+	case !q.roomLocked():
+		q.freed = make(chan struct{})
+		return q.freed
+	case q.wake != nil:
+		return q.wake
+	default: // the outbox failed; it is closing
+		return make(chan struct{})
+	}
 }
+
+// closed is a closed channel.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // Enqueue is not used: records enter through the outbox.
 func (q *outboxQueue) Enqueue(io.Reader) error {
@@ -111,7 +130,7 @@ func (q *outboxQueue) Peek() (queue.Entry, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.entries) == 0 {
-		q.takeLocked(nil)
+		q.takeLocked()
 	}
 	if len(q.entries) == 0 {
 		q.u.flush() // nothing more to write for now: send the batch
