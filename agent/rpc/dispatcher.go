@@ -194,16 +194,19 @@ func (d *Dispatcher) execute(req *Request, cmd *contracts.DeviceCommandRPC, meth
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	timeout := errorf(contracts.CodeTimeout, "%s did not finish within %v", cmd.Payload.Method, deadline.Sub(req.ReceivedAt).Round(time.Millisecond))
 	var answered atomic.Bool // by the method's outcome, or by the timer
 	d.wg.Add(1)              // the timer's, until it ran or was stopped
 	timer := time.AfterFunc(time.Until(deadline), func() {
 		defer d.wg.Done()
 		if answered.CompareAndSwap(false, true) {
-			err := errorf(contracts.CodeTimeout, "%s did not finish within %v", cmd.Payload.Method, deadline.Sub(req.ReceivedAt).Round(time.Millisecond))
-			d.land(cmd.CorrelationID, f, d.encodeOutcome(req, cmd, nil, err), true)
+			d.land(cmd.CorrelationID, f, d.encodeOutcome(req, cmd, nil, timeout), true)
 		}
 	})
 	result, err := d.call(ctx, cmd, method)
+	if ctx.Err() != nil { // it returned, cut short, at its deadline: too late
+		result, err = nil, timeout
+	}
 	<-d.running
 	if timer.Stop() {
 		d.wg.Done()

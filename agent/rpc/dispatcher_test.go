@@ -340,3 +340,20 @@ func jsonUnmarshal(b []byte, v any) error {
 	}
 	return nil
 }
+
+// A method that gives up at its deadline and returns a result anyway did
+// not finish in time: TIMEOUT, not its late result.
+func TestMethodCutShortAtItsDeadlineIsATimeout(t *testing.T) {
+	r := newRig(t, Config{Timeout: 100 * time.Millisecond})
+	r.d.methods[contracts.MethodGetSensors] = func(ctx context.Context, _ jsontext.Value) (any, error) {
+		<-ctx.Done()
+		return "partial", nil
+	}
+	for range 5 { // the method's return and the timer race: both must say TIMEOUT
+		payload, _ := command(t, contracts.MethodGetSensors, "", nil)
+		o := r.call(payload)
+		if o.answer == nil || o.answer.Error == nil || o.answer.Error.Code != contracts.CodeTimeout {
+			t.Fatalf("got %v; want TIMEOUT", o)
+		}
+	}
+}
