@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"hash/maphash"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -67,6 +68,9 @@ func (s *Store) Memo(key string) (value []byte, ok bool, err error) {
 	if s.closed {
 		return nil, false, fmt.Errorf("outbox: memo: %w", ErrClosed)
 	}
+	if s.memoKeys[memoHash(key)] == 0 {
+		return nil, false, nil // none: no need to read the file
+	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(memosBucket).Get([]byte(key))
 		if v == nil {
@@ -87,8 +91,15 @@ func (s *Store) Memo(key string) (value []byte, ok bool, err error) {
 	return value, ok, nil
 }
 
+// memoHash is the key of a memo in Store.memoKeys, which counts the
+// stored memos by the hash of their key: most commands are new, and their
+// lookup then needs no read of the file.
+func memoHash(key string) uint64 { return maphash.String(memoSeed, key) }
+
+var memoSeed = maphash.MakeSeed()
+
 // putMemo stores m in the write transaction tx.
-func (s *Store) putMemo(tx *bolt.Tx, m *memoWrite) error {
+func (s *Store) putMemo(tx *bolt.Tx, st *txState, m *memoWrite) error {
 	memos, order := tx.Bucket(memosBucket), tx.Bucket(memoOrderBucket)
 	meta := tx.Bucket(metaBucket)
 	count, size := getUint64(meta, keyMemoCount), getUint64(meta, keyMemoBytes)
@@ -99,7 +110,9 @@ func (s *Store) putMemo(tx *bolt.Tx, m *memoWrite) error {
 		}
 		count--
 		size -= min(size, memoSize(m.key, old))
+		st.memosGone = append(st.memosGone, memoHash(string(m.key)))
 	}
+	st.memosNew = append(st.memosNew, memoHash(string(m.key)))
 	seq, err := order.NextSequence()
 	if err != nil {
 		return err
@@ -123,7 +136,7 @@ func memoSize(key, stored []byte) uint64 { return uint64(2*len(key) + len(stored
 
 // pruneMemos deletes the oldest memos while there are more than
 // MemoMaxCount or they are older than MemoMaxAge.
-func (s *Store) pruneMemos(tx *bolt.Tx) error {
+func (s *Store) pruneMemos(tx *bolt.Tx, st *txState) error {
 	memos, order := tx.Bucket(memosBucket), tx.Bucket(memoOrderBucket)
 	meta := tx.Bucket(metaBucket)
 	count := getUint64(meta, keyMemoCount)
@@ -150,6 +163,7 @@ func (s *Store) pruneMemos(tx *bolt.Tx) error {
 		if err := memos.Delete(keys[i]); err != nil {
 			return err
 		}
+		st.memosGone = append(st.memosGone, memoHash(string(keys[i])))
 	}
 	if len(keys) == 0 {
 		return nil

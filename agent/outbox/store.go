@@ -66,7 +66,8 @@ type Store struct {
 
 	lastID ID // the last ID given to a record
 
-	memoBytes int64 // what the memos take, for compaction's live data
+	memoBytes int64          // what the memos take, for compaction's live data
+	memoKeys  map[uint64]int // stored memos by memoHash of their key
 
 	counters             counters // mirrored in the meta bucket
 	countersDirty        bool     // counters changed outside a commit
@@ -187,6 +188,13 @@ func (s *Store) load() error {
 		meta := tx.Bucket(metaBucket)
 		s.lastID = ID(meta.Sequence())
 		s.memoBytes = int64(getUint64(meta, keyMemoBytes))
+		s.memoKeys = make(map[uint64]int)
+		if err := tx.Bucket(memosBucket).ForEach(func(k, _ []byte) error {
+			s.memoKeys[memoHash(string(k))]++
+			return nil
+		}); err != nil {
+			return err
+		}
 		s.counters = readCounters(meta)
 		for l := range Lane(numLanes) {
 			b := tx.Bucket(laneBuckets[l])

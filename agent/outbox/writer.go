@@ -143,6 +143,8 @@ func hasControl(batch []*appendReq) bool {
 type txState struct {
 	lanes       [numLanes]laneState
 	memoBytes   int64      // of every memo, after the transaction
+	memosNew    []uint64   // memoHash of the memos put
+	memosGone   []uint64   // and of those replaced or deleted
 	dropped     DropCounts // increments
 	quarantined int        // increment
 }
@@ -245,7 +247,7 @@ func (s *Store) commit(batch []*appendReq) int {
 				continue
 			}
 			if req.memo != nil {
-				if err := s.putMemo(tx, req.memo); err != nil {
+				if err := s.putMemo(tx, &st, req.memo); err != nil {
 					return err
 				}
 				memos = true
@@ -260,7 +262,7 @@ func (s *Store) commit(batch []*appendReq) int {
 			}
 		}
 		if memos {
-			if err := s.pruneMemos(tx); err != nil {
+			if err := s.pruneMemos(tx, &st); err != nil {
 				return err
 			}
 		}
@@ -312,6 +314,14 @@ func (s *Store) commit(batch []*appendReq) int {
 		s.counters.dropped = addDrops(s.counters.dropped, st.dropped)
 		s.quarantined += st.quarantined
 		s.memoBytes = st.memoBytes
+		for _, h := range st.memosNew {
+			s.memoKeys[h]++
+		}
+		for _, h := range st.memosGone {
+			if s.memoKeys[h]--; s.memoKeys[h] <= 0 {
+				delete(s.memoKeys, h)
+			}
+		}
 		for id := range topics {
 			delete(s.pendingTopics, id)
 		}
