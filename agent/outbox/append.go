@@ -159,8 +159,12 @@ func (s *Store) stage(req *appendReq) error {
 func (s *Store) unstage(recs []encoded) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ids := make(map[ID]bool, len(recs))
 	for _, r := range recs {
-		s.pending[r.lane] = slices.DeleteFunc(s.pending[r.lane], func(p stagedRecord) bool { return p.id == r.id })
+		ids[r.id] = true
 		s.landLocked(r.id)
+	}
+	for l := range s.pending {
+		s.pending[l] = slices.DeleteFunc(s.pending[l], func(p stagedRecord) bool { return ids[p.id] })
 	}
 }

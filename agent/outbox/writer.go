@@ -289,10 +289,12 @@ func (s *Store) commit(batch []*appendReq) int {
 
 	s.mu.Lock()
 	// The batch's records are in the file now, or not to be.
+	for l := range s.pending {
+		s.pending[l] = slices.DeleteFunc(s.pending[l], func(p stagedRecord) bool { return inBatch[p.id] })
+	}
 	for i, req := range batch {
-		for _, r := range req.recs {
-			s.pending[r.lane] = slices.DeleteFunc(s.pending[r.lane], func(p stagedRecord) bool { return p.id == r.id })
-			if err != nil || results[i] != nil {
+		if err != nil || results[i] != nil {
+			for _, r := range req.recs {
 				s.landLocked(r.id)
 			}
 		}
@@ -412,15 +414,15 @@ func (s *Store) stagedLocked(l Lane, id ID) bool {
 
 // deleteRecord removes a record if it is still there.
 func (s *Store) deleteRecord(tx *bolt.Tx, st *txState, l Lane, id ID) error {
-	b := tx.Bucket(laneBuckets[l])
-	k := idKey(id)
-	v := b.Get(k)
-	if v == nil {
+	// One seek, where Get and Delete would take two.
+	c := tx.Bucket(laneBuckets[l]).Cursor()
+	k, v := c.Seek(idKey(id))
+	if k == nil || idOf(k) != id {
 		return nil
 	}
 	st.lanes[l].count--
 	st.lanes[l].bytes -= int64(len(v))
-	return b.Delete(k)
+	return c.Delete()
 }
 
 // quarantineRecord moves a record to the quarantine bucket with its lane
