@@ -129,6 +129,10 @@ func (s *Store) handOutLocked(max int) ([]Entry, error) {
 	if dropped {
 		s.wakeWriter()
 	}
+	if len(out) > 0 {
+		close(s.handedOut)
+		s.handedOut = make(chan struct{})
+	}
 	return out, err
 }
 

@@ -45,6 +45,8 @@ type Store struct {
 	// ready: the waits of Next and TryNext.
 	wakes  []chan struct{}
 	closed bool
+	// handedOut is closed and replaced whenever Next hands entries out.
+	handedOut chan struct{}
 
 	lanes     [numLanes]laneState
 	pending   [numLanes][]stagedRecord // appended, not committed yet; by ID
@@ -134,6 +136,7 @@ func Open(path string, cfg Config) (*Store, error) {
 		stop:          make(chan struct{}),
 		done:          make(chan struct{}),
 		inFlight:      make(map[ID]Lane),
+		handedOut:     make(chan struct{}),
 		pendingTopics: make(map[uint64]string),
 		topicIDs:      make(map[string]uint64),
 		topicNames:    make(map[uint64]string),

@@ -39,6 +39,7 @@ func (s *Store) writer() {
 		if answered > 1 && len(batch) > 0 {
 			batch = s.regroup(batch, queued+answered)
 		}
+		s.yieldToConsumer(batch)
 		queued = s.commit(batch)
 		answered = len(batch)
 		s.maybeCompact()
@@ -69,6 +70,44 @@ func (s *Store) regroup(batch []*appendReq, want int) []*appendReq {
 	}
 	return batch
 }
+
+// yieldToConsumer waits, up to yieldWait, until the records of batch
+// that a consumer was waiting for are handed out. Their commit would
+// compete for the CPU with sending them, on a gateway's one or two cores;
+// the commit can wait that long, the consumer is quick.
+func (s *Store) yieldToConsumer(batch []*appendReq) {
+	var timer *time.Timer
+	for {
+		s.mu.Lock()
+		waiting := false
+		for _, req := range batch {
+			for _, r := range req.recs {
+				if _, out := s.inFlight[r.id]; req.awaited && !out && s.stagedLocked(r.lane, r.id) {
+					waiting = true
+				}
+			}
+		}
+		handedOut := s.handedOut
+		s.mu.Unlock()
+		if !waiting {
+			return
+		}
+		if timer == nil {
+			timer = time.NewTimer(yieldWait)
+			defer timer.Stop()
+		}
+		select {
+		case <-handedOut:
+		case <-timer.C:
+			return
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// yieldWait bounds yieldToConsumer.
+const yieldWait = 500 * time.Microsecond
 
 // groupWindow bounds regroup.
 const groupWindow = time.Millisecond
