@@ -234,7 +234,8 @@ func (s *Store) commit(batch []*appendReq) int {
 		}
 	}
 	topics := maps.Clone(s.pendingTopics)
-	if len(batch)+len(before)+len(after)+len(quarantines)+len(topics) == 0 && !s.countersDirty {
+	countersDirty := s.countersDirty
+	if len(batch)+len(before)+len(after)+len(quarantines)+len(topics) == 0 && !countersDirty {
 		s.mu.Unlock()
 		return len(s.reqs) // nothing to write: no empty commit
 	}
@@ -254,6 +255,7 @@ func (s *Store) commit(batch []*appendReq) int {
 		busy = maps.Clone(s.inFlight)
 	}
 	st := txState{lanes: s.lanes}
+	startLanes := s.lanes
 	base, qBase := s.counters, s.quarantined
 	db := s.db
 	s.mu.Unlock()
@@ -306,7 +308,11 @@ func (s *Store) commit(batch []*appendReq) int {
 			}
 		}
 		st.memoBytes = int64(getUint64(meta, keyMemoBytes))
+		// The meta values that changed: each put is a write to the page.
 		for l := range Lane(numLanes) {
+			if st.lanes[l].count == startLanes[l].count && st.lanes[l].bytes == startLanes[l].bytes {
+				continue
+			}
 			if err := putUint64(meta, laneCountKey(l), uint64(st.lanes[l].count)); err != nil {
 				return err
 			}
@@ -314,14 +320,18 @@ func (s *Store) commit(batch []*appendReq) int {
 				return err
 			}
 		}
-		c := addCounts(base, st.dropped)
-		if err := writeCounters(meta, c); err != nil {
-			return err
+		if countersDirty || st.dropped != (DropCounts{}) {
+			if err := writeCounters(meta, addCounts(base, st.dropped)); err != nil {
+				return err
+			}
 		}
 		if maxID > ID(meta.Sequence()) {
 			if err := meta.SetSequence(uint64(maxID)); err != nil {
 				return err
 			}
+		}
+		if st.quarantined == 0 {
+			return nil
 		}
 		return putUint64(meta, keyQuarantined, uint64(qBase+st.quarantined))
 	})
