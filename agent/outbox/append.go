@@ -11,7 +11,7 @@ type appendReq struct {
 	recs    []encoded
 	memo    *memoWrite // stored with recs, if not nil
 	control bool       // holds a control record or a memo: commit without delay
-	awaited bool       // a consumer was waiting for records when it came
+	awaited bool       // holds control records a consumer was waiting for
 	done    chan error // receives the outcome once
 }
 
@@ -150,7 +150,7 @@ func (s *Store) stage(req *appendReq) error {
 		s.pending[r.lane] = append(s.pending[r.lane], stagedRecord{id: r.id, data: r.data})
 	}
 	if len(req.recs) > 0 {
-		req.awaited = len(s.wakes) > 0
+		req.awaited = req.control && len(s.wakes) > 0
 		s.notifyLocked()
 	}
 	return nil

@@ -71,10 +71,12 @@ func (s *Store) regroup(batch []*appendReq, want int) []*appendReq {
 	return batch
 }
 
-// yieldToConsumer waits, up to yieldWait, until the records of batch
-// that a consumer was waiting for are handed out. Their commit would
-// compete for the CPU with sending them, on a gateway's one or two cores;
-// the commit can wait that long, the consumer is quick.
+// yieldToConsumer waits, up to yieldWait, until the control records of
+// batch that a consumer was waiting for (an RPC's answer, say) are handed
+// out. Their commit would compete for the CPU with sending them, on a
+// gateway's one or two cores; the commit can wait that long, the
+// consumer is quick. Telemetry does not wait: its appenders, many at
+// once, count on commits coming back to back.
 func (s *Store) yieldToConsumer(batch []*appendReq) {
 	var timer *time.Timer
 	for {
@@ -82,7 +84,7 @@ func (s *Store) yieldToConsumer(batch []*appendReq) {
 		waiting := false
 		for _, req := range batch {
 			for _, r := range req.recs {
-				if _, out := s.inFlight[r.id]; req.awaited && !out && s.stagedLocked(r.lane, r.id) {
+				if _, out := s.inFlight[r.id]; req.awaited && r.lane == LaneControl && !out && s.stagedLocked(r.lane, r.id) {
 					waiting = true
 				}
 			}
