@@ -236,20 +236,11 @@ func startAgent(b *testing.B, broker *mqtttest.Broker) {
 func dispatch(d *rpc.Dispatcher, deviceID string) mqtt.Handler {
 	topics, _ := contracts.DeviceTopics(deviceID)
 	return func(_ context.Context, c mqtt.Command) {
-		req := rpc.Request{
+		reply, headers := c.Reply(topics.Responses)
+		d.Handle(rpc.Request{
 			Topic: c.Topic, Payload: c.Payload, Expiry: c.Expiry, ReceivedAt: c.ReceivedAt,
-			Reply:        topics.Responses,
-			ReplyHeaders: []outbox.Header{{Key: mqtt.HeaderContentType, Value: []byte("application/json")}},
-			DeadLetters:  topics.DLQ,
-			Ack:          c.Ack,
-		}
-		if c.ResponseTopic != "" {
-			req.Reply = c.ResponseTopic
-		}
-		if c.CorrelationData != nil {
-			req.ReplyHeaders = append(req.ReplyHeaders, outbox.Header{Key: mqtt.HeaderCorrelationData, Value: c.CorrelationData})
-		}
-		d.Handle(req)
+			Reply: reply, ReplyHeaders: headers, DeadLetters: topics.DLQ, Ack: c.Ack,
+		})
 	}
 }
 

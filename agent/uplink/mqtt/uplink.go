@@ -51,6 +51,22 @@ type Command struct {
 	ack func()
 }
 
+// Reply is where an answer to the command goes, by MQTT v5
+// request/response: its Response Topic, else fallback (the device's
+// responses topic); and the outbox headers that give the answer the
+// command's Correlation Data and a JSON content type.
+func (c Command) Reply(fallback string) (topic string, headers []outbox.Header) {
+	topic = fallback
+	if c.ResponseTopic != "" {
+		topic = c.ResponseTopic
+	}
+	headers = []outbox.Header{{Key: HeaderContentType, Value: []byte("application/json")}}
+	if c.CorrelationData != nil {
+		headers = append(headers, outbox.Header{Key: HeaderCorrelationData, Value: c.CorrelationData})
+	}
+	return topic, headers
+}
+
 // Ack acknowledges the command to the broker (its PUBACK). Call it once
 // the command is handled for good: its answer, or its dead letter, is in
 // the outbox. Until then a restart of the agent, or a new connection,
