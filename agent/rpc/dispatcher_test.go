@@ -269,8 +269,11 @@ func TestStormOfMalformedCommands(t *testing.T) {
 	if success < answered {
 		t.Errorf("%d successful answers; want at least the %d valid commands", success, answered)
 	}
-	if int(acks.Load()) != len(bad) || letters < len(bad)-success {
-		t.Errorf("%d of %d bad messages acknowledged, %d dead letters; want every one handled", acks.Load(), len(bad), letters)
+	// A bad message is dead-lettered once, unless a changed byte left it
+	// a valid command: then it is answered success instead.
+	if int(acks.Load()) != len(bad) || letters+success-answered != len(bad) {
+		t.Errorf("%d of %d bad messages acknowledged; %d dead letters and %d successes beyond the %d valid commands; want one or the other per bad message",
+			acks.Load(), len(bad), letters, success-answered, answered)
 	}
 }
 
