@@ -11,10 +11,3 @@ func permanent(code byte) bool {
 	}
 	return false
 }
-
-// addInFlight counts publishes awaiting their PUBACK.
-func (u *Uplink) addInFlight(n int) {
-	u.mu.Lock()
-	u.state.InFlight += n
-	u.mu.Unlock()
-}

@@ -181,7 +181,6 @@ func (q *outboxQueue) stop() <-chan struct{} {
 // settle ends an entry's flight by its PUBACK, or by its absence.
 func (q *outboxQueue) settle(e outbox.Entry, cp packets.ControlPacket) {
 	defer q.land()
-	q.u.addInFlight(-1)
 	ack, ok := cp.Content.(*packets.Puback)
 	switch {
 	case !ok: // the session ended first (shutdown, or the broker lost it)
@@ -217,7 +216,6 @@ func (qe *queueEntry) Reader() (io.Reader, error) {
 	if _, err := qe.q.u.packet(qe.e).WriteTo(b); err != nil {
 		return nil, err
 	}
-	qe.q.u.addInFlight(1)
 	return b, nil
 }
 
@@ -235,7 +233,6 @@ func (qe *queueEntry) Remove() error {
 func (qe *queueEntry) Leave() error {
 	q := qe.q
 	q.sess.expect(nil)
-	q.u.addInFlight(-1)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.stopping {
@@ -254,7 +251,6 @@ func (qe *queueEntry) Quarantine() error {
 
 func (qe *queueEntry) quarantine(reason string) error {
 	qe.q.sess.expect(nil)
-	qe.q.u.addInFlight(-1)
 	defer qe.q.land()
 	return qe.q.u.box.Quarantine(qe.e.ID, reason)
 }

@@ -103,8 +103,6 @@ type State struct {
 	Broker string
 	// Reconnects counts connections made after the first.
 	Reconnects int
-	// InFlight counts publishes awaiting their PUBACK.
-	InFlight int
 }
 
 // Uplink publishes the outbox to an MQTT v5 broker and receives commands.
