@@ -26,6 +26,12 @@ import (
 // return soon after its context ends.
 const samplerStopTimeout = 5 * time.Second
 
+// rpcTestHook, when set, changes what the RPC methods read. It is nil in
+// the agent; cmd/agent's end-to-end tests, which run their test binary as
+// the agent, set it to make a method panic as a bug would, to see the
+// agent answer INTERNAL through a real broker and keep running.
+var rpcTestHook func(rpc.Deps) rpc.Deps
+
 // runAgent runs the agent until SIGTERM or SIGINT arrives on sigs, and
 // returns the exit code. It owns everything it starts: the outbox, the
 // embedded broker, the sampler's and the uplink's goroutines.
@@ -76,7 +82,7 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		return exitError
 	}
 	var up *mqtt.Uplink // the dispatcher reads its state once it runs
-	dispatcher, err := rpc.New(cfg.RPCConfig(log), box, rpc.Deps{
+	deps := rpc.Deps{
 		Version: version, StateDir: cfg.StateDir, Started: time.Now(),
 		Uplink: func() rpc.UplinkState {
 			s := up.State()
@@ -85,7 +91,11 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		Outbox:      box.Stats,
 		Sensors:     sampler,
 		Certificate: func() *x509.Certificate { return up.Certificate() },
-	})
+	}
+	if rpcTestHook != nil {
+		deps = rpcTestHook(deps)
+	}
+	dispatcher, err := rpc.New(cfg.RPCConfig(log), box, deps)
 	if err != nil {
 		log.Error("agent: rpc", "err", err)
 		return exitError

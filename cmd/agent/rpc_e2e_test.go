@@ -6,10 +6,9 @@ package main
 // Topic and Correlation Data), then reads the answers and the dead
 // letters it publishes.
 //
-// Not covered here: INTERNAL (a method that panics). No input makes a
-// method of this agent panic short of a bug, and production code has no
-// hook to make one; agent/rpc's unit tests cover it. Nor EXPIRED by MQTT
-// Message Expiry alone: the broker drops a message whose interval has run
+// INTERNAL answers a bug, which no input causes: the agent under test has
+// one planted (panicOnSensor). Not covered here: EXPIRED by MQTT Message
+// Expiry alone: the broker drops a message whose interval has run
 // out instead of delivering it, and the agent counts the remaining
 // interval from the moment it receives the message, so a message the
 // broker delivers has not expired for the agent either.
@@ -38,6 +37,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/iot-hub/agent/agent/rpc"
+	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/mqtttest"
 )
@@ -513,6 +513,28 @@ func TestRPCErrorCodes(t *testing.T) {
 		}
 	})
 
+	t.Run("INTERNAL", func(t *testing.T) {
+		// A method panics: the answer is INTERNAL, with no dead letter (the
+		// command was fine), and the agent goes on answering.
+		id, body := rpcCommand(r.id, "getSensors", `{"sensors":["`+panicSensor+`"]}`, nil)
+		noLetter = append(noLetter, body)
+		r.send(t, body, id, nil)
+		resp, _ := r.answer(t, id)
+		if resp.Status != contracts.StatusError || resp.Error.Code != contracts.CodeInternal ||
+			!strings.Contains(resp.Error.Message, "getSensors failed: "+plantedBug) {
+			t.Fatalf("answer status %s, error %+v; want INTERNAL naming the panic", resp.Status, resp.Error)
+		}
+		id, body = rpcCommand(r.id, "getSensors", `{"sensors":["sim"]}`, nil)
+		noLetter = append(noLetter, body)
+		r.send(t, body, id, nil)
+		if resp, _ := r.answer(t, id); resp.Status != contracts.StatusSuccess {
+			t.Fatalf("after the panic: answer status %s, error %+v; want success", resp.Status, resp.Error)
+		}
+		if log := r.agent.stderr.String(); !strings.Contains(log, "rpc: method panicked") || !strings.Contains(log, plantedBug) {
+			t.Error("the agent's log does not show the panic")
+		}
+	})
+
 	const slowParams = `{"sensors":["slow"],"fresh":true}`
 	t.Run("TIMEOUT", func(t *testing.T) {
 		// By expiresAt, and by the MQTT Message Expiry (no expiresAt):
@@ -579,9 +601,32 @@ func TestRPCErrorCodes(t *testing.T) {
 			t.Errorf("a dead letter for %.100s; want none: %s", body, ds[0].Payload)
 		}
 	}
-	if strings.Contains(r.agent.stderr.String(), "panicked") {
-		t.Error("the agent's log shows a panic")
+	if n := strings.Count(r.agent.stderr.String(), "panicked"); n != 1 {
+		t.Errorf("the agent's log shows %d panics; want the planted one", n)
 	}
+}
+
+// panicSensor is a sensor name that makes getSensors panic in the agent
+// under test, with the message plantedBug: see panicOnSensor.
+const (
+	panicSensor = "e2e-panic"
+	plantedBug  = "a bug planted by the e2e tests"
+)
+
+// panicOnSensor is the agent's rpcTestHook in these tests: the sensors'
+// Status panics when asked for panicSensor, as a bug in a method would.
+func panicOnSensor(d rpc.Deps) rpc.Deps {
+	d.Sensors = panickingSensors{d.Sensors}
+	return d
+}
+
+type panickingSensors struct{ rpc.Sensors }
+
+func (s panickingSensors) Status(names ...string) ([]sensors.Status, error) {
+	if slices.Contains(names, panicSensor) {
+		panic(plantedBug)
+	}
+	return s.Sensors.Status(names...)
 }
 
 func TestRPCInteropClients(t *testing.T) {
