@@ -11,12 +11,17 @@
 //
 // # Caveats
 //
-//   - A read is bounded by the sensor's interval: a sensor that hangs
-//     skips readings rather than piling them up.
+//   - A read is bounded by the sensor's timeout, at most its interval: a
+//     sensor that hangs skips readings rather than piling them up.
+//   - A failing sensor is read less often: its interval doubles with
+//     every failure, up to a cap (a minute by default); the first success
+//     brings it back to its interval.
+//   - The first reads are spread over SamplerConfig.StartJitter, so that
+//     the sensors on one bus do not all start at once.
 //   - A sensor's reads never overlap: a read on demand waits for a
 //     scheduled read in progress, and the other way round.
 //   - A sensor that keeps failing the same way is logged once, then every
-//     ten minutes with a count, and once more when it recovers.
+//     minute with a count, and once more when it recovers.
 //   - Every read is one event with a new correlationId; its readings carry
 //     the time the read returned.
 package sensors

@@ -11,7 +11,7 @@ import (
 
 // FailureLogInterval is how often a sensor that keeps failing with the
 // same error is logged again.
-const FailureLogInterval = 10 * time.Minute
+const FailureLogInterval = time.Minute
 
 // failures rate-limits the log of one sensor's failures: the first of a
 // run, again when the error changes or after FailureLogInterval, and the

@@ -22,7 +22,7 @@ func TestFailuresRateLimit(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	unplugged, busy := errors.New("unplugged"), errors.New("busy")
 	f.failed(unplugged, t0)                                     // logged
-	f.failed(unplugged, t0.Add(time.Minute))                    // quiet
+	f.failed(unplugged, t0.Add(FailureLogInterval/2))           // quiet
 	f.failed(unplugged, t0.Add(FailureLogInterval+time.Second)) // logged, with the count
 	f.failed(busy, t0.Add(FailureLogInterval+2*time.Second))    // another error: logged
 	f.failed(busy, t0.Add(FailureLogInterval+3*time.Second))    // quiet

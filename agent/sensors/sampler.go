@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -21,9 +22,10 @@ type Appender interface {
 type Schedule struct {
 	// Sensor is read; the sampler does not own it.
 	Sensor Sensor
-	// Interval is the time between the starts of two reads; it also
-	// bounds one read. Required.
+	// Interval is the time between the starts of two reads. Required.
 	Interval time.Duration
+	// Timeout bounds one read; at most Interval. Default: Interval.
+	Timeout time.Duration
 }
 
 // SamplerConfig configures a Sampler.
@@ -36,7 +38,20 @@ type SamplerConfig struct {
 	Logger *slog.Logger
 	// Now is the clock of the readings and events. Default time.Now.
 	Now func() time.Time
+	// StartJitter spreads the first reads: each sensor's comes at a
+	// random point within StartJitter or its interval, whichever is
+	// shorter, so that sensors on one bus do not all start at once.
+	// Default 0: the first reads come at once.
+	StartJitter time.Duration
+	// MaxBackoff caps how far a failing sensor's reads are spaced: after
+	// n failed reads in a row, the next comes 2^(n-1) intervals after the
+	// last, at most MaxBackoff (or one interval, if longer) after it.
+	// Default [DefaultMaxBackoff].
+	MaxBackoff time.Duration
 }
+
+// DefaultMaxBackoff is the default of [SamplerConfig.MaxBackoff].
+const DefaultMaxBackoff = time.Minute
 
 // Sampler reads sensors at their intervals and appends a device.telemetry
 // event per read to the outbox's telemetry lane. It keeps each sensor's
@@ -63,6 +78,9 @@ func NewSampler(cfg SamplerConfig, box Appender, schedules ...Schedule) (*Sample
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
 	o := contracts.DeviceOrigin(cfg.DeviceID)
 	o.Clock = cfg.Now
 	s := &Sampler{cfg: cfg, box: box, byName: make(map[string]*sensorState, len(schedules)), origin: o, topic: topics.Telemetry}
@@ -71,8 +89,13 @@ func NewSampler(cfg SamplerConfig, box Appender, schedules ...Schedule) (*Sample
 		switch {
 		case sc.Interval <= 0:
 			return nil, fmt.Errorf("sensors: sampler: sensor %q: interval %v must be positive", name, sc.Interval)
+		case sc.Timeout < 0 || sc.Timeout > sc.Interval:
+			return nil, fmt.Errorf("sensors: sampler: sensor %q: timeout %v must be within 0..%v, its interval", name, sc.Timeout, sc.Interval)
 		case s.byName[name] != nil:
 			return nil, fmt.Errorf("sensors: sampler: sensor %q scheduled twice", name)
+		}
+		if sc.Timeout == 0 {
+			sc.Timeout = sc.Interval
 		}
 		st := newSensorState(sc, cfg.Logger)
 		s.states = append(s.states, st)
@@ -81,9 +104,9 @@ func NewSampler(cfg SamplerConfig, box Appender, schedules ...Schedule) (*Sample
 	return s, nil
 }
 
-// Run reads every sensor at its interval, the first time at once, until
-// ctx ends; then it returns nil once every read has returned. Run it
-// once.
+// Run reads every sensor at its interval, the first time within
+// StartJitter, until ctx ends; then it returns nil once every read has
+// returned. Run it once.
 func (s *Sampler) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, st := range s.states {
@@ -93,18 +116,38 @@ func (s *Sampler) Run(ctx context.Context) error {
 	return nil
 }
 
-// loop reads one sensor at its interval until ctx ends.
+// loop reads one sensor at its interval, spaced further while it fails,
+// until ctx ends.
 func (s *Sampler) loop(ctx context.Context, st *sensorState) {
-	t := time.NewTicker(st.Interval)
+	var wait time.Duration
+	if j := min(s.cfg.StartJitter, st.Interval); j > 0 {
+		wait = rand.N(j)
+	}
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
-		s.read(ctx, st, true) // its only error is ctx's: the stop
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		start := time.Now()
+		s.read(ctx, st, true) // its only error is ctx's: the stop
+		t.Reset(max(0, time.Until(start.Add(nextRead(st.Interval, st.failures(), s.cfg.MaxBackoff)))))
 	}
+}
+
+// nextRead is the time from the start of a read to the start of the next
+// when failures reads in a row have failed: one interval while the sensor
+// works, doubling with every failure after the first, capped at
+// maxBackoff or one interval, whichever is longer.
+func nextRead(interval time.Duration, failures int, maxBackoff time.Duration) time.Duration {
+	limit := max(interval, maxBackoff)
+	d := interval
+	for i := 1; i < failures && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
 }
 
 // read reads st's sensor on its turn, the read bounded by the sensor's
@@ -117,7 +160,7 @@ func (s *Sampler) read(ctx context.Context, st *sensorState, scheduled bool) (St
 		return Status{}, err
 	}
 	defer st.unlock()
-	switch rs, at, err := s.sample(ctx, st.Sensor, st.Interval); {
+	switch rs, at, err := s.sample(ctx, st.Sensor, st.Timeout); {
 	case err == nil:
 		st.succeeded(rs, at)
 	case !scheduled || ctx.Err() == nil:

@@ -56,7 +56,7 @@ func (s *Sampler) Status(names ...string) ([]Status, error) {
 }
 
 // ReadNow reads the named sensors (every sensor when none is named) now,
-// concurrently, each within ctx and, like a scheduled read, its interval,
+// concurrently, each within ctx and, like a scheduled read, its timeout,
 // and returns their statuses after the reads. A read goes through the same
 // path as a scheduled one: it updates the status and appends a telemetry
 // event. A sensor's reads never overlap: a scheduled read and a ReadNow of
@@ -160,6 +160,13 @@ func (st *sensorState) failed(err error, at time.Time) {
 	st.last.ConsecutiveFailures++
 	st.last.LastError = err.Error()
 	st.last.LastErrorAt = at
+}
+
+// failures returns how many reads of st have failed in a row.
+func (st *sensorState) failures() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.last.ConsecutiveFailures
 }
 
 // status returns a copy of st's status.

@@ -1,0 +1,124 @@
+package sensors_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iot-hub/agent/agent/sensors"
+	"github.com/iot-hub/agent/agent/sensors/sensorstest"
+)
+
+// switchable fails until told to work; it counts its reads.
+type switchable struct {
+	works atomic.Bool
+	reads atomic.Int64
+}
+
+func (*switchable) Name() string { return "switchable" }
+func (s *switchable) Read(context.Context) ([]sensors.Reading, error) {
+	s.reads.Add(1)
+	if !s.works.Load() {
+		return nil, errors.New("no answer")
+	}
+	return []sensors.Reading{{Metric: "t", Value: 1, Unit: "Cel"}}, nil
+}
+
+func TestFailingSensorBacksOffAndRecovers(t *testing.T) {
+	box := openBox(t)
+	sen := &switchable{}
+	// Every 2 ms while it works; while it fails 2, 4, 8, 16, 32, then
+	// every 40 ms: about 13 reads in 400 ms instead of 200.
+	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw", MaxBackoff: 40 * time.Millisecond}, box,
+		sensors.Schedule{Sensor: sen, Interval: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	time.Sleep(400 * time.Millisecond)
+	if n := sen.reads.Load(); n < 3 || n > 40 {
+		t.Errorf("a failing sensor was read %d times in 400 ms; want about 13, spaced up to MaxBackoff", n)
+	}
+	sen.works.Store(true)
+	next(t, box, 1) // within MaxBackoff, by itself
+	before := sen.reads.Load()
+	next(t, box, 20) // back to its interval
+	if sts, _ := s.Status(); sts[0].Health != sensors.HealthOK || sts[0].ConsecutiveFailures != 0 {
+		t.Errorf("status after recovery = %+v; want ok", sts[0])
+	}
+	if sen.reads.Load()-before < 20 {
+		t.Errorf("%d reads after recovery; want 20 or more", sen.reads.Load()-before)
+	}
+}
+
+func TestStartJitter(t *testing.T) {
+	box := openBox(t)
+	// 50 hourly sensors whose first reads spread over an hour: nearly all
+	// still wait after a moment. One whose interval is shorter than the
+	// jitter starts within its interval.
+	schedules := []sensors.Schedule{{Sensor: sensorstest.New("fast"), Interval: 20 * time.Millisecond}}
+	hourly := make([]*sensorstest.Sensor, 50)
+	for i := range hourly {
+		hourly[i] = sensorstest.New("hourly-" + string(rune('A'+i)))
+		schedules = append(schedules, sensors.Schedule{Sensor: hourly[i], Interval: time.Hour})
+	}
+	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw", StartJitter: time.Hour}, box, schedules...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	next(t, box, 3) // the fast one, again and again
+	read := 0
+	for _, h := range hourly {
+		read += h.Reads()
+	}
+	if read > 5 {
+		t.Errorf("%d of 50 hourly sensors were read at once; want their first reads spread over the hour", read)
+	}
+}
+
+// hanging blocks until its read's context ends.
+type hanging struct{}
+
+func (hanging) Name() string { return "hanging" }
+func (hanging) Read(ctx context.Context) ([]sensors.Reading, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestReadTimeout(t *testing.T) {
+	box := openBox(t)
+	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw"}, box,
+		sensors.Schedule{Sensor: hanging{}, Interval: time.Hour, Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sts, err := s.ReadNow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sts[0]; st.Health != sensors.HealthFailing || st.LastError != "sensors: read hanging: context deadline exceeded" {
+		t.Errorf("status after a hanging read = %+v; want failing by its 50ms timeout", st)
+	}
+}
+
+func TestScheduleTimeoutRefused(t *testing.T) {
+	for _, timeout := range []time.Duration{-time.Second, 2 * time.Second} {
+		sc := sensors.Schedule{Sensor: sensorstest.New("a"), Interval: time.Second, Timeout: timeout}
+		if _, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw"}, nil, sc); err == nil {
+			t.Errorf("NewSampler with timeout %v for an interval of 1s = nil; want an error", timeout)
+		}
+	}
+}
