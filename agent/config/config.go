@@ -158,44 +158,10 @@ type RPC struct {
 	MaxCommandBytes Size `yaml:"maxCommandBytes"`
 }
 
-// Sensor is one entry of the sensors list. Name, Type and Interval apply
-// to every type; the other keys belong to one type each, named by their
-// sensor tag, and are refused on a sensor of another type.
-type Sensor struct {
-	// Name names the sensor in telemetry and logs; required, unique,
-	// letters, digits, '.', '_' and '-'.
-	Name string `yaml:"name"`
-	// Type is the driver: sim or thermal.
-	Type string `yaml:"type"`
-	// Interval is how often it is read. Default 10s; at least 100ms.
-	Interval time.Duration `yaml:"interval"`
-	// Period (sim) is the period of the simulated sine waves. Default 10m.
-	Period time.Duration `yaml:"period,omitempty" sensor:"sim"`
-	// ReadDelay (sim) makes each read wait this long, or until the read's
-	// deadline (its interval) ends: a slow sensor, for demos and tests.
-	// Default 0s; it must be below the interval.
-	ReadDelay time.Duration `yaml:"readDelay,omitempty" sensor:"sim"`
-	// Path (thermal) is the directory of the thermal zones. Default
-	// /sys/class/thermal.
-	Path string `yaml:"path,omitempty" sensor:"thermal"`
-}
-
-// Sensor types.
-const (
-	// SensorSim is the simulated sensor: temperature, humidity and a
-	// sequence number that persists across restarts.
-	SensorSim = "sim"
-	// SensorThermal reads the board's thermal zones from sysfs.
-	SensorThermal = "thermal"
-)
-
 // Defaults of the keys that are not the uplink's or the outbox's.
 const (
 	DefaultStateDir       = "/var/lib/iot-hub-agent"
 	DefaultEmbeddedListen = "127.0.0.1:1883"
-	DefaultSensorInterval = 10 * time.Second
-	DefaultSimPeriod      = 10 * time.Minute
-	DefaultThermalPath    = "/sys/class/thermal"
 )
 
 // Environment variables that override the file, so that secrets can stay
@@ -289,14 +255,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.RPC.Timeout, rpc.DefaultTimeout)
 	setDefault(&c.RPC.MaxCommandBytes, Size(rpc.DefaultMaxCommandBytes))
 	for i := range c.Sensors {
-		s := &c.Sensors[i]
-		setDefault(&s.Interval, DefaultSensorInterval)
-		switch s.Type {
-		case SensorSim:
-			setDefault(&s.Period, DefaultSimPeriod)
-		case SensorThermal:
-			setDefault(&s.Path, DefaultThermalPath)
-		}
+		c.Sensors[i].applyDefaults()
 	}
 }
 

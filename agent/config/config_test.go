@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -70,10 +71,10 @@ func TestParseValid(t *testing.T) {
 		t.Errorf("OutboxPath() = %q; want %q", got, want)
 	}
 	want := []config.Sensor{
-		{Name: "sim", Type: "sim", Interval: time.Second, Period: time.Minute, ReadDelay: 250 * time.Millisecond},
-		{Name: "board", Type: "thermal", Interval: config.DefaultSensorInterval, Path: "/tmp/thermal"},
+		{Name: "sim", Type: "sim", Interval: time.Second, Timeout: time.Second, Period: time.Minute, ReadDelay: 250 * time.Millisecond},
+		{Name: "board", Type: "thermal", Interval: config.DefaultSensorInterval, Timeout: config.DefaultSensorInterval, Path: "/tmp/thermal"},
 	}
-	if len(c.Sensors) != len(want) || c.Sensors[0] != want[0] || c.Sensors[1] != want[1] {
+	if !reflect.DeepEqual(c.Sensors, want) {
 		t.Errorf("Sensors = %+v; want %+v", c.Sensors, want)
 	}
 	if c.Log.SlogLevel().String() != "DEBUG" || c.Log.Format != "json" {
@@ -161,7 +162,7 @@ func TestParseErrors(t *testing.T) {
 		{"outbox limit", base + "outbox:\n  maxBytes: 1KiB\n", config.ErrInvalid,
 			"config: line 6: outbox.maxBytes: MaxBytes 1024 is below the minimum of 1 MiB"},
 		{"sensor type", base + "sensors:\n  - name: s\n    type: bme\n", config.ErrInvalid,
-			`config: line 7: sensors[0].type: unknown type "bme": want sim or thermal`},
+			`config: line 7: sensors[0].type: unknown type "bme": want sim, thermal, modbus-rtu, serial-line or bme280`},
 		{"sensor interval", base + "sensors:\n  - name: s\n    type: sim\n    interval: 1ms\n", config.ErrInvalid,
 			"config: line 8: sensors[0].interval: 1ms is outside 100ms..24h"},
 		{"sim readDelay negative", base + "sensors:\n  - name: s\n    type: sim\n    readDelay: -1s\n", config.ErrInvalid,

@@ -14,6 +14,7 @@ import (
 	"encoding"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,8 +90,17 @@ func (d *decoder) value(n ast.Node, v reflect.Value, path string) error {
 			return invalid(n, path, err.Error())
 		}
 		return nil
+	case t.Kind() == reflect.Pointer:
+		p := reflect.New(t.Elem())
+		if err := d.value(n, p.Elem(), path); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
 	case t.Kind() == reflect.Struct:
 		return d.mapping(n, v, path)
+	case t.Kind() == reflect.Map:
+		return d.dictionary(n, v, path)
 	case t.Kind() == reflect.Slice:
 		seq, ok := n.(*ast.SequenceNode)
 		if !ok {
@@ -172,15 +182,48 @@ func (d *decoder) mapping(n ast.Node, v reflect.Value, path string) error {
 		if !ok {
 			return &Error{Line: line(kv.Key), Path: p, Msg: "unknown key" + suggest(key, fields.keys), Err: ErrUnknownKey}
 		}
-		if f.sensor != "" && kind != "" && f.sensor != kind {
+		if types := strings.Fields(f.sensor); len(types) > 0 && kind != "" && !slices.Contains(types, kind) {
 			return &Error{Line: line(kv.Key), Path: p, Err: ErrUnknownKey,
-				Msg: fmt.Sprintf("unknown key for a %s sensor (%s is a key of %s sensors)", kind, key, f.sensor)}
+				Msg: fmt.Sprintf("unknown key for a %s sensor (%s is a key of %s sensors)", kind, key, strings.Join(types, " and "))}
 		}
 		d.lines[p] = line(kv.Key)
 		if err := d.value(kv.Value, v.Field(f.index), p); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// dictionary decodes a mapping onto the map v, whose keys are strings:
+// any key goes.
+func (d *decoder) dictionary(n ast.Node, v reflect.Value, path string) error {
+	var pairs []*ast.MappingValueNode
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		pairs = m.Values
+	case *ast.MappingValueNode:
+		pairs = []*ast.MappingValueNode{m}
+	default:
+		return invalid(n, path, "want a mapping of keys to values, not "+describe(n))
+	}
+	out := reflect.MakeMapWithSize(v.Type(), len(pairs))
+	for _, kv := range pairs {
+		key, ok := scalarText(kv.Key)
+		if !ok {
+			return invalid(kv.Key, path, "a key must be a string, not "+describe(kv.Key))
+		}
+		p := path + "." + key
+		if out.MapIndex(reflect.ValueOf(key)).IsValid() {
+			return &Error{Line: line(kv.Key), Path: p, Msg: "given twice", Err: ErrInvalid}
+		}
+		d.lines[p] = line(kv.Key)
+		e := reflect.New(v.Type().Elem()).Elem()
+		if err := d.value(kv.Value, e, p); err != nil {
+			return err
+		}
+		out.SetMapIndex(reflect.ValueOf(key), e)
+	}
+	v.Set(out)
 	return nil
 }
 
@@ -192,7 +235,7 @@ type structFields struct {
 
 type field struct {
 	index  int
-	sensor string // the sensor type the key belongs to, or ""
+	sensor string // the sensor types the key belongs to, space-separated; "" for all
 }
 
 // fieldsOf lists the keys of struct type t: its exported fields' yaml

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/goccy/go-yaml"
 
@@ -106,31 +105,15 @@ func (c *Config) Validate() error {
 	}
 	names := map[string]int{}
 	for i, s := range c.Sensors {
-		at := fmt.Sprintf("sensors[%d]", i)
-		switch {
-		case s.Name == "":
-			return bad(at+".name", "required")
-		case !sensorName.MatchString(s.Name):
-			return bad(at+".name", "%q: want up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", s.Name)
-		case s.Type == "":
-			return bad(at+".type", "required: sim or thermal")
-		case !oneOf(s.Type, SensorSim, SensorThermal):
-			return bad(at+".type", "unknown type %q: want sim or thermal", s.Type)
-		case s.Interval < 100*time.Millisecond || s.Interval > 24*time.Hour:
-			return bad(at+".interval", "%v is outside 100ms..24h", s.Interval)
-		case s.Type == SensorSim && s.Period < time.Second:
-			return bad(at+".period", "%v is below 1s", s.Period)
-		case s.Type == SensorSim && s.ReadDelay < 0:
-			return bad(at+".readDelay", "%v is negative", s.ReadDelay)
-		case s.Type == SensorSim && s.ReadDelay >= s.Interval:
-			return bad(at+".readDelay", "%v is not below the interval, %v, which bounds every read", s.ReadDelay, s.Interval)
+		if err := c.validateSensor(i); err != nil {
+			return err
 		}
 		if j, dup := names[s.Name]; dup {
-			return bad(at+".name", "%q is also the name of sensors[%d]", s.Name, j)
+			return bad(fmt.Sprintf("sensors[%d].name", i), "%q is also the name of sensors[%d]", s.Name, j)
 		}
 		names[s.Name] = i
 	}
-	return nil
+	return c.validatePorts()
 }
 
 // componentError turns the error of a component's Validate, which names

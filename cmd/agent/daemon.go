@@ -243,7 +243,7 @@ func openSensors(cfg *config.Config, log *slog.Logger) ([]sensors.Schedule, erro
 			return nil, fmt.Errorf("sensor %s: %w", sc.Name, err)
 		}
 		log.Info("sensor ready", "sensor", sc.Name, "type", sc.Type, "interval", sc.Interval.String())
-		out = append(out, sensors.Schedule{Sensor: s, Interval: sc.Interval})
+		out = append(out, sensors.Schedule{Sensor: s, Interval: sc.Interval, Timeout: sc.Timeout})
 	}
 	return out, nil
 }
