@@ -33,7 +33,7 @@ type SamplerConfig struct {
 	// DeviceID is the gateway's id: the source of the events, their
 	// payload's deviceId and the record key. Required.
 	DeviceID string
-	// Logger receives a line per read at info level, and the sensors'
+	// Logger receives a line per read at debug level, and the sensors'
 	// failures, rate-limited. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock of the readings and events. Default time.Now.
@@ -216,7 +216,7 @@ func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration)
 	if err := s.box.Append(ctx, rec); err != nil {
 		return nil, time.Time{}, fmt.Errorf("sensors: %s: %w", sen.Name(), err)
 	}
-	s.cfg.Logger.Info("telemetry queued", "sensor", sen.Name(), summary(rs), "correlationId", m.CorrelationID)
+	s.cfg.Logger.Debug("telemetry queued", "sensor", sen.Name(), summary(rs), "correlationId", m.CorrelationID)
 	return rs, at, nil
 }
 

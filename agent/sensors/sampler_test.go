@@ -156,7 +156,7 @@ func TestNewSamplerRefuses(t *testing.T) {
 func TestRunReadsEverySensor(t *testing.T) {
 	box := openBox(t)
 	var logs syncbuf.Buffer
-	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw", Logger: slog.New(slog.NewTextHandler(&logs, nil))}, box,
+	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw", Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}, box,
 		sensors.Schedule{Sensor: sensorstest.New("fast"), Interval: 10 * time.Millisecond},
 		sensors.Schedule{Sensor: sensorstest.New("slow"), Interval: time.Hour},
 	)

@@ -285,7 +285,7 @@ func TestRunPublishesAndStops(t *testing.T) {
 	path := writeConfig(t, fmt.Sprintf(`
 deviceId: %s
 stateDir: %s
-log: {level: info, format: json}
+log: {level: debug, format: json}
 uplink:
   mqtt:
     broker: %s
