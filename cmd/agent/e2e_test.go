@@ -34,7 +34,7 @@ type agentProc struct {
 
 // startAgent runs "agent run --config path"; the test's cleanup kills it
 // if it is still running, and shows its log when the test failed.
-func startAgent(t *testing.T, path string) *agentProc {
+func startAgent(t testing.TB, path string) *agentProc {
 	t.Helper()
 	p := &agentProc{stderr: new(syncbuf.Buffer), done: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], "run", "--config", path)

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/mqtttest"
+)
+
+var cpuWindow = flag.Duration("agent.cpuwindow", time.Minute, "how long BenchmarkAgentCPU measures the agents' CPU time")
+
+// cpuSensors is how many sensors the loaded agent of BenchmarkAgentCPU
+// reads, each once a second.
+const cpuSensors = 50
+
+// BenchmarkAgentCPU runs two agents side by side against the same broker
+// for -agent.cpuwindow (a minute): one reading cpuSensors sensors once a
+// second, the other with no sensor at all, the baseline. It reports
+// each agent's CPU time (user and system, from its /proc/PID/stat, what
+// the agent itself would read from /proc/self/stat) as a percentage of
+// one core, and the readings that reached the broker per second. The
+// sensors are thermal zones in a temporary directory: a driver whose own
+// work is a file read, so the figure is the agent's: sampling, the
+// telemetry events, the outbox and the uplink. It does a fixed amount of
+// work and ignores b.N: run it with -benchtime 1x.
+func BenchmarkAgentCPU(b *testing.B) {
+	broker := mqtttest.Start(b, mqtttest.Options{})
+	if broker.Embedded() {
+		b.Log("the agents publish to the embedded broker, not mosquitto")
+	}
+	zones := filepath.Join(b.TempDir(), "thermal")
+	for i := range 2 {
+		dir := filepath.Join(zones, fmt.Sprintf("thermal_zone%d", i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "temp"), []byte("48312\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var list strings.Builder
+	for i := range cpuSensors {
+		fmt.Fprintf(&list, "  - {name: zone-%02d, type: thermal, interval: 1s, path: %s}\n", i, zones)
+	}
+	loaded := startBenchAgent(b, broker, "gw-cpu-loaded", list.String())
+	idle := startBenchAgent(b, broker, "gw-cpu-idle", "  []\n")
+
+	topics, _ := contracts.DeviceTopics("gw-cpu-loaded")
+	sub := broker.Subscribe(b, topics.Telemetry, 1)
+	defer sub.Close()
+	sub.WaitFor(b, 2*cpuSensors, 30*time.Second) // both agents run, and the first reads arrived
+	time.Sleep(5 * time.Second)                  // past the start's work and the first reads' jitter
+	sub.Clear()
+
+	b.ResetTimer()
+	startLoaded, startIdle, start := procCPU(b, loaded), procCPU(b, idle), time.Now()
+	time.Sleep(*cpuWindow)
+	usedLoaded, usedIdle, window := procCPU(b, loaded)-startLoaded, procCPU(b, idle)-startIdle, time.Since(start)
+	readings := len(sub.Messages())
+	b.StopTimer()
+
+	b.Run(fmt.Sprintf("%d-sensors-1Hz", cpuSensors), func(b *testing.B) {
+		b.ReportMetric(100*usedLoaded.Seconds()/window.Seconds(), "cpu-%")
+		b.ReportMetric(float64(readings)/window.Seconds(), "readings/s")
+	})
+	b.Run("baseline-no-sensor", func(b *testing.B) {
+		b.ReportMetric(100*usedIdle.Seconds()/window.Seconds(), "cpu-%")
+	})
+	if min := int(0.9 * cpuSensors * window.Seconds()); readings < min {
+		b.Errorf("%d readings in %v; want at least %d", readings, window, min)
+	}
+}
+
+// startBenchAgent starts an agent that publishes to broker and reads the
+// sensors given as a YAML list.
+func startBenchAgent(b *testing.B, broker *mqtttest.Broker, id, sensorsYAML string) *agentProc {
+	dir := b.TempDir()
+	return startAgent(b, writeConfigTB(b, dir, fmt.Sprintf(`
+deviceId: %s
+stateDir: %s
+log: {level: info, format: json}
+uplink: {mqtt: {broker: %s}}
+sensors:
+%s`, id, filepath.Join(dir, "state"), broker.URL(), sensorsYAML)))
+}
+
+// writeConfigTB writes the configuration text to dir/agent.yaml.
+func writeConfigTB(b *testing.B, dir, text string) string {
+	path := filepath.Join(dir, "agent.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// clockTick is the unit of /proc/PID/stat's times: USER_HZ, 100 on Linux.
+const clockTick = 10 * time.Millisecond
+
+// procCPU returns the CPU time, user and system, the agent has used.
+func procCPU(b *testing.B, p *agentProc) time.Duration {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command, which is in parentheses and may hold
+	// spaces: state is field 3, utime 14 and stime 15.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: %q", p.cmd.Process.Pid, stat)
+	}
+	return time.Duration(utime+stime) * clockTick
+}
