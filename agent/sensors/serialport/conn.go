@@ -1,0 +1,178 @@
+package serialport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.bug.st/serial"
+)
+
+// Conn is the open port as one transaction sees it, valid until the
+// transaction's function returns; afterwards its methods fail with
+// ErrClosed. It is for that function's goroutine only.
+//
+// Any error of Read, Write, ResetInputBuffer or Drain other than a timeout
+// or the transaction's ctx ending wraps ErrPortLost.
+type Conn interface {
+	// Read reads at least one byte, waiting at most the read timeout and
+	// never past the deadline of the transaction's ctx. It returns
+	// (0, an error wrapping ErrTimeout) when the read timeout passes with
+	// nothing read, and (0, ctx's cause) when ctx ends first.
+	Read(b []byte) (int, error)
+	// Write writes all of b. It blocks until the kernel has taken it,
+	// which a UART without flow control always does in len(b) character
+	// times; it does not stop at ctx's end.
+	Write(b []byte) (int, error)
+	// SetReadTimeout sets how long a Read waits for a first byte: d > 0
+	// waits at most d, 0 takes what is there without waiting, d < 0 (the
+	// default) waits until ctx ends.
+	SetReadTimeout(d time.Duration) error
+	// ResetInputBuffer discards input not read yet: noise, late answers.
+	ResetInputBuffer() error
+	// Drain waits until the bytes written have left the UART.
+	Drain() error
+}
+
+// readSlice bounds one wait of the underlying port, so that a Read sees
+// its ctx cancelled soon: go.bug.st/serial's Read can only be interrupted
+// by closing the port, which closes the descriptor under the reader.
+const readSlice = 200 * time.Millisecond
+
+// errHangup is what a read of a hung-up tty (a pulled adapter, a closed
+// pty) means: go.bug.st/serial reports it as "Port has been closed".
+var errHangup = errors.New("device hung up (end of file)")
+
+// conn is a Conn of one transaction.
+type conn struct {
+	p       *Port
+	sp      serial.Port
+	ctx     context.Context
+	timeout time.Duration // < 0: none
+	ended   bool
+	lost    error // the first ErrPortLost failure
+}
+
+var _ Conn = (*conn)(nil)
+
+// end invalidates c; it returns the error that lost the port, if any.
+func (c *conn) end() error {
+	c.ended = true
+	return c.lost
+}
+
+// usable fails once the transaction has ended or the port was lost.
+func (c *conn) usable(op string) error {
+	switch {
+	case c.ended:
+		return fmt.Errorf("serialport: %s %s: transaction over: %w", op, c.p.cfg.Path, ErrClosed)
+	case c.lost != nil:
+		return c.lost
+	}
+	return nil
+}
+
+// fail records err, of op, as losing the port and returns it wrapped.
+func (c *conn) fail(op string, err error) error {
+	var pe *serial.PortError
+	if errors.As(err, &pe) && pe.Code() == serial.PortClosed {
+		err = errHangup
+	}
+	c.lost = fmt.Errorf("serialport: %s %s: %w: %w", op, c.p.cfg.Path, ErrPortLost, err)
+	return c.lost
+}
+
+func (c *conn) Read(b []byte) (int, error) {
+	if err := c.usable("read"); err != nil {
+		return 0, err
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	var limit time.Time
+	if c.timeout >= 0 {
+		limit = time.Now().Add(c.timeout)
+	}
+	deadline, hasDeadline := c.ctx.Deadline()
+	for {
+		if c.ctx.Err() != nil {
+			return 0, context.Cause(c.ctx)
+		}
+		now := time.Now()
+		wait := readSlice
+		if !limit.IsZero() {
+			wait = min(wait, limit.Sub(now))
+		}
+		if hasDeadline {
+			wait = min(wait, deadline.Sub(now))
+		}
+		if err := c.sp.SetReadTimeout(max(wait, 0)); err != nil {
+			return 0, c.fail("read", err)
+		}
+		// go.bug.st/serial returns (0, nil) when the timeout passes.
+		n, err := c.sp.Read(b)
+		if err != nil {
+			return 0, c.fail("read", err)
+		}
+		if n > 0 {
+			return n, nil
+		}
+		now = time.Now()
+		switch {
+		case hasDeadline && !now.Before(deadline):
+			if err := context.Cause(c.ctx); err != nil {
+				return 0, err
+			}
+			return 0, context.DeadlineExceeded // the ctx's timer has not fired yet
+		case !limit.IsZero() && !now.Before(limit):
+			return 0, fmt.Errorf("serialport: read %s: %w after %v", c.p.cfg.Path, ErrTimeout, c.timeout)
+		}
+	}
+}
+
+func (c *conn) Write(b []byte) (int, error) {
+	if err := c.usable("write"); err != nil {
+		return 0, err
+	}
+	written := 0
+	for written < len(b) {
+		n, err := c.sp.Write(b[written:])
+		written += n
+		if err != nil {
+			return written, c.fail("write", err)
+		}
+		if n == 0 {
+			return written, c.fail("write", errors.New("wrote nothing"))
+		}
+	}
+	return written, nil
+}
+
+func (c *conn) SetReadTimeout(d time.Duration) error {
+	if err := c.usable("set read timeout"); err != nil {
+		return err
+	}
+	c.timeout = max(d, -1)
+	return nil
+}
+
+func (c *conn) ResetInputBuffer() error {
+	if err := c.usable("reset input"); err != nil {
+		return err
+	}
+	if err := c.sp.ResetInputBuffer(); err != nil {
+		return c.fail("reset input", err)
+	}
+	return nil
+}
+
+func (c *conn) Drain() error {
+	if err := c.usable("drain"); err != nil {
+		return err
+	}
+	if err := c.sp.Drain(); err != nil {
+		return c.fail("drain", err)
+	}
+	return nil
+}
