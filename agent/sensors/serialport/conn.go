@@ -33,6 +33,12 @@ type Conn interface {
 	ResetInputBuffer() error
 	// Drain waits until the bytes written have left the UART.
 	Drain() error
+	// LastByte is when a byte last went over the port, either way, as
+	// this side saw it: the return of the last Read that got bytes, Write
+	// or Drain, in any transaction; zero before the first. A protocol
+	// that needs silence between frames (Modbus RTU's 3.5 characters)
+	// waits from it.
+	LastByte() time.Time
 }
 
 // readSlice bounds one wait of the underlying port, so that a Read sees
@@ -116,6 +122,7 @@ func (c *conn) Read(b []byte) (int, error) {
 			return 0, c.fail("read", err)
 		}
 		if n > 0 {
+			c.p.lastByte = time.Now()
 			return n, nil
 		}
 		now = time.Now()
@@ -146,6 +153,7 @@ func (c *conn) Write(b []byte) (int, error) {
 			return written, c.fail("write", errors.New("wrote nothing"))
 		}
 	}
+	c.p.lastByte = time.Now()
 	return written, nil
 }
 
@@ -174,5 +182,8 @@ func (c *conn) Drain() error {
 	if err := c.sp.Drain(); err != nil {
 		return c.fail("drain", err)
 	}
+	c.p.lastByte = time.Now()
 	return nil
 }
+
+func (c *conn) LastByte() time.Time { return c.p.lastByte }

@@ -35,6 +35,7 @@ type Port struct {
 	next     time.Time   // earliest next open after a failure
 	down     time.Time   // when the port was lost, or the first failed open; zero while fine
 	everOpen bool
+	lastByte time.Time // see Conn.LastByte
 }
 
 // New returns a port configured by cfg, its zero values the defaults,

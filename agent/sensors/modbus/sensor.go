@@ -1,0 +1,86 @@
+package modbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/iot-hub/agent/agent/sensors"
+	"github.com/iot-hub/agent/agent/sensors/serialport"
+)
+
+// Sensor reads registers of one Modbus RTU slave. It is safe for
+// concurrent use; its requests take turns on the port with those of
+// every other user of the port.
+type Sensor struct {
+	cfg     Config // with defaults
+	batches []batch
+}
+
+var _ sensors.Sensor = (*Sensor)(nil)
+
+// New validates cfg (see Config.Validate) and returns its sensor. It
+// does not touch the port.
+func New(cfg Config) (*Sensor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	cfg.Registers = append([]Register(nil), cfg.Registers...)
+	return &Sensor{cfg: cfg, batches: plan(cfg.Slave, cfg.Registers)}, nil
+}
+
+// Name returns the configured name.
+func (s *Sensor) Name() string { return s.cfg.Name }
+
+// Read reads every register, with as few requests as the register map
+// allows, and returns one reading per register in the configured order.
+// It fails as a whole, at the first request that fails all its attempts
+// or when a value is not finite, with an error naming the slave, the
+// function, the address range and the cause.
+func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
+	rs := make([]sensors.Reading, len(s.cfg.Registers))
+	var bad []error
+	for _, b := range s.batches {
+		words, err := s.do(ctx, b.request)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range b.regs {
+			r := s.cfg.Registers[i]
+			off := r.Address - b.address
+			v, err := r.value(words[off : off+r.words()])
+			if err != nil {
+				bad = append(bad, err)
+			}
+			rs[i] = sensors.Reading{Metric: r.Metric, Value: v, Unit: r.Unit}
+		}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("modbus: slave %d: %w", s.cfg.Slave, errors.Join(bad...))
+	}
+	return rs, nil
+}
+
+// do runs q, each attempt in its own turn on the port so that other
+// slaves' requests can go between, until an attempt succeeds or fails
+// for good.
+func (s *Sensor) do(ctx context.Context, q request) ([]uint16, error) {
+	gap := frameGap(s.cfg.Port.Config().Baud)
+	attempts := s.cfg.Retries + 1
+	for a := 1; ; a++ {
+		var words []uint16
+		err := s.cfg.Port.Do(ctx, func(ctx context.Context, c serialport.Conn) error {
+			var err error
+			words, err = exchange(ctx, c, gap, s.cfg.Timeout, q)
+			return err
+		})
+		if err == nil {
+			return words, nil
+		}
+		if a == attempts || !retryable(err) || ctx.Err() != nil {
+			return nil, fmt.Errorf("modbus: %s: attempt %d of %d: %w", q, a, attempts, err)
+		}
+		s.cfg.Logger.Debug("modbus: attempt failed", "sensor", s.cfg.Name, "request", q.String(), "attempt", a, "err", err)
+	}
+}
