@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -142,7 +143,7 @@ func checkSerialLine(s *Sensor, bad badKey) error {
 func checkBME280(s *Sensor, bad badKey) error {
 	o := s.Oversampling
 	switch {
-	case !strings.HasPrefix(s.Bus, "/dev/i2c-"):
+	case !i2cBus.MatchString(s.Bus):
 		return bad("bus", "%q: want an I2C bus device such as /dev/i2c-1", s.Bus)
 	case s.Address != 0x76 && s.Address != 0x77:
 		return bad("address", "%#x: want 0x76 or 0x77", s.Address)
@@ -157,6 +158,9 @@ func checkBME280(s *Sensor, bad badKey) error {
 	}
 	return nil
 }
+
+// i2cBus is what an I²C bus device's path may be.
+var i2cBus = regexp.MustCompile(`^/dev/i2c-[0-9]+$`)
 
 func oversampling(n int) bool { return n == 1 || n == 2 || n == 4 || n == 8 || n == 16 }
 

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
@@ -16,11 +14,15 @@ import (
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/sensors"
-	"github.com/iot-hub/agent/agent/sensors/sim"
-	"github.com/iot-hub/agent/agent/sensors/thermal"
+	"github.com/iot-hub/agent/agent/sensors/drivers"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
 )
+
+// sensorStartJitter spreads the sensors' first reads over up to this
+// long (or their interval, if shorter), so that the sensors of one bus do
+// not all start at once.
+const sensorStartJitter = 10 * time.Second
 
 // samplerStopTimeout bounds the wait for the sensors to stop: a read must
 // return soon after its context ends.
@@ -71,12 +73,17 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		}()
 	}
 
-	schedules, err := openSensors(cfg, log)
+	set, err := drivers.Open(cfg.Sensors, cfg.StateDir, log)
 	if err != nil {
 		log.Error("agent: sensors", "err", err)
 		return exitError
 	}
-	sampler, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: cfg.DeviceID, Logger: log}, box, schedules...)
+	defer func() { // after the sampler has stopped
+		if err := set.Close(); err != nil {
+			log.Warn("agent: closing the sensors", "err", err)
+		}
+	}()
+	sampler, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: cfg.DeviceID, Logger: log, StartJitter: sensorStartJitter}, box, set.Schedules...)
 	if err != nil {
 		log.Error("agent: sensors", "err", err)
 		return exitError
@@ -218,32 +225,4 @@ func dispatch(d *rpc.Dispatcher, deviceID string) mqtt.Handler {
 			Reply: reply, ReplyHeaders: headers, DeadLetters: topics.DLQ, Ack: c.Ack,
 		})
 	}
-}
-
-// openSensors makes the configured sensors. A sensor whose source is
-// absent (a board without thermal zones) is logged and left out.
-func openSensors(cfg *config.Config, log *slog.Logger) ([]sensors.Schedule, error) {
-	var out []sensors.Schedule
-	for _, sc := range cfg.Sensors {
-		var s sensors.Sensor
-		var err error
-		switch sc.Type {
-		case config.SensorSim:
-			s, err = sim.New(sim.Config{Name: sc.Name, StateDir: cfg.StateDir, Period: sc.Period, ReadDelay: sc.ReadDelay, Logger: log})
-		case config.SensorThermal:
-			s, err = thermal.New(sc.Name, sc.Path)
-		default:
-			err = fmt.Errorf("unknown type %q", sc.Type) // Validate refuses it
-		}
-		if errors.Is(err, sensors.ErrAbsent) {
-			log.Info("sensor skipped: its source is absent", "sensor", sc.Name, "type", sc.Type, "err", err)
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("sensor %s: %w", sc.Name, err)
-		}
-		log.Info("sensor ready", "sensor", sc.Name, "type", sc.Type, "interval", sc.Interval.String())
-		out = append(out, sensors.Schedule{Sensor: s, Interval: sc.Interval, Timeout: sc.Timeout})
-	}
-	return out, nil
 }

@@ -1,0 +1,170 @@
+package drivers_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/iot-hub/agent/agent/config"
+	"github.com/iot-hub/agent/agent/sensors"
+	"github.com/iot-hub/agent/agent/sensors/drivers"
+	"github.com/iot-hub/agent/agent/sensors/modbus/modbustest"
+	"github.com/iot-hub/agent/internal/ptytest"
+	"github.com/iot-hub/agent/internal/syncbuf"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// parse returns the sensors of the configuration's sensors list, with
+// defaults, validated.
+func parse(t *testing.T, sensorsYAML string) []config.Sensor {
+	t.Helper()
+	c, err := config.Parse([]byte("deviceId: gw\nuplink: {mqtt: {broker: \"mqtt://b:1883\"}}\nsensors:\n"+sensorsYAML), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Sensors
+}
+
+// open opens the set of cfgs; the test's cleanup closes it.
+func open(t *testing.T, cfgs []config.Sensor, log *slog.Logger) *drivers.Set {
+	t.Helper()
+	set, err := drivers.Open(cfgs, t.TempDir(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := set.Close(); err != nil {
+			t.Errorf("Close = %v", err)
+		}
+	})
+	return set
+}
+
+// read reads the scheduled sensor named name.
+func read(t *testing.T, set *drivers.Set, name string) ([]sensors.Reading, error) {
+	t.Helper()
+	for _, sc := range set.Schedules {
+		if sc.Sensor.Name() == name {
+			ctx, cancel := context.WithTimeout(context.Background(), sc.Timeout)
+			defer cancel()
+			return sc.Sensor.Read(ctx)
+		}
+	}
+	t.Fatalf("no sensor %s in the set", name)
+	return nil, nil
+}
+
+func TestOpenEveryType(t *testing.T) {
+	zones := filepath.Join(t.TempDir(), "thermal")
+	if err := os.MkdirAll(filepath.Join(zones, "thermal_zone0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(zones, "thermal_zone0", "temp"), []byte("48312\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Two slaves on one RS-485 line: one port, one queue.
+	rs485 := ptytest.NewPair(t)
+	line := modbustest.NewLine(t, 9600)
+	line.Slave(1).SetInput(0, 215)                // 21.5 Cel, scaled
+	line.Slave(2).SetHolding(10, 0x0001, 0x0002) // uint32, low word first: 0x00020001
+	line.Serve(rs485)
+	mcu := ptytest.NewPair(t)
+
+	var logs syncbuf.Buffer
+	set := open(t, parse(t, `
+  - {name: sim, type: sim, interval: 1s}
+  - {name: board, type: thermal, path: `+zones+`}
+  - {name: nozones, type: thermal, path: `+t.TempDir()+`}
+  - name: boiler
+    type: modbus-rtu
+    port: `+rs485.Path()+`
+    slave: 1
+    responseTimeout: 500ms
+    registers: [{metric: temperature, function: 4, address: 0, type: int16, scale: 0.1, unit: Cel}]
+  - name: meter
+    type: modbus-rtu
+    port: `+rs485.Path()+`
+    slave: 2
+    responseTimeout: 500ms
+    registers: [{metric: energy, address: 10, type: uint32, wordOrder: little, unit: kW.h}]
+  - {name: mcu, type: serial-line, port: `+mcu.Path()+`, format: kv, units: {temp: Cel}}
+  - {name: weather, type: bme280, bus: /dev/i2c-99}
+`), slog.New(slog.NewTextHandler(&logs, nil)))
+
+	var names []string
+	for _, sc := range set.Schedules {
+		names = append(names, sc.Sensor.Name())
+	}
+	if got := strings.Join(names, " "); got != "sim board boiler meter mcu weather" {
+		t.Errorf("sensors %s; want all but nozones, whose source is absent", got)
+	}
+	if !strings.Contains(logs.String(), `msg="sensor skipped: its source is absent" sensor=nozones`) {
+		t.Errorf("the log does not say nozones was skipped:\n%s", logs.String())
+	}
+
+	for name, want := range map[string]sensors.Reading{
+		"board":  {Metric: "thermal_zone0", Value: 48.312, Unit: "Cel"},
+		"boiler": {Metric: "temperature", Value: 21.5, Unit: "Cel"},
+		"meter":  {Metric: "energy", Value: 0x00020001, Unit: "kW.h"},
+	} {
+		rs, err := read(t, set, name)
+		if err != nil || len(rs) != 1 || rs[0].Metric != want.Metric || rs[0].Unit != want.Unit || !near(rs[0].Value, want.Value) {
+			t.Errorf("%s: Read = %+v, %v; want %+v", name, rs, err, want)
+		}
+	}
+	if rs, err := read(t, set, "sim"); err != nil || len(rs) != 3 {
+		t.Errorf("sim: Read = %+v, %v; want three readings", rs, err)
+	}
+
+	// The line device prints after a partial first line.
+	go func() {
+		for range 20 {
+			if _, err := mcu.Write([]byte("temp=2")); err != nil {
+				return
+			}
+			if _, err := mcu.Write([]byte("3.5 unknown=x\r\ntemp=23.5\r\n")); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	if rs, err := read(t, set, "mcu"); err != nil || len(rs) != 1 || rs[0] != (sensors.Reading{Metric: "temp", Value: 23.5, Unit: "Cel"}) {
+		t.Errorf("mcu: Read = %+v, %v; want temp 23.5 Cel", rs, err)
+	}
+
+	// An absent I²C bus is not skipped: its reads fail, naming it, and
+	// succeed once it is there.
+	_, err := read(t, set, "weather")
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "/dev/i2c-99") {
+		t.Errorf("weather: Read = %v; want an error naming the absent bus", err)
+	}
+}
+
+func TestOpenRefusesAndCloses(t *testing.T) {
+	// The driver refuses what agent/config lets through: a response
+	// timeout shorter than the longest answer takes at 1200 baud.
+	_, err := drivers.Open(parse(t, `
+  - {name: sim, type: sim}
+  - name: slow
+    type: modbus-rtu
+    port: /dev/ttyUSB9
+    baud: 1200
+    slave: 1
+    responseTimeout: 10ms
+    registers: [{metric: t, address: 0}, {metric: u, address: 1}, {metric: v, address: 2}]
+`), t.TempDir(), slog.New(slog.DiscardHandler))
+	if err == nil || !strings.HasPrefix(err.Error(), "sensor slow: ") || !strings.Contains(err.Error(), "timeout") {
+		t.Errorf("Open = %v; want an error naming the sensor and its timeout", err)
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
