@@ -45,8 +45,11 @@ func openPair() (*Pair, error) {
 	path := tty.Name()
 	// pty.Open leaves the master blocking (it calls Fd), so that a Close
 	// would not unblock a Read in progress. A non-blocking duplicate goes
-	// into the runtime poller: Close and deadlines then work.
-	fd, err := unix.Dup(int(m.Fd()))
+	// into the runtime poller: Close and deadlines then work. It is
+	// close-on-exec, as the original is: a child process (the agent under
+	// test) that inherited it would keep the tty from hanging up when the
+	// pair is closed.
+	fd, err := unix.FcntlInt(m.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	m.Close()
 	if err != nil {
 		tty.Close()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -219,4 +220,17 @@ func TestNullModem(t *testing.T) {
 		t.Errorf("Write after Close = %v; want EIO", err)
 	}
 	// goleak (TestMain) checks that the bridging goroutines ended.
+}
+
+func TestPairNotInherited(t *testing.T) {
+	// A child process (the agent under test) must not inherit the device
+	// side: it would keep the tty from hanging up on Close.
+	p := ptytest.NewPair(t)
+	out, err := exec.Command("ls", "-l", "/proc/self/fd/").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ls: %v\n%s", err, out)
+	}
+	if bytes.Contains(out, []byte("ptmx")) || bytes.Contains(out, []byte(p.Path())) {
+		t.Errorf("a child process inherits the pair:\n%s", out)
+	}
 }
