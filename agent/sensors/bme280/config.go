@@ -43,6 +43,8 @@ type Config struct {
 	Filter int
 	// Logger receives the sensor's log lines (one when it finds a BMP280).
 	// Default: discard.
+	// Its lines do not name the sensor: the caller's logger does
+	// (With("sensor", name)).
 	Logger *slog.Logger
 }
 

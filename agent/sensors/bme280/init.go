@@ -63,7 +63,7 @@ func (s *Sensor) init() error {
 		if !s.warned {
 			s.warned = true
 			s.log.Warn("bme280: the device is a BMP280, which has no humidity sensor: reading temperature and pressure only",
-				"sensor", s.name, "bus", s.bus.Path(), "address", fmt.Sprintf("%#x", s.addr))
+				"bus", s.bus.Path(), "address", fmt.Sprintf("%#x", s.addr))
 		}
 	}
 	s.mu.Lock()

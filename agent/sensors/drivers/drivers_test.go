@@ -74,7 +74,7 @@ func TestOpenEveryType(t *testing.T) {
 	// Two slaves on one RS-485 line: one port, one queue.
 	rs485 := ptytest.NewPair(t)
 	line := modbustest.NewLine(t, 9600)
-	line.Slave(1).SetInput(0, 215)                // 21.5 Cel, scaled
+	line.Slave(1).SetInput(0, 215)               // 21.5 Cel, scaled
 	line.Slave(2).SetHolding(10, 0x0001, 0x0002) // uint32, low word first: 0x00020001
 	line.Serve(rs485)
 	mcu := ptytest.NewPair(t)

@@ -36,6 +36,8 @@ type Config struct {
 	Retries int
 	// Logger receives each failed attempt at debug level. Default:
 	// discard.
+	// Its lines do not name the sensor: the caller's logger does
+	// (With("sensor", name)).
 	Logger *slog.Logger
 }
 

@@ -81,6 +81,6 @@ func (s *Sensor) do(ctx context.Context, q request) ([]uint16, error) {
 		if a == attempts || !retryable(err) || ctx.Err() != nil {
 			return nil, fmt.Errorf("modbus: %s: attempt %d of %d: %w", q, a, attempts, err)
 		}
-		s.cfg.Logger.Debug("modbus: attempt failed", "sensor", s.cfg.Name, "request", q.String(), "attempt", a, "err", err)
+		s.cfg.Logger.Debug("modbus: attempt failed", "request", q.String(), "attempt", a, "err", err)
 	}
 }

@@ -35,6 +35,8 @@ type Config struct {
 	// Logger receives, at debug level, each line skipped (its first 64
 	// bytes) and, at warn level, a line when the port was closed under the
 	// sensor. The port logs its own losses. Default: discard.
+	// Its lines do not name the sensor: the caller's logger does
+	// (With("sensor", name)).
 	Logger *slog.Logger
 }
 

@@ -65,7 +65,7 @@ func (s *Sensor) run(ctx context.Context) {
 			continue
 		case errors.Is(err, serialport.ErrClosed):
 			s.setPort(err, 0)
-			s.cfg.Logger.Warn("serial line: port closed, reading stopped", "sensor", s.cfg.Name, "port", s.path)
+			s.cfg.Logger.Warn("serial line: port closed, reading stopped", "port", s.path)
 			return
 		case errors.As(err, &oe):
 			s.setPort(err, 0)
@@ -88,7 +88,7 @@ func (s *Sensor) skipLine(why Reason, line []byte) {
 	if len(line) > show {
 		line = line[:show]
 	}
-	s.cfg.Logger.Debug("serial line skipped", "sensor", s.cfg.Name, "reason", why.String(), "line", string(line))
+	s.cfg.Logger.Debug("serial line skipped", "reason", why.String(), "line", string(line))
 }
 
 // sleepUntil waits until t; it reports false if ctx ended first.
