@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/iot-hub/agent/agent/sensors"
 )
@@ -16,13 +18,16 @@ import (
 // DefaultPath is where Linux lists the thermal zones.
 const DefaultPath = "/sys/class/thermal"
 
-// Sensor reads the thermal zones. It is safe for concurrent use.
+// Sensor reads the thermal zones. It keeps each zone's temp file open
+// and reads it again from its start, which makes sysfs measure anew: a
+// read is then one system call. It is safe for concurrent use.
 type Sensor struct {
 	name  string
 	zones []string // directories
-}
 
-var _ sensors.Sensor = (*Sensor)(nil)
+	mu    sync.Mutex
+	files []*os.File // of the zones' temp files; nil until opened, and after a failed read
+}
 
 // New returns a sensor named name that reads the zones under dir
 // (DefaultPath when empty). It fails with sensors.ErrAbsent when there
@@ -43,6 +48,7 @@ func New(name, dir string) (*Sensor, error) {
 		s.zones = append(s.zones, filepath.Dir(t))
 	}
 	slices.SortFunc(s.zones, func(a, b string) int { return zoneNumber(a) - zoneNumber(b) })
+	s.files = make([]*os.File, len(s.zones))
 	return s, nil
 }
 
@@ -58,18 +64,16 @@ func (s *Sensor) Name() string { return s.name }
 
 // Read returns one reading per zone that could be read.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var rs []sensors.Reading
 	var errs []error
-	for _, z := range s.zones {
+	var buf [32]byte
+	for i, z := range s.zones {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		b, err := os.ReadFile(filepath.Join(z, "temp"))
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		milli, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		milli, err := s.readZone(i, buf[:])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", filepath.Join(z, "temp"), err))
 			continue
@@ -80,4 +84,39 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
 		return nil, fmt.Errorf("thermal: %w", errors.Join(errs...))
 	}
 	return rs, nil
+}
+
+// readZone reads zone i's temperature in millidegrees, opening its file
+// if it is not open, and closing it after an error so that the next read
+// opens it again (the zone's driver may have been reloaded).
+func (s *Sensor) readZone(i int, buf []byte) (int64, error) {
+	f := s.files[i]
+	if f == nil {
+		var err error
+		if f, err = os.Open(filepath.Join(s.zones[i], "temp")); err != nil {
+			return 0, err
+		}
+		s.files[i] = f
+	}
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		f.Close()
+		s.files[i] = nil
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(buf[:n])), 10, 64)
+}
+
+// Close closes the zones' files.
+func (s *Sensor) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for i, f := range s.files {
+		if f != nil {
+			errs = append(errs, f.Close())
+			s.files[i] = nil
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -68,3 +68,29 @@ func TestAbsent(t *testing.T) {
 		t.Errorf("New on a board without zones = %v; want sensors.ErrAbsent", err)
 	}
 }
+
+func TestReadSeesNewValues(t *testing.T) {
+	dir := zones(t, map[int]string{0: "45000\n"})
+	s, err := thermal.New("board", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, milli := range []string{"45000", "47500", "100", "46000"} {
+		// As sysfs does, the value changes under the open file.
+		if err := os.WriteFile(filepath.Join(dir, "thermal_zone0", "temp"), []byte(milli+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rs, err := s.Read(context.Background())
+		want, _ := strconv.ParseFloat(milli, 64)
+		if err != nil || len(rs) != 1 || rs[0].Value != want/1000 {
+			t.Errorf("Read after the zone shows %s = %v, %v; want %v", milli, rs, err, want/1000)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	if rs, err := s.Read(context.Background()); err != nil || rs[0].Value != 46 {
+		t.Errorf("Read after Close = %v, %v; want the zone opened again", rs, err)
+	}
+}
