@@ -16,8 +16,10 @@
 //   - A failing sensor is read less often: its interval doubles with
 //     every failure, up to a cap (a minute by default); the first success
 //     brings it back to its interval.
-//   - The first reads are spread over SamplerConfig.StartJitter, so that
-//     the sensors on one bus do not all start at once.
+//   - The sensors of one interval are read together, on a grid whose
+//     start SamplerConfig.StartJitter delays at random: their events
+//     share the outbox's commits and the uplink's writes, and gateways
+//     that start together do not publish in step.
 //   - A sensor's reads never overlap: a read on demand waits for a
 //     scheduled read in progress, and the other way round.
 //   - A sensor that keeps failing the same way is logged once, then every

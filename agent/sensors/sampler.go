@@ -38,9 +38,12 @@ type SamplerConfig struct {
 	Logger *slog.Logger
 	// Now is the clock of the readings and events. Default time.Now.
 	Now func() time.Time
-	// StartJitter spreads the first reads: each sensor's comes at a
-	// random point within StartJitter or its interval, whichever is
-	// shorter, so that sensors on one bus do not all start at once.
+	// StartJitter delays the first reads by a random time within
+	// StartJitter or the interval, whichever is shorter, drawn once per
+	// interval: the sensors of one interval are read together, so that
+	// their events share the outbox's commits and the uplink's writes,
+	// while gateways that start together (after a power cut) do not
+	// publish in step. Sensors on one bus take turns on it all the same.
 	// Default 0: the first reads come at once.
 	StartJitter time.Duration
 	// MaxBackoff caps how far a failing sensor's reads are spaced: after
@@ -105,25 +108,34 @@ func NewSampler(cfg SamplerConfig, box Appender, schedules ...Schedule) (*Sample
 }
 
 // Run reads every sensor at its interval, the first time within
-// StartJitter, until ctx ends; then it returns nil once every read has
+// StartJitter (see SamplerConfig), until ctx ends; then it returns nil once every read has
 // returned. Run it once.
 func (s *Sampler) Run(ctx context.Context) error {
+	start := time.Now()
+	phases := map[time.Duration]time.Time{} // by interval: the first reads
+	for _, st := range s.states {
+		if _, ok := phases[st.Interval]; !ok {
+			phases[st.Interval] = start
+			if j := min(s.cfg.StartJitter, st.Interval); j > 0 {
+				phases[st.Interval] = start.Add(rand.N(j))
+			}
+		}
+	}
 	var wg sync.WaitGroup
 	for _, st := range s.states {
-		wg.Go(func() { s.loop(ctx, st) })
+		wg.Go(func() { s.loop(ctx, st, phases[st.Interval]) })
 	}
 	wg.Wait()
 	return nil
 }
 
-// loop reads one sensor at its interval, spaced further while it fails,
-// until ctx ends.
-func (s *Sampler) loop(ctx context.Context, st *sensorState) {
-	var wait time.Duration
-	if j := min(s.cfg.StartJitter, st.Interval); j > 0 {
-		wait = rand.N(j)
-	}
-	t := time.NewTimer(wait)
+// loop reads one sensor at its interval from first, spaced further while
+// it fails, until ctx ends. The reads keep to a grid: a late timer or a
+// slow read does not shift the next, so the sensors of one interval stay
+// together; a read that outlasts its slot skips the slots it missed.
+func (s *Sampler) loop(ctx context.Context, st *sensorState, first time.Time) {
+	next := first
+	t := time.NewTimer(time.Until(next))
 	defer t.Stop()
 	for {
 		select {
@@ -131,9 +143,12 @@ func (s *Sampler) loop(ctx context.Context, st *sensorState) {
 			return
 		case <-t.C:
 		}
-		start := time.Now()
 		s.read(ctx, st, true) // its only error is ctx's: the stop
-		t.Reset(max(0, time.Until(start.Add(nextRead(st.Interval, st.failures(), s.cfg.MaxBackoff)))))
+		next = next.Add(nextRead(st.Interval, st.failures(), s.cfg.MaxBackoff))
+		if late := time.Since(next); late > 0 {
+			next = next.Add(late.Truncate(st.Interval) + st.Interval)
+		}
+		t.Reset(time.Until(next))
 	}
 }
 
@@ -216,7 +231,9 @@ func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration)
 	if err := s.box.Append(ctx, rec); err != nil {
 		return nil, time.Time{}, fmt.Errorf("sensors: %s: %w", sen.Name(), err)
 	}
-	s.cfg.Logger.Debug("telemetry queued", "sensor", sen.Name(), summary(rs), "correlationId", m.CorrelationID)
+	if s.cfg.Logger.Enabled(ctx, slog.LevelDebug) { // spare summary's work at 50 reads a second
+		s.cfg.Logger.Debug("telemetry queued", "sensor", sen.Name(), summary(rs), "correlationId", m.CorrelationID)
+	}
 	return rs, at, nil
 }
 

@@ -3,12 +3,14 @@ package sensors_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
+	"github.com/iot-hub/agent/contracts"
 )
 
 // switchable fails until told to work; it counts its reads.
@@ -59,9 +61,10 @@ func TestFailingSensorBacksOffAndRecovers(t *testing.T) {
 
 func TestStartJitter(t *testing.T) {
 	box := openBox(t)
-	// 50 hourly sensors whose first reads spread over an hour: nearly all
-	// still wait after a moment. One whose interval is shorter than the
-	// jitter starts within its interval.
+	// 50 hourly sensors whose first read comes at one random point of the
+	// hour: after a moment, none has been read (the odds that the point
+	// fell within it are about 1 in 50,000). One whose interval is
+	// shorter than the jitter starts within its interval.
 	schedules := []sensors.Schedule{{Sensor: sensorstest.New("fast"), Interval: 20 * time.Millisecond}}
 	hourly := make([]*sensorstest.Sensor, 50)
 	for i := range hourly {
@@ -82,8 +85,44 @@ func TestStartJitter(t *testing.T) {
 	for _, h := range hourly {
 		read += h.Reads()
 	}
-	if read > 5 {
-		t.Errorf("%d of 50 hourly sensors were read at once; want their first reads spread over the hour", read)
+	if read != 0 {
+		t.Errorf("%d of 50 hourly sensors were read at once; want their first read delayed within the hour", read)
+	}
+}
+
+func TestSensorsOfOneIntervalReadTogether(t *testing.T) {
+	box := openBox(t)
+	// Ten sensors of one interval, with a jitter longer than it: their
+	// reads come in rounds of ten, each round within a few milliseconds,
+	// not spread over the interval.
+	const n, interval = 10, 200 * time.Millisecond
+	var schedules []sensors.Schedule
+	for i := range n {
+		schedules = append(schedules, sensors.Schedule{Sensor: sensorstest.New("s" + string(rune('0'+i))), Interval: interval})
+	}
+	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw", StartJitter: time.Hour}, box, schedules...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	var stamps []time.Time
+	for _, e := range next(t, box, 3*n) {
+		m, err := contracts.Decode(e.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stamps = append(stamps, m.(*contracts.DeviceTelemetry).Payload.Readings[0].At)
+	}
+	slices.SortFunc(stamps, time.Time.Compare)
+	for round := range 3 {
+		first, last := stamps[round*n], stamps[round*n+n-1]
+		if spread := last.Sub(first); spread > interval/2 {
+			t.Errorf("round %d of reads spread over %v; want the ten together, well within the %v interval", round, spread, interval)
+		}
 	}
 }
 

@@ -19,9 +19,9 @@ import (
 	"github.com/iot-hub/agent/contracts"
 )
 
-// sensorStartJitter spreads the sensors' first reads over up to this
-// long (or their interval, if shorter), so that the sensors of one bus do
-// not all start at once.
+// sensorStartJitter delays the sensors' first reads by up to this long
+// (or their interval, if shorter), so that gateways that start together
+// do not publish in step.
 const sensorStartJitter = 10 * time.Second
 
 // samplerStopTimeout bounds the wait for the sensors to stop: a read must
