@@ -9,10 +9,11 @@ import (
 // appendReq is one Append waiting for the writer.
 type appendReq struct {
 	recs    []encoded
-	memo    *memoWrite // stored with recs, if not nil
-	control bool       // holds a control record or a memo: commit without delay
-	awaited bool       // holds control records a consumer was waiting for
-	done    chan error // receives the outcome once
+	memo    *memoWrite   // stored with recs, if not nil
+	cursor  *cursorWrite // a PutCursor or DeleteCursor, which has no recs
+	control bool         // holds a control record, a memo or a cursor: commit without delay
+	awaited bool         // holds control records a consumer was waiting for
+	done    chan error   // receives the outcome once
 }
 
 // encoded is a record in its stored form, with the ID it was given.
@@ -69,33 +70,40 @@ func (s *Store) append(ctx context.Context, memo *memoWrite, recs []Record) erro
 	if err := s.stage(req); err != nil {
 		return err
 	}
+	return s.send(ctx, "append", req)
+}
+
+// send hands req to the writer and waits for its commit; op names the
+// operation in errors. Should the store close, or ctx end, before the
+// writer takes req, its records are taken back.
+func (s *Store) send(ctx context.Context, op string, req *appendReq) error {
 	select {
 	case s.reqs <- req:
 	case <-s.stop:
 		s.unstage(req.recs)
-		return fmt.Errorf("outbox: append: %w", ErrClosed)
+		return fmt.Errorf("outbox: %s: %w", op, ErrClosed)
 	case <-ctx.Done():
 		s.unstage(req.recs)
-		return contextDone("append", ctx)
+		return contextDone(op, ctx)
 	}
 	select {
 	case err := <-req.done:
 		if err != nil {
-			return fmt.Errorf("outbox: append: %w", err)
+			return fmt.Errorf("outbox: %s: %w", op, err)
 		}
 		return nil
 	case <-s.done: // the writer has finished
 		select {
 		case err := <-req.done:
 			if err != nil {
-				return fmt.Errorf("outbox: append: %w", err)
+				return fmt.Errorf("outbox: %s: %w", op, err)
 			}
 			return nil
 		default:
-			return fmt.Errorf("outbox: append: %w", ErrClosed)
+			return fmt.Errorf("outbox: %s: %w", op, ErrClosed)
 		}
 	case <-ctx.Done():
-		return contextDone("append", ctx)
+		return contextDone(op, ctx)
 	}
 }
 

@@ -13,9 +13,9 @@ const compactSuffix = ".compact"
 
 // maybeCompact gives space back: bbolt never shrinks its file, so once the
 // queue has drained, a file larger than CompactMinBytes and four times its
-// live data (records waiting and memos) is copied into a new file that
-// replaces it. Only the writer
-// calls it; it holds s.mu throughout, so nothing reads the file meanwhile.
+// live data (records waiting, memos and cursors) is copied into a new file
+// that replaces it; the copy takes every bucket. Only the writer calls it;
+// it holds s.mu throughout, so nothing reads the file meanwhile.
 func (s *Store) maybeCompact() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -28,6 +28,11 @@ func (s *Store) maybeCompact() {
 	}
 	size := s.fileSize()
 	if size <= s.cfg.CompactMinBytes || size <= 4*live {
+		return
+	}
+	// Cursors are live data too, as memos are; few and small, they are
+	// read only when the file is large enough to compact.
+	if live += s.cursorBytesLocked(); size <= 4*live {
 		return
 	}
 	if err := s.compactLocked(); err != nil {

@@ -102,6 +102,8 @@ func crashChildMain(path string) int {
 		return emfileChild(path) // see TestOpenFailureIsNotTreatedAsGarbage
 	case compactLoopMode:
 		return compactLoopChild(path) // see TestLockedWhileCompacting
+	case cursorCrashMode:
+		return cursorCrashChild(path) // see TestCursorCrash
 	}
 	return crashChild(path)
 }

@@ -18,6 +18,11 @@
 // sets aside one the broker refuses for good. [Store.Stats] reports depth,
 // bytes, age, drops and the file's size.
 //
+// [Store.PutCursor] durably records how far a consumer of the agent's
+// input has got (a Kafka partition's next offset), sharing a commit with
+// appends; [Store.Cursor] reads it back. Cursors are few and small, kept
+// apart from records and memos until replaced or deleted.
+//
 // # Caveats
 //
 //   - Delivery is at-least-once: entries handed out but not acked when the
@@ -27,8 +32,9 @@
 //     them overlaps the fsync: an entry may be handed out, even acked,
 //     before its Append returns. If that commit fails, the Append fails
 //     though the record may have been sent.
-//   - The byte cap (Config.MaxBytes) counts stored record bytes. Reaching
-//     it drops the oldest telemetry that is not in flight, counted in
+//   - The byte cap (Config.MaxBytes) counts stored record bytes; cursors,
+//     bounded by their own limits (MaxCursors), do not count. Reaching
+//     the cap drops the oldest telemetry that is not in flight, counted in
 //     Stats.Dropped.Cap; control records are never dropped for room, so an
 //     Append that cannot fit fails with ErrFull.
 //   - bbolt checksums only its meta pages; every record carries a CRC-32C,

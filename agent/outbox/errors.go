@@ -8,11 +8,13 @@ var (
 	ErrClosed = errors.New("outbox closed")
 	// ErrFull: the records of an Append do not fit under the byte cap even
 	// after dropping every piece of telemetry that may be dropped; nothing
-	// of that Append was stored.
+	// of that Append was stored. Or PutCursor would pass MaxCursors.
 	ErrFull = errors.New("outbox full")
-	// ErrTooLarge: one record is larger than the byte cap.
+	// ErrTooLarge: one record is larger than the byte cap, or a memo's or
+	// cursor's value longer than its limit.
 	ErrTooLarge = errors.New("record larger than the outbox cap")
-	// ErrInvalidRecord: a record has no topic or an unknown lane.
+	// ErrInvalidRecord: a record has no topic or an unknown lane, or a
+	// memo key or cursor name is empty or too long.
 	ErrInvalidRecord = errors.New("invalid record")
 	// ErrUnknownID: Quarantine was given an id that is not in flight.
 	ErrUnknownID = errors.New("unknown record id")

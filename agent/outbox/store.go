@@ -162,10 +162,11 @@ func Open(path string, cfg Config) (*Store, error) {
 }
 
 // buckets are every bucket of the file.
-var buckets = [][]byte{laneBuckets[0], laneBuckets[1], quarantineBucket, topicsBucket, metaBucket, memosBucket, memoOrderBucket}
+var buckets = [][]byte{laneBuckets[0], laneBuckets[1], quarantineBucket, topicsBucket, metaBucket, memosBucket, memoOrderBucket, cursorsBucket}
 
 // load creates the buckets of a new file and reads the state kept on disk.
-// Opening an existing file writes nothing.
+// Opening an existing file writes nothing, unless it lacks a bucket a
+// newer version added (cursors).
 func (s *Store) load() error {
 	complete := true
 	_ = s.db.View(func(tx *bolt.Tx) error {

@@ -11,9 +11,10 @@ import (
 )
 
 // writer is the store's only writing goroutine. It gathers every append
-// waiting, and the acks, expiries and quarantines pending, into one
-// transaction: concurrent appends share a commit (group commit) without a
-// fixed delay, because requests queue while the previous commit syncs.
+// (and cursor write) waiting, and the acks, expiries and quarantines
+// pending, into one transaction: concurrent appends share a commit (group
+// commit) without a fixed delay, because requests queue while the previous
+// commit syncs.
 // With FlushInterval, work without a control record waits up to that long
 // for company.
 func (s *Store) writer() {
@@ -280,6 +281,16 @@ func (s *Store) commit(batch []*appendReq) int {
 		}
 		memos := false
 		for i, req := range batch {
+			if req.cursor != nil {
+				ok, err := applyCursor(tx, req.cursor)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					results[i] = errTooManyCursors
+				}
+				continue
+			}
 			ok, err := s.appendReq(tx, &st, busy, req)
 			if err != nil {
 				return err
