@@ -1,0 +1,149 @@
+package kafka_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/uplink/kafka"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// benchRecords is the size of the outbox BenchmarkDrain drains.
+const benchRecords = 100000
+
+// benchRecord is one of BenchmarkDrain's records: telemetry of the
+// device, a 200-byte payload, the contracts' headers.
+func benchRecord() outbox.Record {
+	return outbox.Record{
+		Lane: outbox.LaneTelemetry, Topic: contracts.TopicDeviceTelemetry, Key: []byte(device),
+		Payload: make([]byte, 200),
+		Headers: []outbox.Header{
+			{Key: contracts.HeaderEventType, Value: []byte(contracts.TypeDeviceTelemetry)},
+			{Key: contracts.HeaderCorrelationID, Value: []byte("0b8e3f7c-5d1a-4c9e-9f0a-2f4b8c1d7e6a")},
+			{Key: contracts.HeaderVersion, Value: []byte(contracts.Version)},
+		},
+	}
+}
+
+// fillStore returns an outbox holding benchRecords records.
+func fillStore(b *testing.B) *outbox.Store {
+	box := openStore(b, b.TempDir())
+	recs := make([]outbox.Record, 1000)
+	for i := range recs {
+		recs[i] = benchRecord()
+	}
+	for range benchRecords / len(recs) {
+		if err := box.Append(context.Background(), recs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return box
+}
+
+// BenchmarkDrain measures the uplink draining a pre-filled outbox of
+// 100,000 records into an in-process cluster of 3 brokers (kfake), next
+// to a bare franz-go producer with the same settings (idempotent, acks
+// from all in-sync replicas, murmur2 key partitioning, the same batch
+// limit) producing the same records from memory, in the same run; and
+// the outbox handing the records out and acking them with nothing sent,
+// the uplink's ceiling. One iteration drains everything; it reports
+// records/s and ns/record.
+func BenchmarkDrain(b *testing.B) {
+	b.Run("100k-records/uplink", func(b *testing.B) {
+		for b.Loop() {
+			c := newCluster(b)
+			box := fillStore(b)
+			up, err := kafka.New(kafka.Config{Brokers: c.ListenAddrs(), DeviceID: device}, box, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			start := time.Now()
+			go func() { up.Run(ctx); close(done) }()
+			for st := box.Stats(); st.Telemetry.Depth > 0 || st.Control.Depth > 0; st = box.Stats() {
+				time.Sleep(time.Millisecond)
+			}
+			elapsed := time.Since(start)
+			cancel()
+			<-done
+			box.Close() // each iteration's cluster and outbox go at once, not at the end
+			c.Close()
+			b.ReportMetric(benchRecords/elapsed.Seconds(), "records/s")
+			b.ReportMetric(float64(elapsed.Nanoseconds())/benchRecords, "ns/record")
+		}
+	})
+	// The outbox's own pace, with nothing sent: what the uplink cannot
+	// pass.
+	b.Run("100k-records/outbox-TryNext+Ack-only", func(b *testing.B) {
+		for b.Loop() {
+			box := fillStore(b)
+			start := time.Now()
+			ids := make([]outbox.ID, 0, kafka.DefaultConfig().Window)
+			for {
+				es, err := box.TryNext(kafka.DefaultConfig().Window, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(es) == 0 {
+					break
+				}
+				ids = ids[:0]
+				for _, e := range es {
+					ids = append(ids, e.ID)
+				}
+				box.Ack(ids...)
+			}
+			elapsed := time.Since(start)
+			box.Close()
+			b.ReportMetric(benchRecords/elapsed.Seconds(), "records/s")
+			b.ReportMetric(float64(elapsed.Nanoseconds())/benchRecords, "ns/record")
+		}
+	})
+	b.Run("100k-records/baseline-franz-go", func(b *testing.B) {
+		for b.Loop() {
+			c := newCluster(b)
+			cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
+				kgo.RequiredAcks(kgo.AllISRAcks()),
+				kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+				kgo.ProducerBatchMaxBytes(1_000_012))
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := benchRecord()
+			recs := make([]*kgo.Record, benchRecords)
+			for i := range recs {
+				hs := make([]kgo.RecordHeader, len(r.Headers))
+				for j, h := range r.Headers {
+					hs[j] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+				}
+				recs[i] = &kgo.Record{Topic: contracts.TopicDeviceTelemetry, Key: r.Key, Value: r.Payload, Headers: hs}
+			}
+			var failed atomic.Int64
+			start := time.Now()
+			for _, rec := range recs {
+				cl.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
+					if err != nil {
+						failed.Add(1)
+					}
+				})
+			}
+			if err := cl.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			elapsed := time.Since(start)
+			cl.Close()
+			c.Close()
+			if n := failed.Load(); n > 0 {
+				b.Fatalf("%d records failed", n)
+			}
+			b.ReportMetric(benchRecords/elapsed.Seconds(), "records/s")
+			b.ReportMetric(float64(elapsed.Nanoseconds())/benchRecords, "ns/record")
+		}
+	})
+}

@@ -1,0 +1,121 @@
+package kafka
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// maxBatchBytes is the largest record batch the producer builds (franz-go's
+// default, under Kafka's default max.message.bytes of 1 MiB + 12); a
+// record that cannot fit a batch alone is quarantined without being sent.
+const maxBatchBytes = 1_000_012
+
+// commonOpts are the options of both clients: brokers, identity, TLS,
+// SASL, logging and the connection-state hooks.
+func (u *Uplink) commonOpts() []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(u.cfg.Brokers...),
+		kgo.ClientID(u.cfg.ClientID),
+		kgo.DialTimeout(u.cfg.ConnectTimeout),
+		kgo.WithLogger(u.kgoLog),
+		kgo.WithHooks(stateHook{u}),
+	}
+	if u.cfg.TLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(u.cfg.TLS.Clone()))
+	}
+	if m := u.saslMechanism(); m != nil {
+		opts = append(opts, kgo.SASL(m))
+	}
+	return opts
+}
+
+// producerOpts: idempotent (franz-go's default), acks from all in-sync
+// replicas, keys partitioned by murmur2 as Kafka's Java client does, and
+// manual flushing: the drain buffers a whole round before anything of it
+// is sent (see producer.go). Retries are unlimited and there is no
+// delivery timeout: a record leaves the client acknowledged or refused.
+func (u *Uplink) producerOpts() []kgo.Opt {
+	return append(u.commonOpts(),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.ManualFlushing(),
+		kgo.MaxBufferedRecords(u.cfg.Window),
+		kgo.ProducerBatchMaxBytes(maxBatchBytes),
+	)
+}
+
+// saslMechanism returns the configured mechanism, or nil.
+func (u *Uplink) saslMechanism() sasl.Mechanism {
+	s := u.cfg.SASL
+	switch s.Mechanism {
+	case MechanismPlain:
+		return plain.Auth{User: s.User, Pass: s.Password}.AsMechanism()
+	case MechanismSCRAMSHA256:
+		return scram.Auth{User: s.User, Pass: s.Password}.AsSha256Mechanism()
+	case MechanismSCRAMSHA512:
+		return scram.Auth{User: s.User, Pass: s.Password}.AsSha512Mechanism()
+	}
+	return nil
+}
+
+// kgoLogger passes franz-go's warnings and errors to the uplink's logger,
+// each message at most once every rateEvery: while a broker is down,
+// franz-go warns on every attempt to reach it. Its info and debug lines
+// (every metadata refresh, every flush) would flood a gateway's journal.
+type kgoLogger struct {
+	log *slog.Logger
+
+	mu   *sync.Mutex
+	last map[string]time.Time // by message
+}
+
+func newKgoLogger(log *slog.Logger) kgoLogger {
+	return kgoLogger{log: log, mu: new(sync.Mutex), last: make(map[string]time.Time)}
+}
+
+func (kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (l kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	now := time.Now()
+	l.mu.Lock()
+	last, seen := l.last[msg]
+	if seen && now.Sub(last) < rateEvery {
+		l.mu.Unlock()
+		return
+	}
+	l.last[msg] = now
+	l.mu.Unlock()
+	lvl := slog.LevelWarn
+	if level == kgo.LogLevelError {
+		lvl = slog.LevelError
+	}
+	l.log.Log(context.Background(), lvl, "kafka: "+msg, keyvals...)
+}
+
+// stateHook follows the exchanges with the brokers for State: a request
+// answered means connected; a connection that cannot be made, or a
+// request that fails on the wire, means not.
+type stateHook struct{ u *Uplink }
+
+var (
+	_ kgo.HookBrokerConnect = stateHook{}
+	_ kgo.HookBrokerRead    = stateHook{}
+)
+
+func (h stateHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err != nil {
+		h.u.setConnected(false)
+	}
+}
+
+func (h stateHook) OnBrokerRead(_ kgo.BrokerMetadata, _ int16, _ int, _, _ time.Duration, err error) {
+	h.u.setConnected(err == nil)
+}

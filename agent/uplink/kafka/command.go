@@ -1,0 +1,67 @@
+package kafka
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/iot-hub/agent/contracts"
+)
+
+// Command is one record of the commands topic keyed by this device, as
+// the broker delivered it; decoding it is the handler's work.
+type Command struct {
+	// Payload is the record's value.
+	Payload []byte
+	// Key is the record's key: the device id.
+	Key []byte
+	// Headers are the record's headers (eventType, correlationId,
+	// __version when the producer set them).
+	Headers []kgo.RecordHeader
+	// Partition and Offset locate the record.
+	Partition int32
+	Offset    int64
+	// ReceivedAt is when the uplink read it.
+	ReceivedAt time.Time
+
+	ack func()
+}
+
+// Header returns the value of the command's header key, and whether it
+// has one.
+func (c Command) Header(key string) ([]byte, bool) {
+	for _, h := range c.Headers {
+		if h.Key == key {
+			return h.Value, true
+		}
+	}
+	return nil, false
+}
+
+// Ack tells the uplink the command is handled for good: its answer, or
+// its dead letter, is in the outbox. Only then may the offset after it be
+// stored, so that the agent, when it restarts, reads again every command
+// not acknowledged. Later calls do nothing, as do calls after Run has
+// returned.
+func (c Command) Ack() {
+	if c.ack != nil {
+		c.ack()
+	}
+}
+
+// Handler takes a received command. It is called on the uplink's receive
+// path, one command after the other, and must return quickly: it should
+// hand the work to its own goroutines. It must see to it that Command.Ack
+// is called, also for input it refuses: the stored offset does not pass a
+// command not acknowledged, and once 256 commands wait for their Ack the
+// uplink reads no more.
+type Handler func(ctx context.Context, c Command)
+
+// Topics of an answer and of a dead letter, for handlers: an answer's
+// topic is that of its eventType (contracts), whatever outbox.Record.Topic
+// says; these are the values to give it.
+const (
+	ResponsesTopic   = contracts.TopicDeviceResponses
+	DeadLettersTopic = contracts.TopicDLQ
+)

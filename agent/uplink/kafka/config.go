@@ -1,0 +1,154 @@
+package kafka
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// Config configures an Uplink. Zero values mean the defaults of
+// DefaultConfig.
+type Config struct {
+	// Brokers are the seed brokers, host:port (the port defaults to 9092).
+	// Required.
+	Brokers []string
+	// DeviceID is this gateway's id: the key of the records it produces
+	// (when a record has none) and of the commands it reads. Required.
+	DeviceID string
+	// ClientID is the Kafka client id. Default "iot-hub-agent-" + DeviceID.
+	ClientID string
+	// TLS, when not nil, is used to dial the brokers: the CA pool the
+	// brokers' certificates must chain to and the client certificate.
+	// Nil means plaintext. The uplink clones it and never modifies it.
+	TLS *tls.Config
+	// SASL authenticates the connections, when its Mechanism is set.
+	SASL SASL
+	// CommandsTopic is the topic commands come on. Default
+	// "device.commands", the contracts' topic of device.command.rpc.
+	CommandsTopic string
+	// Window is how many records may be produced and not yet acknowledged
+	// by the brokers at once: one round of the drain. Default 1024.
+	Window int
+	// ConnectTimeout bounds dialing a broker, and each wait of a stop:
+	// for the records in flight and the offline status, and for the
+	// last command cursor to be stored. Default 10 s.
+	ConnectTimeout time.Duration
+	// Logger receives the uplink's log lines. Default: discard.
+	Logger *slog.Logger
+}
+
+// SASL is the authentication of the connections.
+type SASL struct {
+	// Mechanism is "" (none), "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512".
+	Mechanism string
+	// User and Password are the credentials; User is required with a
+	// Mechanism. The password is never logged.
+	User, Password string
+}
+
+// SASL mechanisms.
+const (
+	MechanismPlain       = "PLAIN"
+	MechanismSCRAMSHA256 = "SCRAM-SHA-256"
+	MechanismSCRAMSHA512 = "SCRAM-SHA-512"
+)
+
+// Limits of Config.
+const (
+	// MaxWindow is the largest Window.
+	MaxWindow = 1 << 16
+	// MinConnectTimeout and MaxConnectTimeout bound ConnectTimeout.
+	MinConnectTimeout = 100 * time.Millisecond
+	MaxConnectTimeout = 10 * time.Minute
+)
+
+// DefaultConfig returns the defaults (Brokers and DeviceID are empty).
+func DefaultConfig() Config {
+	return Config{
+		CommandsTopic:  contracts.TypeDeviceCommandRPC.Topic(),
+		Window:         1024,
+		ConnectTimeout: 10 * time.Second,
+		Logger:         slog.New(slog.DiscardHandler),
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.ClientID == "" {
+		c.ClientID = "iot-hub-agent-" + c.DeviceID
+	}
+	if c.CommandsTopic == "" {
+		c.CommandsTopic = d.CommandsTopic
+	}
+	if c.Window == 0 {
+		c.Window = d.Window
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = d.ConnectTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	return c
+}
+
+// Validate reports the first field (after defaults) that is wrong, naming
+// it and the limit.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if len(c.Brokers) == 0 {
+		return fmt.Errorf("%w: Brokers is required", ErrInvalidConfig)
+	}
+	for i, b := range c.Brokers {
+		if b == "" || strings.ContainsAny(b, " \t/") {
+			return fmt.Errorf("%w: Brokers[%d] %q is not host:port", ErrInvalidConfig, i, b)
+		}
+	}
+	if err := contracts.CheckDeviceID(c.DeviceID); err != nil {
+		return fmt.Errorf("%w: DeviceID: %w", ErrInvalidConfig, err)
+	}
+	switch c.SASL.Mechanism {
+	case "":
+	case MechanismPlain, MechanismSCRAMSHA256, MechanismSCRAMSHA512:
+		if c.SASL.User == "" {
+			return fmt.Errorf("%w: SASL.User is required with mechanism %s", ErrInvalidConfig, c.SASL.Mechanism)
+		}
+	default:
+		return fmt.Errorf("%w: SASL.Mechanism %q is not %s, %s or %s", ErrInvalidConfig,
+			c.SASL.Mechanism, MechanismPlain, MechanismSCRAMSHA256, MechanismSCRAMSHA512)
+	}
+	switch {
+	case c.SASL.Mechanism == "" && (c.SASL.User != "" || c.SASL.Password != ""):
+		return fmt.Errorf("%w: SASL.User or SASL.Password is set without SASL.Mechanism", ErrInvalidConfig)
+	case !validTopic(c.CommandsTopic):
+		return fmt.Errorf("%w: CommandsTopic %q is not a valid Kafka topic name", ErrInvalidConfig, c.CommandsTopic)
+	case len(cursorName(c.CommandsTopic, math.MaxInt32)) > outbox.MaxCursorName:
+		return fmt.Errorf("%w: CommandsTopic of %d bytes is too long to name the outbox cursors (%d bytes with kafka/ and the partition)",
+			ErrInvalidConfig, len(c.CommandsTopic), outbox.MaxCursorName)
+	case c.Window < 1 || c.Window > MaxWindow:
+		return fmt.Errorf("%w: Window %d is outside 1..%d", ErrInvalidConfig, c.Window, MaxWindow)
+	case c.ConnectTimeout < MinConnectTimeout || c.ConnectTimeout > MaxConnectTimeout:
+		return fmt.Errorf("%w: ConnectTimeout %v is outside %v..%v", ErrInvalidConfig, c.ConnectTimeout, MinConnectTimeout, MaxConnectTimeout)
+	}
+	return nil
+}
+
+// validTopic reports whether t is a legal Kafka topic name: 1 to 249
+// characters of [a-zA-Z0-9._-], and not "." or "..".
+func validTopic(t string) bool {
+	if t == "" || len(t) > 249 || t == "." || t == ".." {
+		return false
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,59 @@
+package kafka_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iot-hub/agent/agent/uplink/kafka"
+)
+
+func TestValidate(t *testing.T) {
+	ok := kafka.Config{Brokers: []string{"kafka-1:9092", "kafka-2"}, DeviceID: device}
+	for _, tc := range []struct {
+		name   string
+		change func(*kafka.Config)
+		want   string // in the error; "" for valid
+	}{
+		{"defaults", func(*kafka.Config) {}, ""},
+		{"sasl-scram", func(c *kafka.Config) {
+			c.SASL = kafka.SASL{Mechanism: kafka.MechanismSCRAMSHA512, User: "u", Password: "p"}
+		}, ""},
+		{"no-brokers", func(c *kafka.Config) { c.Brokers = nil }, "Brokers is required"},
+		{"empty-broker", func(c *kafka.Config) { c.Brokers = []string{""} }, "Brokers[0]"},
+		{"broker-url", func(c *kafka.Config) { c.Brokers = []string{"kafka://host:9092"} }, "Brokers[0]"},
+		{"no-device", func(c *kafka.Config) { c.DeviceID = "" }, "DeviceID"},
+		{"device-with-slash", func(c *kafka.Config) { c.DeviceID = "a/b" }, "DeviceID"},
+		{"unknown-mechanism", func(c *kafka.Config) { c.SASL.Mechanism = "GSSAPI" }, "SASL.Mechanism"},
+		{"mechanism-without-user", func(c *kafka.Config) { c.SASL.Mechanism = kafka.MechanismPlain }, "SASL.User"},
+		{"user-without-mechanism", func(c *kafka.Config) { c.SASL.User = "u" }, "without SASL.Mechanism"},
+		{"bad-commands-topic", func(c *kafka.Config) { c.CommandsTopic = "device commands" }, "CommandsTopic"},
+		{"window-negative", func(c *kafka.Config) { c.Window = -1 }, "Window -1"},
+		{"window-too-large", func(c *kafka.Config) { c.Window = kafka.MaxWindow + 1 }, "Window"},
+		{"connect-timeout-tiny", func(c *kafka.Config) { c.ConnectTimeout = time.Millisecond }, "ConnectTimeout"},
+		{"connect-timeout-huge", func(c *kafka.Config) { c.ConnectTimeout = time.Hour }, "ConnectTimeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := ok
+			tc.change(&cfg)
+			err := cfg.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate() = %v; want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, kafka.ErrInvalidConfig)):
+				t.Errorf("Validate() = %v; want ErrInvalidConfig naming %q", err, tc.want)
+			}
+			if _, nerr := kafka.New(cfg, nil, nil); (nerr == nil) != (err == nil) {
+				t.Errorf("New() = %v; want the error of Validate, %v", nerr, err)
+			}
+		})
+	}
+}
+
+func TestDefaultConfig(t *testing.T) {
+	d := kafka.DefaultConfig()
+	if d.Window != 1024 || d.ConnectTimeout != 10*time.Second || d.CommandsTopic != "device.commands" || d.Logger == nil {
+		t.Errorf("DefaultConfig() = %+v; want Window 1024, ConnectTimeout 10s, CommandsTopic device.commands, a logger", d)
+	}
+}

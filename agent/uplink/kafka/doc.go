@@ -1,0 +1,68 @@
+// Package kafka is the agent's Kafka uplink: it produces what the outbox
+// hands out straight to Kafka, and passes the device's commands to a
+// handler.
+//
+// An [Uplink] runs two franz-go clients. The producer is idempotent, with
+// acks from all in-sync replicas; a record's topic is the contracts'
+// topic of its eventType header (contracts.EventType.Topic), its key the
+// device id (the record's own key, when it has one), and its headers
+// eventType, correlationId and __version. The
+// consumer reads the commands topic (device.commands) without a consumer
+// group: only the partition the device id maps to under Kafka's default
+// partitioner ([PartitionFor], murmur2), skipping records keyed by other
+// devices, so that one gateway does not read the whole fleet's commands.
+//
+// # Basics
+//
+// The producer drains the outbox in rounds of up to Window records, each
+// wholly buffered before it is sent: a record is acked in the outbox once
+// Kafka acknowledged it, released for a retry when it failed, and
+// quarantined when Kafka refuses it for good (too large, invalid), or
+// when it cannot make a Kafka record (no known eventType, larger than a
+// batch). Records of one key keep their order across retries: see
+// producer.go for why rounds are needed for that.
+//
+// The offset of the commands read is kept in the outbox (a cursor per
+// partition), and moves past a command only once its handler called
+// [Command.Ack], that is once its answer is in the outbox. A gateway
+// started for the first time reads from the partition's end: it does not
+// replay the fleet's history. A gateway that restarts reads on from its
+// cursor.
+//
+// The uplink queues a device.status.changed through the outbox: online
+// when Run starts, offline when it stops.
+//
+// # Caveats
+//
+//   - Delivery is at-least-once: a record Kafka may have written without
+//     the uplink learning it (in flight when the uplink stops, or timed
+//     out and then refused on its retry) is produced again; consumers
+//     de-duplicate by correlationId. franz-go's own retries, unlimited,
+//     do not duplicate: the producer is idempotent.
+//   - After a leader change or a broker restart, producing resumes once
+//     franz-go refreshed its metadata, which it does at most every 5 s.
+//   - A record the brokers refuse for good fails the other records of its
+//     partition with it: those are produced again one per round trip, to
+//     tell which to quarantine.
+//   - Kafka has no Last Will: a gateway that dies without stopping leaves
+//     its status online until it runs again.
+//   - Commands are at-least-once too: the cursor is stored at most once a
+//     second, and a command acknowledged after the last store is read
+//     again after a crash. The RPC dispatcher answers it again from its
+//     memo without running it.
+//   - A command never acknowledged holds the cursor back: at most 256 wait
+//     for their Ack, then reading stops until some are acknowledged.
+//   - When the commands topic gains partitions, the device's key maps to
+//     another partition: the uplink notices within 5 minutes and reads
+//     that one too, from its start.
+//   - Stopping (Run's context ending) waits up to ConnectTimeout for the
+//     records in flight and the offline status, then closes the clients;
+//     what was not acknowledged is released, sent on the next start.
+//   - Of an outbox record, Topic (the MQTT uplink's) and Retain are
+//     ignored: the topic comes from the eventType header, or from the
+//     payload's envelope when the record has none; headers of the MQTT
+//     transport (mqtt.*) are not sent. Expiry only drops a record the
+//     outbox did not hand out in time; Kafka is not told of it.
+//   - The drain is CPU-bound on the outbox: reading and deleting records
+//     costs more than producing them (see BenchmarkDrain).
+package kafka

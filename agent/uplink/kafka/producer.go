@@ -1,0 +1,384 @@
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// The drain goes in rounds. A round takes up to Window entries from the
+// outbox, buffers them all in the franz-go client, which is set to flush
+// manually, then flushes and waits for every one's outcome: acknowledged
+// (Ack), refused for good (Quarantine), or failed (Release, and the next
+// round waits a backoff). While a round is in flight, the next one is
+// read from the outbox and made into records, but not buffered.
+//
+// Rounds keep per-key order across failures. franz-go sends a partition's
+// batches in order, retries them itself, and when a batch fails for good
+// fails every record buffered behind it in that partition. As a round is
+// wholly buffered before any of it is sent, a record that fails has no
+// record of its partition after it that succeeds; and as the next round
+// is buffered only once this one is settled (its entries released, after
+// a failure, with the ones read ahead), the records that failed come out
+// of the outbox again, in ID order, before anything newer. Produced
+// without rounds, a record could enter a partition's buffer in the
+// instant after franz-go failed the ones before it, and overtake them.
+//
+// The cost is a round trip per round, which Window amortizes.
+//
+// A refusal of the record itself (refusesRecord) fails, with it, the other
+// records of its partition. So a record so refused is only quarantined
+// when it was produced alone: the refused records become suspects, which
+// later rounds produce one at a time.
+
+// producer drains the outbox into a franz-go client.
+type producer struct {
+	u   *Uplink
+	cl  *kgo.Client
+	box Outbox
+	log *slog.Logger
+
+	round    *round                 // buffered in the client, not settled; nil when none
+	flushed  chan error             // the result of the round's Flush, running; nil when none
+	next     *round                 // read ahead from the outbox, not buffered; nil when none
+	spare    *round                 // a settled round whose memory the next one reuses
+	wake     chan struct{}          // closed by the outbox when it may have entries
+	suspects map[outbox.ID]struct{} // refused with their partition; go alone
+	failures int                    // consecutive rounds with a failure
+	offline  string                 // correlationId of the offline status, once queued
+	sentOff  bool                   // the offline status is acknowledged
+}
+
+func newProducer(u *Uplink, cl *kgo.Client) *producer {
+	return &producer{u: u, cl: cl, box: u.box, log: u.log, suspects: make(map[outbox.ID]struct{})}
+}
+
+// round is the entries of one round, their records, and their outcomes,
+// which franz-go's promises report.
+type round struct {
+	entries []outbox.Entry
+	recs    []kgo.Record
+	hdrs    []kgo.RecordHeader // the records' headers
+	alone   bool               // a suspect, produced alone
+
+	mu   sync.Mutex
+	errs []error
+	done []bool
+	left int
+	all  chan struct{} // closed once every outcome is in
+}
+
+// finish records the outcome of entry i.
+func (r *round) finish(i int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done[i] {
+		return
+	}
+	r.done[i], r.errs[i] = true, err
+	if r.left--; r.left == 0 {
+		close(r.all)
+	}
+}
+
+// run drains until ctx ends; the rounds in flight and read ahead then are
+// left to finish.
+func (p *producer) run(ctx context.Context) {
+	for {
+		if p.next == nil {
+			entries, ok := p.take(ctx)
+			if !ok {
+				return
+			}
+			p.next = p.prepare(entries)
+			if p.next == nil {
+				continue // all quarantined
+			}
+		}
+		p.send(ctx)
+		if entries, _ := p.box.TryNext(p.u.cfg.Window, nil); len(entries) > 0 {
+			p.next = p.prepare(entries)
+		}
+		if !p.await(ctx) {
+			return
+		}
+		if !p.settle() && !sleep(ctx, backoff(p.failures)) {
+			return
+		}
+	}
+}
+
+// finish completes the round in flight and goes on draining until the
+// offline status is acknowledged, or ctx ends. It reports whether the
+// offline status, or with none queued the round in flight, went out.
+func (p *producer) finish(ctx context.Context) bool {
+	defer p.dropNext()
+	if p.round != nil {
+		if !p.await(ctx) {
+			return false
+		}
+		p.settle()
+	}
+	for p.offline != "" && !p.sentOff {
+		if p.next == nil {
+			entries, ok := p.take(ctx)
+			if !ok {
+				return false
+			}
+			if p.next = p.prepare(entries); p.next == nil {
+				continue
+			}
+		}
+		p.send(ctx)
+		if !p.await(ctx) {
+			return false
+		}
+		if !p.settle() && !sleep(ctx, backoff(p.failures)) {
+			return false
+		}
+	}
+	return true
+}
+
+// abandon settles the round in flight once the client is closed, which
+// fails every record it had not had acknowledged: those are released.
+func (p *producer) abandon() {
+	p.dropNext()
+	if p.round == nil {
+		return
+	}
+	select {
+	case <-p.round.all:
+	case <-time.After(time.Second): // the closed client fails them at once; do not hang on it
+	}
+	p.settle()
+}
+
+// take returns the entries ready in the outbox, up to Window, waiting for
+// some until ctx ends.
+func (p *producer) take(ctx context.Context) ([]outbox.Entry, bool) {
+	for attempt := 1; ; attempt++ {
+		if p.wake != nil {
+			select {
+			case <-p.wake:
+			case <-ctx.Done():
+				return nil, false
+			}
+		}
+		wake := make(chan struct{})
+		entries, err := p.box.TryNext(p.u.cfg.Window, wake)
+		switch {
+		case err != nil:
+			p.log.Error("kafka: outbox", "err", err)
+			p.wake = nil
+			if !sleep(ctx, backoff(attempt)) {
+				return nil, false
+			}
+		case len(entries) == 0:
+			p.wake = wake
+		default:
+			p.wake = nil
+			return entries, true
+		}
+	}
+}
+
+// prepare makes a round of entries: their records, in the spare round's
+// memory if there is one. A suspect goes alone: the entries after it, or
+// the suspect itself when it is not first, are released for a later
+// round. Entries that cannot make a Kafka record are quarantined. It
+// returns nil when no entry is left.
+func (p *producer) prepare(entries []outbox.Entry) *round {
+	r := p.spare
+	p.spare = nil
+	if r == nil {
+		r = &round{}
+	}
+	room := 0
+	for i := range entries {
+		room += headerRoom(&entries[i])
+	}
+	if cap(r.hdrs) < room {
+		r.hdrs = make([]kgo.RecordHeader, 0, room)
+	}
+	r.entries, r.recs, r.hdrs, r.alone = r.entries[:0], r.recs[:0], r.hdrs[:0], false
+	var rest []outbox.ID
+	for i := range entries {
+		e := &entries[i]
+		_, suspect := p.suspects[e.ID]
+		if suspect && len(r.entries) > 0 {
+			for _, e := range entries[i:] {
+				rest = append(rest, e.ID)
+			}
+			break
+		}
+		n := len(r.hdrs)
+		rec, reason := p.u.record(e, r.hdrs[n:n:n+headerRoom(e)])
+		if reason != "" {
+			p.quarantine(e, reason)
+			continue
+		}
+		r.hdrs = r.hdrs[:n+len(rec.Headers)]
+		r.entries = append(r.entries, *e)
+		r.recs = append(r.recs, rec)
+		if suspect {
+			r.alone = true
+			for _, e := range entries[i+1:] {
+				rest = append(rest, e.ID)
+			}
+			break
+		}
+	}
+	if len(rest) > 0 {
+		p.box.Release(rest...)
+	}
+	if len(r.entries) == 0 {
+		p.spare = r
+		return nil
+	}
+	return r
+}
+
+// send buffers the round read ahead in the client and starts flushing it.
+func (p *producer) send(ctx context.Context) {
+	r := p.next
+	p.next, p.round = nil, r
+	n := len(r.entries)
+	r.errs, r.done, r.left, r.all = make([]error, n), make([]bool, n), n, make(chan struct{})
+	for i := range r.recs {
+		p.cl.Produce(context.Background(), &r.recs[i], func(_ *kgo.Record, err error) { r.finish(i, err) })
+	}
+	p.flush(ctx)
+}
+
+// flush starts flushing the client: sending what is buffered and waiting
+// for the brokers' answers, or for ctx to end.
+func (p *producer) flush(ctx context.Context) {
+	done := make(chan error, 1)
+	p.flushed = done
+	go func() { done <- p.cl.Flush(ctx) }()
+}
+
+// await waits for every outcome of the round in flight, or for ctx to end.
+func (p *producer) await(ctx context.Context) bool {
+	if p.flushed == nil {
+		p.flush(ctx)
+	}
+	err := <-p.flushed // returns when ctx, or the one it started with, ends
+	p.flushed = nil
+	if err != nil {
+		return false
+	}
+	// Flush returns once every buffered record's promise ran; a record
+	// refused before it was buffered has its promise run apart.
+	select {
+	case <-p.round.all:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// dropNext releases the entries read ahead: records of the round before
+// were released and must go first, or the uplink stops.
+func (p *producer) dropNext() {
+	r := p.next
+	if r == nil {
+		return
+	}
+	p.next = nil
+	ids := make([]outbox.ID, len(r.entries))
+	for i := range r.entries {
+		ids[i] = r.entries[i].ID
+	}
+	p.box.Release(ids...)
+	p.spare = r
+}
+
+// settle acks, quarantines and releases the round's entries by their
+// outcomes. When it releases any, it releases the round read ahead too:
+// the released ones must go first. It returns false when the next round
+// should wait a backoff: a record failed for another reason than a
+// refusal of itself.
+func (p *producer) settle() (goOn bool) {
+	r := p.round
+	p.round = nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	acks := make([]outbox.ID, 0, len(r.entries))
+	var release []outbox.ID
+	var failed int
+	var firstErr error
+	for i := range r.entries {
+		e := &r.entries[i]
+		err := r.errs[i]
+		switch {
+		case !r.done[i]:
+			release = append(release, e.ID)
+		case err == nil:
+			acks = append(acks, e.ID)
+			delete(p.suspects, e.ID)
+			if p.offline != "" && isStatus(e, p.offline) {
+				p.sentOff = true
+			}
+		case refusesRecord(err) && r.alone:
+			delete(p.suspects, e.ID)
+			p.quarantine(e, "kafka refused the record: "+err.Error())
+		case refusesRecord(err):
+			p.suspects[e.ID] = struct{}{}
+			release = append(release, e.ID)
+		default:
+			release = append(release, e.ID)
+			failed++
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	p.box.Ack(acks...)
+	if len(release) > 0 {
+		p.dropNext()
+		p.box.Release(release...)
+	}
+	if r.left == 0 { // franz-go is done with its records
+		p.spare = r
+	}
+	if failed == 0 {
+		p.failures = 0
+		return true
+	}
+	p.failures++
+	p.log.Warn("kafka: records not produced; they are retried", "records", failed, "round", len(r.entries),
+		"retryIn", backoff(p.failures).Round(time.Millisecond), "err", firstErr)
+	return false
+}
+
+// quarantine sets an entry aside for good.
+func (p *producer) quarantine(e *outbox.Entry, reason string) {
+	p.log.Error("kafka: record quarantined", "id", e.ID, "reason", reason, "correlationId", string(header(e, contracts.HeaderCorrelationID)))
+	if err := p.box.Quarantine(e.ID, reason); err != nil {
+		p.log.Error("kafka: quarantine", "id", e.ID, "err", err)
+	}
+}
+
+// isStatus reports whether e is the status event of correlationId.
+func isStatus(e *outbox.Entry, correlationID string) bool {
+	return e.Lane == outbox.LaneControl && bytes.Equal(header(e, contracts.HeaderCorrelationID), []byte(correlationID))
+}
+
+// header returns the value of e's header key, or nil.
+func header(e *outbox.Entry, key string) []byte {
+	for _, h := range e.Headers {
+		if h.Key == key {
+			return h.Value
+		}
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+package kafka
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// transportPrefix starts the outbox header keys that belong to another
+// transport (the MQTT uplink's "mqtt.correlation-data" and
+// "mqtt.content-type"); they are not sent to Kafka.
+const transportPrefix = "mqtt."
+
+// record builds the Kafka record of an outbox entry: its topic is the
+// contracts' topic of its eventType header (Record.Topic, an MQTT topic
+// for the other uplink, is ignored); its key is the entry's, or the device
+// id when it has none; its headers are the entry's, but for other
+// transports' ones, with __version added when missing. When the entry
+// cannot make a record that Kafka would take, it returns the reason
+// instead, and the entry is to be quarantined. The headers are appended
+// to hs, which must have room for len(e.Headers)+3 (headerRoom).
+//
+// An entry without an eventType header (queued by an older agent, or by
+// the MQTT uplink for its status) is read as a contract envelope, whose
+// eventType, correlationId and __version then become its headers.
+func (u *Uplink) record(e *outbox.Entry, hs []kgo.RecordHeader) (kgo.Record, string) {
+	var eventType []byte
+	var hasVersion bool
+	for _, h := range e.Headers {
+		switch {
+		case strings.HasPrefix(h.Key, transportPrefix):
+			continue
+		case h.Key == contracts.HeaderEventType:
+			eventType = h.Value
+		case h.Key == contracts.HeaderVersion:
+			hasVersion = true
+		}
+		hs = append(hs, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	}
+	if eventType == nil {
+		env, ok := envelopeOf(e.Payload)
+		if !ok || env.EventType == "" {
+			return kgo.Record{}, "record has no eventType header, and its payload is not a contract envelope with an eventType"
+		}
+		eventType = []byte(env.EventType)
+		hs = append(hs, kgo.RecordHeader{Key: contracts.HeaderEventType, Value: eventType})
+		if env.CorrelationID != "" {
+			hs = append(hs, kgo.RecordHeader{Key: contracts.HeaderCorrelationID, Value: []byte(env.CorrelationID)})
+		}
+		if env.Version != "" {
+			hs = append(hs, kgo.RecordHeader{Key: contracts.HeaderVersion, Value: []byte(env.Version)})
+			hasVersion = true
+		}
+	}
+	if !hasVersion {
+		hs = append(hs, kgo.RecordHeader{Key: contracts.HeaderVersion, Value: []byte(contracts.Version)})
+	}
+	topic := topicOf(eventType)
+	if topic == "" {
+		return kgo.Record{}, fmt.Sprintf("eventType %q is not in the contracts' catalogue: no Kafka topic for it", eventType)
+	}
+	key := e.Key
+	if len(key) == 0 {
+		key = u.key
+	}
+	r := kgo.Record{Topic: topic, Key: key, Value: e.Payload, Headers: hs}
+	if n := batchSize(&r); n > maxBatchBytes {
+		return kgo.Record{}, fmt.Sprintf("record of %d bytes as a Kafka batch is larger than the producer's limit of %d bytes", n, maxBatchBytes)
+	}
+	return r, ""
+}
+
+// headerRoom is the room record needs for the headers of e.
+func headerRoom(e *outbox.Entry) int { return len(e.Headers) + 3 }
+
+// telemetryType spares most records the catalogue's lookup, which would
+// convert the header to a string.
+var telemetryType = []byte(contracts.TypeDeviceTelemetry)
+
+// topicOf returns the contracts' Kafka topic of an event type, or "".
+func topicOf(eventType []byte) string {
+	if bytes.Equal(eventType, telemetryType) {
+		return contracts.TopicDeviceTelemetry
+	}
+	return contracts.EventType(eventType).Topic()
+}
+
+// envelope is what record reads of a payload without headers.
+type envelope struct {
+	EventType     string `json:"eventType"`
+	CorrelationID string `json:"correlationId"`
+	Version       string `json:"__version"`
+}
+
+func envelopeOf(payload []byte) (envelope, bool) {
+	var env envelope
+	if err := json.Unmarshal(payload, &env); err != nil {
+		return envelope{}, false
+	}
+	return env, true
+}
+
+// batchSize is the size of r alone in a record batch, as franz-go counts
+// it against the batch limit: the batch header, and the record with its
+// length, timestamp and offset deltas (0 for a batch's first record).
+func batchSize(r *kgo.Record) int {
+	const batchHeader = 61
+	n := 1 + 1 + 1 + // attributes, timestamp delta, offset delta
+		varintLen(len(r.Key)) + len(r.Key) +
+		varintLen(len(r.Value)) + len(r.Value) +
+		varintLen(len(r.Headers))
+	for _, h := range r.Headers {
+		n += varintLen(len(h.Key)) + len(h.Key) + varintLen(len(h.Value)) + len(h.Value)
+	}
+	return batchHeader + varintLen(n) + n
+}
+
+// varintLen is the length of n as a zigzag varint.
+func varintLen(n int) int {
+	u := uint64(n) << 1
+	l := 1
+	for u >= 0x80 {
+		u >>= 7
+		l++
+	}
+	return l
+}

@@ -1,0 +1,172 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// Outbox is what the uplink needs of the outbox: records to produce, a
+// way to queue its own status events, and cursors that keep the offset
+// of the commands read.
+type Outbox interface {
+	Append(ctx context.Context, recs ...outbox.Record) error
+	TryNext(max int, wake chan struct{}) ([]outbox.Entry, error)
+	Ack(ids ...outbox.ID)
+	Release(ids ...outbox.ID)
+	Quarantine(id outbox.ID, reason string) error
+	PutCursor(ctx context.Context, name string, value []byte) error
+	Cursor(name string) (value []byte, ok bool, err error)
+}
+
+var _ Outbox = (*outbox.Store)(nil)
+
+// State is the uplink's connection state.
+type State struct {
+	// Connected is whether the last exchange with a broker went through:
+	// a request answered, as opposed to a connection refused or lost.
+	Connected bool
+	// Since is when Connected last changed.
+	Since time.Time
+	// Brokers are the seed brokers, comma-separated.
+	Brokers string
+	// Reconnects counts the times Connected became true after the first.
+	Reconnects int
+}
+
+// Uplink produces the outbox to Kafka and reads the device's commands.
+// Run it once; its methods are safe for concurrent use.
+type Uplink struct {
+	cfg    Config
+	box    Outbox
+	handle Handler
+	log    *slog.Logger
+	origin contracts.Origin
+	key    []byte    // the device id, as a record key
+	kgoLog kgoLogger // franz-go's, shared by both clients
+	ran    atomic.Bool
+	up     atomic.Bool // state.Connected, read without the lock
+	seen   atomic.Bool // an exchange was recorded
+
+	mu    sync.Mutex
+	state State
+	ups   int // times Connected became true
+}
+
+// New checks cfg and returns an uplink that produces what box hands out
+// and passes the device's commands to handle (a nil handle acknowledges
+// them unread). box must stay open until Run has returned.
+func New(cfg Config, box Outbox, handle Handler) (*Uplink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	u := &Uplink{
+		cfg: cfg, box: box, handle: handle, log: cfg.Logger,
+		origin: contracts.DeviceOrigin(cfg.DeviceID), key: []byte(cfg.DeviceID), kgoLog: newKgoLogger(cfg.Logger),
+		state: State{Brokers: strings.Join(cfg.Brokers, ",")},
+	}
+	if cfg.SASL.Mechanism == MechanismPlain && cfg.TLS == nil {
+		u.log.Warn("kafka: SASL PLAIN without TLS sends the password in clear text", "brokers", u.state.Brokers)
+	}
+	return u, nil
+}
+
+// State returns the connection state.
+func (u *Uplink) State() State {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.state
+}
+
+// setConnected records the outcome of an exchange with a broker. It is
+// called on every response: when nothing changes it takes no lock.
+func (u *Uplink) setConnected(up bool) {
+	if u.seen.Load() && u.up.Load() == up {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.seen.Load() && u.state.Connected == up {
+		return
+	}
+	u.seen.Store(true)
+	u.up.Store(up)
+	u.state.Connected, u.state.Since = up, time.Now()
+	if up {
+		u.ups++
+		u.state.Reconnects = u.ups - 1
+	}
+}
+
+// Run produces the outbox and reads commands until ctx ends. It queues an
+// online device.status.changed when it starts, and an offline one when
+// it stops. Stopping is bounded: it waits up to ConnectTimeout for the
+// records in flight and the offline status, and releases what the
+// brokers have not acknowledged by then, for the next start. It returns
+// an error only when it cannot start.
+func (u *Uplink) Run(ctx context.Context) error {
+	if !u.ran.CompareAndSwap(false, true) {
+		return errors.New("kafka: Run called twice")
+	}
+	cl, err := kgo.NewClient(u.producerOpts()...)
+	if err != nil {
+		return fmt.Errorf("kafka: producer: %w", err)
+	}
+	u.queueStatus(ctx, contracts.DeviceOnline, "started")
+
+	cmds := newConsumer(u, cl)
+	cmdsDone := make(chan struct{})
+	go func() {
+		defer close(cmdsDone)
+		cmds.run(ctx)
+	}()
+
+	p := newProducer(u, cl)
+	p.run(ctx)
+
+	stopCtx, cancel := context.WithTimeout(context.Background(), u.cfg.ConnectTimeout)
+	defer cancel()
+	p.offline = u.queueStatus(stopCtx, contracts.DeviceOffline, "stopped")
+	if !p.finish(stopCtx) {
+		u.log.Warn("kafka: stopped before every record produced was acknowledged; they are sent again on the next start")
+	}
+	<-cmdsDone // bounded: the consumer's own stop waits up to ConnectTimeout
+	cl.Close() // fails what it holds: abandon releases it
+	p.abandon()
+	return nil
+}
+
+// queueStatus appends a device.status.changed event of this device to the
+// outbox's control lane and returns its correlationId; "" if it could not.
+func (u *Uplink) queueStatus(ctx context.Context, s contracts.DeviceStatus, reason string) string {
+	m := contracts.NewDeviceStatusChanged(u.origin, contracts.DeviceStatusChangedPayload{DeviceID: u.cfg.DeviceID, Status: s, Reason: reason})
+	b, err := contracts.Encode(m)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, u.cfg.ConnectTimeout)
+		defer cancel()
+		err = u.box.Append(ctx, outbox.Record{
+			Lane: outbox.LaneControl, Topic: m.EventType.Topic(), Key: u.key, Payload: b,
+			Headers: []outbox.Header{
+				{Key: contracts.HeaderEventType, Value: []byte(m.EventType)},
+				{Key: contracts.HeaderCorrelationID, Value: []byte(m.CorrelationID)},
+				{Key: contracts.HeaderVersion, Value: []byte(m.Version)},
+			},
+		})
+	}
+	if err != nil {
+		u.log.Error("kafka: queue the device status", "status", s, "err", err)
+		return ""
+	}
+	return m.CorrelationID
+}
