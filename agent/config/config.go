@@ -71,11 +71,14 @@ func (l Log) SlogLevel() slog.Level {
 	return slog.LevelInfo
 }
 
-// Uplink configures the connection to the backend. MQTT v5 is the only
-// uplink so far.
+// Uplink configures the connection to the backend: MQTT v5 through a
+// broker, or Kafka straight to the platform's topics when
+// uplink.kafka.brokers is set.
 type Uplink struct {
 	// MQTT configures the MQTT v5 uplink.
 	MQTT MQTT `yaml:"mqtt"`
+	// Kafka configures the Kafka uplink.
+	Kafka Kafka `yaml:"kafka,omitempty"`
 }
 
 // MQTT configures the MQTT v5 uplink; its fields are those of
@@ -222,6 +225,7 @@ func (c *Config) RPCConfig(log *slog.Logger) rpc.Config {
 
 // applyDefaults fills in every key left out (or zero).
 func (c *Config) applyDefaults() {
+	c.applyKafkaDefaults()
 	if c.StateDir == "" {
 		c.StateDir = DefaultStateDir
 	}
@@ -269,6 +273,9 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	}
 	if v := getenv(EnvMQTTPassword); v != "" {
 		c.Uplink.MQTT.Password = v
+	}
+	if v := getenv(EnvKafkaPassword); v != "" {
+		c.Uplink.Kafka.SASL.Password = v
 	}
 }
 

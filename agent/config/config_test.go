@@ -146,7 +146,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad device id", "deviceId: a/b\nuplink: {mqtt: {broker: mqtt://b}}\n", config.ErrInvalid,
 			`config: line 1: deviceId: "a/b" must not hold '/', '+', '#' or NUL`},
 		{"missing broker", "deviceId: gw\n", config.ErrInvalid,
-			"config: uplink.mqtt.broker: required (or enable uplink.mqtt.embeddedBroker)"},
+			"config: uplink.mqtt.broker: required (or enable uplink.mqtt.embeddedBroker, or set uplink.kafka.brokers)"},
 		{"bad level", base + "log: {level: loud}\n", config.ErrInvalid,
 			`config: line 5: log.level: "loud": want debug, info, warn or error`},
 		{"mqtt limit", base + "    keepAlive: 500ms\n", config.ErrInvalid,

@@ -55,6 +55,9 @@ func (c *Config) MaskedYAML() ([]byte, error) {
 	if m.Uplink.MQTT.Password != "" {
 		m.Uplink.MQTT.Password = Mask
 	}
+	if m.Uplink.Kafka.SASL.Password != "" {
+		m.Uplink.Kafka.SASL.Password = Mask
+	}
 	b, err := yaml.MarshalWithOptions(&m, yaml.Indent(2), yaml.IndentSequence(true))
 	if err != nil {
 		return nil, fmt.Errorf("config: marshal: %w", err)
@@ -84,8 +87,15 @@ func (c *Config) Validate() error {
 		return bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
 	case !oneOf(c.Log.Format, FormatAuto, FormatText, FormatJSON):
 		return bad("log.format", "%q: want auto, text or json", c.Log.Format)
-	case m.Broker == "":
-		return bad("uplink.mqtt.broker", "required (or enable uplink.mqtt.embeddedBroker)")
+	case c.UsesKafka() && m.Broker != "":
+		return bad("uplink.kafka.brokers", "set uplink.mqtt.broker or uplink.kafka.brokers, not both")
+	case !c.UsesKafka() && m.Broker == "":
+		return bad("uplink.mqtt.broker", "required (or enable uplink.mqtt.embeddedBroker, or set uplink.kafka.brokers)")
+	}
+	if c.UsesKafka() {
+		if err := c.validateKafka(bad); err != nil {
+			return err
+		}
 	}
 	if m.EmbeddedBroker.Enabled {
 		if _, port, err := net.SplitHostPort(m.EmbeddedBroker.Listen); err != nil {
@@ -94,7 +104,7 @@ func (c *Config) Validate() error {
 			return bad("uplink.mqtt.embeddedBroker.listen", "%q: port %q is not 0..65535", m.EmbeddedBroker.Listen, port)
 		}
 	}
-	if err := c.MQTTConfig(nil).Validate(); err != nil {
+	if err := c.MQTTConfig(nil).Validate(); err != nil && !c.UsesKafka() {
 		return c.componentError("uplink.mqtt", reflect.TypeFor[MQTT](), err, mqtt.ErrInvalidConfig)
 	}
 	if err := c.OutboxConfig(nil).Validate(); err != nil {

@@ -93,7 +93,7 @@ sensors:
 }
 
 // writeConfigTB writes the configuration text to dir/agent.yaml.
-func writeConfigTB(b *testing.B, dir, text string) string {
+func writeConfigTB(b testing.TB, dir, text string) string {
 	path := filepath.Join(dir, "agent.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		b.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"log/slog"
-	"net/url"
 	"os"
 	"syscall"
 	"time"
@@ -15,8 +14,6 @@ import (
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/drivers"
-	"github.com/iot-hub/agent/agent/uplink/mqtt"
-	"github.com/iot-hub/agent/contracts"
 )
 
 // sensorStartJitter delays the sensors' first reads by up to this long
@@ -88,16 +85,13 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		log.Error("agent: sensors", "err", err)
 		return exitError
 	}
-	var up *mqtt.Uplink // the dispatcher reads its state once it runs
+	var up *uplink // the dispatcher reads its state once it runs
 	deps := rpc.Deps{
 		Version: version, StateDir: cfg.StateDir, Started: time.Now(),
-		Uplink: func() rpc.UplinkState {
-			s := up.State()
-			return rpc.UplinkState{Connected: s.Connected, Since: s.Since, Broker: s.Broker, Reconnects: s.Reconnects}
-		},
+		Uplink:      func() rpc.UplinkState { return up.state() },
 		Outbox:      box.Stats,
 		Sensors:     sampler,
-		Certificate: func() *x509.Certificate { return up.Certificate() },
+		Certificate: func() *x509.Certificate { return up.certificate() },
 	}
 	if rpcTestHook != nil {
 		deps = rpcTestHook(deps)
@@ -107,7 +101,7 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		log.Error("agent: rpc", "err", err)
 		return exitError
 	}
-	up, err = mqtt.New(cfg.MQTTConfig(log), box, dispatch(dispatcher, cfg.DeviceID))
+	up, err = openUplink(cfg, log, box, dispatcher)
 	if err != nil {
 		log.Error("agent: uplink", "err", err)
 		return exitError
@@ -120,7 +114,7 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 	uplinkCtx, stopUplink := context.WithCancel(context.Background())
 	defer stopUplink()
 	uplinkDone := make(chan error, 1)
-	go func() { uplinkDone <- up.Run(uplinkCtx) }()
+	go func() { uplinkDone <- up.run(uplinkCtx) }()
 
 	code := exitOK
 	uplinkRunning := true
@@ -129,7 +123,7 @@ wait:
 		select {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reloadTLS(up, cfg, log)
+				up.reloadTLS()
 				continue
 			}
 			log.Info("agent stopping", "signal", sig.String())
@@ -155,9 +149,7 @@ wait:
 		code = exitError
 	}
 	stopUplink()
-	// The uplink waits up to ConnectTimeout for the publishes in flight,
-	// then up to ConnectTimeout for the disconnection.
-	if uplinkRunning && !await(uplinkDone, 2*cfg.Uplink.MQTT.ConnectTimeout+5*time.Second, sigs, log, "the uplink") {
+	if uplinkRunning && !await(uplinkDone, up.stopTimeout, sigs, log, "the uplink") {
 		code = exitError
 	}
 	return code
@@ -197,32 +189,4 @@ func closeOutbox(box *outbox.Store, log *slog.Logger) {
 	}
 	log.Info("agent stopped", "outboxControl", st.Control.Depth, "outboxTelemetry", st.Telemetry.Depth,
 		"droppedCap", st.Dropped.Cap, "droppedExpired", st.Dropped.Expired, "quarantined", st.Quarantined)
-}
-
-// reloadTLS is SIGHUP: the uplink's next connection uses the TLS files as
-// they are now.
-func reloadTLS(up *mqtt.Uplink, cfg *config.Config, log *slog.Logger) {
-	if u, err := url.Parse(cfg.Uplink.MQTT.Broker); err == nil && (u.Scheme == "mqtt" || u.Scheme == "tcp") {
-		log.Info("SIGHUP: the broker is not TLS; nothing to reload")
-		return
-	}
-	if err := up.ReloadTLS(); err != nil {
-		log.Error("SIGHUP: TLS files not reloaded; the uplink keeps the previous ones", "err", err)
-		return
-	}
-	log.Info("SIGHUP: TLS files reloaded; the next connection uses them")
-}
-
-// dispatch is the uplink's command handler: it hands each command to the
-// dispatcher, answered on its MQTT v5 Response Topic with its Correlation
-// Data, or on the device's responses topic.
-func dispatch(d *rpc.Dispatcher, deviceID string) mqtt.Handler {
-	topics, _ := contracts.DeviceTopics(deviceID) // checked by the config
-	return func(_ context.Context, c mqtt.Command) {
-		reply, headers := c.Reply(topics.Responses)
-		d.Handle(rpc.Request{
-			Topic: c.Topic, Payload: c.Payload, Expiry: c.Expiry, ReceivedAt: c.ReceivedAt,
-			Reply: reply, ReplyHeaders: headers, DeadLetters: topics.DLQ, Ack: c.Ack,
-		})
-	}
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/iot-hub/agent/agent/config"
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/rpc"
+	"github.com/iot-hub/agent/agent/uplink/kafka"
+	"github.com/iot-hub/agent/agent/uplink/mqtt"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// uplink is what the daemon needs of its connection to the backend, MQTT
+// or Kafka, whichever the configuration chooses.
+type uplink struct {
+	run         func(ctx context.Context) error
+	state       func() rpc.UplinkState
+	certificate func() *x509.Certificate
+	reloadTLS   func() // SIGHUP
+	stopTimeout time.Duration
+}
+
+// openUplink makes the configured uplink, which drains box and hands the
+// commands it receives to d.
+func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher) (*uplink, error) {
+	if cfg.UsesKafka() {
+		return openKafka(cfg, log, box, d)
+	}
+	up, err := mqtt.New(cfg.MQTTConfig(log), box, dispatchMQTT(d, cfg.DeviceID))
+	if err != nil {
+		return nil, err
+	}
+	return &uplink{
+		run: up.Run,
+		state: func() rpc.UplinkState {
+			s := up.State()
+			return rpc.UplinkState{Connected: s.Connected, Since: s.Since, Broker: s.Broker, Reconnects: s.Reconnects}
+		},
+		certificate: up.Certificate,
+		reloadTLS:   func() { reloadMQTTTLS(up, cfg, log) },
+		// It waits up to ConnectTimeout for the publishes in flight, then
+		// up to ConnectTimeout for the disconnection.
+		stopTimeout: 2*cfg.Uplink.MQTT.ConnectTimeout + 5*time.Second,
+	}, nil
+}
+
+// openKafka makes the Kafka uplink.
+func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher) (*uplink, error) {
+	kc, err := cfg.KafkaConfig(log)
+	if err != nil {
+		return nil, err
+	}
+	up, err := kafka.New(kc, box, dispatchKafka(d))
+	if err != nil {
+		return nil, err
+	}
+	var cert *x509.Certificate
+	if kc.TLS != nil && len(kc.TLS.Certificates) > 0 {
+		cert, _ = x509.ParseCertificate(kc.TLS.Certificates[0].Certificate[0])
+	}
+	return &uplink{
+		run: up.Run,
+		state: func() rpc.UplinkState {
+			s := up.State()
+			return rpc.UplinkState{Connected: s.Connected, Since: s.Since, Broker: s.Brokers, Reconnects: s.Reconnects}
+		},
+		certificate: func() *x509.Certificate { return cert },
+		reloadTLS: func() {
+			log.Info("SIGHUP: the Kafka uplink reads its TLS files at start only; restart the agent to use new ones")
+		},
+		// Each of its stop's waits is bounded by ConnectTimeout: the records
+		// in flight, the offline status, the last command cursor.
+		stopTimeout: 3*kc.ConnectTimeout + 5*time.Second,
+	}, nil
+}
+
+// reloadMQTTTLS is SIGHUP for the MQTT uplink: its next connection uses
+// the TLS files as they are now.
+func reloadMQTTTLS(up *mqtt.Uplink, cfg *config.Config, log *slog.Logger) {
+	if u, err := url.Parse(cfg.Uplink.MQTT.Broker); err == nil && (u.Scheme == "mqtt" || u.Scheme == "tcp") {
+		log.Info("SIGHUP: the broker is not TLS; nothing to reload")
+		return
+	}
+	if err := up.ReloadTLS(); err != nil {
+		log.Error("SIGHUP: TLS files not reloaded; the uplink keeps the previous ones", "err", err)
+		return
+	}
+	log.Info("SIGHUP: TLS files reloaded; the next connection uses them")
+}
+
+// dispatchMQTT is the MQTT uplink's command handler: it hands each command
+// to the dispatcher, answered on its MQTT v5 Response Topic with its
+// Correlation Data, or on the device's responses topic.
+func dispatchMQTT(d *rpc.Dispatcher, deviceID string) mqtt.Handler {
+	topics, _ := contracts.DeviceTopics(deviceID) // checked by the config
+	return func(_ context.Context, c mqtt.Command) {
+		reply, headers := c.Reply(topics.Responses)
+		d.Handle(rpc.Request{
+			Topic: c.Topic, Payload: c.Payload, Expiry: c.Expiry, ReceivedAt: c.ReceivedAt,
+			Reply: reply, ReplyHeaders: headers, DeadLetters: topics.DLQ, Ack: c.Ack,
+		})
+	}
+}
+
+// dispatchKafka is the Kafka uplink's command handler: answers go to
+// device.responses and dead letters to dlq, the topics of their event
+// types.
+func dispatchKafka(d *rpc.Dispatcher) kafka.Handler {
+	return func(_ context.Context, c kafka.Command) {
+		d.Handle(rpc.Request{
+			Topic: contracts.TopicDeviceCommands, Payload: c.Payload, ReceivedAt: c.ReceivedAt,
+			Reply: contracts.TopicDeviceResponses, DeadLetters: contracts.TopicDLQ, Ack: c.Ack,
+		})
+	}
+}
