@@ -13,10 +13,10 @@ import (
 	"github.com/iot-hub/agent/contracts"
 )
 
-// benchRecords is the size of the outbox BenchmarkDrain drains.
+// benchRecords is the size of the outbox BenchmarkKafkaDrain drains.
 const benchRecords = 100000
 
-// benchRecord is one of BenchmarkDrain's records: telemetry of the
+// benchRecord is one of BenchmarkKafkaDrain's records: telemetry of the
 // device, a 200-byte payload, the contracts' headers.
 func benchRecord() outbox.Record {
 	return outbox.Record{
@@ -45,7 +45,7 @@ func fillStore(b *testing.B) *outbox.Store {
 	return box
 }
 
-// BenchmarkDrain measures the uplink draining a pre-filled outbox of
+// BenchmarkKafkaDrain measures the uplink draining a pre-filled outbox of
 // 100,000 records into an in-process cluster of 3 brokers (kfake), next
 // to a bare franz-go producer with the same settings (idempotent, acks
 // from all in-sync replicas, murmur2 key partitioning, the same batch
@@ -53,7 +53,7 @@ func fillStore(b *testing.B) *outbox.Store {
 // the outbox handing the records out and acking them with nothing sent,
 // the uplink's ceiling. One iteration drains everything; it reports
 // records/s and ns/record.
-func BenchmarkDrain(b *testing.B) {
+func BenchmarkKafkaDrain(b *testing.B) {
 	b.Run("100k-records/uplink", func(b *testing.B) {
 		for b.Loop() {
 			c := newCluster(b)

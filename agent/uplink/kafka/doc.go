@@ -64,5 +64,5 @@
 //     transport (mqtt.*) are not sent. Expiry only drops a record the
 //     outbox did not hand out in time; Kafka is not told of it.
 //   - The drain is CPU-bound on the outbox: reading and deleting records
-//     costs more than producing them (see BenchmarkDrain).
+//     costs more than producing them (see BenchmarkKafkaDrain).
 package kafka
