@@ -120,7 +120,7 @@ func (s *Store) handOutLocked(max int) ([]Entry, error) {
 	var out []Entry
 	var dropped bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		r := reader{s: s, tx: tx, max: max}
+		r := reader{s: s, tx: tx, max: max, out: make([]Entry, 0, min(max, 1024))}
 		r.lane(LaneControl)
 		r.telemetry()
 		out, dropped = r.out, r.dropped
