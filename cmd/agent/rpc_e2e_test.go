@@ -914,11 +914,6 @@ func TestRPCRestartAnswersOnce(t *testing.T) {
 	if s["name"] != "slow" || s["health"] != "ok" {
 		t.Errorf("slow = %v; want read ok", s)
 	}
-	seqFile := filepath.Join(r.stateDir, "sim-slow.seq")
-	seq, err := os.ReadFile(seqFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	time.Sleep(3 * time.Second) // for any answer more
 	if n := len(r.client.matching(r.answerTo(id))); n != 1 {
 		t.Errorf("%d answers to the command; want exactly 1", n)
@@ -936,7 +931,10 @@ func TestRPCRestartAnswersOnce(t *testing.T) {
 		t.Errorf("the restarted agent logged %d answers to the command; want 1", n)
 	}
 
-	// Sent again, it gets the same answer, kept: not run again.
+	// Sent again, it gets the same answer, kept: not run again (a run
+	// would read the sensor anew, at another time, and take another
+	// duration). The sensor's own scheduled reads go on meanwhile, so its
+	// seq file tells nothing here.
 	r.send(t, body, id, nil)
 	msgs, ok := r.client.waitN(2, rpcWait, r.answerTo(id))
 	if !ok {
@@ -947,9 +945,6 @@ func TestRPCRestartAnswersOnce(t *testing.T) {
 		t.Errorf("answer to the command sent again:\n%s\nwant the first answer:\n%s", msgs[1].Payload, first.Payload)
 	}
 	r.agent.waitLog(t, fmt.Sprintf(`"msg":"rpc: answered again: the command was run before","method":"getSensors","correlationId":%q`, id), rpcWait)
-	if again, err := os.ReadFile(seqFile); err != nil || !bytes.Equal(again, seq) {
-		t.Errorf("sim seq file %q (%v) after the command sent again; want %q: the sensor was read again", again, err, seq)
-	}
 	if n := answered("rpc: answered"); n != 1 {
 		t.Errorf("the agent logged %d runs of the command; want 1", n)
 	}
