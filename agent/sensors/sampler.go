@@ -11,6 +11,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/backoff"
 )
 
 // Appender is what the sampler needs of the outbox.
@@ -157,12 +158,7 @@ func (s *Sampler) loop(ctx context.Context, st *sensorState, first time.Time) {
 // works, doubling with every failure after the first, capped at
 // maxBackoff or one interval, whichever is longer.
 func nextRead(interval time.Duration, failures int, maxBackoff time.Duration) time.Duration {
-	limit := max(interval, maxBackoff)
-	d := interval
-	for i := 1; i < failures && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
+	return backoff.Capped(interval, max(interval, maxBackoff), failures)
 }
 
 // read reads st's sensor on its turn, the read bounded by the sensor's

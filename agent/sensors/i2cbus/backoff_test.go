@@ -9,9 +9,9 @@ func TestBackoff(t *testing.T) {
 	seen := map[time.Duration]bool{}
 	for n := 1; n <= 40; n++ {
 		want := min(MinBackoff<<min(n-1, 20), MaxBackoff)
-		d := backoff(n)
+		d := openBackoff(n)
 		if d < want/2 || d > want {
-			t.Errorf("backoff(%d) = %v; want within [%v, %v]", n, d, want/2, want)
+			t.Errorf("openBackoff(%d) = %v; want within [%v, %v]", n, d, want/2, want)
 		}
 		if n > 10 {
 			seen[d] = true

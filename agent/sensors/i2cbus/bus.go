@@ -95,7 +95,7 @@ func (b *Bus) open() (i2c.BusCloser, error) {
 	}
 	if err != nil {
 		b.failures++
-		b.openErr = &OpenError{Path: b.path, Err: err, Next: time.Now().Add(backoff(b.failures))}
+		b.openErr = &OpenError{Path: b.path, Err: err, Next: time.Now().Add(openBackoff(b.failures))}
 		return nil, b.openErr
 	}
 	b.bus, b.openErr, b.failures = bus, nil, 0

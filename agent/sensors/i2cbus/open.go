@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -12,6 +11,8 @@ import (
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/host/v3/sysfs"
+
+	"github.com/iot-hub/agent/internal/backoff"
 )
 
 // Backoff between failed opens of a bus.
@@ -22,17 +23,10 @@ const (
 	MaxBackoff = 30 * time.Second
 )
 
-// backoff returns the wait after the n-th failed open in a row (n ≥ 1):
-// MinBackoff doubling up to MaxBackoff, jittered over its upper half so
-// that the sensors of a fleet do not retry in lockstep.
-func backoff(n int) time.Duration {
-	d := MinBackoff
-	for i := 1; i < n && d < MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, MaxBackoff)
-	return d/2 + rand.N(d/2+1)
-}
+// openBackoff returns the wait after the n-th failed open in a row
+// (n ≥ 1): MinBackoff doubling up to MaxBackoff, jittered over its upper
+// half so that the sensors of a fleet do not retry in lockstep.
+func openBackoff(n int) time.Duration { return backoff.Jittered(MinBackoff, MaxBackoff, n) }
 
 // openSysfs opens /dev/i2c-N with periph.io's sysfs driver, which needs
 // no host.Init.

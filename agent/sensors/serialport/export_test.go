@@ -16,4 +16,4 @@ func Waiting(p *Port) int {
 }
 
 // Backoff is the jittered backoff.
-var Backoff = backoff
+var Backoff = reopenBackoff

@@ -45,7 +45,7 @@ func New(cfg Config) (*Port, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	p := &Port{cfg: cfg, backoff: backoff(cfg.ReopenMin, cfg.ReopenMax), now: time.Now}
+	p := &Port{cfg: cfg, backoff: reopenBackoff(cfg.ReopenMin, cfg.ReopenMax), now: time.Now}
 	p.closing, p.stop = context.WithCancel(context.Background())
 	return p, nil
 }

@@ -2,8 +2,9 @@ package kafka
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
+
+	"github.com/iot-hub/agent/internal/backoff"
 )
 
 // Backoff bounds: the first retry waits about backoffMin, doubling up to
@@ -13,17 +14,10 @@ const (
 	backoffMax = 30 * time.Second
 )
 
-// backoff returns the wait before retry n (from 1): backoffMin doubling up
-// to backoffMax, with jitter over its upper half so that a fleet does not
-// retry in lockstep after a broker outage.
-func backoff(n int) time.Duration {
-	d := backoffMin
-	for i := 1; i < n && d < backoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, backoffMax)
-	return d/2 + rand.N(d/2+1)
-}
+// retryBackoff returns the wait before retry n (from 1): backoffMin
+// doubling up to backoffMax, with jitter over its upper half so that a
+// fleet does not retry in lockstep after a broker outage.
+func retryBackoff(n int) time.Duration { return backoff.Jittered(backoffMin, backoffMax, n) }
 
 // sleep waits d, or until ctx ends; it reports whether d passed.
 func sleep(ctx context.Context, d time.Duration) bool {

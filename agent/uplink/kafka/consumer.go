@@ -322,7 +322,7 @@ func retry[T any](ctx context.Context, c *consumer, what string, f func(context.
 		if c.errLog.allow() {
 			c.log.Warn("kafka: cannot "+what+"; retrying", "topic", c.topic, "attempt", attempt, "err", err)
 		}
-		if !sleep(ctx, backoff(attempt)) {
+		if !sleep(ctx, retryBackoff(attempt)) {
 			return v, false
 		}
 	}

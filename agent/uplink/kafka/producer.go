@@ -109,7 +109,7 @@ func (p *producer) run(ctx context.Context) {
 		if !p.await(ctx) {
 			return
 		}
-		if !p.settle() && !sleep(ctx, backoff(p.failures)) {
+		if !p.settle() && !sleep(ctx, retryBackoff(p.failures)) {
 			return
 		}
 	}
@@ -140,7 +140,7 @@ func (p *producer) finish(ctx context.Context) bool {
 		if !p.await(ctx) {
 			return false
 		}
-		if !p.settle() && !sleep(ctx, backoff(p.failures)) {
+		if !p.settle() && !sleep(ctx, retryBackoff(p.failures)) {
 			return false
 		}
 	}
@@ -178,7 +178,7 @@ func (p *producer) take(ctx context.Context) ([]outbox.Entry, bool) {
 		case err != nil:
 			p.log.Error("kafka: outbox", "err", err)
 			p.wake = nil
-			if !sleep(ctx, backoff(attempt)) {
+			if !sleep(ctx, retryBackoff(attempt)) {
 				return nil, false
 			}
 		case len(entries) == 0:
@@ -356,7 +356,7 @@ func (p *producer) settle() (goOn bool) {
 	}
 	p.failures++
 	p.log.Warn("kafka: records not produced; they are retried", "records", failed, "round", len(r.entries),
-		"retryIn", backoff(p.failures).Round(time.Millisecond), "err", firstErr)
+		"retryIn", retryBackoff(p.failures).Round(time.Millisecond), "err", firstErr)
 	return false
 }
 

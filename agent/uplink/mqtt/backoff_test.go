@@ -6,7 +6,7 @@ import (
 )
 
 func TestBackoff(t *testing.T) {
-	f := backoff(time.Second, 2*time.Minute)
+	f := reconnectBackoff(time.Second, 2*time.Minute)
 	if d := f(0); d != 0 {
 		t.Errorf("backoff(0) = %v; want 0: the first attempt does not wait", d)
 	}

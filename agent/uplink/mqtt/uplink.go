@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/backoff"
 )
 
 // Outbox is what the uplink needs of the outbox: records to publish, and
@@ -215,7 +215,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 		KeepAlive:                     uint16(u.cfg.KeepAlive / time.Second),
 		CleanStartOnInitialConnection: false,
 		SessionExpiryInterval:         uint32(u.cfg.SessionExpiry / time.Second),
-		ReconnectBackoff:              backoff(u.cfg.BackoffMin, u.cfg.BackoffMax),
+		ReconnectBackoff:              reconnectBackoff(u.cfg.BackoffMin, u.cfg.BackoffMax),
 		ConnectTimeout:                u.cfg.ConnectTimeout,
 		ConnectUsername:               u.cfg.Username,
 		ConnectPassword:               []byte(u.cfg.Password),
@@ -400,20 +400,15 @@ func loadTLS(cfg Config) (*tls.Config, error) {
 	return c, nil
 }
 
-// backoff returns the delay before connection attempt n (autopaho counts
+// reconnectBackoff returns the delay before connection attempt n (autopaho counts
 // from 0, the first attempt, which waits for nothing): lo before the
 // second, doubling up to hi, with jitter over its upper half so that a
 // fleet does not reconnect in lockstep after a broker restart.
-func backoff(lo, hi time.Duration) func(int) time.Duration {
+func reconnectBackoff(lo, hi time.Duration) func(int) time.Duration {
 	return func(n int) time.Duration {
 		if n <= 0 {
 			return 0
 		}
-		d := lo
-		for i := 1; i < n && d < hi; i++ {
-			d *= 2
-		}
-		d = min(d, hi)
-		return d/2 + rand.N(d/2+1)
+		return backoff.Jittered(lo, hi, n)
 	}
 }

@@ -1,0 +1,27 @@
+// Package backoff computes the waits between retries that the agent's
+// reconnecting parts share: exponential, capped, and jittered so that the
+// gateways of a fleet that failed at the same instant do not retry in
+// step.
+package backoff
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Capped returns the wait before retry n, counted from 1: lo doubled n-1
+// times, at most hi (and never below lo: an n below 1 counts as 1).
+func Capped(lo, hi time.Duration, n int) time.Duration {
+	d := lo
+	for i := 1; i < n && d < hi; i++ {
+		d *= 2
+	}
+	return max(min(d, hi), lo)
+}
+
+// Jittered returns Capped(lo, hi, n) less a random part of up to half of
+// it: a wait within [d/2, d].
+func Jittered(lo, hi time.Duration, n int) time.Duration {
+	d := Capped(lo, hi, n)
+	return d/2 + rand.N(d/2+1)
+}

@@ -1,0 +1,41 @@
+package backoff_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/iot-hub/agent/internal/backoff"
+)
+
+func TestCapped(t *testing.T) {
+	const s = time.Second
+	for _, tt := range []struct {
+		lo, hi time.Duration
+		n      int
+		want   time.Duration
+	}{
+		{s, 30 * s, 0, s}, {s, 30 * s, 1, s}, {s, 30 * s, 2, 2 * s}, {s, 30 * s, 5, 16 * s},
+		{s, 30 * s, 6, 30 * s}, {s, 30 * s, 1000, 30 * s}, {10 * s, s, 3, 10 * s},
+	} {
+		if got := backoff.Capped(tt.lo, tt.hi, tt.n); got != tt.want {
+			t.Errorf("Capped(%v, %v, %d) = %v; want %v", tt.lo, tt.hi, tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestJittered(t *testing.T) {
+	seen := map[time.Duration]bool{}
+	for n := 1; n <= 40; n++ {
+		want := backoff.Capped(time.Second, time.Minute, n)
+		for range 20 {
+			d := backoff.Jittered(time.Second, time.Minute, n)
+			if d < want/2 || d > want {
+				t.Fatalf("Jittered(1s, 1m, %d) = %v; want within [%v, %v]", n, d, want/2, want)
+			}
+			seen[d] = true
+		}
+	}
+	if len(seen) < 100 {
+		t.Errorf("Jittered took %d values in 800 calls; want jitter", len(seen))
+	}
+}
