@@ -153,14 +153,9 @@ func (d *decoder) duration(n ast.Node, v reflect.Value, path string) error {
 // its yaml tags, and a key tagged sensor:"TYPE" only appears when the
 // mapping's type is TYPE.
 func (d *decoder) mapping(n ast.Node, v reflect.Value, path string) error {
-	var pairs []*ast.MappingValueNode
-	switch m := n.(type) {
-	case *ast.MappingNode:
-		pairs = m.Values
-	case *ast.MappingValueNode:
-		pairs = []*ast.MappingValueNode{m}
-	default:
-		return invalid(n, path, "want a mapping of keys to values, not "+describe(n))
+	pairs, err := pairsOf(n, path)
+	if err != nil {
+		return err
 	}
 	fields := fieldsOf(v.Type())
 	kind := ""
@@ -194,17 +189,23 @@ func (d *decoder) mapping(n ast.Node, v reflect.Value, path string) error {
 	return nil
 }
 
+// pairsOf returns the key-value pairs of the mapping n, the value at path.
+func pairsOf(n ast.Node, path string) ([]*ast.MappingValueNode, error) {
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		return m.Values, nil
+	case *ast.MappingValueNode:
+		return []*ast.MappingValueNode{m}, nil
+	}
+	return nil, invalid(n, path, "want a mapping of keys to values, not "+describe(n))
+}
+
 // dictionary decodes a mapping onto the map v, whose keys are strings:
 // any key goes.
 func (d *decoder) dictionary(n ast.Node, v reflect.Value, path string) error {
-	var pairs []*ast.MappingValueNode
-	switch m := n.(type) {
-	case *ast.MappingNode:
-		pairs = m.Values
-	case *ast.MappingValueNode:
-		pairs = []*ast.MappingValueNode{m}
-	default:
-		return invalid(n, path, "want a mapping of keys to values, not "+describe(n))
+	pairs, err := pairsOf(n, path)
+	if err != nil {
+		return err
 	}
 	out := reflect.MakeMapWithSize(v.Type(), len(pairs))
 	for _, kv := range pairs {
