@@ -5,6 +5,7 @@
 package backoff
 
 import (
+	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -24,4 +25,16 @@ func Capped(lo, hi time.Duration, n int) time.Duration {
 func Jittered(lo, hi time.Duration, n int) time.Duration {
 	d := Capped(lo, hi, n)
 	return d/2 + rand.N(d/2+1)
+}
+
+// Sleep waits d, or until ctx ends; it reports whether d passed.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

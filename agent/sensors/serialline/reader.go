@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/sensors/serialport"
+	"github.com/iot-hub/agent/internal/backoff"
 )
 
 // chunk bounds one transaction of the reader: it gives the port back at
@@ -69,12 +70,12 @@ func (s *Sensor) run(ctx context.Context) {
 			return
 		case errors.As(err, &oe):
 			s.setPort(err, 0)
-			if !sleepUntil(ctx, oe.Next) {
+			if !backoff.Sleep(ctx, time.Until(oe.Next)) {
 				return
 			}
 		default:
 			s.setPort(err, sp.pending())
-			if !sleepUntil(ctx, time.Now().Add(retryWait)) {
+			if !backoff.Sleep(ctx, retryWait) {
 				return
 			}
 		}
@@ -89,16 +90,4 @@ func (s *Sensor) skipLine(why Reason, line []byte) {
 		line = line[:show]
 	}
 	s.cfg.Logger.Debug("serial line skipped", "reason", why.String(), "line", string(line))
-}
-
-// sleepUntil waits until t; it reports false if ctx ended first.
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

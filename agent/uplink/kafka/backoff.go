@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"context"
 	"time"
 
 	"github.com/iot-hub/agent/internal/backoff"
@@ -18,15 +17,3 @@ const (
 // doubling up to backoffMax, with jitter over its upper half so that a
 // fleet does not retry in lockstep after a broker outage.
 func retryBackoff(n int) time.Duration { return backoff.Jittered(backoffMin, backoffMax, n) }
-
-// sleep waits d, or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}

@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/iot-hub/agent/internal/backoff"
 )
 
 // maxPending is how many commands may wait for their Ack before the
@@ -322,7 +324,7 @@ func retry[T any](ctx context.Context, c *consumer, what string, f func(context.
 		if c.errLog.allow() {
 			c.log.Warn("kafka: cannot "+what+"; retrying", "topic", c.topic, "attempt", attempt, "err", err)
 		}
-		if !sleep(ctx, retryBackoff(attempt)) {
+		if !backoff.Sleep(ctx, retryBackoff(attempt)) {
 			return v, false
 		}
 	}

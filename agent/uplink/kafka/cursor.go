@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/iot-hub/agent/internal/backoff"
 )
 
 // cursorEvery is the least time between two writes of the cursors: each
@@ -155,7 +157,7 @@ func (w *cursorWriter) run(ctx context.Context) {
 			return
 		}
 		w.flush(ctx)
-		if !sleep(ctx, cursorEvery) {
+		if !backoff.Sleep(ctx, cursorEvery) {
 			return
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/backoff"
 )
 
 // The drain goes in rounds. A round takes up to Window entries from the
@@ -109,7 +110,7 @@ func (p *producer) run(ctx context.Context) {
 		if !p.await(ctx) {
 			return
 		}
-		if !p.settle() && !sleep(ctx, retryBackoff(p.failures)) {
+		if !p.settle() && !backoff.Sleep(ctx, retryBackoff(p.failures)) {
 			return
 		}
 	}
@@ -140,7 +141,7 @@ func (p *producer) finish(ctx context.Context) bool {
 		if !p.await(ctx) {
 			return false
 		}
-		if !p.settle() && !sleep(ctx, retryBackoff(p.failures)) {
+		if !p.settle() && !backoff.Sleep(ctx, retryBackoff(p.failures)) {
 			return false
 		}
 	}
@@ -178,7 +179,7 @@ func (p *producer) take(ctx context.Context) ([]outbox.Entry, bool) {
 		case err != nil:
 			p.log.Error("kafka: outbox", "err", err)
 			p.wake = nil
-			if !sleep(ctx, retryBackoff(attempt)) {
+			if !backoff.Sleep(ctx, retryBackoff(attempt)) {
 				return nil, false
 			}
 		case len(entries) == 0:
