@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/iot-hub/agent/contracts"
 )
 
 // Command is one record of the commands topic keyed by this device, as
@@ -57,11 +55,3 @@ func (c Command) Ack() {
 // command not acknowledged, and once 256 commands wait for their Ack the
 // uplink reads no more.
 type Handler func(ctx context.Context, c Command)
-
-// Topics of an answer and of a dead letter, for handlers: an answer's
-// topic is that of its eventType (contracts), whatever outbox.Record.Topic
-// says; these are the values to give it.
-const (
-	ResponsesTopic   = contracts.TopicDeviceResponses
-	DeadLettersTopic = contracts.TopicDLQ
-)

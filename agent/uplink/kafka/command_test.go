@@ -67,7 +67,7 @@ func (a *answerer) handle(_ context.Context, c kafka.Command) {
 	}
 	a.mu.Unlock()
 	err = box.Append(context.Background(), outbox.Record{
-		Lane: outbox.LaneControl, Topic: kafka.ResponsesTopic, Key: []byte(device), Payload: b,
+		Lane: outbox.LaneControl, Topic: contracts.TopicDeviceResponses, Key: []byte(device), Payload: b,
 		Headers: []outbox.Header{
 			{Key: contracts.HeaderEventType, Value: []byte(answer.EventType)},
 			{Key: contracts.HeaderCorrelationID, Value: []byte(answer.CorrelationID)},
