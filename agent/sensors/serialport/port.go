@@ -34,8 +34,7 @@ type Port struct {
 	lastErr  error       // of the last failed open
 	next     time.Time   // earliest next open after a failure
 	down     time.Time   // when the port was lost, or the first failed open; zero while fine
-	everOpen bool
-	lastByte time.Time // see Conn.LastByte
+	lastByte time.Time   // see Conn.LastByte
 }
 
 // New returns a port configured by cfg, its zero values the defaults,
@@ -132,14 +131,14 @@ func (p *Port) open() error {
 		}
 		return &OpenError{Path: p.cfg.Path, Err: err, Attempts: p.failures, Next: p.next, now: now}
 	}
-	if !p.down.IsZero() && p.everOpen {
+	if !p.down.IsZero() && p.gen.Load() > 0 { // opened before: a reopening
 		p.cfg.Logger.Info("serial port reopened", "port", p.cfg.Path, "device", target,
 			"down", now.Sub(p.down).Round(time.Millisecond), "failedAttempts", p.failures)
 	} else if !p.down.IsZero() {
 		p.cfg.Logger.Info("serial port opened", "port", p.cfg.Path, "device", target, "failedAttempts", p.failures)
 	}
 	p.sp, p.target = sp, target
-	p.failures, p.lastErr, p.down, p.everOpen = 0, nil, time.Time{}, true
+	p.failures, p.lastErr, p.down = 0, nil, time.Time{}
 	p.gen.Add(1)
 	return nil
 }
