@@ -83,22 +83,13 @@ func BenchmarkAgentCPU(b *testing.B) {
 // sensors given as a YAML list.
 func startBenchAgent(b *testing.B, broker *mqtttest.Broker, id, sensorsYAML string) *agentProc {
 	dir := b.TempDir()
-	return startAgent(b, writeConfigTB(b, dir, fmt.Sprintf(`
+	return startAgent(b, writeConfig(b, fmt.Sprintf(`
 deviceId: %s
 stateDir: %s
 log: {level: info, format: json}
 uplink: {mqtt: {broker: %s}}
 sensors:
 %s`, id, filepath.Join(dir, "state"), broker.URL(), sensorsYAML)))
-}
-
-// writeConfigTB writes the configuration text to dir/agent.yaml.
-func writeConfigTB(b testing.TB, dir, text string) string {
-	path := filepath.Join(dir, "agent.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	return path
 }
 
 // clockTick is the unit of /proc/PID/stat's times: USER_HZ, 100 on Linux.

@@ -42,7 +42,7 @@ func TestKafkaUplinkWithKcat(t *testing.T) {
 
 	const id = "e2e-kafka-gw"
 	dir := t.TempDir()
-	agent := startAgent(t, writeConfigTB(t, dir, fmt.Sprintf(`
+	agent := startAgent(t, writeConfig(t, fmt.Sprintf(`
 deviceId: %s
 stateDir: %s
 log: {level: info, format: json}
