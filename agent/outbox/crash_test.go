@@ -199,16 +199,7 @@ func crashChild(path string) int {
 		}()
 	}
 	if mode.compact {
-		go func() {
-			var seen uint64
-			for {
-				if c := s.Stats().Compactions; c != seen {
-					seen = c
-					out.print('C', []uint64{c})
-				}
-				time.Sleep(time.Millisecond)
-			}
-		}()
+		go out.compactions(s)
 	}
 	err = <-fail
 	fmt.Fprintln(os.Stderr, "crash child:", err)
@@ -233,6 +224,19 @@ func (o *crashOutput) print(kind byte, nums []uint64) {
 	}
 	if _, err := os.Stdout.Write(o.buf); err != nil {
 		os.Exit(5)
+	}
+}
+
+// compactions prints a C line for each compaction of s, for ever: the
+// child runs until it is killed.
+func (o *crashOutput) compactions(s *outbox.Store) {
+	var seen uint64
+	for {
+		if c := s.Stats().Compactions; c != seen {
+			seen = c
+			o.print('C', []uint64{c})
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

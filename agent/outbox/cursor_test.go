@@ -592,16 +592,7 @@ func cursorCrashChild(path string) int {
 			s.Ack(ids(es)...)
 		}
 	}()
-	go func() {
-		var seen uint64
-		for {
-			if c := s.Stats().Compactions; c != seen {
-				seen = c
-				out.print('C', []uint64{c})
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	go out.compactions(s)
 	err = <-fail
 	fmt.Fprintln(os.Stderr, "cursor crash child:", err)
 	return 2
