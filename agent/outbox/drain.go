@@ -120,7 +120,7 @@ func (s *Store) handOutLocked(max int) ([]Entry, error) {
 	var out []Entry
 	var dropped bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		r := reader{s: s, tx: tx, max: max, out: make([]Entry, 0, min(max, 1024))}
+		r := reader{s: s, tx: tx, max: max, out: make([]Entry, 0, min(max, 1024)), mem: arena{keys: &s.headerKeys}}
 		r.lane(LaneControl)
 		r.telemetry()
 		out, dropped = r.out, r.dropped
@@ -142,7 +142,8 @@ type reader struct {
 	tx      *bolt.Tx
 	max     int
 	out     []Entry
-	dropped bool // expired or corrupt records were found
+	mem     arena // of out's records
+	dropped bool  // expired or corrupt records were found
 }
 
 func (r *reader) room() int { return r.max - len(r.out) }
@@ -226,26 +227,30 @@ func (r *reader) scan(l Lane, from, until ID, n int) ID {
 // whether it was handed out.
 func (r *reader) take(l Lane, id ID, v []byte) bool {
 	s := r.s
-	rec, err := decodeRecord(v)
-	topic, known := s.topicNames[rec.topic]
+	r.mem.room = r.room()
+	r.out = append(r.out, Entry{ID: id})
+	e := &r.out[len(r.out)-1]
+	topicID, err := decodeRecord(v, &r.mem, e)
+	topic, known := s.topicNames[topicID]
 	switch {
 	case err != nil || !known:
 		reason := "record fails its checksum"
 		if err == nil {
 			reason = "record's topic name is damaged or missing"
 		}
+		r.out = r.out[:len(r.out)-1]
 		s.pendingQuarantine = append(s.pendingQuarantine, pendingQuarantine{id: id, lane: l, reason: reason})
 		r.dropped = true
 		return false
-	case !rec.Expiry.IsZero() && s.now().After(rec.Expiry):
+	case !e.Expiry.IsZero() && s.now().After(e.Expiry):
+		r.out = r.out[:len(r.out)-1]
 		s.pendingDeletes = append(s.pendingDeletes, pendingDelete{id: id, lane: l, expired: true})
 		r.dropped = true
 		return false
 	}
-	rec.Topic, rec.Lane = topic, l
+	e.Topic, e.Lane = topic, l
 	s.inFlight[id] = l
 	s.inFlightN[l]++
-	r.out = append(r.out, Entry{ID: id, AppendedAt: rec.appendedAt, Record: rec.Record})
 	return true
 }
 

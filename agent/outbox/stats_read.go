@@ -31,8 +31,9 @@ func (s *Store) Stats() Stats {
 				ls.Bytes += int64(len(r.data))
 			}
 			if _, v := tx.Bucket(laneBuckets[l]).Cursor().First(); v != nil {
-				if rec, err := decodeRecord(v); err == nil {
-					ls.OldestAge = max(now.Sub(rec.appendedAt), 0)
+				var e Entry
+				if _, err := decodeRecord(v, nil, &e); err == nil {
+					ls.OldestAge = max(now.Sub(e.AppendedAt), 0)
 				}
 			}
 		}

@@ -68,6 +68,8 @@ type Store struct {
 
 	lastID ID // the last ID given to a record
 
+	headerKeys []string // interned by the arenas of TryNext; under mu
+
 	memoBytes int64          // what the memos take, for compaction's live data
 	memoKeys  map[uint64]int // stored memos by memoHash of their key
 

@@ -456,8 +456,16 @@ func (s *Store) evict(tx *bolt.Tx, st *txState, busy map[ID]Lane, over int64) er
 // deleteRecords removes the records of ds that are still there, counting
 // the expired ones as dropped.
 func (s *Store) deleteRecords(tx *bolt.Tx, st *txState, ds []pendingDelete) error {
+	// A cursor per lane for all: a new one per record allocated its
+	// stack anew, which cost more than the deletions.
+	var cursors [numLanes]*bolt.Cursor
 	for _, d := range ds {
-		if err := s.deleteRecord(tx, st, d.lane, d.id); err != nil {
+		c := cursors[d.lane]
+		if c == nil {
+			c = tx.Bucket(laneBuckets[d.lane]).Cursor()
+			cursors[d.lane] = c
+		}
+		if err := deleteAt(c, st, d.lane, d.id); err != nil {
 			return err
 		}
 		if d.expired {
@@ -476,8 +484,13 @@ func (s *Store) stagedLocked(l Lane, id ID) bool {
 
 // deleteRecord removes a record if it is still there.
 func (s *Store) deleteRecord(tx *bolt.Tx, st *txState, l Lane, id ID) error {
-	// One seek, where Get and Delete would take two.
-	c := tx.Bucket(laneBuckets[l]).Cursor()
+	return deleteAt(tx.Bucket(laneBuckets[l]).Cursor(), st, l, id)
+}
+
+// deleteAt removes record id of lane l, if it is still there, with c, a
+// cursor of the lane's bucket: one seek, where Get and Delete would take
+// two.
+func deleteAt(c *bolt.Cursor, st *txState, l Lane, id ID) error {
 	k, v := c.Seek(idKey(id))
 	if k == nil || idOf(k) != id {
 		return nil
