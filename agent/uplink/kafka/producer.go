@@ -34,6 +34,13 @@ import (
 //
 // The cost is a round trip per round, which Window amortizes.
 //
+// Reading a round from the outbox costs about as much as producing one,
+// so while run drains, a goroutine of its own (readAhead) reads the next
+// round while this one is produced: on a gateway's two cores, reading
+// and producing each get one. A round read ahead holds its entries in
+// flight; a failure releases them, under readMu, so that no read is
+// half done and none can slip in between.
+//
 // A refusal of the record itself (refusesRecord) fails, with it, the other
 // records of its partition. So a record so refused is only quarantined
 // when it was produced alone: the refused records become suspects, which
@@ -46,19 +53,30 @@ type producer struct {
 	box Outbox
 	log *slog.Logger
 
-	round    *round                 // buffered in the client, not settled; nil when none
-	flushed  chan error             // the result of the round's Flush, running; nil when none
-	next     *round                 // read ahead from the outbox, not buffered; nil when none
-	spare    *round                 // a settled round whose memory the next one reuses
-	wake     chan struct{}          // closed by the outbox when it may have entries
-	suspects map[outbox.ID]struct{} // refused with their partition; go alone
-	failures int                    // consecutive rounds with a failure
-	offline  string                 // correlationId of the offline status, once queued
-	sentOff  bool                   // the offline status is acknowledged
+	round    *round        // buffered in the client, not settled; nil when none
+	flushed  chan error    // the result of the round's Flush, running; nil when none
+	wake     chan struct{} // closed by the outbox when it may have entries
+	failures int           // consecutive rounds with a failure
+	offline  string        // correlationId of the offline status, once queued
+	sentOff  bool          // the offline status is acknowledged
+
+	readMu sync.Mutex    // held while a round is read and queued in ahead
+	ahead  chan *round   // read ahead by readAhead, not buffered; one at most
+	free   chan struct{} // a token while ahead has room: readAhead reads only then
+	spares chan *round   // settled rounds whose memory later rounds reuse
+
+	suspectsMu sync.Mutex
+	suspects   map[outbox.ID]struct{} // refused with their partition; go alone
 }
 
 func newProducer(u *Uplink, cl *kgo.Client) *producer {
-	return &producer{u: u, cl: cl, box: u.box, log: u.log, suspects: make(map[outbox.ID]struct{})}
+	p := &producer{
+		u: u, cl: cl, box: u.box, log: u.log,
+		ahead: make(chan *round, 1), free: make(chan struct{}, 1), spares: make(chan *round, 3),
+		suspects: make(map[outbox.ID]struct{}),
+	}
+	p.free <- struct{}{}
+	return p
 }
 
 // round is the entries of one round, their records, and their outcomes,
@@ -89,24 +107,29 @@ func (r *round) finish(i int, err error) {
 	}
 }
 
-// run drains until ctx ends; the rounds in flight and read ahead then are
-// left to finish.
+// run drains until ctx ends; the round in flight then is left to finish,
+// and the ones read ahead are released.
 func (p *producer) run(ctx context.Context) {
+	readCtx, stopReading := context.WithCancel(ctx)
+	reading := make(chan struct{})
+	go func() {
+		defer close(reading)
+		p.readAhead(readCtx)
+	}()
+	defer func() {
+		stopReading()
+		<-reading
+		p.dropAhead()
+	}()
 	for {
-		if p.next == nil {
-			entries, ok := p.take(ctx)
-			if !ok {
-				return
-			}
-			p.next = p.prepare(entries)
-			if p.next == nil {
-				continue // all quarantined
-			}
+		var r *round
+		select {
+		case r = <-p.ahead:
+			p.free <- struct{}{}
+		case <-ctx.Done():
+			return
 		}
-		p.send(ctx)
-		if entries, _ := p.box.TryNext(p.u.cfg.Window, nil); len(entries) > 0 {
-			p.next = p.prepare(entries)
-		}
+		p.send(ctx, r)
 		if !p.await(ctx) {
 			return
 		}
@@ -116,11 +139,33 @@ func (p *producer) run(ctx context.Context) {
 	}
 }
 
-// finish completes the round in flight and goes on draining until the
-// offline status is acknowledged, or ctx ends. It reports whether the
+// readAhead reads rounds into ahead, one whenever it has room, until ctx
+// ends.
+func (p *producer) readAhead(ctx context.Context) {
+	for {
+		select {
+		case <-p.free:
+		case <-ctx.Done():
+			return
+		}
+		queued := p.take(ctx, func(entries []outbox.Entry) bool {
+			r := p.prepare(entries)
+			if r != nil {
+				p.ahead <- r // has room: the token was free
+			}
+			return r != nil
+		})
+		if !queued {
+			return
+		}
+	}
+}
+
+// finish completes the round in flight and goes on draining, reading
+// each round itself, until the offline status is acknowledged, or ctx
+// ends. It reports whether the
 // offline status, or with none queued the round in flight, went out.
 func (p *producer) finish(ctx context.Context) bool {
-	defer p.dropNext()
 	if p.round != nil {
 		if !p.await(ctx) {
 			return false
@@ -128,16 +173,15 @@ func (p *producer) finish(ctx context.Context) bool {
 		p.settle()
 	}
 	for p.offline != "" && !p.sentOff {
-		if p.next == nil {
-			entries, ok := p.take(ctx)
-			if !ok {
-				return false
-			}
-			if p.next = p.prepare(entries); p.next == nil {
-				continue
-			}
+		var r *round
+		read := p.take(ctx, func(entries []outbox.Entry) bool {
+			r = p.prepare(entries)
+			return r != nil
+		})
+		if !read {
+			return false
 		}
-		p.send(ctx)
+		p.send(ctx, r)
 		if !p.await(ctx) {
 			return false
 		}
@@ -151,7 +195,6 @@ func (p *producer) finish(ctx context.Context) bool {
 // abandon settles the round in flight once the client is closed, which
 // fails every record it had not had acknowledged: those are released.
 func (p *producer) abandon() {
-	p.dropNext()
 	if p.round == nil {
 		return
 	}
@@ -162,46 +205,56 @@ func (p *producer) abandon() {
 	p.settle()
 }
 
-// take returns the entries ready in the outbox, up to Window, waiting for
-// some until ctx ends.
-func (p *producer) take(ctx context.Context) ([]outbox.Entry, bool) {
+// take reads the entries ready in the outbox, up to Window, and hands
+// them to keep, which makes a round of them and reports whether it did
+// (not if all were quarantined). It waits for entries, and for a round
+// made, until ctx ends. The read and keep run under readMu.
+func (p *producer) take(ctx context.Context, keep func([]outbox.Entry) bool) bool {
 	for attempt := 1; ; attempt++ {
 		if p.wake != nil {
 			select {
 			case <-p.wake:
 			case <-ctx.Done():
-				return nil, false
+				return false
 			}
 		}
 		wake := make(chan struct{})
+		p.readMu.Lock()
 		entries, err := p.box.TryNext(p.u.cfg.Window, wake)
+		kept := len(entries) > 0 && keep(entries)
+		p.readMu.Unlock()
 		switch {
 		case err != nil:
 			p.log.Error("kafka: outbox", "err", err)
 			p.wake = nil
 			if !backoff.Sleep(ctx, retryBackoff(attempt)) {
-				return nil, false
+				return false
 			}
 		case len(entries) == 0:
 			p.wake = wake
 		default:
 			p.wake = nil
-			return entries, true
+			if kept {
+				return true
+			}
 		}
 	}
 }
 
-// prepare makes a round of entries: their records, in the spare round's
+// prepare makes a round of entries: their records, in a spare round's
 // memory if there is one. A suspect goes alone: the entries after it, or
 // the suspect itself when it is not first, are released for a later
 // round. Entries that cannot make a Kafka record are quarantined. It
 // returns nil when no entry is left.
 func (p *producer) prepare(entries []outbox.Entry) *round {
-	r := p.spare
-	p.spare = nil
-	if r == nil {
+	var r *round
+	select {
+	case r = <-p.spares:
+	default:
 		r = &round{}
 	}
+	p.suspectsMu.Lock()
+	defer p.suspectsMu.Unlock()
 	room := 0
 	for i := range entries {
 		room += headerRoom(&entries[i])
@@ -241,16 +294,24 @@ func (p *producer) prepare(entries []outbox.Entry) *round {
 		p.box.Release(rest...)
 	}
 	if len(r.entries) == 0 {
-		p.spare = r
+		p.reuse(r)
 		return nil
 	}
 	return r
 }
 
-// send buffers the round read ahead in the client and starts flushing it.
-func (p *producer) send(ctx context.Context) {
-	r := p.next
-	p.next, p.round = nil, r
+// reuse keeps the memory of a round franz-go is done with for a later
+// one.
+func (p *producer) reuse(r *round) {
+	select {
+	case p.spares <- r:
+	default:
+	}
+}
+
+// send buffers round r in the client and starts flushing it.
+func (p *producer) send(ctx context.Context, r *round) {
+	p.round = r
 	n := len(r.entries)
 	r.errs, r.done, r.left, r.all = make([]error, n), make([]bool, n), n, make(chan struct{})
 	for i := range r.recs {
@@ -287,20 +348,36 @@ func (p *producer) await(ctx context.Context) bool {
 	}
 }
 
-// dropNext releases the entries read ahead: records of the round before
-// were released and must go first, or the uplink stops.
-func (p *producer) dropNext() {
-	r := p.next
-	if r == nil {
-		return
+// dropAhead releases the rounds read ahead, then ids: entries of the
+// round in flight that failed. Those come out of the outbox again before
+// anything newer only if nothing newer is read meanwhile: dropAhead holds
+// readMu, so no read is half done while it runs, and none starts before
+// every one is released.
+func (p *producer) dropAhead(ids ...outbox.ID) {
+	p.readMu.Lock()
+	defer p.readMu.Unlock()
+	for dropped := false; !dropped; {
+		select {
+		case r := <-p.ahead:
+			p.free <- struct{}{}
+			p.release(r)
+		default:
+			dropped = true
+		}
 	}
-	p.next = nil
+	if len(ids) > 0 {
+		p.box.Release(ids...)
+	}
+}
+
+// release releases the entries of a round read ahead and not sent.
+func (p *producer) release(r *round) {
 	ids := make([]outbox.ID, len(r.entries))
 	for i := range r.entries {
 		ids[i] = r.entries[i].ID
 	}
 	p.box.Release(ids...)
-	p.spare = r
+	p.reuse(r)
 }
 
 // settle acks, quarantines and releases the round's entries by their
@@ -312,7 +389,6 @@ func (p *producer) settle() (goOn bool) {
 	r := p.round
 	p.round = nil
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	acks := make([]outbox.ID, 0, len(r.entries))
 	var release []outbox.ID
 	var failed int
@@ -325,15 +401,19 @@ func (p *producer) settle() (goOn bool) {
 			release = append(release, e.ID)
 		case err == nil:
 			acks = append(acks, e.ID)
-			delete(p.suspects, e.ID)
+			if r.alone {
+				p.unsuspect(e.ID)
+			}
 			if p.offline != "" && isStatus(e, p.offline) {
 				p.sentOff = true
 			}
 		case refusesRecord(err) && r.alone:
-			delete(p.suspects, e.ID)
+			p.unsuspect(e.ID)
 			p.quarantine(e, "kafka refused the record: "+err.Error())
 		case refusesRecord(err):
+			p.suspectsMu.Lock()
 			p.suspects[e.ID] = struct{}{}
+			p.suspectsMu.Unlock()
 			release = append(release, e.ID)
 		default:
 			release = append(release, e.ID)
@@ -345,20 +425,30 @@ func (p *producer) settle() (goOn bool) {
 	}
 	p.box.Ack(acks...)
 	if len(release) > 0 {
-		p.dropNext()
-		p.box.Release(release...)
+		p.dropAhead(release...)
 	}
+	n := len(r.entries)
 	if r.left == 0 { // franz-go is done with its records
-		p.spare = r
+		r.mu.Unlock()
+		p.reuse(r)
+	} else {
+		r.mu.Unlock()
 	}
 	if failed == 0 {
 		p.failures = 0
 		return true
 	}
 	p.failures++
-	p.log.Warn("kafka: records not produced; they are retried", "records", failed, "round", len(r.entries),
+	p.log.Warn("kafka: records not produced; they are retried", "records", failed, "round", n,
 		"retryIn", retryBackoff(p.failures).Round(time.Millisecond), "err", firstErr)
 	return false
+}
+
+// unsuspect forgets a suspect: it went alone.
+func (p *producer) unsuspect(id outbox.ID) {
+	p.suspectsMu.Lock()
+	delete(p.suspects, id)
+	p.suspectsMu.Unlock()
 }
 
 // quarantine sets an entry aside for good.
