@@ -159,8 +159,8 @@ func newPair(t *testing.T, ca *testCA) pair {
 	return pair{key: k, pem: ca.issue(t, k.Public(), leafOpts{cn: "gw-0042"})}
 }
 
-// serialOf returns the leaf serial of a PEM chain.
-func serialOf(t *testing.T, p pair) string {
+// pemSerial returns the leaf serial of a PEM chain.
+func pemSerial(t *testing.T, p pair) string {
 	t.Helper()
 	chain, err := parseChain(p.pem)
 	if err != nil {

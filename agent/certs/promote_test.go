@@ -44,9 +44,9 @@ func TestPromoteCrash(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := serialOf(t, a)
+			want := pemSerial(t, a)
 			if done == steps {
-				want = serialOf(t, b)
+				want = pemSerial(t, b)
 			}
 			cur, leaf, err := s.Current()
 			if err != nil {
@@ -60,7 +60,7 @@ func TestPromoteCrash(t *testing.T) {
 					t.Fatalf("Promote() again: %v", err)
 				}
 			}
-			wantSlots(t, s, serialOf(t, b), "", serialOf(t, a))
+			wantSlots(t, s, pemSerial(t, b), "", pemSerial(t, a))
 			assertModes(t, s.Dir())
 		})
 	}
@@ -78,7 +78,7 @@ func TestPromoteKeepsGoodPrevious(t *testing.T) {
 	if err := s.Promote(); err != nil {
 		t.Fatal(err)
 	}
-	wantSlots(t, s, serialOf(t, b), "", serialOf(t, p))
+	wantSlots(t, s, pemSerial(t, b), "", pemSerial(t, p))
 }
 
 // TestPromoteCorruptCandidate: a damaged candidate is refused and
@@ -101,7 +101,7 @@ func TestPromoteCorruptCandidate(t *testing.T) {
 	if err := s.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	wantSlots(t, s, serialOf(t, a), "", serialOf(t, p))
+	wantSlots(t, s, pemSerial(t, a), "", pemSerial(t, p))
 }
 
 // TestRecoverTempFiles: a write interrupted before its rename leaves a
@@ -121,7 +121,7 @@ func TestRecoverTempFiles(t *testing.T) {
 	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("temporary file after OpenStore: %v; want it removed", err)
 	}
-	wantSlots(t, s, serialOf(t, a), serialOf(t, b), serialOf(t, p))
+	wantSlots(t, s, pemSerial(t, a), pemSerial(t, b), pemSerial(t, p))
 }
 
 // TestRecoverPending: PutCandidate crashed after writing the candidate,

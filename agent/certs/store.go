@@ -227,3 +227,14 @@ func (s *Store) load(name string) (tls.Certificate, *x509.Certificate, error) {
 	}
 	return c, leaf, nil
 }
+
+// dropPending removes the pending key, if any: the rotation it was made
+// for failed.
+func (s *Store) dropPending() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := removeFile(s.dir, pendingFile); err != nil {
+		return fmt.Errorf("certs: drop the pending key: %w", err)
+	}
+	return nil
+}

@@ -99,7 +99,7 @@ func TestCandidatePromoteRollback(t *testing.T) {
 	if err := s.Promote(); err != nil {
 		t.Fatal(err)
 	}
-	wantSlots(t, s, serialOf(t, a), "", "")
+	wantSlots(t, s, pemSerial(t, a), "", "")
 
 	// Rotation with an intermediate in the chain.
 	b := pair{key: mustKey(t, AlgRSA2048)}
@@ -114,13 +114,13 @@ func TestCandidatePromoteRollback(t *testing.T) {
 	if len(c.Certificate) != 2 || c.Leaf != leaf || !sameKey(c.PrivateKey.(crypto.Signer).Public(), leaf.PublicKey) {
 		t.Errorf("Candidate() = %d certificates, leaf %v; want the chain of 2 and its key", len(c.Certificate), c.Leaf)
 	}
-	wantSlots(t, s, serialOf(t, a), serialOf(t, b), "")
+	wantSlots(t, s, pemSerial(t, a), pemSerial(t, b), "")
 
 	// Rollback drops the candidate only.
 	if err := s.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	wantSlots(t, s, serialOf(t, a), "", "")
+	wantSlots(t, s, pemSerial(t, a), "", "")
 
 	if err := s.PutCandidate(b.pem, b.key); err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func TestCandidatePromoteRollback(t *testing.T) {
 	if err := s.Promote(); err != nil {
 		t.Fatal(err)
 	}
-	wantSlots(t, s, serialOf(t, b), "", serialOf(t, a))
+	wantSlots(t, s, pemSerial(t, b), "", pemSerial(t, a))
 	assertModes(t, s.Dir())
 	if err := CheckPermissions(s.Dir()); err != nil {
 		t.Errorf("CheckPermissions after a rotation = %v", err)
