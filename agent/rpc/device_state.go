@@ -62,10 +62,32 @@ type outboxResult struct {
 }
 
 type certificateResult struct {
-	Serial   string  `json:"serial"`
-	Subject  string  `json:"subject"`
-	NotAfter string  `json:"notAfter"`
-	DaysLeft float64 `json:"daysLeft"`
+	Serial   string         `json:"serial"`
+	Subject  string         `json:"subject"`
+	NotAfter string         `json:"notAfter"`
+	DaysLeft float64        `json:"daysLeft"`
+	Renewal  *renewalResult `json:"renewal,omitzero"`
+}
+
+type renewalResult struct {
+	State         string `json:"state"`
+	RenewAt       string `json:"renewAt,omitzero"`
+	CorrelationID string `json:"correlationId,omitzero"`
+	CSRs          int    `json:"csrs,omitzero"`
+	Failures      int    `json:"failures,omitzero"`
+	LastError     string `json:"lastError,omitzero"`
+	NextAttempt   string `json:"nextAttempt,omitzero"`
+}
+
+func renewalOf(r Renewal) *renewalResult {
+	out := &renewalResult{State: r.State, CorrelationID: r.CorrelationID, CSRs: r.CSRs, Failures: r.Failures, LastError: r.LastError}
+	if !r.RenewAt.IsZero() {
+		out.RenewAt = stamp(r.RenewAt)
+	}
+	if !r.NextAttempt.IsZero() {
+		out.NextAttempt = stamp(r.NextAttempt)
+	}
+	return out
 }
 
 type sensorSummary struct {
@@ -126,6 +148,9 @@ func (s deviceState) run(ctx context.Context, _ jsontext.Value) (any, error) {
 		if c := s.deps.Certificate(); c != nil {
 			r.Certificate = &certificateResult{Serial: c.SerialNumber.Text(16), Subject: c.Subject.CommonName,
 				NotAfter: stamp(c.NotAfter), DaysLeft: math.Round(c.NotAfter.Sub(now).Hours()/24*10) / 10}
+			if s.deps.Renewal != nil {
+				r.Certificate.Renewal = renewalOf(s.deps.Renewal())
+			}
 		}
 	}
 	if s.deps.Sensors != nil {

@@ -33,6 +33,7 @@ type Dispatcher struct {
 	box     Outbox
 	origin  contracts.Origin
 	methods map[contracts.Method]Method
+	events  map[contracts.EventType]EventHandler
 
 	intake  chan struct{} // bounds the requests being handled
 	running chan struct{} // bounds the methods running: Concurrency
@@ -69,6 +70,7 @@ func New(cfg Config, box Outbox, deps Deps) (*Dispatcher, error) {
 		flights: make(map[string]*flight),
 	}
 	d.methods = methods(deps, cfg)
+	d.events = deps.Events
 	return d, nil
 }
 
@@ -115,6 +117,10 @@ func (d *Dispatcher) handle(req *Request) {
 	m, err := contracts.Decode(req.Payload)
 	if err != nil {
 		d.refuseInvalid(req, err)
+		return
+	}
+	if h, ok := d.events[m.Header().EventType]; ok {
+		d.handleEvent(req, m, h)
 		return
 	}
 	cmd, ok := m.(*contracts.DeviceCommandRPC)

@@ -19,8 +19,9 @@ func methods(deps Deps, cfg Config) map[contracts.Method]Method {
 	}
 }
 
-// Deps are what the methods read. A nil func or interface means the agent
-// has no such part; the methods leave it out of their results.
+// Deps are what the methods read, and the handlers of the other messages
+// a commands topic carries. A nil func or interface means the agent has
+// no such part; the methods leave it out of their results.
 type Deps struct {
 	// Version is the agent's version.
 	Version string
@@ -37,6 +38,25 @@ type Deps struct {
 	// Certificate is the client certificate the uplink presents; nil when
 	// it presents none.
 	Certificate func() *x509.Certificate
+	// Renewal reports the certificate's renewal; nil when the agent does
+	// not renew it.
+	Renewal func() Renewal
+	// Events handle the messages that are not RPCs, by type (the
+	// certificate rotation's). A type without a handler is refused as
+	// not a command this device runs.
+	Events map[contracts.EventType]EventHandler
+}
+
+// Renewal is the state of the certificate's renewal, as getDeviceState
+// reports it.
+type Renewal struct {
+	State         string // idle, awaiting-certificate, trying-candidate, installing
+	RenewAt       time.Time
+	CorrelationID string
+	CSRs          int
+	Failures      int
+	LastError     string
+	NextAttempt   time.Time
 }
 
 // UplinkState is the uplink's connection, as getDeviceState reports it.

@@ -1,0 +1,56 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// EventHandler acts on a message of the commands topic that is not an
+// RPC: certificate.command.rotate, certificate.issued. It returns once
+// the message is handled durably (the request is then acknowledged); an
+// error means the message was wrong, for another device say, and
+// dead-letters it with the error as the reason. A handler that cannot
+// finish before ctx ends returns ctx's error: the request is then left
+// unacknowledged, for the broker to deliver again.
+type EventHandler func(ctx context.Context, m contracts.Message) error
+
+// expirer is a command that may carry expiresAt.
+type expirer interface{ Expired(now time.Time) bool }
+
+// handleEvent hands m to its handler h. Such messages get no answer: the
+// handler's own events tell how they went.
+func (d *Dispatcher) handleEvent(req *Request, m contracts.Message, h EventHandler) {
+	h0 := m.Header()
+	now := d.cfg.Now()
+	if c, ok := m.(expirer); ok && c.Expired(now) || !req.Expiry.IsZero() && now.After(req.Expiry) {
+		d.dropEvent(req, h0, contracts.DLQExpired, fmt.Errorf("rpc: %s expired before it could be handled", h0.EventType))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.Timeout)
+	defer cancel()
+	err := h(ctx, m)
+	switch {
+	case err == nil:
+		d.cfg.Logger.Info("rpc: handled", "eventType", h0.EventType, "correlationId", h0.CorrelationID)
+		req.ack()
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		d.cfg.Logger.Error("rpc: not handled in time; the broker delivers it again", "eventType", h0.EventType, "correlationId", h0.CorrelationID, "err", err)
+	default:
+		d.dropEvent(req, h0, contracts.DLQInvalid, err)
+	}
+}
+
+// dropEvent dead-letters an event message with reason.
+func (d *Dispatcher) dropEvent(req *Request, h *contracts.Envelope, reason string, err error) {
+	d.cfg.Logger.Warn("rpc: dead letter", "reason", reason, "eventType", h.EventType, "correlationId", h.CorrelationID, "err", err)
+	var recs []outbox.Record
+	if letter := d.letter(req, reason, req.Payload, h.CorrelationID, err); letter != nil {
+		recs = append(recs, *letter)
+	}
+	d.queue(req, h.CorrelationID, recs)
+}
