@@ -30,6 +30,8 @@ type Config struct {
 	Outbox Outbox `yaml:"outbox"`
 	// RPC configures how commands are answered.
 	RPC RPC `yaml:"rpc"`
+	// Certificates configures the renewal of the client certificate.
+	Certificates Certificates `yaml:"certificates"`
 	// Sensors lists the sensors to read; it may be empty.
 	Sensors []Sensor `yaml:"sensors"`
 
@@ -258,6 +260,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.RPC.Concurrency, rpc.DefaultConcurrency)
 	setDefault(&c.RPC.Timeout, rpc.DefaultTimeout)
 	setDefault(&c.RPC.MaxCommandBytes, Size(rpc.DefaultMaxCommandBytes))
+	c.applyCertificatesDefaults()
 	for i := range c.Sensors {
 		c.Sensors[i].applyDefaults()
 	}

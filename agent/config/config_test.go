@@ -110,6 +110,7 @@ func TestParseDefaults(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	base := "deviceId: gw\nuplink:\n  mqtt:\n    broker: mqtt://b:1883\n"
+	tlsBase := "deviceId: gw\nuplink:\n  mqtt:\n    broker: mqtts://b:8883\n    certFile: gw.pem\n    keyFile: gw.key\n"
 	tests := []struct {
 		name, yaml string
 		err        error
@@ -180,6 +181,14 @@ func TestParseErrors(t *testing.T) {
 		{"alias", "deviceId: &a gw\n", config.ErrInvalid,
 			"config: line 1: deviceId: YAML anchors and aliases are not supported: write the value out"},
 		{"two documents", "deviceId: a\n---\ndeviceId: b\n", config.ErrSyntax, ""},
+		{"rotation without a CA", tlsBase, config.ErrInvalid,
+			"config: certificates.caFile: required to renew the client certificate (or set uplink.mqtt.caFile): an issued certificate must chain to it; or set certificates.rotation: off"},
+		{"rotation value", tlsBase + "certificates:\n  rotation: yes\n", config.ErrInvalid,
+			`config: line 8: certificates.rotation: "yes": want on or off`},
+		{"key algorithm", tlsBase + "certificates:\n  caFile: ca.pem\n  keyAlgorithm: ed25519\n", config.ErrInvalid,
+			`config: line 9: certificates.keyAlgorithm: "ed25519": want ecdsa-p256 or rsa-2048`},
+		{"retry order", tlsBase + "certificates:\n  caFile: ca.pem\n  retryMin: 2h\n", config.ErrInvalid,
+			"config: certificates.retryMax: 1h0m0s is below retryMin 2h0m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,6 +203,40 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("Parse(%q) = %q;\nwant %q", tt.yaml, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestCertificates: rotation is on by default when the MQTT uplink
+// presents a client certificate, checking issued ones against the
+// uplink's CA bundle unless certificates.caFile says otherwise; off
+// without a client certificate, with Kafka, or when set off.
+func TestCertificates(t *testing.T) {
+	tls := "deviceId: gw\nstateDir: /var/lib/x\nuplink:\n  mqtt:\n    broker: mqtts://b:8883\n    caFile: broker-ca.pem\n    certFile: gw.pem\n    keyFile: gw.key\n"
+	c, err := config.Parse([]byte(tls), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.Certificates
+	if !c.Rotates() || k.Rotation != "on" || k.KeyAlgorithm != "ecdsa-p256" || k.CAFile != "broker-ca.pem" ||
+		k.RetryMin != time.Minute || k.RetryMax != time.Hour || k.TryTimeout != 30*time.Second {
+		t.Errorf("defaults: rotates %v, %+v", c.Rotates(), k)
+	}
+	if c.CertsDir() != "/var/lib/x/certs" || c.RotationRequestFile() != "/var/lib/x/rotate-request" {
+		t.Errorf("paths: %s, %s", c.CertsDir(), c.RotationRequestFile())
+	}
+	c, err = config.Parse([]byte(tls+"certificates: {caFile: device-ca.pem, keyAlgorithm: rsa-2048}\n"), nil)
+	if err != nil || c.Certificates.CAFile != "device-ca.pem" || c.Certificates.KeyAlgorithm != "rsa-2048" {
+		t.Errorf("set: %+v, %v", c.Certificates, err)
+	}
+	for name, yaml := range map[string]string{
+		"off":           tls + "certificates: {rotation: off}\n",
+		"no cert":       "deviceId: gw\nuplink: {mqtt: {broker: \"mqtts://b:8883\"}}\n",
+		"embedded demo": "deviceId: gw\nuplink: {mqtt: {embeddedBroker: {enabled: true}}}\n",
+	} {
+		c, err := config.Parse([]byte(yaml), nil)
+		if err != nil || c.Rotates() {
+			t.Errorf("%s: rotates %v, %v; want no rotation", name, c != nil && c.Rotates(), err)
+		}
 	}
 }
 

@@ -97,6 +97,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if err := c.validateCertificates(bad); err != nil {
+		return err
+	}
 	if m.EmbeddedBroker.Enabled {
 		if _, port, err := net.SplitHostPort(m.EmbeddedBroker.Listen); err != nil {
 			return bad("uplink.mqtt.embeddedBroker.listen", "%q is not host:port", m.EmbeddedBroker.Listen)

@@ -1,0 +1,114 @@
+package config
+
+import (
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/iot-hub/agent/agent/certs"
+)
+
+// Certificates configures the renewal of the client certificate on the
+// device (MQTT uplink). The certificate and key of uplink.mqtt.certFile
+// and keyFile are the factory pair: at the first start they are copied
+// into the state directory's certs store, and from then on the store's
+// current pair is what the agent presents; renewals replace it there and
+// never write the factory files.
+type Certificates struct {
+	// Rotation is on or off. Default on: the agent renews its client
+	// certificate when the MQTT uplink presents one (certFile, keyFile).
+	Rotation string `yaml:"rotation"`
+	// KeyAlgorithm is the algorithm of the keys it makes: ecdsa-p256 or
+	// rsa-2048. Default ecdsa-p256.
+	KeyAlgorithm string `yaml:"keyAlgorithm"`
+	// CAFile is the PEM bundle of the CAs that issue device certificates:
+	// an issued certificate must chain to it. Default: uplink.mqtt.caFile.
+	// Rotation needs one or the other.
+	CAFile string `yaml:"caFile"`
+	// RetryMin and RetryMax bound the waits between CSRs the backend does
+	// not answer, and between failed renewals: doubling, jittered.
+	// Defaults 1m and 1h.
+	RetryMin time.Duration `yaml:"retryMin"`
+	// RetryMax: see RetryMin.
+	RetryMax time.Duration `yaml:"retryMax"`
+	// TryTimeout bounds the trial of a new certificate: the broker must
+	// accept it within this long, or the agent goes back to the old one.
+	// Default 30s.
+	TryTimeout time.Duration `yaml:"tryTimeout"`
+}
+
+// Rotation settings.
+const (
+	RotationOn  = "on"
+	RotationOff = "off"
+)
+
+// applyCertificatesDefaults fills in the defaults of the certificates
+// section.
+func (c *Config) applyCertificatesDefaults() {
+	k := &c.Certificates
+	d := certs.DefaultRotatorConfig()
+	setDefault(&k.Rotation, RotationOn)
+	setDefault(&k.KeyAlgorithm, d.KeyAlg)
+	setDefault(&k.RetryMin, d.RetryMin)
+	setDefault(&k.RetryMax, d.RetryMax)
+	setDefault(&k.TryTimeout, d.TryTimeout)
+	if k.CAFile == "" && c.Rotates() {
+		k.CAFile = c.Uplink.MQTT.CAFile
+	}
+}
+
+// validateCertificates checks the certificates section.
+func (c *Config) validateCertificates(bad func(path, format string, args ...any) error) error {
+	k := &c.Certificates
+	switch {
+	case !oneOf(k.Rotation, RotationOn, RotationOff):
+		return bad("certificates.rotation", "%q: want on or off", k.Rotation)
+	case !oneOf(k.KeyAlgorithm, certs.AlgECDSAP256, certs.AlgRSA2048):
+		return bad("certificates.keyAlgorithm", "%q: want %s or %s", k.KeyAlgorithm, certs.AlgECDSAP256, certs.AlgRSA2048)
+	case k.RetryMin <= 0:
+		return bad("certificates.retryMin", "%v must be positive", k.RetryMin)
+	case k.RetryMax < k.RetryMin:
+		return bad("certificates.retryMax", "%v is below retryMin %v", k.RetryMax, k.RetryMin)
+	case k.TryTimeout <= 0:
+		return bad("certificates.tryTimeout", "%v must be positive", k.TryTimeout)
+	case c.Rotates() && k.CAFile == "":
+		return bad("certificates.caFile", "required to renew the client certificate (or set uplink.mqtt.caFile): an issued certificate must chain to it; or set certificates.rotation: off")
+	}
+	return nil
+}
+
+// Rotates reports whether the agent renews its client certificate: the
+// MQTT uplink presents one and rotation is on.
+func (c *Config) Rotates() bool {
+	return c.Certificates.Rotation != RotationOff && !c.UsesKafka() && c.Uplink.MQTT.CertFile != ""
+}
+
+// CertsDir is the certificate store: certs in the state directory.
+func (c *Config) CertsDir() string { return filepath.Join(c.StateDir, "certs") }
+
+// RotationRequestFile is where `agent cert rotate` asks the running agent
+// for a renewal.
+func (c *Config) RotationRequestFile() string { return filepath.Join(c.StateDir, "rotate-request") }
+
+// RotatorConfig returns the rotation's configuration, less what the
+// daemon wires (store, outbox, uplink, topic); it reads the CA bundle.
+func (c *Config) RotatorConfig(log *slog.Logger) (certs.RotatorConfig, error) {
+	k := c.Certificates
+	pem, err := os.ReadFile(k.CAFile)
+	if err != nil {
+		return certs.RotatorConfig{}, fmt.Errorf("certificates.caFile: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return certs.RotatorConfig{}, fmt.Errorf("certificates.caFile: %s holds no PEM certificate", k.CAFile)
+	}
+	return certs.RotatorConfig{
+		DeviceID: c.DeviceID, Roots: roots, KeyAlg: k.KeyAlgorithm,
+		RetryMin: k.RetryMin, RetryMax: k.RetryMax, TryTimeout: k.TryTimeout,
+		RequestFile: c.RotationRequestFile(), Logger: log,
+	}, nil
+}
