@@ -97,6 +97,9 @@ type Broker struct {
 	// ServerCertFile and ServerKeyFile are the broker's certificate and key;
 	// empty without TLS.
 	ServerCertFile, ServerKeyFile string
+	// CRLFile is the PEM certificate revocation list that [Broker.Revoke]
+	// writes (mosquitto's crlfile); empty before the first Revoke.
+	CRLFile string
 
 	opts     Options
 	bin      string // mosquitto binary; empty when embedded

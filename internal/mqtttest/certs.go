@@ -20,8 +20,12 @@ type testCerts struct {
 	caFile, serverCertFile, serverKeyFile, clientCertFile, clientKeyFile string
 
 	caPool *x509.CertPool
+	caCert *x509.Certificate
+	caKey  *ecdsa.PrivateKey // signs SignClientCert's certificates and the CRL
 	server tls.Certificate
 	client tls.Certificate
+
+	revoked revocations
 }
 
 // writeTestCerts generates a CA, a server certificate for 127.0.0.1 and
@@ -88,6 +92,8 @@ func writeTestCerts(dir, clientCN string) (*testCerts, error) {
 		clientCertFile: filepath.Join(dir, "client.pem"),
 		clientKeyFile:  filepath.Join(dir, "client-key.pem"),
 		caPool:         x509.NewCertPool(),
+		caCert:         caCert,
+		caKey:          caKey,
 	}
 	c.caPool.AddCert(caCert)
 	if err := writePEM(c.caFile, "CERTIFICATE", caDER); err != nil {
@@ -119,7 +125,11 @@ func writePair(certFile, keyFile string, der []byte, key *ecdsa.PrivateKey) (tls
 }
 
 func writePEM(path, typ string, der []byte) error {
-	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
+	return os.WriteFile(path, pemBytes(typ, der), 0o600)
+}
+
+func pemBytes(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
 
 // clientTLSConfig trusts the CA and presents the client certificate.
@@ -134,16 +144,17 @@ func (c *testCerts) clientTLSConfig() *tls.Config {
 
 // serverTLSConfig is the embedded broker's: TLS 1.2 minimum, and client
 // certificates signed by the CA required or, without requireClientCert,
-// verified when given.
+// verified when given; certificates revoked by Broker.Revoke are refused.
 func (c *testCerts) serverTLSConfig(requireClientCert bool) *tls.Config {
 	auth := tls.VerifyClientCertIfGiven
 	if requireClientCert {
 		auth = tls.RequireAndVerifyClientCert
 	}
 	return &tls.Config{
-		Certificates: []tls.Certificate{c.server},
-		ClientCAs:    c.caPool,
-		ClientAuth:   auth,
-		MinVersion:   tls.VersionTLS12,
+		Certificates:     []tls.Certificate{c.server},
+		ClientCAs:        c.caPool,
+		ClientAuth:       auth,
+		MinVersion:       tls.VersionTLS12,
+		VerifyConnection: c.revoked.verifyConnection,
 	}
 }

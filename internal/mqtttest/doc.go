@@ -67,7 +67,8 @@
 //     port and retries for a while if it is briefly taken.
 //   - allow_anonymous true, except with [Options.RequireClientCert], where
 //     the client certificate is the identity (require_certificate true,
-//     use_identity_as_username true, allow_anonymous false).
+//     use_identity_as_username true, allow_anonymous false), and after
+//     [Broker.Revoke] the CRL (crlfile).
 //   - max_inflight_messages 0 (no limit beyond the client's Receive Maximum)
 //     and max_queued_messages 1000000, so that tests publishing ten thousand
 //     QoS 1 messages, or queueing them for an offline session, are neither
@@ -94,7 +95,16 @@
 // "gw-test" by default), all ECDSA P-256, writes them as PEM files to the temp
 // dir and configures TLS 1.2 as the minimum version. [Broker.TLSConfig]
 // returns a client configuration that trusts the CA and presents the client
-// certificate.
+// certificate, and [Broker.CAPool] the CA alone. [Broker.SignClientCert]
+// signs more client certificates (random serials) with the CA, for tests of
+// certificate rotation; [Broker.Revoke] makes the broker refuse some of
+// them. For mosquitto, Revoke writes a CRL signed by the CA
+// ([Broker.CRLFile]), adds "crlfile" to the listener (mosquitto honours it
+// with require_certificate) and restarts mosquitto on the same port, since
+// it reads the CRL only at start-up: every client is disconnected once. The
+// embedded broker instead refuses the revoked serials in its TLS handshake
+// (tls.Config.VerifyConnection) from then on, without a restart, and leaves
+// the connections already open.
 //
 // The process is started with Linux's parent-death signal set to SIGKILL, so
 // a test binary that dies (panic, -timeout) does not leave brokers behind.

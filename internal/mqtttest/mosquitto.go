@@ -33,6 +33,9 @@ func (b *Broker) writeConfig(port int) error {
 	}
 	if b.opts.RequireClientCert {
 		line("require_certificate true")
+		if b.CRLFile != "" {
+			line("crlfile %s", b.CRLFile) // written by Revoke
+		}
 		line("use_identity_as_username true")
 		line("allow_anonymous false")
 	} else {

@@ -445,6 +445,9 @@ func TestEmbeddedFallback(t *testing.T) {
 	t.Run("client cert", func(t *testing.T) {
 		checkTLS(t, Start(t, Options{RequireClientCert: true, ClientCN: "gw-0042"}), true)
 	})
+	t.Run("revoke", func(t *testing.T) {
+		checkSignAndRevoke(t, Start(t, Options{RequireClientCert: true}))
+	})
 }
 
 // TestMissingMosquittoInCI: with CI set, a missing mosquitto fails the test
