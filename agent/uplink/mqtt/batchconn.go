@@ -97,3 +97,23 @@ func (b *batchConn) Close() error {
 	b.timer.Stop()
 	return b.Conn.Close()
 }
+
+// closeWith sends what is buffered and then packet, a whole MQTT packet
+// (a DISCONNECT), and leaves the closing to the broker, which closes the
+// connection once it has read the packet: the reader then sees the end
+// of the connection, as after any loss. Closing at once, with packets of
+// the broker's not read yet, would reset the connection, and the broker
+// could lose the DISCONNECT with the rest. If the broker has not closed
+// it within timeout, or the write fails, it is closed.
+func (b *batchConn) closeWith(packet []byte, timeout time.Duration) {
+	b.Lock() // no packet of paho's is cut in two
+	defer b.Unlock()
+	_ = b.Conn.SetWriteDeadline(time.Now().Add(timeout))
+	b.mu.Lock()
+	b.buf = append(b.buf, packet...)
+	err := b.flushLocked()
+	b.mu.Unlock()
+	if err != nil || b.Conn.SetReadDeadline(time.Now().Add(timeout)) != nil {
+		_ = b.Close()
+	}
+}

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,16 @@ type Config struct {
 	// certificate must chain to (default: the system's), and the client
 	// certificate and key. TLS is 1.2 or later.
 	CAFile, CertFile, KeyFile string
+	// Certificates, when set, gives the TLS client certificate of every
+	// connection, through tls.Config.GetClientCertificate, instead of
+	// CertFile and KeyFile (which must then be empty): a rotation swaps the
+	// certificate without a restart. A plain TCP broker (mqtt, tcp) never
+	// asks for it.
+	Certificates CertSource
+	// OnConnect, when set, is called after every successful connection
+	// (CONNACK accepted) with the leaf certificate that connection presented,
+	// nil when it presented none. It must not block.
+	OnConnect func(leaf *x509.Certificate)
 	// Username and Password authenticate, when set.
 	Username, Password string
 	// Window is how many publishes may await their PUBACK at once.
@@ -106,6 +117,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: Window %d is outside 1..65535", ErrInvalidConfig, c.Window)
 	case c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin:
 		return fmt.Errorf("%w: BackoffMin %v and BackoffMax %v must be positive and in order", ErrInvalidConfig, c.BackoffMin, c.BackoffMax)
+	case c.Certificates != nil && (c.CertFile != "" || c.KeyFile != ""):
+		return fmt.Errorf("%w: Certificates excludes CertFile and KeyFile: the client certificate comes from one or the other", ErrInvalidConfig)
 	case (c.CertFile == "") != (c.KeyFile == ""):
 		return fmt.Errorf("%w: CertFile and KeyFile go together", ErrInvalidConfig)
 	}

@@ -13,11 +13,30 @@
 // acked in the outbox only after its PUBACK, released for a retry when the
 // connection goes, and quarantined when the broker refuses it for good.
 //
+// # Client certificates and rotation
+//
+// With TLS the client certificate comes from CertFile and KeyFile (read
+// again by [Uplink.ReloadTLS]) or, for rotation without a restart, from a
+// [CertSource] (Config.Certificates), asked once per connection attempt.
+// [Uplink.Reconnect] drops the connection (with a normal DISCONNECT: the
+// session stays and no offline Will is published) and connects again at
+// once, so the source's current certificate is presented; until the next
+// successful connection attempts come at most 1 s apart. Config.OnConnect
+// reports, for every connection the broker accepted (CONNACK), the
+// certificate it presented. A refused certificate never reaches OnConnect:
+// with TLS 1.3 the broker refuses it only after the handshake, which the
+// uplink sees as a failed CONNECT, not as a failed dial.
+//
 // # Caveats
 //
 //   - Delivery is at-least-once: records in flight when the connection
 //     drops are published again, so subscribers may see up to Window
 //     duplicates per reconnect; they de-duplicate by correlationId.
+//   - A refused connection attempt is noticed when the broker says so,
+//     which mosquitto does at once (a TLS alert), or else after
+//     ConnectTimeout. OnConnect may report a certificate for a connection
+//     that a Reconnect call drops right after (the CONNACK came first):
+//     whoever waits for a new certificate should wait for its serial.
 //   - Stopping (Run's context ending) waits up to ConnectTimeout for the
 //     publishes in flight, then disconnects with reason 0x04 so that the
 //     broker publishes the offline status at once.

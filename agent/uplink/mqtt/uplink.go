@@ -116,11 +116,17 @@ type Uplink struct {
 	origin contracts.Origin
 	broker *url.URL
 
-	mu       sync.Mutex
-	state    State
-	connects int
-	tls      *tls.Config // reloaded by ReloadTLS
-	conn     *batchConn  // the current connection
+	kick chan struct{} // Reconnect's: attempt now; buffer 1
+
+	mu        sync.Mutex
+	state     State
+	connects  int
+	tls       *tls.Config       // reloaded by ReloadTLS
+	conn      *batchConn        // the current connection, or the last
+	connLeaf  *x509.Certificate // the client certificate conn presented
+	presented *x509.Certificate // what the last accepted connection presented
+	hurry     bool              // Reconnect was called since the last accepted connection
+	redials   uint64            // Reconnect calls so far
 }
 
 // New checks cfg and returns an uplink that publishes what box hands out
@@ -138,7 +144,7 @@ func New(cfg Config, box Outbox, handle Handler) (*Uplink, error) {
 	u := &Uplink{
 		cfg: cfg, box: box, handle: handle, log: cfg.Logger, topics: topics,
 		origin: contracts.DeviceOrigin(cfg.DeviceID), broker: broker,
-		state: State{Broker: cfg.Broker},
+		state: State{Broker: cfg.Broker}, kick: make(chan struct{}, 1),
 	}
 	if u.isTLS() {
 		if u.tls, err = loadTLS(cfg); err != nil {
@@ -155,9 +161,26 @@ func (u *Uplink) State() State {
 	return u.state
 }
 
-// Certificate returns the client certificate the uplink presents, as
-// loaded last; nil when it presents none.
+// Certificate returns the client certificate the uplink presents; nil
+// when it presents none. With CertFile and KeyFile it is the one loaded
+// last. With Config.Certificates it is the one the last accepted
+// connection presented or, before any connection presented one, the
+// source's current certificate (Certificate then calls the source).
 func (u *Uplink) Certificate() *x509.Certificate {
+	if src := u.cfg.Certificates; src != nil {
+		u.mu.Lock()
+		leaf := u.presented
+		u.mu.Unlock()
+		if leaf != nil {
+			return leaf
+		}
+		cert, err := src.ClientCertificate()
+		if err != nil || cert == nil {
+			return nil
+		}
+		leaf, _ = leafOf(cert)
+		return leaf
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.tls == nil || len(u.tls.Certificates) == 0 {
@@ -167,7 +190,9 @@ func (u *Uplink) Certificate() *x509.Certificate {
 }
 
 // ReloadTLS reads the CA bundle, certificate and key again; the next
-// connection uses them (SIGHUP, certificate rotation).
+// connection uses them (SIGHUP, certificate rotation). With
+// Config.Certificates it reads only the CA bundle: the client certificate
+// comes from the source at every connection.
 func (u *Uplink) ReloadTLS() error {
 	if !u.isTLS() {
 		return nil
@@ -215,7 +240,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 		KeepAlive:                     uint16(u.cfg.KeepAlive / time.Second),
 		CleanStartOnInitialConnection: false,
 		SessionExpiryInterval:         uint32(u.cfg.SessionExpiry / time.Second),
-		ReconnectBackoff:              reconnectBackoff(u.cfg.BackoffMin, u.cfg.BackoffMax),
+		ReconnectBackoff:              u.waitBackoff(ctx),
 		ConnectTimeout:                u.cfg.ConnectTimeout,
 		ConnectUsername:               u.cfg.Username,
 		ConnectPassword:               []byte(u.cfg.Password),
@@ -271,17 +296,28 @@ func (u *Uplink) awaitInFlight(q *outboxQueue) {
 }
 
 // dial connects, with the current TLS configuration when the broker's
-// scheme asks for TLS, and batches the connection's writes.
+// scheme asks for TLS, and batches the connection's writes. It records
+// the client certificate the connection presented, for onUp; an attempt
+// overtaken by a Reconnect call fails.
 func (u *Uplink) dial(ctx context.Context, _ autopaho.ClientConfig, server *url.URL) (net.Conn, error) {
 	// autopaho passes its long-lived context here, not the attempt's.
 	ctx, cancel := context.WithTimeout(ctx, u.cfg.ConnectTimeout)
 	defer cancel()
+	select {
+	case <-u.kick: // this attempt is the one Reconnect asked for
+	default:
+	}
 	var conn net.Conn
 	var err error
-	if u.isTLS() {
-		u.mu.Lock()
-		cfg := u.tls.Clone()
-		u.mu.Unlock()
+	var sent presented
+	u.mu.Lock()
+	redials := u.redials
+	cfg := u.tls.Clone()
+	u.mu.Unlock()
+	if cfg != nil {
+		// A fresh handshake every time (no session cache: a resumed
+		// TLS 1.3 session would present no certificate).
+		cfg.GetClientCertificate = sent.getClientCertificate(u.cfg.Certificates, cfg.Certificates)
 		d := tls.Dialer{Config: cfg}
 		conn, err = d.DialContext(ctx, "tcp", server.Host)
 	} else {
@@ -293,8 +329,12 @@ func (u *Uplink) dial(ctx context.Context, _ autopaho.ClientConfig, server *url.
 	}
 	b := newBatchConn(conn)
 	u.mu.Lock()
-	u.conn = b
-	u.mu.Unlock()
+	defer u.mu.Unlock()
+	if u.redials != redials {
+		b.Close()
+		return nil, errSuperseded
+	}
+	u.conn, u.connLeaf = b, sent.get()
 	return b, nil
 }
 
@@ -308,14 +348,28 @@ func (u *Uplink) flush() {
 	}
 }
 
-// onUp subscribes to the commands topic and queues the online status.
+// onUp reports the client certificate the connection presented,
+// subscribes to the commands topic and queues the online status.
 func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 	u.mu.Lock()
 	u.connects++
 	u.state.Connected, u.state.Since = true, time.Now()
 	u.state.Reconnects = u.connects - 1
+	u.hurry = false
+	leaf := u.connLeaf
+	if leaf != nil {
+		u.presented = leaf
+	}
 	u.mu.Unlock()
-	u.log.Info("mqtt: connected", "broker", u.cfg.Broker, "sessionPresent", ack.SessionPresent)
+	if leaf != nil {
+		u.log.Info("mqtt: connected", "broker", u.cfg.Broker, "sessionPresent", ack.SessionPresent,
+			"certSerial", leaf.SerialNumber.Text(16), "certNotAfter", leaf.NotAfter)
+	} else {
+		u.log.Info("mqtt: connected", "broker", u.cfg.Broker, "sessionPresent", ack.SessionPresent)
+	}
+	if u.cfg.OnConnect != nil {
+		u.cfg.OnConnect(leaf)
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), u.cfg.ConnectTimeout)
 		defer cancel()

@@ -50,7 +50,10 @@ func startUplink(t *testing.T, b *mqtttest.Broker, dir string, cfg mqtt.Config) 
 		cfg.BackoffMin, cfg.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
 	}
 	if b.CAFile != "" {
-		cfg.CAFile, cfg.CertFile, cfg.KeyFile = b.CAFile, b.ClientCertFile, b.ClientKeyFile
+		cfg.CAFile = b.CAFile
+		if cfg.Certificates == nil {
+			cfg.CertFile, cfg.KeyFile = b.ClientCertFile, b.ClientKeyFile
+		}
 	}
 	r.up, err = mqtt.New(cfg, box, func(_ context.Context, c mqtt.Command) {
 		r.mu.Lock()
@@ -349,6 +352,10 @@ func TestConfigValidate(t *testing.T) {
 	if err := valid.Validate(); err != nil {
 		t.Fatalf("Validate(%+v) = %v", valid, err)
 	}
+	withSource := mqtt.Config{Broker: "mqtts://127.0.0.1:8883", DeviceID: "gw-1", CAFile: "ca.pem", Certificates: &swapSource{}}
+	if err := withSource.Validate(); err != nil {
+		t.Fatalf("Validate(%+v) = %v", withSource, err)
+	}
 	for _, c := range []struct {
 		mutate func(*mqtt.Config)
 		field  string
@@ -360,6 +367,12 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *mqtt.Config) { c.KeepAlive = time.Millisecond }, "KeepAlive"},
 		{func(c *mqtt.Config) { c.BackoffMin, c.BackoffMax = time.Minute, time.Second }, "Backoff"},
 		{func(c *mqtt.Config) { c.CertFile = "c.pem" }, "KeyFile"},
+		{func(c *mqtt.Config) {
+			c.Broker, c.Certificates, c.CertFile, c.KeyFile = "mqtts://127.0.0.1:8883", &swapSource{}, "c.pem", "k.pem"
+		}, "Certificates excludes CertFile and KeyFile"},
+		{func(c *mqtt.Config) {
+			c.Broker, c.Certificates, c.CertFile = "mqtts://127.0.0.1:8883", &swapSource{}, "c.pem"
+		}, "Certificates"},
 	} {
 		cfg := valid
 		c.mutate(&cfg)
