@@ -334,16 +334,18 @@ func (r *Rotator) checkRequest(ctx context.Context, now time.Time) {
 	if err != nil {
 		return // none
 	}
-	if err := os.Remove(r.cfg.RequestFile); err != nil {
-		r.log.Error("certs: remove the rotation request", "file", r.cfg.RequestFile, "err", err)
-		return
-	}
 	reason := strings.TrimSpace(string(data))
 	if reason == "" {
 		reason = "requested on the device (agent cert rotate)"
 	}
 	if err := r.handle(ctx, event{rotate: reason}, now); err != nil {
 		r.log.Error("certs: rotation", "err", err)
+		return // asked again at the next poll
+	}
+	// Removed once the rotation is under way, durably: a crash before
+	// leaves the request for the next start.
+	if err := os.Remove(r.cfg.RequestFile); err != nil {
+		r.log.Error("certs: remove the rotation request", "file", r.cfg.RequestFile, "err", err)
 	}
 }
 
