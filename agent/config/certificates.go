@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -75,6 +76,8 @@ func (c *Config) validateCertificates(bad func(path, format string, args ...any)
 		return bad("certificates.retryMax", "%v is below retryMin %v", k.RetryMax, k.RetryMin)
 	case k.TryTimeout <= 0:
 		return bad("certificates.tryTimeout", "%v must be positive", k.TryTimeout)
+	case !c.UsesKafka() && c.Uplink.MQTT.CertFile != "" && !c.mqttTLS():
+		return bad("uplink.mqtt.certFile", "set, but the broker %s does not use TLS, so the certificate would never be presented: use mqtts://", c.Uplink.MQTT.Broker)
 	case c.Rotates() && k.CAFile == "":
 		return bad("certificates.caFile", "required to renew the client certificate (or set uplink.mqtt.caFile): an issued certificate must chain to it; or set certificates.rotation: off")
 	}
@@ -84,7 +87,13 @@ func (c *Config) validateCertificates(bad func(path, format string, args ...any)
 // Rotates reports whether the agent renews its client certificate: the
 // MQTT uplink presents one and rotation is on.
 func (c *Config) Rotates() bool {
-	return c.Certificates.Rotation != RotationOff && !c.UsesKafka() && c.Uplink.MQTT.CertFile != ""
+	return c.Certificates.Rotation != RotationOff && !c.UsesKafka() && c.Uplink.MQTT.CertFile != "" && c.mqttTLS()
+}
+
+// mqttTLS reports whether the MQTT broker's URL asks for TLS.
+func (c *Config) mqttTLS() bool {
+	u, err := url.Parse(c.Uplink.MQTT.Broker)
+	return err == nil && (u.Scheme == "mqtts" || u.Scheme == "tls" || u.Scheme == "ssl")
 }
 
 // CertsDir is the certificate store: certs in the state directory.

@@ -181,6 +181,8 @@ func TestParseErrors(t *testing.T) {
 		{"alias", "deviceId: &a gw\n", config.ErrInvalid,
 			"config: line 1: deviceId: YAML anchors and aliases are not supported: write the value out"},
 		{"two documents", "deviceId: a\n---\ndeviceId: b\n", config.ErrSyntax, ""},
+		{"client certificate without TLS", base + "    certFile: gw.pem\n    keyFile: gw.key\n", config.ErrInvalid,
+			"config: line 5: uplink.mqtt.certFile: set, but the broker mqtt://b:1883 does not use TLS, so the certificate would never be presented: use mqtts://"},
 		{"rotation without a CA", tlsBase, config.ErrInvalid,
 			"config: certificates.caFile: required to renew the client certificate (or set uplink.mqtt.caFile): an issued certificate must chain to it; or set certificates.rotation: off"},
 		{"rotation value", tlsBase + "certificates:\n  rotation: yes\n", config.ErrInvalid,
