@@ -85,6 +85,11 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		log.Error("agent: sensors", "err", err)
 		return exitError
 	}
+	rot, err := openRotation(cfg, log, box)
+	if err != nil {
+		log.Error("agent: client certificate", "err", err)
+		return exitError
+	}
 	var up *uplink // the dispatcher reads its state once it runs
 	deps := rpc.Deps{
 		Version: version, StateDir: cfg.StateDir, Started: time.Now(),
@@ -92,6 +97,8 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		Outbox:      box.Stats,
 		Sensors:     sampler,
 		Certificate: func() *x509.Certificate { return up.certificate() },
+		Renewal:     rot.renewal(),
+		Events:      rot.events(cfg.DeviceID),
 	}
 	if rpcTestHook != nil {
 		deps = rpcTestHook(deps)
@@ -101,7 +108,7 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		log.Error("agent: rpc", "err", err)
 		return exitError
 	}
-	up, err = openUplink(cfg, log, box, dispatcher)
+	up, err = openUplink(cfg, log, box, dispatcher, rot)
 	if err != nil {
 		log.Error("agent: uplink", "err", err)
 		return exitError
@@ -115,6 +122,14 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 	defer stopUplink()
 	uplinkDone := make(chan error, 1)
 	go func() { uplinkDone <- up.run(uplinkCtx) }()
+	rotCtx, stopRotation := context.WithCancel(context.Background())
+	defer stopRotation()
+	rotDone := make(chan error, 1)
+	if rot != nil {
+		go func() { rotDone <- rot.rot.Run(rotCtx) }()
+	} else {
+		rotDone <- nil
+	}
 
 	code := exitOK
 	uplinkRunning := true
@@ -146,6 +161,12 @@ wait:
 	dispatcherDone := make(chan error, 1)
 	go func() { dispatcher.Close(); dispatcherDone <- nil }()
 	if !await(dispatcherDone, cfg.RPC.Timeout+5*time.Second, sigs, log, "the commands being run") {
+		code = exitError
+	}
+	// A rotation stops between its steps, each durable: the next run
+	// resumes it.
+	stopRotation()
+	if !await(rotDone, 15*time.Second, sigs, log, "the certificate rotation") {
 		code = exitError
 	}
 	stopUplink()

@@ -36,9 +36,16 @@ type agentProc struct {
 // if it is still running, and shows its log when the test failed.
 func startAgent(t testing.TB, path string) *agentProc {
 	t.Helper()
+	return startAgentWith(t, path)
+}
+
+// startAgentWith is startAgent with more environment variables,
+// "KEY=value".
+func startAgentWith(t testing.TB, path string, env ...string) *agentProc {
+	t.Helper()
 	p := &agentProc{stderr: new(syncbuf.Buffer), done: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], "run", "--config", path)
-	p.cmd.Env = append(os.Environ(), beMain+"=1", "IOT_HUB_MQTT_USERNAME=", "IOT_HUB_MQTT_PASSWORD=")
+	p.cmd.Env = append(append(os.Environ(), beMain+"=1", "IOT_HUB_MQTT_USERNAME=", "IOT_HUB_MQTT_PASSWORD="), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

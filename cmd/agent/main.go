@@ -8,6 +8,8 @@
 //	agent check-config FILE     validate FILE and print the effective configuration
 //	agent call --broker URL --device ID [--timeout 5s] METHOD [PARAMS-JSON]
 //	                            call METHOD on a device and print its response
+//	agent cert rotate --config FILE [--reason TEXT]
+//	                            ask the running agent to renew its certificate
 //	agent version               print the version
 //
 // The configuration is YAML; see README.md and examples/demo.yaml.
@@ -57,6 +59,9 @@ const usage = `Usage:
                               secrets masked
   agent call --broker URL --device ID [--timeout 5s] METHOD [PARAMS-JSON]
                               call METHOD on a device and print its response
+  agent cert rotate --config FILE [--reason TEXT]
+                              ask the running agent to renew its client
+                              certificate now
   agent version               print the version
 
 IOT_HUB_MQTT_USERNAME and IOT_HUB_MQTT_PASSWORD, when set, override the
@@ -91,6 +96,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkConfigCmd(rest, stdout, stderr)
 	case "call":
 		return callCmd(rest, stdout, stderr)
+	case "cert":
+		return certCmd(rest, stdout, stderr)
 	case "version":
 		if len(rest) > 0 {
 			fmt.Fprintln(stderr, "agent version: takes no arguments")

@@ -20,6 +20,7 @@ const beMain = "IOT_HUB_AGENT_TEST_BE_MAIN"
 func TestMain(m *testing.M) {
 	if os.Getenv(beMain) == "1" {
 		rpcTestHook = panicOnSensor
+		certsTestHook = certsE2EHook
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	goleak.VerifyTestMain(m)

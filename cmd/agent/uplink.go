@@ -26,14 +26,25 @@ type uplink struct {
 }
 
 // openUplink makes the configured uplink, which drains box and hands the
-// commands it receives to d.
-func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher) (*uplink, error) {
+// commands it receives to d. With rot, the MQTT uplink presents the
+// rotation's certificate and tells it of every connection.
+func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation) (*uplink, error) {
 	if cfg.UsesKafka() {
 		return openKafka(cfg, log, box, d)
 	}
-	up, err := mqtt.New(cfg.MQTTConfig(log), box, dispatchMQTT(d, cfg.DeviceID))
+	mc := cfg.MQTTConfig(log)
+	if rot != nil {
+		// The factory files were imported into the store: the store's
+		// current pair is what the uplink presents from now on.
+		mc.CertFile, mc.KeyFile = "", ""
+		mc.Certificates, mc.OnConnect = rot.rot, rot.rot.Connected
+	}
+	up, err := mqtt.New(mc, box, dispatchMQTT(d, cfg.DeviceID))
 	if err != nil {
 		return nil, err
+	}
+	if rot != nil {
+		rot.up.set(up)
 	}
 	return &uplink{
 		run: up.Run,

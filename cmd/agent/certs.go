@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/iot-hub/agent/agent/certs"
+	"github.com/iot-hub/agent/agent/config"
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/rpc"
+	"github.com/iot-hub/agent/contracts"
+)
+
+// certsTestHook, when set, changes the rotation's configuration. It is
+// nil in the agent; cmd/agent's end-to-end tests set it to kill the
+// agent at a step of a rotation (CrashPoint) and to shorten its waits.
+var certsTestHook func(*certs.RotatorConfig)
+
+// rotation is the renewal of the client certificate, when the agent
+// renews it: the rotator, and the uplink it reconnects, known only once
+// the uplink is made (which needs the rotator for its certificate).
+type rotation struct {
+	rot *certs.Rotator
+	up  lateUplink
+}
+
+// lateUplink is the rotator's Uplink, set once the uplink exists.
+type lateUplink struct {
+	mu sync.Mutex
+	up certs.Uplink
+}
+
+func (l *lateUplink) set(up certs.Uplink) {
+	l.mu.Lock()
+	l.up = up
+	l.mu.Unlock()
+}
+
+func (l *lateUplink) Reconnect() {
+	l.mu.Lock()
+	up := l.up
+	l.mu.Unlock()
+	if up != nil {
+		up.Reconnect()
+	}
+}
+
+// openRotation opens the certificate store (refusing a directory others
+// could read), imports the factory pair at the first start, and makes
+// the rotator; nil when the agent does not renew its certificate.
+func openRotation(cfg *config.Config, log *slog.Logger, box *outbox.Store) (*rotation, error) {
+	if !cfg.Rotates() {
+		return nil, nil
+	}
+	store, err := certs.OpenStore(cfg.CertsDir())
+	if err != nil {
+		return nil, err
+	}
+	m := cfg.Uplink.MQTT
+	imported, err := store.Import(m.CertFile, m.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("the factory certificate (uplink.mqtt.certFile, keyFile): %w", err)
+	}
+	if imported {
+		log.Info("certs: factory certificate imported; the agent presents the store's current pair from now on", "certFile", m.CertFile, "store", cfg.CertsDir())
+	}
+	rc, err := cfg.RotatorConfig(log)
+	if err != nil {
+		return nil, err
+	}
+	topics, _ := contracts.DeviceTopics(cfg.DeviceID) // checked by the config
+	r := &rotation{}
+	rc.Store, rc.Outbox, rc.Uplink, rc.Topic = store, box, &r.up, topics.Events
+	if certsTestHook != nil {
+		certsTestHook(&rc)
+	}
+	if r.rot, err = certs.NewRotator(rc); err != nil {
+		return nil, err
+	}
+	st := r.rot.Status()
+	log.Info("certs: client certificate", "serial", st.Serial, "notAfter", st.NotAfter.UTC().Format("2006-01-02T15:04:05Z"),
+		"renewAt", st.RenewAt.UTC().Format("2006-01-02T15:04:05Z"), "state", st.State)
+	return r, nil
+}
+
+// events returns the dispatcher's handlers of the rotation's messages.
+func (r *rotation) events(deviceID string) map[contracts.EventType]rpc.EventHandler {
+	if r == nil {
+		return nil
+	}
+	return map[contracts.EventType]rpc.EventHandler{
+		contracts.TypeCertificateIssued: func(ctx context.Context, m contracts.Message) error {
+			return r.rot.Issued(ctx, m.(*contracts.CertificateIssued))
+		},
+		contracts.TypeCertificateCommandRotate: func(ctx context.Context, m contracts.Message) error {
+			c := m.(*contracts.CertificateCommandRotate)
+			if c.Payload.DeviceID != deviceID {
+				return fmt.Errorf("payload.deviceId: the command is for %q; this is %q", c.Payload.DeviceID, deviceID)
+			}
+			reason := c.Payload.Reason
+			if reason == "" {
+				reason = "requested by the backend (certificate.command.rotate)"
+			}
+			return r.rot.Rotate(ctx, reason)
+		},
+	}
+}
+
+// renewal returns getDeviceState's view of the renewal; nil without one.
+func (r *rotation) renewal() func() rpc.Renewal {
+	if r == nil {
+		return nil
+	}
+	return func() rpc.Renewal {
+		s := r.rot.Status()
+		return rpc.Renewal{State: s.State, RenewAt: s.RenewAt, CorrelationID: s.CorrelationID, CSRs: s.CSRs,
+			Failures: s.Failures, LastError: s.LastError, NextAttempt: s.NextAttempt}
+	}
+}
+
+// certCmd is "agent cert rotate --config FILE [--reason TEXT]": it asks
+// the running agent to renew its certificate now, through a request file
+// in the state directory that the agent looks for every few seconds.
+func certCmd(args []string, stdout, stderr io.Writer) int {
+	const usage = "Usage: agent cert rotate --config FILE [--reason TEXT]"
+	if len(args) == 0 || args[0] != "rotate" {
+		fmt.Fprintln(stderr, usage)
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("agent cert rotate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "the agent's configuration `FILE` (required)")
+	reason := fs.String("reason", "", "why, for the certificate.csr.created event")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *path == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, usage)
+		return exitUsage
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, "agent:", err)
+		return exitError
+	}
+	if !cfg.Rotates() {
+		fmt.Fprintln(stderr, "agent: this configuration does not renew a client certificate (it needs uplink.mqtt.certFile and certificates.rotation: on)")
+		return exitError
+	}
+	text := strings.TrimSpace(*reason)
+	if text == "" {
+		text = "requested on the device (agent cert rotate)"
+	}
+	file := cfg.RotationRequestFile()
+	tmp := filepath.Join(filepath.Dir(file), ".rotate-request.tmp")
+	if err := os.WriteFile(tmp, []byte(text+"\n"), 0o600); err != nil {
+		fmt.Fprintln(stderr, "agent:", err)
+		return exitError
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		fmt.Fprintln(stderr, "agent:", err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "asked the agent to renew its certificate (%s); it starts within seconds: see its log, or getDeviceState's certificate.renewal\n", file)
+	return exitOK
+}
