@@ -396,3 +396,28 @@ func mustLeaf(t *testing.T, m *contracts.CertificateIssued) *x509.Certificate {
 	}
 	return chain[0]
 }
+
+// TestWaitsForTheClock: a gateway whose clock is before its
+// certificate's validity (1970 after a boot without a real-time clock)
+// does not renew, and says why once, until the clock is set.
+func TestWaitsForTheClock(t *testing.T) {
+	rg := newRig(t)
+	boot := time.Date(1970, 1, 1, 0, 0, 42, 0, time.UTC)
+	for i := range 3 {
+		now := boot.Add(time.Duration(i) * time.Minute)
+		if wake := rg.r.step(ctx, now); !wake.Equal(now.Add(time.Minute)) {
+			t.Fatalf("step(%v) sleeps until %v; want a minute", now, wake)
+		}
+	}
+	if len(rg.csrs()) != 0 || rg.r.stateName() != "idle" {
+		t.Fatalf("renewing with the clock at 1970: %d CSRs, state %s", len(rg.csrs()), rg.r.stateName())
+	}
+	if n := strings.Count(rg.logs.String(), "is it set?"); n != 1 {
+		t.Errorf("%d clock warnings; want one\n%s", n, rg.logs)
+	}
+	// The clock is set, past the renewal point: the renewal starts.
+	rg.r.step(ctx, rg.r.Status().RenewAt)
+	if len(rg.csrs()) != 1 {
+		t.Fatalf("%d CSRs once the clock is set past the renewal point; want 1", len(rg.csrs()))
+	}
+}

@@ -321,17 +321,27 @@ func TestCertificateRotationEndToEnd(t *testing.T) {
 	}
 }
 
-// TestCertificateRotationRollsBack: the broker refuses the new
-// certificate (revoked before it is sent); the agent goes back to the
-// factory pair within 60 s and reports the failure.
+// TestCertificateRotationRollsBack: a certificate.command.rotate starts
+// a rotation; the broker refuses the new certificate (revoked before it
+// is sent); the agent goes back to the factory pair within 60 s and
+// reports the failure.
 func TestCertificateRotationRollsBack(t *testing.T) {
 	r := startCertRig(t, "gw-rollback")
 	r.issue = func(t *testing.T, serial *big.Int) { r.broker.Revoke(t, serial) }
 	r.answerCSRs(t)
 	startAgent(t, r.config)
 	r.deviceState(t, 30*time.Second)
-	r.requestRotation(t)
+	// This time the backend asks for the rotation.
+	cmd, err := contracts.Encode(contracts.NewCertificateCommandRotate(contracts.Origin{Source: contracts.Source{Type: contracts.SourceBackend, ID: "e2e-ca"}},
+		contracts.CertificateCommandRotatePayload{DeviceID: r.id, Reason: "compromise drill"}, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.broker.Publish(t, r.topics.Commands, cmd, 1, false, nil)
 	csr := waitEvent(t, r.events, 30*time.Second, func(*contracts.CertificateCSRCreated) bool { return true })
+	if csr.Payload.Reason != "compromise drill" {
+		t.Errorf("CSR reason %q; want the command's", csr.Payload.Reason)
+	}
 	issuedAt := time.Now() // about: answerCSRs answers within 20 ms, and revokes first
 	failed := waitEvent(t, r.events, 90*time.Second, func(*contracts.CertificateRotationFailed) bool { return true })
 	if took := time.Since(issuedAt); took > 60*time.Second {
