@@ -13,21 +13,21 @@ import (
 )
 
 // Certificates configures the renewal of the client certificate on the
-// device (MQTT uplink). The certificate and key of uplink.mqtt.certFile
-// and keyFile are the factory pair: at the first start they are copied
-// into the state directory's certs store, and from then on the store's
-// current pair is what the agent presents; renewals replace it there and
-// never write the factory files.
+// device. The certificate and key of the uplink's certFile and keyFile
+// (uplink.mqtt or uplink.kafka) are the factory pair: at the first start
+// they are copied into the state directory's certs store, and from then
+// on the store's current pair is what the agent presents; renewals
+// replace it there and never write the factory files.
 type Certificates struct {
 	// Rotation is on or off. Default on: the agent renews its client
-	// certificate when the MQTT uplink presents one (certFile, keyFile).
+	// certificate when its uplink presents one (certFile, keyFile).
 	Rotation string `yaml:"rotation"`
 	// KeyAlgorithm is the algorithm of the keys it makes: ecdsa-p256 or
 	// rsa-2048. Default ecdsa-p256.
 	KeyAlgorithm string `yaml:"keyAlgorithm"`
 	// CAFile is the PEM bundle of the CAs that issue device certificates:
-	// an issued certificate must chain to it. Default: uplink.mqtt.caFile.
-	// Rotation needs one or the other.
+	// an issued certificate must chain to it. Default: the uplink's
+	// caFile. Rotation needs one or the other.
 	CAFile string `yaml:"caFile"`
 	// RetryMin and RetryMax bound the waits between CSRs the backend does
 	// not answer, and between failed renewals: doubling, jittered.
@@ -57,8 +57,8 @@ func (c *Config) applyCertificatesDefaults() {
 	setDefault(&k.RetryMin, d.RetryMin)
 	setDefault(&k.RetryMax, d.RetryMax)
 	setDefault(&k.TryTimeout, d.TryTimeout)
-	if k.CAFile == "" && c.Rotates() {
-		k.CAFile = c.Uplink.MQTT.CAFile
+	if _, _, ca := c.uplinkCertFiles(); k.CAFile == "" && c.Rotates() {
+		k.CAFile = ca
 	}
 }
 
@@ -79,15 +79,38 @@ func (c *Config) validateCertificates(bad func(path, format string, args ...any)
 	case !c.UsesKafka() && c.Uplink.MQTT.CertFile != "" && !c.mqttTLS():
 		return bad("uplink.mqtt.certFile", "set, but the broker %s does not use TLS, so the certificate would never be presented: use mqtts://", c.Uplink.MQTT.Broker)
 	case c.Rotates() && k.CAFile == "":
-		return bad("certificates.caFile", "required to renew the client certificate (or set uplink.mqtt.caFile): an issued certificate must chain to it; or set certificates.rotation: off")
+		return bad("certificates.caFile", "required to renew the client certificate (or set the uplink's caFile): an issued certificate must chain to it; or set certificates.rotation: off")
 	}
 	return nil
 }
 
 // Rotates reports whether the agent renews its client certificate: the
-// MQTT uplink presents one and rotation is on.
+// uplink presents one and rotation is on.
 func (c *Config) Rotates() bool {
-	return c.Certificates.Rotation != RotationOff && !c.UsesKafka() && c.Uplink.MQTT.CertFile != "" && c.mqttTLS()
+	cert, _, _ := c.uplinkCertFiles()
+	tls := c.mqttTLS()
+	if c.UsesKafka() {
+		tls = c.Uplink.Kafka.TLS
+	}
+	return c.Certificates.Rotation != RotationOff && cert != "" && tls
+}
+
+// FactoryPair returns the certificate and key files of the uplink in use:
+// the pair a rotating agent imports at its first start.
+func (c *Config) FactoryPair() (certFile, keyFile string) {
+	cert, key, _ := c.uplinkCertFiles()
+	return cert, key
+}
+
+// uplinkCertFiles returns the client certificate, key and CA bundle files
+// of the uplink in use.
+func (c *Config) uplinkCertFiles() (cert, key, ca string) {
+	if c.UsesKafka() {
+		k := c.Uplink.Kafka
+		return k.CertFile, k.KeyFile, k.CAFile
+	}
+	m := c.Uplink.MQTT
+	return m.CertFile, m.KeyFile, m.CAFile
 }
 
 // mqttTLS reports whether the MQTT broker's URL asks for TLS.

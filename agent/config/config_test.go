@@ -184,7 +184,7 @@ func TestParseErrors(t *testing.T) {
 		{"client certificate without TLS", base + "    certFile: gw.pem\n    keyFile: gw.key\n", config.ErrInvalid,
 			"config: line 5: uplink.mqtt.certFile: set, but the broker mqtt://b:1883 does not use TLS, so the certificate would never be presented: use mqtts://"},
 		{"rotation without a CA", tlsBase, config.ErrInvalid,
-			"config: certificates.caFile: required to renew the client certificate (or set uplink.mqtt.caFile): an issued certificate must chain to it; or set certificates.rotation: off"},
+			"config: certificates.caFile: required to renew the client certificate (or set the uplink's caFile): an issued certificate must chain to it; or set certificates.rotation: off"},
 		{"rotation value", tlsBase + "certificates:\n  rotation: yes\n", config.ErrInvalid,
 			`config: line 8: certificates.rotation: "yes": want on or off`},
 		{"key algorithm", tlsBase + "certificates:\n  caFile: ca.pem\n  keyAlgorithm: ed25519\n", config.ErrInvalid,
@@ -229,6 +229,14 @@ func TestCertificates(t *testing.T) {
 	c, err = config.Parse([]byte(tls+"certificates: {caFile: device-ca.pem, keyAlgorithm: rsa-2048}\n"), nil)
 	if err != nil || c.Certificates.CAFile != "device-ca.pem" || c.Certificates.KeyAlgorithm != "rsa-2048" {
 		t.Errorf("set: %+v, %v", c.Certificates, err)
+	}
+	kafkaTLS := "deviceId: gw\nuplink:\n  kafka:\n    brokers: [\"k:9093\"]\n    tls: true\n    caFile: kafka-ca.pem\n    certFile: gw.pem\n    keyFile: gw.key\n"
+	c, err = config.Parse([]byte(kafkaTLS), nil)
+	if err != nil || !c.Rotates() || c.Certificates.CAFile != "kafka-ca.pem" {
+		t.Errorf("kafka: rotates %v, caFile %q, %v; want rotation checked against the uplink's CA", c != nil && c.Rotates(), c.Certificates.CAFile, err)
+	}
+	if cert, key := c.FactoryPair(); cert != "gw.pem" || key != "gw.key" {
+		t.Errorf("kafka factory pair %s, %s", cert, key)
 	}
 	for name, yaml := range map[string]string{
 		"off":           tls + "certificates: {rotation: off}\n",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,11 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/iot-hub/agent/agent/certs"
 	"github.com/iot-hub/agent/agent/config"
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/rpc"
+	"github.com/iot-hub/agent/agent/uplink/kafka"
 	"github.com/iot-hub/agent/contracts"
 )
 
@@ -64,13 +67,13 @@ func openRotation(cfg *config.Config, log *slog.Logger, box *outbox.Store) (*rot
 	if err != nil {
 		return nil, err
 	}
-	m := cfg.Uplink.MQTT
-	imported, err := store.Import(m.CertFile, m.KeyFile)
+	certFile, keyFile := cfg.FactoryPair()
+	imported, err := store.Import(certFile, keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("the factory certificate (uplink.mqtt.certFile, keyFile): %w", err)
+		return nil, fmt.Errorf("the factory certificate (the uplink's certFile, keyFile): %w", err)
 	}
 	if imported {
-		log.Info("certs: factory certificate imported; the agent presents the store's current pair from now on", "certFile", m.CertFile, "store", cfg.CertsDir())
+		log.Info("certs: factory certificate imported; the agent presents the store's current pair from now on", "certFile", certFile, "store", cfg.CertsDir())
 	}
 	rc, err := cfg.RotatorConfig(log)
 	if err != nil {
@@ -114,6 +117,42 @@ func (r *rotation) events(deviceID string) map[contracts.EventType]rpc.EventHand
 	}
 }
 
+// certificate returns the leaf of the pair the agent presents.
+func (r *rotation) certificate() *x509.Certificate {
+	c, err := r.rot.ClientCertificate()
+	if err != nil {
+		return nil
+	}
+	return c.Leaf
+}
+
+// kafkaTrial is the rotator's Uplink with Kafka: franz-go cannot be made
+// to reconnect, so a new certificate is tried on a connection of its own
+// (Probe), and reported as connected when the brokers take it. The
+// uplink's connections take the current pair whenever they connect.
+type kafkaTrial struct {
+	up      *kafka.Uplink
+	rot     *certs.Rotator
+	timeout time.Duration
+	log     *slog.Logger
+}
+
+func (k kafkaTrial) Reconnect() {
+	go func() {
+		cert, err := k.rot.ClientCertificate()
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
+		defer cancel()
+		if err := k.up.Probe(ctx, cert); err != nil {
+			k.log.Warn("certs: the Kafka brokers refuse the certificate", "serial", cert.Leaf.SerialNumber.Text(16), "err", err)
+			return
+		}
+		k.rot.Connected(cert.Leaf)
+	}()
+}
+
 // renewal returns getDeviceState's view of the renewal; nil without one.
 func (r *rotation) renewal() func() rpc.Renewal {
 	if r == nil {
@@ -155,7 +194,7 @@ func certCmd(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	if !cfg.Rotates() {
-		fmt.Fprintln(stderr, "agent: this configuration does not renew a client certificate (it needs uplink.mqtt.certFile and certificates.rotation: on)")
+		fmt.Fprintln(stderr, "agent: this configuration does not renew a client certificate (it needs the uplink's certFile, over TLS, and certificates.rotation: on)")
 		return exitError
 	}
 	text := strings.TrimSpace(*reason)

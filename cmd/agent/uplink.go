@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
 	"net/url"
@@ -30,7 +31,7 @@ type uplink struct {
 // rotation's certificate and tells it of every connection.
 func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation) (*uplink, error) {
 	if cfg.UsesKafka() {
-		return openKafka(cfg, log, box, d)
+		return openKafka(cfg, log, box, d, rot)
 	}
 	mc := cfg.MQTTConfig(log)
 	if rot != nil {
@@ -60,11 +61,16 @@ func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.
 	}, nil
 }
 
-// openKafka makes the Kafka uplink.
-func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher) (*uplink, error) {
+// openKafka makes the Kafka uplink. With rot, its connections present
+// the rotation's pair, and new certificates are tried with Probe.
+func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation) (*uplink, error) {
 	kc, err := cfg.KafkaConfig(log)
 	if err != nil {
 		return nil, err
+	}
+	if rot != nil {
+		kc.TLS.Certificates = nil
+		kc.TLS.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return rot.rot.ClientCertificate() }
 	}
 	up, err := kafka.New(kc, box, dispatchKafka(d))
 	if err != nil {
@@ -74,13 +80,18 @@ func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.D
 	if kc.TLS != nil && len(kc.TLS.Certificates) > 0 {
 		cert, _ = x509.ParseCertificate(kc.TLS.Certificates[0].Certificate[0])
 	}
+	certificate := func() *x509.Certificate { return cert }
+	if rot != nil {
+		rot.up.set(kafkaTrial{up: up, rot: rot.rot, timeout: kc.ConnectTimeout, log: log})
+		certificate = rot.certificate
+	}
 	return &uplink{
 		run: up.Run,
 		state: func() rpc.UplinkState {
 			s := up.State()
 			return rpc.UplinkState{Connected: s.Connected, Since: s.Since, Broker: s.Brokers, Reconnects: s.Reconnects}
 		},
-		certificate: func() *x509.Certificate { return cert },
+		certificate: certificate,
 		reloadTLS: func() {
 			log.Info("SIGHUP: the Kafka uplink reads its TLS files at start only; restart the agent to use new ones")
 		},
