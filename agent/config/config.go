@@ -32,6 +32,8 @@ type Config struct {
 	RPC RPC `yaml:"rpc"`
 	// Certificates configures the renewal of the client certificate.
 	Certificates Certificates `yaml:"certificates"`
+	// Health configures the local health and metrics endpoint.
+	Health Health `yaml:"health"`
 	// Sensors lists the sensors to read; it may be empty.
 	Sensors []Sensor `yaml:"sensors"`
 
@@ -261,6 +263,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.RPC.Timeout, rpc.DefaultTimeout)
 	setDefault(&c.RPC.MaxCommandBytes, Size(rpc.DefaultMaxCommandBytes))
 	c.applyCertificatesDefaults()
+	c.applyHealthDefaults()
 	for i := range c.Sensors {
 		c.Sensors[i].applyDefaults()
 	}

@@ -191,6 +191,14 @@ func TestParseErrors(t *testing.T) {
 			`config: line 9: certificates.keyAlgorithm: "ed25519": want ecdsa-p256 or rsa-2048`},
 		{"retry order", tlsBase + "certificates:\n  caFile: ca.pem\n  retryMin: 2h\n", config.ErrInvalid,
 			"config: certificates.retryMax: 1h0m0s is below retryMin 2h0m0s"},
+		{"health on every interface", base + "health:\n  enabled: true\n  listen: 0.0.0.0:9464\n", config.ErrInvalid,
+			`config: line 7: health.listen: Listen "0.0.0.0:9464": not a loopback address: 0.0.0.0 is not in 127.0.0.0/8 or ::1, and the endpoint, without authentication, is for the gateway itself`},
+		{"health on a host name", base + "health:\n  listen: localhost:9464\n", config.ErrInvalid,
+			`config: line 6: health.listen: Listen "localhost:9464": not a loopback address: "localhost" is not an IP address; write 127.0.0.1 or ::1`},
+		{"health without a port", base + "health:\n  listen: 127.0.0.1\n", config.ErrInvalid,
+			`config: line 6: health.listen: Listen "127.0.0.1": not host:port: address 127.0.0.1: missing port in address`},
+		{"health key", base + "health:\n  enable: true\n", config.ErrUnknownKey,
+			"config: line 6: health.enable: unknown key (did you mean enabled?)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -246,6 +254,35 @@ func TestCertificates(t *testing.T) {
 		c, err := config.Parse([]byte(yaml), nil)
 		if err != nil || c.Rotates() {
 			t.Errorf("%s: rotates %v, %v; want no rotation", name, c != nil && c.Rotates(), err)
+		}
+	}
+}
+
+// TestHealth: the endpoint is off by default, on 127.0.0.1:9464 when
+// enabled, and on any loopback address given.
+func TestHealth(t *testing.T) {
+	base := "deviceId: gw\nuplink: {mqtt: {broker: \"mqtt://b:1883\"}}\n"
+	tests := []struct {
+		yaml    string
+		enabled bool
+		listen  string
+	}{
+		{base, false, "127.0.0.1:9464"},
+		{base + "health: {enabled: true}\n", true, "127.0.0.1:9464"},
+		{base + "health: {enabled: true, listen: \"127.0.0.2:0\"}\n", true, "127.0.0.2:0"},
+		{base + "health: {enabled: true, listen: \"[::1]:9100\"}\n", true, "[::1]:9100"},
+	}
+	for _, tt := range tests {
+		c, err := config.Parse([]byte(tt.yaml), nil)
+		if err != nil {
+			t.Errorf("Parse(%q) = %v; want nil", tt.yaml, err)
+			continue
+		}
+		if c.Health.Enabled != tt.enabled || c.Health.Listen != tt.listen {
+			t.Errorf("Parse(%q).Health = %+v; want enabled %v, listen %s", tt.yaml, c.Health, tt.enabled, tt.listen)
+		}
+		if hc := c.HealthConfig(nil); hc.Listen != tt.listen || hc.Validate() != nil {
+			t.Errorf("HealthConfig() = %+v (%v); want listen %s, valid", hc, hc.Validate(), tt.listen)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/iot-hub/agent/agent/health"
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
@@ -115,6 +116,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.RPCConfig(nil).Validate(); err != nil {
 		return c.componentError("rpc", reflect.TypeFor[RPC](), err, rpc.ErrInvalidConfig)
+	}
+	if err := c.HealthConfig(nil).Validate(); err != nil {
+		return c.componentError("health", reflect.TypeFor[Health](), err, health.ErrInvalidConfig)
 	}
 	names := map[string]int{}
 	for i, s := range c.Sensors {

@@ -167,7 +167,24 @@ func (d *Dispatcher) encodeAnswer(req *Request, m *contracts.DeviceResponseRPC) 
 		d.cfg.Logger.Info("rpc: answered", "method", m.Payload.Method,
 			"durationMs", m.Payload.DurationMs, "correlationId", m.CorrelationID, "replyTopic", req.Reply)
 	}
+	d.observe(m)
 	return b, nil
+}
+
+// observe tells Config.Observe, when set, of the answer m.
+func (d *Dispatcher) observe(m *contracts.DeviceResponseRPC) {
+	if d.cfg.Observe == nil {
+		return
+	}
+	method := m.Payload.Method
+	if _, known := d.methods[contracts.Method(method)]; !known && method != noMethod {
+		method = MethodUnknown
+	}
+	code := CodeOK
+	if m.Error != nil {
+		code = m.Error.Code
+	}
+	d.cfg.Observe(method, code, time.Duration(m.Payload.DurationMs*float64(time.Millisecond)))
 }
 
 // record is an outbox record of an encoded message on the control lane.

@@ -27,7 +27,28 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Observe, when set, is told of every answer the dispatcher makes:
+	// the method, the code ([CodeOK] for a success) and the time from the
+	// command's arrival to its answer (the answer's durationMs). The
+	// method is one this agent implements, [MethodNone] when the command
+	// named none, or [MethodUnknown]: a sender cannot make up labels. A
+	// command answered again from its memo is not told again: it did not
+	// run again. It is called from the dispatcher's goroutines, once per
+	// command: it must be safe for concurrent use and must not block.
+	Observe func(method, code string, took time.Duration)
 }
+
+// What Config.Observe is told besides the methods and the contract's
+// error codes.
+const (
+	// CodeOK is the code of a success.
+	CodeOK = "OK"
+	// MethodNone is the method of a command that named none.
+	MethodNone = noMethod
+	// MethodUnknown is the method of a command naming one this agent
+	// does not implement.
+	MethodUnknown = "(unknown)"
+)
 
 // Defaults.
 const (

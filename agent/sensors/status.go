@@ -32,6 +32,10 @@ type Status struct {
 	At time.Time
 	// ConsecutiveFailures counts the failed reads since the last success.
 	ConsecutiveFailures int
+	// Failures counts every failed read since the sampler was made: a
+	// counter that only grows (a read on demand that gave up waiting for
+	// its turn is not a read, and is not counted).
+	Failures uint64
 	// LastError is the error of the latest failed read; "" if none since
 	// the sampler was made.
 	LastError string
@@ -158,6 +162,7 @@ func (st *sensorState) failed(err error, at time.Time) {
 	defer st.mu.Unlock()
 	st.last.Health = HealthFailing
 	st.last.ConsecutiveFailures++
+	st.last.Failures++
 	st.last.LastError = err.Error()
 	st.last.LastErrorAt = at
 }

@@ -180,7 +180,8 @@ func TestStatusBeforeAnyRead(t *testing.T) {
 func statusEqual(a, b sensors.Status) bool {
 	return a.Name == b.Name && a.Health == b.Health && slices.Equal(a.Readings, b.Readings) &&
 		(a.Readings == nil) == (b.Readings == nil) && a.At.Equal(b.At) &&
-		a.ConsecutiveFailures == b.ConsecutiveFailures && a.LastError == b.LastError && a.LastErrorAt.Equal(b.LastErrorAt)
+		a.ConsecutiveFailures == b.ConsecutiveFailures && a.Failures == b.Failures &&
+		a.LastError == b.LastError && a.LastErrorAt.Equal(b.LastErrorAt)
 }
 
 func TestStatusThroughRun(t *testing.T) {
@@ -208,6 +209,10 @@ func TestStatusThroughRun(t *testing.T) {
 	if st.Health != sensors.HealthFailing || !strings.Contains(st.LastError, "unplugged") || !st.LastErrorAt.Equal(at) {
 		t.Errorf("status after failures: %+v; want failing, unplugged at %v", st, at)
 	}
+	if st.Failures < uint64(st.ConsecutiveFailures) {
+		t.Errorf("status after failures: Failures %d < ConsecutiveFailures %d; want every failure counted", st.Failures, st.ConsecutiveFailures)
+	}
+	failed := st.Failures
 	if !slices.Equal(st.Readings, readings) || !st.At.Equal(at) {
 		t.Errorf("status after failures: readings %+v at %v; want the last good ones, %+v at %v", st.Readings, st.At, readings, at)
 	}
@@ -216,6 +221,9 @@ func TestStatusThroughRun(t *testing.T) {
 	st = waitStatus(t, s, "bme", func(st sensors.Status) bool { return st.Health == sensors.HealthOK })
 	if st.ConsecutiveFailures != 0 || !slices.Equal(st.Readings, readings) || !strings.Contains(st.LastError, "unplugged") {
 		t.Errorf("status after the recovery: %+v; want no failures since, the readings, the last error kept", st)
+	}
+	if st.Failures < failed {
+		t.Errorf("status after the recovery: Failures %d; want the %d counted before kept: it only grows", st.Failures, failed)
 	}
 }
 
@@ -238,7 +246,7 @@ func TestReadNow(t *testing.T) {
 	if err != nil || len(sts) != 1 {
 		t.Fatalf(`ReadNow("bad") = %+v, %v; want its status`, sts, err)
 	}
-	if st := sts[0]; st.Name != "bad" || st.Health != sensors.HealthFailing || st.ConsecutiveFailures != 1 ||
+	if st := sts[0]; st.Name != "bad" || st.Health != sensors.HealthFailing || st.ConsecutiveFailures != 1 || st.Failures != 1 ||
 		!strings.Contains(st.LastError, "bus error") || st.LastErrorAt.IsZero() || st.Readings != nil {
 		t.Errorf(`ReadNow("bad"): %+v; want failing once with the bus error`, st)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/config"
+	"github.com/iot-hub/agent/agent/health"
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/sensors"
@@ -34,6 +35,9 @@ var rpcTestHook func(rpc.Deps) rpc.Deps
 // runAgent runs the agent until SIGTERM or SIGINT arrives on sigs, and
 // returns the exit code. It owns everything it starts: the outbox, the
 // embedded broker, the sampler's and the uplink's goroutines.
+//
+// With health enabled, the health and metrics endpoint listens before
+// anything runs, serves once the uplink runs, and stops first.
 //
 // Stopping: the sensors first (no new telemetry), then the uplink, which
 // waits up to its ConnectTimeout for the publishes in flight and
@@ -103,14 +107,31 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 	if rpcTestHook != nil {
 		deps = rpcTestHook(deps)
 	}
-	dispatcher, err := rpc.New(cfg.RPCConfig(log), box, deps)
+	var meter *health.Metrics // what the components count for /metrics; nil with health off
+	if cfg.Health.Enabled {
+		meter = health.NewMetrics()
+	}
+	rc := cfg.RPCConfig(log)
+	if meter != nil {
+		rc.Observe = meter.RPC
+	}
+	dispatcher, err := rpc.New(rc, box, deps)
 	if err != nil {
 		log.Error("agent: rpc", "err", err)
 		return exitError
 	}
-	up, err = openUplink(cfg, log, box, dispatcher, rot)
+	var published func(outbox.Lane, time.Duration) // nil with health off
+	if meter != nil {
+		published = meter.Published
+	}
+	up, err = openUplink(cfg, log, box, dispatcher, rot, published)
 	if err != nil {
 		log.Error("agent: uplink", "err", err)
+		return exitError
+	}
+	hs, err := listenHealth(cfg, log, meter, up, box, sampler)
+	if err != nil {
+		log.Error("agent: health", "err", err)
 		return exitError
 	}
 
@@ -130,6 +151,14 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 	} else {
 		rotDone <- nil
 	}
+	healthCtx, stopHealth := context.WithCancel(context.Background())
+	defer stopHealth()
+	var healthDone chan error // nil with health off, or once it failed
+	if hs != nil {
+		healthDone = make(chan error, 1)
+		go func() { healthDone <- hs.Run(healthCtx) }()
+		log.Info("health: listening", "addr", hs.Addr().String())
+	}
 
 	code := exitOK
 	uplinkRunning := true
@@ -148,9 +177,16 @@ wait:
 			log.Error("agent: the uplink stopped", "err", err)
 			code = exitError
 			break wait
+		case err := <-healthDone: // the agent's work goes on without it
+			healthDone = nil
+			log.Error("agent: the health endpoint stopped", "err", err)
 		}
 	}
 
+	stopHealth()
+	if healthDone != nil && !await(healthDone, health.ShutdownTimeout+time.Second, sigs, log, "the health endpoint") {
+		code = exitError
+	}
 	stopSensors()
 	if !await(samplerDone, samplerStopTimeout, sigs, log, "the sensors") {
 		code = exitError
@@ -210,4 +246,22 @@ func closeOutbox(box *outbox.Store, log *slog.Logger) {
 	}
 	log.Info("agent stopped", "outboxControl", st.Control.Depth, "outboxTelemetry", st.Telemetry.Depth,
 		"droppedCap", st.Dropped.Cap, "droppedExpired", st.Dropped.Expired, "quarantined", st.Quarantined)
+}
+
+// listenHealth makes the health and metrics endpoint when it is enabled,
+// listening already, on the agent's parts; nil when it is not.
+func listenHealth(cfg *config.Config, log *slog.Logger, meter *health.Metrics, up *uplink, box *outbox.Store, sampler *sensors.Sampler) (*health.Server, error) {
+	if !cfg.Health.Enabled {
+		return nil, nil
+	}
+	return health.Listen(cfg.HealthConfig(log), health.Sources{
+		Version: version,
+		Uplink: func() health.UplinkState {
+			s := up.state()
+			return health.UplinkState{Connected: s.Connected, Since: s.Since, Broker: s.Broker, Reconnects: s.Reconnects}
+		},
+		Outbox:      box,
+		Sensors:     sampler,
+		Certificate: up.certificate,
+	}, meter)
 }

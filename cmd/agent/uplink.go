@@ -27,13 +27,15 @@ type uplink struct {
 }
 
 // openUplink makes the configured uplink, which drains box and hands the
-// commands it receives to d. With rot, the MQTT uplink presents the
+// commands it receives to d, and tells published, when not nil, of every
+// record the brokers acknowledged. With rot, the MQTT uplink presents the
 // rotation's certificate and tells it of every connection.
-func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation) (*uplink, error) {
+func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation, published func(outbox.Lane, time.Duration)) (*uplink, error) {
 	if cfg.UsesKafka() {
-		return openKafka(cfg, log, box, d, rot)
+		return openKafka(cfg, log, box, d, rot, published)
 	}
 	mc := cfg.MQTTConfig(log)
+	mc.OnPublished = published
 	if rot != nil {
 		// The factory files were imported into the store: the store's
 		// current pair is what the uplink presents from now on.
@@ -63,11 +65,12 @@ func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.
 
 // openKafka makes the Kafka uplink. With rot, its connections present
 // the rotation's pair, and new certificates are tried with Probe.
-func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation) (*uplink, error) {
+func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation, published func(outbox.Lane, time.Duration)) (*uplink, error) {
 	kc, err := cfg.KafkaConfig(log)
 	if err != nil {
 		return nil, err
 	}
+	kc.OnPublished = published
 	if rot != nil {
 		kc.TLS.Certificates = nil
 		kc.TLS.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return rot.rot.ClientCertificate() }

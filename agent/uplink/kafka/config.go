@@ -41,6 +41,13 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// Logger receives the uplink's log lines. Default: discard.
 	Logger *slog.Logger
+	// OnPublished, when set, is told of every record the brokers
+	// acknowledged: its lane, and its latency, from its Append to the
+	// acknowledgement (Entry.AppendedAt is to the millisecond; a clock
+	// set back makes it 0). It is called once per record, from the
+	// uplink's goroutines: it must be cheap, safe for concurrent use and
+	// must not block.
+	OnPublished func(lane outbox.Lane, latency time.Duration)
 }
 
 // SASL is the authentication of the connections.

@@ -393,6 +393,7 @@ func (p *producer) settle() (goOn bool) {
 	var release []outbox.ID
 	var failed int
 	var firstErr error
+	published, now := p.u.cfg.OnPublished, time.Now()
 	for i := range r.entries {
 		e := &r.entries[i]
 		err := r.errs[i]
@@ -401,6 +402,9 @@ func (p *producer) settle() (goOn bool) {
 			release = append(release, e.ID)
 		case err == nil:
 			acks = append(acks, e.ID)
+			if published != nil {
+				published(e.Lane, max(now.Sub(e.AppendedAt), 0))
+			}
 			if r.alone {
 				p.unsuspect(e.ID)
 			}

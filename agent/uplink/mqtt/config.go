@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/url"
 	"time"
+
+	"github.com/iot-hub/agent/agent/outbox"
 )
 
 // Config configures an Uplink. Zero values mean the defaults of
@@ -49,6 +51,13 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// Logger receives the uplink's log lines. Default: discard.
 	Logger *slog.Logger
+	// OnPublished, when set, is told of every record the broker
+	// acknowledged: its lane, and its latency, from its Append to the
+	// acknowledgement (Entry.AppendedAt is to the millisecond; a clock
+	// set back makes it 0). It is called once per record, from the
+	// uplink's goroutines: it must be cheap, safe for concurrent use and
+	// must not block.
+	OnPublished func(lane outbox.Lane, latency time.Duration)
 }
 
 // DefaultConfig returns the defaults (Broker and DeviceID are empty).

@@ -187,6 +187,9 @@ func (q *outboxQueue) settle(e outbox.Entry, cp packets.ControlPacket) {
 		q.u.box.Release(e.ID)
 	case ack.ReasonCode < 0x80:
 		q.u.box.Ack(e.ID)
+		if published := q.u.cfg.OnPublished; published != nil {
+			published(e.Lane, max(time.Since(e.AppendedAt), 0))
+		}
 	case permanent(ack.ReasonCode):
 		reason := "broker refused the publish: " + ack.Reason()
 		if ack.Properties != nil && ack.Properties.ReasonString != "" {

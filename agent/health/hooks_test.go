@@ -1,0 +1,230 @@
+package health_test
+
+// The components' hooks, wired to Metrics as the agent wires them: the
+// RPC dispatcher's Observe and the uplinks' OnPublished.
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/iot-hub/agent/agent/health"
+	"github.com/iot-hub/agent/agent/health/healthtest"
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/rpc"
+	"github.com/iot-hub/agent/agent/sensors"
+	"github.com/iot-hub/agent/agent/sensors/sensorstest"
+	"github.com/iot-hub/agent/agent/uplink/kafka"
+	"github.com/iot-hub/agent/agent/uplink/mqtt"
+	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/mqtttest"
+)
+
+const device = "gw-test"
+
+// scrape returns m's metrics as a server exposes them.
+func scrape(t *testing.T, m *health.Metrics) *healthtest.Exposition {
+	t.Helper()
+	srv, err := health.Listen(health.Config{Listen: "127.0.0.1:0"}, health.Sources{}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		http.DefaultClient.CloseIdleConnections()
+	}()
+	_, _, body := get(t, "http://"+srv.Addr().String()+"/metrics")
+	e, err := healthtest.Parse(body)
+	if err != nil {
+		t.Fatalf("/metrics: %v\n%s", err, body)
+	}
+	return e
+}
+
+// openBox opens an outbox in a temporary directory for the test.
+func openBox(t *testing.T) *outbox.Store {
+	t.Helper()
+	box, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { box.Close() })
+	return box
+}
+
+// command is a device.command.rpc for deviceID naming method.
+func command(deviceID, method string) []byte {
+	now := time.Now().UTC()
+	b, err := json.Marshal(map[string]any{
+		"eventType":     "device.command.rpc",
+		"correlationId": uuid.NewString(),
+		"timestamp":     now.Format("2006-01-02T15:04:05.000Z07:00"),
+		"source":        map[string]any{"type": "backend", "id": "test"},
+		"__version":     "v1",
+		"payload":       map[string]any{"deviceId": deviceID, "method": method, "requestedBy": "test"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TestRPCObserve: the dispatcher reports every answer, with the method
+// as a label only when the agent implements it.
+func TestRPCObserve(t *testing.T) {
+	box := openBox(t)
+	m := health.NewMetrics()
+	d, err := rpc.New(rpc.Config{DeviceID: device, Observe: m.RPC}, box, rpc.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topics, _ := contracts.DeviceTopics(device)
+	var acked sync.WaitGroup
+	for _, payload := range [][]byte{
+		command(device, "getSensors"),
+		command(device, "getSensors"),
+		command("gw-other", "getSensors"),
+		command(device, "selfDestruct"),
+	} {
+		acked.Add(1)
+		d.Handle(rpc.Request{Topic: topics.Commands, Payload: payload, Reply: topics.Responses, DeadLetters: topics.DLQ, Ack: acked.Done})
+	}
+	acked.Wait()
+	d.Close()
+
+	e := scrape(t, m)
+	for _, tt := range []struct {
+		method, code string
+		want         float64
+	}{
+		{"getSensors", "OK", 2},
+		{"getSensors", contracts.CodeWrongDevice, 1},
+		{rpc.MethodUnknown, contracts.CodeMethodNotFound, 1},
+	} {
+		if got, ok := e.Value("iot_hub_agent_rpc_commands_total", "method", tt.method, "code", tt.code); !ok || got != tt.want {
+			t.Errorf("rpc_commands_total{method=%q,code=%q} = %v (present %v); want %v", tt.method, tt.code, got, ok, tt.want)
+		}
+	}
+	if got, _ := e.Value("iot_hub_agent_rpc_duration_seconds_count", "method", "getSensors"); got != 3 {
+		t.Errorf("rpc_duration_seconds_count{method=getSensors} = %v; want 3", got)
+	}
+	if n := len(e.Families["iot_hub_agent_rpc_commands_total"].Samples); n != 3 {
+		t.Errorf("rpc_commands_total has %d series; want 3 (no label for selfDestruct)", n)
+	}
+}
+
+// queueTelemetry appends n telemetry events through a sampler, as the
+// agent does.
+func queueTelemetry(t *testing.T, box *outbox.Store, n int) {
+	t.Helper()
+	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: device}, box, sensors.Schedule{Sensor: sensorstest.New("sim"), Interval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if sts, err := s.ReadNow(context.Background()); err != nil || sts[0].Health != sensors.HealthOK {
+			t.Fatalf("ReadNow = %+v, %v; want a reading queued", sts, err)
+		}
+	}
+}
+
+// publishedCount returns the published records of lane and the count of
+// the latency histogram.
+func publishedCount(t *testing.T, m *health.Metrics, lane string) (published, latencies float64) {
+	t.Helper()
+	e := scrape(t, m)
+	published, _ = e.Value("iot_hub_agent_published_total", "lane", lane)
+	latencies, _ = e.Value("iot_hub_agent_publish_latency_seconds_count")
+	return published, latencies
+}
+
+// waitPublished waits up to 30 s for n records of the telemetry lane to
+// be counted, then checks that each has its latency counted too.
+func waitPublished(t *testing.T, m *health.Metrics, n float64) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got, _ := publishedCount(t, m, "telemetry")
+		if got >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("published_total{lane=telemetry} = %v after 30 s; want %v", got, n)
+		}
+	}
+	telemetry, latencies := publishedCount(t, m, "telemetry")
+	control, _ := publishedCount(t, m, "control")
+	if telemetry != n || latencies != telemetry+control {
+		t.Errorf("published telemetry %v, control %v, latencies counted %v; want %v telemetry, a latency per record", telemetry, control, latencies, n)
+	}
+}
+
+// runUplink runs up until the test ends.
+func runUplink(t *testing.T, run func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("uplink Run = %v; want nil", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Error("uplink Run did not return within 60 s of its context ending")
+		}
+	})
+}
+
+// TestMQTTOnPublished: the MQTT uplink reports each record a PUBACK
+// settled, with its latency.
+func TestMQTTOnPublished(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Options{})
+	box := openBox(t)
+	m := health.NewMetrics()
+	up, err := mqtt.New(mqtt.Config{Broker: b.URL(), DeviceID: device, BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second,
+		ConnectTimeout: 5 * time.Second, OnPublished: m.Published}, box, func(context.Context, mqtt.Command) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueTelemetry(t, box, 5)
+	runUplink(t, up.Run)
+	waitPublished(t, m, 5)
+}
+
+// TestKafkaOnPublished: the Kafka uplink reports each record the brokers
+// acknowledged, with its latency.
+func TestKafkaOnPublished(t *testing.T) {
+	var topics []string
+	for _, typ := range []contracts.EventType{contracts.TypeDeviceCommandRPC, contracts.TypeDeviceResponseRPC,
+		contracts.TypeDeviceTelemetry, contracts.TypeDeviceStatusChanged, contracts.TypeSystemDLQ} {
+		topics = append(topics, typ.Topic())
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	box := openBox(t)
+	m := health.NewMetrics()
+	up, err := kafka.New(kafka.Config{Brokers: c.ListenAddrs(), DeviceID: device, ConnectTimeout: 5 * time.Second, OnPublished: m.Published},
+		box, func(context.Context, kafka.Command) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueTelemetry(t, box, 5)
+	runUplink(t, up.Run)
+	waitPublished(t, m, 5)
+}

@@ -1,0 +1,63 @@
+package health
+
+import (
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/sensors"
+)
+
+// snapshot is the sources as one request read them, and the verdict.
+type snapshot struct {
+	now        time.Time
+	uplink     *UplinkState // nil: no uplink
+	outbox     *outbox.Stats
+	outboxErr  error // the outbox cannot be read; outbox is nil
+	sensors    []sensors.Status
+	sensorsErr error
+	hasSensors bool
+	cert       *x509.Certificate // nil: none presented
+	problems   []string          // why the agent is unhealthy; none when healthy
+}
+
+// healthy reports whether the snapshot found no problem.
+func (sn *snapshot) healthy() bool { return len(sn.problems) == 0 }
+
+// read reads the sources and judges the agent's health (see the package
+// documentation).
+func (s *Server) read() *snapshot {
+	sn := &snapshot{now: s.cfg.Now()}
+	if s.src.Uplink != nil {
+		u := s.src.Uplink()
+		sn.uplink = &u
+		if !u.Connected {
+			since := u.Since
+			if since.IsZero() {
+				since = s.started
+			}
+			if down := sn.now.Sub(since); down > s.cfg.Grace {
+				sn.problems = append(sn.problems, fmt.Sprintf("uplink: disconnected from %s for %v, longer than the %v grace",
+					u.Broker, down.Round(time.Second), s.cfg.Grace))
+			}
+		}
+	}
+	if s.src.Outbox != nil {
+		if _, _, err := s.src.Outbox.Cursor(probeCursor); err != nil {
+			sn.outboxErr = err
+			sn.problems = append(sn.problems, "outbox: cannot be read: "+err.Error())
+		} else {
+			st := s.src.Outbox.Stats()
+			sn.outbox = &st
+		}
+	}
+	if s.src.Sensors != nil {
+		sn.hasSensors = true
+		sn.sensors, sn.sensorsErr = s.src.Sensors.Status()
+	}
+	if s.src.Certificate != nil {
+		sn.cert = s.src.Certificate()
+	}
+	return sn
+}
