@@ -160,11 +160,18 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		log.Info("health: listening", "addr", hs.Addr().String())
 	}
 
+	notify := newNotifier(log, up, box)
+	notify.ready()
+	pings, stopPings := notify.tick()
+	defer stopPings()
+
 	code := exitOK
 	uplinkRunning := true
 wait:
 	for {
 		select {
+		case <-pings:
+			notify.ping()
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				up.reloadTLS()
@@ -183,6 +190,7 @@ wait:
 		}
 	}
 
+	notify.stopping()
 	stopHealth()
 	if healthDone != nil && !await(healthDone, health.ShutdownTimeout+time.Second, sigs, log, "the health endpoint") {
 		code = exitError
