@@ -2,17 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,73 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/testpki"
 )
-
-// testCA signs the certificates of the Kafka rotation test.
-type testCA struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-	pool *x509.CertPool
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &testCA{key: key, pool: x509.NewCertPool()}
-	ca.cert, _ = x509.ParseCertificate(der)
-	ca.pool.AddCert(ca.cert)
-	return ca
-}
-
-// sign returns a PEM certificate for pub, for a client (CN cn) or the
-// server at 127.0.0.1.
-func (ca *testCA) sign(t *testing.T, pub crypto.PublicKey, cn string, usage x509.ExtKeyUsage) ([]byte, *big.Int) {
-	t.Helper()
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(20 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), serial
-}
-
-// pair makes a key and a certificate for it.
-func (ca *testCA) pair(t *testing.T, cn string, usage x509.ExtKeyUsage) (tls.Certificate, []byte, []byte, *big.Int) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, serial := ca.sign(t, key.Public(), cn, usage)
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	c, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, certPEM, keyPEM, serial
-}
 
 // TestCertificateRotationWithKafka: the Kafka uplink renews its client
 // certificate against a cluster that requires one from its CA: the CSR
@@ -100,24 +28,23 @@ func (ca *testCA) pair(t *testing.T, cn string, usage x509.ExtKeyUsage) (tls.Cer
 // follows, and after a restart every connection presents the new one.
 func TestCertificateRotationWithKafka(t *testing.T) {
 	const id = "e2e-kafka-rotate"
-	ca := newTestCA(t)
-	server, _, _, _ := ca.pair(t, "127.0.0.1", x509.ExtKeyUsageServerAuth)
+	ca := testpki.NewCA(t, "e2e CA")
+	server := ca.Server(t)
 	var mu sync.Mutex
 	var presented []string // client serials, in the order of handshakes
+	serverTLS := ca.ServerConfig(server)
+	serverTLS.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) > 0 && cs.PeerCertificates[0].Subject.CommonName == id {
+			mu.Lock()
+			presented = append(presented, cs.PeerCertificates[0].SerialNumber.Text(16))
+			mu.Unlock()
+		}
+		return nil
+	}
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1,
 		contracts.TopicDeviceCommands, contracts.TopicDeviceResponses, contracts.TopicDeviceTelemetry,
 		contracts.TopicDeviceEvents, contracts.TopicCertificateEvents, contracts.TopicDLQ),
-		kfake.TLS(&tls.Config{
-			Certificates: []tls.Certificate{server}, ClientCAs: ca.pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if len(cs.PeerCertificates) > 0 && cs.PeerCertificates[0].Subject.CommonName == id {
-					mu.Lock()
-					presented = append(presented, cs.PeerCertificates[0].SerialNumber.Text(16))
-					mu.Unlock()
-				}
-				return nil
-			},
-		}))
+		kfake.TLS(serverTLS))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +53,11 @@ func TestCertificateRotationWithKafka(t *testing.T) {
 
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), 0o600); err != nil {
+	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, factoryPEM, factoryKey, factory := ca.pair(t, id, x509.ExtKeyUsageClientAuth)
+	factoryPair, factoryPEM, factoryKey := ca.Client(t, id)
+	factory := factoryPair.Leaf.SerialNumber
 	certFile, keyFile := filepath.Join(dir, "device.pem"), filepath.Join(dir, "device.key")
 	if err := os.WriteFile(certFile, factoryPEM, 0o600); err != nil {
 		t.Fatal(err)
@@ -152,9 +80,9 @@ uplink:
 `, id, filepath.Join(dir, "state"), brokers[0], caFile, certFile, keyFile))
 
 	// The backend: a client with a certificate of its own, answering CSRs.
-	backendCert, _, _, _ := ca.pair(t, "backend", x509.ExtKeyUsageClientAuth)
+	backendCert, _, _ := ca.Client(t, "backend")
 	backend, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
-		kgo.DialTLSConfig(&tls.Config{RootCAs: ca.pool, Certificates: []tls.Certificate{backendCert}, MinVersion: tls.VersionTLS12}),
+		kgo.DialTLSConfig(ca.ClientConfig(backendCert)),
 		kgo.ConsumeTopics(contracts.TopicCertificateEvents), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +106,7 @@ uplink:
 	if err != nil {
 		t.Fatal(err)
 	}
-	newPEM, serial := ca.sign(t, req.PublicKey, id, x509.ExtKeyUsageClientAuth)
+	newPEM, serial := ca.Sign(t, req.PublicKey, id)
 	issued, err := contracts.Encode(contracts.NewCertificateIssued(contracts.Origin{Source: contracts.Source{Type: contracts.SourceBackend, ID: "e2e-ca"}}, &csr.Envelope,
 		contracts.CertificateIssuedPayload{DeviceID: id, CertificatePEM: string(newPEM), SerialNumber: serial.Text(16), NotAfter: time.Now().Add(20 * 24 * time.Hour)}))
 	if err != nil {

@@ -2,14 +2,7 @@ package kafka_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net"
 	"testing"
 	"time"
 
@@ -20,60 +13,26 @@ import (
 
 	"github.com/iot-hub/agent/agent/uplink/kafka"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/testpki"
 )
 
 // testPKI is a CA, a server certificate for 127.0.0.1 and a client
-// certificate, both signed by the CA.
+// certificate for the device, both signed by the CA.
 type testPKI struct {
+	ca             *testpki.CA
 	server, client tls.Certificate
-	pool           *x509.CertPool
 }
 
 func newPKI(t testing.TB) *testPKI {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage) tls.Certificate {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(caCert)
-	return &testPKI{server: leaf(2, "127.0.0.1", x509.ExtKeyUsageServerAuth), client: leaf(3, device, x509.ExtKeyUsageClientAuth), pool: pool}
+	ca := testpki.NewCA(t, "test CA")
+	client, _, _ := ca.Client(t, device)
+	return &testPKI{ca: ca, server: ca.Server(t), client: client}
 }
 
-func (p *testPKI) serverConfig() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
-}
+func (p *testPKI) serverConfig() *tls.Config { return p.ca.ServerConfig(p.server) }
 
-func (p *testPKI) clientConfig() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{p.client}, RootCAs: p.pool, MinVersion: tls.VersionTLS12}
-}
+func (p *testPKI) clientConfig() *tls.Config { return p.ca.ClientConfig(p.client) }
 
 // TestTLSAndSASL produces records and answers a command through a cluster
 // that wants a client certificate, or SASL (PLAIN over TLS, SCRAM).

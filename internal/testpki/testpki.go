@@ -1,0 +1,151 @@
+// Package testpki makes certificate authorities and certificates for
+// tests: a CA made in the test signs a server certificate for 127.0.0.1
+// and client certificates for keys made here or on the device under test
+// (a CSR's public key), so that TLS with client certificates runs for
+// real, against kfake or any server the test starts.
+//
+//	ca := testpki.NewCA(t, "test CA")
+//	server := ca.Server(t)                        // 127.0.0.1, localhost
+//	client, certPEM, keyPEM := ca.Client(t, "gw-0042")
+//	leafPEM, serial := ca.Sign(t, csr.PublicKey, "gw-0042")
+//
+// Keys are ECDSA P-256. Certificates are valid from a minute ago for 20
+// days; the CA for a day either side.
+package testpki
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+)
+
+// CA is a certificate authority made for a test.
+type CA struct {
+	// Cert is the CA's certificate, PEM its PEM encoding.
+	Cert *x509.Certificate
+	PEM  []byte
+	// Pool holds Cert alone: a server's ClientCAs, a client's RootCAs.
+	Pool *x509.CertPool
+	key  crypto.Signer
+}
+
+// validity of the certificates a CA signs.
+const validity = 20 * 24 * time.Hour
+
+// NewCA makes a self-signed CA named cn; it fails the test on error.
+func NewCA(t testing.TB, cn string) *CA {
+	t.Helper()
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(t), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-24 * time.Hour), NotAfter: time.Now().Add(validity + 24*time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &CA{Cert: cert, PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), Pool: x509.NewCertPool(), key: key}
+	ca.Pool.AddCert(cert)
+	return ca
+}
+
+// Sign returns a client certificate (ExtKeyUsage ClientAuth) for pub
+// with subject CN cn, as PEM, and its serial number.
+func (ca *CA) Sign(t testing.TB, pub crypto.PublicKey, cn string) ([]byte, *big.Int) {
+	t.Helper()
+	return ca.sign(t, pub, cn, x509.ExtKeyUsageClientAuth)
+}
+
+// Client returns a new key and a client certificate for it with CN cn:
+// for crypto/tls, and as PEM (the key in PKCS #8), as a factory would
+// provision them.
+func (ca *CA) Client(t testing.TB, cn string) (pair tls.Certificate, certPEM, keyPEM []byte) {
+	t.Helper()
+	return ca.pair(t, cn, x509.ExtKeyUsageClientAuth)
+}
+
+// Server returns a server certificate for 127.0.0.1 and localhost.
+func (ca *CA) Server(t testing.TB) tls.Certificate {
+	t.Helper()
+	pair, _, _ := ca.pair(t, "127.0.0.1", x509.ExtKeyUsageServerAuth)
+	return pair
+}
+
+// ServerConfig is a server's TLS configuration with server, requiring
+// client certificates signed by ca.
+func (ca *CA) ServerConfig(server tls.Certificate) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{server}, ClientCAs: ca.Pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+}
+
+// ClientConfig is a client's TLS configuration trusting ca, presenting
+// client.
+func (ca *CA) ClientConfig(client tls.Certificate) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{client}, RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}
+}
+
+func (ca *CA) pair(t testing.TB, cn string, usage x509.ExtKeyUsage) (tls.Certificate, []byte, []byte) {
+	t.Helper()
+	key := newKey(t)
+	certPEM, _ := ca.sign(t, key.Public(), cn, usage)
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pair, certPEM, keyPEM
+}
+
+func (ca *CA) sign(t testing.TB, pub crypto.PublicKey, cn string, usage x509.ExtKeyUsage) ([]byte, *big.Int) {
+	t.Helper()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(t), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(validity),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+	}
+	if usage == x509.ExtKeyUsageServerAuth {
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+		tmpl.DNSNames = []string{"localhost"}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), tmpl.SerialNumber
+}
+
+func newKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// serial returns a random 64-bit serial number, as CAs give.
+func serial(t testing.TB) *big.Int {
+	t.Helper()
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
