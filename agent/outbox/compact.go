@@ -22,8 +22,10 @@ func (s *Store) maybeCompact() {
 	// Memos stay when the queue drains: they are live data too, or every
 	// drained commit would copy them all over again.
 	live := s.lanes[LaneControl].bytes + s.lanes[LaneTelemetry].bytes + s.memoBytes
+	// Nor while writes wait (appends, cursors): the copy would stall them,
+	// and what they add is live data the copy cannot count yet.
 	if s.closed || len(s.inFlight) > 0 || s.lanes[LaneControl].count+s.lanes[LaneTelemetry].count > 0 ||
-		len(s.pendingDeletes)+len(s.pendingQuarantine) > 0 {
+		len(s.pendingDeletes)+len(s.pendingQuarantine) > 0 || len(s.reqs) > 0 {
 		return
 	}
 	size := s.fileSize()
