@@ -38,33 +38,34 @@ func newECKey(t *testing.T) crypto.Signer {
 // newRoot makes a self-signed root CA.
 func newRoot(t *testing.T, cn string) *testCA {
 	t.Helper()
-	key := newECKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          nextSerial(),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             t0.Add(-24 * time.Hour),
-		NotAfter:              t0.Add(10 * 365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	return &testCA{cert: sign(t, tmpl, tmpl, key.Public(), key), key: key}
+	return newCA(t, cn, 10*365*24*time.Hour, nil)
 }
 
 // intermediate makes a CA signed by ca.
 func (ca *testCA) intermediate(t *testing.T, cn string) *testCA {
+	t.Helper()
+	return newCA(t, cn, 5*365*24*time.Hour, ca)
+}
+
+// newCA makes a CA valid for life, signed by parent (self-signed when
+// nil).
+func newCA(t *testing.T, cn string, life time.Duration, parent *testCA) *testCA {
 	t.Helper()
 	key := newECKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber:          nextSerial(),
 		Subject:               pkix.Name{CommonName: cn},
 		NotBefore:             t0.Add(-24 * time.Hour),
-		NotAfter:              t0.Add(5 * 365 * 24 * time.Hour),
+		NotAfter:              t0.Add(life),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign,
 	}
-	return &testCA{cert: sign(t, tmpl, ca.cert, key.Public(), ca.key), key: key}
+	issuer, signer := tmpl, crypto.Signer(key)
+	if parent != nil {
+		issuer, signer = parent.cert, parent.key
+	}
+	return &testCA{cert: sign(t, tmpl, issuer, key.Public(), signer), key: key}
 }
 
 // leafOpts shape a leaf; zero values mean a good client certificate.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/backoff"
 )
 
 // Outbox is where a rotation's events go (the outbox's control lane).
@@ -451,19 +452,12 @@ func (r *Rotator) alarm(now time.Time) time.Time {
 	return r.lastAlarm.Add(expiryAlarmEvery)
 }
 
-// retryWait is the wait after attempt n (from 1).
+// retryWait is the wait after attempt n (from 1): backoff.Capped less a
+// random part of up to half of it, as backoff.Jittered, drawn with
+// cfg.Rand so that tests choose it.
 func (r *Rotator) retryWait(n int) time.Duration {
-	d := capped(r.cfg.RetryMin, r.cfg.RetryMax, n)
+	d := backoff.Capped(r.cfg.RetryMin, r.cfg.RetryMax, n)
 	return d/2 + time.Duration(r.cfg.Rand()*float64(d/2))
-}
-
-// capped is RetryMin doubled n-1 times, at most hi.
-func capped(lo, hi time.Duration, n int) time.Duration {
-	d := lo
-	for i := 1; i < n && d < hi; i++ {
-		d *= 2
-	}
-	return min(d, hi)
 }
 
 // publish makes the state visible to Status.

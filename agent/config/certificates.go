@@ -4,12 +4,12 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/iot-hub/agent/agent/certs"
+	"github.com/iot-hub/agent/agent/uplink/mqtt"
 )
 
 // Certificates configures the renewal of the client certificate on the
@@ -76,7 +76,7 @@ func (c *Config) validateCertificates(bad func(path, format string, args ...any)
 		return bad("certificates.retryMax", "%v is below retryMin %v", k.RetryMax, k.RetryMin)
 	case k.TryTimeout <= 0:
 		return bad("certificates.tryTimeout", "%v must be positive", k.TryTimeout)
-	case !c.UsesKafka() && c.Uplink.MQTT.CertFile != "" && !c.mqttTLS():
+	case !c.UsesKafka() && c.Uplink.MQTT.CertFile != "" && !mqtt.UsesTLS(c.Uplink.MQTT.Broker):
 		return bad("uplink.mqtt.certFile", "set, but the broker %s does not use TLS, so the certificate would never be presented: use mqtts://", c.Uplink.MQTT.Broker)
 	case c.Rotates() && k.CAFile == "":
 		return bad("certificates.caFile", "required to renew the client certificate (or set the uplink's caFile): an issued certificate must chain to it; or set certificates.rotation: off")
@@ -88,7 +88,7 @@ func (c *Config) validateCertificates(bad func(path, format string, args ...any)
 // uplink presents one and rotation is on.
 func (c *Config) Rotates() bool {
 	cert, _, _ := c.uplinkCertFiles()
-	tls := c.mqttTLS()
+	tls := mqtt.UsesTLS(c.Uplink.MQTT.Broker)
 	if c.UsesKafka() {
 		tls = c.Uplink.Kafka.TLS
 	}
@@ -111,12 +111,6 @@ func (c *Config) uplinkCertFiles() (cert, key, ca string) {
 	}
 	m := c.Uplink.MQTT
 	return m.CertFile, m.KeyFile, m.CAFile
-}
-
-// mqttTLS reports whether the MQTT broker's URL asks for TLS.
-func (c *Config) mqttTLS() bool {
-	u, err := url.Parse(c.Uplink.MQTT.Broker)
-	return err == nil && (u.Scheme == "mqtts" || u.Scheme == "tls" || u.Scheme == "ssl")
 }
 
 // CertsDir is the certificate store: certs in the state directory.

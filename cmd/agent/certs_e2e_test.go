@@ -373,11 +373,7 @@ func TestCertificateRotationSurvivesKill(t *testing.T) {
 			crashing := startAgentWith(t, r.config, envCrashAt+"="+step)
 			r.deviceState(t, 30*time.Second)
 			r.requestRotation(t)
-			select {
-			case <-crashing.done:
-			case <-time.After(60 * time.Second):
-				t.Fatalf("the agent did not reach step %q within 60 s", step)
-			}
+			crashing.waitExit(t, 60*time.Second, fmt.Sprintf("the agent did not reach step %q", step))
 			if !strings.Contains(crashing.stderr.String(), "killing the agent at rotation step") {
 				t.Fatalf("the agent exited without reaching step %q: %v", step, crashing.err)
 			}
@@ -428,11 +424,7 @@ func TestRefusesUnsafeCertificateFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	agent := startAgent(t, r.config)
-	select {
-	case <-agent.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the agent started with a key file others can read")
-	}
+	agent.waitExit(t, 30*time.Second, "the agent started with a key file others can read")
 	if log := agent.stderr.String(); !strings.Contains(log, keyFile+" has mode 0644, must be 0600 (chmod 600 "+keyFile+")") {
 		t.Fatalf("the agent's message does not name the key file and the chmod:\n%s", log)
 	}
@@ -450,11 +442,7 @@ func TestRefusesUnsafeCertificateFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	agent = startAgent(t, r.config)
-	select {
-	case <-agent.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the agent started with a certificate store others can read")
-	}
+	agent.waitExit(t, 30*time.Second, "the agent started with a certificate store others can read")
 	if log := agent.stderr.String(); !strings.Contains(log, dir+" has mode 0755, must be 0700 (chmod 700 "+dir+")") {
 		t.Fatalf("the agent's message does not name the store and the chmod:\n%s", log)
 	}

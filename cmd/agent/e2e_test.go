@@ -86,6 +86,17 @@ func (p *agentProc) stop(t *testing.T, sig os.Signal) int {
 	return 0
 }
 
+// waitExit waits up to within for the agent to exit by itself, failing
+// the test with why when it does not.
+func (p *agentProc) waitExit(t *testing.T, within time.Duration, why string) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(within):
+		t.Fatalf("%s (still running after %v)", why, within)
+	}
+}
+
 // waitLog waits up to within for the agent's log to hold s.
 func (p *agentProc) waitLog(t *testing.T, s string, within time.Duration) {
 	t.Helper()

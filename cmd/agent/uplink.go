@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
-	"net/url"
 	"time"
 
 	"github.com/iot-hub/agent/agent/config"
@@ -79,14 +78,16 @@ func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.D
 	if err != nil {
 		return nil, err
 	}
-	var cert *x509.Certificate
-	if kc.TLS != nil && len(kc.TLS.Certificates) > 0 {
-		cert, _ = x509.ParseCertificate(kc.TLS.Certificates[0].Certificate[0])
-	}
-	certificate := func() *x509.Certificate { return cert }
-	if rot != nil {
+	var certificate func() *x509.Certificate
+	switch {
+	case rot != nil:
 		rot.up.set(kafkaTrial{up: up, rot: rot.rot, timeout: kc.ConnectTimeout, log: log})
 		certificate = rot.certificate
+	case kc.TLS != nil && len(kc.TLS.Certificates) > 0:
+		cert, _ := x509.ParseCertificate(kc.TLS.Certificates[0].Certificate[0])
+		certificate = func() *x509.Certificate { return cert }
+	default:
+		certificate = func() *x509.Certificate { return nil }
 	}
 	return &uplink{
 		run: up.Run,
@@ -107,7 +108,7 @@ func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.D
 // reloadMQTTTLS is SIGHUP for the MQTT uplink: its next connection uses
 // the TLS files as they are now.
 func reloadMQTTTLS(up *mqtt.Uplink, cfg *config.Config, log *slog.Logger) {
-	if u, err := url.Parse(cfg.Uplink.MQTT.Broker); err == nil && (u.Scheme == "mqtt" || u.Scheme == "tcp") {
+	if !mqtt.UsesTLS(cfg.Uplink.MQTT.Broker) {
 		log.Info("SIGHUP: the broker is not TLS; nothing to reload")
 		return
 	}

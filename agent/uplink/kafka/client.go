@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"sync"
@@ -18,18 +19,26 @@ import (
 // record that cannot fit a batch alone is quarantined without being sent.
 const maxBatchBytes = 1_000_012
 
-// commonOpts are the options of both clients: brokers, identity, TLS,
-// SASL, logging and the connection-state hooks.
+// commonOpts are the options of both clients: the connection's
+// (connOpts), logging and the connection-state hooks.
 func (u *Uplink) commonOpts() []kgo.Opt {
+	var tc *tls.Config
+	if u.cfg.TLS != nil {
+		tc = u.cfg.TLS.Clone()
+	}
+	return append(u.connOpts(tc), kgo.WithLogger(u.kgoLog), kgo.WithHooks(stateHook{u}))
+}
+
+// connOpts are what a connection to the brokers takes: brokers,
+// identity, TLS with tc (none when nil), SASL.
+func (u *Uplink) connOpts(tc *tls.Config) []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(u.cfg.Brokers...),
 		kgo.ClientID(u.cfg.ClientID),
 		kgo.DialTimeout(u.cfg.ConnectTimeout),
-		kgo.WithLogger(u.kgoLog),
-		kgo.WithHooks(stateHook{u}),
 	}
-	if u.cfg.TLS != nil {
-		opts = append(opts, kgo.DialTLSConfig(u.cfg.TLS.Clone()))
+	if tc != nil {
+		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
 	if m := u.saslMechanism(); m != nil {
 		opts = append(opts, kgo.SASL(m))

@@ -23,16 +23,9 @@ func (u *Uplink) Probe(ctx context.Context, cert *tls.Certificate) error {
 	tc := u.cfg.TLS.Clone()
 	tc.Certificates = nil
 	tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(u.cfg.Brokers...),
-		kgo.ClientID(u.cfg.ClientID),
-		kgo.DialTimeout(u.cfg.ConnectTimeout),
-		kgo.DialTLSConfig(tc),
-	}
-	if m := u.saslMechanism(); m != nil {
-		opts = append(opts, kgo.SASL(m))
-	}
-	cl, err := kgo.NewClient(opts...)
+	// Without the uplink's hooks: the probe's connections are not the
+	// uplink's state.
+	cl, err := kgo.NewClient(u.connOpts(tc)...)
 	if err != nil {
 		return fmt.Errorf("kafka: probe: %w", err)
 	}

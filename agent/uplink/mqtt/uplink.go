@@ -207,8 +207,17 @@ func (u *Uplink) ReloadTLS() error {
 	return nil
 }
 
-func (u *Uplink) isTLS() bool {
-	switch u.broker.Scheme {
+func (u *Uplink) isTLS() bool { return tlsScheme(u.broker.Scheme) }
+
+// UsesTLS reports whether the broker URL asks for TLS: its scheme is
+// mqtts, tls or ssl.
+func UsesTLS(broker string) bool {
+	u, err := url.Parse(broker)
+	return err == nil && tlsScheme(u.Scheme)
+}
+
+func tlsScheme(scheme string) bool {
+	switch scheme {
 	case "mqtts", "tls", "ssl":
 		return true
 	}
