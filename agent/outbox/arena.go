@@ -12,21 +12,50 @@ package outbox
 // (a TryNext of one entry allocates for one), up to arenaChunk bytes. It
 // lives as long as any record cut from it: a consumer holding one entry
 // holds its chunk.
+//
+// The arena of a Batch is reused: reset makes its memory free for the next
+// TryNextBatch, in one chunk as large as the last call needed (up to
+// maxReused), so a consumer draining at a steady pace allocates nothing.
 type arena struct {
 	bytes []byte
 	hdrs  []Header
 	keys  *[]string // interned header keys, shared by the store's arenas
 	room  int       // records still to come, this one included
+
+	// A Batch's arena is reused: what it gave out since reset, and the
+	// chunks reset starts again from.
+	usedB, usedH int
+	spareB       []byte
+	spareH       []Header
 }
 
 // Chunk sizes of an arena.
 const (
 	arenaChunk   = 64 << 10 // bytes
 	arenaHeaders = 1024     // headers
+	// maxReused bounds the bytes a Batch keeps from call to call.
+	maxReused = 1 << 20
 	// maxInternedKeys bounds the interned header keys: a producer that
 	// makes up new keys gets them allocated, not remembered.
 	maxInternedKeys = 16
 )
+
+// reset makes the memory the arena gave out free again: nothing cut from
+// it may be used after. The next records go into one chunk of bytes and
+// one of headers, each as large as those given out since the last reset.
+func (a *arena) reset() {
+	if a.usedB > cap(a.spareB) && a.usedB <= maxReused {
+		a.spareB = make([]byte, 0, a.usedB)
+	}
+	if a.usedH > cap(a.spareH) && a.usedH*int(headerSize) <= maxReused {
+		a.spareH = make([]Header, 0, a.usedH)
+	}
+	a.bytes, a.hdrs = a.spareB[:0], a.spareH[:0]
+	a.usedB, a.usedH = 0, 0
+}
+
+// headerSize is the size of a Header in memory.
+const headerSize = 40
 
 // copy returns a copy of b in the arena, of full capacity: an append to
 // it copies, and leaves its neighbours be.
@@ -39,6 +68,7 @@ func (a *arena) copy(b []byte) []byte {
 	}
 	n := len(a.bytes)
 	a.bytes = append(a.bytes, b...)
+	a.usedB += len(b)
 	return a.bytes[n:len(a.bytes):len(a.bytes)]
 }
 
@@ -52,6 +82,7 @@ func (a *arena) headers(n int) []Header {
 	}
 	m := len(a.hdrs)
 	a.hdrs = a.hdrs[:m+n]
+	a.usedH += n
 	return a.hdrs[m : m+n : m+n]
 }
 

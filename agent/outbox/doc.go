@@ -13,7 +13,9 @@
 //
 // [Store.Append] returns once its records are fsynced; concurrent appends
 // share one commit. [Store.Next] hands out entries not yet in flight, up to
-// the window the uplink has free; [Store.Ack] deletes them once the broker
+// the window the uplink has free ([Store.TryNextBatch], for a consumer
+// that drains in rounds, into memory reused from round to round);
+// [Store.Ack] deletes them once the broker
 // has them, [Store.Release] returns them for a retry, [Store.Quarantine]
 // sets aside one the broker refuses for good. [Store.Stats] reports depth,
 // bytes, age, drops and the file's size.

@@ -51,22 +51,53 @@ func (s *Store) Next(ctx context.Context, max int) ([]Entry, error) {
 // caller to try again; a consumer with a loop of its own waits so without
 // a goroutine in between.
 func (s *Store) TryNext(max int, wake chan struct{}) ([]Entry, error) {
+	var b Batch
+	err := s.tryNext(&b, false, max, wake)
+	return b.Entries, err
+}
+
+// Batch is memory for TryNextBatch to hand entries out in, reused from
+// call to call: a consumer that drains at a high rate then allocates
+// (and collects) next to nothing. The zero Batch is ready for use.
+type Batch struct {
+	// Entries are the entries the last TryNextBatch handed out.
+	Entries []Entry
+	mem     arena
+}
+
+// TryNextBatch is TryNext into b: it replaces b.Entries with the entries
+// handed out. Their records' bytes and headers are in b's memory, which
+// the next TryNextBatch into b overwrites: the caller must be done with
+// every entry of b, and with everything that shares their memory (Key,
+// Payload, Headers), before it calls TryNextBatch with b again.
+func (s *Store) TryNextBatch(b *Batch, max int, wake chan struct{}) error {
+	return s.tryNext(b, true, max, wake)
+}
+
+// tryNext is TryNext and TryNextBatch; reuse tells whether b's memory is
+// reused.
+func (s *Store) tryNext(b *Batch, reuse bool, max int, wake chan struct{}) error {
 	if max <= 0 {
-		return nil, fmt.Errorf("outbox: next: max %d must be positive", max)
+		return fmt.Errorf("outbox: next: max %d must be positive", max)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	b.Entries = b.Entries[:0]
 	if s.closed {
-		return nil, fmt.Errorf("outbox: next: %w", ErrClosed)
+		return fmt.Errorf("outbox: next: %w", ErrClosed)
 	}
-	entries, err := s.handOutLocked(max)
-	if err != nil {
-		return nil, fmt.Errorf("outbox: next: %w", err)
+	if reuse {
+		b.mem.reset()
+	} else {
+		b.mem = arena{}
 	}
-	if len(entries) == 0 && wake != nil {
+	if err := s.handOutLocked(b, max); err != nil {
+		return fmt.Errorf("outbox: next: %w", err)
+	}
+	if len(b.Entries) == 0 && wake != nil {
 		s.wakes = append(s.wakes, wake)
 	}
-	return entries, nil
+	return nil
 }
 
 // Ack deletes handed-out entries: the broker has them. The deletion is
@@ -115,25 +146,29 @@ func (s *Store) Quarantine(id ID, reason string) error {
 	return nil
 }
 
-// handOutLocked picks and reads up to max entries. s.mu must be held.
-func (s *Store) handOutLocked(max int) ([]Entry, error) {
-	var out []Entry
+// handOutLocked picks and reads up to max entries into b. s.mu must be
+// held.
+func (s *Store) handOutLocked(b *Batch, max int) error {
 	var dropped bool
+	if b.Entries == nil {
+		b.Entries = make([]Entry, 0, min(max, 1024))
+	}
+	b.mem.keys = &s.headerKeys
 	err := s.db.View(func(tx *bolt.Tx) error {
-		r := reader{s: s, tx: tx, max: max, out: make([]Entry, 0, min(max, 1024)), mem: arena{keys: &s.headerKeys}}
+		r := reader{s: s, tx: tx, max: max, out: b.Entries, mem: &b.mem}
 		r.lane(LaneControl)
 		r.telemetry()
-		out, dropped = r.out, r.dropped
+		b.Entries, dropped = r.out, r.dropped
 		return nil
 	})
 	if dropped {
 		s.wakeWriter()
 	}
-	if len(out) > 0 {
+	if len(b.Entries) > 0 {
 		close(s.handedOut)
 		s.handedOut = make(chan struct{})
 	}
-	return out, err
+	return err
 }
 
 // reader hands out entries within one read transaction.
@@ -142,8 +177,8 @@ type reader struct {
 	tx      *bolt.Tx
 	max     int
 	out     []Entry
-	mem     arena // of out's records
-	dropped bool  // expired or corrupt records were found
+	mem     *arena // of out's records
+	dropped bool   // expired or corrupt records were found
 }
 
 func (r *reader) room() int { return r.max - len(r.out) }
@@ -230,7 +265,7 @@ func (r *reader) take(l Lane, id ID, v []byte) bool {
 	r.mem.room = r.room()
 	r.out = append(r.out, Entry{ID: id})
 	e := &r.out[len(r.out)-1]
-	topicID, err := decodeRecord(v, &r.mem, e)
+	topicID, err := decodeRecord(v, r.mem, e)
 	topic, known := s.topicNames[topicID]
 	switch {
 	case err != nil || !known:

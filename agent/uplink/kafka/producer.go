@@ -82,7 +82,8 @@ func newProducer(u *Uplink, cl *kgo.Client) *producer {
 // round is the entries of one round, their records, and their outcomes,
 // which franz-go's promises report.
 type round struct {
-	entries []outbox.Entry
+	batch   outbox.Batch   // the memory the outbox hands entries out in
+	entries []outbox.Entry // those of batch that make records
 	recs    []kgo.Record
 	hdrs    []kgo.RecordHeader // the records' headers
 	alone   bool               // a suspect, produced alone
@@ -148,12 +149,12 @@ func (p *producer) readAhead(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		queued := p.take(ctx, func(entries []outbox.Entry) bool {
-			r := p.prepare(entries)
-			if r != nil {
-				p.ahead <- r // has room: the token was free
+		queued := p.take(ctx, func(r *round) bool {
+			if !p.prepare(r) {
+				return false
 			}
-			return r != nil
+			p.ahead <- r // has room: the token was free
+			return true
 		})
 		if !queued {
 			return
@@ -174,9 +175,9 @@ func (p *producer) finish(ctx context.Context) bool {
 	}
 	for p.offline != "" && !p.sentOff {
 		var r *round
-		read := p.take(ctx, func(entries []outbox.Entry) bool {
-			r = p.prepare(entries)
-			return r != nil
+		read := p.take(ctx, func(taken *round) bool {
+			r = taken
+			return p.prepare(r)
 		})
 		if !read {
 			return false
@@ -205,11 +206,23 @@ func (p *producer) abandon() {
 	p.settle()
 }
 
-// take reads the entries ready in the outbox, up to Window, and hands
-// them to keep, which makes a round of them and reports whether it did
-// (not if all were quarantined). It waits for entries, and for a round
-// made, until ctx ends. The read and keep run under readMu.
-func (p *producer) take(ctx context.Context, keep func([]outbox.Entry) bool) bool {
+// take reads the entries ready in the outbox, up to Window, into a
+// round, a spare one if there is one, and hands it to keep, which makes
+// records of them and reports whether it did (not if all were
+// quarantined). It waits for entries, and for a round made, until ctx
+// ends. The read and keep run under readMu.
+func (p *producer) take(ctx context.Context, keep func(*round) bool) bool {
+	var r *round
+	select {
+	case r = <-p.spares:
+	default:
+		r = &round{}
+	}
+	defer func() {
+		if r != nil {
+			p.reuse(r)
+		}
+	}()
 	for attempt := 1; ; attempt++ {
 		if p.wake != nil {
 			select {
@@ -220,8 +233,9 @@ func (p *producer) take(ctx context.Context, keep func([]outbox.Entry) bool) boo
 		}
 		wake := make(chan struct{})
 		p.readMu.Lock()
-		entries, err := p.box.TryNext(p.u.cfg.Window, wake)
-		kept := len(entries) > 0 && keep(entries)
+		err := p.box.TryNextBatch(&r.batch, p.u.cfg.Window, wake)
+		n := len(r.batch.Entries)
+		kept := n > 0 && keep(r)
 		p.readMu.Unlock()
 		switch {
 		case err != nil:
@@ -230,29 +244,24 @@ func (p *producer) take(ctx context.Context, keep func([]outbox.Entry) bool) boo
 			if !backoff.Sleep(ctx, retryBackoff(attempt)) {
 				return false
 			}
-		case len(entries) == 0:
+		case n == 0:
 			p.wake = wake
 		default:
 			p.wake = nil
 			if kept {
+				r = nil // keep's now
 				return true
 			}
 		}
 	}
 }
 
-// prepare makes a round of entries: their records, in a spare round's
-// memory if there is one. A suspect goes alone: the entries after it, or
-// the suspect itself when it is not first, are released for a later
-// round. Entries that cannot make a Kafka record are quarantined. It
-// returns nil when no entry is left.
-func (p *producer) prepare(entries []outbox.Entry) *round {
-	var r *round
-	select {
-	case r = <-p.spares:
-	default:
-		r = &round{}
-	}
+// prepare makes the records of the entries in r.batch. A suspect goes
+// alone: the entries after it, or the suspect itself when it is not
+// first, are released for a later round. Entries that cannot make a
+// Kafka record are quarantined. It reports false when no entry is left.
+func (p *producer) prepare(r *round) bool {
+	entries := r.batch.Entries
 	p.suspectsMu.Lock()
 	defer p.suspectsMu.Unlock()
 	room := 0
@@ -262,7 +271,9 @@ func (p *producer) prepare(entries []outbox.Entry) *round {
 	if cap(r.hdrs) < room {
 		r.hdrs = make([]kgo.RecordHeader, 0, room)
 	}
-	r.entries, r.recs, r.hdrs, r.alone = r.entries[:0], r.recs[:0], r.hdrs[:0], false
+	// r.entries keeps entries in place: an entry is written over only
+	// once it has been read.
+	r.entries, r.recs, r.hdrs, r.alone = entries[:0], r.recs[:0], r.hdrs[:0], false
 	var rest []outbox.ID
 	for i := range entries {
 		e := &entries[i]
@@ -293,11 +304,7 @@ func (p *producer) prepare(entries []outbox.Entry) *round {
 	if len(rest) > 0 {
 		p.box.Release(rest...)
 	}
-	if len(r.entries) == 0 {
-		p.reuse(r)
-		return nil
-	}
-	return r
+	return len(r.entries) > 0
 }
 
 // reuse keeps the memory of a round franz-go is done with for a later

@@ -21,7 +21,7 @@ import (
 // of the commands read.
 type Outbox interface {
 	Append(ctx context.Context, recs ...outbox.Record) error
-	TryNext(max int, wake chan struct{}) ([]outbox.Entry, error)
+	TryNextBatch(b *outbox.Batch, max int, wake chan struct{}) error
 	Ack(ids ...outbox.ID)
 	Release(ids ...outbox.ID)
 	Quarantine(id outbox.ID, reason string) error
