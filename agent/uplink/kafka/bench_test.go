@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,8 +51,9 @@ func fillStore(b *testing.B) *outbox.Store {
 // to a bare franz-go producer with the same settings (idempotent, acks
 // from all in-sync replicas, murmur2 key partitioning, the same batch
 // limit) producing the same records from memory, in the same run; and
-// the outbox handing the records out and acking them with nothing sent,
-// the uplink's ceiling. One iteration drains everything; it reports
+// the two ceilings of the uplink: the outbox handing the records out and
+// acking them with nothing sent, and the uplink producing them from an
+// outbox in memory. One iteration drains everything; it reports
 // records/s and ns/record.
 func BenchmarkKafkaDrain(b *testing.B) {
 	b.Run("100k-records/uplink", func(b *testing.B) {
@@ -78,23 +80,47 @@ func BenchmarkKafkaDrain(b *testing.B) {
 			b.ReportMetric(float64(elapsed.Nanoseconds())/benchRecords, "ns/record")
 		}
 	})
-	// The outbox's own pace, with nothing sent: what the uplink cannot
-	// pass.
-	b.Run("100k-records/outbox-TryNext+Ack-only", func(b *testing.B) {
+	// The uplink's own pace: the same records from an outbox in memory
+	// that costs next to nothing. What the uplink cannot pass with the
+	// real outbox.
+	b.Run("100k-records/uplink-memory-outbox", func(b *testing.B) {
+		for b.Loop() {
+			c := newCluster(b)
+			box := newMemoryOutbox(benchRecords)
+			up, err := kafka.New(kafka.Config{Brokers: c.ListenAddrs(), DeviceID: device}, box, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			start := time.Now()
+			go func() { up.Run(ctx); close(done) }()
+			<-box.drained
+			elapsed := time.Since(start)
+			cancel()
+			<-done
+			c.Close()
+			b.ReportMetric(benchRecords/elapsed.Seconds(), "records/s")
+			b.ReportMetric(float64(elapsed.Nanoseconds())/benchRecords, "ns/record")
+		}
+	})
+	// The outbox's own pace, handing out and acking as the uplink does,
+	// with nothing sent: what the uplink cannot pass either.
+	b.Run("100k-records/outbox-TryNextBatch+Ack-only", func(b *testing.B) {
 		for b.Loop() {
 			box := fillStore(b)
 			start := time.Now()
 			ids := make([]outbox.ID, 0, kafka.DefaultConfig().Window)
+			var batch outbox.Batch
 			for {
-				es, err := box.TryNext(kafka.DefaultConfig().Window, nil)
-				if err != nil {
+				if err := box.TryNextBatch(&batch, kafka.DefaultConfig().Window, nil); err != nil {
 					b.Fatal(err)
 				}
-				if len(es) == 0 {
+				if len(batch.Entries) == 0 {
 					break
 				}
 				ids = ids[:0]
-				for _, e := range es {
+				for _, e := range batch.Entries {
 					ids = append(ids, e.ID)
 				}
 				box.Ack(ids...)
@@ -147,3 +173,70 @@ func BenchmarkKafkaDrain(b *testing.B) {
 		}
 	})
 }
+
+// memoryOutbox is an outbox in memory that hands out the same record
+// over and over, for the uplink's own pace: it costs next to nothing.
+type memoryOutbox struct {
+	rec     outbox.Record
+	total   int
+	drained chan struct{} // closed once every record is acked
+
+	mu       sync.Mutex
+	next     int // records handed out
+	acked    int
+	appended []outbox.Record // by Append, handed out after the others
+	wakes    []chan struct{} // of TryNextBatch calls that found nothing
+}
+
+func newMemoryOutbox(n int) *memoryOutbox {
+	return &memoryOutbox{rec: benchRecord(), total: n, drained: make(chan struct{})}
+}
+
+func (m *memoryOutbox) TryNextBatch(b *outbox.Batch, max int, wake chan struct{}) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b.Entries = b.Entries[:0]
+	for ; m.next < m.total+len(m.appended) && len(b.Entries) < max; m.next++ {
+		rec := m.rec
+		if m.next >= m.total {
+			rec = m.appended[m.next-m.total]
+		}
+		b.Entries = append(b.Entries, outbox.Entry{ID: outbox.ID(m.next + 1), Record: rec})
+	}
+	if len(b.Entries) == 0 && wake != nil {
+		m.wakes = append(m.wakes, wake)
+	}
+	return nil
+}
+
+func (m *memoryOutbox) Ack(ids ...outbox.ID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	before := m.acked
+	if m.acked += len(ids); before < m.total && m.acked >= m.total {
+		close(m.drained)
+	}
+}
+
+func (m *memoryOutbox) Release(ids ...outbox.ID) { panic("memoryOutbox: a record was released") }
+
+func (m *memoryOutbox) Quarantine(id outbox.ID, reason string) error {
+	panic("memoryOutbox: a record was quarantined: " + reason)
+}
+
+// Append queues recs after the records of the benchmark: the uplink's
+// own status events.
+func (m *memoryOutbox) Append(_ context.Context, recs ...outbox.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.appended = append(m.appended, recs...)
+	for _, w := range m.wakes {
+		close(w)
+	}
+	m.wakes = nil
+	return nil
+}
+
+func (m *memoryOutbox) PutCursor(context.Context, string, []byte) error { return nil }
+
+func (m *memoryOutbox) Cursor(string) ([]byte, bool, error) { return nil, false, nil }
