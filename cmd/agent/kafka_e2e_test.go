@@ -31,28 +31,9 @@ func TestKafkaUplinkWithKcat(t *testing.T) {
 		}
 		t.Skip("kcat is not installed (apt-get install kcat); this interop test needs it")
 	}
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3,
-		contracts.TopicDeviceCommands, contracts.TopicDeviceResponses, contracts.TopicDeviceTelemetry,
-		contracts.TopicDeviceEvents, contracts.TopicDLQ))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	brokers := cluster.ListenAddrs()
-
+	brokers := newKafkaCluster(t)
 	const id = "e2e-kafka-gw"
-	dir := t.TempDir()
-	agent := startAgent(t, writeConfig(t, fmt.Sprintf(`
-deviceId: %s
-stateDir: %s
-log: {level: info, format: json}
-uplink:
-  kafka:
-    brokers: ["%s"]
-    connectTimeout: 5s
-sensors:
-  - {name: sim, type: sim, interval: 1s}
-`, id, filepath.Join(dir, "state"), strings.Join(brokers, `", "`))))
+	agent := startAgent(t, kafkaConfig(t, id, brokers))
 
 	// Its telemetry arrives, keyed by the device id.
 	tel := consume(t, brokers, contracts.TopicDeviceTelemetry)
@@ -93,6 +74,39 @@ sensors:
 	if code := agent.stop(t, os.Interrupt); code != 0 {
 		t.Errorf("exit code after SIGINT = %d; want 0", code)
 	}
+}
+
+// newKafkaCluster starts a cluster of three brokers (kfake), closed when
+// the test ends, with the contracts' topics, three partitions each, and
+// returns its addresses.
+func newKafkaCluster(t *testing.T) []string {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3,
+		contracts.TopicDeviceCommands, contracts.TopicDeviceResponses, contracts.TopicDeviceTelemetry,
+		contracts.TopicDeviceEvents, contracts.TopicDLQ))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	return cluster.ListenAddrs()
+}
+
+// kafkaConfig writes the config of agent id with the Kafka uplink to
+// brokers, a state directory of its own and the sim sensor, and returns
+// its path.
+func kafkaConfig(t *testing.T, id string, brokers []string) string {
+	t.Helper()
+	return writeConfig(t, fmt.Sprintf(`
+deviceId: %s
+stateDir: %s
+log: {level: info, format: json}
+uplink:
+  kafka:
+    brokers: ["%s"]
+    connectTimeout: 5s
+sensors:
+  - {name: sim, type: sim, interval: 1s}
+`, id, filepath.Join(t.TempDir(), "state"), strings.Join(brokers, `", "`)))
 }
 
 // consume returns a client reading topic from its start.

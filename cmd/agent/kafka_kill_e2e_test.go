@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -11,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/iot-hub/agent/contracts"
@@ -29,27 +26,9 @@ import (
 // outbox hands an answer to the uplink while its commit syncs, so the
 // answer that had just arrived may be one. At most 2 are allowed.
 func TestKafkaCommandsSurviveKill(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3,
-		contracts.TopicDeviceCommands, contracts.TopicDeviceResponses, contracts.TopicDeviceTelemetry,
-		contracts.TopicDeviceEvents, contracts.TopicDLQ))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	brokers := cluster.ListenAddrs()
-
+	brokers := newKafkaCluster(t)
 	const id = "e2e-kafka-kill"
-	config := writeConfig(t, fmt.Sprintf(`
-deviceId: %s
-stateDir: %s
-log: {level: info, format: json}
-uplink:
-  kafka:
-    brokers: ["%s"]
-    connectTimeout: 5s
-sensors:
-  - {name: sim, type: sim, interval: 1s}
-`, id, filepath.Join(t.TempDir(), "state"), strings.Join(brokers, `", "`)))
+	config := kafkaConfig(t, id, brokers)
 	first := startAgent(t, config)
 
 	answers := collectAnswers(t, brokers)

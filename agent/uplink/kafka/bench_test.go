@@ -58,26 +58,13 @@ func fillStore(b *testing.B) *outbox.Store {
 func BenchmarkKafkaDrain(b *testing.B) {
 	b.Run("100k-records/uplink", func(b *testing.B) {
 		for b.Loop() {
-			c := newCluster(b)
 			box := fillStore(b)
-			up, err := kafka.New(kafka.Config{Brokers: c.ListenAddrs(), DeviceID: device}, box, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			start := time.Now()
-			go func() { up.Run(ctx); close(done) }()
-			for st := box.Stats(); st.Telemetry.Depth > 0 || st.Control.Depth > 0; st = box.Stats() {
-				time.Sleep(time.Millisecond)
-			}
-			elapsed := time.Since(start)
-			cancel()
-			<-done
-			box.Close() // each iteration's cluster and outbox go at once, not at the end
-			c.Close()
-			b.ReportMetric(benchRecords/elapsed.Seconds(), "records/s")
-			b.ReportMetric(float64(elapsed.Nanoseconds())/benchRecords, "ns/record")
+			drainUplink(b, box, func() {
+				for st := box.Stats(); st.Telemetry.Depth > 0 || st.Control.Depth > 0; st = box.Stats() {
+					time.Sleep(time.Millisecond)
+				}
+			})
+			box.Close() // each iteration's outbox goes at once, not at the end
 		}
 	})
 	// The uplink's own pace: the same records from an outbox in memory
@@ -85,23 +72,8 @@ func BenchmarkKafkaDrain(b *testing.B) {
 	// real outbox.
 	b.Run("100k-records/uplink-memory-outbox", func(b *testing.B) {
 		for b.Loop() {
-			c := newCluster(b)
 			box := newMemoryOutbox(benchRecords)
-			up, err := kafka.New(kafka.Config{Brokers: c.ListenAddrs(), DeviceID: device}, box, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			start := time.Now()
-			go func() { up.Run(ctx); close(done) }()
-			<-box.drained
-			elapsed := time.Since(start)
-			cancel()
-			<-done
-			c.Close()
-			b.ReportMetric(benchRecords/elapsed.Seconds(), "records/s")
-			b.ReportMetric(float64(elapsed.Nanoseconds())/benchRecords, "ns/record")
+			drainUplink(b, box, func() { <-box.drained })
 		}
 	})
 	// The outbox's own pace, handing out and acking as the uplink does,
@@ -172,6 +144,27 @@ func BenchmarkKafkaDrain(b *testing.B) {
 			b.ReportMetric(float64(elapsed.Nanoseconds())/benchRecords, "ns/record")
 		}
 	})
+}
+
+// drainUplink runs an uplink on box into a new cluster until drained
+// returns, and reports the records/s and ns/record of benchRecords.
+func drainUplink(b *testing.B, box kafka.Outbox, drained func()) {
+	c := newCluster(b)
+	defer c.Close() // each iteration's cluster goes at once, not at the end
+	up, err := kafka.New(kafka.Config{Brokers: c.ListenAddrs(), DeviceID: device}, box, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	start := time.Now()
+	go func() { up.Run(ctx); close(done) }()
+	drained()
+	elapsed := time.Since(start)
+	cancel()
+	<-done
+	b.ReportMetric(benchRecords/elapsed.Seconds(), "records/s")
+	b.ReportMetric(float64(elapsed.Nanoseconds())/benchRecords, "ns/record")
 }
 
 // memoryOutbox is an outbox in memory that hands out the same record
