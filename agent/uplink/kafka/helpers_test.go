@@ -201,10 +201,12 @@ func testRecords(n int, keys ...string) []outbox.Record {
 			Payload: fmt.Appendf(nil, "%s/%06d/%s", k, seq[k], strings.Repeat("x", 150)),
 			Headers: []outbox.Header{
 				{Key: contracts.HeaderEventType, Value: []byte(et)},
-				{Key: contracts.HeaderCorrelationID, Value: fmt.Appendf(nil, "corr-%d", i)},
+				{Key: contracts.HeaderCorrelationID, Value: fmt.Appendf(nil, "corr-%s/%06d", k, seq[k])},
 				{Key: contracts.HeaderVersion, Value: []byte(contracts.Version)},
-				{Key: "mqtt.content-type", Value: []byte("application/json")},
 			},
+		}
+		if i%2 == 0 { // half with a header of the other uplink, which is left out
+			out[i].Headers = append(out[i].Headers, outbox.Header{Key: "mqtt.content-type", Value: []byte("application/json")})
 		}
 		seq[k]++
 	}
@@ -212,7 +214,7 @@ func testRecords(n int, keys ...string) []outbox.Record {
 }
 
 // checkStream checks recs hold each of testRecords(n, ...) at least once,
-// on the topic of its eventType, without the mqtt.* header, and each
+// on the topic of its eventType, with its headers but the mqtt.* one, and each
 // key's records of a lane in order of first arrival. It returns how many
 // were duplicates.
 func checkStream(t testing.TB, recs []*kgo.Record, n int) (dups int) {
@@ -254,8 +256,8 @@ func checkStream(t testing.TB, recs []*kgo.Record, n int) (dups int) {
 		if header(r, "mqtt.content-type") != "" {
 			t.Errorf("record %s carries the mqtt.content-type header", id)
 		}
-		if header(r, contracts.HeaderCorrelationID) == "" || header(r, contracts.HeaderVersion) != contracts.Version {
-			t.Errorf("record %s headers %v lack correlationId or __version", id, r.Headers)
+		if header(r, contracts.HeaderCorrelationID) != "corr-"+id || header(r, contracts.HeaderVersion) != contracts.Version || len(r.Headers) != 3 {
+			t.Errorf("record %s has headers %v; want eventType, correlationId corr-%s and __version", id, r.Headers, id)
 		}
 	}
 	if got != n {

@@ -285,12 +285,12 @@ func (p *producer) prepare(r *round) bool {
 			break
 		}
 		n := len(r.hdrs)
-		rec, reason := p.u.record(e, r.hdrs[n:n:n+headerRoom(e)])
+		rec, added, reason := p.u.record(e, r.hdrs[n:n:n+headerRoom(e)])
 		if reason != "" {
 			p.quarantine(e, reason)
 			continue
 		}
-		r.hdrs = r.hdrs[:n+len(rec.Headers)]
+		r.hdrs = r.hdrs[:n+len(added)]
 		r.entries = append(r.entries, *e)
 		r.recs = append(r.recs, rec)
 		if suspect {

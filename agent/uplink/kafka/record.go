@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -23,58 +24,84 @@ const transportPrefix = "mqtt."
 // id when it has none; its headers are the entry's, but for other
 // transports' ones, with __version added when missing. When the entry
 // cannot make a record that Kafka would take, it returns the reason
-// instead, and the entry is to be quarantined. The headers are appended
-// to hs, which must have room for len(e.Headers)+3 (headerRoom).
+// instead, and the entry is to be quarantined.
+//
+// Headers that need no change are the entry's own, in its memory;
+// otherwise they are appended to hs, which must have room for
+// len(e.Headers)+3 (headerRoom), and record returns hs with them (nil
+// when it appended none).
 //
 // An entry without an eventType header (queued by an older agent, or by
 // the MQTT uplink for its status) is read as a contract envelope, whose
 // eventType, correlationId and __version then become its headers.
-func (u *Uplink) record(e *outbox.Entry, hs []kgo.RecordHeader) (kgo.Record, string) {
+func (u *Uplink) record(e *outbox.Entry, hs []kgo.RecordHeader) (kgo.Record, []kgo.RecordHeader, string) {
 	var eventType []byte
-	var hasVersion bool
+	var hasVersion, foreign bool
 	for _, h := range e.Headers {
 		switch {
 		case strings.HasPrefix(h.Key, transportPrefix):
-			continue
+			foreign = true
 		case h.Key == contracts.HeaderEventType:
 			eventType = h.Value
 		case h.Key == contracts.HeaderVersion:
 			hasVersion = true
 		}
-		hs = append(hs, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 	}
-	if eventType == nil {
-		env, ok := envelopeOf(e.Payload)
-		if !ok || env.EventType == "" {
-			return kgo.Record{}, "record has no eventType header, and its payload is not a contract envelope with an eventType"
+	headers := recordHeaders(e.Headers)
+	if eventType == nil || !hasVersion || foreign {
+		for _, h := range e.Headers {
+			if !strings.HasPrefix(h.Key, transportPrefix) {
+				hs = append(hs, kgo.RecordHeader(h))
+			}
 		}
-		eventType = []byte(env.EventType)
-		hs = append(hs, kgo.RecordHeader{Key: contracts.HeaderEventType, Value: eventType})
-		if env.CorrelationID != "" {
-			hs = append(hs, kgo.RecordHeader{Key: contracts.HeaderCorrelationID, Value: []byte(env.CorrelationID)})
+		if eventType == nil {
+			env, ok := envelopeOf(e.Payload)
+			if !ok || env.EventType == "" {
+				return kgo.Record{}, nil, "record has no eventType header, and its payload is not a contract envelope with an eventType"
+			}
+			eventType = []byte(env.EventType)
+			hs = append(hs, kgo.RecordHeader{Key: contracts.HeaderEventType, Value: eventType})
+			if env.CorrelationID != "" {
+				hs = append(hs, kgo.RecordHeader{Key: contracts.HeaderCorrelationID, Value: []byte(env.CorrelationID)})
+			}
+			if env.Version != "" {
+				hs = append(hs, kgo.RecordHeader{Key: contracts.HeaderVersion, Value: []byte(env.Version)})
+				hasVersion = true
+			}
 		}
-		if env.Version != "" {
-			hs = append(hs, kgo.RecordHeader{Key: contracts.HeaderVersion, Value: []byte(env.Version)})
-			hasVersion = true
+		if !hasVersion {
+			hs = append(hs, kgo.RecordHeader{Key: contracts.HeaderVersion, Value: []byte(contracts.Version)})
 		}
-	}
-	if !hasVersion {
-		hs = append(hs, kgo.RecordHeader{Key: contracts.HeaderVersion, Value: []byte(contracts.Version)})
+		headers = hs
+	} else {
+		hs = nil
 	}
 	topic := topicOf(eventType)
 	if topic == "" {
-		return kgo.Record{}, fmt.Sprintf("eventType %q is not in the contracts' catalogue: no Kafka topic for it", eventType)
+		return kgo.Record{}, nil, fmt.Sprintf("eventType %q is not in the contracts' catalogue: no Kafka topic for it", eventType)
 	}
 	key := e.Key
 	if len(key) == 0 {
 		key = u.key
 	}
-	r := kgo.Record{Topic: topic, Key: key, Value: e.Payload, Headers: hs}
+	r := kgo.Record{Topic: topic, Key: key, Value: e.Payload, Headers: headers}
 	if n := batchSize(&r); n > maxBatchBytes {
-		return kgo.Record{}, fmt.Sprintf("record of %d bytes as a Kafka batch is larger than the producer's limit of %d bytes", n, maxBatchBytes)
+		return kgo.Record{}, nil, fmt.Sprintf("record of %d bytes as a Kafka batch is larger than the producer's limit of %d bytes", n, maxBatchBytes)
 	}
-	return r, ""
+	return r, hs, ""
 }
+
+// recordHeaders returns hs as Kafka record headers, in the same memory:
+// outbox.Header and kgo.RecordHeader are the same struct, which the
+// conversion below, compiled only while they are, makes sure of.
+func recordHeaders(hs []outbox.Header) []kgo.RecordHeader {
+	if len(hs) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*kgo.RecordHeader)(unsafe.Pointer(unsafe.SliceData(hs))), len(hs))
+}
+
+var _ = kgo.RecordHeader(outbox.Header{}) // the same struct: recordHeaders relies on it
 
 // headerRoom is the room record needs for the headers of e.
 func headerRoom(e *outbox.Entry) int { return len(e.Headers) + 3 }
