@@ -1,5 +1,7 @@
 package outbox
 
+import "unsafe"
+
 // arena holds the memory of the records one TryNext decodes: their bytes
 // and headers come out of chunks shared by many records, and their header
 // keys, which repeat from record to record, are interned. Allocating each
@@ -47,7 +49,7 @@ func (a *arena) reset() {
 	if a.usedB > cap(a.spareB) && a.usedB <= maxReused {
 		a.spareB = make([]byte, 0, a.usedB)
 	}
-	if a.usedH > cap(a.spareH) && a.usedH*int(headerSize) <= maxReused {
+	if a.usedH > cap(a.spareH) && a.usedH*headerSize <= maxReused {
 		a.spareH = make([]Header, 0, a.usedH)
 	}
 	a.bytes, a.hdrs = a.spareB[:0], a.spareH[:0]
@@ -55,7 +57,7 @@ func (a *arena) reset() {
 }
 
 // headerSize is the size of a Header in memory.
-const headerSize = 40
+const headerSize = int(unsafe.Sizeof(Header{}))
 
 // copy returns a copy of b in the arena, of full capacity: an append to
 // it copies, and leaves its neighbours be.
