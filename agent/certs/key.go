@@ -38,7 +38,17 @@ func NewKey(alg string) (crypto.Signer, error) {
 		}
 		return redact(k), nil
 	}
-	return nil, fmt.Errorf("certs: new key: %w %q (want %q or %q)", ErrUnknownAlg, alg, AlgECDSAP256, AlgRSA2048)
+	return nil, fmt.Errorf("certs: new key: %w", checkAlg(alg))
+}
+
+// checkAlg returns ErrUnknownAlg, wrapped, for an alg NewKey does not
+// take, and nil for one it does: a check that makes no key.
+func checkAlg(alg string) error {
+	switch alg {
+	case "", AlgECDSAP256, AlgRSA2048:
+		return nil
+	}
+	return fmt.Errorf("%w %q (want %q or %q)", ErrUnknownAlg, alg, AlgECDSAP256, AlgRSA2048)
 }
 
 const redacted = "[private key redacted]"

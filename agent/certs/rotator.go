@@ -191,7 +191,7 @@ func NewRotator(cfg RotatorConfig) (*Rotator, error) {
 	case cfg.RetryMin <= 0 || cfg.RetryMax < cfg.RetryMin || cfg.TryTimeout <= 0:
 		return nil, fmt.Errorf("certs: rotator: RetryMin %v, RetryMax %v and TryTimeout %v must be positive and in order", cfg.RetryMin, cfg.RetryMax, cfg.TryTimeout)
 	}
-	if _, err := NewKey(cfg.KeyAlg); err != nil {
+	if err := checkAlg(cfg.KeyAlg); err != nil {
 		return nil, fmt.Errorf("certs: rotator: %w", err)
 	}
 	r := &Rotator{
@@ -452,12 +452,10 @@ func (r *Rotator) alarm(now time.Time) time.Time {
 	return r.lastAlarm.Add(expiryAlarmEvery)
 }
 
-// retryWait is the wait after attempt n (from 1): backoff.Capped less a
-// random part of up to half of it, as backoff.Jittered, drawn with
-// cfg.Rand so that tests choose it.
+// retryWait is the wait after attempt n (from 1): backoff.Jittered, drawn
+// with cfg.Rand so that tests choose it.
 func (r *Rotator) retryWait(n int) time.Duration {
-	d := backoff.Capped(r.cfg.RetryMin, r.cfg.RetryMax, n)
-	return d/2 + time.Duration(r.cfg.Rand()*float64(d/2))
+	return backoff.JitteredBy(r.cfg.RetryMin, r.cfg.RetryMax, n, r.cfg.Rand())
 }
 
 // publish makes the state visible to Status.

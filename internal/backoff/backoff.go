@@ -23,8 +23,15 @@ func Capped(lo, hi time.Duration, n int) time.Duration {
 // Jittered returns Capped(lo, hi, n) less a random part of up to half of
 // it: a wait within [d/2, d].
 func Jittered(lo, hi time.Duration, n int) time.Duration {
+	return JitteredBy(lo, hi, n, rand.Float64())
+}
+
+// JitteredBy is Jittered with the random part given: r, in [0, 1), picks
+// the wait within [d/2, d], for a caller that draws from a source of its
+// own (a test's).
+func JitteredBy(lo, hi time.Duration, n int, r float64) time.Duration {
 	d := Capped(lo, hi, n)
-	return d/2 + rand.N(d/2+1)
+	return d/2 + time.Duration(r*float64(d/2))
 }
 
 // Sleep waits d, or until ctx ends; it reports whether d passed.

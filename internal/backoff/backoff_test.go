@@ -39,3 +39,14 @@ func TestJittered(t *testing.T) {
 		t.Errorf("Jittered took %d values in 800 calls; want jitter", len(seen))
 	}
 }
+
+func TestJitteredBy(t *testing.T) {
+	for _, tt := range []struct {
+		r    float64
+		want time.Duration
+	}{{0, 4 * time.Second}, {0.5, 6 * time.Second}, {0.999, 7996 * time.Millisecond}} {
+		if got := backoff.JitteredBy(time.Second, time.Minute, 4, tt.r); got != tt.want {
+			t.Errorf("JitteredBy(1s, 1m, 4, %v) = %v; want %v", tt.r, got, tt.want)
+		}
+	}
+}
