@@ -43,9 +43,11 @@ func (b *Broker) SignClientCert(t testing.TB, pub crypto.PublicKey, cn string, n
 //
 // mosquitto reads its CRL only when it starts, so Revoke writes the CRL
 // ([Broker.CRLFile]), adds crlfile to the configuration and restarts a
-// running mosquitto as [Broker.Restart] does: on the same port, and every
-// client is disconnected. The embedded broker checks the serials on every
-// new TLS handshake and is not restarted: its open connections stay.
+// running broker as [Broker.Restart] does: on the same port, and every
+// client is disconnected. The embedded broker, which checks the serials
+// on every new TLS handshake, is restarted all the same, so that a test
+// sees the same on either broker: every client connects again, and a
+// revoked certificate is refused.
 func (b *Broker) Revoke(t testing.TB, serials ...*big.Int) {
 	t.Helper()
 	if !b.opts.RequireClientCert {
@@ -57,7 +59,7 @@ func (b *Broker) Revoke(t testing.TB, serials ...*big.Int) {
 		t.Fatalf("mqtttest: Revoke: making the CRL: %v", err)
 	}
 	b.mu.Lock()
-	running := b.proc != nil
+	running := b.proc != nil || b.mochi != nil
 	err = b.writeCRL(crl)
 	b.mu.Unlock()
 	if err != nil {
