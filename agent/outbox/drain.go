@@ -51,8 +51,8 @@ func (s *Store) Next(ctx context.Context, max int) ([]Entry, error) {
 // caller to try again; a consumer with a loop of its own waits so without
 // a goroutine in between.
 func (s *Store) TryNext(max int, wake chan struct{}) ([]Entry, error) {
-	var b Batch
-	err := s.tryNext(&b, false, max, wake)
+	var b Batch // fresh memory: the entries are the caller's to keep
+	err := s.TryNextBatch(&b, max, wake)
 	return b.Entries, err
 }
 
@@ -66,17 +66,12 @@ type Batch struct {
 }
 
 // TryNextBatch is TryNext into b: it replaces b.Entries with the entries
-// handed out. Their records' bytes and headers are in b's memory, which
-// the next TryNextBatch into b overwrites: the caller must be done with
-// every entry of b, and with everything that shares their memory (Key,
-// Payload, Headers), before it calls TryNextBatch with b again.
+// handed out, none when it returns an error. Their records' bytes and
+// headers are in b's memory, which the next TryNextBatch into b
+// overwrites: the caller must be done with every entry of b, and with
+// everything that shares their memory (Key, Payload, Headers), before it
+// calls TryNextBatch with b again.
 func (s *Store) TryNextBatch(b *Batch, max int, wake chan struct{}) error {
-	return s.tryNext(b, true, max, wake)
-}
-
-// tryNext is TryNext and TryNextBatch; reuse tells whether b's memory is
-// reused.
-func (s *Store) tryNext(b *Batch, reuse bool, max int, wake chan struct{}) error {
 	if max <= 0 {
 		return fmt.Errorf("outbox: next: max %d must be positive", max)
 	}
@@ -86,12 +81,9 @@ func (s *Store) tryNext(b *Batch, reuse bool, max int, wake chan struct{}) error
 	if s.closed {
 		return fmt.Errorf("outbox: next: %w", ErrClosed)
 	}
-	if reuse {
-		b.mem.reset()
-	} else {
-		b.mem = arena{}
-	}
+	b.mem.reset()
 	if err := s.handOutLocked(b, max); err != nil {
+		b.Entries = b.Entries[:0]
 		return fmt.Errorf("outbox: next: %w", err)
 	}
 	if len(b.Entries) == 0 && wake != nil {

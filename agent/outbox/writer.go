@@ -430,23 +430,20 @@ func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]Lane, req *appen
 // evict drops the oldest telemetry that is not in flight until over bytes
 // are free or none is left to drop.
 func (s *Store) evict(tx *bolt.Tx, st *txState, busy map[ID]Lane, over int64) error {
-	b := tx.Bucket(laneBuckets[LaneTelemetry])
-	var victims [][]byte
+	var victims []pendingDelete
 	var freed int64
-	c := b.Cursor()
+	c := tx.Bucket(laneBuckets[LaneTelemetry]).Cursor()
 	for k, v := c.First(); k != nil && freed < over; k, v = c.Next() {
 		if _, ok := busy[idOf(k)]; ok {
 			continue
 		}
-		victims = append(victims, append([]byte(nil), k...))
+		victims = append(victims, pendingDelete{id: idOf(k), lane: LaneTelemetry})
 		freed += int64(len(v))
 	}
-	for _, k := range victims {
-		if err := s.deleteRecord(tx, st, LaneTelemetry, idOf(k)); err != nil {
-			return err
-		}
-		st.dropped.Cap++
+	if err := s.deleteRecords(tx, st, victims); err != nil {
+		return err
 	}
+	st.dropped.Cap += uint64(len(victims))
 	if len(victims) > 0 {
 		s.log.Warn("outbox: full; dropped the oldest telemetry", "records", len(victims), "bytes", freed)
 	}
