@@ -202,11 +202,17 @@ func (m *memoryOutbox) TryNextBatch(b *outbox.Batch, max int, wake chan struct{}
 	return nil
 }
 
+// Ack counts the benchmark's records acked, not the uplink's own.
 func (m *memoryOutbox) Ack(ids ...outbox.ID) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	before := m.acked
-	if m.acked += len(ids); before < m.total && m.acked >= m.total {
+	for _, id := range ids {
+		if int(id) <= m.total {
+			m.acked++
+		}
+	}
+	if before < m.total && m.acked == m.total {
 		close(m.drained)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -93,6 +95,13 @@ type round struct {
 	done []bool
 	left int
 	all  chan struct{} // closed once every outcome is in
+}
+
+// promise is franz-go's promise for the round's records: rec is one of
+// r.recs, whose index its address gives.
+func (r *round) promise(rec *kgo.Record, err error) {
+	i := (uintptr(unsafe.Pointer(rec)) - uintptr(unsafe.Pointer(unsafe.SliceData(r.recs)))) / unsafe.Sizeof(kgo.Record{})
+	r.finish(int(i), err)
 }
 
 // finish records the outcome of entry i.
@@ -235,7 +244,7 @@ func (p *producer) take(ctx context.Context, keep func(*round) bool) bool {
 		p.readMu.Lock()
 		err := p.box.TryNextBatch(&r.batch, p.u.cfg.Window, wake)
 		n := len(r.batch.Entries)
-		kept := n > 0 && keep(r)
+		kept := err == nil && n > 0 && keep(r)
 		p.readMu.Unlock()
 		switch {
 		case err != nil:
@@ -320,9 +329,13 @@ func (p *producer) reuse(r *round) {
 func (p *producer) send(ctx context.Context, r *round) {
 	p.round = r
 	n := len(r.entries)
-	r.errs, r.done, r.left, r.all = make([]error, n), make([]bool, n), n, make(chan struct{})
+	r.errs, r.done = slices.Grow(r.errs[:0], n)[:n], slices.Grow(r.done[:0], n)[:n]
+	clear(r.errs)
+	clear(r.done)
+	r.left, r.all = n, make(chan struct{})
+	promise := r.promise // one closure a round, not one a record
 	for i := range r.recs {
-		p.cl.Produce(context.Background(), &r.recs[i], func(_ *kgo.Record, err error) { r.finish(i, err) })
+		p.cl.Produce(context.Background(), &r.recs[i], promise)
 	}
 	p.flush(ctx)
 }

@@ -47,7 +47,7 @@ func (u *Uplink) record(e *outbox.Entry, hs []kgo.RecordHeader) (kgo.Record, []k
 			hasVersion = true
 		}
 	}
-	headers := recordHeaders(e.Headers)
+	var headers []kgo.RecordHeader
 	if eventType == nil || !hasVersion || foreign {
 		for _, h := range e.Headers {
 			if !strings.HasPrefix(h.Key, transportPrefix) {
@@ -74,7 +74,7 @@ func (u *Uplink) record(e *outbox.Entry, hs []kgo.RecordHeader) (kgo.Record, []k
 		}
 		headers = hs
 	} else {
-		hs = nil
+		headers, hs = recordHeaders(e.Headers), nil
 	}
 	topic := topicOf(eventType)
 	if topic == "" {
