@@ -100,7 +100,6 @@ func TestKafkaCommandsSurviveKill(t *testing.T) {
 type answerLog struct {
 	mu   sync.Mutex
 	got  map[string][]string // distinct record values by correlationId
-	all  int                 // answers with a correlationId, repeats included
 	more chan struct{}       // closed and replaced on every answer
 }
 
@@ -142,44 +141,39 @@ func (a *answerLog) add(r *kgo.Record) {
 	if !slices.Contains(a.got[cid], string(r.Value)) {
 		a.got[cid] = append(a.got[cid], string(r.Value))
 	}
-	a.all++
 	close(a.more)
 	a.more = make(chan struct{})
 }
 
 // waitFor reports whether every one of cids is answered within within.
 func (a *answerLog) waitFor(cids []string, within time.Duration) bool {
+	return a.wait(within, func() bool { return len(a.missingLocked(cids)) == 0 })
+}
+
+// waitCount waits up to within for n commands answered, failing the
+// test; it returns as soon as the answer that makes n arrives.
+func (a *answerLog) waitCount(t *testing.T, n int, within time.Duration) {
+	t.Helper()
+	if !a.wait(within, func() bool { return len(a.got) >= n }) {
+		t.Fatalf("%d commands answered within %v; want %d", a.count(), within, n)
+	}
+}
+
+// wait reports whether done, called with a.mu held, holds within within,
+// trying it again on every answer.
+func (a *answerLog) wait(within time.Duration, done func() bool) bool {
 	timeout := time.After(within)
 	for {
 		a.mu.Lock()
-		missing, more := len(a.missingLocked(cids)), a.more
+		ok, more := done(), a.more
 		a.mu.Unlock()
-		if missing == 0 {
+		if ok {
 			return true
 		}
 		select {
 		case <-more:
 		case <-timeout:
 			return false
-		}
-	}
-}
-
-// waitCount waits up to within for n answers, failing the test.
-func (a *answerLog) waitCount(t *testing.T, n int, within time.Duration) {
-	t.Helper()
-	timeout := time.After(within)
-	for {
-		a.mu.Lock()
-		got, more := len(a.got), a.more
-		a.mu.Unlock()
-		if got >= n {
-			return
-		}
-		select {
-		case <-more:
-		case <-timeout:
-			t.Fatalf("%d commands answered within %v; want %d", got, within, n)
 		}
 	}
 }
