@@ -326,39 +326,39 @@ func TestMetrics(t *testing.T) {
 
 	e := r.metricsText(t)
 	tests := []struct {
-		fam, name string
-		labels    []string
-		want      float64
+		name   string
+		labels []string
+		want   float64
 	}{
-		{"iot_hub_agent_info", "iot_hub_agent_info", []string{"version", "1.2.3"}, 1},
-		{"iot_hub_agent_healthy", "iot_hub_agent_healthy", nil, 1},
-		{"iot_hub_agent_uplink_connected", "iot_hub_agent_uplink_connected", nil, 1},
-		{"iot_hub_agent_uplink_reconnects_total", "iot_hub_agent_uplink_reconnects_total", nil, 4},
-		{"iot_hub_agent_outbox_depth", "iot_hub_agent_outbox_depth", []string{"lane", "telemetry"}, 1},
-		{"iot_hub_agent_outbox_depth", "iot_hub_agent_outbox_depth", []string{"lane", "control"}, 0},
-		{"iot_hub_agent_outbox_dropped_total", "iot_hub_agent_outbox_dropped_total", []string{"reason", "cap"}, 0},
-		{"iot_hub_agent_outbox_dropped_total", "iot_hub_agent_outbox_dropped_total", []string{"reason", "expired"}, 0},
-		{"iot_hub_agent_outbox_dropped_total", "iot_hub_agent_outbox_dropped_total", []string{"reason", "refused"}, 0},
-		{"iot_hub_agent_outbox_quarantined", "iot_hub_agent_outbox_quarantined", nil, 0},
-		{"iot_hub_agent_outbox_oldest_age_seconds", "iot_hub_agent_outbox_oldest_age_seconds", []string{"lane", "control"}, 0},
-		{"iot_hub_agent_published_total", "iot_hub_agent_published_total", []string{"lane", "telemetry"}, 3},
-		{"iot_hub_agent_published_total", "iot_hub_agent_published_total", []string{"lane", "control"}, 1},
-		{"iot_hub_agent_publish_latency_seconds", "iot_hub_agent_publish_latency_seconds_bucket", []string{"le", "0.005"}, 3},
-		{"iot_hub_agent_publish_latency_seconds", "iot_hub_agent_publish_latency_seconds_bucket", []string{"le", "3600"}, 3},
-		{"iot_hub_agent_publish_latency_seconds", "iot_hub_agent_publish_latency_seconds_bucket", []string{"le", "+Inf"}, 4},
-		{"iot_hub_agent_publish_latency_seconds", "iot_hub_agent_publish_latency_seconds_count", nil, 4},
-		{"iot_hub_agent_publish_latency_seconds", "iot_hub_agent_publish_latency_seconds_sum", nil, 7200.008},
-		{"iot_hub_agent_rpc_commands_total", "iot_hub_agent_rpc_commands_total", []string{"method", "getSensors", "code", "OK"}, 2},
-		{"iot_hub_agent_rpc_commands_total", "iot_hub_agent_rpc_commands_total", []string{"method", "getSensors", "code", "BUSY"}, 1},
-		{"iot_hub_agent_rpc_commands_total", "iot_hub_agent_rpc_commands_total", []string{"method", "(unknown)", "code", "METHOD_NOT_FOUND"}, 1},
-		{"iot_hub_agent_rpc_duration_seconds", "iot_hub_agent_rpc_duration_seconds_bucket", []string{"method", "getSensors", "le", "0.001"}, 1},
-		{"iot_hub_agent_rpc_duration_seconds", "iot_hub_agent_rpc_duration_seconds_bucket", []string{"method", "getSensors", "le", "0.0025"}, 2},
-		{"iot_hub_agent_rpc_duration_seconds", "iot_hub_agent_rpc_duration_seconds_count", []string{"method", "getSensors"}, 3},
-		{"iot_hub_agent_rpc_duration_seconds", "iot_hub_agent_rpc_duration_seconds_sum", []string{"method", "getSensors"}, 0.022},
-		{"iot_hub_agent_sensor_read_errors_total", "iot_hub_agent_sensor_read_errors_total", []string{"sensor", "mcu"}, 3},
-		{"iot_hub_agent_sensor_read_errors_total", "iot_hub_agent_sensor_read_errors_total", []string{"sensor", "bme"}, 0},
-		{"iot_hub_agent_sensor_read_errors_total", "iot_hub_agent_sensor_read_errors_total", []string{"sensor", "idle"}, 0},
-		{"iot_hub_agent_certificate_days_left", "iot_hub_agent_certificate_days_left", nil, 30},
+		{"iot_hub_agent_info", []string{"version", "1.2.3"}, 1},
+		{"iot_hub_agent_healthy", nil, 1},
+		{"iot_hub_agent_uplink_connected", nil, 1},
+		{"iot_hub_agent_uplink_reconnects_total", nil, 4},
+		{"iot_hub_agent_outbox_depth", []string{"lane", "telemetry"}, 1},
+		{"iot_hub_agent_outbox_depth", []string{"lane", "control"}, 0},
+		{"iot_hub_agent_outbox_dropped_total", []string{"reason", "cap"}, 0},
+		{"iot_hub_agent_outbox_dropped_total", []string{"reason", "expired"}, 0},
+		{"iot_hub_agent_outbox_dropped_total", []string{"reason", "refused"}, 0},
+		{"iot_hub_agent_outbox_quarantined", nil, 0},
+		{"iot_hub_agent_outbox_oldest_age_seconds", []string{"lane", "control"}, 0},
+		{"iot_hub_agent_published_total", []string{"lane", "telemetry"}, 3},
+		{"iot_hub_agent_published_total", []string{"lane", "control"}, 1},
+		{"iot_hub_agent_publish_latency_seconds_bucket", []string{"le", "0.005"}, 3},
+		{"iot_hub_agent_publish_latency_seconds_bucket", []string{"le", "3600"}, 3},
+		{"iot_hub_agent_publish_latency_seconds_bucket", []string{"le", "+Inf"}, 4},
+		{"iot_hub_agent_publish_latency_seconds_count", nil, 4},
+		{"iot_hub_agent_publish_latency_seconds_sum", nil, 7200.008},
+		{"iot_hub_agent_rpc_commands_total", []string{"method", "getSensors", "code", "OK"}, 2},
+		{"iot_hub_agent_rpc_commands_total", []string{"method", "getSensors", "code", "BUSY"}, 1},
+		{"iot_hub_agent_rpc_commands_total", []string{"method", "(unknown)", "code", "METHOD_NOT_FOUND"}, 1},
+		{"iot_hub_agent_rpc_duration_seconds_bucket", []string{"method", "getSensors", "le", "0.001"}, 1},
+		{"iot_hub_agent_rpc_duration_seconds_bucket", []string{"method", "getSensors", "le", "0.0025"}, 2},
+		{"iot_hub_agent_rpc_duration_seconds_count", []string{"method", "getSensors"}, 3},
+		{"iot_hub_agent_rpc_duration_seconds_sum", []string{"method", "getSensors"}, 0.022},
+		{"iot_hub_agent_sensor_read_errors_total", []string{"sensor", "mcu"}, 3},
+		{"iot_hub_agent_sensor_read_errors_total", []string{"sensor", "bme"}, 0},
+		{"iot_hub_agent_sensor_read_errors_total", []string{"sensor", "idle"}, 0},
+		{"iot_hub_agent_certificate_days_left", nil, 30},
 	}
 	for _, tt := range tests {
 		got, ok := e.Value(tt.name, tt.labels...)

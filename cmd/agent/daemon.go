@@ -263,11 +263,8 @@ func listenHealth(cfg *config.Config, log *slog.Logger, meter *health.Metrics, u
 		return nil, nil
 	}
 	return health.Listen(cfg.HealthConfig(log), health.Sources{
-		Version: version,
-		Uplink: func() health.UplinkState {
-			s := up.state()
-			return health.UplinkState{Connected: s.Connected, Since: s.Since, Broker: s.Broker, Reconnects: s.Reconnects}
-		},
+		Version:     version,
+		Uplink:      func() health.UplinkState { return health.UplinkState(up.state()) },
 		Outbox:      box,
 		Sensors:     sampler,
 		Certificate: up.certificate,

@@ -4,18 +4,13 @@ import (
 	stdjson "encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/iot-hub/agent/agent/health/healthtest"
 	"github.com/iot-hub/agent/contracts"
-	"github.com/iot-hub/agent/internal/mqtttest"
 )
 
 // TestHealthEndpoint: the agent, with health enabled on a loopback port,
@@ -24,28 +19,13 @@ import (
 // and closes the port when it stops.
 func TestHealthEndpoint(t *testing.T) {
 	const id = "gw-health"
-	r := &rpcRig{id: id, broker: mqtttest.Start(t, mqtttest.Options{}), replies: "e2e/replies/" + uuid.NewString()}
-	r.topics, _ = contracts.DeviceTopics(id)
-	r.client = dialRPC(t, r.broker.Addr(), "e2e-health-"+id, r.replies)
-	addr := freeLoopbackAddr(t)
-	r.stateDir = filepath.Join(t.TempDir(), "state")
-	r.config = writeConfig(t, fmt.Sprintf(`
-deviceId: %s
-stateDir: %s
-log: {level: info, format: json}
-uplink:
-  mqtt:
-    broker: %s
-    connectTimeout: 5s
-    backoffMin: 100ms
-    backoffMax: 1s
-health:
+	addr := freeAddr(t)
+	r := launchRPCRig(t, id, fmt.Sprintf(`health:
   enabled: true
   listen: %s
 sensors:
   - {name: sim, type: sim, interval: 100ms}
-`, id, r.stateDir, r.broker.URL(), addr))
-	r.agent = startAgent(t, r.config)
+`, addr))
 	r.agent.waitLog(t, `"msg":"health: listening","addr":"`+addr+`"`, 30*time.Second)
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 	base := "http://" + addr
@@ -77,18 +57,13 @@ sensors:
 	})
 
 	// The agent answers commands once it has subscribed, a little after
-	// it connected: getSensors until one is answered, then one
-	// getDeviceState.
-	waitUntil(t, 30*time.Second, "an answer to getSensors", func() bool {
-		cid, body := rpcCommand(id, "getSensors", "", nil)
-		r.send(t, body, cid, nil)
-		_, ok := r.client.waitN(1, 2*time.Second, r.answerTo(cid))
-		return ok
-	})
-	cid, body := rpcCommand(id, "getDeviceState", "", nil)
+	// it connected: getDeviceState until one is answered, then one
+	// getSensors.
+	r.waitReady(t)
+	cid, body := rpcCommand(id, "getSensors", "", nil)
 	r.send(t, body, cid, nil)
 	if resp, _ := r.answer(t, cid); resp.Status != contracts.StatusSuccess {
-		t.Fatalf("getDeviceState answered %s: %+v", resp.Status, resp.Error)
+		t.Fatalf("getSensors answered %s: %+v", resp.Status, resp.Error)
 	}
 
 	e := scrapeAgent(t, hc, base)
@@ -97,8 +72,8 @@ sensors:
 		labels []string
 		want   float64
 	}{
-		{"iot_hub_agent_rpc_commands_total", []string{"method", "getDeviceState", "code", "OK"}, 1},
-		{"iot_hub_agent_rpc_duration_seconds_count", []string{"method", "getDeviceState"}, 1},
+		{"iot_hub_agent_rpc_commands_total", []string{"method", "getSensors", "code", "OK"}, 1},
+		{"iot_hub_agent_rpc_duration_seconds_count", []string{"method", "getSensors"}, 1},
 		{"iot_hub_agent_uplink_connected", nil, 1},
 		{"iot_hub_agent_healthy", nil, 1},
 		{"iot_hub_agent_sensor_read_errors_total", []string{"sensor", "sim"}, 0},
@@ -108,8 +83,8 @@ sensors:
 			t.Errorf("%s%v = %v (present %v); want %v", tt.name, tt.labels, got, ok, tt.want)
 		}
 	}
-	if n, _ := e.Value("iot_hub_agent_rpc_commands_total", "method", "getSensors", "code", "OK"); n < 1 {
-		t.Errorf("rpc_commands_total{getSensors,OK} = %v; want at least 1", n)
+	if n, _ := e.Value("iot_hub_agent_rpc_commands_total", "method", "getDeviceState", "code", "OK"); n < 1 {
+		t.Errorf("rpc_commands_total{getDeviceState,OK} = %v; want at least 1", n)
 	}
 
 	if code := r.agent.stop(t, syscall.SIGTERM); code != exitOK {
@@ -119,20 +94,6 @@ sensors:
 		resp.Body.Close()
 		t.Errorf("GET /healthz after the agent stopped = %d; want the connection refused", resp.StatusCode)
 	}
-}
-
-// freeLoopbackAddr returns 127.0.0.1 with a port free a moment ago.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }
 
 // httpGet returns the status and body of a GET of url.

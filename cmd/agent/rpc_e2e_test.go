@@ -171,6 +171,16 @@ type rpcRig struct {
 // YAML list items, and returns once the agent answers commands.
 func startRPCRig(t *testing.T, id, sensorsYAML string) *rpcRig {
 	t.Helper()
+	r := launchRPCRig(t, id, "sensors:\n"+sensorsYAML)
+	r.waitReady(t)
+	return r
+}
+
+// launchRPCRig starts mosquitto and the agent, whose config ends with
+// tail (YAML after its uplink: sensors, and other sections), and returns
+// without waiting for the agent.
+func launchRPCRig(t *testing.T, id, tail string) *rpcRig {
+	t.Helper()
 	r := &rpcRig{id: id, broker: mqtttest.Start(t, mqtttest.Options{}), replies: "e2e/replies/" + uuid.NewString()}
 	if r.broker.Embedded() {
 		t.Log("these RPC tests run against the embedded broker, not mosquitto")
@@ -188,10 +198,8 @@ uplink:
     connectTimeout: 5s
     backoffMin: 100ms
     backoffMax: 1s
-sensors:
-%s`, id, r.stateDir, r.broker.URL(), sensorsYAML))
+%s`, id, r.stateDir, r.broker.URL(), tail))
 	r.agent = startAgent(t, r.config)
-	r.waitReady(t)
 	return r
 }
 
