@@ -44,11 +44,10 @@ func (s *Server) read() *snapshot {
 		}
 	}
 	if s.src.Outbox != nil {
-		if _, _, err := s.src.Outbox.Cursor(probeCursor); err != nil {
-			sn.outboxErr = err
-			sn.problems = append(sn.problems, "outbox: cannot be read: "+err.Error())
+		if st := s.src.Outbox.Stats(); st.Err != nil {
+			sn.outboxErr = st.Err
+			sn.problems = append(sn.problems, "outbox: cannot be read: "+st.Err.Error())
 		} else {
-			st := s.src.Outbox.Stats()
 			sn.outbox = &st
 		}
 	}

@@ -38,11 +38,9 @@ type UplinkState struct {
 
 // Outbox is what the server reads of the outbox (*outbox.Store).
 type Outbox interface {
-	// Stats returns a snapshot of the store.
+	// Stats returns a snapshot of the store; its Err says when the file
+	// could not be read.
 	Stats() outbox.Stats
-	// Cursor looks a cursor up: the server's probe that the file can be
-	// read.
-	Cursor(name string) (value []byte, ok bool, err error)
 }
 
 // Sensors is what the server reads of the sampler (*sensors.Sampler).
@@ -50,7 +48,3 @@ type Sensors interface {
 	// Status returns the status of every sensor when no name is given.
 	Status(names ...string) ([]sensors.Status, error)
 }
-
-// probeCursor is the cursor the server looks up to see that the outbox
-// can be read; it is never written.
-const probeCursor = "health/probe"

@@ -457,6 +457,15 @@ func TestStats(t *testing.T) {
 		st.Telemetry.OldestAge != 90*time.Second || st.FileSize <= 0 {
 		t.Errorf("Stats = %+v; want depths 1 and 2, 2 in flight, oldest telemetry 90s", st)
 	}
+	if st.Err != nil {
+		t.Errorf("Stats.Err = %v on an open store; want nil", st.Err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stats().Err; !errors.Is(err, outbox.ErrClosed) {
+		t.Errorf("Stats.Err after Close = %v; want ErrClosed", err)
+	}
 }
 
 func TestConfigValidate(t *testing.T) {

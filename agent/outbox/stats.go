@@ -22,6 +22,10 @@ type Stats struct {
 	Commits uint64
 	// Compactions counts online compactions since Open.
 	Compactions uint64
+	// Err is why the file could not be read (ErrClosed after Close, or
+	// bbolt's error); the lanes are then zero and the rest comes from
+	// memory.
+	Err error
 }
 
 // LaneStats describes one lane.

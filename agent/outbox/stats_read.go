@@ -1,6 +1,8 @@
 package outbox
 
 import (
+	"fmt"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -19,9 +21,10 @@ func (s *Store) Stats() Stats {
 	now := s.now()
 	lanes := [numLanes]*LaneStats{&st.Control, &st.Telemetry}
 	if s.closed {
+		st.Err = fmt.Errorf("outbox: stats: %w", ErrClosed)
 		return st
 	}
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		for l := range Lane(numLanes) {
 			ls := lanes[l]
 			// Records appended and not committed yet count: Next may
@@ -39,6 +42,10 @@ func (s *Store) Stats() Stats {
 		}
 		return nil
 	})
+	if err != nil {
+		return Stats{InFlight: st.InFlight, Dropped: st.Dropped, Quarantined: st.Quarantined, FileSize: st.FileSize,
+			Commits: st.Commits, Compactions: st.Compactions, Err: fmt.Errorf("outbox: stats: %w", err)}
+	}
 	return st
 }
 
