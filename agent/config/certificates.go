@@ -1,15 +1,14 @@
 package config
 
 import (
-	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/iot-hub/agent/agent/certs"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
+	"github.com/iot-hub/agent/internal/certpool"
 )
 
 // Certificates configures the renewal of the client certificate on the
@@ -124,13 +123,9 @@ func (c *Config) RotationRequestFile() string { return filepath.Join(c.StateDir,
 // daemon wires (store, outbox, uplink, topic); it reads the CA bundle.
 func (c *Config) RotatorConfig(log *slog.Logger) (certs.RotatorConfig, error) {
 	k := c.Certificates
-	pem, err := os.ReadFile(k.CAFile)
+	roots, err := certpool.Load(k.CAFile)
 	if err != nil {
 		return certs.RotatorConfig{}, fmt.Errorf("certificates.caFile: %w", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		return certs.RotatorConfig{}, fmt.Errorf("certificates.caFile: %s holds no PEM certificate", k.CAFile)
 	}
 	return certs.RotatorConfig{
 		DeviceID: c.DeviceID, Roots: roots, KeyAlg: k.KeyAlgorithm,

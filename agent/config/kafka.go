@@ -2,15 +2,14 @@ package config
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/iot-hub/agent/agent/uplink/kafka"
+	"github.com/iot-hub/agent/internal/certpool"
 )
 
 // Kafka configures the Kafka uplink, which produces the outbox straight
@@ -132,14 +131,11 @@ func (c *Config) KafkaConfig(log *slog.Logger) (kafka.Config, error) {
 	}
 	cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 	if k.CAFile != "" {
-		pem, err := os.ReadFile(k.CAFile)
+		pool, err := certpool.Load(k.CAFile)
 		if err != nil {
 			return kafka.Config{}, fmt.Errorf("uplink.kafka.caFile: %w", err)
 		}
-		cfg.TLS.RootCAs = x509.NewCertPool()
-		if !cfg.TLS.RootCAs.AppendCertsFromPEM(pem) {
-			return kafka.Config{}, fmt.Errorf("uplink.kafka.caFile: %s holds no PEM certificate", k.CAFile)
-		}
+		cfg.TLS.RootCAs = pool
 	}
 	if k.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(k.CertFile, k.KeyFile)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/config"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/certpool"
 )
 
 // Exit codes of agent call, which differ from the other subcommands': a
@@ -213,14 +213,11 @@ func brokerAddr(broker string) (addr string, useTLS bool, err error) {
 func callTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pool, err := certpool.Load(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("--ca: %w", err)
 		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca %s holds no PEM certificate", caFile)
-		}
+		c.RootCAs = pool
 	}
 	if certFile != "" {
 		pair, err := tls.LoadX509KeyPair(certFile, keyFile)

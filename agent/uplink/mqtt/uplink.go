@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/backoff"
+	"github.com/iot-hub/agent/internal/certpool"
 )
 
 // Outbox is what the uplink needs of the outbox: records to publish, and
@@ -443,13 +443,9 @@ func (u *Uplink) status(s contracts.DeviceStatus, reason string) ([]byte, error)
 func loadTLS(cfg Config) (*tls.Config, error) {
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+		pool, err := certpool.Load(cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("CA bundle: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", cfg.CAFile)
 		}
 		c.RootCAs = pool
 	}
