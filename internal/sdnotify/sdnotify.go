@@ -32,8 +32,11 @@ func Stopping() error { return Notify("STOPPING=1") }
 // (STATUS=s). Newlines in s become spaces: they would start assignments of
 // their own. It is a no-op without NOTIFY_SOCKET.
 func Status(s string) error {
-	return Notify("STATUS=" + strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s))
+	return Notify("STATUS=" + oneLine.Replace(s))
 }
+
+// oneLine makes a status one line.
+var oneLine = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 
 // Watchdog pings the service manager's watchdog (WATCHDOG=1). Call it at
 // least every half of the interval [WatchdogInterval] returns. It is a
