@@ -27,7 +27,7 @@ func (r *Rotator) start(ctx context.Context, now time.Time, reason string) error
 	}
 	r.crash("key")
 	r.j = journal{
-		Phase: phaseAwaiting, CorrelationID: contracts.NewCorrelationID(), Reason: reason, StartedAt: now,
+		Phase: phaseAwaiting, CorrelationID: contracts.NewCorrelationID(), Reason: reason,
 		Failures: r.j.Failures, NextAttempt: r.j.NextAttempt, LastError: r.j.LastError,
 	}
 	r.save()
@@ -107,7 +107,7 @@ func (r *Rotator) issued(ctx context.Context, m *contracts.CertificateIssued, no
 		r.fail(ctx, now, err.Error(), serialOf(leaf))
 		return nil
 	}
-	r.j.Phase, r.j.Serial, r.j.NotAfter = phaseTrying, serialOf(leaf), leaf.NotAfter
+	r.j.Phase, r.j.Serial = phaseTrying, serialOf(leaf)
 	r.j.PreviousSerial, r.j.TrialStarted = serialOf(r.current), now
 	r.save()
 	r.log.Info("certs: certificate issued and checked; trying it", "serial", r.j.Serial, "notAfter", leaf.NotAfter.UTC().Format(time.RFC3339), "correlationId", r.j.CorrelationID)

@@ -27,17 +27,15 @@ const (
 // failures since the last success, so that retries back off across
 // restarts too.
 type journal struct {
-	Phase         string    `json:"phase,omitempty"`
-	CorrelationID string    `json:"correlationId,omitempty"`
-	Reason        string    `json:"reason,omitempty"`
-	StartedAt     time.Time `json:"startedAt,omitzero"`
+	Phase         string `json:"phase,omitempty"`
+	CorrelationID string `json:"correlationId,omitempty"`
+	Reason        string `json:"reason,omitempty"`
 	// CSRs counts the CSRs sent for this rotation; LastCSR is the last.
 	CSRs    int       `json:"csrs,omitempty"`
 	LastCSR time.Time `json:"lastCsr,omitzero"`
 	// The certificate installed, and the one it replaces.
-	Serial         string    `json:"serial,omitempty"`
-	NotAfter       time.Time `json:"notAfter,omitzero"`
-	PreviousSerial string    `json:"previousSerial,omitempty"`
+	Serial         string `json:"serial,omitempty"`
+	PreviousSerial string `json:"previousSerial,omitempty"`
 	// TrialStarted is when the uplink was asked to connect with the
 	// candidate.
 	TrialStarted time.Time `json:"trialStarted,omitzero"`

@@ -41,12 +41,12 @@ func (s *Store) promoteSteps() []func() error {
 			return err
 		},
 		func() error {
-			if _, _, err := s.load(currentFile); err != nil {
-				return nil // nothing worth keeping
-			}
 			data, err := os.ReadFile(filepath.Join(s.dir, currentFile))
 			if err != nil {
-				return err
+				return nil // nothing worth keeping
+			}
+			if _, _, err := decodePair(data); err != nil {
+				return nil // nor here
 			}
 			return writeFile(s.dir, previousFile, data)
 		},

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"crypto"
 	"errors"
 	"os"
 	"path/filepath"
@@ -44,16 +45,16 @@ func TestPromoteCrash(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := pemSerial(t, a)
+			want, wantKey := pemSerial(t, a), a.key
 			if done == steps {
-				want = pemSerial(t, b)
+				want, wantKey = pemSerial(t, b), b.key
 			}
 			cur, leaf, err := s.Current()
 			if err != nil {
 				t.Fatalf("Current() after a crash after step %d: %v", done, err)
 			}
-			if leaf.SerialNumber.String() != want || cur.PrivateKey == nil {
-				t.Fatalf("Current() serial = %s; want %s", leaf.SerialNumber, want)
+			if leaf.SerialNumber.String() != want || !sameKey(cur.PrivateKey.(crypto.Signer).Public(), wantKey.Public()) {
+				t.Fatalf("Current() serial = %s; want %s, with its key", leaf.SerialNumber, want)
 			}
 			if done < steps {
 				if err := s.Promote(); err != nil {

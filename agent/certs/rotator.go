@@ -156,10 +156,9 @@ type Status struct {
 	NotAfter time.Time
 	// RenewAt is when the next scheduled renewal starts.
 	RenewAt time.Time
-	// CorrelationID and StartedAt identify the rotation under way; CSRs
-	// counts its CSRs.
+	// CorrelationID identifies the rotation under way; CSRs counts its
+	// CSRs.
 	CorrelationID string
-	StartedAt     time.Time
 	CSRs          int
 	// Failures counts failed rotations in a row; LastError is the last
 	// one's reason; NextAttempt when the next may start.
@@ -210,7 +209,7 @@ func NewRotator(cfg RotatorConfig) (*Rotator, error) {
 	}
 	if cand, candLeaf, err := r.store.Candidate(); err == nil {
 		// A trial was under way: try the candidate again, afresh.
-		r.j.Phase, r.j.Serial, r.j.NotAfter = phaseTrying, serialOf(candLeaf), candLeaf.NotAfter
+		r.j.Phase, r.j.Serial = phaseTrying, serialOf(candLeaf)
 		r.j.PreviousSerial, r.j.TrialStarted = serialOf(leaf), cfg.Now()
 		r.active = cand
 	}
@@ -462,7 +461,7 @@ func (r *Rotator) retryWait(n int) time.Duration {
 func (r *Rotator) publish() {
 	s := Status{
 		State: r.stateName(), Serial: serialOf(r.current), NotAfter: r.current.NotAfter, RenewAt: r.renewAt,
-		CorrelationID: r.j.CorrelationID, StartedAt: r.j.StartedAt, CSRs: r.j.CSRs,
+		CorrelationID: r.j.CorrelationID, CSRs: r.j.CSRs,
 		Failures: r.j.Failures, LastError: r.j.LastError, NextAttempt: r.j.NextAttempt,
 	}
 	r.mu.Lock()

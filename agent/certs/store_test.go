@@ -111,8 +111,8 @@ func TestCandidatePromoteRollback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Certificate) != 2 || c.Leaf != leaf || !sameKey(c.PrivateKey.(crypto.Signer).Public(), leaf.PublicKey) {
-		t.Errorf("Candidate() = %d certificates, leaf %v; want the chain of 2 and its key", len(c.Certificate), c.Leaf)
+	if len(c.Certificate) != 2 || leaf.SerialNumber.String() != pemSerial(t, b) || !sameKey(c.PrivateKey.(crypto.Signer).Public(), b.key.Public()) {
+		t.Errorf("Candidate() = %d certificates, serial %s; want the chain of 2 of %s, with the key put", len(c.Certificate), leaf.SerialNumber, pemSerial(t, b))
 	}
 	wantSlots(t, s, pemSerial(t, a), pemSerial(t, b), "")
 
