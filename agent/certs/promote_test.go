@@ -111,7 +111,7 @@ func TestRecoverTempFiles(t *testing.T) {
 	root := newRoot(t, "root")
 	p, a, b := newPair(t, root), newPair(t, root), newPair(t, root)
 	s := rotated(t, p, a, b)
-	tmp := filepath.Join(s.Dir(), "."+currentFile+tmpMark+"12345")
+	tmp := filepath.Join(s.Dir(), "."+currentFile+".tmp-12345") // as atomicfile.WriteFile names them
 	if err := os.WriteFile(tmp, b.pem[:10], 0o600); err != nil {
 		t.Fatal(err)
 	}

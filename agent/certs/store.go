@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/iot-hub/agent/internal/atomicfile"
 )
 
 // File names of the slots in a store directory.
@@ -81,7 +83,7 @@ func (s *Store) recover() error {
 		return err
 	}
 	for _, e := range entries {
-		if isTemp(e.Name()) {
+		if atomicfile.IsTemp(e.Name()) {
 			if err := removeFile(s.dir, e.Name()); err != nil {
 				return err
 			}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/iot-hub/agent/internal/atomicfile"
 )
 
 // compactSuffix names the temporary file of a compaction.
@@ -70,7 +72,7 @@ func (s *Store) compactLocked() error {
 		os.Remove(tmp)
 		return s.reopenLocked(err)
 	}
-	if err := syncDir(filepath.Dir(s.path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(s.path)); err != nil {
 		return s.reopenLocked(err)
 	}
 	return s.reopenLocked(nil)

@@ -11,6 +11,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/iot-hub/agent/internal/atomicfile"
 )
 
 // boltOptions are the options of every file: the hashmap freelist (fast
@@ -57,7 +59,7 @@ func openOrReplace(path string, log *slog.Logger) (*bolt.DB, error) {
 	}
 	log.Error("outbox: file is damaged; moved aside, starting with an empty outbox",
 		"path", path, "movedTo", aside, "err", err)
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
 	return checkedOpen(path)
@@ -114,14 +116,4 @@ func checkedOpen(path string) (db *bolt.DB, err error) {
 		return nil, err
 	}
 	return db, nil
-}
-
-// syncDir fsyncs a directory, so a rename in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

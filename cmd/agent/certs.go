@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/uplink/kafka"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/atomicfile"
 )
 
 // certsTestHook, when set, changes the rotation's configuration. It is
@@ -202,12 +201,7 @@ func certCmd(args []string, stdout, stderr io.Writer) int {
 		text = "requested on the device (agent cert rotate)"
 	}
 	file := cfg.RotationRequestFile()
-	tmp := filepath.Join(filepath.Dir(file), ".rotate-request.tmp")
-	if err := os.WriteFile(tmp, []byte(text+"\n"), 0o600); err != nil {
-		fmt.Fprintln(stderr, "agent:", err)
-		return exitError
-	}
-	if err := os.Rename(tmp, file); err != nil {
+	if err := atomicfile.WriteFile(file, []byte(text+"\n")); err != nil {
 		fmt.Fprintln(stderr, "agent:", err)
 		return exitError
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/sensors"
+	"github.com/iot-hub/agent/internal/atomicfile"
 )
 
 // Config configures a Sensor.
@@ -117,7 +118,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next := s.seq + 1
-	if err := writeFile(s.path, []byte(strconv.FormatUint(next, 10)+"\n")); err != nil {
+	if err := atomicfile.WriteFile(s.path, []byte(strconv.FormatUint(next, 10)+"\n")); err != nil {
 		return nil, fmt.Errorf("sim: save seq: %w", err)
 	}
 	s.seq = next
@@ -130,37 +131,3 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
 }
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
-
-// writeFile replaces the file at path with data, atomically and durably:
-// a temporary file beside it, fsync, rename, fsync of the directory.
-func writeFile(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
