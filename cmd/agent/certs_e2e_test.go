@@ -58,6 +58,7 @@ type certRig struct {
 	broker   *mqtttest.Broker
 	config   string
 	stateDir string
+	keyFile  string   // the factory key, which the config names
 	factory  *big.Int // the factory certificate's serial
 	events   *mqtttest.Subscriber
 	replies  *mqtttest.Subscriber
@@ -95,7 +96,7 @@ func startCertRig(t *testing.T, id string) *certRig {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r.stateDir = filepath.Join(t.TempDir(), "state")
+	r.keyFile, r.stateDir = keyFile, filepath.Join(t.TempDir(), "state")
 	r.config = writeConfig(t, fmt.Sprintf(`
 deviceId: %s
 stateDir: %s
@@ -419,7 +420,7 @@ func matches(t *testing.T, signer crypto.Signer, leaf *x509.Certificate) bool {
 // run.
 func TestRefusesUnsafeCertificateFiles(t *testing.T) {
 	r := startCertRig(t, "gw-unsafe")
-	keyFile := strings.TrimSpace(strings.Split(strings.Split(readFile(t, r.config), "keyFile: ")[1], "\n")[0])
+	keyFile := r.keyFile
 	if err := os.Chmod(keyFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -446,13 +447,4 @@ func TestRefusesUnsafeCertificateFiles(t *testing.T) {
 	if log := agent.stderr.String(); !strings.Contains(log, dir+" has mode 0755, must be 0700 (chmod 700 "+dir+")") {
 		t.Fatalf("the agent's message does not name the store and the chmod:\n%s", log)
 	}
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
