@@ -56,7 +56,7 @@ func (d *Dispatcher) answer(id string, reqs []*Request, answer []byte, keep bool
 func (d *Dispatcher) refuseInvalid(req *Request, err error) {
 	var ce *contracts.Error
 	if !errors.As(err, &ce) || errors.Is(err, contracts.ErrMalformed) {
-		d.deadLetter(req, contracts.DLQMalformed, req.Payload, err)
+		d.deadLetter(req, contracts.DLQMalformed, req.Payload, "", err)
 		return
 	}
 	code, reason := contracts.CodeInvalidCommand, contracts.DLQInvalid
@@ -79,7 +79,7 @@ func (d *Dispatcher) refuseInvalid(req *Request, err error) {
 // correlationId to answer, and dead-letters it with reason.
 func (d *Dispatcher) refuse(req *Request, cmd *contracts.Envelope, method contracts.Method, code, reason string, err error) {
 	if cmd == nil || cmd.CorrelationID == "" {
-		d.deadLetter(req, contracts.DLQUnanswerable, req.Payload, fmt.Errorf("%w (and it has no correlationId to answer)", err))
+		d.deadLetter(req, contracts.DLQUnanswerable, req.Payload, "", fmt.Errorf("%w (and it has no correlationId to answer)", err))
 		return
 	}
 	recs := []outbox.Record{}
@@ -92,14 +92,15 @@ func (d *Dispatcher) refuse(req *Request, cmd *contracts.Envelope, method contra
 	d.queue(req, cmd.CorrelationID, recs)
 }
 
-// deadLetter puts raw aside as a system.dlq with the reason.
-func (d *Dispatcher) deadLetter(req *Request, reason string, raw []byte, err error) {
-	d.cfg.Logger.Warn("rpc: dead letter", "reason", reason, "topic", req.Topic, "bytes", len(req.Payload), "err", err)
+// deadLetter puts raw aside as a system.dlq with the reason, under the
+// message's correlationId when it has one ("" when it is unknown).
+func (d *Dispatcher) deadLetter(req *Request, reason string, raw []byte, correlationID string, err error) {
+	d.cfg.Logger.Warn("rpc: dead letter", "reason", reason, "topic", req.Topic, "bytes", len(req.Payload), "correlationId", correlationID, "err", err)
 	var recs []outbox.Record
-	if letter := d.letter(req, reason, raw, "", err); letter != nil {
+	if letter := d.letter(req, reason, raw, correlationID, err); letter != nil {
 		recs = append(recs, *letter)
 	}
-	d.queue(req, "", recs)
+	d.queue(req, correlationID, recs)
 }
 
 // queue appends recs and acknowledges req once they are in the outbox.

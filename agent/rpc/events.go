@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/contracts"
 )
 
@@ -28,7 +27,7 @@ func (d *Dispatcher) handleEvent(req *Request, m contracts.Message, h EventHandl
 	h0 := m.Header()
 	now := d.cfg.Now()
 	if c, ok := m.(expirer); ok && c.Expired(now) || !req.Expiry.IsZero() && now.After(req.Expiry) {
-		d.dropEvent(req, h0, contracts.DLQExpired, fmt.Errorf("rpc: %s expired before it could be handled", h0.EventType))
+		d.deadLetter(req, contracts.DLQExpired, req.Payload, h0.CorrelationID, fmt.Errorf("rpc: %s expired before it could be handled", h0.EventType))
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.Timeout)
@@ -41,16 +40,6 @@ func (d *Dispatcher) handleEvent(req *Request, m contracts.Message, h EventHandl
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		d.cfg.Logger.Error("rpc: not handled in time; the broker delivers it again", "eventType", h0.EventType, "correlationId", h0.CorrelationID, "err", err)
 	default:
-		d.dropEvent(req, h0, contracts.DLQInvalid, err)
+		d.deadLetter(req, contracts.DLQInvalid, req.Payload, h0.CorrelationID, err)
 	}
-}
-
-// dropEvent dead-letters an event message with reason.
-func (d *Dispatcher) dropEvent(req *Request, h *contracts.Envelope, reason string, err error) {
-	d.cfg.Logger.Warn("rpc: dead letter", "reason", reason, "eventType", h.EventType, "correlationId", h.CorrelationID, "err", err)
-	var recs []outbox.Record
-	if letter := d.letter(req, reason, req.Payload, h.CorrelationID, err); letter != nil {
-		recs = append(recs, *letter)
-	}
-	d.queue(req, h.CorrelationID, recs)
 }
