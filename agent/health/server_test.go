@@ -13,7 +13,6 @@ import (
 	"math"
 	"math/big"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -69,7 +68,6 @@ func (u *fakeUplink) set(st health.UplinkState) {
 // rig is a server running on 127.0.0.1:0 over a real outbox, a real
 // sampler of two fake sensors (one failing) and a fake uplink.
 type rig struct {
-	srv     *health.Server
 	base    string // http://addr
 	box     *outbox.Store
 	sampler *sensors.Sampler
@@ -85,12 +83,9 @@ var start = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	r := &rig{uplink: &fakeUplink{}, metrics: health.NewMetrics(), clock: &clock{now: start}}
-	box, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { box.Close() })
+	box := openBox(t)
 	r.box = box
+	var err error
 	r.sampler, err = sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw-test"}, box,
 		sensors.Schedule{Sensor: sensorstest.New("bme"), Interval: time.Hour},
 		sensors.Schedule{Sensor: sensorstest.New("mcu", sensorstest.Result{Err: errors.New("no answer")}), Interval: time.Hour},
@@ -99,39 +94,13 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	r.cert = selfSigned(t, start.Add(30*24*time.Hour))
-	r.srv, err = health.Listen(health.Config{Listen: "127.0.0.1:0", Now: r.clock.Now}, health.Sources{
+	r.base, r.stop = serve(t, health.Config{Listen: "127.0.0.1:0", Now: r.clock.Now}, health.Sources{
 		Version:     "1.2.3",
 		Uplink:      r.uplink.state,
 		Outbox:      box,
 		Sensors:     r.sampler,
 		Certificate: func() *x509.Certificate { return r.cert },
 	}, r.metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.base = "http://" + r.srv.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.srv.Run(ctx) }()
-	var once sync.Once
-	var runErr error
-	r.stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case runErr = <-done:
-			case <-time.After(health.ShutdownTimeout + 5*time.Second):
-				t.Fatal("Run did not return after its context ended")
-			}
-		})
-		return runErr
-	}
-	t.Cleanup(func() {
-		if err := r.stop(); err != nil {
-			t.Errorf("Run = %v; want nil", err)
-		}
-		http.DefaultClient.CloseIdleConnections()
-	})
 	return r
 }
 
@@ -382,21 +351,8 @@ func TestMetrics(t *testing.T) {
 // sensors, no certificate) have no families, and the rest is still
 // well-formed, RPC families declared without samples.
 func TestMetricsWithoutParts(t *testing.T) {
-	srv, err := health.Listen(health.Config{Listen: "127.0.0.1:0"}, health.Sources{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run = %v; want nil", err)
-		}
-		http.DefaultClient.CloseIdleConnections()
-	}()
-	_, _, body := get(t, "http://"+srv.Addr().String()+"/metrics")
+	base, _ := serve(t, health.Config{Listen: "127.0.0.1:0"}, health.Sources{}, nil)
+	_, _, body := get(t, base+"/metrics")
 	e, err := healthtest.Parse(body)
 	if err != nil {
 		t.Fatalf("/metrics: %v\n%s", err, body)
@@ -410,7 +366,7 @@ func TestMetricsWithoutParts(t *testing.T) {
 	if f := e.Families["iot_hub_agent_rpc_commands_total"]; f == nil || len(f.Samples) != 0 {
 		t.Errorf("rpc_commands_total = %+v; want declared, no samples", f)
 	}
-	if code, _, body := get(t, "http://"+srv.Addr().String()+"/healthz"); code != http.StatusOK || !strings.Contains(body, `"status":"ok"`) {
+	if code, _, body := get(t, base+"/healthz"); code != http.StatusOK || !strings.Contains(body, `"status":"ok"`) {
 		t.Errorf("/healthz of an agent of no parts = %d %s; want 200 ok", code, body)
 	}
 }
@@ -478,4 +434,38 @@ func canceled() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
+}
+
+// serve runs a server of src and m until the test ends, and returns its
+// base URL and stop, which ends Run (once) and returns Run's error; the
+// test fails if Run returns an error, or does not return.
+func serve(t *testing.T, cfg health.Config, src health.Sources, m *health.Metrics) (base string, stop func() error) {
+	t.Helper()
+	srv, err := health.Listen(cfg, src, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(health.ShutdownTimeout + 5*time.Second):
+				t.Fatal("Run did not return after its context ended")
+			}
+			http.DefaultClient.CloseIdleConnections()
+		})
+		return runErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run = %v; want nil", err)
+		}
+	})
+	return "http://" + srv.Addr().String(), stop
 }
