@@ -276,7 +276,7 @@ func (s *Store) commit(batch []*appendReq) int {
 				return err
 			}
 		}
-		if err := s.deleteRecords(tx, &st, before); err != nil {
+		if err := deleteRecords(tx, &st, before); err != nil {
 			return err
 		}
 		memos := false
@@ -307,7 +307,7 @@ func (s *Store) commit(batch []*appendReq) int {
 				memos = true
 			}
 		}
-		if err := s.deleteRecords(tx, &st, after); err != nil {
+		if err := deleteRecords(tx, &st, after); err != nil {
 			return err
 		}
 		for _, q := range quarantines {
@@ -440,7 +440,7 @@ func (s *Store) evict(tx *bolt.Tx, st *txState, busy map[ID]Lane, over int64) er
 		victims = append(victims, pendingDelete{id: idOf(k), lane: LaneTelemetry})
 		freed += int64(len(v))
 	}
-	if err := s.deleteRecords(tx, st, victims); err != nil {
+	if err := deleteRecords(tx, st, victims); err != nil {
 		return err
 	}
 	st.dropped.Cap += uint64(len(victims))
@@ -450,51 +450,11 @@ func (s *Store) evict(tx *bolt.Tx, st *txState, busy map[ID]Lane, over int64) er
 	return nil
 }
 
-// deleteRecords removes the records of ds that are still there, counting
-// the expired ones as dropped.
-func (s *Store) deleteRecords(tx *bolt.Tx, st *txState, ds []pendingDelete) error {
-	// A cursor per lane for all: a new one per record allocated its
-	// stack anew, which cost more than the deletions.
-	var cursors [numLanes]*bolt.Cursor
-	for _, d := range ds {
-		c := cursors[d.lane]
-		if c == nil {
-			c = tx.Bucket(laneBuckets[d.lane]).Cursor()
-			cursors[d.lane] = c
-		}
-		if err := deleteAt(c, st, d.lane, d.id); err != nil {
-			return err
-		}
-		if d.expired {
-			st.dropped.Expired++
-		}
-	}
-	return nil
-}
-
 // stagedLocked reports whether record id of lane l is appended and not
 // committed yet. s.mu must be held.
 func (s *Store) stagedLocked(l Lane, id ID) bool {
 	_, ok := slices.BinarySearchFunc(s.pending[l], id, func(p stagedRecord, id ID) int { return cmp.Compare(p.id, id) })
 	return ok
-}
-
-// deleteRecord removes a record if it is still there.
-func (s *Store) deleteRecord(tx *bolt.Tx, st *txState, l Lane, id ID) error {
-	return deleteAt(tx.Bucket(laneBuckets[l]).Cursor(), st, l, id)
-}
-
-// deleteAt removes record id of lane l, if it is still there, with c, a
-// cursor of the lane's bucket: one seek, where Get and Delete would take
-// two.
-func deleteAt(c *bolt.Cursor, st *txState, l Lane, id ID) error {
-	k, v := c.Seek(idKey(id))
-	if k == nil || idOf(k) != id {
-		return nil
-	}
-	st.lanes[l].count--
-	st.lanes[l].bytes -= int64(len(v))
-	return c.Delete()
 }
 
 // quarantineRecord moves a record to the quarantine bucket with its lane
@@ -513,7 +473,7 @@ func (s *Store) quarantineRecord(tx *bolt.Tx, st *txState, q pendingQuarantine) 
 	}
 	st.quarantined++
 	s.log.Warn("outbox: record quarantined", "id", q.id, "lane", q.lane.String(), "reason", q.reason)
-	return s.deleteRecord(tx, st, q.lane, q.id)
+	return deleteRecord(tx, st, q.lane, q.id)
 }
 
 func addDrops(a, b DropCounts) DropCounts {
