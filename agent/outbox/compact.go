@@ -13,23 +13,28 @@ import (
 // compactSuffix names the temporary file of a compaction.
 const compactSuffix = ".compact"
 
-// maybeCompact gives space back: bbolt never shrinks its file, so once the
-// queue has drained, a file larger than CompactMinBytes and four times its
+// maybeCompact gives space back: bbolt never shrinks its file, so once
+// the queue has drained, down to records of no more than an eighth of
+// CompactMinBytes, a file larger than CompactMinBytes and four times its
 // live data (records waiting, memos and cursors) is copied into a new file
-// that replaces it; the copy takes every bucket. Only the writer calls it;
-// it holds s.mu throughout, so nothing reads the file meanwhile.
+// that replaces it; the copy takes every bucket. Records may be in flight
+// meanwhile: their IDs stay, and their acks delete them from the copy.
+// Waiting for none to be (a queue wholly empty) would put compaction off
+// for good under steady traffic, where the newest records are always on
+// their way. Only the writer calls it; it holds s.mu throughout, so
+// nothing reads the file meanwhile.
 func (s *Store) maybeCompact() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Memos stay when the queue drains: they are live data too, or every
-	// drained commit would copy them all over again.
-	live := s.lanes[LaneControl].bytes + s.lanes[LaneTelemetry].bytes + s.memoBytes
-	// Nor while writes wait (appends, cursors): the copy would stall them,
+	queued := s.lanes[LaneControl].bytes + s.lanes[LaneTelemetry].bytes
+	// Not while writes wait (appends, cursors): the copy would stall them,
 	// and what they add is live data the copy cannot count yet.
-	if s.closed || len(s.inFlight) > 0 || s.lanes[LaneControl].count+s.lanes[LaneTelemetry].count > 0 ||
-		len(s.pendingDeletes)+len(s.pendingQuarantine) > 0 || len(s.reqs) > 0 {
+	if s.closed || queued > s.cfg.CompactMinBytes/8 || len(s.reqs) > 0 {
 		return
 	}
+	// Memos stay when the queue drains: they are live data too, or every
+	// drained commit would copy them all over again.
+	live := queued + s.memoBytes
 	size := s.fileSize()
 	if size <= s.cfg.CompactMinBytes || size <= 4*live {
 		return

@@ -26,8 +26,9 @@ type Config struct {
 	// newest first; a negative value turns it off (strict FIFO).
 	LiveShare float64
 	// CompactMinBytes is the smallest file size worth compacting: once the
-	// queue has drained, a file larger than this and more than four times
-	// its live data is compacted online. Default 8 MiB.
+	// queue has drained, down to records of an eighth of this, a file
+	// larger than this and more than four times its live data is
+	// compacted online. Default 8 MiB.
 	CompactMinBytes int64
 	// MemoMaxCount bounds the memos kept (see Memo): past it the oldest
 	// go. Default 10,000.

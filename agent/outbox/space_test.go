@@ -151,3 +151,56 @@ func TestSpaceCapThenCompaction(t *testing.T) {
 	}
 	s.Ack(ids(es)...)
 }
+
+// TestCompactionUnderSteadyTraffic drains a backlog while live telemetry
+// goes on: the newest reading is always on its way to the broker and the
+// next one queued, so the queue is never wholly empty. The file, grown by
+// the backlog, must be compacted all the same, and the readings in flight
+// and queued across the compaction must come out and go once acked.
+func TestCompactionUnderSteadyTraffic(t *testing.T) {
+	cfg := outbox.Config{MaxBytes: 8 << 20, CompactMinBytes: 1 << 20}
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	s := openAt(t, path, cfg)
+	const backlog = 3000 // of 1 KiB readings: 3 MiB
+	for i := 0; i < backlog; i += 100 {
+		recs := make([]outbox.Record, 100)
+		for j := range recs {
+			recs[j] = tel(spacePayload(i + j))
+		}
+		mustAppend(t, s, recs...)
+	}
+	peak := s.Stats().FileSize
+	es := drainExactly(t, s, backlog, 256, 30*time.Second)
+	live := es[len(es)-1] // the newest, still on its way
+	s.Ack(ids(es[:len(es)-1])...)
+	mustAppend(t, s, tel(spacePayload(backlog))) // and the next, queued
+
+	pollUntil(t, 10*time.Second, func() string { return fmt.Sprintf("stats %+v, peak %d", s.Stats(), peak) }, func() bool {
+		st := s.Stats()
+		return st.Compactions > 0 && st.FileSize < peak/4
+	})
+	st := s.Stats()
+	t.Logf("compacted with %d in flight and %d queued: file %d bytes, peak %d", st.InFlight, st.Telemetry.Depth, st.FileSize, peak)
+	if st.InFlight != 1 || st.Telemetry.Depth != 2 {
+		t.Fatalf("after compaction: %d in flight, depth %d; want the reading in flight and the one queued", st.InFlight, st.Telemetry.Depth)
+	}
+
+	s.Ack(live.ID)
+	es = next(t, s, 10)
+	if len(es) != 1 || string(es[0].Payload) != spacePayload(backlog) {
+		t.Fatalf("after compaction: handed out %q; want the queued reading", payloads(es))
+	}
+	s.Ack(es[0].ID)
+	pollUntil(t, 5*time.Second, func() string { return fmt.Sprintf("stats %+v", s.Stats()) }, func() bool {
+		st := s.Stats()
+		return st.Telemetry.Depth == 0 && st.InFlight == 0
+	})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, path)
+	s = openAt(t, path, cfg)
+	if st := s.Stats(); st.Telemetry.Depth+st.Control.Depth != 0 {
+		t.Errorf("after reopening: depth %d+%d; want the acked readings gone, none sent again", st.Control.Depth, st.Telemetry.Depth)
+	}
+}
