@@ -29,7 +29,7 @@ import (
 func TestCertificateRotationWithKafka(t *testing.T) {
 	const id = "e2e-kafka-rotate"
 	ca := testpki.NewCA(t, "e2e CA")
-	server := ca.Server(t)
+	server, _, _ := ca.Server(t)
 	var mu sync.Mutex
 	var presented []string // client serials, in the order of handshakes
 	serverTLS := ca.ServerConfig(server)

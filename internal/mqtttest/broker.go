@@ -142,10 +142,7 @@ func Start(t testing.TB, opts Options) *Broker {
 	}
 	b.LogFile = filepath.Join(b.Dir, "broker.log")
 	if opts.TLS {
-		certs, err := writeTestCerts(b.Dir, opts.ClientCN)
-		if err != nil {
-			t.Fatalf("mqtttest: generating TLS certificates: %v", err)
-		}
+		certs := writeTestCerts(t, b.Dir, opts.ClientCN)
 		b.certs = certs
 		b.CAFile, b.ServerCertFile, b.ServerKeyFile = certs.caFile, certs.serverCertFile, certs.serverKeyFile
 		b.ClientCertFile, b.ClientKeyFile = certs.clientCertFile, certs.clientKeyFile

@@ -2,10 +2,8 @@ package mqtttest
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"math/big"
@@ -27,11 +25,7 @@ func (b *Broker) SignClientCert(t testing.TB, pub crypto.PublicKey, cn string, n
 	if b.certs == nil {
 		t.Fatalf("mqtttest: SignClientCert needs a broker started with Options.TLS")
 	}
-	der, serial, err := b.certs.signClient(pub, cn, notBefore, notAfter)
-	if err != nil {
-		t.Fatalf("mqtttest: SignClientCert %q: %v", cn, err)
-	}
-	return pemBytes("CERTIFICATE", der), serial
+	return b.certs.ca.SignBetween(t, pub, cn, notBefore, notAfter)
 }
 
 // Revoke makes the broker refuse, from now on, client certificates with
@@ -54,13 +48,11 @@ func (b *Broker) Revoke(t testing.TB, serials ...*big.Int) {
 		t.Fatalf("mqtttest: Revoke needs a broker started with Options.RequireClientCert")
 	}
 	b.certs.revoked.add(serials...)
-	crl, err := b.certs.crl()
-	if err != nil {
-		t.Fatalf("mqtttest: Revoke: making the CRL: %v", err)
-	}
+	entries, number := b.certs.revoked.list()
+	crl := b.certs.ca.CRL(t, number, entries)
 	b.mu.Lock()
 	running := b.proc != nil || b.mochi != nil
-	err = b.writeCRL(crl)
+	err := b.writeCRL(crl)
 	b.mu.Unlock()
 	if err != nil {
 		t.Fatalf("mqtttest: Revoke: %v", err)
@@ -76,7 +68,7 @@ func (b *Broker) CAPool() *x509.CertPool {
 	if b.certs == nil {
 		return nil
 	}
-	return b.certs.caPool.Clone()
+	return b.certs.ca.Pool.Clone()
 }
 
 // writeCRL writes crl to b.CRLFile and, for mosquitto, the configuration
@@ -98,43 +90,6 @@ func (b *Broker) writeCRL(crl []byte) error {
 		return err
 	}
 	return b.writeConfig(port)
-}
-
-// signClient makes a client certificate signed by the CA, with a random
-// serial number.
-func (c *testCerts) signClient(pub crypto.PublicKey, cn string, notBefore, notAfter time.Time) ([]byte, *big.Int, error) {
-	// 127 random bits, plus one: positive and at most 16 bytes.
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, nil, err
-	}
-	serial.Add(serial, big.NewInt(1))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn, Organization: []string{"mqtttest"}},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.caCert, pub, c.caKey)
-	if err != nil {
-		return nil, nil, err
-	}
-	return der, serial, nil
-}
-
-// crl returns a CRL (DER) of every serial revoked so far, signed by the
-// CA, valid from an hour ago until the CA expires.
-func (c *testCerts) crl() ([]byte, error) {
-	entries, number := c.revoked.list()
-	now := time.Now()
-	return x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number:                    number,
-		ThisUpdate:                now.Add(-time.Hour),
-		NextUpdate:                c.caCert.NotAfter,
-		RevokedCertificateEntries: entries,
-	}, c.caCert, c.caKey)
 }
 
 // revocations are the serial numbers that Broker.Revoke revoked. Its

@@ -5,12 +5,14 @@
 // real, against kfake or any server the test starts.
 //
 //	ca := testpki.NewCA(t, "test CA")
-//	server := ca.Server(t)                        // 127.0.0.1, localhost
+//	server, _, _ := ca.Server(t)                  // 127.0.0.1, localhost
 //	client, certPEM, keyPEM := ca.Client(t, "gw-0042")
 //	leafPEM, serial := ca.Sign(t, csr.PublicKey, "gw-0042")
+//	crl := ca.CRL(t, big.NewInt(1), revoked)      // DER, for a broker
 //
-// Keys are ECDSA P-256. Certificates are valid from a minute ago for 20
-// days; the CA for a day either side.
+// Keys are ECDSA P-256; serial numbers are random. Certificates are valid
+// from a minute ago for 20 days (SignBetween chooses), the CA for a day
+// either side.
 package testpki
 
 import (
@@ -67,7 +69,13 @@ func NewCA(t testing.TB, cn string) *CA {
 // with subject CN cn, as PEM, and its serial number.
 func (ca *CA) Sign(t testing.TB, pub crypto.PublicKey, cn string) ([]byte, *big.Int) {
 	t.Helper()
-	return ca.sign(t, pub, cn, x509.ExtKeyUsageClientAuth)
+	return ca.sign(t, pub, cn, x509.ExtKeyUsageClientAuth, time.Now().Add(-time.Minute), time.Now().Add(validity))
+}
+
+// SignBetween is Sign for a certificate valid from notBefore to notAfter.
+func (ca *CA) SignBetween(t testing.TB, pub crypto.PublicKey, cn string, notBefore, notAfter time.Time) ([]byte, *big.Int) {
+	t.Helper()
+	return ca.sign(t, pub, cn, x509.ExtKeyUsageClientAuth, notBefore, notAfter)
 }
 
 // Client returns a new key and a client certificate for it with CN cn:
@@ -78,11 +86,28 @@ func (ca *CA) Client(t testing.TB, cn string) (pair tls.Certificate, certPEM, ke
 	return ca.pair(t, cn, x509.ExtKeyUsageClientAuth)
 }
 
-// Server returns a server certificate for 127.0.0.1 and localhost.
-func (ca *CA) Server(t testing.TB) tls.Certificate {
+// Server returns a new key and a server certificate for it, for
+// 127.0.0.1, ::1 and localhost: for crypto/tls, and as PEM for a server
+// that reads files.
+func (ca *CA) Server(t testing.TB) (pair tls.Certificate, certPEM, keyPEM []byte) {
 	t.Helper()
-	pair, _, _ := ca.pair(t, "127.0.0.1", x509.ExtKeyUsageServerAuth)
-	return pair
+	return ca.pair(t, "127.0.0.1", x509.ExtKeyUsageServerAuth)
+}
+
+// CRL returns a certificate revocation list (DER) of entries, with CRL
+// number number, signed by ca: valid from an hour ago until ca expires.
+func (ca *CA) CRL(t testing.TB, number *big.Int, entries []x509.RevocationListEntry) []byte {
+	t.Helper()
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:                    number,
+		ThisUpdate:                time.Now().Add(-time.Hour),
+		NextUpdate:                ca.Cert.NotAfter,
+		RevokedCertificateEntries: entries,
+	}, ca.Cert, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
 
 // ServerConfig is a server's TLS configuration with server, requiring
@@ -100,7 +125,7 @@ func (ca *CA) ClientConfig(client tls.Certificate) *tls.Config {
 func (ca *CA) pair(t testing.TB, cn string, usage x509.ExtKeyUsage) (tls.Certificate, []byte, []byte) {
 	t.Helper()
 	key := newKey(t)
-	certPEM, _ := ca.sign(t, key.Public(), cn, usage)
+	certPEM, _ := ca.sign(t, key.Public(), cn, usage, time.Now().Add(-time.Minute), time.Now().Add(validity))
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
@@ -113,11 +138,11 @@ func (ca *CA) pair(t testing.TB, cn string, usage x509.ExtKeyUsage) (tls.Certifi
 	return pair, certPEM, keyPEM
 }
 
-func (ca *CA) sign(t testing.TB, pub crypto.PublicKey, cn string, usage x509.ExtKeyUsage) ([]byte, *big.Int) {
+func (ca *CA) sign(t testing.TB, pub crypto.PublicKey, cn string, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) ([]byte, *big.Int) {
 	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(validity),
+		NotBefore: notBefore, NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
 	}
 	if usage == x509.ExtKeyUsageServerAuth {
@@ -140,12 +165,13 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 	return key
 }
 
-// serial returns a random 64-bit serial number, as CAs give.
+// serial returns a random positive serial number of up to 64 bits, as
+// CAs give.
 func serial(t testing.TB) *big.Int {
 	t.Helper()
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return n.Add(n, big.NewInt(1))
 }

@@ -11,7 +11,8 @@ import (
 // requiring one; one of another CA is refused.
 func TestHandshake(t *testing.T) {
 	ca, other := testpki.NewCA(t, "test CA"), testpki.NewCA(t, "other CA")
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", ca.ServerConfig(ca.Server(t)))
+	server, _, _ := ca.Server(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", ca.ServerConfig(server))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,8 @@ func newPKI(t testing.TB) *testPKI {
 	t.Helper()
 	ca := testpki.NewCA(t, "test CA")
 	client, _, _ := ca.Client(t, device)
-	return &testPKI{ca: ca, server: ca.Server(t), client: client}
+	server, _, _ := ca.Server(t)
+	return &testPKI{ca: ca, server: server, client: client}
 }
 
 func (p *testPKI) serverConfig() *tls.Config { return p.ca.ServerConfig(p.server) }
