@@ -43,8 +43,8 @@ func (s *Store) Stats() Stats {
 		return nil
 	})
 	if err != nil {
-		return Stats{InFlight: st.InFlight, Dropped: st.Dropped, Quarantined: st.Quarantined, FileSize: st.FileSize,
-			Commits: st.Commits, Compactions: st.Compactions, Err: fmt.Errorf("outbox: stats: %w", err)}
+		st.Control, st.Telemetry = LaneStats{}, LaneStats{}
+		st.Err = fmt.Errorf("outbox: stats: %w", err)
 	}
 	return st
 }
