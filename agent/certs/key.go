@@ -24,25 +24,25 @@ const (
 // crypto/rand. The returned signer prints as "[private key redacted]"
 // with fmt and log/slog, so a stray log line cannot leak it.
 func NewKey(alg string) (crypto.Signer, error) {
-	switch alg {
-	case "", AlgECDSAP256:
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, fmt.Errorf("certs: new key: %w", err)
-		}
-		return redact(k), nil
-	case AlgRSA2048:
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return nil, fmt.Errorf("certs: new key: %w", err)
-		}
-		return redact(k), nil
+	if err := checkAlg(alg); err != nil {
+		return nil, fmt.Errorf("certs: new key: %w", err)
 	}
-	return nil, fmt.Errorf("certs: new key: %w", checkAlg(alg))
+	var k crypto.Signer
+	var err error
+	if alg == AlgRSA2048 {
+		k, err = rsa.GenerateKey(rand.Reader, 2048)
+	} else {
+		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("certs: new key: %w", err)
+	}
+	return redact(k), nil
 }
 
 // checkAlg returns ErrUnknownAlg, wrapped, for an alg NewKey does not
-// take, and nil for one it does: a check that makes no key.
+// take, and nil for one it does: a check that makes no key, and the one
+// list of the algorithms.
 func checkAlg(alg string) error {
 	switch alg {
 	case "", AlgECDSAP256, AlgRSA2048:
