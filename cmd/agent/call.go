@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/iot-hub/agent/agent/config"
+	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/certpool"
 )
@@ -191,13 +192,13 @@ func brokerAddr(broker string) (addr string, useTLS bool, err error) {
 	if err != nil {
 		return "", false, errors.New("--broker: not a URL")
 	}
+	useTLS, known := mqtt.SchemeTLS(u.Scheme)
+	if !known {
+		return "", false, fmt.Errorf("--broker %q: the scheme must be %s", u.Redacted(), mqtt.Schemes)
+	}
 	port := "1883"
-	switch u.Scheme {
-	case "mqtt", "tcp":
-	case "mqtts", "tls", "ssl":
-		useTLS, port = true, "8883"
-	default:
-		return "", false, fmt.Errorf("--broker %q: the scheme must be mqtt, tcp, mqtts, tls or ssl", u.Redacted())
+	if useTLS {
+		port = "8883"
 	}
 	if u.Hostname() == "" {
 		return "", false, fmt.Errorf("--broker %q has no host", u.Redacted())

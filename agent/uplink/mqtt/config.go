@@ -107,13 +107,17 @@ var ErrInvalidConfig = errors.New("invalid mqtt uplink config")
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	u, err := url.Parse(c.Broker)
+	var known bool
+	if err == nil {
+		_, known = SchemeTLS(u.Scheme)
+	}
 	switch {
 	case c.Broker == "":
 		return fmt.Errorf("%w: Broker is required", ErrInvalidConfig)
 	case err != nil:
 		return fmt.Errorf("%w: Broker %q: %w", ErrInvalidConfig, c.Broker, err)
-	case !map[string]bool{"mqtt": true, "tcp": true, "mqtts": true, "tls": true, "ssl": true}[u.Scheme]:
-		return fmt.Errorf("%w: Broker %q: scheme must be mqtt, tcp, mqtts, tls or ssl", ErrInvalidConfig, c.Broker)
+	case !known:
+		return fmt.Errorf("%w: Broker %q: scheme must be %s", ErrInvalidConfig, c.Broker, Schemes)
 	case u.Host == "":
 		return fmt.Errorf("%w: Broker %q has no host", ErrInvalidConfig, c.Broker)
 	case c.DeviceID == "":

@@ -207,21 +207,35 @@ func (u *Uplink) ReloadTLS() error {
 	return nil
 }
 
-func (u *Uplink) isTLS() bool { return tlsScheme(u.broker.Scheme) }
+func (u *Uplink) isTLS() bool {
+	useTLS, _ := SchemeTLS(u.broker.Scheme)
+	return useTLS
+}
 
 // UsesTLS reports whether the broker URL asks for TLS: its scheme is
 // mqtts, tls or ssl.
 func UsesTLS(broker string) bool {
 	u, err := url.Parse(broker)
-	return err == nil && tlsScheme(u.Scheme)
+	if err != nil {
+		return false
+	}
+	useTLS, _ := SchemeTLS(u.Scheme)
+	return useTLS
 }
 
-func tlsScheme(scheme string) bool {
+// Schemes lists the broker URL schemes the uplink takes, for messages.
+const Schemes = "mqtt, tcp, mqtts, tls or ssl"
+
+// SchemeTLS reports whether a broker URL's scheme asks for TLS (mqtts,
+// tls, ssl) or not (mqtt, tcp); known is false for any other scheme.
+func SchemeTLS(scheme string) (useTLS, known bool) {
 	switch scheme {
+	case "mqtt", "tcp":
+		return false, true
 	case "mqtts", "tls", "ssl":
-		return true
+		return true, true
 	}
-	return false
+	return false, false
 }
 
 // Run connects, keeps reconnecting, publishes the outbox and receives
