@@ -3,7 +3,6 @@ package main
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -79,21 +78,13 @@ func startCertRig(t *testing.T, id string) *certRig {
 	// The factory pair: a key made here, a certificate for it from the
 	// broker's CA, as a factory would provision.
 	dir := t.TempDir()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, serial := b.SignClientCert(t, key.Public(), id, time.Now().Add(-time.Hour), time.Now().Add(90*24*time.Hour))
-	r.factory = serial
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pair, certPEM, keyPEM := b.ClientCert(t, id, time.Now().Add(-time.Hour), time.Now().Add(90*24*time.Hour))
+	r.factory = pair.Leaf.SerialNumber
 	certFile, keyFile := filepath.Join(dir, "device.pem"), filepath.Join(dir, "device.key")
 	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r.keyFile, r.stateDir = keyFile, filepath.Join(t.TempDir(), "state")

@@ -28,6 +28,19 @@ func (b *Broker) SignClientCert(t testing.TB, pub crypto.PublicKey, cn string, n
 	return b.certs.ca.SignBetween(t, pub, cn, notBefore, notAfter)
 }
 
+// ClientCert returns a new key and a client certificate for it with
+// Common Name cn, valid from notBefore to notAfter, signed by the
+// broker's test CA: for crypto/tls (its Leaf set), and as PEM (the key in
+// PKCS #8), as a factory would provision them. It fails the test when the
+// broker has no TLS ([Options.TLS]).
+func (b *Broker) ClientCert(t testing.TB, cn string, notBefore, notAfter time.Time) (pair tls.Certificate, certPEM, keyPEM []byte) {
+	t.Helper()
+	if b.certs == nil {
+		t.Fatalf("mqtttest: ClientCert needs a broker started with Options.TLS")
+	}
+	return b.certs.ca.ClientBetween(t, cn, notBefore, notAfter)
+}
+
 // Revoke makes the broker refuse, from now on, client certificates with
 // these serial numbers (of [Broker.SignClientCert] or the broker's own
 // client certificate; revoking that one shuts out the helper clients of

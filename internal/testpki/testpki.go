@@ -83,7 +83,14 @@ func (ca *CA) SignBetween(t testing.TB, pub crypto.PublicKey, cn string, notBefo
 // provision them.
 func (ca *CA) Client(t testing.TB, cn string) (pair tls.Certificate, certPEM, keyPEM []byte) {
 	t.Helper()
-	return ca.pair(t, cn, x509.ExtKeyUsageClientAuth)
+	return ca.pair(t, cn, x509.ExtKeyUsageClientAuth, time.Now().Add(-time.Minute), time.Now().Add(validity))
+}
+
+// ClientBetween is Client for a certificate valid from notBefore to
+// notAfter.
+func (ca *CA) ClientBetween(t testing.TB, cn string, notBefore, notAfter time.Time) (pair tls.Certificate, certPEM, keyPEM []byte) {
+	t.Helper()
+	return ca.pair(t, cn, x509.ExtKeyUsageClientAuth, notBefore, notAfter)
 }
 
 // Server returns a new key and a server certificate for it, for
@@ -91,7 +98,7 @@ func (ca *CA) Client(t testing.TB, cn string) (pair tls.Certificate, certPEM, ke
 // that reads files.
 func (ca *CA) Server(t testing.TB) (pair tls.Certificate, certPEM, keyPEM []byte) {
 	t.Helper()
-	return ca.pair(t, "127.0.0.1", x509.ExtKeyUsageServerAuth)
+	return ca.pair(t, "127.0.0.1", x509.ExtKeyUsageServerAuth, time.Now().Add(-time.Minute), time.Now().Add(validity))
 }
 
 // CRL returns a certificate revocation list (DER) of entries, with CRL
@@ -122,10 +129,10 @@ func (ca *CA) ClientConfig(client tls.Certificate) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{client}, RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}
 }
 
-func (ca *CA) pair(t testing.TB, cn string, usage x509.ExtKeyUsage) (tls.Certificate, []byte, []byte) {
+func (ca *CA) pair(t testing.TB, cn string, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) (tls.Certificate, []byte, []byte) {
 	t.Helper()
 	key := newKey(t)
-	certPEM, _ := ca.sign(t, key.Public(), cn, usage, time.Now().Add(-time.Minute), time.Now().Add(validity))
+	certPEM, _ := ca.sign(t, key.Public(), cn, usage, notBefore, notAfter)
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
@@ -165,8 +172,8 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 	return key
 }
 
-// serial returns a random positive serial number of up to 64 bits, as
-// CAs give.
+// serial returns a random positive serial number, in 1..2^64, as CAs
+// give.
 func serial(t testing.TB) *big.Int {
 	t.Helper()
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))

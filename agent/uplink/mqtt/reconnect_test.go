@@ -3,12 +3,8 @@ package mqtt_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"log/slog"
 	"math/big"
 	"sync"
@@ -54,17 +50,9 @@ func (s *swapSource) attempts() int {
 // device id) signed by b's CA, valid for an hour.
 func deviceCert(t *testing.T, b *mqtttest.Broker) (*tls.Certificate, *big.Int) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	certPEM, serial := b.SignClientCert(t, &key.PublicKey, device, now.Add(-time.Minute), now.Add(time.Hour))
-	leaf, err := x509.ParseCertificate(pemDER(t, certPEM))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key}, serial
+	pair, _, _ := b.ClientCert(t, device, now.Add(-time.Minute), now.Add(time.Hour))
+	return &pair, pair.Leaf.SerialNumber
 }
 
 // connections records what OnConnect reports.
@@ -305,14 +293,4 @@ func TestOnConnectWithoutClientCertificate(t *testing.T) {
 		t.Fatal("no connection")
 	}
 	checkCertificate(t, r.up, serialA)
-}
-
-// pemDER returns the bytes of the first PEM block of data.
-func pemDER(t *testing.T, data []byte) []byte {
-	t.Helper()
-	block, _ := pem.Decode(data)
-	if block == nil {
-		t.Fatalf("no PEM block in %q", data)
-	}
-	return block.Bytes
 }
