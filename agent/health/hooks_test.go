@@ -33,6 +33,12 @@ func scrape(t *testing.T, m *health.Metrics) *healthtest.Exposition {
 	t.Helper()
 	base, stop := serve(t, health.Config{Listen: "127.0.0.1:0"}, health.Sources{}, m)
 	defer stop()
+	return scrapeAt(t, base)
+}
+
+// scrapeAt returns the metrics of the server at base.
+func scrapeAt(t *testing.T, base string) *healthtest.Exposition {
+	t.Helper()
 	_, _, body := get(t, base+"/metrics")
 	e, err := healthtest.Parse(body)
 	if err != nil {
@@ -128,11 +134,12 @@ func queueTelemetry(t *testing.T, box *outbox.Store, n int) {
 	}
 }
 
-// publishedCounts returns, from one scrape of m, the published records
-// of each lane and the count of publish latencies observed.
-func publishedCounts(t *testing.T, m *health.Metrics) (telemetry, control, latencies float64) {
+// publishedCounts returns, from one scrape of the server at base, the
+// published records of each lane and the count of publish latencies
+// observed.
+func publishedCounts(t *testing.T, base string) (telemetry, control, latencies float64) {
 	t.Helper()
-	e := scrape(t, m)
+	e := scrapeAt(t, base)
 	telemetry, _ = e.Value("iot_hub_agent_published_total", "lane", "telemetry")
 	control, _ = e.Value("iot_hub_agent_published_total", "lane", "control")
 	latencies, _ = e.Value("iot_hub_agent_publish_latency_seconds_count")
@@ -143,13 +150,16 @@ func publishedCounts(t *testing.T, m *health.Metrics) (telemetry, control, laten
 // be counted, then checks that each has its latency counted too.
 func waitPublished(t *testing.T, m *health.Metrics, n float64) {
 	t.Helper()
+	base, stop := serve(t, health.Config{Listen: "127.0.0.1:0"}, health.Sources{}, m)
+	defer stop()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if telemetry, _, _ := publishedCounts(t, m); telemetry >= n || time.Now().After(deadline) {
+		if telemetry, _, _ := publishedCounts(t, base); telemetry >= n || time.Now().After(deadline) {
 			break
 		}
 	}
-	// Scraped again: a record is counted a moment before its latency.
-	telemetry, control, latencies := publishedCounts(t, m)
+	// Scraped again: a control record (a status) may have been on its
+	// way during the last scrape.
+	telemetry, control, latencies := publishedCounts(t, base)
 	if telemetry != n || latencies != telemetry+control {
 		t.Errorf("published telemetry %v, control %v, latencies counted %v; want %v telemetry, a latency per record", telemetry, control, latencies, n)
 	}

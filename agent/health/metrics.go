@@ -41,8 +41,10 @@ func (m *Metrics) Published(lane outbox.Lane, latency time.Duration) {
 	if int(lane) >= len(m.published) {
 		return
 	}
-	m.published[lane].Add(1)
+	// The latency first: an exposition reads the counts before the
+	// histogram, so it never shows a record without its latency.
 	m.publishLatency.observe(latency)
+	m.published[lane].Add(1)
 }
 
 // RPC counts a command answered: its method, its code ("OK" for a
