@@ -185,7 +185,8 @@ func header(r *kgo.Record, key string) string {
 // testRecords makes n outbox records over keys: every fifth a response on
 // the control lane, the others telemetry. Each payload names its key,
 // lane and number within them ("gw-1/telemetry/000012/..."), and its
-// correlationId is "corr-<i>".
+// correlationId is "corr-<i>". A third lack the __version header, half
+// carry an mqtt.* one.
 func testRecords(n int, keys ...string) []outbox.Record {
 	out := make([]outbox.Record, n)
 	seq := map[string]int{}
@@ -204,6 +205,9 @@ func testRecords(n int, keys ...string) []outbox.Record {
 				{Key: contracts.HeaderCorrelationID, Value: fmt.Appendf(nil, "corr-%s/%06d", k, seq[k])},
 				{Key: contracts.HeaderVersion, Value: []byte(contracts.Version)},
 			},
+		}
+		if i%3 == 1 { // a third without __version, which the uplink adds
+			out[i].Headers = out[i].Headers[:2]
 		}
 		if i%2 == 0 { // half with a header of the other uplink, which is left out
 			out[i].Headers = append(out[i].Headers, outbox.Header{Key: "mqtt.content-type", Value: []byte("application/json")})
