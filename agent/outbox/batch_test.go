@@ -27,7 +27,7 @@ func batchRecord(i int) outbox.Record {
 // TestTryNextBatchReusesItsMemory drains records of varying sizes with
 // one Batch: every entry comes out whole, each call overwriting the
 // memory of the last, and once a call has needed more memory, the
-// calls after it reuse it instead of allocating.
+// calls after it reuse it instead of allocating; the headers too.
 func TestTryNextBatchReusesItsMemory(t *testing.T) {
 	s, _ := openStore(t, outbox.Config{})
 	const n = 300
@@ -39,7 +39,8 @@ func TestTryNextBatchReusesItsMemory(t *testing.T) {
 		mustAppend(t, s, recs...)
 	}
 	var b outbox.Batch
-	var firstPayload []*byte // of each call's first entry
+	var firstPayload []*byte          // of each call's first entry
+	var firstHeaders []*outbox.Header // likewise
 	got := 0
 	for got < n {
 		if err := s.TryNextBatch(&b, 50, nil); err != nil {
@@ -58,6 +59,7 @@ func TestTryNextBatchReusesItsMemory(t *testing.T) {
 			got++
 		}
 		firstPayload = append(firstPayload, unsafe.SliceData(b.Entries[0].Payload))
+		firstHeaders = append(firstHeaders, unsafe.SliceData(b.Entries[0].Headers))
 		s.Ack(ids(b.Entries)...)
 	}
 	// Calls 0 and 1 fit what the call before them used; call 2 (records
@@ -65,6 +67,13 @@ func TestTryNextBatchReusesItsMemory(t *testing.T) {
 	// calls 3, 4 and 5 share.
 	if firstPayload[3] != firstPayload[4] || firstPayload[4] != firstPayload[5] {
 		t.Errorf("calls 3, 4 and 5 put their first payload at %p, %p, %p; want the same memory, reused", firstPayload[3], firstPayload[4], firstPayload[5])
+	}
+	// Every call takes 100 headers: from call 1 on, the chunk call 0
+	// showed the need of.
+	for i := 2; i < len(firstHeaders); i++ {
+		if firstHeaders[i] != firstHeaders[1] {
+			t.Errorf("call %d put its first headers at %p, call 1 at %p; want the same memory, reused", i, firstHeaders[i], firstHeaders[1])
+		}
 	}
 	if err := s.TryNextBatch(&b, 50, nil); err != nil || len(b.Entries) != 0 {
 		t.Errorf("TryNextBatch on a drained store = %d entries, %v; want none", len(b.Entries), err)

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"maps"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -104,13 +105,7 @@ func TestDeleteRecordsMatchesAModel(t *testing.T) {
 				}); err != nil {
 					return err
 				}
-				want := slices.Sorted(func(yield func(ID) bool) {
-					for id := range model[l] {
-						if !yield(id) {
-							return
-						}
-					}
-				})
+				want := slices.Sorted(maps.Keys(model[l]))
 				if !slices.Equal(got, want) {
 					t.Fatalf("round %d: lane %v holds %d records, want %d (first difference at %v)", round, l, len(got), len(want), firstDifference(got, want))
 				}
