@@ -18,10 +18,7 @@ func writeFile(dir, name string, data []byte) error {
 
 // renameFile renames dir/from over dir/to and fsyncs dir.
 func renameFile(dir, from, to string) error {
-	if err := os.Rename(filepath.Join(dir, from), filepath.Join(dir, to)); err != nil {
-		return err
-	}
-	return atomicfile.SyncDir(dir)
+	return atomicfile.Rename(filepath.Join(dir, from), filepath.Join(dir, to))
 }
 
 // removeFile removes dir/name, if present, and fsyncs dir.

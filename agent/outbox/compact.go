@@ -3,7 +3,6 @@ package outbox
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -73,11 +72,8 @@ func (s *Store) compactLocked() error {
 	if err := s.db.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		os.Remove(tmp)
-		return s.reopenLocked(err)
-	}
-	if err := atomicfile.SyncDir(filepath.Dir(s.path)); err != nil {
+	if err := atomicfile.Rename(tmp, s.path); err != nil {
+		os.Remove(tmp) // if the rename failed: gone with it otherwise
 		return s.reopenLocked(err)
 	}
 	return s.reopenLocked(nil)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -54,14 +53,11 @@ func openOrReplace(path string, log *slog.Logger) (*bolt.DB, error) {
 		return nil, err
 	}
 	aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405.000"))
-	if rerr := os.Rename(path, aside); rerr != nil {
-		return nil, fmt.Errorf("%s is damaged (%w) and cannot be moved aside: %w", path, err, rerr)
+	if rerr := atomicfile.Rename(path, aside); rerr != nil {
+		return nil, fmt.Errorf("%s is damaged (%w), and moving it aside failed: %w", path, err, rerr)
 	}
 	log.Error("outbox: file is damaged; moved aside, starting with an empty outbox",
 		"path", path, "movedTo", aside, "err", err)
-	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
-		return nil, err
-	}
 	return checkedOpen(path)
 }
 

@@ -46,6 +46,15 @@ func WriteFile(path string, data []byte) (err error) {
 	return SyncDir(dir)
 }
 
+// Rename renames from over to, in the same directory, and fsyncs the
+// directory, so that the rename survives a power cut.
+func Rename(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(to))
+}
+
 // SyncDir fsyncs a directory, so that renames and removals in it are
 // durable.
 func SyncDir(dir string) error {

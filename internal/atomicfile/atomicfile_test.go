@@ -21,8 +21,11 @@ func TestWriteFile(t *testing.T) {
 		}
 	}
 	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v; want 0600", fi.Mode().Perm())
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) != 1 {
@@ -43,5 +46,29 @@ func TestIsTemp(t *testing.T) {
 		if got := atomicfile.IsTemp(name); got != want {
 			t.Errorf("IsTemp(%q) = %v; want %v", name, got, want)
 		}
+	}
+}
+
+// TestRename renames a file over another in the same directory: the new
+// name has the content, the old name is gone; a missing source fails.
+func TestRename(t *testing.T) {
+	dir := t.TempDir()
+	from, to := filepath.Join(dir, "from"), filepath.Join(dir, "to")
+	for path, content := range map[string]string{from: "new", to: "old"} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := atomicfile.Rename(from, to); err != nil {
+		t.Fatalf("Rename = %v", err)
+	}
+	if got, err := os.ReadFile(to); err != nil || string(got) != "new" {
+		t.Errorf("after Rename, to holds %q, %v; want \"new\"", got, err)
+	}
+	if _, err := os.Stat(from); !os.IsNotExist(err) {
+		t.Errorf("after Rename, from: %v; want it gone", err)
+	}
+	if err := atomicfile.Rename(from, to); err == nil {
+		t.Error("Rename of a missing file succeeded")
 	}
 }
