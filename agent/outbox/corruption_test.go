@@ -378,7 +378,7 @@ func TestOpenFailureIsNotTreatedAsGarbage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 32 && exec "$0"`, os.Args[0])
+	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 32 && exec "$0"`, childBinary(t))
 	cmd.Env = append(os.Environ(), envCrashChild+"="+path, envCrashMode+"="+emfileMode)
 	out, err := cmd.CombinedOutput()
 	t.Logf("child: %s", bytes.TrimSpace(out))
@@ -444,7 +444,7 @@ func TestLockedWhileCompacting(t *testing.T) {
 		t.Skip("needs flock semantics")
 	}
 	path := filepath.Join(t.TempDir(), "outbox.db")
-	cmd := exec.Command(os.Args[0])
+	cmd := exec.Command(childBinary(t))
 	cmd.Env = append(os.Environ(), envCrashChild+"="+path, envCrashMode+"="+compactLoopMode)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

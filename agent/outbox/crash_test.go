@@ -306,7 +306,7 @@ func runCrashMode(t *testing.T, m crashMode, kills int, seed uint64) {
 // of up to 30 ms and returns what it printed.
 func runCrashChild(t *testing.T, path string, m crashMode, start uint64, rng *rand.Rand) crashRun {
 	t.Helper()
-	cmd := exec.Command(os.Args[0])
+	cmd := exec.Command(childBinary(t))
 	cmd.Env = append(os.Environ(),
 		envCrashChild+"="+path,
 		envCrashStart+"="+strconv.FormatUint(start, 10),

@@ -97,3 +97,36 @@ func fileSizeOf(t testing.TB, path string) int64 {
 	}
 	return fi.Size()
 }
+
+// The tests that start a child (the crash tests, an Open under a file
+// limit, a second process on a locked file) run their child through
+// childBinary. Under qemu-user, a fork of the emulated, multithreaded test
+// binary sometimes never reaches exec (Debian 12's qemu 7.2.22: the child
+// waits on a futex for ever, about one run of the ARM suite in four), so
+// scripts/outbox-arch.sh runs these tests natively with an emulated child:
+// the writer that is killed is the ARM build, the kernel is the host's
+// either way.
+const (
+	// envChildBinary names the program to run as the child instead of
+	// this test binary: a test binary of another GOARCH behind its
+	// emulator.
+	envChildBinary = "OUTBOX_TEST_CHILD"
+	// envEmulated is set while the test binary itself runs under
+	// qemu-user, where starting a child is what must not be done.
+	envEmulated = "OUTBOX_TEST_EMULATED"
+)
+
+// childBinary returns the program a test runs as its child: os.Args[0],
+// or the one envChildBinary names. Under emulation (envEmulated) it fails
+// the test: scripts/outbox-arch.sh must run it natively, and lists it in
+// its REEXEC.
+func childBinary(t testing.TB) string {
+	t.Helper()
+	if os.Getenv(envEmulated) != "" {
+		t.Fatalf("%s starts a child, which an emulated test binary cannot do reliably: add it to REEXEC in scripts/outbox-arch.sh", t.Name())
+	}
+	if b := os.Getenv(envChildBinary); b != "" {
+		return b
+	}
+	return os.Args[0]
+}

@@ -495,7 +495,7 @@ func TestConfigValidate(t *testing.T) {
 
 // TestConfig32Bit checks the cap that cannot be mapped on 32-bit ARM is
 // refused at Open. It runs its assertion where int is 32 bits (make test
-// runs this package with GOARCH=386 too).
+// runs this package as a 32-bit build too: scripts/outbox32.sh).
 func TestConfig32Bit(t *testing.T) {
 	err := outbox.Config{MaxBytes: 1 << 30}.Validate()
 	if outbox.Is32Bit {

@@ -16,19 +16,11 @@
 #     answer success; SIGTERM must stop it with exit 0.
 # Then the armv7 build on the ARMv6 CPU must fail (illegal instruction):
 # that shows the emulated CPU is the one asked for, and why armhf ships the
-# ARMv6 build. Last, agent/outbox's tests as GOARCH=arm64, all of them, and
-# as GOARCH=arm GOARM=6, through packaging/test/qemu-exec.sh (SKIP_OUTBOX=1
-# skips them). As GOARCH=arm, OUTBOX_QEMU_SKIP leaves out the tests that
-# start the test binary again as a child (crash tests: kill -9 at random
-# points, an open under a file limit, a second process on a locked file):
-# under 32-bit qemu-user (Debian 12's 7.2) their fork from the
-# multithreaded test sometimes never returns: the parent waits in forkExec
-# for the child, which never reaches exec (seen: TestCrash/append, killed
-# by the test timeout after 9m52s, in one of three runs; the arm64 runs
-# passed). What they test is the kernel's and bbolt's behaviour on kill -9,
-# and under qemu-user the kernel is the host's: `make test` runs them
-# natively as amd64 and as 32-bit GOARCH=386, and arm64 runs them here.
-# Run them as GOARCH=arm with OUTBOX_QEMU_SKIP= (empty), at that risk.
+# ARMv6 build. Last, agent/outbox's tests as GOARCH=arm64 and as GOARCH=arm
+# GOARM=6, every one of them, through scripts/outbox-arch.sh (SKIP_OUTBOX=1
+# skips them): the tests that kill a child run natively there, with the
+# emulated build as the child, since a fork of an emulated Go program
+# sometimes never reaches exec under qemu-user.
 # Each step's time is printed at the end.
 #
 # Environment: DIST (dist), AGENT (bin/agent: a native build, for call),
@@ -153,17 +145,9 @@ sh -c 'QEMU_CPU=arm1176 qemu-arm-static "$1" version; exit $?' sh "$DIST/iot-hub
 ((code != 0)) || fail "the armv7 build ran on an ARMv6 CPU (arm1176); want an illegal instruction"
 echo "armv7 on arm1176 (ARMv6): refused, exit $code, as it should"
 
-OUTBOX_QEMU_SKIP=${OUTBOX_QEMU_SKIP-^(TestCrash|TestCursorCrash|TestOpenFailureIsNotTreatedAsGarbage|TestLockedWhileCompacting)$}
 if [[ ${SKIP_OUTBOX:-} != 1 ]]; then
-	exec_wrapper=$PWD/packaging/test/qemu-exec.sh
-	flags=(-count=1 -timeout=8m -exec "$exec_wrapper")
-	echo "outbox tests under qemu: go test ${flags[*]}"
-	timed "outbox tests: GOARCH=arm64 (cortex-a53), all" \
-		env GOARCH=arm64 QEMU_CPU=cortex-a53 "$GO" test "${flags[@]}" ./agent/outbox/
-	[[ -z $OUTBOX_QEMU_SKIP ]] || flags+=(-skip "$OUTBOX_QEMU_SKIP")
-	echo "as GOARCH=arm: go test ${flags[*]}"
-	timed "outbox tests: GOARCH=arm GOARM=6 (arm1176)" \
-		env GOARCH=arm GOARM=6 QEMU_CPU=arm1176 "$GO" test "${flags[@]}" ./agent/outbox/
+	timed "outbox tests: GOARCH=arm64 (cortex-a53)" env GO="$GO" scripts/outbox-arch.sh arm64
+	timed "outbox tests: GOARCH=arm GOARM=6 (arm1176)" env GO="$GO" scripts/outbox-arch.sh arm
 fi
 
 echo "== arm-smoke timings"
