@@ -30,14 +30,14 @@ type Certificates struct {
 	CAFile string `yaml:"caFile"`
 	// RetryMin and RetryMax bound the waits between CSRs the backend does
 	// not answer, and between failed renewals: doubling, jittered.
-	// Defaults 1m and 1h.
-	RetryMin time.Duration `yaml:"retryMin"`
+	// Defaults 1m and 1h; at least 1s, and RetryMin at most RetryMax.
+	RetryMin time.Duration `yaml:"retryMin" limit:"1s.."`
 	// RetryMax: see RetryMin.
-	RetryMax time.Duration `yaml:"retryMax"`
+	RetryMax time.Duration `yaml:"retryMax" limit:"1s.."`
 	// TryTimeout bounds the trial of a new certificate: the broker must
 	// accept it within this long, or the agent goes back to the old one.
-	// Default 30s.
-	TryTimeout time.Duration `yaml:"tryTimeout"`
+	// Default 30s; at least 1s.
+	TryTimeout time.Duration `yaml:"tryTimeout" limit:"1s.."`
 }
 
 // Rotation settings.
@@ -69,12 +69,8 @@ func (c *Config) validateCertificates(bad func(path, format string, args ...any)
 		return bad("certificates.rotation", "%q: want on or off", k.Rotation)
 	case !oneOf(k.KeyAlgorithm, certs.AlgECDSAP256, certs.AlgRSA2048):
 		return bad("certificates.keyAlgorithm", "%q: want %s or %s", k.KeyAlgorithm, certs.AlgECDSAP256, certs.AlgRSA2048)
-	case k.RetryMin <= 0:
-		return bad("certificates.retryMin", "%v must be positive", k.RetryMin)
 	case k.RetryMax < k.RetryMin:
 		return bad("certificates.retryMax", "%v is below retryMin %v", k.RetryMax, k.RetryMin)
-	case k.TryTimeout <= 0:
-		return bad("certificates.tryTimeout", "%v must be positive", k.TryTimeout)
 	case !c.UsesKafka() && c.Uplink.MQTT.CertFile != "" && !mqtt.UsesTLS(c.Uplink.MQTT.Broker):
 		return bad("uplink.mqtt.certFile", "set, but the broker %s does not use TLS, so the certificate would never be presented: use mqtts://", c.Uplink.MQTT.Broker)
 	case c.Rotates() && k.CAFile == "":

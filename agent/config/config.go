@@ -92,11 +92,11 @@ type MQTT struct {
 	// Required, unless the embedded broker is enabled: then it defaults to
 	// mqtt://<embeddedBroker.listen>.
 	Broker string `yaml:"broker"`
-	// KeepAlive is the MQTT keepalive. Default 30s.
-	KeepAlive time.Duration `yaml:"keepAlive"`
+	// KeepAlive is the MQTT keepalive. Default 30s; 1s to 18h.
+	KeepAlive time.Duration `yaml:"keepAlive" limit:"1s..18h"`
 	// SessionExpiry is how long the broker keeps the session while the
-	// gateway is offline. Default 24h.
-	SessionExpiry time.Duration `yaml:"sessionExpiry"`
+	// gateway is offline. Default 24h; 1s to 136 years (1191360h).
+	SessionExpiry time.Duration `yaml:"sessionExpiry" limit:"1s..1191360h"`
 	// CAFile is the PEM CA bundle the broker's certificate must chain to;
 	// default: the system's.
 	CAFile string `yaml:"caFile"`
@@ -114,13 +114,13 @@ type MQTT struct {
 	// Default 64.
 	Window int `yaml:"window"`
 	// BackoffMin and BackoffMax bound the reconnect delay. Defaults 1s
-	// and 2m.
-	BackoffMin time.Duration `yaml:"backoffMin"`
+	// and 2m; at least 1ms, and BackoffMin at most BackoffMax.
+	BackoffMin time.Duration `yaml:"backoffMin" limit:"1ms.."`
 	// BackoffMax: see BackoffMin.
-	BackoffMax time.Duration `yaml:"backoffMax"`
+	BackoffMax time.Duration `yaml:"backoffMax" limit:"1ms.."`
 	// ConnectTimeout bounds one connection attempt, and how long stopping
-	// waits for the publishes in flight. Default 10s.
-	ConnectTimeout time.Duration `yaml:"connectTimeout"`
+	// waits for the publishes in flight. Default 10s; 1s to 5m.
+	ConnectTimeout time.Duration `yaml:"connectTimeout" limit:"1s..5m"`
 	// EmbeddedBroker runs an MQTT broker inside the agent.
 	EmbeddedBroker EmbeddedBroker `yaml:"embeddedBroker"`
 }
@@ -140,11 +140,13 @@ type EmbeddedBroker struct {
 // Outbox configures the durable queue; its fields are those of
 // outbox.Config, whose defaults apply.
 type Outbox struct {
-	// MaxBytes caps the stored records. Default 64MiB; at least 1MiB.
-	MaxBytes Size `yaml:"maxBytes"`
+	// MaxBytes caps the stored records. Default 64MiB; at least 1MiB
+	// (at most 512MiB on a 32-bit system).
+	MaxBytes Size `yaml:"maxBytes" limit:"1MiB.."`
 	// FlushInterval lets telemetry appends wait up to this long to share
-	// one commit (fewer writes to an SD card). Default 0s: commit at once.
-	FlushInterval time.Duration `yaml:"flushInterval"`
+	// one commit (fewer writes to an SD card). 0s to 1m; 0s, the default,
+	// makes every append commit at once.
+	FlushInterval time.Duration `yaml:"flushInterval" limit:"0s..1m"`
 	// LiveShare is the share of each telemetry batch taken from the newest
 	// records while a backlog drains. Default (and 0) 0.25; 1: newest
 	// first; negative: strict oldest first.
@@ -158,11 +160,12 @@ type RPC struct {
 	// BUSY. Default 8.
 	Concurrency int `yaml:"concurrency"`
 	// Timeout is the longest a method may run when the command sets no
-	// earlier deadline (expiresAt, MQTT Message Expiry). Default 10s.
-	Timeout time.Duration `yaml:"timeout"`
+	// earlier deadline (expiresAt, MQTT Message Expiry). Default 10s; at
+	// least 1ms.
+	Timeout time.Duration `yaml:"timeout" limit:"1ms.."`
 	// MaxCommandBytes is the largest command read; a larger one is a dead
 	// letter. Default 64KiB; 1KiB to 1MiB.
-	MaxCommandBytes Size `yaml:"maxCommandBytes"`
+	MaxCommandBytes Size `yaml:"maxCommandBytes" limit:"1KiB..1MiB"`
 }
 
 // Defaults of the keys that are not the uplink's or the outbox's.
@@ -227,7 +230,9 @@ func (c *Config) RPCConfig(log *slog.Logger) rpc.Config {
 	}
 }
 
-// applyDefaults fills in every key left out (or zero).
+// applyDefaults fills in every key left out, taking a zero value for
+// left out: a duration or size written as 0 was refused as it was read,
+// unless 0 is a value of that key, whose default is then 0 too.
 func (c *Config) applyDefaults() {
 	c.applyKafkaDefaults()
 	if c.StateDir == "" {

@@ -59,23 +59,19 @@ type decoder struct {
 
 var (
 	durationType        = reflect.TypeFor[time.Duration]()
+	sizeType            = reflect.TypeFor[Size]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
 // value decodes n onto v, the value at path.
 func (d *decoder) value(n ast.Node, v reflect.Value, path string) error {
-	for {
-		switch t := n.(type) {
-		case *ast.TagNode:
-			n = t.Value
-			continue
-		case *ast.AnchorNode, *ast.AliasNode:
-			return invalid(n, path, "YAML anchors and aliases are not supported: write the value out")
-		}
-		break
+	n = untagged(n)
+	switch n.(type) {
+	case *ast.AnchorNode, *ast.AliasNode:
+		return invalid(n, path, "YAML anchors and aliases are not supported: write the value out")
 	}
-	if n == nil || n.Type() == ast.NullType {
-		return nil // left out: the default applies
+	if leftOut(n) {
+		return nil // the default applies
 	}
 	t := v.Type()
 	switch {
@@ -126,6 +122,23 @@ func (d *decoder) value(n ast.Node, v reflect.Value, path string) error {
 	}
 	v.Set(p.Elem())
 	return nil
+}
+
+// untagged returns n without its YAML tags (!!str).
+func untagged(n ast.Node) ast.Node {
+	for {
+		t, ok := n.(*ast.TagNode)
+		if !ok {
+			return n
+		}
+		n = t.Value
+	}
+}
+
+// leftOut reports whether n, a key's value, is none: null, ~ or nothing.
+func leftOut(n ast.Node) bool {
+	n = untagged(n)
+	return n == nil || n.Type() == ast.NullType
 }
 
 // duration decodes a Go duration string; 0 is accepted bare.
@@ -182,8 +195,14 @@ func (d *decoder) mapping(n ast.Node, v reflect.Value, path string) error {
 				Msg: fmt.Sprintf("unknown key for a %s sensor (%s is a key of %s sensors)", kind, key, strings.Join(types, " and "))}
 		}
 		d.lines[p] = line(kv.Key)
-		if err := d.value(kv.Value, v.Field(f.index), p); err != nil {
+		fv := v.Field(f.index)
+		if err := d.value(kv.Value, fv, p); err != nil {
 			return err
+		}
+		if f.limit != nil && !leftOut(kv.Value) {
+			if msg := f.limit.check(fv); msg != "" {
+				return invalid(kv.Value, p, msg)
+			}
 		}
 	}
 	return nil
@@ -237,10 +256,12 @@ type structFields struct {
 type field struct {
 	index  int
 	sensor string // the sensor types the key belongs to, space-separated; "" for all
+	limit  *limit // of a duration or size; nil for others
 }
 
 // fieldsOf lists the keys of struct type t: its exported fields' yaml
-// tags.
+// tags, with their limit tags. A malformed limit tag panics: it is a
+// mistake in this package, which every test that reads the key finds.
 func fieldsOf(t reflect.Type) structFields {
 	fs := structFields{byKey: map[string]field{}}
 	for i := range t.NumField() {
@@ -254,6 +275,19 @@ func fieldsOf(t reflect.Type) structFields {
 		}
 		fs.byKey[key] = field{index: i, sensor: sf.Tag.Get("sensor")}
 		fs.keys = append(fs.keys, key)
+	}
+	for key, f := range fs.byKey {
+		sf := t.Field(f.index)
+		tag, ok := sf.Tag.Lookup("limit")
+		if !ok {
+			continue
+		}
+		l, err := parseLimit(tag, sf.Type, fs.byKey)
+		if err != nil {
+			panic(fmt.Sprintf("config: %v.%s: %v", t, sf.Name, err))
+		}
+		f.limit = l
+		fs.byKey[key] = f
 	}
 	return fs
 }

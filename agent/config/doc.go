@@ -20,12 +20,21 @@
 // refused, as it would not say its unit. Sizes are bytes, or a number with
 // KiB, MiB or GiB ("64MiB").
 //
+// Every duration and size key has limits, in the limit tag of its field
+// ("1s..18h"), which the decoder checks as it reads the value. A key left
+// out takes its default; a key written as 0 is read like any other value
+// and refused by its limits, unless 0 is a value of its own there, which
+// its doc says (outbox.flushInterval: commit at once). So an explicit 0
+// never silently stands for the default, as it does in the components'
+// Go structs.
+//
 // # Caveats
 //
 //   - Relative paths (stateDir, the TLS files) are taken relative to the
 //     working directory of the agent, not to the configuration file.
 //   - YAML anchors and aliases are refused: every value is written where it
 //     applies, which keeps key paths in errors unambiguous.
-//   - The limits of the uplink and outbox settings are those of their
-//     packages' Validate; their messages name the setting.
+//   - The limits of a duration or size key are its limit tag's. The
+//     other limits of the uplink, outbox, rpc and health settings are
+//     those of their packages' Validate; their messages name the setting.
 package config

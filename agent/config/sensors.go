@@ -14,17 +14,18 @@ type Sensor struct {
 	// Type is the driver: sim, thermal, modbus-rtu, serial-line or bme280.
 	Type string `yaml:"type"`
 	// Interval is how often it is read. Default 10s; 100ms to 24h.
-	Interval time.Duration `yaml:"interval"`
-	// Timeout bounds one read. Default: the interval, which is also its
-	// limit.
-	Timeout time.Duration `yaml:"timeout"`
+	Interval time.Duration `yaml:"interval" limit:"100ms..24h"`
+	// Timeout bounds one read. Default: the interval; 1ms to the
+	// interval.
+	Timeout time.Duration `yaml:"timeout" limit:"1ms..interval"`
 
-	// Period (sim) is the period of the simulated sine waves. Default 10m.
-	Period time.Duration `yaml:"period,omitempty" sensor:"sim"`
+	// Period (sim) is the period of the simulated sine waves. Default
+	// 10m; at least 1s.
+	Period time.Duration `yaml:"period,omitempty" sensor:"sim" limit:"1s.."`
 	// ReadDelay (sim) makes each read wait this long, or until the read's
 	// deadline (its timeout) ends: a slow sensor, for demos and tests.
-	// Default 0s; it must be below the interval.
-	ReadDelay time.Duration `yaml:"readDelay,omitempty" sensor:"sim"`
+	// From 0s to below the interval; 0s, the default, is no wait.
+	ReadDelay time.Duration `yaml:"readDelay,omitempty" sensor:"sim" limit:"0s..interval"`
 
 	// Path (thermal) is the directory of the thermal zones. Default
 	// /sys/class/thermal.
@@ -48,8 +49,8 @@ type Sensor struct {
 	// Slave (modbus-rtu) is the slave's address, 1 to 247. Required.
 	Slave int `yaml:"slave,omitempty" sensor:"modbus-rtu"`
 	// ResponseTimeout (modbus-rtu) is how long one request waits for its
-	// answer. Default 1s.
-	ResponseTimeout time.Duration `yaml:"responseTimeout,omitempty" sensor:"modbus-rtu"`
+	// answer. Default 1s; 1ms to the read's timeout.
+	ResponseTimeout time.Duration `yaml:"responseTimeout,omitempty" sensor:"modbus-rtu" limit:"1ms..timeout"`
 	// Retries (modbus-rtu) is how often a request that got no valid answer
 	// is sent again. Default 2; 0 to 10.
 	Retries *int `yaml:"retries,omitempty" sensor:"modbus-rtu"`
@@ -65,8 +66,8 @@ type Sensor struct {
 	// prints: {temp: Cel, hum: "%"}. A metric without one has no unit.
 	Units map[string]string `yaml:"units,omitempty" sensor:"serial-line"`
 	// MaxLineBytes (serial-line) is the longest line taken; a longer one
-	// is skipped. Default 1KiB.
-	MaxLineBytes Size `yaml:"maxLineBytes,omitempty" sensor:"serial-line"`
+	// is skipped. Default 1KiB; 16B to 64KiB.
+	MaxLineBytes Size `yaml:"maxLineBytes,omitempty" sensor:"serial-line" limit:"16B..64KiB"`
 
 	// Bus (bme280) is the I2C bus device. Default /dev/i2c-1, the
 	// Raspberry Pi's header.

@@ -96,7 +96,7 @@ func TestParseSensorErrors(t *testing.T) {
 		want       string // the message after "config: line N: "
 	}{
 		{"timeout over interval", "  - {name: s, type: sim, interval: 1s, timeout: 2s}\n", config.ErrInvalid,
-			"sensors[0].timeout: 2s is outside 0s..1s, the interval (exclusive of 0)"},
+			"sensors[0].timeout: 2s is above the interval, 1s"},
 		{"port of another type", "  - {name: s, type: bme280, port: /dev/ttyS0}\n", config.ErrUnknownKey,
 			"sensors[0].port: unknown key for a bme280 sensor (port is a key of modbus-rtu and serial-line sensors)"},
 		{"no port", "  - {name: m, type: modbus-rtu, slave: 1}\n", config.ErrInvalid,
@@ -110,7 +110,7 @@ func TestParseSensorErrors(t *testing.T) {
 		{"no registers", modbus, config.ErrInvalid, "sensors[0].registers: required: at least one register per sensor"},
 		{"retries", modbus + "    retries: 11\n" + reg, config.ErrInvalid, "sensors[0].retries: 11 is outside 0..10"},
 		{"response timeout", modbus + "    interval: 1s\n    responseTimeout: 2s\n" + reg, config.ErrInvalid,
-			"sensors[0].responseTimeout: 2s is outside 1ms..1s, the read's timeout"},
+			"sensors[0].responseTimeout: 2s is above the read's timeout, 1s"},
 		{"register type", modbus + "    registers: [{metric: t, address: 0}, {metric: u, address: 1, type: int64}]\n", config.ErrInvalid,
 			`sensors[0].registers[1].type: "int64": want int16, uint16, int32, uint32 or float32`},
 		{"register function", modbus + "    registers: [{metric: t, address: 0, function: 1}]\n", config.ErrInvalid,

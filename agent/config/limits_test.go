@@ -1,0 +1,261 @@
+package config_test
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/iot-hub/agent/agent/config"
+)
+
+// keyLimits are the limits that a duration or size key written as 0, or
+// as a negative value, is refused with: every such key of the
+// configuration is here. "sensors[]" stands for any sensor.
+var keyLimits = map[string]string{
+	"uplink.mqtt.keepAlive":       "outside 1s..18h",
+	"uplink.mqtt.sessionExpiry":   "outside 1s..1191360h",
+	"uplink.mqtt.backoffMin":      "below 1ms",
+	"uplink.mqtt.backoffMax":      "below 1ms",
+	"uplink.mqtt.connectTimeout":  "outside 1s..5m",
+	"uplink.kafka.connectTimeout": "outside 1s..5m",
+	"outbox.maxBytes":             "below 1MiB",
+	"outbox.flushInterval":        "outside 0s..1m",
+	"rpc.timeout":                 "below 1ms",
+	"rpc.maxCommandBytes":         "outside 1KiB..1MiB",
+	"certificates.retryMin":       "below 1s",
+	"certificates.retryMax":       "below 1s",
+	"certificates.tryTimeout":     "below 1s",
+	"sensors[].interval":          "outside 100ms..24h",
+	"sensors[].timeout":           "outside 1ms..interval",
+	"sensors[].period":            "below 1s",
+	"sensors[].readDelay":         "outside 0s..interval",
+	"sensors[].responseTimeout":   "outside 1ms..timeout",
+	"sensors[].maxLineBytes":      "outside 16B..64KiB",
+}
+
+// zeroMeanings are the duration and size keys whose 0 is a value of its
+// own, not "the default", and what it means. Every other key refuses 0.
+var zeroMeanings = map[string]string{
+	"outbox.flushInterval": "every append commits at once",
+	"sensors[].readDelay":  "a read does not wait",
+}
+
+// TestZeroDurationsAndSizes writes every duration and size key of the
+// configuration, found by reflection over config.Config, as 0 (in each
+// way it can be written) and as a negative value, in an otherwise valid
+// file. A key whose 0 has no meaning of its own refuses it, naming the
+// key and its limits, instead of taking its default; a key whose 0 means
+// something keeps it. The top of a key's limits is accepted: the limits
+// said are not narrower than those its component checks.
+func TestZeroDurationsAndSizes(t *testing.T) {
+	keys := durationAndSizeKeys(reflect.TypeFor[config.Config](), "", "")
+	if len(keys) == 0 {
+		t.Fatal("found no duration or size key in config.Config")
+	}
+	found := map[string]bool{}
+	for _, k := range keys {
+		found[k.path] = true
+		limit, ok := keyLimits[k.path]
+		if !ok {
+			t.Errorf("%s is a %s key missing from keyLimits: add its limits (and to zeroMeanings if 0 means something)", k.path, k.kind)
+			continue
+		}
+		doc, at := docFor(k)
+		zeros, negative := []any{0, "0s", "0ms", "0h0m0s"}, any("-1s")
+		if k.kind == "size" {
+			zeros, negative = []any{0, "0", "0B", "0KiB"}, -1
+		}
+		for _, zero := range zeros {
+			t.Run(fmt.Sprintf("%s=%#v", k.path, zero), func(t *testing.T) {
+				c, err := parseWith(t, doc, at, zero)
+				if meaning, ok := zeroMeanings[k.path]; ok {
+					if err != nil {
+						t.Fatalf("Parse(%s: %v) = %v; want nil: 0 means %s", at, zero, err, meaning)
+					}
+					if got := valueAt(t, c, at); !got.IsZero() {
+						t.Errorf("Parse(%s: %v) sets it to %v; want 0: %s", at, zero, got, meaning)
+					}
+					return
+				}
+				wantMsg := "0s is " + limit
+				if k.kind == "size" {
+					wantMsg = "0B is " + limit
+				}
+				checkRefused(t, err, at, zero, wantMsg)
+			})
+		}
+		if _, top, ok := strings.Cut(limit, ".."); ok && (top[0] >= '0' && top[0] <= '9') {
+			t.Run(fmt.Sprintf("%s=%s", k.path, top), func(t *testing.T) {
+				if _, err := parseWith(t, doc, at, top); err != nil {
+					t.Errorf("Parse(%s: %s) = %v; want nil: %s is the top of its limits", at, top, err, top)
+				}
+			})
+		}
+		t.Run(fmt.Sprintf("%s=%#v", k.path, negative), func(t *testing.T) {
+			_, err := parseWith(t, doc, at, negative)
+			want := "-1s is " + limit
+			if k.kind == "size" {
+				want = `size "-1" is out of range` // a size does not parse negative
+			}
+			checkRefused(t, err, at, negative, want)
+		})
+	}
+	for path := range keyLimits {
+		if !found[path] {
+			t.Errorf("keyLimits has %s, which is not a duration or size key of config.Config", path)
+		}
+	}
+	for path := range zeroMeanings {
+		if !found[path] {
+			t.Errorf("zeroMeanings has %s, which is not a duration or size key of config.Config", path)
+		}
+	}
+}
+
+// checkRefused fails t unless err is the *config.Error of the key at
+// path, on its line, saying msg.
+func checkRefused(t *testing.T, err error, path string, value any, msg string) {
+	t.Helper()
+	e, ok := errors.AsType[*config.Error](err)
+	if !ok || !errors.Is(err, config.ErrInvalid) {
+		t.Fatalf("Parse(%s: %v) = %v; want a config.Error wrapping ErrInvalid", path, value, err)
+	}
+	if e.Path != path || e.Msg != msg || e.Line == 0 {
+		t.Errorf("Parse(%s: %v) = %v; want the key's line, path %s, message %q", path, value, err, path, msg)
+	}
+}
+
+// key is a duration or size key of the configuration.
+type key struct {
+	path       string // "outbox.maxBytes", "sensors[].period"
+	kind       string // "duration" or "size"
+	sensorType string // the first sensor type it belongs to; "" for all
+}
+
+// durationAndSizeKeys lists the duration and size keys of struct type t,
+// whose keys are at prefix, following its mappings and lists.
+func durationAndSizeKeys(t reflect.Type, prefix, sensorType string) []key {
+	var keys []key
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || name == "" || name == "-" {
+			continue
+		}
+		st := sensorType
+		if types := strings.Fields(f.Tag.Get("sensor")); len(types) > 0 {
+			st = types[0]
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+			if ft.Kind() == reflect.Slice {
+				name += "[]"
+			}
+			ft = ft.Elem()
+		}
+		switch {
+		case ft == reflect.TypeFor[time.Duration]():
+			keys = append(keys, key{prefix + name, "duration", st})
+		case ft == reflect.TypeFor[config.Size]():
+			keys = append(keys, key{prefix + name, "size", st})
+		case ft.Kind() == reflect.Struct:
+			keys = append(keys, durationAndSizeKeys(ft, prefix+name+".", st)...)
+		}
+	}
+	return keys
+}
+
+// validSensors are one valid sensor of each type.
+var validSensors = []map[string]any{
+	{"name": "sim", "type": config.SensorSim},
+	{"name": "board", "type": config.SensorThermal},
+	{"name": "boiler", "type": config.SensorModbusRTU, "port": "/dev/ttyUSB0", "slave": 3,
+		"registers": []any{map[string]any{"metric": "temperature", "address": 0}}},
+	{"name": "mcu", "type": config.SensorSerialLine, "port": "/dev/ttyACM0"},
+	{"name": "weather", "type": config.SensorBME280},
+}
+
+// docFor returns a valid configuration in which k applies, and k's path
+// in it: the Kafka uplink for uplink.kafka's keys, else the MQTT uplink;
+// a sensor of every type.
+func docFor(k key) (map[string]any, string) {
+	uplink := map[string]any{"mqtt": map[string]any{"broker": "mqtt://b:1883"}}
+	if strings.HasPrefix(k.path, "uplink.kafka.") {
+		uplink = map[string]any{"kafka": map[string]any{"brokers": []any{"k:9092"}}}
+	}
+	var sensors []any
+	for _, s := range validSensors {
+		sensors = append(sensors, s)
+	}
+	doc := map[string]any{"deviceId": "gw", "uplink": uplink, "sensors": sensors}
+	i := slices.IndexFunc(validSensors, func(s map[string]any) bool { return s["type"] == k.sensorType })
+	return doc, strings.Replace(k.path, "sensors[]", fmt.Sprintf("sensors[%d]", max(i, 0)), 1)
+}
+
+// parseWith parses doc with value written at path.
+func parseWith(t *testing.T, doc map[string]any, path string, value any) (*config.Config, error) {
+	t.Helper()
+	b, err := yaml.Marshal(with(doc, path, value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return config.Parse(b, nil)
+}
+
+// with returns doc with value at path ("a.b", "sensors[2].c"), copying
+// the mappings and lists on the way rather than changing doc.
+func with(doc map[string]any, path string, value any) map[string]any {
+	out := maps.Clone(doc)
+	m := out
+	segs := strings.Split(path, ".")
+	for _, seg := range segs[:len(segs)-1] {
+		name, idx, isList := strings.Cut(seg, "[")
+		next := map[string]any{}
+		if isList {
+			i, _ := strconv.Atoi(strings.TrimSuffix(idx, "]"))
+			list := slices.Clone(m[name].([]any))
+			maps.Copy(next, list[i].(map[string]any))
+			list[i] = next
+			m[name] = list
+		} else {
+			if old, ok := m[name].(map[string]any); ok {
+				maps.Copy(next, old)
+			}
+			m[name] = next
+		}
+		m = next
+	}
+	m[segs[len(segs)-1]] = value
+	return out
+}
+
+// valueAt returns the field of c at path, found by the yaml tags.
+func valueAt(t *testing.T, c *config.Config, path string) reflect.Value {
+	t.Helper()
+	v := reflect.ValueOf(c).Elem()
+	for seg := range strings.SplitSeq(path, ".") {
+		name, idx, isList := strings.Cut(seg, "[")
+		f, ok := v.Type().FieldByNameFunc(func(n string) bool {
+			sf, _ := v.Type().FieldByName(n)
+			tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+			return tag == name
+		})
+		if !ok {
+			t.Fatalf("%s: no field for %s", path, name)
+		}
+		v = v.FieldByIndex(f.Index)
+		if isList {
+			i, _ := strconv.Atoi(strings.TrimSuffix(idx, "]"))
+			v = v.Index(i)
+		}
+	}
+	return v
+}
