@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -94,6 +95,30 @@ func TestCheckConfig(t *testing.T) {
 	code, _, stderr = runArgs("run", "--config", bad)
 	if code != exitError || stderr != want {
 		t.Errorf("run of a bad file = %d, stderr %q; want %d, %q", code, stderr, exitError, want)
+	}
+}
+
+// TestCheckConfigRefusesZeroInterval runs the agent binary's check-config
+// on a sensor whose interval is written as 0, as a user would: it exits
+// 1, naming the key and its limits, as it does for 50ms, instead of
+// printing the default interval.
+func TestCheckConfigRefusesZeroInterval(t *testing.T) {
+	for _, interval := range []string{"0s", "0", "0ms", "50ms"} {
+		path := writeConfig(t, "deviceId: gw\nuplink: {mqtt: {broker: \"mqtt://b:1883\"}}\nsensors:\n  - name: s\n    type: sim\n    interval: "+interval+"\n")
+		cmd := exec.Command(os.Args[0], "check-config", path)
+		cmd.Env = append(os.Environ(), beMain+"=1")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		shown := interval
+		if interval == "0" || interval == "0ms" {
+			shown = "0s"
+		}
+		want := "agent: config: " + path + ":6: sensors[0].interval: " + shown + " is outside 100ms..24h\n"
+		if code := cmd.ProcessState.ExitCode(); code != exitError || stdout.Len() != 0 || stderr.String() != want {
+			t.Errorf("agent check-config with interval: %s = %d (%v), stdout %q, stderr %q;\nwant %d, no stdout, stderr %q",
+				interval, code, err, stdout.String(), stderr.String(), exitError, want)
+		}
 	}
 }
 
