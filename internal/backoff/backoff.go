@@ -1,7 +1,14 @@
 // Package backoff computes the waits between retries that the agent's
-// reconnecting parts share: exponential, capped, and jittered so that the
+// retrying parts share: exponential, capped, and jittered so that the
 // gateways of a fleet that failed at the same instant do not retry in
 // step.
+//
+// Two jitters: [FullJitter] draws a wait from all of [0, d], for the
+// uplinks, whose retries a whole fleet aims at one broker: it puts the
+// gateways out of step within a few attempts, which bounds the rate at
+// which they come back (README, "Reconnecting after an outage").
+// [Jittered] keeps a wait within [d/2, d], whose pace stays close to d:
+// an I2C bus's reopening and the certificate renewal use it.
 package backoff
 
 import (
@@ -32,6 +39,14 @@ func Jittered(lo, hi time.Duration, n int) time.Duration {
 func JitteredBy(lo, hi time.Duration, n int, r float64) time.Duration {
 	d := Capped(lo, hi, n)
 	return d/2 + time.Duration(r*float64(d/2))
+}
+
+// FullJitter returns the wait before retry n, counted from 1, with "full
+// jitter": the share r of Capped(lo, hi, n), r drawn uniformly from
+// [0, 1) by the caller (rand.Float64, or a test's seeded source); the wait
+// is then uniform over [0, Capped(lo, hi, n)).
+func FullJitter(lo, hi time.Duration, n int, r float64) time.Duration {
+	return time.Duration(r * float64(Capped(lo, hi, n)))
 }
 
 // Sleep waits d, or until ctx ends; it reports whether d passed.

@@ -1,6 +1,7 @@
 package backoff_test
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -47,6 +48,23 @@ func TestJitteredBy(t *testing.T) {
 	}{{0, 4 * time.Second}, {0.5, 6 * time.Second}, {0.999, 7996 * time.Millisecond}} {
 		if got := backoff.JitteredBy(time.Second, time.Minute, 4, tt.r); got != tt.want {
 			t.Errorf("JitteredBy(1s, 1m, 4, %v) = %v; want %v", tt.r, got, tt.want)
+		}
+	}
+}
+
+func TestFullJitter(t *testing.T) {
+	const s = time.Second
+	almostOne := math.Nextafter(1, 0)
+	for _, tt := range []struct {
+		n    int
+		r    float64
+		want time.Duration
+	}{
+		{1, 0, 0}, {1, 0.5, s / 2}, {4, 0, 0}, {4, 0.25, 2 * s}, {4, 0.5, 4 * s},
+		{4, almostOne, 8*s - 1}, {0, 0.5, s / 2}, {1000, 0.5, 30 * s}, {1000, almostOne, time.Minute - 1},
+	} {
+		if got := backoff.FullJitter(s, time.Minute, tt.n, tt.r); got != tt.want {
+			t.Errorf("FullJitter(1s, 1m, %d, %v) = %v; want %v", tt.n, tt.r, got, tt.want)
 		}
 	}
 }
