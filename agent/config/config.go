@@ -113,8 +113,10 @@ type MQTT struct {
 	// Window is how many publishes may await their PUBACK at once.
 	// Default 64.
 	Window int `yaml:"window"`
-	// BackoffMin and BackoffMax bound the reconnect delay. Defaults 1s
-	// and 2m; at least 1ms, and BackoffMin at most BackoffMax.
+	// BackoffMin and BackoffMax bound the wait between connection
+	// attempts, drawn from [0, d], d doubling from BackoffMin up to
+	// BackoffMax. Defaults 1s and 15s (BackoffMin when longer): see
+	// mqtt.Config. At least 1ms, and BackoffMin at most BackoffMax.
 	BackoffMin time.Duration `yaml:"backoffMin" limit:"1ms.."`
 	// BackoffMax: see BackoffMin.
 	BackoffMax time.Duration `yaml:"backoffMax" limit:"1ms.."`
@@ -259,7 +261,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&m.SessionExpiry, d.SessionExpiry)
 	setDefault(&m.Window, d.Window)
 	setDefault(&m.BackoffMin, d.BackoffMin)
-	setDefault(&m.BackoffMax, d.BackoffMax)
+	setDefault(&m.BackoffMax, max(d.BackoffMax, m.BackoffMin))
 	setDefault(&m.ConnectTimeout, d.ConnectTimeout)
 	o := outbox.DefaultConfig()
 	setDefault(&c.Outbox.MaxBytes, Size(o.MaxBytes))

@@ -91,7 +91,8 @@ func TestParseDefaults(t *testing.T) {
 	if m.Broker != "mqtt://127.0.0.1:1883" || m.EmbeddedBroker.Listen != "127.0.0.1:1883" {
 		t.Errorf("broker %q, listen %q; want the embedded broker's defaults", m.Broker, m.EmbeddedBroker.Listen)
 	}
-	if m.KeepAlive != 30*time.Second || m.SessionExpiry != 24*time.Hour || m.Window != 64 || m.ConnectTimeout != 10*time.Second {
+	if m.KeepAlive != 30*time.Second || m.SessionExpiry != 24*time.Hour || m.Window != 64 || m.ConnectTimeout != 10*time.Second ||
+		m.BackoffMin != time.Second || m.BackoffMax != 15*time.Second {
 		t.Errorf("mqtt defaults = %+v", m)
 	}
 	if c.StateDir != config.DefaultStateDir || c.Log.Level != "info" || c.Log.Format != "auto" {
@@ -105,6 +106,19 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if s := c.Sensors[0]; s.Interval != 10*time.Second || s.Period != 10*time.Minute || s.ReadDelay != 0 {
 		t.Errorf("Sensors[0] = %+v", s)
+	}
+}
+
+// A backoffMin above backoffMax's default, with backoffMax left out,
+// raises backoffMax to it: a configuration that set only backoffMin
+// when the default was 2m stays valid.
+func TestParseLongBackoffMin(t *testing.T) {
+	c, err := config.Parse([]byte("deviceId: gw\nuplink: {mqtt: {broker: \"mqtt://b:1883\", backoffMin: 30s}}\n"), nil)
+	if err != nil {
+		t.Fatalf("Parse(backoffMin: 30s) = %v; want nil", err)
+	}
+	if m := c.MQTTConfig(nil); m.BackoffMin != 30*time.Second || m.BackoffMax != 30*time.Second {
+		t.Errorf("backoffMin, backoffMax = %v, %v; want 30s, 30s", m.BackoffMin, m.BackoffMax)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/internal/backoff"
 )
 
 // Config configures an Uplink. Zero values mean the defaults of
@@ -44,8 +45,13 @@ type Config struct {
 	// Window is how many publishes may await their PUBACK at once.
 	// Default 64.
 	Window int
-	// BackoffMin and BackoffMax bound the reconnect delay, which doubles
-	// from BackoffMin, with jitter, up to BackoffMax. Defaults 1 s, 2 min.
+	// BackoffMin and BackoffMax bound the wait between connection
+	// attempts, drawn from [0, d] ("full jitter"), d doubling from
+	// BackoffMin up to BackoffMax. BackoffMax is the longest the uplink
+	// takes to try again once the broker is back; the gateways of a fleet
+	// that lost it together come back spread over it. Defaults 1 s and
+	// 15 s (BackoffMin when longer): see README, "Reconnecting after an
+	// outage".
 	BackoffMin, BackoffMax time.Duration
 	// ConnectTimeout bounds one connection attempt. Default 10 s.
 	ConnectTimeout time.Duration
@@ -67,7 +73,7 @@ func DefaultConfig() Config {
 		SessionExpiry:  24 * time.Hour,
 		Window:         64,
 		BackoffMin:     time.Second,
-		BackoffMax:     2 * time.Minute,
+		BackoffMax:     backoff.UplinkMax,
 		ConnectTimeout: 10 * time.Second,
 		Logger:         slog.New(slog.DiscardHandler),
 	}
@@ -88,7 +94,7 @@ func (c Config) withDefaults() Config {
 		c.BackoffMin = d.BackoffMin
 	}
 	if c.BackoffMax == 0 {
-		c.BackoffMax = d.BackoffMax
+		c.BackoffMax = max(d.BackoffMax, c.BackoffMin)
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = d.ConnectTimeout

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"time"
 
 	"github.com/eclipse/paho.golang/packets"
 )
 
 // hurriedWait is the longest wait between connection attempts from a
-// Reconnect call until the next successful connection.
+// Reconnect call until the next successful connection: the waits are
+// drawn from [0, hurriedWait] by the same full jitter as the others.
 const hurriedWait = time.Second
 
 // dropTimeout bounds how long Reconnect waits for the connection to take
@@ -70,8 +72,8 @@ func (u *Uplink) Reconnect() {
 // it returns the wait, so that autopaho sleeps it out on its own context,
 // which ends with the shutdown.
 func (u *Uplink) waitBackoff(ctx context.Context) func(int) time.Duration {
-	normal := reconnectBackoff(u.cfg.BackoffMin, u.cfg.BackoffMax)
-	hurried := reconnectBackoff(min(u.cfg.BackoffMin, hurriedWait), min(u.cfg.BackoffMax, hurriedWait))
+	normal := reconnectBackoff(u.cfg.BackoffMin, u.cfg.BackoffMax, rand.Float64)
+	hurried := reconnectBackoff(min(u.cfg.BackoffMin, hurriedWait), min(u.cfg.BackoffMax, hurriedWait), rand.Float64)
 	return func(n int) time.Duration {
 		u.mu.Lock()
 		hurry := u.hurry

@@ -473,15 +473,17 @@ func loadTLS(cfg Config) (*tls.Config, error) {
 	return c, nil
 }
 
-// reconnectBackoff returns the delay before connection attempt n (autopaho counts
-// from 0, the first attempt, which waits for nothing): lo before the
-// second, doubling up to hi, with jitter over its upper half so that a
-// fleet does not reconnect in lockstep after a broker restart.
-func reconnectBackoff(lo, hi time.Duration) func(int) time.Duration {
+// reconnectBackoff returns the delay before connection attempt n
+// (autopaho counts from 0, the first attempt, which waits for nothing):
+// drawn from [0, d], d being lo before the second, doubling up to hi; draw
+// gives the share of d (rand.Float64, or a test's seeded source). The full
+// jitter puts a fleet that lost its broker at the same instant out of
+// step, so that its gateways come back spread over hi.
+func reconnectBackoff(lo, hi time.Duration, draw func() float64) func(int) time.Duration {
 	return func(n int) time.Duration {
 		if n <= 0 {
 			return 0
 		}
-		return backoff.Jittered(lo, hi, n)
+		return backoff.FullJitter(lo, hi, n, draw())
 	}
 }
