@@ -18,11 +18,11 @@ import (
 )
 
 // UplinkMax is the uplinks' longest wait between attempts to reach their
-// brokers: the MQTT uplink's default BackoffMax. Once the brokers are
-// back, a gateway tries again within it; a fleet that lost them at the
-// same instant comes back spread over it, with FullJitter at most about
-// 2N/UplinkMax of N gateways a second (README, "Reconnecting after an
-// outage").
+// brokers: the MQTT uplink's default BackoffMax, the Kafka uplink's own.
+// Once the brokers are back, a gateway tries again within it; a fleet
+// that lost them at the same instant comes back spread over it, with
+// FullJitter at most about 2N/UplinkMax of N gateways a second (README,
+// "Reconnecting after an outage").
 const UplinkMax = 15 * time.Second
 
 // Capped returns the wait before retry n, counted from 1: lo doubled n-1

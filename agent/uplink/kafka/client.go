@@ -20,13 +20,17 @@ import (
 const maxBatchBytes = 1_000_012
 
 // commonOpts are the options of both clients: the connection's
-// (connOpts), logging and the connection-state hooks.
+// (connOpts), logging, the connection-state hooks, and the uplink's
+// retryBackoff for franz-go's retries. franz-go's own backoff waits
+// 250 ms doubling to 5 s, jittered by ±20% but not once it reaches 5 s: a
+// fleet that lost the brokers at the same instant would come back nearly
+// in step, over half of it within the same second.
 func (u *Uplink) commonOpts() []kgo.Opt {
 	var tc *tls.Config
 	if u.cfg.TLS != nil {
 		tc = u.cfg.TLS.Clone()
 	}
-	return append(u.connOpts(tc), kgo.WithLogger(u.kgoLog), kgo.WithHooks(stateHook{u}))
+	return append(u.connOpts(tc), kgo.WithLogger(u.kgoLog), kgo.WithHooks(stateHook{u}), kgo.RetryBackoffFn(retryBackoff))
 }
 
 // connOpts are what a connection to the brokers takes: brokers,
