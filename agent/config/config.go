@@ -166,7 +166,8 @@ type RPC struct {
 	// least 1ms.
 	Timeout time.Duration `yaml:"timeout" limit:"1ms.."`
 	// MaxCommandBytes is the largest command read; a larger one is a dead
-	// letter. Default 64KiB; 1KiB to 1MiB.
+	// letter, or never sent to the agent by an MQTT broker (the uplink
+	// asks for a Maximum Packet Size from it). Default 64KiB; 1KiB to 1MiB.
 	MaxCommandBytes Size `yaml:"maxCommandBytes" limit:"1KiB..1MiB"`
 }
 
@@ -194,20 +195,21 @@ func (c *Config) OutboxPath() string { return filepath.Join(c.StateDir, "outbox.
 func (c *Config) MQTTConfig(log *slog.Logger) mqtt.Config {
 	m := c.Uplink.MQTT
 	return mqtt.Config{
-		Broker:         m.Broker,
-		DeviceID:       c.DeviceID,
-		KeepAlive:      m.KeepAlive,
-		SessionExpiry:  m.SessionExpiry,
-		CAFile:         m.CAFile,
-		CertFile:       m.CertFile,
-		KeyFile:        m.KeyFile,
-		Username:       m.Username,
-		Password:       m.Password,
-		Window:         m.Window,
-		BackoffMin:     m.BackoffMin,
-		BackoffMax:     m.BackoffMax,
-		ConnectTimeout: m.ConnectTimeout,
-		Logger:         log,
+		Broker:          m.Broker,
+		DeviceID:        c.DeviceID,
+		KeepAlive:       m.KeepAlive,
+		SessionExpiry:   m.SessionExpiry,
+		CAFile:          m.CAFile,
+		CertFile:        m.CertFile,
+		KeyFile:         m.KeyFile,
+		Username:        m.Username,
+		Password:        m.Password,
+		Window:          m.Window,
+		MaxCommandBytes: int(c.RPC.MaxCommandBytes),
+		BackoffMin:      m.BackoffMin,
+		BackoffMax:      m.BackoffMax,
+		ConnectTimeout:  m.ConnectTimeout,
+		Logger:          log,
 	}
 }
 

@@ -60,7 +60,8 @@ func TestParseValid(t *testing.T) {
 	if m.Broker != "mqtts://broker.example:8883" || m.DeviceID != "gw-0042" || m.KeepAlive != 45*time.Second ||
 		m.SessionExpiry != 12*time.Hour || m.Window != 32 || m.BackoffMin != 500*time.Millisecond ||
 		m.BackoffMax != time.Minute || m.ConnectTimeout != 5*time.Second || m.Username != "gw" || m.Password != "s3cret" ||
-		m.CAFile != "/etc/ca.pem" || m.CertFile != "/etc/cert.pem" || m.KeyFile != "/etc/key.pem" {
+		m.CAFile != "/etc/ca.pem" || m.CertFile != "/etc/cert.pem" || m.KeyFile != "/etc/key.pem" ||
+		m.MaxCommandBytes != 16<<10 {
 		t.Errorf("MQTTConfig() = %+v", m)
 	}
 	o := c.OutboxConfig(nil)

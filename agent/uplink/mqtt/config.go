@@ -45,6 +45,13 @@ type Config struct {
 	// Window is how many publishes may await their PUBACK at once.
 	// Default 64.
 	Window int
+	// MaxCommandBytes is the largest command the agent takes (the RPC
+	// dispatcher's limit). The uplink asks the broker, with the MQTT v5
+	// Maximum Packet Size, never to send it a packet larger than a
+	// command of this size with its properties (see maxpacket.go): the
+	// broker drops a larger command instead. Default 64 KiB; at most
+	// 64 MiB.
+	MaxCommandBytes int
 	// BackoffMin and BackoffMax bound the wait between connection
 	// attempts, drawn from [0, d] ("full jitter"), d doubling from
 	// BackoffMin up to BackoffMax. BackoffMax is the longest the uplink
@@ -66,16 +73,24 @@ type Config struct {
 	OnPublished func(lane outbox.Lane, latency time.Duration)
 }
 
+// DefaultMaxCommandBytes is the default Config.MaxCommandBytes, the RPC
+// dispatcher's default limit; maxCommandBytes is the largest.
+const (
+	DefaultMaxCommandBytes = 64 << 10
+	maxCommandBytes        = 64 << 20
+)
+
 // DefaultConfig returns the defaults (Broker and DeviceID are empty).
 func DefaultConfig() Config {
 	return Config{
-		KeepAlive:      30 * time.Second,
-		SessionExpiry:  24 * time.Hour,
-		Window:         64,
-		BackoffMin:     time.Second,
-		BackoffMax:     backoff.UplinkMax,
-		ConnectTimeout: 10 * time.Second,
-		Logger:         slog.New(slog.DiscardHandler),
+		KeepAlive:       30 * time.Second,
+		SessionExpiry:   24 * time.Hour,
+		Window:          64,
+		MaxCommandBytes: DefaultMaxCommandBytes,
+		BackoffMin:      time.Second,
+		BackoffMax:      backoff.UplinkMax,
+		ConnectTimeout:  10 * time.Second,
+		Logger:          slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -89,6 +104,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Window == 0 {
 		c.Window = d.Window
+	}
+	if c.MaxCommandBytes == 0 {
+		c.MaxCommandBytes = d.MaxCommandBytes
 	}
 	if c.BackoffMin == 0 {
 		c.BackoffMin = d.BackoffMin
@@ -134,6 +152,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: SessionExpiry %v is negative or too long", ErrInvalidConfig, c.SessionExpiry)
 	case c.Window < 1 || c.Window > 65535:
 		return fmt.Errorf("%w: Window %d is outside 1..65535", ErrInvalidConfig, c.Window)
+	case c.MaxCommandBytes < 1 || c.MaxCommandBytes > maxCommandBytes:
+		return fmt.Errorf("%w: MaxCommandBytes %d is outside 1..%d", ErrInvalidConfig, c.MaxCommandBytes, maxCommandBytes)
 	case c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin:
 		return fmt.Errorf("%w: BackoffMin %v and BackoffMax %v must be positive and in order", ErrInvalidConfig, c.BackoffMin, c.BackoffMax)
 	case c.Certificates != nil && (c.CertFile != "" || c.KeyFile != ""):

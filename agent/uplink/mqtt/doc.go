@@ -13,6 +13,17 @@
 // acked in the outbox only after its PUBACK, released for a retry when the
 // connection goes, and quarantined when the broker refuses it for good.
 //
+// # Command size
+//
+// Its CONNECT asks for a Maximum Packet Size: the PUBLISH of a command of
+// Config.MaxCommandBytes with its properties at their largest (see
+// maxpacket.go), about 256 KiB more. The broker drops a larger command for this
+// client instead of sending it (MQTT v5 §3.1.2.11.4; mosquitto logs
+// "Dropping too large outgoing PUBLISH"): the agent never reads it, and
+// its sender gets neither an answer nor a dead letter. A command larger
+// than MaxCommandBytes within that margin arrives, for the handler to
+// refuse.
+//
 // # Client certificates and rotation
 //
 // With TLS the client certificate comes from CertFile and KeyFile (read

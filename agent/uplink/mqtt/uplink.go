@@ -258,6 +258,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 	if server.Scheme == "mqtts" || server.Scheme == "ssl" {
 		server.Scheme = "tls"
 	}
+	maxPacket := maxPacketSize(u.cfg.MaxCommandBytes, u.topics.Commands)
 	acfg := autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{&server},
 		KeepAlive:                     uint16(u.cfg.KeepAlive / time.Second),
@@ -276,11 +277,13 @@ func (u *Uplink) Run(ctx context.Context) error {
 		},
 		// autopaho asks for no problem information unless told; 1 is the
 		// MQTT default, and without it mochi-mqtt strips user properties.
+		// The Maximum Packet Size keeps commands too large away.
 		ConnectPacketBuilder: func(c *paho.Connect, _ *url.URL) (*paho.Connect, error) {
 			if c.Properties == nil {
 				c.Properties = &paho.ConnectProperties{}
 			}
 			c.Properties.RequestProblemInfo = true
+			c.Properties.MaximumPacketSize = &maxPacket
 			return c, nil
 		},
 		// Disconnect with reason 0x04: the broker publishes the Will, so

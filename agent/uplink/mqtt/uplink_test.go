@@ -33,7 +33,8 @@ type rig struct {
 	commands []mqtt.Command
 }
 
-// startUplink opens an outbox in dir and runs an uplink to broker on it.
+// startUplink opens an outbox in dir and runs an uplink to broker on it
+// (to cfg.Broker when set: a relay to b).
 // The outbox hands telemetry out strictly in order (LiveShare off): these
 // tests check that the uplink keeps the order the outbox gives; with the
 // default LiveShare the outbox itself lets fresh telemetry overtake a
@@ -45,7 +46,10 @@ func startUplink(t *testing.T, b *mqtttest.Broker, dir string, cfg mqtt.Config) 
 		t.Fatal(err)
 	}
 	r := &rig{box: box, done: make(chan error, 1)}
-	cfg.Broker, cfg.DeviceID = b.URL(), device
+	if cfg.Broker == "" {
+		cfg.Broker = b.URL()
+	}
+	cfg.DeviceID = device
 	if cfg.BackoffMin == 0 {
 		cfg.BackoffMin, cfg.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
 	}
@@ -364,6 +368,8 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *mqtt.Config) { c.Broker = "http://x:1" }, "scheme"},
 		{func(c *mqtt.Config) { c.DeviceID = "" }, "DeviceID"},
 		{func(c *mqtt.Config) { c.Window = -1 }, "Window"},
+		{func(c *mqtt.Config) { c.MaxCommandBytes = -1 }, "MaxCommandBytes"},
+		{func(c *mqtt.Config) { c.MaxCommandBytes = 64<<20 + 1 }, "MaxCommandBytes"},
 		{func(c *mqtt.Config) { c.KeepAlive = time.Millisecond }, "KeepAlive"},
 		{func(c *mqtt.Config) { c.BackoffMin, c.BackoffMax = time.Minute, time.Second }, "Backoff"},
 		{func(c *mqtt.Config) { c.CertFile = "c.pem" }, "KeyFile"},
