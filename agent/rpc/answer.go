@@ -95,7 +95,7 @@ func (d *Dispatcher) refuse(req *Request, cmd *contracts.Envelope, method contra
 // deadLetter puts raw aside as a system.dlq with the reason, under the
 // message's correlationId when it has one ("" when it is unknown).
 func (d *Dispatcher) deadLetter(req *Request, reason string, raw []byte, correlationID string, err error) {
-	d.cfg.Logger.Warn("rpc: dead letter", "reason", reason, "topic", req.Topic, "bytes", len(req.Payload), "correlationId", correlationID, "err", err)
+	d.cfg.Logger.Warn("rpc: dead letter", "reason", reason, "topic", req.Topic, "bytes", req.size(), "correlationId", correlationID, "err", err)
 	var recs []outbox.Record
 	if letter := d.letter(req, reason, raw, correlationID, err); letter != nil {
 		recs = append(recs, *letter)

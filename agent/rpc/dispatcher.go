@@ -109,8 +109,8 @@ func (d *Dispatcher) Close() {
 
 // handle decodes and checks a request, then runs its method.
 func (d *Dispatcher) handle(req *Request) {
-	if n := len(req.Payload); n > d.cfg.MaxCommandBytes {
-		d.deadLetter(req, contracts.DLQTooLarge, req.Payload[:min(n, tooLargeKept)], "",
+	if n := req.size(); n > d.cfg.MaxCommandBytes {
+		d.deadLetter(req, contracts.DLQTooLarge, req.Payload[:min(len(req.Payload), tooLargeKept)], "",
 			fmt.Errorf("rpc: a command of %d bytes is larger than the %d accepted; the first %d are kept here", n, d.cfg.MaxCommandBytes, tooLargeKept))
 		return
 	}

@@ -119,6 +119,14 @@ func TestNotJSONAndTooLargeAreDeadLetters(t *testing.T) {
 		len(mustBytes(t, o.deadLetter)) != tooLargeKept || !strings.Contains(o.deadLetter.Payload.Error, "5120 bytes") {
 		t.Errorf("too large: got %v; want a too_large dead letter with the first %d bytes", o, tooLargeKept)
 	}
+	// The uplink read only the start of a command of 10 MB.
+	req := request(huge[:4<<10+1])
+	req.Size = 10 << 20
+	r.send(req)
+	o = r.decode(r.drain())
+	if o.deadLetter == nil || o.deadLetter.Payload.Reason != contracts.DLQTooLarge || !strings.Contains(o.deadLetter.Payload.Error, "10485760 bytes") {
+		t.Errorf("cut short: got %v; want a too_large dead letter naming its size as sent", o)
+	}
 }
 
 func TestTimeoutBusyAndPanic(t *testing.T) {

@@ -13,6 +13,10 @@ type Request struct {
 	Topic string
 	// Payload is the message body, as received.
 	Payload []byte
+	// Size is the message body's size as sent, when the uplink read only
+	// the start of a body far too large (Payload, over MaxCommandBytes);
+	// 0 means len(Payload).
+	Size int
 	// Expiry is when the transport says it expires (MQTT Message Expiry);
 	// zero when it does not say.
 	Expiry time.Time
@@ -30,6 +34,9 @@ type Request struct {
 	// once the answer or the dead letter is in the outbox. May be nil.
 	Ack func()
 }
+
+// size is the message body's size as sent.
+func (r *Request) size() int { return max(len(r.Payload), r.Size) }
 
 func (r *Request) ack() {
 	if r.Ack != nil {

@@ -127,7 +127,7 @@ func dispatchMQTT(d *rpc.Dispatcher, deviceID string) mqtt.Handler {
 	return func(_ context.Context, c mqtt.Command) {
 		reply, headers := c.Reply(topics.Responses)
 		d.Handle(rpc.Request{
-			Topic: c.Topic, Payload: c.Payload, Expiry: c.Expiry, ReceivedAt: c.ReceivedAt,
+			Topic: c.Topic, Payload: c.Payload, Size: c.Size, Expiry: c.Expiry, ReceivedAt: c.ReceivedAt,
 			Reply: reply, ReplyHeaders: headers, DeadLetters: topics.DLQ, Ack: c.Ack,
 		})
 	}

@@ -16,7 +16,8 @@ import (
 //
 // It also buffers reads: paho reads a packet a few bytes at a time (the
 // type, the length, the rest), a system call each without a buffer, and a
-// PUBACK is 4 bytes.
+// PUBACK is 4 bytes. Its reads go through a packetLimit, which cuts short
+// a PUBLISH too large.
 //
 // It is a sync.Locker: paho locks a connection that is one while it
 // writes a packet, in several Write calls, so packets from different
@@ -24,8 +25,8 @@ import (
 // interleave.
 type batchConn struct {
 	net.Conn
-	r       *bufio.Reader // paho's one reading goroutine uses it
-	packet  sync.Mutex    // held by paho for a whole packet
+	r       *packetLimit // paho's one reading goroutine uses it
+	packet  sync.Mutex   // held by paho for a whole packet
 	mu      sync.Mutex
 	buf     []byte
 	pending bool // the timer is armed
@@ -39,8 +40,11 @@ const (
 	readBuffer = 16 << 10
 )
 
-func newBatchConn(c net.Conn) *batchConn {
-	b := &batchConn{Conn: c, r: bufio.NewReaderSize(c, readBuffer)}
+// newBatchConn wraps c; its reads go through limit (its max, keep and
+// onCut).
+func newBatchConn(c net.Conn, limit packetLimit) *batchConn {
+	limit.r = bufio.NewReaderSize(c, readBuffer)
+	b := &batchConn{Conn: c, r: &limit}
 	b.timer = time.AfterFunc(time.Hour, b.Flush)
 	b.timer.Stop()
 	return b

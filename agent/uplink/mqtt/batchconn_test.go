@@ -19,7 +19,7 @@ import (
 func TestBatchConnFlushesByItself(t *testing.T) {
 	client, server := net.Pipe()
 	defer server.Close()
-	b := newBatchConn(client)
+	b := newBatchConn(client, packetLimit{max: 1 << 20})
 	defer b.Close()
 	got := make(chan []byte, 4)
 	go func() {
@@ -93,7 +93,7 @@ func TestBatchConnKeepsPacketsWhole(t *testing.T) {
 	}
 	server := <-accepted
 	defer server.Close()
-	b := newBatchConn(client)
+	b := newBatchConn(client, packetLimit{max: 1 << 20})
 	defer b.Close()
 	const writers, each = 8, 500
 	var wg sync.WaitGroup

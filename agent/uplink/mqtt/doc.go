@@ -22,7 +22,10 @@
 // "Dropping too large outgoing PUBLISH"): the agent never reads it, and
 // its sender gets neither an answer nor a dead letter. A command larger
 // than MaxCommandBytes within that margin arrives, for the handler to
-// refuse.
+// refuse. A broker that ignores the Maximum Packet Size may still send a
+// larger one: the uplink then reads its first MaxCommandBytes+1 bytes,
+// throws the rest away as it comes, and hands the handler that start,
+// with Command.Size telling the size as sent (packetlimit.go).
 //
 // # Client certificates and rotation
 //

@@ -5,11 +5,16 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/eclipse/paho.golang/packets"
 
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/internal/mqtttest"
@@ -21,7 +26,7 @@ import (
 // to nothing of it, and the command after it arrives.
 func TestOversizedCommandIsNeverSent(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{})
-	rl := startRelay(t, b.Addr())
+	rl := startRelay(t, b.Addr(), false)
 	r := startUplink(t, b, t.TempDir(), mqtt.Config{Broker: "mqtt://" + rl.addr()})
 	b.Subscribe(t, topics.Status, 1).WaitFor(t, 1, 10*time.Second) // online: subscribed
 
@@ -77,12 +82,71 @@ func TestCommandAtTheLimitArrivesWithItsProperties(t *testing.T) {
 	}
 }
 
+// A broker that ignores the Maximum Packet Size (here mosquitto behind a
+// relay that takes it out of the CONNECT) sends a command of 10 MB: the
+// uplink reads no more of it than the handler needs to refuse it, and
+// tells its size as sent. The command after it comes whole.
+func TestCommandTooLargeIsCutWhenTheBrokerIgnoresTheLimit(t *testing.T) {
+	pub, err := exec.LookPath("mosquitto_pub")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("mosquitto_pub not found (%v) and CI is set: install Debian's mosquitto-clients", err)
+		}
+		t.Skipf("mosquitto_pub not found (%v): install Debian's mosquitto-clients to run this test", err)
+	}
+	b := mqtttest.Start(t, mqtttest.Options{})
+	rl := startRelay(t, b.Addr(), true)
+	r := startUplink(t, b, t.TempDir(), mqtt.Config{Broker: "mqtt://" + rl.addr()})
+	b.Subscribe(t, topics.Status, 1).WaitFor(t, 1, 10*time.Second) // online: subscribed
+
+	// mosquitto_pub, another process, publishes it: the heap measured
+	// here is the uplink's (and the relay's).
+	const size = 10 << 20
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("x"), size), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(b.Addr())
+	before, sentBefore := heapAllocs(), rl.down.Load()
+	if out, err := exec.Command(pub, "-V", "5", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t", topics.Commands, "-f", big).CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+	}
+	b.Publish(t, topics.Commands, []byte(`{"after":"the oversized command"}`), 1, false, nil)
+	waitUntil(t, "the oversized command and the next", func() bool { return len(r.received()) >= 2 })
+	allocated, sent := heapAllocs()-before, rl.down.Load()-sentBefore
+
+	t.Logf("the broker sent %d bytes; the test process allocated %d bytes meanwhile", sent, allocated)
+	if sent < size {
+		t.Fatalf("the broker sent the uplink %d bytes; want the %d of the command: the relay did not make it ignore the limit", sent, size)
+	}
+	got := r.received()
+	if c := got[0]; len(c.Payload) != mqtt.DefaultMaxCommandBytes+1 || c.Size != size || c.Payload[0] != 'x' {
+		t.Errorf("the oversized command came as %d bytes, of %d; want its first %d, of %d", len(c.Payload), c.Size, mqtt.DefaultMaxCommandBytes+1, size)
+	}
+	if c := got[1]; string(c.Payload) != `{"after":"the oversized command"}` || c.Size != len(c.Payload) {
+		t.Errorf("the next command came as %q, size %d; want it whole", c.Payload, c.Size)
+	}
+	if allocated > 8<<20 {
+		t.Errorf("the test process allocated %d bytes while the uplink read a command of %d; want under 8 MiB", allocated, size)
+	}
+}
+
+// heapAllocs is the bytes allocated on the heap so far.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
 // relay passes TCP connections on to a broker and counts the bytes the
-// broker sends back: what the uplink's connection reads.
+// broker sends back: what the uplink's connection reads. With
+// stripMaxPacket it takes the Maximum Packet Size out of each CONNECT,
+// as if the broker ignored it.
 type relay struct {
-	ln     net.Listener
-	target string
-	down   atomic.Int64
+	ln             net.Listener
+	target         string
+	stripMaxPacket bool
+	down           atomic.Int64
 
 	wg    sync.WaitGroup
 	mu    sync.Mutex
@@ -91,13 +155,13 @@ type relay struct {
 
 // startRelay listens on a free loopback port and relays to target until
 // the test ends.
-func startRelay(t *testing.T, target string) *relay {
+func startRelay(t *testing.T, target string, stripMaxPacket bool) *relay {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl := &relay{ln: ln, target: target}
+	rl := &relay{ln: ln, target: target, stripMaxPacket: stripMaxPacket}
 	rl.wg.Go(rl.accept)
 	t.Cleanup(func() {
 		ln.Close()
@@ -127,9 +191,29 @@ func (rl *relay) accept() {
 		rl.mu.Lock()
 		rl.conns = append(rl.conns, client, broker)
 		rl.mu.Unlock()
-		rl.wg.Go(func() { pipe(broker, client, nil) })
+		rl.wg.Go(func() {
+			if rl.stripMaxPacket && stripMaxPacket(broker, client) != nil {
+				client.Close()
+				return
+			}
+			pipe(broker, client, nil)
+		})
 		rl.wg.Go(func() { pipe(client, broker, &rl.down) })
 	}
+}
+
+// stripMaxPacket reads the CONNECT from src and writes it to dst without
+// its Maximum Packet Size. paho reads no more than the packet.
+func stripMaxPacket(dst, src net.Conn) error {
+	cp, err := packets.ReadPacket(src)
+	if err != nil {
+		return err
+	}
+	if c, ok := cp.Content.(*packets.Connect); ok {
+		c.Properties.MaximumPacketSize = nil
+	}
+	_, err = cp.WriteTo(dst)
+	return err
 }
 
 // pipe copies from src to dst, counting into n when not nil, and closes

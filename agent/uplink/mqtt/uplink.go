@@ -42,6 +42,12 @@ type Command struct {
 	// properties: an answer goes to ResponseTopic with CorrelationData.
 	ResponseTopic   string
 	CorrelationData []byte
+	// Size is the payload's size as the broker sent it: more than
+	// len(Payload) when the broker ignored the Maximum Packet Size the
+	// uplink asked for and sent a command far larger than
+	// Config.MaxCommandBytes, of which the uplink read only the first
+	// MaxCommandBytes+1 bytes.
+	Size int
 	// Expiry is when the message expires by its Message Expiry Interval;
 	// zero when it has none.
 	Expiry time.Time
@@ -115,6 +121,8 @@ type Uplink struct {
 	topics contracts.MQTTTopics
 	origin contracts.Origin
 	broker *url.URL
+	// maxPacket is the Maximum Packet Size asked of the broker.
+	maxPacket uint32
 
 	kick chan struct{} // Reconnect's: attempt now; buffer 1
 
@@ -127,6 +135,7 @@ type Uplink struct {
 	presented *x509.Certificate // what the last accepted connection presented
 	hurry     bool              // Reconnect was called since the last accepted connection
 	redials   uint64            // Reconnect calls so far
+	cuts      map[uint16]int    // sizes of the payloads cut short, by packet identifier
 }
 
 // New checks cfg and returns an uplink that publishes what box hands out
@@ -145,6 +154,7 @@ func New(cfg Config, box Outbox, handle Handler) (*Uplink, error) {
 		cfg: cfg, box: box, handle: handle, log: cfg.Logger, topics: topics,
 		origin: contracts.DeviceOrigin(cfg.DeviceID), broker: broker,
 		state: State{Broker: cfg.Broker}, kick: make(chan struct{}, 1),
+		maxPacket: maxPacketSize(cfg.MaxCommandBytes, topics.Commands), cuts: make(map[uint16]int),
 	}
 	if u.isTLS() {
 		if u.tls, err = loadTLS(cfg); err != nil {
@@ -258,7 +268,6 @@ func (u *Uplink) Run(ctx context.Context) error {
 	if server.Scheme == "mqtts" || server.Scheme == "ssl" {
 		server.Scheme = "tls"
 	}
-	maxPacket := maxPacketSize(u.cfg.MaxCommandBytes, u.topics.Commands)
 	acfg := autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{&server},
 		KeepAlive:                     uint16(u.cfg.KeepAlive / time.Second),
@@ -283,7 +292,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 				c.Properties = &paho.ConnectProperties{}
 			}
 			c.Properties.RequestProblemInfo = true
-			c.Properties.MaximumPacketSize = &maxPacket
+			c.Properties.MaximumPacketSize = &u.maxPacket
 			return c, nil
 		},
 		// Disconnect with reason 0x04: the broker publishes the Will, so
@@ -353,7 +362,7 @@ func (u *Uplink) dial(ctx context.Context, _ autopaho.ClientConfig, server *url.
 	if err != nil {
 		return nil, err
 	}
-	b := newBatchConn(conn)
+	b := newBatchConn(conn, packetLimit{max: int(u.maxPacket), keep: u.cfg.MaxCommandBytes + 1, onCut: u.cut})
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.redials != redials {
@@ -362,6 +371,33 @@ func (u *Uplink) dial(ctx context.Context, _ autopaho.ClientConfig, server *url.
 	}
 	u.conn, u.connLeaf = b, sent.get()
 	return b, nil
+}
+
+// cut records the size of a command's payload that the connection cut
+// short, for onMessage.
+func (u *Uplink) cut(id uint16, size int) {
+	u.mu.Lock()
+	u.cuts[id] = size
+	u.mu.Unlock()
+}
+
+// sizeAsSent returns the size of a command's payload as the broker sent
+// it. A payload cut short is MaxCommandBytes+1 bytes long: only then is
+// the record of its cut looked at, so that one left behind by a
+// connection lost before paho handed its packet on cannot make a command
+// within the limit look larger.
+func (u *Uplink) sizeAsSent(id uint16, payload []byte) int {
+	if len(payload) != u.cfg.MaxCommandBytes+1 {
+		return len(payload)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	size, ok := u.cuts[id]
+	if !ok {
+		return len(payload)
+	}
+	delete(u.cuts, id)
+	return size
 }
 
 // flush sends what the current connection has buffered.
@@ -430,7 +466,8 @@ func (u *Uplink) onDown() bool {
 func (u *Uplink) onMessage(ctx context.Context, sess *ackSession) func(paho.PublishReceived) (bool, error) {
 	return func(pr paho.PublishReceived) (bool, error) {
 		p := pr.Packet
-		c := Command{Topic: p.Topic, Payload: p.Payload, ReceivedAt: time.Now(), ack: sess.inbox.receive(p.PacketID, p.QoS)}
+		c := Command{Topic: p.Topic, Payload: p.Payload, Size: u.sizeAsSent(p.PacketID, p.Payload), ReceivedAt: time.Now(),
+			ack: sess.inbox.receive(p.PacketID, p.QoS)}
 		if props := p.Properties; props != nil {
 			c.ResponseTopic, c.CorrelationData = props.ResponseTopic, props.CorrelationData
 			if props.MessageExpiry != nil {
