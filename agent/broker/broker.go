@@ -59,6 +59,9 @@ func Start(cfg Config) (*Broker, error) {
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
+	if err := srv.AddHook(new(dropTooLarge), nil); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
 	tcp := NewListener("tcp", cfg.Listen, nil)
 	if err := srv.AddListener(tcp); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", cfg.Listen, err)

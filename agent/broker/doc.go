@@ -16,6 +16,12 @@
 //   - Nothing is persisted: retained messages and sessions are lost when
 //     the agent stops. The agent's own messages wait in its outbox, not in
 //     the broker.
+//   - A message larger than a client's Maximum Packet Size (the agent's
+//     uplink sets one: see its package) is dropped for that client, as
+//     MQTT v5 wants; mochi v2.7.9 alone would keep it in the session and
+//     close every later connection that resumes it (toolarge.go). The
+//     broker itself still reads such a message whole from its publisher,
+//     in the agent's process: it sets no limit of its own.
 //   - mochi's log lines go to the given logger at warn level and above;
 //     the rest (connections, sessions) only when that logger is enabled at
 //     debug level. Packets are never logged, so neither are payloads.
