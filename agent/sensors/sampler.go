@@ -88,6 +88,7 @@ func NewSampler(cfg SamplerConfig, box Appender, schedules ...Schedule) (*Sample
 	o := contracts.DeviceOrigin(cfg.DeviceID)
 	o.Clock = cfg.Now
 	s := &Sampler{cfg: cfg, box: box, byName: make(map[string]*sensorState, len(schedules)), origin: o, topic: topics.Telemetry}
+	lines := newFailureLines(cfg.Now)
 	for _, sc := range schedules {
 		name := sc.Sensor.Name()
 		switch {
@@ -101,7 +102,7 @@ func NewSampler(cfg SamplerConfig, box Appender, schedules ...Schedule) (*Sample
 		if sc.Timeout == 0 {
 			sc.Timeout = sc.Interval
 		}
-		st := newSensorState(sc, cfg.Logger)
+		st := newSensorState(sc, cfg.Logger, lines)
 		s.states = append(s.states, st)
 		s.byName[name] = st
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/iot-hub/agent/internal/lograte"
 )
 
 // Health is a sensor's state.
@@ -117,12 +119,12 @@ type sensorState struct {
 	last Status
 }
 
-func newSensorState(sc Schedule, log *slog.Logger) *sensorState {
+func newSensorState(sc Schedule, log *slog.Logger, lines *lograte.Limiter) *sensorState {
 	name := sc.Sensor.Name()
 	return &sensorState{
 		Schedule: sc,
 		turn:     make(chan struct{}, 1),
-		fails:    failures{log: log, sensor: name},
+		fails:    failures{log: log, lines: lines, sensor: name},
 		last:     Status{Name: name, Health: HealthUnknown},
 	}
 }
@@ -157,7 +159,7 @@ func (st *sensorState) succeeded(rs []Reading, at time.Time) {
 
 // failed records a read that failed with err at at. Call it on st's turn.
 func (st *sensorState) failed(err error, at time.Time) {
-	st.fails.failed(err, at)
+	st.fails.failed(err)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.last.Health = HealthFailing
