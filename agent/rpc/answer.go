@@ -43,7 +43,7 @@ func (d *Dispatcher) answer(id string, reqs []*Request, answer []byte, keep bool
 		err = d.box.Append(ctx, recs...)
 	}
 	if err != nil {
-		d.cfg.Logger.Error("rpc: cannot queue the answer; the command comes again with the next connection", "correlationId", id, "err", err)
+		d.log.problems.Error("queue answer", "rpc: cannot queue the answer; the command comes again with the next connection", "correlationId", id, "err", err)
 		return
 	}
 	for _, r := range reqs {
@@ -95,7 +95,7 @@ func (d *Dispatcher) refuse(req *Request, cmd *contracts.Envelope, method contra
 // deadLetter puts raw aside as a system.dlq with the reason, under the
 // message's correlationId when it has one ("" when it is unknown).
 func (d *Dispatcher) deadLetter(req *Request, reason string, raw []byte, correlationID string, err error) {
-	d.cfg.Logger.Warn("rpc: dead letter", "reason", reason, "topic", req.Topic, "bytes", req.size(), "correlationId", correlationID, "err", err)
+	d.log.problems.Warn("dead letter "+reason, "rpc: dead letter", "reason", reason, "topic", req.Topic, "bytes", req.size(), "correlationId", correlationID, "err", err)
 	var recs []outbox.Record
 	if letter := d.letter(req, reason, raw, correlationID, err); letter != nil {
 		recs = append(recs, *letter)
@@ -108,7 +108,7 @@ func (d *Dispatcher) queue(req *Request, correlationID string, recs []outbox.Rec
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
 	defer cancel()
 	if err := d.box.Append(ctx, recs...); err != nil {
-		d.cfg.Logger.Error("rpc: cannot queue the refusal; the command comes again with the next connection", "correlationId", correlationID, "err", err)
+		d.log.problems.Error("queue refusal", "rpc: cannot queue the refusal; the command comes again with the next connection", "correlationId", correlationID, "err", err)
 		return
 	}
 	req.ack()
@@ -123,7 +123,7 @@ func (d *Dispatcher) letter(req *Request, reason string, raw []byte, correlation
 	}
 	b, err := contracts.Encode(m)
 	if err != nil {
-		d.cfg.Logger.Error("rpc: cannot encode a dead letter", "reason", reason, "err", err)
+		d.log.problems.Error("encode dead letter", "rpc: cannot encode a dead letter", "reason", reason, "err", err)
 		return nil
 	}
 	r := d.record(req.DeadLetters, nil, b, contracts.TypeSystemDLQ, m.CorrelationID)
@@ -134,7 +134,7 @@ func (d *Dispatcher) letter(req *Request, reason string, raw []byte, correlation
 func (d *Dispatcher) errorAnswer(req *Request, cmd *contracts.Envelope, method contracts.Method, code string, err error) []byte {
 	b, encErr := d.encodeAnswer(req, contracts.NewDeviceResponseRPCError(d.origin, cmd, d.answerPayload(req, method), code, err.Error()))
 	if encErr != nil {
-		d.cfg.Logger.Error("rpc: cannot encode an answer", "code", code, "err", encErr)
+		d.log.problems.Error("encode error answer", "rpc: cannot encode an answer", "code", code, "err", encErr)
 		return nil
 	}
 	return b
@@ -162,10 +162,10 @@ func (d *Dispatcher) encodeAnswer(req *Request, m *contracts.DeviceResponseRPC) 
 		return nil, fmt.Errorf("rpc: encode the answer: %w", err)
 	}
 	if m.Error != nil {
-		d.cfg.Logger.Warn("rpc: answered with an error", "method", m.Payload.Method, "code", m.Error.Code, "message", m.Error.Message,
+		d.log.problems.Warn("error answer "+m.Error.Code, "rpc: answered with an error", "method", m.Payload.Method, "code", m.Error.Code, "message", m.Error.Message,
 			"durationMs", m.Payload.DurationMs, "correlationId", m.CorrelationID, "replyTopic", req.Reply)
 	} else {
-		d.cfg.Logger.Info("rpc: answered", "method", m.Payload.Method,
+		d.log.answers.Info("answered "+m.Payload.Method, "rpc: answered", "method", m.Payload.Method,
 			"durationMs", m.Payload.DurationMs, "correlationId", m.CorrelationID, "replyTopic", req.Reply)
 	}
 	d.observe(m)

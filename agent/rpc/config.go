@@ -23,7 +23,11 @@ type Config struct {
 	// MaxCommandBytes is the largest command accepted; a larger one is a
 	// dead letter (too_large), unread. Default 64 KiB.
 	MaxCommandBytes int
-	// Logger receives a line per command. Default: discard.
+	// Logger receives a line per command, limited per kind: a problem
+	// (a dead letter's reason, an error code) writes a line a minute at
+	// most, counting those it suppressed, and answers given ten a minute
+	// per method; every command still gets its answer or dead letter.
+	// Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time

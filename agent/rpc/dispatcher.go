@@ -30,6 +30,7 @@ type Method func(ctx context.Context, params jsontext.Value) (result any, err er
 // Dispatcher answers commands. Its methods are safe for concurrent use.
 type Dispatcher struct {
 	cfg     Config
+	log     lines
 	box     Outbox
 	origin  contracts.Origin
 	methods map[contracts.Method]Method
@@ -64,7 +65,7 @@ func New(cfg Config, box Outbox, deps Deps) (*Dispatcher, error) {
 	o := contracts.DeviceOrigin(cfg.DeviceID)
 	o.Clock = cfg.Now
 	d := &Dispatcher{
-		cfg: cfg, box: box, origin: o,
+		cfg: cfg, log: newLines(cfg), box: box, origin: o,
 		intake:  make(chan struct{}, cfg.Concurrency*intakeDepth),
 		running: make(chan struct{}, cfg.Concurrency),
 		flights: make(map[string]*flight),
@@ -171,7 +172,7 @@ func (d *Dispatcher) run(req *Request, cmd *contracts.DeviceCommandRPC, method M
 	// A flight ends only once its answer is kept: looked up after joining
 	// the flights, the memo cannot be missed.
 	if answer, ok := d.memo(id); ok {
-		d.cfg.Logger.Info("rpc: answered again: the command was run before", "method", cmd.Payload.Method, "correlationId", id, "replyTopic", req.Reply)
+		d.log.answers.Info("again "+string(cmd.Payload.Method), "rpc: answered again: the command was run before", "method", cmd.Payload.Method, "correlationId", id, "replyTopic", req.Reply)
 		d.land(id, f, answer, false)
 		return
 	}
@@ -233,7 +234,7 @@ func (d *Dispatcher) execute(req *Request, cmd *contracts.DeviceCommandRPC, meth
 func (d *Dispatcher) call(ctx context.Context, cmd *contracts.DeviceCommandRPC, method Method) (result any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			d.cfg.Logger.Error("rpc: method panicked", "method", cmd.Payload.Method, "correlationId", cmd.CorrelationID,
+			d.log.problems.Error("panic "+string(cmd.Payload.Method), "rpc: method panicked", "method", cmd.Payload.Method, "correlationId", cmd.CorrelationID,
 				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			result, err = nil, errorf(contracts.CodeInternal, "%s failed: %v", cmd.Payload.Method, r)
 		}
@@ -262,7 +263,7 @@ func (d *Dispatcher) encodeOutcome(req *Request, cmd *contracts.DeviceCommandRPC
 	}
 	answer, err := d.encodeAnswer(req, m)
 	if err != nil {
-		d.cfg.Logger.Error("rpc: cannot encode the answer", "correlationId", cmd.CorrelationID, "err", err)
+		d.log.problems.Error("encode answer", "rpc: cannot encode the answer", "correlationId", cmd.CorrelationID, "err", err)
 		return nil
 	}
 	return answer
@@ -291,7 +292,7 @@ func (d *Dispatcher) land(id string, f *flight, answer []byte, keep bool, extra 
 func (d *Dispatcher) memo(id string) ([]byte, bool) {
 	answer, ok, err := d.box.Memo(memoKey(id))
 	if err != nil {
-		d.cfg.Logger.Error("rpc: read the answers given", "correlationId", id, "err", err)
+		d.log.problems.Error("read memo", "rpc: read the answers given", "correlationId", id, "err", err)
 	}
 	return answer, ok
 }

@@ -35,10 +35,10 @@ func (d *Dispatcher) handleEvent(req *Request, m contracts.Message, h EventHandl
 	err := h(ctx, m)
 	switch {
 	case err == nil:
-		d.cfg.Logger.Info("rpc: handled", "eventType", h0.EventType, "correlationId", h0.CorrelationID)
+		d.log.answers.Info("handled "+string(h0.EventType), "rpc: handled", "eventType", h0.EventType, "correlationId", h0.CorrelationID)
 		req.ack()
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		d.cfg.Logger.Error("rpc: not handled in time; the broker delivers it again", "eventType", h0.EventType, "correlationId", h0.CorrelationID, "err", err)
+		d.log.problems.Error("not handled "+string(h0.EventType), "rpc: not handled in time; the broker delivers it again", "eventType", h0.EventType, "correlationId", h0.CorrelationID, "err", err)
 	default:
 		d.deadLetter(req, contracts.DLQInvalid, req.Payload, h0.CorrelationID, err)
 	}
