@@ -196,9 +196,9 @@ func (q *outboxQueue) settle(e outbox.Entry, cp packets.ControlPacket) {
 			reason += ": " + ack.Properties.ReasonString
 		}
 		if err := q.u.box.Quarantine(e.ID, reason); err != nil {
-			q.u.log.Error("mqtt: quarantine", "id", e.ID, "err", err)
+			q.u.lines.Error("quarantine failed", "mqtt: quarantine", "id", e.ID, "err", err)
 		}
-		q.u.log.Error("mqtt: publish refused for good; record quarantined", "topic", e.Topic, "reasonCode", ack.ReasonCode)
+		q.u.lines.Error("refused "+ack.Reason(), "mqtt: publish refused for good; record quarantined", "topic", e.Topic, "reasonCode", ack.ReasonCode)
 	default:
 		q.u.box.Release(e.ID)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/backoff"
 	"github.com/iot-hub/agent/internal/certpool"
+	"github.com/iot-hub/agent/internal/lograte"
 )
 
 // Outbox is what the uplink needs of the outbox: records to publish, and
@@ -118,6 +119,7 @@ type Uplink struct {
 	box    Outbox
 	handle Handler
 	log    *slog.Logger
+	lines  *lograte.Logger // the lines the broker sets the pace of: per connection, per refusal
 	topics contracts.MQTTTopics
 	origin contracts.Origin
 	broker *url.URL
@@ -151,7 +153,7 @@ func New(cfg Config, box Outbox, handle Handler) (*Uplink, error) {
 	}
 	broker, _ := url.Parse(cfg.Broker) // checked by Validate
 	u := &Uplink{
-		cfg: cfg, box: box, handle: handle, log: cfg.Logger, topics: topics,
+		cfg: cfg, box: box, handle: handle, log: cfg.Logger, lines: lograte.New(cfg.Logger, lograte.Config{}), topics: topics,
 		origin: contracts.DeviceOrigin(cfg.DeviceID), broker: broker,
 		state: State{Broker: cfg.Broker}, kick: make(chan struct{}, 1),
 		maxPacket: maxPacketSize(cfg.MaxCommandBytes, topics.Commands), cuts: make(map[uint16]int),
@@ -424,10 +426,10 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 	}
 	u.mu.Unlock()
 	if leaf != nil {
-		u.log.Info("mqtt: connected", "broker", u.cfg.Broker, "sessionPresent", ack.SessionPresent,
+		u.lines.Info("connected", "mqtt: connected", "broker", u.cfg.Broker, "sessionPresent", ack.SessionPresent,
 			"certSerial", leaf.SerialNumber.Text(16), "certNotAfter", leaf.NotAfter)
 	} else {
-		u.log.Info("mqtt: connected", "broker", u.cfg.Broker, "sessionPresent", ack.SessionPresent)
+		u.lines.Info("connected", "mqtt: connected", "broker", u.cfg.Broker, "sessionPresent", ack.SessionPresent)
 	}
 	if u.cfg.OnConnect != nil {
 		u.cfg.OnConnect(leaf)
@@ -439,7 +441,7 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 		// as it sees the device online must find it subscribed, also on
 		// the first connection, when the broker has no session yet.
 		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: u.topics.Commands, QoS: 1}}}); err != nil {
-			u.log.Error("mqtt: subscribe to commands", "topic", u.topics.Commands, "err", err)
+			u.lines.Error("subscribe", "mqtt: subscribe to commands", "topic", u.topics.Commands, "err", err)
 		}
 		online, err := u.status(contracts.DeviceOnline, "connected")
 		if err == nil {
@@ -447,7 +449,7 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 				Payload: online, Retain: true, Headers: []outbox.Header{{Key: HeaderContentType, Value: []byte("application/json")}}})
 		}
 		if err != nil {
-			u.log.Error("mqtt: queue the online status", "err", err)
+			u.lines.Error("online status", "mqtt: queue the online status", "err", err)
 		}
 	}()
 }
@@ -457,7 +459,7 @@ func (u *Uplink) onDown() bool {
 	u.mu.Lock()
 	u.state.Connected, u.state.Since = false, time.Now()
 	u.mu.Unlock()
-	u.log.Warn("mqtt: connection lost; reconnecting", "broker", u.cfg.Broker)
+	u.lines.Warn("lost", "mqtt: connection lost; reconnecting", "broker", u.cfg.Broker)
 	return true
 }
 
