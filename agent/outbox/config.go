@@ -35,7 +35,10 @@ type Config struct {
 	MemoMaxCount int
 	// MemoMaxAge bounds how long a memo is kept. Default 24 h.
 	MemoMaxAge time.Duration
-	// Logger receives the store's log lines. Default: discard.
+	// Logger receives the store's log lines. Those that come at the pace
+	// of the appends or the refusals (full, record quarantined, commit
+	// failed) are limited to one a minute per kind, the next saying how
+	// many it suppressed; Stats counts every drop. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time

@@ -79,7 +79,7 @@ func (s *Store) Memo(key string) (value []byte, ok bool, err error) {
 		_, at, val, good := decodeMemo(v)
 		switch {
 		case !good:
-			s.log.Error("outbox: a memo fails its checksum; ignored", "key", key)
+			s.lines.Error("memo checksum", "outbox: a memo fails its checksum; ignored", "key", key)
 		case s.now().Sub(at) <= s.cfg.MemoMaxAge:
 			value, ok = append([]byte(nil), val...), true
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/iot-hub/agent/internal/lograte"
 )
 
 // Bucket names. Lane buckets map an ID (8 bytes, big-endian) to a stored
@@ -30,7 +32,11 @@ type Store struct {
 	path string
 	cfg  Config
 	log  *slog.Logger
-	lock *os.File // path.lock, locked from Open to Close
+	// lines limits the lines whose pace the input sets: a commit per
+	// append, an eviction per append while full, a record quarantined
+	// per refusal.
+	lines *lograte.Logger
+	lock  *os.File // path.lock, locked from Open to Close
 
 	// reqs carries appends to the writer; wake tells it acks or
 	// quarantines are pending; stop ends it.
@@ -133,6 +139,7 @@ func Open(path string, cfg Config) (*Store, error) {
 		path:          path,
 		cfg:           cfg,
 		log:           cfg.Logger,
+		lines:         lograte.New(cfg.Logger, lograte.Config{Now: cfg.Now}),
 		reqs:          make(chan *appendReq, 256),
 		wake:          make(chan struct{}, 1),
 		stop:          make(chan struct{}),

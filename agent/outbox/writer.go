@@ -367,7 +367,7 @@ func (s *Store) commit(batch []*appendReq) int {
 		s.pendingDeletes = append(s.txDeletes, s.pendingDeletes...)
 		s.pendingQuarantine = append(s.txQuarantine, s.pendingQuarantine...)
 		s.countersDirty = true
-		s.log.Error("outbox: commit failed", "err", err)
+		s.lines.Error("commit failed", "outbox: commit failed", "err", err)
 		for i := range results {
 			results[i] = err
 		}
@@ -445,7 +445,7 @@ func (s *Store) evict(tx *bolt.Tx, st *txState, busy map[ID]Lane, over int64) er
 	}
 	st.dropped.Cap += uint64(len(victims))
 	if len(victims) > 0 {
-		s.log.Warn("outbox: full; dropped the oldest telemetry", "records", len(victims), "bytes", freed)
+		s.lines.Warn("full", "outbox: full; dropped the oldest telemetry", "records", len(victims), "bytes", freed)
 	}
 	return nil
 }
@@ -472,7 +472,7 @@ func (s *Store) quarantineRecord(tx *bolt.Tx, st *txState, q pendingQuarantine) 
 		return err
 	}
 	st.quarantined++
-	s.log.Warn("outbox: record quarantined", "id", q.id, "lane", q.lane.String(), "reason", q.reason)
+	s.lines.Warn("quarantined "+q.lane.String(), "outbox: record quarantined", "id", q.id, "lane", q.lane.String(), "reason", q.reason)
 	return deleteRecord(tx, st, q.lane, q.id)
 }
 
