@@ -5,13 +5,14 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/iot-hub/agent/internal/lograte"
 )
 
 // maxBatchBytes is the largest record batch the producer builds (franz-go's
@@ -30,7 +31,7 @@ func (u *Uplink) commonOpts() []kgo.Opt {
 	if u.cfg.TLS != nil {
 		tc = u.cfg.TLS.Clone()
 	}
-	return append(u.connOpts(tc), kgo.WithLogger(u.kgoLog), kgo.WithHooks(stateHook{u}), kgo.RetryBackoffFn(retryBackoff))
+	return append(u.connOpts(tc), kgo.WithLogger(kgoLogger{u.lines}), kgo.WithHooks(stateHook{u}), kgo.RetryBackoffFn(retryBackoff))
 }
 
 // connOpts are what a connection to the brokers takes: brokers,
@@ -79,38 +80,20 @@ func (u *Uplink) saslMechanism() sasl.Mechanism {
 	return nil
 }
 
-// kgoLogger passes franz-go's warnings and errors to the uplink's logger,
-// each message at most once every rateEvery: while a broker is down,
-// franz-go warns on every attempt to reach it. Its info and debug lines
-// (every metadata refresh, every flush) would flood a gateway's journal.
-type kgoLogger struct {
-	log *slog.Logger
-
-	mu   *sync.Mutex
-	last map[string]time.Time // by message
-}
-
-func newKgoLogger(log *slog.Logger) kgoLogger {
-	return kgoLogger{log: log, mu: new(sync.Mutex), last: make(map[string]time.Time)}
-}
+// kgoLogger passes franz-go's warnings and errors to the uplink's
+// limited lines, keyed by message: while a broker is down, franz-go warns
+// on every attempt to reach it. Its info and debug lines (every metadata
+// refresh, every flush) would flood a gateway's journal.
+type kgoLogger struct{ lines *lograte.Logger }
 
 func (kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
 
 func (l kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
-	now := time.Now()
-	l.mu.Lock()
-	last, seen := l.last[msg]
-	if seen && now.Sub(last) < rateEvery {
-		l.mu.Unlock()
-		return
-	}
-	l.last[msg] = now
-	l.mu.Unlock()
 	lvl := slog.LevelWarn
 	if level == kgo.LogLevelError {
 		lvl = slog.LevelError
 	}
-	l.log.Log(context.Background(), lvl, "kafka: "+msg, keyvals...)
+	l.lines.Log(context.Background(), lvl, "franz-go "+msg, "kafka: "+msg, keyvals...)
 }
 
 // stateHook follows the exchanges with the brokers for State: a request

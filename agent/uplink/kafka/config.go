@@ -39,7 +39,10 @@ type Config struct {
 	// for the records in flight and the offline status, and for the
 	// last command cursor to be stored. Default 10 s.
 	ConnectTimeout time.Duration
-	// Logger receives the uplink's log lines. Default: discard.
+	// Logger receives the uplink's log lines. Those whose pace the
+	// brokers set (franz-go's warnings, errors reading commands, records
+	// refused or quarantined) are limited to one every 30 s per kind, the
+	// next saying how many it suppressed. Default: discard.
 	Logger *slog.Logger
 	// OnPublished, when set, is told of every record the brokers
 	// acknowledged: its lane, and its latency, from its Append to the

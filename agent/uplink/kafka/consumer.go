@@ -38,16 +38,15 @@ type consumer struct {
 	log   *slog.Logger
 	w     *cursorWriter
 
-	mu     sync.Mutex
-	parts  map[int32]*tracker
-	acked  chan struct{} // signalled on every Ack
-	errLog rateLimit
+	mu    sync.Mutex
+	parts map[int32]*tracker
+	acked chan struct{} // signalled on every Ack
 }
 
 func newConsumer(u *Uplink, admin *kgo.Client) *consumer {
 	return &consumer{
 		u: u, admin: admin, topic: u.cfg.CommandsTopic, log: u.log,
-		w: newCursorWriter(u.box, u.log), parts: make(map[int32]*tracker),
+		w: newCursorWriter(u.box, u.lines), parts: make(map[int32]*tracker),
 		acked: make(chan struct{}, 1),
 	}
 }
@@ -120,9 +119,7 @@ func (c *consumer) poll(ctx context.Context, cl *kgo.Client, partitions int) {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				return
 			}
-			if c.errLog.allow() {
-				c.log.Warn("kafka: reading commands", "topic", topic, "partition", p, "err", err)
-			}
+			c.u.lines.Warn("read", "kafka: reading commands", "topic", topic, "partition", p, "err", err)
 		})
 		fs.EachRecord(func(r *kgo.Record) { c.deliver(ctx, r) })
 		if time.Since(checked) >= metadataEvery {
@@ -309,7 +306,7 @@ func (c *consumer) endOffset(ctx context.Context, p int32) (int64, error) {
 }
 
 // retry calls f until it succeeds or ctx ends, waiting a backoff between
-// attempts and logging failures at most every rateEvery.
+// attempts and logging failures at most every rateEvery per what.
 func retry[T any](ctx context.Context, c *consumer, what string, f func(context.Context) (T, error)) (T, bool) {
 	for attempt := 1; ; attempt++ {
 		reqCtx, cancel := context.WithTimeout(ctx, c.u.cfg.ConnectTimeout)
@@ -321,30 +318,13 @@ func retry[T any](ctx context.Context, c *consumer, what string, f func(context.
 		if ctx.Err() != nil {
 			return v, false
 		}
-		if c.errLog.allow() {
-			c.log.Warn("kafka: cannot "+what+"; retrying", "topic", c.topic, "attempt", attempt, "err", err)
-		}
+		c.u.lines.Warn("retry "+what, "kafka: cannot "+what+"; retrying", "topic", c.topic, "attempt", attempt, "err", err)
 		if !backoff.Sleep(ctx, retryBackoff(attempt)) {
 			return v, false
 		}
 	}
 }
 
-// rateEvery is the least time between two log lines of a repeated error.
+// rateEvery is the least time between two log lines of a repeated kind:
+// an error reading, a record refused.
 const rateEvery = 30 * time.Second
-
-// rateLimit lets a repeated log line through at most every rateEvery.
-type rateLimit struct {
-	mu   sync.Mutex
-	last time.Time
-}
-
-func (r *rateLimit) allow() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if now := time.Now(); r.last.IsZero() || now.Sub(r.last) >= rateEvery {
-		r.last = now
-		return true
-	}
-	return false
-}

@@ -3,12 +3,12 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/iot-hub/agent/internal/backoff"
+	"github.com/iot-hub/agent/internal/lograte"
 )
 
 // cursorEvery is the least time between two writes of the cursors: each
@@ -120,16 +120,16 @@ func (t *tracker) unacked() int {
 // cursorWriter stores the trackers' cursors in the outbox when they
 // move, at most once every cursorEvery.
 type cursorWriter struct {
-	box  Outbox
-	log  *slog.Logger
-	kick chan struct{}
+	box   Outbox
+	lines *lograte.Logger
+	kick  chan struct{}
 
 	mu       sync.Mutex
 	trackers []*tracker
 }
 
-func newCursorWriter(box Outbox, log *slog.Logger) *cursorWriter {
-	return &cursorWriter{box: box, log: log, kick: make(chan struct{}, 1)}
+func newCursorWriter(box Outbox, lines *lograte.Logger) *cursorWriter {
+	return &cursorWriter{box: box, lines: lines, kick: make(chan struct{}, 1)}
 }
 
 // changed wakes the writer.
@@ -176,7 +176,7 @@ func (w *cursorWriter) flush(ctx context.Context) bool {
 		}
 		if err := w.box.PutCursor(ctx, t.name, encodeCursor(v)); err != nil {
 			if ctx.Err() == nil {
-				w.log.Error("kafka: store the commands cursor; commands after it may be read again", "cursor", t.name, "err", err)
+				w.lines.Error("store cursor", "kafka: store the commands cursor; commands after it may be read again", "cursor", t.name, "err", err)
 			}
 			ok = false
 			continue

@@ -463,7 +463,7 @@ func (p *producer) settle() (goOn bool) {
 		return true
 	}
 	p.failures++
-	p.log.Warn("kafka: records not produced; they are retried", "records", failed, "round", n,
+	p.u.lines.Warn("not produced", "kafka: records not produced; they are retried", "records", failed, "round", n,
 		"retryIn", retryBackoff(p.failures).Round(time.Millisecond), "err", firstErr)
 	return false
 }
@@ -477,9 +477,9 @@ func (p *producer) unsuspect(id outbox.ID) {
 
 // quarantine sets an entry aside for good.
 func (p *producer) quarantine(e *outbox.Entry, reason string) {
-	p.log.Error("kafka: record quarantined", "id", e.ID, "reason", reason, "correlationId", string(header(e, contracts.HeaderCorrelationID)))
+	p.u.lines.Error("quarantined", "kafka: record quarantined", "id", e.ID, "reason", reason, "correlationId", string(header(e, contracts.HeaderCorrelationID)))
 	if err := p.box.Quarantine(e.ID, reason); err != nil {
-		p.log.Error("kafka: quarantine", "id", e.ID, "err", err)
+		p.u.lines.Error("quarantine failed", "kafka: quarantine", "id", e.ID, "err", err)
 	}
 }
 

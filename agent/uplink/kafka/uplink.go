@@ -14,6 +14,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/lograte"
 )
 
 // Outbox is what the uplink needs of the outbox: records to produce, a
@@ -51,9 +52,9 @@ type Uplink struct {
 	box    Outbox
 	handle Handler
 	log    *slog.Logger
+	lines  *lograte.Logger // the lines the brokers set the pace of, by kind; franz-go's by message
 	origin contracts.Origin
-	key    []byte    // the device id, as a record key
-	kgoLog kgoLogger // franz-go's, shared by both clients
+	key    []byte // the device id, as a record key
 	ran    atomic.Bool
 	up     atomic.Bool // state.Connected, read without the lock
 	seen   atomic.Bool // an exchange was recorded
@@ -72,8 +73,8 @@ func New(cfg Config, box Outbox, handle Handler) (*Uplink, error) {
 	}
 	cfg = cfg.withDefaults()
 	u := &Uplink{
-		cfg: cfg, box: box, handle: handle, log: cfg.Logger,
-		origin: contracts.DeviceOrigin(cfg.DeviceID), key: []byte(cfg.DeviceID), kgoLog: newKgoLogger(cfg.Logger),
+		cfg: cfg, box: box, handle: handle, log: cfg.Logger, lines: lograte.New(cfg.Logger, lograte.Config{Interval: rateEvery}),
+		origin: contracts.DeviceOrigin(cfg.DeviceID), key: []byte(cfg.DeviceID),
 		state: State{Brokers: strings.Join(cfg.Brokers, ",")},
 	}
 	if cfg.SASL.Mechanism == MechanismPlain && cfg.TLS == nil {
