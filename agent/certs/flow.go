@@ -79,7 +79,7 @@ func (r *Rotator) sendCSR(ctx context.Context, now time.Time) error {
 // try it; if not, reports why and ends the rotation.
 func (r *Rotator) issued(ctx context.Context, m *contracts.CertificateIssued, now time.Time) error {
 	if r.j.Phase != phaseAwaiting || m.CorrelationID != r.j.CorrelationID {
-		r.log.Warn("certs: certificate.issued for no rotation awaiting one; ignored",
+		r.lines.Warn("issued ignored", "certs: certificate.issued for no rotation awaiting one; ignored",
 			"correlationId", m.CorrelationID, "serial", m.Payload.SerialNumber, "awaiting", r.j.CorrelationID, "state", r.stateName())
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/backoff"
+	"github.com/iot-hub/agent/internal/lograte"
 )
 
 // Outbox is where a rotation's events go (the outbox's control lane).
@@ -62,7 +63,11 @@ type RotatorConfig struct {
 	// looks for it every RequestPoll (default 5 s). Empty: not watched.
 	RequestFile string
 	RequestPoll time.Duration
-	// Logger receives the rotation's log lines. Default: discard.
+	// Logger receives the rotation's log lines. Those of messages from
+	// outside that change nothing (a rotation asked for while one is
+	// under way, a certificate no rotation awaits) are limited to one a
+	// minute per kind, the next saying how many it suppressed. Default:
+	// discard.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now. Rand draws the renewal point
 	// (see RenewAt); nil means math/rand/v2's Float64.
@@ -129,6 +134,7 @@ type Rotator struct {
 	cfg    RotatorConfig
 	store  *Store
 	log    *slog.Logger
+	lines  *lograte.Logger // the lines of messages that come from outside, limited by kind
 	origin contracts.Origin
 	events chan event
 	conns  chan struct{} // a connection was reported (Connected)
@@ -194,7 +200,8 @@ func NewRotator(cfg RotatorConfig) (*Rotator, error) {
 		return nil, fmt.Errorf("certs: rotator: %w", err)
 	}
 	r := &Rotator{
-		cfg: cfg, store: cfg.Store, log: cfg.Logger, origin: contracts.DeviceOrigin(cfg.DeviceID),
+		cfg: cfg, store: cfg.Store, log: cfg.Logger, lines: lograte.New(cfg.Logger, lograte.Config{Now: cfg.Now}),
+		origin: contracts.DeviceOrigin(cfg.DeviceID),
 		events: make(chan event), conns: make(chan struct{}, 1),
 	}
 	r.origin.Clock = cfg.Now
@@ -319,7 +326,7 @@ func (r *Rotator) handle(ctx context.Context, e event, now time.Time) error {
 		return r.issued(ctx, e.issued, now)
 	}
 	if r.j.Phase != "" {
-		r.log.Info("certs: rotation asked for while one is under way; going on with it", "reason", e.rotate, "correlationId", r.j.CorrelationID, "state", r.j.Phase)
+		r.lines.Info("under way", "certs: rotation asked for while one is under way; going on with it", "reason", e.rotate, "correlationId", r.j.CorrelationID, "state", r.j.Phase)
 		return nil
 	}
 	return r.start(ctx, now, e.rotate)

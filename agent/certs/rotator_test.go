@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -420,5 +421,56 @@ func TestWaitsForTheClock(t *testing.T) {
 	rg.r.step(ctx, rg.r.Status().RenewAt)
 	if len(rg.csrs()) != 1 {
 		t.Fatalf("%d CSRs once the clock is set past the renewal point; want 1", len(rg.csrs()))
+	}
+}
+
+// TestRepeatedMessagesAreLoggedOnceAMinute: rotations asked for while one
+// is under way, and certificates no rotation awaits, come from outside as
+// often as a sender likes; each kind writes one line a minute, then one
+// saying how many it suppressed.
+func TestRepeatedMessagesAreLoggedOnceAMinute(t *testing.T) {
+	now := t0
+	rg := newRig(t, func(c *RotatorConfig) { c.Now = func() time.Time { return now } })
+	if err := rg.r.handle(ctx, event{rotate: "test"}, now); err != nil {
+		t.Fatal(err)
+	}
+	stale := *rg.issue(rg.ca, leafOpts{})
+	stale.CorrelationID = contracts.NewCorrelationID()
+	const n = 100
+	send := func(count int) {
+		for range count {
+			if err := rg.r.handle(ctx, event{rotate: "again"}, now); err != nil {
+				t.Fatal(err)
+			}
+			if err := rg.r.handle(ctx, event{issued: &stale}, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	lines := func(msg string) []string {
+		var out []string
+		for l := range strings.Lines(rg.logs.String()) {
+			if strings.Contains(l, msg) {
+				out = append(out, strings.TrimSpace(l))
+			}
+		}
+		return out
+	}
+	kinds := []string{"rotation asked for while one is under way", "certificate.issued for no rotation awaiting one"}
+	send(n)
+	for _, msg := range kinds {
+		if got := lines(msg); len(got) != 1 {
+			t.Errorf("%d messages: %d lines %q; want 1", n, len(got), msg)
+		}
+	}
+	now = now.Add(time.Minute)
+	send(1)
+	for _, msg := range kinds {
+		if got := lines(msg); len(got) != 2 || !strings.HasSuffix(got[1], fmt.Sprintf(" suppressed=%d", n-1)) {
+			t.Errorf("a minute later: %q; want a second line, suppressed=%d", got, n-1)
+		}
+	}
+	if len(rg.csrs()) != 1 {
+		t.Errorf("%d CSRs; want 1: the rotation under way goes on", len(rg.csrs()))
 	}
 }
