@@ -54,7 +54,9 @@ type Config struct {
 	// 30s; ReopenMax must not be below ReopenMin.
 	ReopenMin, ReopenMax time.Duration
 	// Logger receives "serial port unavailable", "serial port lost" and
-	// "serial port reopened", once per outage. Default: discard.
+	// "serial port reopened", once per outage, and at most once a minute
+	// each for a device that comes and goes, the next line saying how
+	// many were suppressed. Default: discard.
 	Logger *slog.Logger
 }
 

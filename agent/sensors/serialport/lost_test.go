@@ -3,6 +3,7 @@ package serialport_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"strings"
@@ -170,5 +171,50 @@ func TestOpenDiscardsStaleInput(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A device that comes and goes, again and again: each loss and each
+// reopening is one line a minute, then one saying how many it suppressed.
+func TestFlappingDeviceIsLoggedOnceAMinute(t *testing.T) {
+	link := ptytest.NewLink(t)
+	ponger(t, link.Pair())
+	clk := newClock()
+	p, logs := newPort(t, serialport.Config{Path: link.Path()})
+	serialport.SetClock(p, clk.Now, doubling)
+	if err := p.Do(t.Context(), ping); err != nil {
+		t.Fatalf("Do = %v", err)
+	}
+	flap := func() {
+		t.Helper()
+		err := p.Do(t.Context(), func(ctx context.Context, c serialport.Conn) error {
+			link.Unplug()
+			_, err := c.Read(make([]byte, 1))
+			return err
+		})
+		if !errors.Is(err, serialport.ErrPortLost) {
+			t.Fatalf("read after unplug = %v; want ErrPortLost", err)
+		}
+		ponger(t, link.Replug())
+		if err := p.Do(t.Context(), ping); err != nil {
+			t.Fatalf("Do after replug = %v", err)
+		}
+	}
+	const n = 20
+	for range n {
+		flap()
+	}
+	for _, msg := range []string{"serial port lost", "serial port reopened"} {
+		if got := count(logs, msg); got != 1 {
+			t.Errorf("%d losses: %d %q lines; want 1:\n%s", n, got, msg, logs)
+		}
+	}
+	clk.Advance(time.Minute)
+	flap()
+	if got := count(logs, "serial port lost"); got != 2 || !strings.Contains(logs.String(), fmt.Sprintf("suppressed=%d", n-1)) {
+		t.Errorf("a minute later: %d \"serial port lost\" lines; want 2, the second with suppressed=%d:\n%s", got, n-1, logs)
+	}
+	if g := p.Generation(); g != n+2 {
+		t.Errorf("Generation() = %d; want %d: every loss reopened the port", g, n+2)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.bug.st/serial"
+
+	"github.com/iot-hub/agent/internal/lograte"
 )
 
 // Port is one serial port shared by the sensors on it. Every transaction
@@ -21,6 +23,7 @@ type Port struct {
 	cfg     Config
 	backoff func(attempt int) time.Duration
 	now     func() time.Time
+	lines   *lograte.Logger // a device that comes and goes: a line a minute per kind
 
 	turns   turns
 	closing context.Context // done once Close begins
@@ -45,6 +48,7 @@ func New(cfg Config) (*Port, error) {
 	}
 	cfg = cfg.withDefaults()
 	p := &Port{cfg: cfg, backoff: reopenBackoff(cfg.ReopenMin, cfg.ReopenMax), now: time.Now}
+	p.lines = lograte.New(cfg.Logger, lograte.Config{Now: func() time.Time { return p.now() }})
 	p.closing, p.stop = context.WithCancel(context.Background())
 	return p, nil
 }
@@ -127,12 +131,12 @@ func (p *Port) open() error {
 		p.next = now.Add(p.backoff(p.failures))
 		if p.down.IsZero() {
 			p.down = now
-			p.cfg.Logger.Warn("serial port unavailable", "port", p.cfg.Path, "err", err, "retryIn", p.next.Sub(now).Round(time.Millisecond))
+			p.lines.Warn("unavailable", "serial port unavailable", "port", p.cfg.Path, "err", err, "retryIn", p.next.Sub(now).Round(time.Millisecond))
 		}
 		return &OpenError{Path: p.cfg.Path, Err: err, Attempts: p.failures, Next: p.next, now: now}
 	}
 	if !p.down.IsZero() && p.gen.Load() > 0 { // opened before: a reopening
-		p.cfg.Logger.Info("serial port reopened", "port", p.cfg.Path, "device", target,
+		p.lines.Info("reopened", "serial port reopened", "port", p.cfg.Path, "device", target,
 			"down", now.Sub(p.down).Round(time.Millisecond), "failedAttempts", p.failures)
 	} else if !p.down.IsZero() {
 		p.cfg.Logger.Info("serial port opened", "port", p.cfg.Path, "device", target, "failedAttempts", p.failures)
@@ -146,7 +150,7 @@ func (p *Port) open() error {
 // lose closes the device after err, a lost port. The turn's holder calls
 // it.
 func (p *Port) lose(err error) {
-	p.cfg.Logger.Warn("serial port lost", "port", p.cfg.Path, "device", p.target, "err", err)
+	p.lines.Warn("lost", "serial port lost", "port", p.cfg.Path, "device", p.target, "err", err)
 	p.sp.Close() // the device is gone: its error says nothing more
 	p.sp, p.target = nil, ""
 	p.down = p.now()
