@@ -14,18 +14,26 @@ import (
 // same error is logged again.
 const FailureLogInterval = time.Minute
 
-// newFailureLines returns the limiter of the sensors' failure lines, one
-// key per sensor, on clock now.
-func newFailureLines(now func() time.Time) *lograte.Limiter {
-	return lograte.NewLimiter(lograte.Config{Interval: FailureLogInterval, Now: now})
+// failureLines are the limits of the sensors' failure lines, keyed by
+// sensor name, shared by a sampler's sensors.
+type failureLines struct {
+	runs    *lograte.Limiter // a line per FailureLogInterval
+	changes *lograte.Limiter // an error that changed, logged at once: one per FailureLogInterval
+}
+
+func newFailureLines(now func() time.Time) failureLines {
+	cfg := lograte.Config{Interval: FailureLogInterval, Now: now}
+	return failureLines{runs: lograte.NewLimiter(cfg), changes: lograte.NewLimiter(cfg)}
 }
 
 // failures rate-limits the log of one sensor's failures: the first of a
 // run, again when the error changes or after FailureLogInterval, and the
-// recovery.
+// recovery. An error whose text changes at every read (it carries a
+// count, a duration, a byte of the device's) is logged at once only once
+// per FailureLogInterval, then as if it were the same.
 type failures struct {
 	log    *slog.Logger
-	lines  *lograte.Limiter // the sampler's, keyed by sensor name
+	lines  failureLines
 	sensor string
 	last   string // the last error's text; "" when the sensor works
 }
@@ -34,10 +42,12 @@ func (f *failures) failed(err error) {
 	msg := err.Error()
 	unlogged := 0 // failures since the last line, before this one
 	if msg != f.last {
-		unlogged = f.lines.Reset(f.sensor) // another error: a line at once
 		f.last = msg
+		if _, ok := f.lines.changes.Allow(f.sensor); ok {
+			unlogged = f.lines.runs.Reset(f.sensor) // another error: a line at once
+		}
 	}
-	suppressed, ok := f.lines.Allow(f.sensor)
+	suppressed, ok := f.lines.runs.Allow(f.sensor)
 	if !ok {
 		return
 	}
@@ -52,6 +62,7 @@ func (f *failures) succeeded() {
 	if f.last == "" {
 		return
 	}
-	f.log.Info("sensor recovered", "sensor", f.sensor, "failuresSinceLastLog", f.lines.Reset(f.sensor))
+	f.lines.changes.Reset(f.sensor)
+	f.log.Info("sensor recovered", "sensor", f.sensor, "failuresSinceLastLog", f.lines.runs.Reset(f.sensor))
 	f.last = ""
 }

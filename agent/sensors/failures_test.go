@@ -3,6 +3,7 @@ package sensors
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -43,6 +44,38 @@ func TestFailuresRateLimit(t *testing.T) {
 		`level=WARN msg="sensor failed" sensor=s err=busy failures=1`,
 		`level=INFO msg="sensor recovered" sensor=s failuresSinceLastLog=1`,
 		`level=WARN msg="sensor failed" sensor=s err=busy failures=1`,
+		``,
+	}, "\n")
+	if logs.String() != want {
+		t.Errorf("log:\n%s\nwant:\n%s", logs.String(), want)
+	}
+}
+
+// An error whose text changes at every read (a serial line's skip
+// counts, a Modbus frame's bytes) is logged at once only once a minute:
+// garbage from a device, or reads on demand, do not flood the log.
+func TestFailuresWithChangingTextRateLimit(t *testing.T) {
+	var logs bytes.Buffer
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := t0
+	f := failures{log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "err" {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})), lines: newFailureLines(func() time.Time { return now }), sensor: "s"}
+	const n = 100
+	for i := range n {
+		now = t0.Add(time.Duration(i) * FailureLogInterval / n)
+		f.failed(fmt.Errorf("no record (skipped %d lines)", i))
+	}
+	now = t0.Add(FailureLogInterval)
+	f.failed(errors.New("no record (skipped 100 lines)"))
+	want := strings.Join([]string{
+		`level=WARN msg="sensor failed" sensor=s failures=1`,
+		fmt.Sprintf(`level=WARN msg="sensor failed" sensor=s failures=%d`, n),
 		``,
 	}, "\n")
 	if logs.String() != want {

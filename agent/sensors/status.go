@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/iot-hub/agent/internal/lograte"
 )
 
 // Health is a sensor's state.
@@ -119,7 +117,7 @@ type sensorState struct {
 	last Status
 }
 
-func newSensorState(sc Schedule, log *slog.Logger, lines *lograte.Limiter) *sensorState {
+func newSensorState(sc Schedule, log *slog.Logger, lines failureLines) *sensorState {
 	name := sc.Sensor.Name()
 	return &sensorState{
 		Schedule: sc,
