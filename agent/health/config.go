@@ -19,7 +19,8 @@ type Config struct {
 	// Grace is how long the uplink may be disconnected before /healthz
 	// says unhealthy. Default [DefaultGrace].
 	Grace time.Duration
-	// Logger receives the server's errors. Default: discard.
+	// Logger receives the server's errors; those of requests (net/http's
+	// included), one a minute at most. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time

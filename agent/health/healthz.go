@@ -58,7 +58,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	sn := s.read()
 	b, err := json.Marshal(reportOf(sn))
 	if err != nil { // plain data: it cannot fail
-		s.cfg.Logger.Error("health: encode /healthz", "err", err)
+		s.requestErrors.Error("health: encode /healthz", "err", err)
 		http.Error(w, "health: encode: "+err.Error(), http.StatusInternalServerError)
 		return
 	}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/iot-hub/agent/internal/lograte"
 )
 
 // ShutdownTimeout bounds Run's wait, once its ctx ends, for the requests
@@ -24,6 +26,10 @@ type Server struct {
 	ln      net.Listener
 	srv     *http.Server
 	started time.Time
+	// requestErrors logs what goes wrong serving a request, net/http's
+	// lines included: every request can repeat it, so it writes a line a
+	// minute, the next saying how many it suppressed.
+	requestErrors *slog.Logger
 }
 
 // Listen checks cfg and listens on cfg.Listen; the Server reads src and
@@ -42,6 +48,7 @@ func Listen(cfg Config, src Sources, m *Metrics) (*Server, error) {
 		return nil, fmt.Errorf("health: listen: %w", err)
 	}
 	s := &Server{cfg: cfg, src: src, metrics: m, ln: ln, started: cfg.Now()}
+	s.requestErrors = slog.New(lograte.NewHandler(cfg.Logger.Handler(), lograte.Config{Now: cfg.Now}, func(slog.Record) string { return "" }))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.serveHealth) // GET serves HEAD too
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
@@ -51,7 +58,7 @@ func Listen(cfg Config, src Sources, m *Metrics) (*Server, error) {
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       time.Minute,
 		MaxHeaderBytes:    8 << 10,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(s.requestErrors.Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }
