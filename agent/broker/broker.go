@@ -9,6 +9,8 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/iot-hub/agent/internal/lograte"
 )
 
 // Config configures a Broker. Zero values mean the defaults of
@@ -54,7 +56,7 @@ func Start(cfg Config) (*Broker, error) {
 	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 	srv := mochi.New(&mochi.Options{
 		Capabilities: caps,
-		Logger:       slog.New(quiet{cfg.Logger.Handler()}),
+		Logger:       slog.New(quiet{limited(cfg.Logger.Handler())}),
 	})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
@@ -87,6 +89,14 @@ func (b *Broker) Close() error {
 		return fmt.Errorf("broker: close: %w", err)
 	}
 	return nil
+}
+
+// limited passes on to h one record a minute per level and message,
+// the next saying how many it suppressed: mochi's lines are per client
+// or per packet, which the broker's clients send as they like, and its
+// messages are fixed texts.
+func limited(h slog.Handler) slog.Handler {
+	return lograte.NewHandler(h, lograte.Config{}, func(r slog.Record) string { return r.Level.String() + " " + r.Message })
 }
 
 // quiet passes mochi's records at warn level and above; the others only

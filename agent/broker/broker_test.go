@@ -3,6 +3,7 @@ package broker_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/iot-hub/agent/agent/broker"
+	"github.com/iot-hub/agent/internal/lograte"
 	"github.com/iot-hub/agent/internal/syncbuf"
 )
 
@@ -112,5 +114,38 @@ func TestLogsSessionsAtDebug(t *testing.T) {
 			t.Fatalf("the broker's log lacks %s:\n%s", want, logs.String())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Clients that each make the broker warn (a keepalive below mochi's
+// minimum) get one line a minute between them, not one each.
+func TestClientWarningsAreLoggedOnceAMinute(t *testing.T) {
+	var logs syncbuf.Buffer
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	start := time.Now()
+	const n = 50
+	for i := range n {
+		conn, err := net.Dial("tcp", b.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := paho.NewClient(paho.ClientConfig{Conn: conn})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = c.Connect(ctx, &paho.Connect{ClientID: fmt.Sprint("low-keepalive-", i), CleanStart: true, KeepAlive: 1})
+		cancel()
+		if err != nil {
+			t.Fatalf("Connect: %v", err)
+		}
+		_ = c.Disconnect(&paho.Disconnect{})
+		<-c.Done()
+	}
+	elapsed := time.Since(start)
+	lines := strings.Count(logs.String(), `msg="broker: client keepalive is below`)
+	if most := 1 + int(elapsed/lograte.DefaultInterval); lines < 1 || lines > most {
+		t.Errorf("%d clients with a low keepalive in %v: %d lines; want 1 to %d:\n%s", n, elapsed, lines, most, logs.String())
 	}
 }

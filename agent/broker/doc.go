@@ -25,4 +25,7 @@
 //   - mochi's log lines go to the given logger at warn level and above;
 //     the rest (connections, sessions) only when that logger is enabled at
 //     debug level. Packets are never logged, so neither are payloads.
+//     Each kind of line (its level and message) is written once a minute
+//     at most, the next saying how many were suppressed: clients cannot
+//     flood the journal.
 package broker
