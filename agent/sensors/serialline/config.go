@@ -32,9 +32,10 @@ type Config struct {
 	// MaxLineBytes is the longest line kept, without its end; longer ones
 	// are skipped. Default 1024, at most MaxMaxLineBytes.
 	MaxLineBytes int
-	// Logger receives, at debug level, each line skipped (its first 64
-	// bytes) and, at warn level, a line when the port was closed under the
-	// sensor. The port logs its own losses. Default: discard.
+	// Logger receives, at debug level, a line skipped (its first 64
+	// bytes), one a minute per reason, the next saying how many were
+	// suppressed (Skipped counts them all), and, at warn level, a line
+	// when the port was closed under the sensor. The port logs its own losses. Default: discard.
 	// Its lines do not name the sensor: the caller's logger does
 	// (With("sensor", name)).
 	Logger *slog.Logger

@@ -3,6 +3,7 @@ package serialline
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/iot-hub/agent/agent/sensors/serialport"
@@ -82,12 +83,13 @@ func (s *Sensor) run(ctx context.Context) {
 	}
 }
 
-// skipLine counts line as skipped for why and logs it at debug level.
+// skipLine counts line as skipped for why and logs it at debug level, one
+// line a minute per reason.
 func (s *Sensor) skipLine(why Reason, line []byte) {
 	s.skip(why)
 	const show = 64
 	if len(line) > show {
 		line = line[:show]
 	}
-	s.cfg.Logger.Debug("serial line skipped", "reason", why.String(), "line", string(line))
+	s.skipLines.Log(context.Background(), slog.LevelDebug, why.String(), "serial line skipped", "reason", why.String(), "line", string(line))
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/sensors"
+	"github.com/iot-hub/agent/internal/lograte"
 )
 
 // Sensor is the serial-line driver: it reads the records a device prints
@@ -19,6 +20,8 @@ type Sensor struct {
 	done   chan struct{} // closed when the reader has returned
 	closed chan struct{} // closed by Close
 	once   sync.Once
+
+	skipLines *lograte.Logger // one a minute per reason: a device can send garbage at line rate
 
 	mu       sync.Mutex
 	latest   []sensors.Reading // nil once read
@@ -40,7 +43,7 @@ func New(cfg Config) (*Sensor, error) {
 	cfg = cfg.withDefaults()
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Sensor{
-		cfg: cfg, path: cfg.Port.Config().Path, stop: stop,
+		cfg: cfg, path: cfg.Port.Config().Path, skipLines: lograte.New(cfg.Logger, lograte.Config{}), stop: stop,
 		done: make(chan struct{}), closed: make(chan struct{}), arrived: make(chan struct{}),
 	}
 	go s.run(ctx)

@@ -3,6 +3,7 @@ package serialline_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,7 +12,9 @@ import (
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/serialline"
 	"github.com/iot-hub/agent/agent/sensors/serialport"
+	"github.com/iot-hub/agent/internal/lograte"
 	"github.com/iot-hub/agent/internal/ptytest"
+	"github.com/iot-hub/agent/internal/syncbuf"
 	"go.uber.org/goleak"
 )
 
@@ -248,5 +251,33 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 				t.Errorf("New(%+v) = %v; want an error containing %q", tt.cfg, err, tt.want)
 			}
 		})
+	}
+}
+
+// A device that sends garbage at line rate: every line is counted, and
+// the debug log has a line a minute per reason, not one per line.
+func TestGarbageIsLoggedOnceAMinute(t *testing.T) {
+	dev := ptytest.NewPair(t)
+	port, err := serialport.New(serialport.Config{Path: dev.Path(), Baud: 115200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { port.Close() })
+	var logs syncbuf.Buffer
+	s, err := serialline.New(serialline.Config{Name: "mcu", Port: port, Format: serialline.FormatKV, MaxLineBytes: 64,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	waitFor(t, "the port to open", func() bool { return port.Generation() == 1 })
+	start := time.Now()
+	const n = 500
+	say(t, dev, "\n"+strings.Repeat("hello\n", n)) // the first line may be partial: skipped as such
+	waitFor(t, "every line skipped", func() bool { return s.Skipped().Total() >= n })
+	elapsed := time.Since(start)
+	lines := strings.Count(logs.String(), `msg="serial line skipped" reason="no value"`)
+	if most := 1 + int(elapsed/lograte.DefaultInterval); lines < 1 || lines > most {
+		t.Errorf("%d lines without a value in %v: %d log lines; want 1 to %d", n, elapsed, lines, most)
 	}
 }
