@@ -63,9 +63,10 @@ type Config struct {
 	// ConnectTimeout bounds one connection attempt. Default 10 s.
 	ConnectTimeout time.Duration
 	// Logger receives the uplink's log lines. Those whose pace the broker
-	// sets (a connection made or lost, a publish refused) are limited to
-	// one a minute per kind, the next saying how many it suppressed:
-	// a connection that flaps does not flood the journal. Default: discard.
+	// sets (a connection made, lost or refused, a publish refused) are
+	// limited to one a minute per kind, the next saying how many it
+	// suppressed: a connection that flaps does not flood the journal.
+	// Default: discard.
 	Logger *slog.Logger
 	// OnPublished, when set, is told of every record the broker
 	// acknowledged: its lane, and its latency, from its Append to the

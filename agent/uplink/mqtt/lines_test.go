@@ -3,8 +3,11 @@ package mqtt_test
 import (
 	"context"
 	"log/slog"
+	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,5 +83,55 @@ func TestFlappingConnectionIsLoggedOnceAMinute(t *testing.T) {
 		if lines, _ := countLines(logs.String(), msg); lines < 1 || lines > 2*maxLines(elapsed) {
 			t.Errorf("%d connections in %v: %d %q lines; want 1 to %d", flaps, elapsed, lines, msg, 2*maxLines(elapsed))
 		}
+	}
+}
+
+// A broker that hangs up on every connection: the attempts go on at the
+// backoff's pace (a second apart after a Reconnect, whatever the
+// backoff), the lines once a minute.
+func TestRefusedConnectionsAreLoggedOnceAMinute(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int32
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-served })
+
+	var logs syncbuf.Buffer
+	box, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	up, err := mqtt.New(mqtt.Config{Broker: "mqtt://" + ln.Addr().String(), DeviceID: device, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		BackoffMin: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond}, box, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- up.Run(ctx) }()
+	const n = 20
+	waitUntil(t, "connection attempts", func() bool { return accepted.Load() >= n })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	elapsed := time.Since(start)
+	if lines, _ := countLines(logs.String(), "mqtt: connection attempt failed"); lines < 1 || lines > maxLines(elapsed) {
+		t.Errorf("%d attempts refused in %v: %d lines; want 1 to %d", accepted.Load(), elapsed, lines, maxLines(elapsed))
 	}
 }

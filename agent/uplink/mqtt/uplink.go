@@ -284,7 +284,9 @@ func (u *Uplink) Run(ctx context.Context) error {
 		OnConnectionUp:                u.onUp,
 		OnConnectionDown:              u.onDown,
 		OnConnectError: func(err error) {
-			u.log.Warn("mqtt: connection attempt failed", "broker", u.cfg.Broker, "err", err)
+			// After a Reconnect, attempts come a second apart until one
+			// is accepted: a broker that refuses them would flood.
+			u.lines.Warn("attempt failed", "mqtt: connection attempt failed", "broker", u.cfg.Broker, "err", err)
 		},
 		// autopaho asks for no problem information unless told; 1 is the
 		// MQTT default, and without it mochi-mqtt strips user properties.
