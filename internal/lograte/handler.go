@@ -8,8 +8,9 @@ import (
 // Handler is a slog.Handler that passes records on to another, limited
 // per key by a [Limiter]: for the records of a library, whose calls
 // cannot name a key. A record passed on after suppressed ones carries
-// [SuppressedKey] and their count. Handlers derived by WithAttrs and
-// WithGroup share the limits.
+// [SuppressedKey] and their count (inside the groups opened by
+// WithGroup, as the record's other attributes). Handlers derived by
+// WithAttrs and WithGroup share the limits.
 type Handler struct {
 	next slog.Handler
 	lim  *Limiter
