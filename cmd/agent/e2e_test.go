@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -111,6 +112,37 @@ func (p *agentProc) waitLog(t *testing.T, s string, within time.Duration) {
 		case <-time.After(20 * time.Millisecond): // poll
 		}
 	}
+}
+
+// loggedAt returns the time, by the agent's clock, of the first line of
+// its JSON log at or after since whose msg is msg and whose attributes
+// hold attrs (key, value, ...; string values). It fails the test when
+// there is none. A duration between such times is the agent's own: the
+// test's delays in seeing what happened are not part of it.
+func (p *agentProc) loggedAt(t *testing.T, since time.Time, msg string, attrs ...string) time.Time {
+	t.Helper()
+lines:
+	for line := range strings.Lines(p.stderr.String()) {
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) != nil || l["msg"] != msg {
+			continue
+		}
+		for i := 0; i+1 < len(attrs); i += 2 {
+			if l[attrs[i]] != attrs[i+1] {
+				continue lines
+			}
+		}
+		text, _ := l["time"].(string)
+		at, err := time.Parse(time.RFC3339Nano, text)
+		if err != nil {
+			t.Fatalf("agent log line without a time: %s", line)
+		}
+		if !at.Before(since) {
+			return at
+		}
+	}
+	t.Fatalf("agent log lacks %q with %q at or after %v", msg, attrs, since)
+	return time.Time{}
 }
 
 // subscriber is an MQTT v5 client that records what it receives.
