@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,8 +13,9 @@ import (
 
 // TestSystemdNotify runs the agent as systemd would run a Type=notify
 // service with WatchdogSec=: it gets READY=1 once the agent runs, a
-// STATUS= with the uplink's state, WATCHDOG=1 at half the watchdog's
-// timeout, and STOPPING=1 when it stops.
+// STATUS= with the uplink's state, WATCHDOG=1 again and again (at half
+// the watchdog's timeout: see TestNotifierTicks), and STOPPING=1 when
+// it stops.
 func TestSystemdNotify(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "notify")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
@@ -80,27 +80,12 @@ sensors:
 	waitFor("READY=1", 1, 20*time.Second)
 	waitFor("STATUS=uplink connected to mqtt://"+addr, 1, 20*time.Second)
 	_, ready := seen("READY=1")
-	waitFor("WATCHDOG=1", 5, 5*time.Second)
+	// Pings keep coming, the first after READY=1. Their interval, half
+	// the timeout, is TestNotifierTicks's, by synctest's clock: here a
+	// busy machine would stretch the gaps the test sees.
+	waitFor("WATCHDOG=1", 5, 30*time.Second)
 	if _, first := seen("WATCHDOG=1"); first.Before(ready) {
 		t.Errorf("the first watchdog ping at %v, before READY=1 at %v", first, ready)
-	}
-	// At half the timeout: the typical gap between pings is about 200 ms,
-	// well within the 400 ms after which systemd would kill the agent.
-	mu.Lock()
-	var pings []time.Time
-	for i, g := range got {
-		if strings.HasPrefix(g, "WATCHDOG=1") {
-			pings = append(pings, at[i])
-		}
-	}
-	mu.Unlock()
-	var gaps []time.Duration
-	for i := 1; i < len(pings); i++ {
-		gaps = append(gaps, pings[i].Sub(pings[i-1]))
-	}
-	slices.Sort(gaps)
-	if median := gaps[len(gaps)/2]; median > 300*time.Millisecond {
-		t.Errorf("watchdog pings every %v (median of %v); want about 200 ms, half of WATCHDOG_USEC", median, gaps)
 	}
 	if code := agent.stop(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("exit code %d", code)
