@@ -111,8 +111,8 @@ type MQTT struct {
 	// which keeps it out of the file. Printed as "***".
 	Password string `yaml:"password"`
 	// Window is how many publishes may await their PUBACK at once.
-	// Default 64.
-	Window int `yaml:"window"`
+	// Default 64; 1 to 65535.
+	Window int `yaml:"window" limit:"1..65535"`
 	// BackoffMin and BackoffMax bound the wait between connection
 	// attempts, drawn from [0, d], d doubling from BackoffMin up to
 	// BackoffMax. Defaults 1s and 15s (BackoffMin when longer): see
@@ -159,8 +159,8 @@ type Outbox struct {
 // rpc.Config, whose defaults apply.
 type RPC struct {
 	// Concurrency is how many commands may run at once; more are answered
-	// BUSY. Default 8.
-	Concurrency int `yaml:"concurrency"`
+	// BUSY. Default 8; 1 to 1024.
+	Concurrency int `yaml:"concurrency" limit:"1..1024"`
 	// Timeout is the longest a method may run when the command sets no
 	// earlier deadline (expiresAt, MQTT Message Expiry). Default 10s; at
 	// least 1ms.
@@ -235,8 +235,9 @@ func (c *Config) RPCConfig(log *slog.Logger) rpc.Config {
 }
 
 // applyDefaults fills in every key left out, taking a zero value for
-// left out: a duration or size written as 0 was refused as it was read,
-// unless 0 is a value of that key, whose default is then 0 too.
+// left out: a number key written as 0 was refused as it was read, unless
+// 0 is a value of that key, whose default is then 0 too (or whose field
+// is a pointer, nil when left out).
 func (c *Config) applyDefaults() {
 	c.applyKafkaDefaults()
 	if c.StateDir == "" {

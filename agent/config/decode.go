@@ -256,7 +256,7 @@ type structFields struct {
 type field struct {
 	index  int
 	sensor string // the sensor types the key belongs to, space-separated; "" for all
-	limit  *limit // of a duration or size; nil for others
+	limit  *limit // of a number key; nil for others
 }
 
 // fieldsOf lists the keys of struct type t: its exported fields' yaml

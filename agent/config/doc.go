@@ -20,13 +20,16 @@
 // refused, as it would not say its unit. Sizes are bytes, or a number with
 // KiB, MiB or GiB ("64MiB").
 //
-// Every duration and size key has limits, in the limit tag of its field
-// ("1s..18h"), which the decoder checks as it reads the value. A key left
-// out takes its default; a key written as 0 is read like any other value
-// and refused by its limits, unless 0 is a value of its own there, which
-// its doc says (outbox.flushInterval: commit at once). So an explicit 0
-// never silently stands for the default, as it does in the components'
-// Go structs.
+// Every number key (a duration, a size or a whole number) has limits, in
+// the limit tag of its field ("1s..18h", "1..247"), which the decoder
+// checks as it reads the value. A key left out takes its default; a key
+// written as 0 is read like any other value and refused by its limits,
+// unless 0 is a value of its own there, which its doc says
+// (outbox.flushInterval: commit at once; a Modbus sensor's retries: send
+// once). So an explicit 0 never silently stands for the default, as it
+// does in the components' Go structs. A key whose values are a set with
+// holes (a BME280's oversampling: 1, 2, 4, 8 or 16) has the set's bounds
+// as its limits, and Validate checks the set.
 //
 // # Caveats
 //
@@ -34,7 +37,7 @@
 //     working directory of the agent, not to the configuration file.
 //   - YAML anchors and aliases are refused: every value is written where it
 //     applies, which keeps key paths in errors unambiguous.
-//   - The limits of a duration or size key are its limit tag's. The
-//     other limits of the uplink, outbox, rpc and health settings are
-//     those of their packages' Validate; their messages name the setting.
+//   - The limits of a number key are its limit tag's. The other limits
+//     of the uplink, outbox, rpc and health settings are those of their
+//     packages' Validate; their messages name the setting.
 package config

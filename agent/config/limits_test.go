@@ -16,49 +16,78 @@ import (
 	"github.com/iot-hub/agent/agent/config"
 )
 
-// keyLimits are the limits that a duration or size key written as 0, or
-// as a negative value, is refused with: every such key of the
-// configuration is here. "sensors[]" stands for any sensor.
+// keyLimits are the limits that a number key (a duration, a size or a
+// whole number) written as 0, or as a negative value, is refused with:
+// every such key of the configuration is here. "sensors[]" stands for
+// any sensor, "registers[]" for any register.
 var keyLimits = map[string]string{
-	"uplink.mqtt.keepAlive":       "outside 1s..18h",
-	"uplink.mqtt.sessionExpiry":   "outside 1s..1191360h",
-	"uplink.mqtt.backoffMin":      "below 1ms",
-	"uplink.mqtt.backoffMax":      "below 1ms",
-	"uplink.mqtt.connectTimeout":  "outside 1s..5m",
-	"uplink.kafka.connectTimeout": "outside 1s..5m",
-	"outbox.maxBytes":             "below 1MiB",
-	"outbox.flushInterval":        "outside 0s..1m",
-	"rpc.timeout":                 "below 1ms",
-	"rpc.maxCommandBytes":         "outside 1KiB..1MiB",
-	"certificates.retryMin":       "below 1s",
-	"certificates.retryMax":       "below 1s",
-	"certificates.tryTimeout":     "below 1s",
-	"sensors[].interval":          "outside 100ms..24h",
-	"sensors[].timeout":           "outside 1ms..interval",
-	"sensors[].period":            "below 1s",
-	"sensors[].readDelay":         "outside 0s..interval",
-	"sensors[].responseTimeout":   "outside 1ms..timeout",
-	"sensors[].maxLineBytes":      "outside 16B..64KiB",
+	"uplink.mqtt.keepAlive":              "outside 1s..18h",
+	"uplink.mqtt.sessionExpiry":          "outside 1s..1191360h",
+	"uplink.mqtt.window":                 "outside 1..65535",
+	"uplink.mqtt.backoffMin":             "below 1ms",
+	"uplink.mqtt.backoffMax":             "below 1ms",
+	"uplink.mqtt.connectTimeout":         "outside 1s..5m",
+	"uplink.kafka.connectTimeout":        "outside 1s..5m",
+	"outbox.maxBytes":                    "below 1MiB",
+	"outbox.flushInterval":               "outside 0s..1m",
+	"rpc.concurrency":                    "outside 1..1024",
+	"rpc.timeout":                        "below 1ms",
+	"rpc.maxCommandBytes":                "outside 1KiB..1MiB",
+	"certificates.retryMin":              "below 1s",
+	"certificates.retryMax":              "below 1s",
+	"certificates.tryTimeout":            "below 1s",
+	"sensors[].interval":                 "outside 100ms..24h",
+	"sensors[].timeout":                  "outside 1ms..interval",
+	"sensors[].period":                   "below 1s",
+	"sensors[].readDelay":                "outside 0s..interval",
+	"sensors[].baud":                     "outside 50..4000000",
+	"sensors[].dataBits":                 "outside 7..8",
+	"sensors[].stopBits":                 "outside 1..2",
+	"sensors[].slave":                    "outside 1..247",
+	"sensors[].responseTimeout":          "outside 1ms..timeout",
+	"sensors[].retries":                  "outside 0..10",
+	"sensors[].registers[].function":     "outside 3..4",
+	"sensors[].registers[].address":      "outside 0..65535",
+	"sensors[].maxLineBytes":             "outside 16B..64KiB",
+	"sensors[].address":                  "outside 0x76..0x77",
+	"sensors[].oversampling.temperature": "outside 1..16",
+	"sensors[].oversampling.pressure":    "outside 1..16",
+	"sensors[].oversampling.humidity":    "outside 1..16",
+	"sensors[].filter":                   "outside 0..16",
 }
 
-// zeroMeanings are the duration and size keys whose 0 is a value of its
-// own, not "the default", and what it means. Every other key refuses 0.
+// zeroMeanings are the number keys whose 0 is a value of its own, not
+// "the default", and what it means. Every other key refuses 0.
 var zeroMeanings = map[string]string{
-	"outbox.flushInterval": "every append commits at once",
-	"sensors[].readDelay":  "a read does not wait",
+	"outbox.flushInterval":          "every append commits at once",
+	"sensors[].readDelay":           "a read does not wait",
+	"sensors[].retries":             "every request is sent once",
+	"sensors[].registers[].address": "the first register",
+	"sensors[].filter":              "the IIR filter is off",
 }
 
-// TestZeroDurationsAndSizes writes every duration and size key of the
-// configuration, found by reflection over config.Config, as 0 (in each
-// way it can be written) and as a negative value, in an otherwise valid
-// file. A key whose 0 has no meaning of its own refuses it, naming the
-// key and its limits, instead of taking its default; a key whose 0 means
-// something keeps it. The top of a key's limits is accepted: the limits
-// said are not narrower than those its component checks.
-func TestZeroDurationsAndSizes(t *testing.T) {
-	keys := durationAndSizeKeys(reflect.TypeFor[config.Config](), "", "")
+// rawYAML is a value written into the YAML as it is: an integer in
+// another notation (0x0), which the YAML library would quote.
+type rawYAML string
+
+// MarshalYAML returns r unquoted.
+func (r rawYAML) MarshalYAML() ([]byte, error) { return []byte(r), nil }
+
+// GoString returns r as written, for the names of subtests.
+func (r rawYAML) GoString() string { return string(r) }
+
+// TestZeroValues writes every number key of the configuration (a
+// duration, a size or a whole number), found by reflection over
+// config.Config, as 0 (in each way it can be written) and as a negative
+// value, in an otherwise valid file. A key whose 0 has no meaning of its
+// own refuses it, naming the key and its limits, instead of taking its
+// default; a key whose 0 means something keeps it. The top of a key's
+// limits is accepted: the limits said are not narrower than those its
+// component checks.
+func TestZeroValues(t *testing.T) {
+	keys := numberKeys(reflect.TypeFor[config.Config](), "", "")
 	if len(keys) == 0 {
-		t.Fatal("found no duration or size key in config.Config")
+		t.Fatal("found no number key in config.Config")
 	}
 	found := map[string]bool{}
 	for _, k := range keys {
@@ -69,10 +98,7 @@ func TestZeroDurationsAndSizes(t *testing.T) {
 			continue
 		}
 		doc, at := docFor(k)
-		zeros, negative := []any{0, "0s", "0ms", "0h0m0s"}, any("-1s")
-		if k.kind == "size" {
-			zeros, negative = []any{0, "0", "0B", "0KiB"}, -1
-		}
+		zeros, zeroMsg, negative, negativeMsg := spellings(k.kind, limit)
 		for _, zero := range zeros {
 			t.Run(fmt.Sprintf("%s=%#v", k.path, zero), func(t *testing.T) {
 				c, err := parseWith(t, doc, at, zero)
@@ -85,39 +111,53 @@ func TestZeroDurationsAndSizes(t *testing.T) {
 					}
 					return
 				}
-				wantMsg := "0s is " + limit
-				if k.kind == "size" {
-					wantMsg = "0B is " + limit
-				}
-				checkRefused(t, err, at, zero, wantMsg)
+				checkRefused(t, err, at, zero, zeroMsg)
 			})
 		}
 		if _, top, ok := strings.Cut(limit, ".."); ok && (top[0] >= '0' && top[0] <= '9') {
 			t.Run(fmt.Sprintf("%s=%s", k.path, top), func(t *testing.T) {
-				if _, err := parseWith(t, doc, at, top); err != nil {
+				var value any = top
+				if k.kind == "integer" {
+					value = rawYAML(top)
+				}
+				if _, err := parseWith(t, doc, at, value); err != nil {
 					t.Errorf("Parse(%s: %s) = %v; want nil: %s is the top of its limits", at, top, err, top)
 				}
 			})
 		}
 		t.Run(fmt.Sprintf("%s=%#v", k.path, negative), func(t *testing.T) {
 			_, err := parseWith(t, doc, at, negative)
-			want := "-1s is " + limit
-			if k.kind == "size" {
-				want = `size "-1" is out of range` // a size does not parse negative
-			}
-			checkRefused(t, err, at, negative, want)
+			checkRefused(t, err, at, negative, negativeMsg)
 		})
 	}
 	for path := range keyLimits {
 		if !found[path] {
-			t.Errorf("keyLimits has %s, which is not a duration or size key of config.Config", path)
+			t.Errorf("keyLimits has %s, which is not a number key of config.Config", path)
 		}
 	}
 	for path := range zeroMeanings {
 		if !found[path] {
-			t.Errorf("zeroMeanings has %s, which is not a duration or size key of config.Config", path)
+			t.Errorf("zeroMeanings has %s, which is not a number key of config.Config", path)
 		}
 	}
+}
+
+// spellings returns the ways a key of kind is written as 0 and the
+// message that refuses them, unless 0 means something, and a negative
+// value and the message that refuses it, for a key with limit ("outside
+// 1..247").
+func spellings(kind, limit string) (zeros []any, zeroMsg string, negative any, negativeMsg string) {
+	switch {
+	case kind == "duration":
+		return []any{0, "0s", "0ms", "0h0m0s"}, "0s is " + limit, "-1s", "-1s is " + limit
+	case kind == "size":
+		return []any{0, "0", "0B", "0KiB"}, "0B is " + limit, -1, `size "-1" is out of range` // a size does not parse negative
+	}
+	zeros = []any{0, rawYAML("0x0"), rawYAML("-0"), rawYAML("0.0"), "0"}
+	if strings.Contains(limit, "0x") { // said in hex
+		return zeros, "0x0 is " + limit, -1, "-0x1 is " + limit
+	}
+	return zeros, "0 is " + limit, -1, "-1 is " + limit
 }
 
 // checkRefused fails t unless err is the *config.Error of the key at
@@ -133,16 +173,17 @@ func checkRefused(t *testing.T, err error, path string, value any, msg string) {
 	}
 }
 
-// key is a duration or size key of the configuration.
+// key is a number key of the configuration.
 type key struct {
 	path       string // "outbox.maxBytes", "sensors[].period"
-	kind       string // "duration" or "size"
+	kind       string // "duration", "size" or "integer"
 	sensorType string // the first sensor type it belongs to; "" for all
 }
 
-// durationAndSizeKeys lists the duration and size keys of struct type t,
-// whose keys are at prefix, following its mappings and lists.
-func durationAndSizeKeys(t reflect.Type, prefix, sensorType string) []key {
+// numberKeys lists the number keys (durations, sizes, whole numbers) of
+// struct type t, whose keys are at prefix, following its mappings and
+// lists.
+func numberKeys(t reflect.Type, prefix, sensorType string) []key {
 	var keys []key
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -166,8 +207,10 @@ func durationAndSizeKeys(t reflect.Type, prefix, sensorType string) []key {
 			keys = append(keys, key{prefix + name, "duration", st})
 		case ft == reflect.TypeFor[config.Size]():
 			keys = append(keys, key{prefix + name, "size", st})
+		case ft.Kind() >= reflect.Int && ft.Kind() <= reflect.Uint64:
+			keys = append(keys, key{prefix + name, "integer", st})
 		case ft.Kind() == reflect.Struct:
-			keys = append(keys, durationAndSizeKeys(ft, prefix+name+".", st)...)
+			keys = append(keys, numberKeys(ft, prefix+name+".", st)...)
 		}
 	}
 	return keys
@@ -185,7 +228,7 @@ var validSensors = []map[string]any{
 
 // docFor returns a valid configuration in which k applies, and k's path
 // in it: the Kafka uplink for uplink.kafka's keys, else the MQTT uplink;
-// a sensor of every type.
+// a sensor of every type, whose first register stands for any.
 func docFor(k key) (map[string]any, string) {
 	uplink := map[string]any{"mqtt": map[string]any{"broker": "mqtt://b:1883"}}
 	if strings.HasPrefix(k.path, "uplink.kafka.") {
@@ -197,7 +240,8 @@ func docFor(k key) (map[string]any, string) {
 	}
 	doc := map[string]any{"deviceId": "gw", "uplink": uplink, "sensors": sensors}
 	i := slices.IndexFunc(validSensors, func(s map[string]any) bool { return s["type"] == k.sensorType })
-	return doc, strings.Replace(k.path, "sensors[]", fmt.Sprintf("sensors[%d]", max(i, 0)), 1)
+	at := strings.Replace(k.path, "sensors[]", fmt.Sprintf("sensors[%d]", max(i, 0)), 1)
+	return doc, strings.ReplaceAll(at, "[]", "[0]")
 }
 
 // parseWith parses doc with value written at path.
@@ -255,6 +299,9 @@ func valueAt(t *testing.T, c *config.Config, path string) reflect.Value {
 		if isList {
 			i, _ := strconv.Atoi(strings.TrimSuffix(idx, "]"))
 			v = v.Index(i)
+		}
+		for v.Kind() == reflect.Pointer {
+			v = v.Elem()
 		}
 	}
 	return v

@@ -72,9 +72,9 @@ var sensorName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // Validate reports the first value of c (with defaults filled in) that is
 // wrong, naming its key path and, when c was read from a file, its line.
-// The limits of a duration or size key on its own are not checked here
-// but as the file is read (see the package doc); Validate checks those
-// between keys (a sensor's timeout and its interval).
+// The limits of a number key on its own are not checked here but as the
+// file is read (see the package doc); Validate checks those between keys
+// (a sensor's timeout and its interval) and the sets with holes.
 func (c *Config) Validate() error {
 	bad := func(path, format string, args ...any) error {
 		return &Error{Line: c.lines[path], Path: path, Msg: fmt.Sprintf(format, args...), Err: ErrInvalid}

@@ -37,23 +37,25 @@ type Sensor struct {
 	// one port share it (the slaves of one RS-485 line) and must give it
 	// the same framing.
 	Port string `yaml:"port,omitempty" sensor:"modbus-rtu serial-line"`
-	// Baud (modbus-rtu, serial-line) is the line's speed. Default 9600.
-	Baud int `yaml:"baud,omitempty" sensor:"modbus-rtu serial-line"`
+	// Baud (modbus-rtu, serial-line) is the line's speed: any rate from
+	// 50 to 4000000, a rate that is not a standard one being asked of the
+	// adapter's driver with Linux's BOTHER. Default 9600.
+	Baud int `yaml:"baud,omitempty" sensor:"modbus-rtu serial-line" limit:"50..4000000"`
 	// DataBits (modbus-rtu, serial-line): 7 or 8. Default 8.
-	DataBits int `yaml:"dataBits,omitempty" sensor:"modbus-rtu serial-line"`
+	DataBits int `yaml:"dataBits,omitempty" sensor:"modbus-rtu serial-line" limit:"7..8"`
 	// Parity (modbus-rtu, serial-line): none, even or odd. Default none.
 	Parity string `yaml:"parity,omitempty" sensor:"modbus-rtu serial-line"`
 	// StopBits (modbus-rtu, serial-line): 1 or 2. Default 1.
-	StopBits int `yaml:"stopBits,omitempty" sensor:"modbus-rtu serial-line"`
+	StopBits int `yaml:"stopBits,omitempty" sensor:"modbus-rtu serial-line" limit:"1..2"`
 
 	// Slave (modbus-rtu) is the slave's address, 1 to 247. Required.
-	Slave int `yaml:"slave,omitempty" sensor:"modbus-rtu"`
+	Slave int `yaml:"slave,omitempty" sensor:"modbus-rtu" limit:"1..247"`
 	// ResponseTimeout (modbus-rtu) is how long one request waits for its
 	// answer. Default 1s; 1ms to the read's timeout.
 	ResponseTimeout time.Duration `yaml:"responseTimeout,omitempty" sensor:"modbus-rtu" limit:"1ms..timeout"`
 	// Retries (modbus-rtu) is how often a request that got no valid answer
-	// is sent again. Default 2; 0 to 10.
-	Retries *int `yaml:"retries,omitempty" sensor:"modbus-rtu"`
+	// is sent again. Default 2; 0 to 10; 0 sends every request once.
+	Retries *int `yaml:"retries,omitempty" sensor:"modbus-rtu" limit:"0..10"`
 	// Registers (modbus-rtu) maps the slave's registers to metrics, one
 	// entry per metric. Required.
 	Registers []ModbusRegister `yaml:"registers,omitempty" sensor:"modbus-rtu"`
@@ -74,13 +76,13 @@ type Sensor struct {
 	Bus string `yaml:"bus,omitempty" sensor:"bme280"`
 	// Address (bme280) is the chip's address: 0x76 (SDO low) or 0x77.
 	// Default 0x76.
-	Address int `yaml:"address,omitempty" sensor:"bme280"`
+	Address int `yaml:"address,omitempty" sensor:"bme280" limit:"0x76..0x77"`
 	// Oversampling (bme280) of each measurement: 1, 2, 4, 8 or 16. More
 	// is less noisy, slower and draws more current.
 	Oversampling *Oversampling `yaml:"oversampling,omitempty" sensor:"bme280"`
-	// Filter (bme280) is the IIR filter's coefficient: 0 (off), 2, 4, 8
-	// or 16. Default 0.
-	Filter int `yaml:"filter,omitempty" sensor:"bme280"`
+	// Filter (bme280) is the IIR filter's coefficient: 0, 2, 4, 8 or 16;
+	// 0, the default, is no filter.
+	Filter int `yaml:"filter,omitempty" sensor:"bme280" limit:"0..16"`
 }
 
 // ModbusRegister maps a slave's register, or pair of registers, to a
@@ -91,10 +93,10 @@ type ModbusRegister struct {
 	// Unit is its UCUM unit: Cel, %, kW.h; none by default.
 	Unit string `yaml:"unit,omitempty"`
 	// Function is 3 (holding registers) or 4 (input registers). Default 3.
-	Function int `yaml:"function,omitempty"`
+	Function int `yaml:"function,omitempty" limit:"3..4"`
 	// Address is the first register's address on the wire, 0 to 65535
-	// (register 40001 of the old notation is address 0).
-	Address int `yaml:"address"`
+	// (register 40001 of the old notation is address 0). Default 0.
+	Address int `yaml:"address" limit:"0..65535"`
 	// Type is int16, uint16, int32, uint32 or float32; the 32-bit ones take
 	// two registers. Default uint16.
 	Type string `yaml:"type,omitempty"`
@@ -107,11 +109,15 @@ type ModbusRegister struct {
 	Offset float64 `yaml:"offset,omitempty"`
 }
 
-// Oversampling is the BME280's oversampling of each measurement.
+// Oversampling is the BME280's oversampling of each measurement: how
+// many samples it averages, 1, 2, 4, 8 or 16. Default 1.
 type Oversampling struct {
-	Temperature int `yaml:"temperature,omitempty"`
-	Pressure    int `yaml:"pressure,omitempty"`
-	Humidity    int `yaml:"humidity,omitempty"`
+	// Temperature is the temperature's oversampling.
+	Temperature int `yaml:"temperature,omitempty" limit:"1..16"`
+	// Pressure is the pressure's oversampling.
+	Pressure int `yaml:"pressure,omitempty" limit:"1..16"`
+	// Humidity is the humidity's oversampling.
+	Humidity int `yaml:"humidity,omitempty" limit:"1..16"`
 }
 
 // Sensor types.

@@ -65,26 +65,18 @@ func checkSerial(s *Sensor, bad badKey) error {
 		return bad("port", "required: the serial device, such as /dev/ttyUSB0 or /dev/serial/by-id/...")
 	case !strings.HasPrefix(s.Port, "/"):
 		return bad("port", "%q is not an absolute path", s.Port)
-	case s.Baud < 50 || s.Baud > 4_000_000:
-		return bad("baud", "%d is outside 50..4000000", s.Baud)
-	case s.DataBits != 7 && s.DataBits != 8:
-		return bad("dataBits", "%d: want 7 or 8", s.DataBits)
 	case !oneOf(s.Parity, "none", "even", "odd"):
 		return bad("parity", "%q: want none, even or odd", s.Parity)
-	case s.StopBits != 1 && s.StopBits != 2:
-		return bad("stopBits", "%d: want 1 or 2", s.StopBits)
 	}
 	return nil
 }
 
 func checkModbus(s *Sensor, bad badKey) error {
 	switch {
-	case s.Slave < 1 || s.Slave > 247:
-		return bad("slave", "%d is outside 1..247 (required)", s.Slave)
+	case s.Slave == 0:
+		return bad("slave", "required: the slave's address, 1..247")
 	case s.ResponseTimeout > s.Timeout:
 		return bad("responseTimeout", "%v is above the read's timeout, %v", s.ResponseTimeout, s.Timeout)
-	case *s.Retries < 0 || *s.Retries > 10:
-		return bad("retries", "%d is outside 0..10", *s.Retries)
 	case len(s.Registers) == 0:
 		return bad("registers", "required: at least one register per sensor")
 	}
@@ -94,10 +86,6 @@ func checkModbus(s *Sensor, bad badKey) error {
 		switch {
 		case r.Metric == "":
 			return bad(at+"metric", "required")
-		case r.Function != 3 && r.Function != 4:
-			return bad(at+"function", "%d: want 3 (holding registers) or 4 (input registers)", r.Function)
-		case r.Address < 0 || r.Address > math.MaxUint16:
-			return bad(at+"address", "%d is outside 0..65535", r.Address)
 		case !oneOf(r.Type, "int16", "uint16", "int32", "uint32", "float32"):
 			return bad(at+"type", "%q: want int16, uint16, int32, uint32 or float32", r.Type)
 		case (r.Type == "int32" || r.Type == "uint32" || r.Type == "float32") && r.Address == math.MaxUint16:
@@ -135,8 +123,6 @@ func checkBME280(s *Sensor, bad badKey) error {
 	switch {
 	case !i2cBus.MatchString(s.Bus):
 		return bad("bus", "%q: want an I2C bus device such as /dev/i2c-1", s.Bus)
-	case s.Address != 0x76 && s.Address != 0x77:
-		return bad("address", "%#x: want 0x76 or 0x77", s.Address)
 	case !oversampling(o.Temperature):
 		return bad("oversampling.temperature", "%d: want 1, 2, 4, 8 or 16", o.Temperature)
 	case !oversampling(o.Pressure):
