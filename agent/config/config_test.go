@@ -169,6 +169,8 @@ func TestParseErrors(t *testing.T) {
 			"config: line 5: uplink.mqtt.keepAlive: 500ms is outside 1s..18h"},
 		{"mqtt window", base + "    window: -1\n", config.ErrInvalid,
 			"config: line 5: uplink.mqtt.window: -1 is outside 1..65535"},
+		{"mqtt window fraction", base + "    window: 64.9\n", config.ErrInvalid,
+			"config: line 5: uplink.mqtt.window: want a whole number, not 64.9"},
 		{"broker scheme", "deviceId: gw\nuplink:\n  mqtt:\n    broker: http://b\n", config.ErrInvalid,
 			`config: line 4: uplink.mqtt.broker: Broker "http://b": scheme must be mqtt, tcp, mqtts, tls or ssl`},
 		{"rpc concurrency", base + "rpc:\n  concurrency: -1\n", config.ErrInvalid,

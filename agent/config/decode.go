@@ -13,6 +13,7 @@ package config
 import (
 	"encoding"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -113,7 +114,7 @@ func (d *decoder) value(n ast.Node, v reflect.Value, path string) error {
 		v.Set(s)
 		return nil
 	}
-	if _, ok := scalarText(n); !ok {
+	if _, ok := scalarText(n); !ok || fraction(n, t) {
 		return invalid(n, path, "want "+kindName(t)+", not "+describe(n))
 	}
 	p := reflect.New(t)
@@ -122,6 +123,14 @@ func (d *decoder) value(n ast.Node, v reflect.Value, path string) error {
 	}
 	v.Set(p.Elem())
 	return nil
+}
+
+// fraction reports whether n is a number with a fraction (64.5), which
+// the YAML library would cut to a whole number for t, whose values are
+// whole numbers.
+func fraction(n ast.Node, t reflect.Type) bool {
+	f, ok := untagged(n).(*ast.FloatNode)
+	return ok && wholeNumber(t) && f.Value != math.Trunc(f.Value)
 }
 
 // untagged returns n without its YAML tags (!!str).
@@ -334,13 +343,19 @@ func kindName(t reflect.Type) string {
 		return "a string"
 	case reflect.Bool:
 		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a whole number"
 	case reflect.Float32, reflect.Float64:
 		return "a number"
 	}
+	if wholeNumber(t) {
+		return "a whole number"
+	}
 	return "a " + t.Kind().String()
+}
+
+// wholeNumber reports whether t's values are whole numbers: t is an
+// integer type.
+func wholeNumber(t reflect.Type) bool {
+	return t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64
 }
 
 // invalid is an ErrInvalid at n.

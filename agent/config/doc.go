@@ -18,7 +18,8 @@
 //
 // Durations are Go duration strings ("30s", "1m30s"); a bare number is
 // refused, as it would not say its unit. Sizes are bytes, or a number with
-// KiB, MiB or GiB ("64MiB").
+// KiB, MiB or GiB ("64MiB"). Whole numbers may be written in hex ("0x76");
+// one written with a fraction ("64.5") is refused rather than cut.
 //
 // Every number key (a duration, a size or a whole number) has limits, in
 // the limit tag of its field ("1s..18h", "1..247"), which the decoder

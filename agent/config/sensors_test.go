@@ -117,6 +117,8 @@ func TestParseSensorErrors(t *testing.T) {
 			`sensors[0].registers[1].type: "int64": want int16, uint16, int32, uint32 or float32`},
 		{"register function", modbus + "    registers: [{metric: t, address: 0, function: 1}]\n", config.ErrInvalid,
 			"sensors[0].registers[0].function: 1 is outside 3..4"},
+		{"register address fraction", modbus + "    registers: [{metric: t, address: 1.5}]\n", config.ErrInvalid,
+			"sensors[0].registers[0].address: want a whole number, not 1.5"},
 		{"register address", modbus + "    registers: [{metric: t, address: 65535, type: float32}]\n", config.ErrInvalid,
 			"sensors[0].registers[0].address: 65535: a float32 takes two registers, and there is none after it"},
 		{"register metric twice", modbus + "    registers: [{metric: t, address: 0}, {metric: t, address: 1}]\n", config.ErrInvalid,
