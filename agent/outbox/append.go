@@ -16,6 +16,15 @@ type appendReq struct {
 	done    chan error   // receives the outcome once
 }
 
+// bytes is the size of req's records as stored.
+func (req *appendReq) bytes() int64 {
+	var n int64
+	for _, r := range req.recs {
+		n += int64(len(r.data))
+	}
+	return n
+}
+
 // encoded is a record in its stored form, with the ID it was given.
 type encoded struct {
 	id   ID

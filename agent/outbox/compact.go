@@ -27,8 +27,10 @@ func (s *Store) maybeCompact() {
 	defer s.mu.Unlock()
 	queued := s.lanes[LaneControl].bytes + s.lanes[LaneTelemetry].bytes
 	// Not while writes wait (appends, cursors): the copy would stall them,
-	// and what they add is live data the copy cannot count yet.
-	if s.closed || queued > s.cfg.CompactMinBytes/8 || len(s.reqs) > 0 {
+	// and what they add is live data the copy cannot count yet. Nor while
+	// the disk is full: the copy needs room, and the reserve's is for
+	// control records.
+	if s.closed || queued > s.cfg.CompactMinBytes/8 || len(s.reqs) > 0 || s.room.short != nil {
 		return
 	}
 	// Memos stay when the queue drains: they are live data too, or every

@@ -30,6 +30,13 @@ type Config struct {
 	// larger than this and more than four times its live data is
 	// compacted online. Default 8 MiB.
 	CompactMinBytes int64
+	// ReserveBytes is the room the store keeps on its disk for when the
+	// disk fills up: a file of this size beside the store's file
+	// (path.reserve), made at Open and deleted when a write first fails
+	// for want of room, so that answers to commands, their memos, acks
+	// and the other control records are still committed while telemetry
+	// is refused (ErrNoSpace). Default 1 MiB; at most MaxBytes.
+	ReserveBytes int64
 	// MemoMaxCount bounds the memos kept (see Memo): past it the oldest
 	// go. Default 10,000.
 	MemoMaxCount int
@@ -49,6 +56,7 @@ const (
 	DefaultMaxBytes        = 64 << 20
 	DefaultLiveShare       = 0.25
 	DefaultCompactMinBytes = 8 << 20
+	DefaultReserveBytes    = 1 << 20
 	DefaultMemoMaxCount    = 10000
 	DefaultMemoMaxAge      = 24 * time.Hour
 	// MaxBytes32 is the largest MaxBytes on 32-bit platforms: the file,
@@ -62,6 +70,7 @@ func DefaultConfig() Config {
 		MaxBytes:        DefaultMaxBytes,
 		LiveShare:       DefaultLiveShare,
 		CompactMinBytes: DefaultCompactMinBytes,
+		ReserveBytes:    DefaultReserveBytes,
 		MemoMaxCount:    DefaultMemoMaxCount,
 		MemoMaxAge:      DefaultMemoMaxAge,
 		Logger:          slog.New(slog.DiscardHandler),
@@ -80,6 +89,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CompactMinBytes == 0 {
 		c.CompactMinBytes = d.CompactMinBytes
+	}
+	if c.ReserveBytes == 0 {
+		c.ReserveBytes = d.ReserveBytes
 	}
 	if c.MemoMaxCount == 0 {
 		c.MemoMaxCount = d.MemoMaxCount
@@ -118,6 +130,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: LiveShare %v is above 1", ErrInvalidConfig, c.LiveShare)
 	case c.CompactMinBytes < 0:
 		return fmt.Errorf("%w: CompactMinBytes %d is negative", ErrInvalidConfig, c.CompactMinBytes)
+	case c.ReserveBytes < 0 || c.ReserveBytes > c.MaxBytes:
+		return fmt.Errorf("%w: ReserveBytes %d is outside 0..MaxBytes (%d)", ErrInvalidConfig, c.ReserveBytes, c.MaxBytes)
 	case c.MemoMaxCount < 0:
 		return fmt.Errorf("%w: MemoMaxCount %d is negative", ErrInvalidConfig, c.MemoMaxCount)
 	case c.MemoMaxAge < 0:

@@ -39,6 +39,17 @@
 //     the cap drops the oldest telemetry that is not in flight, counted in
 //     Stats.Dropped.Cap; control records are never dropped for room, so an
 //     Append that cannot fit fails with ErrFull.
+//   - A full disk does not stop the control records: the store keeps a
+//     file of Config.ReserveBytes beside its own (path.reserve) and
+//     deletes it when a write first fails for want of room. Until there
+//     is room again, telemetry fails with ErrNoSpace (unless the file's
+//     free pages hold it with a reserve's worth to spare), while answers
+//     to commands, their memos, acks and the other control records are
+//     committed in the reserve's room; the condition is logged when it
+//     starts, once a minute, and when it ends. The store finds the room
+//     back by making its reserve again, every few seconds while it has
+//     work to commit. The room the reserve gives back is free for any
+//     process to take, too.
 //   - bbolt checksums only its meta pages; every record carries a CRC-32C,
 //     and one that fails it is quarantined, never sent. A file that is
 //     damaged or truncated is moved aside at Open and the store starts

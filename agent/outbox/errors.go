@@ -10,6 +10,12 @@ var (
 	// after dropping every piece of telemetry that may be dropped; nothing
 	// of that Append was stored. Or PutCursor would pass MaxCursors.
 	ErrFull = errors.New("outbox full")
+	// ErrNoSpace: the disk under the store has no room left (ENOSPC or
+	// EDQUOT); nothing of that Append was stored. Telemetry meets it
+	// from the first write that failed until there is room again;
+	// control records, memos and cursors once the reserve's room is used
+	// up too (see Config.ReserveBytes).
+	ErrNoSpace = errors.New("no room left on the disk")
 	// ErrTooLarge: one record is larger than the byte cap, or a memo's or
 	// cursor's value longer than its limit.
 	ErrTooLarge = errors.New("record larger than the outbox cap")

@@ -46,6 +46,7 @@ type DropCounts struct {
 	Cap uint64
 	// Expired: records whose Expiry passed before they were sent.
 	Expired uint64
-	// Refused: records an Append could not store (ErrFull, ErrTooLarge).
+	// Refused: records an Append could not store (ErrFull, ErrTooLarge,
+	// ErrNoSpace).
 	Refused uint64
 }

@@ -79,6 +79,8 @@ type Store struct {
 	memoBytes int64          // what the memos take, for compaction's live data
 	memoKeys  map[uint64]int // stored memos by memoHash of their key
 
+	room room // the disk's room, and the reserve; the writer's
+
 	counters             counters // mirrored in the meta bucket
 	countersDirty        bool     // counters changed outside a commit
 	commits, compactions uint64
@@ -150,6 +152,11 @@ func Open(path string, cfg Config) (*Store, error) {
 		topicIDs:      make(map[string]uint64),
 		topicNames:    make(map[uint64]string),
 		nextTopic:     1,
+		room: room{
+			reserve: path + reserveSuffix,
+			bytes:   cfg.ReserveBytes,
+			limit:   lograte.NewLimiter(lograte.Config{Interval: roomLogInterval, Now: cfg.Now}),
+		},
 	}
 	lock, err := lockFile(path+lockSuffix, time.Second)
 	if err != nil {
@@ -165,6 +172,11 @@ func Open(path string, cfg Config) (*Store, error) {
 		db.Close()
 		lock.Close()
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
+	}
+	if err := s.openReserve(); err != nil {
+		db.Close()
+		lock.Close()
+		return nil, fmt.Errorf("outbox: open: reserve: %w", err)
 	}
 	go s.writer()
 	return s, nil

@@ -3,6 +3,7 @@ package outbox
 import (
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"maps"
 	"slices"
 	"time"
@@ -203,7 +204,12 @@ type txState struct {
 // for room, those records leave flight and their Appends fail; an uplink
 // may have sent them all the same, which at-least-once allows. IDs are
 // never given out again, so no late Ack can hit another record.
+//
+// When the disk is full, commit refuses telemetry and retries the rest in
+// the reserve's room (see room.go).
 func (s *Store) commit(batch []*appendReq) int {
+	s.probeRoom()
+	batch = s.refuseForRoom(batch)
 	s.mu.Lock()
 	inBatch := make(map[ID]bool)
 	maxID := ID(0)
@@ -238,9 +244,11 @@ func (s *Store) commit(batch []*appendReq) int {
 	}
 	topics := maps.Clone(s.pendingTopics)
 	countersDirty := s.countersDirty
-	if len(batch)+len(before)+len(after)+len(quarantines)+len(topics) == 0 && !countersDirty {
+	// Nothing to write: no empty commit. Counters alone wait, while the
+	// store is short of room, for a commit with other work.
+	if len(batch)+len(before)+len(after)+len(quarantines)+len(topics) == 0 && (!countersDirty || s.room.short != nil) {
 		s.mu.Unlock()
-		return len(s.reqs) // nothing to write: no empty commit
+		return len(s.reqs)
 	}
 	s.pendingDeletes, s.pendingQuarantine = carry, carryQ
 	s.txDeletes, s.txQuarantine = append(before, after...), quarantines
@@ -249,23 +257,23 @@ func (s *Store) commit(batch []*appendReq) int {
 	// this batch may pass the cap, not on every commit.
 	var need int64
 	for _, req := range batch {
-		for _, r := range req.recs {
-			need += int64(len(r.data))
-		}
+		need += req.bytes()
 	}
 	var busy map[ID]Lane
 	if s.lanes[0].bytes+s.lanes[1].bytes+need > s.cfg.MaxBytes {
 		busy = maps.Clone(s.inFlight)
 	}
-	st := txState{lanes: s.lanes}
 	startLanes := s.lanes
+	var st txState // of the last run of write
 	base, qBase := s.counters, s.quarantined
 	db := s.db
 	s.mu.Unlock()
 
 	results := make([]error, len(batch))
-	err := db.Update(func(tx *bolt.Tx) error {
-		st = txState{lanes: st.lanes}
+	skipTelemetry := false // set for a retry short of room
+	skipped := 0           // appends skipped by it
+	write := func(tx *bolt.Tx) error {
+		st, skipped = txState{lanes: startLanes}, 0
 		for i := range results {
 			results[i] = nil
 		}
@@ -289,6 +297,12 @@ func (s *Store) commit(batch []*appendReq) int {
 				if !ok {
 					results[i] = errTooManyCursors
 				}
+				continue
+			}
+			if skipTelemetry && !req.control {
+				results[i] = s.room.short
+				st.dropped.Refused += uint64(len(req.recs))
+				skipped++
 				continue
 			}
 			ok, err := s.appendReq(tx, &st, busy, req)
@@ -347,7 +361,23 @@ func (s *Store) commit(batch []*appendReq) int {
 			return nil
 		}
 		return putUint64(meta, keyQuarantined, uint64(qBase+st.quarantined))
-	})
+	}
+	err := db.Update(write)
+	if isNoSpace(err) {
+		// Short of room: what the batch holds besides telemetry is
+		// written again at once, in the reserve's room, when the reserve
+		// was released just now or there was telemetry to leave out.
+		wasShort := s.room.short != nil
+		err = s.outOfRoom(err)
+		rest := hasControl(batch) || len(before)+len(after)+len(quarantines) > 0
+		telemetry := slices.ContainsFunc(batch, func(req *appendReq) bool { return !req.control })
+		if rest && (!wasShort || telemetry) {
+			skipTelemetry = true
+			if err = db.Update(write); isNoSpace(err) {
+				err = s.outOfRoom(err)
+			}
+		}
+	}
 
 	s.mu.Lock()
 	// The batch's records are in the file now, or not to be.
@@ -367,7 +397,13 @@ func (s *Store) commit(batch []*appendReq) int {
 		s.pendingDeletes = append(s.txDeletes, s.pendingDeletes...)
 		s.pendingQuarantine = append(s.txQuarantine, s.pendingQuarantine...)
 		s.countersDirty = true
-		s.lines.Error("commit failed", "outbox: commit failed", "err", err)
+		if errors.Is(err, ErrNoSpace) { // logged by outOfRoom
+			for _, req := range batch {
+				s.counters.dropped.Refused += uint64(len(req.recs))
+			}
+		} else {
+			s.lines.Error("commit failed", "outbox: commit failed", "err", err)
+		}
 		for i := range results {
 			results[i] = err
 		}
@@ -393,6 +429,11 @@ func (s *Store) commit(batch []*appendReq) int {
 	}
 	s.txDeletes, s.txQuarantine = nil, nil
 	s.mu.Unlock()
+	if err == nil {
+		for range skipped {
+			s.refusedForRoom()
+		}
+	}
 	queued := len(s.reqs)
 	for i, req := range batch {
 		req.done <- results[i]
@@ -403,10 +444,7 @@ func (s *Store) commit(batch []*appendReq) int {
 // appendReq stores the records of req, dropping old telemetry to make room
 // if needed. It reports false, having stored nothing, when they do not fit.
 func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]Lane, req *appendReq) (bool, error) {
-	var need int64
-	for _, r := range req.recs {
-		need += int64(len(r.data))
-	}
+	need := req.bytes()
 	if over := st.lanes[0].bytes + st.lanes[1].bytes + need - s.cfg.MaxBytes; over > 0 {
 		if err := s.evict(tx, st, busy, over); err != nil {
 			return false, err
