@@ -24,6 +24,11 @@
 //     scheduled read in progress, and the other way round.
 //   - A sensor that keeps failing the same way is logged once, then every
 //     minute with a count, and once more when it recovers.
+//   - A reading the outbox has no room for, its disk being full
+//     (outbox.ErrNoSpace), is lost, but the read counts as a success:
+//     the outbox counts such readings and logs the condition, once for
+//     all the sensors, and the sensors keep their intervals, so that the
+//     readings go on as soon as there is room.
 //   - Every read is one event with a new correlationId; its readings carry
 //     the time the read returned.
 package sensors

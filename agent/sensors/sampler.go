@@ -2,6 +2,7 @@ package sensors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -173,7 +174,9 @@ func (s *Sampler) read(ctx context.Context, st *sensorState, scheduled bool) (St
 	}
 	defer st.unlock()
 	switch rs, at, err := s.sample(ctx, st.Sensor, st.Timeout); {
-	case err == nil:
+	case err == nil || errors.Is(err, outbox.ErrNoSpace):
+		// A reading the outbox has no room for is the outbox's to count
+		// and to log, once for every sensor: the sensor works.
 		st.succeeded(rs, at)
 	case !scheduled || ctx.Err() == nil:
 		st.failed(err, s.origin.Now())
@@ -190,7 +193,7 @@ func (s *Sampler) Sample(ctx context.Context, sen Sensor) error {
 }
 
 // sample is Sample with the read bounded by timeout, when positive; it
-// returns the readings and their time.
+// returns the readings and their time, also when the append failed.
 func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration) ([]Reading, time.Time, error) {
 	readCtx, cancel := ctx, context.CancelFunc(func() {})
 	if timeout > 0 {
@@ -226,7 +229,7 @@ func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration)
 		},
 	}
 	if err := s.box.Append(ctx, rec); err != nil {
-		return nil, time.Time{}, fmt.Errorf("sensors: %s: %w", sen.Name(), err)
+		return rs, at, fmt.Errorf("sensors: %s: %w", sen.Name(), err)
 	}
 	if s.cfg.Logger.Enabled(ctx, slog.LevelDebug) { // spare summary's work at 50 reads a second
 		s.cfg.Logger.Debug("telemetry queued", "sensor", sen.Name(), summary(rs), "correlationId", m.CorrelationID)
