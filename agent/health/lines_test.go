@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/iot-hub/agent/agent/health"
+	"github.com/iot-hub/agent/internal/clocktest"
 	"github.com/iot-hub/agent/internal/lograte"
 	"github.com/iot-hub/agent/internal/syncbuf"
 )
@@ -16,7 +17,7 @@ import (
 // request, however often it is scraped.
 func TestRequestErrorsAreLoggedOnceAMinute(t *testing.T) {
 	var logs syncbuf.Buffer
-	clk := &clock{now: start}
+	clk := clocktest.New(start)
 	base, _ := serve(t, health.Config{Listen: "127.0.0.1:0", Now: clk.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
 		health.Sources{Uplink: func() health.UplinkState { panic("a bug in a source") }}, nil)
 	scrape := func(n int) {
@@ -34,7 +35,7 @@ func TestRequestErrorsAreLoggedOnceAMinute(t *testing.T) {
 	if got := strings.Count(logs.String(), "a bug in a source"); got != 1 {
 		t.Fatalf("%d requests: %d panic lines; want 1", n, got)
 	}
-	clk.advance(lograte.DefaultInterval)
+	clk.Advance(lograte.DefaultInterval)
 	scrape(1)
 	if got := strings.Count(logs.String(), "a bug in a source"); got != 2 || !strings.Contains(logs.String(), "suppressed=49") {
 		t.Errorf("a minute later: %d panic lines; want 2, the second with suppressed=49:\n%s", got, logs.String())

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iot-hub/agent/internal/clocktest"
+
 	"go.uber.org/goleak"
 
 	"github.com/iot-hub/agent/agent/health"
@@ -28,24 +30,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // fakeUplink is an uplink's state the test sets.
 type fakeUplink struct {
@@ -73,7 +57,7 @@ type rig struct {
 	sampler *sensors.Sampler
 	uplink  *fakeUplink
 	metrics *health.Metrics
-	clock   *clock
+	clock   *clocktest.Clock
 	cert    *x509.Certificate
 	stop    func() error // stops Run and returns its error
 }
@@ -82,7 +66,7 @@ var start = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{uplink: &fakeUplink{}, metrics: health.NewMetrics(), clock: &clock{now: start}}
+	r := &rig{uplink: &fakeUplink{}, metrics: health.NewMetrics(), clock: clocktest.New(start)}
 	box := openBox(t)
 	r.box = box
 	var err error
@@ -216,13 +200,13 @@ func TestHealthz(t *testing.T) {
 
 	t.Run("uplink down within the grace", func(t *testing.T) {
 		r.uplink.set(health.UplinkState{Connected: false, Since: r.clock.Now(), Broker: "mqtt://127.0.0.1:1883"})
-		r.clock.advance(health.DefaultGrace)
+		r.clock.Advance(health.DefaultGrace)
 		if code, h := r.healthz(t); code != http.StatusOK || h.Status != "ok" {
 			t.Errorf("/healthz %v after the uplink went down = %d %+v; want 200 ok", health.DefaultGrace, code, h)
 		}
 	})
 	t.Run("uplink down past the grace", func(t *testing.T) {
-		r.clock.advance(time.Second)
+		r.clock.Advance(time.Second)
 		code, h := r.healthz(t)
 		if code != http.StatusServiceUnavailable || h.Status != "unhealthy" || len(h.Problems) != 1 ||
 			!strings.Contains(h.Problems[0], "uplink: disconnected from mqtt://127.0.0.1:1883 for 1m1s") {
@@ -259,7 +243,7 @@ func TestHealthzNeverConnected(t *testing.T) {
 	if code, _ := r.healthz(t); code != http.StatusOK {
 		t.Errorf("/healthz at the start, not connected yet = %d; want 200", code)
 	}
-	r.clock.advance(health.DefaultGrace + time.Second)
+	r.clock.Advance(health.DefaultGrace + time.Second)
 	if code, h := r.healthz(t); code != http.StatusServiceUnavailable || len(h.Problems) != 1 || !strings.Contains(h.Problems[0], "for 1m1s") {
 		t.Errorf("/healthz never connected, past the grace = %d %+v; want 503, down for 1m1s", code, h)
 	}

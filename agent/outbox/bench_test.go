@@ -29,8 +29,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iot-hub/agent/agent/outbox"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/iot-hub/agent/agent/outbox"
 )
 
 var benchRecords = flag.Int("outbox.records", 1_000_000,

@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iot-hub/agent/agent/outbox"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/iot-hub/agent/agent/outbox"
 )
 
 // boltHighWater returns the size of the file that the last committed meta

@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iot-hub/agent/agent/outbox"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/iot-hub/agent/agent/outbox"
 )
 
 // cursor reads the cursor under name or fails the test.

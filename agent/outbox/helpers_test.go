@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iot-hub/agent/agent/outbox"
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/goleak"
+
+	"github.com/iot-hub/agent/agent/outbox"
 )
 
 func TestMain(m *testing.M) {

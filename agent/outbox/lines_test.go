@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/internal/clocktest"
 	"github.com/iot-hub/agent/internal/lograte"
 	"github.com/iot-hub/agent/internal/syncbuf"
 )
@@ -26,7 +27,7 @@ func linesOf(logs, msg string) []string {
 // the log says so once a minute, then how many lines it suppressed.
 func TestFullIsLoggedOnceAMinute(t *testing.T) {
 	var logs syncbuf.Buffer
-	clock := newClock()
+	clock := clocktest.New(clocktest.Start)
 	s, _ := openStore(t, outbox.Config{MaxBytes: 1 << 20, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	const msg = "outbox: full; dropped the oldest telemetry"
 	payload := strings.Repeat("x", 1000) // records of one size: each append drops one
@@ -50,7 +51,7 @@ func TestFullIsLoggedOnceAMinute(t *testing.T) {
 // Stats counts each one, the log says so once a minute.
 func TestQuarantinesAreLoggedOnceAMinute(t *testing.T) {
 	var logs syncbuf.Buffer
-	clock := newClock()
+	clock := clocktest.New(clocktest.Start)
 	s, _ := openStore(t, outbox.Config{Now: clock.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	const msg = "outbox: record quarantined"
 	const n = 300

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iot-hub/agent/agent/outbox"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/internal/clocktest"
 )
 
 func memo(t *testing.T, s *outbox.Store, key string) (string, bool) {
@@ -52,7 +54,7 @@ func TestMemoIsStoredWithItsRecordsAndSurvivesRestart(t *testing.T) {
 }
 
 func TestMemosAreBoundedByCountAndAge(t *testing.T) {
-	clock := newClock()
+	clock := clocktest.New(clocktest.Start)
 	s, _ := openStore(t, outbox.Config{MemoMaxCount: 3, MemoMaxAge: time.Hour, Now: clock.Now})
 	for i := range 5 {
 		if err := s.AppendMemo(context.Background(), outbox.Memo{Key: fmt.Sprint("k", i), Value: []byte{byte(i)}}); err != nil {

@@ -11,28 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iot-hub/agent/internal/clocktest"
+
 	"github.com/iot-hub/agent/agent/outbox"
 )
-
-// fakeClock is a settable clock for Config.Now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{now: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func TestOrderControlBeforeTelemetry(t *testing.T) {
 	s, _ := openStore(t, outbox.Config{})
@@ -168,7 +150,7 @@ func TestIDsAreNotReused(t *testing.T) {
 }
 
 func TestRecordRoundTrip(t *testing.T) {
-	clock := newClock()
+	clock := clocktest.New(clocktest.Start)
 	s, _ := openStore(t, outbox.Config{Now: clock.Now})
 	in := outbox.Record{
 		Lane: outbox.LaneControl, Topic: "device.responses", Key: []byte("gw-0042"), Payload: []byte(`{"x":1}`),
@@ -249,7 +231,7 @@ func TestCapNeverDropsControlOrInFlight(t *testing.T) {
 }
 
 func TestExpiredRecordsAreDroppedAndCounted(t *testing.T) {
-	clock := newClock()
+	clock := clocktest.New(clocktest.Start)
 	s, _ := openStore(t, outbox.Config{Now: clock.Now})
 	soon := ctl("expires")
 	soon.Expiry = clock.Now().Add(time.Minute)
@@ -447,7 +429,7 @@ func TestFlushIntervalSharesCommits(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	clock := newClock()
+	clock := clocktest.New(clocktest.Start)
 	s, _ := openStore(t, outbox.Config{Now: clock.Now})
 	mustAppend(t, s, ctl("c"), tel("t1"), tel("t2"))
 	clock.Advance(90 * time.Second)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/internal/clocktest"
 	"github.com/iot-hub/agent/internal/smallfs"
 )
 
@@ -64,7 +65,7 @@ func TestFullDiskRefusesTelemetry(t *testing.T) {
 	dir := smallfs.Mount(t, 4<<20)
 	path := filepath.Join(dir, "outbox.db")
 	reserve := path + ".reserve"
-	clock := newClock()
+	clock := clocktest.New(clocktest.Start)
 	var logs lockedBuffer
 	const reserveBytes = 256 << 10
 	s := openAt(t, path, outbox.Config{ReserveBytes: reserveBytes, Now: clock.Now, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})

@@ -8,28 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iot-hub/agent/internal/clocktest"
+
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/lograte"
 	"github.com/iot-hub/agent/internal/syncbuf"
 )
-
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // logLine is one JSON log line, as far as these tests look.
 type logLine struct {
@@ -62,7 +46,7 @@ func logLines(t *testing.T, logs string, msg string) []logLine {
 func TestFloodIsLoggedOnceAMinute(t *testing.T) {
 	const n = 5000
 	var logs syncbuf.Buffer
-	clock := &fakeClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	r := newRig(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: clock.Now})
 
 	garbage := []byte("this is not JSON")
@@ -127,11 +111,11 @@ func TestFloodIsLoggedOnceAMinute(t *testing.T) {
 	answer := logLine{Msg: "rpc: answered with an error", Level: "WARN", Code: contracts.CodeWrongDevice}
 	check("within the minute", n, []logLine{letter, answer})
 
-	clock.Add(lograte.DefaultInterval - time.Millisecond)
+	clock.Advance(lograte.DefaultInterval - time.Millisecond)
 	flood(1)
 	check("just before the minute is over", 1, []logLine{letter, answer})
 
-	clock.Add(time.Millisecond)
+	clock.Advance(time.Millisecond)
 	flood(1)
 	letterAgain, answerAgain := letter, answer
 	letterAgain.Suppressed, answerAgain.Suppressed = n, n // the flood's but the first, and the one just before
@@ -141,7 +125,7 @@ func TestFloodIsLoggedOnceAMinute(t *testing.T) {
 // Answers given write up to answerBurst lines a minute per method.
 func TestAnswersAreLoggedTenAMinute(t *testing.T) {
 	var logs syncbuf.Buffer
-	clock := &fakeClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	r := newRig(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: clock.Now})
 	const n = 2*answerBurst + 1
 	for range n {
@@ -153,7 +137,7 @@ func TestAnswersAreLoggedTenAMinute(t *testing.T) {
 	if lines := logLines(t, logs.String(), "rpc: answered"); len(lines) != answerBurst {
 		t.Fatalf("%d answers: %d lines; want %d", n, len(lines), answerBurst)
 	}
-	clock.Add(lograte.DefaultInterval)
+	clock.Advance(lograte.DefaultInterval)
 	payload, _ := command(t, contracts.MethodGetDeviceState, "", nil)
 	r.call(payload)
 	lines := logLines(t, logs.String(), "rpc: answered")

@@ -7,9 +7,10 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/iot-hub/agent/internal/clocktest"
 
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/rpc"
@@ -19,24 +20,6 @@ import (
 	"github.com/iot-hub/agent/internal/mqtttest"
 	"github.com/iot-hub/agent/internal/syncbuf"
 )
-
-// frozenClock is a clock that moves only when told.
-type frozenClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *frozenClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *frozenClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // Garbage published on the commands topic, through mosquitto and the MQTT
 // uplink wired to the dispatcher as the daemon wires them: every message
@@ -55,7 +38,7 @@ func TestGarbageCommandsOverMQTTAreLoggedOnceAMinute(t *testing.T) {
 	}
 	var logs syncbuf.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	clock := &frozenClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	d, err := rpc.New(rpc.Config{DeviceID: id, Logger: log, Now: clock.Now}, box,
 		rpc.Deps{Version: "test", StateDir: t.TempDir(), Started: clock.Now(), Outbox: box.Stats})
 	if err != nil {
@@ -128,7 +111,7 @@ func TestGarbageCommandsOverMQTTAreLoggedOnceAMinute(t *testing.T) {
 		t.Fatalf("%d messages within a minute: %d dead-letter lines; want 1", n, len(got))
 	}
 
-	clock.Add(lograte.DefaultInterval)
+	clock.Advance(lograte.DefaultInterval)
 	b.Publish(t, topics.Commands, []byte("garbage, a minute later"), 1, false, nil)
 	if got := deadLetters(n + 1); !got["garbage, a minute later"] {
 		t.Fatal("no dead letter for the message sent a minute later")

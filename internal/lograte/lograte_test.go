@@ -7,27 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/iot-hub/agent/internal/clocktest"
 )
-
-// clock is a fake clock that moves only when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func TestLimiter(t *testing.T) {
 	type step struct {
@@ -73,10 +55,10 @@ func TestLimiter(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClock()
+			c := clocktest.New(clocktest.Start)
 			l := NewLimiter(Config{Burst: tc.burst, Now: c.Now})
 			for i, s := range tc.steps {
-				c.Add(s.advance)
+				c.Advance(s.advance)
 				n, ok := l.Allow(s.key)
 				if ok != s.ok || n != s.suppressed {
 					t.Errorf("step %d: Allow(%q) = %d, %t; want %d, %t", i, s.key, n, ok, s.suppressed, s.ok)
@@ -87,7 +69,7 @@ func TestLimiter(t *testing.T) {
 }
 
 func TestLimiterReset(t *testing.T) {
-	c := newClock()
+	c := clocktest.New(clocktest.Start)
 	l := NewLimiter(Config{Interval: time.Minute, Now: c.Now})
 	l.Allow("s")
 	l.Allow("s")
@@ -106,7 +88,7 @@ func TestLimiterReset(t *testing.T) {
 // Lines allowed and suppressed from many goroutines add up: none is lost
 // from the count.
 func TestLimiterConcurrent(t *testing.T) {
-	c := newClock()
+	c := clocktest.New(clocktest.Start)
 	l := NewLimiter(Config{Now: c.Now})
 	const goroutines, each = 8, 1000
 	var wg sync.WaitGroup
@@ -124,7 +106,7 @@ func TestLimiterConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	c.Add(time.Minute)
+	c.Advance(time.Minute)
 	n, ok := l.Allow("k")
 	if written != 1 || !ok || n != goroutines*each-1 {
 		t.Errorf("%d written, then Allow = %d, %t; want 1 written, then %d suppressed", written, n, ok, goroutines*each-1)
@@ -146,14 +128,14 @@ func textLogger(buf *bytes.Buffer, level slog.Level) *slog.Logger {
 
 func TestLogger(t *testing.T) {
 	var buf bytes.Buffer
-	c := newClock()
+	c := clocktest.New(clocktest.Start)
 	l := New(textLogger(&buf, slog.LevelInfo), Config{Now: c.Now})
 	for range 5000 {
 		l.Warn("malformed", "rpc: dead letter", "reason", "malformed")
 	}
 	l.Error("full", "outbox: full")
 	l.Log(t.Context(), slog.LevelDebug, "debug", "below the level") // neither written nor counted
-	c.Add(time.Minute)
+	c.Advance(time.Minute)
 	l.Warn("malformed", "rpc: dead letter", "reason", "malformed")
 	l.Info("debug", "at the level now")
 	want := strings.Join([]string{
@@ -170,7 +152,7 @@ func TestLogger(t *testing.T) {
 
 func TestHandler(t *testing.T) {
 	var buf bytes.Buffer
-	c := newClock()
+	c := clocktest.New(clocktest.Start)
 	h := NewHandler(textLogger(&buf, slog.LevelInfo).Handler(), Config{Now: c.Now}, func(r slog.Record) string { return r.Message })
 	log := slog.New(h)
 	child := log.With("listener", "tcp") // shares the limits
@@ -179,7 +161,7 @@ func TestHandler(t *testing.T) {
 		child.Warn("error processing packet", "client", i)
 		log.Warn("client store quota reached", "client", i)
 	}
-	c.Add(time.Minute)
+	c.Advance(time.Minute)
 	child.Warn("error processing packet", "client", 10)
 	want := strings.Join([]string{
 		`level=WARN msg="error processing packet" client=0`,

@@ -8,13 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/iot-hub/agent/agent/sensors/serialport"
 	"github.com/iot-hub/agent/internal/syncbuf"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -40,26 +40,6 @@ func newPort(t *testing.T, cfg serialport.Config) (*serialport.Port, *syncbuf.Bu
 // count counts the log lines with msg="msg".
 func count(logs *syncbuf.Buffer, msg string) int {
 	return strings.Count(logs.String(), fmt.Sprintf("msg=%q", msg))
-}
-
-// clock is a fake clock that tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // doubling is a backoff without jitter: 1s, 2s, 4s, ...

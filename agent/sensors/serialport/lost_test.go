@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/sensors/serialport"
+	"github.com/iot-hub/agent/internal/clocktest"
 	"github.com/iot-hub/agent/internal/ptytest"
 )
 
@@ -60,7 +61,7 @@ func TestUnplugReplug(t *testing.T) {
 		t.Run(op, func(t *testing.T) {
 			link := ptytest.NewLink(t)
 			ponger(t, link.Pair())
-			clk := newClock()
+			clk := clocktest.New(clocktest.Start)
 			p, logs := newPort(t, serialport.Config{Path: link.Path()})
 			serialport.SetClock(p, clk.Now, doubling)
 			if err := p.Do(t.Context(), ping); err != nil {
@@ -135,7 +136,7 @@ func TestUnplugReplug(t *testing.T) {
 func TestAbsentAtStart(t *testing.T) {
 	link := ptytest.NewLink(t)
 	link.Unplug()
-	clk := newClock()
+	clk := clocktest.New(clocktest.Start)
 	p, logs := newPort(t, serialport.Config{Path: link.Path()})
 	serialport.SetClock(p, clk.Now, doubling)
 	for range 3 {
@@ -179,7 +180,7 @@ func TestOpenDiscardsStaleInput(t *testing.T) {
 func TestFlappingDeviceIsLoggedOnceAMinute(t *testing.T) {
 	link := ptytest.NewLink(t)
 	ponger(t, link.Pair())
-	clk := newClock()
+	clk := clocktest.New(clocktest.Start)
 	p, logs := newPort(t, serialport.Config{Path: link.Path()})
 	serialport.SetClock(p, clk.Now, doubling)
 	if err := p.Do(t.Context(), ping); err != nil {
