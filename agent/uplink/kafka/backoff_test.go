@@ -11,23 +11,13 @@ import (
 	"github.com/iot-hub/agent/internal/backoff/backofftest"
 )
 
-// What README's "Reconnecting after an outage" promises of both uplinks
-// (issues 17 and 21): once the brokers are back, every
-// gateway tries again within returnBound, and a fleet of fleetSize that
-// lost them together reconnects at most fleetSize/5 in any second.
-const (
-	returnBound = 15 * time.Second
-	fleetSize   = 1000
-	fleetPeak   = fleetSize / 5
-)
-
 // Every wait, from r = 0 (an immediate retry) to r → 1, is within
-// returnBound: so is the wait under way when the brokers return.
+// backofftest.ReturnBound: so is the wait under way when the brokers return.
 func TestRetryBackoffBound(t *testing.T) {
 	almostOne := math.Nextafter(1, 0)
 	for n := range 64 {
-		if w := retryBackoffBy(n, almostOne); w < 0 || w > returnBound {
-			t.Errorf("retryBackoffBy(%d, →1) = %v; want within [0, %v]", n, w, returnBound)
+		if w := retryBackoffBy(n, almostOne); w < 0 || w > backofftest.ReturnBound {
+			t.Errorf("retryBackoffBy(%d, →1) = %v; want within [0, %v]", n, w, backofftest.ReturnBound)
 			break
 		}
 	}
@@ -38,19 +28,10 @@ func TestRetryBackoffBound(t *testing.T) {
 // outage 99% within 15 s of the brokers' return, at most a fifth of them
 // in any one second.
 func TestFleetReturnAfterOutage(t *testing.T) {
-	delays := backofftest.Returns(t, fleetSize, 60*time.Second, func(g int) func(int) time.Duration {
+	backofftest.CheckFleet(t, func(g int) func(int) time.Duration {
 		draw := rand.New(rand.NewPCG(21, uint64(g)))
 		return func(n int) time.Duration { return retryBackoffBy(n, draw.Float64()) }
 	})
-	p99, peak := backofftest.Quantile(delays, 0.99), backofftest.Peak(delays, time.Second)
-	t.Logf("%d gateways: 99%% back within %v, all within %v; at most %d in one second",
-		fleetSize, p99, delays[len(delays)-1], peak)
-	if p99 > returnBound {
-		t.Errorf("99%% of %d gateways back within %v of the brokers' return; want within %v", fleetSize, p99, returnBound)
-	}
-	if peak > fleetPeak {
-		t.Errorf("%d of %d gateways attempted within one second after the brokers' return; want at most %d", peak, fleetSize, fleetPeak)
-	}
 }
 
 // franz-go retries with retryBackoff, in both clients (commonOpts), not

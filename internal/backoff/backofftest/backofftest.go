@@ -66,3 +66,33 @@ func Peak(delays []time.Duration, window time.Duration) int {
 	}
 	return peak
 }
+
+// What README's "Reconnecting after an outage" promises of both uplinks'
+// defaults (issues 17 and 21): once the broker is back, every gateway
+// tries again within ReturnBound, and a fleet of FleetSize gateways that
+// lost it together reconnects at most FleetPeak in any second.
+const (
+	ReturnBound = 15 * time.Second
+	FleetSize   = 1000
+	FleetPeak   = FleetSize / 5
+	// Outage is issue 17's: the broker was away 60 s.
+	Outage = 60 * time.Second
+)
+
+// CheckFleet models FleetSize gateways with their waits (see [Returns])
+// through Outage, and fails t unless 99% of them are back within
+// ReturnBound and no second after the return holds more than FleetPeak
+// first attempts. It logs what it found.
+func CheckFleet(t testing.TB, waits func(gateway int) func(n int) time.Duration) {
+	t.Helper()
+	delays := Returns(t, FleetSize, Outage, waits)
+	p99, peak := Quantile(delays, 0.99), Peak(delays, time.Second)
+	t.Logf("%d gateways after a %v outage: 99%% back within %v, all within %v; at most %d in one second",
+		FleetSize, Outage, p99, delays[len(delays)-1], peak)
+	if p99 > ReturnBound {
+		t.Errorf("99%% of %d gateways back within %v of the broker's return; want within %v", FleetSize, p99, ReturnBound)
+	}
+	if peak > FleetPeak {
+		t.Errorf("%d of %d gateways attempted within one second after the broker's return; want at most %d", peak, FleetSize, FleetPeak)
+	}
+}
