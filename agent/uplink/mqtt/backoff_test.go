@@ -37,7 +37,7 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-// After issue 17's 60 s backofftest.Outage, the first attempt after the broker is
+// After issue 17's 60 s outage, the first attempt after the broker is
 // back comes within backofftest.ReturnBound of its return, whatever the draws: every
 // wait, from r = 0 (an immediate retry) to r → 1, is at most BackoffMax,
 // so the wait under way at the return ends within it. With r → 1 at
@@ -72,7 +72,7 @@ func TestReturnAfterOutageWithDefaults(t *testing.T) {
 }
 
 // Issue 21's fleet: 1,000 gateways that lost the broker at the same
-// instant, each with its own draws, come back after issue 17's backofftest.Outage 99%
+// instant, each with its own draws, come back after issue 17's outage 99%
 // within 15 s of the broker's return, at most a fifth of them in any one
 // second.
 func TestFleetReturnAfterOutageWithDefaults(t *testing.T) {
