@@ -86,6 +86,24 @@ func TestFlappingConnectionIsLoggedOnceAMinute(t *testing.T) {
 	}
 }
 
+// A connection the uplink was asked for (Reconnect: a certificate
+// rotation's trial, or its rollback) is logged whatever the limit: its
+// line says which certificate the broker took.
+func TestRequestedConnectionIsAlwaysLogged(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Options{})
+	var logs syncbuf.Buffer
+	r := startUplink(t, b, t.TempDir(), mqtt.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	defer r.stop()
+	waitUntil(t, "the first connection", func() bool { return r.up.State().Connected })
+	for i := 1; i <= 3; i++ {
+		r.up.Reconnect()
+		waitUntil(t, "the connection asked for", func() bool { return r.up.State().Reconnects >= i && r.up.State().Connected })
+	}
+	if lines, _ := countLines(logs.String(), "mqtt: connected"); lines != 4 {
+		t.Errorf("%d \"mqtt: connected\" lines for the first connection and 3 asked for within a minute; want 4:\n%s", lines, logs.String())
+	}
+}
+
 // A broker that hangs up on every connection: the attempts go on at the
 // backoff's pace (a second apart after a Reconnect, whatever the
 // backoff), the lines once a minute.

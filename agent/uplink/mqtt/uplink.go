@@ -421,17 +421,25 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 	u.connects++
 	u.state.Connected, u.state.Since = true, time.Now()
 	u.state.Reconnects = u.connects - 1
+	// The first connection after a Reconnect (a rotation's trial of a
+	// certificate, its rollback) is always logged, with the certificate
+	// it presented: it says which one the broker took. The others are
+	// limited, against a flapping connection.
+	requested := u.hurry
 	u.hurry = false
 	leaf := u.connLeaf
 	if leaf != nil {
 		u.presented = leaf
 	}
 	u.mu.Unlock()
+	args := []any{"broker", u.cfg.Broker, "sessionPresent", ack.SessionPresent}
 	if leaf != nil {
-		u.lines.Info("connected", "mqtt: connected", "broker", u.cfg.Broker, "sessionPresent", ack.SessionPresent,
-			"certSerial", leaf.SerialNumber.Text(16), "certNotAfter", leaf.NotAfter)
+		args = append(args, "certSerial", leaf.SerialNumber.Text(16), "certNotAfter", leaf.NotAfter)
+	}
+	if requested {
+		u.log.Info("mqtt: connected", args...)
 	} else {
-		u.lines.Info("connected", "mqtt: connected", "broker", u.cfg.Broker, "sessionPresent", ack.SessionPresent)
+		u.lines.Info("connected", "mqtt: connected", args...)
 	}
 	if u.cfg.OnConnect != nil {
 		u.cfg.OnConnect(leaf)
