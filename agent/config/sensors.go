@@ -51,7 +51,8 @@ type Sensor struct {
 	// Slave (modbus-rtu) is the slave's address, 1 to 247. Required.
 	Slave int `yaml:"slave,omitempty" sensor:"modbus-rtu" limit:"1..247"`
 	// ResponseTimeout (modbus-rtu) is how long one request waits for its
-	// answer. Default 1s; 1ms to the read's timeout.
+	// answer. Default 1s, or the read's timeout when that is shorter;
+	// 1ms to the read's timeout.
 	ResponseTimeout time.Duration `yaml:"responseTimeout,omitempty" sensor:"modbus-rtu" limit:"1ms..timeout"`
 	// Retries (modbus-rtu) is how often a request that got no valid answer
 	// is sent again. Default 2; 0 to 10; 0 sends every request once.
@@ -187,7 +188,7 @@ func (s *Sensor) applyDefaults() {
 	}
 	switch s.Type {
 	case SensorModbusRTU:
-		setDefault(&s.ResponseTimeout, DefaultResponseTimeout)
+		setDefault(&s.ResponseTimeout, min(DefaultResponseTimeout, s.Timeout))
 		if s.Retries == nil {
 			s.Retries = new(DefaultRetries)
 		}

@@ -87,6 +87,35 @@ func TestParseHardwareSensors(t *testing.T) {
 	}
 }
 
+// A Modbus sensor read more often than once a second, whose
+// responseTimeout is left out, waits for each answer at most its read's
+// timeout: the default, 1s, is not refused as above the timeout, naming
+// a key the file does not hold.
+func TestModbusResponseTimeoutDefaultWithinTimeout(t *testing.T) {
+	for _, tt := range []struct {
+		interval, timeout string
+		want              time.Duration
+	}{
+		{"500ms", "", 500 * time.Millisecond},
+		{"500ms", "200ms", 200 * time.Millisecond},
+		{"5s", "", config.DefaultResponseTimeout},
+	} {
+		y := "  - {name: m, type: modbus-rtu, port: /dev/ttyUSB0, slave: 1, interval: " + tt.interval
+		if tt.timeout != "" {
+			y += ", timeout: " + tt.timeout
+		}
+		y += ", registers: [{metric: t, address: 0}]}\n"
+		c, err := config.Parse([]byte(sensorsBase+y), nil)
+		if err != nil {
+			t.Errorf("Parse(interval %s, timeout %q) = %v; want nil", tt.interval, tt.timeout, err)
+			continue
+		}
+		if got := c.Sensors[0].ResponseTimeout; got != tt.want {
+			t.Errorf("Parse(interval %s, timeout %q): responseTimeout %v; want %v", tt.interval, tt.timeout, got, tt.want)
+		}
+	}
+}
+
 func TestParseSensorErrors(t *testing.T) {
 	modbus := "  - name: m\n    type: modbus-rtu\n    port: /dev/ttyUSB0\n    slave: 1\n"
 	reg := "    registers: [{metric: t, address: 0}]\n"
