@@ -52,7 +52,7 @@ type Sensor struct {
 	Slave int `yaml:"slave,omitempty" sensor:"modbus-rtu" limit:"1..247"`
 	// ResponseTimeout (modbus-rtu) is how long one request waits for its
 	// answer. Default 1s, or the read's timeout when that is shorter;
-	// 1ms to the read's timeout.
+	// 1ms to the read's timeout, and at most 1m (modbus.MaxTimeout).
 	ResponseTimeout time.Duration `yaml:"responseTimeout,omitempty" sensor:"modbus-rtu" limit:"1ms..timeout"`
 	// Retries (modbus-rtu) is how often a request that got no valid answer
 	// is sent again. Default 2; 0 to 10; 0 sends every request once.

@@ -5,6 +5,8 @@ import (
 	"math"
 	"regexp"
 	"strings"
+
+	"github.com/iot-hub/agent/agent/sensors/modbus"
 )
 
 // validateSensor reports the first wrong key of sensors[i], defaults
@@ -77,6 +79,8 @@ func checkModbus(s *Sensor, bad badKey) error {
 		return bad("slave", "required: the slave's address, 1..247")
 	case s.ResponseTimeout > s.Timeout:
 		return bad("responseTimeout", "%v is above the read's timeout, %v", s.ResponseTimeout, s.Timeout)
+	case s.ResponseTimeout > modbus.MaxTimeout: // the driver's own limit, refused here rather than at start
+		return bad("responseTimeout", "%v is above %v, the longest a Modbus request waits", s.ResponseTimeout, modbus.MaxTimeout)
 	case len(s.Registers) == 0:
 		return bad("registers", "required: at least one register per sensor")
 	}

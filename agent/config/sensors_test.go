@@ -142,6 +142,8 @@ func TestParseSensorErrors(t *testing.T) {
 		{"retries", modbus + "    retries: 11\n" + reg, config.ErrInvalid, "sensors[0].retries: 11 is outside 0..10"},
 		{"response timeout", modbus + "    interval: 1s\n    responseTimeout: 2s\n" + reg, config.ErrInvalid,
 			"sensors[0].responseTimeout: 2s is above the read's timeout, 1s"},
+		{"response timeout above modbus's", modbus + "    interval: 10m\n    timeout: 5m\n    responseTimeout: 2m\n" + reg, config.ErrInvalid,
+			"sensors[0].responseTimeout: 2m0s is above 1m0s, the longest a Modbus request waits"},
 		{"register type", modbus + "    registers: [{metric: t, address: 0}, {metric: u, address: 1, type: int64}]\n", config.ErrInvalid,
 			`sensors[0].registers[1].type: "int64": want int16, uint16, int32, uint32 or float32`},
 		{"register function", modbus + "    registers: [{metric: t, address: 0, function: 1}]\n", config.ErrInvalid,
