@@ -81,9 +81,13 @@ func (r rawYAML) GoString() string { return string(r) }
 // config.Config, as 0 (in each way it can be written) and as a negative
 // value, in an otherwise valid file. A key whose 0 has no meaning of its
 // own refuses it, naming the key and its limits, instead of taking its
-// default; a key whose 0 means something keeps it. The top of a key's
-// limits is accepted: the limits said are not narrower than those its
-// component checks.
+// default; a key whose 0 means something keeps it. The bottom and the
+// top of a key's limits are accepted: the limit tag is not wider than
+// the limits of its component's Validate, which Parse runs (those of the
+// uplink, outbox, rpc and health sections), so that the tag's message is
+// the one a user sees. Parse does not run the sensor drivers' checks:
+// where a driver's limit is narrower than a tag, Validate checks it from
+// the driver's package (modbus.MaxTimeout).
 func TestZeroValues(t *testing.T) {
 	keys := numberKeys(reflect.TypeFor[config.Config](), "", "")
 	if len(keys) == 0 {
@@ -114,14 +118,23 @@ func TestZeroValues(t *testing.T) {
 				checkRefused(t, err, at, zero, zeroMsg)
 			})
 		}
-		if _, top, ok := strings.Cut(limit, ".."); ok && (top[0] >= '0' && top[0] <= '9') {
-			t.Run(fmt.Sprintf("%s=%s", k.path, top), func(t *testing.T) {
-				var value any = top
+		_, bounds, _ := strings.Cut(limit, " ") // "1s..18h", "1ms"
+		bottom, top, _ := strings.Cut(bounds, "..")
+		for _, b := range []struct{ value, end string }{{bottom, "bottom"}, {top, "top"}} {
+			if b.value == "" || b.value[0] < '0' || b.value[0] > '9' {
+				continue // no top, or another key's value
+			}
+			t.Run(fmt.Sprintf("%s=%s", k.path, b.value), func(t *testing.T) {
+				var value any = b.value
 				if k.kind == "integer" {
-					value = rawYAML(top)
+					value = rawYAML(b.value)
 				}
-				if _, err := parseWith(t, doc, at, value); err != nil {
-					t.Errorf("Parse(%s: %s) = %v; want nil: %s is the top of its limits", at, top, err, top)
+				d := doc
+				if after, ok := orderedAfter[k.path]; ok && b.end == "bottom" {
+					d = with(doc, after, value) // its default would be above
+				}
+				if _, err := parseWith(t, d, at, value); err != nil {
+					t.Errorf("Parse(%s: %s) = %v; want nil: %s is the %s of its limits", at, b.value, err, b.value, b.end)
 				}
 			})
 		}
@@ -140,6 +153,13 @@ func TestZeroValues(t *testing.T) {
 			t.Errorf("zeroMeanings has %s, which is not a number key of config.Config", path)
 		}
 	}
+}
+
+// orderedAfter are the keys that may not be below another key, by that
+// key: their bottom is tried with the other key at its bottom too.
+var orderedAfter = map[string]string{
+	"uplink.mqtt.backoffMax": "uplink.mqtt.backoffMin",
+	"certificates.retryMax":  "certificates.retryMin",
 }
 
 // spellings returns the ways a key of kind is written as 0 and the
