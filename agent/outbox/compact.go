@@ -3,6 +3,7 @@ package outbox
 import (
 	"fmt"
 	"os"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -11,6 +12,10 @@ import (
 
 // compactSuffix names the temporary file of a compaction.
 const compactSuffix = ".compact"
+
+// compactRetryInterval is how long the store waits after a compaction
+// failed before it tries again.
+const compactRetryInterval = time.Minute
 
 // maybeCompact gives space back: bbolt never shrinks its file, so once
 // the queue has drained, down to records of no more than an eighth of
@@ -33,6 +38,12 @@ func (s *Store) maybeCompact() {
 	if s.closed || queued > s.cfg.CompactMinBytes/8 || len(s.reqs) > 0 || s.room.short != nil {
 		return
 	}
+	// Nor again soon after a copy failed: the next commit would try it
+	// again, on a disk with no room for it, say, and log it again.
+	now := s.now()
+	if since := now.Sub(s.compactFailed); since >= 0 && since < compactRetryInterval {
+		return
+	}
 	// Memos stay when the queue drains: they are live data too, or every
 	// drained commit would copy them all over again.
 	live := queued + s.memoBytes
@@ -46,7 +57,8 @@ func (s *Store) maybeCompact() {
 		return
 	}
 	if err := s.compactLocked(); err != nil {
-		s.log.Error("outbox: compaction failed; the file keeps its size", "err", err)
+		s.compactFailed = now
+		s.log.Error("outbox: compaction failed; the file keeps its size, tried again in a minute", "err", err)
 		return
 	}
 	s.compactions++

@@ -56,7 +56,9 @@
 //     empty, so the agent keeps running.
 //   - bbolt never shrinks its file: the store compacts it online once the
 //     queue has drained (to a few records in flight or queued, as under
-//     steady traffic) and the file is much larger than its live data.
+//     steady traffic) and the file is much larger than its live data. A
+//     compaction that fails (no room for the copy) is tried again a
+//     minute later, not at the next commit.
 //   - On 32-bit ARM the file must fit a 2 GiB memory map: MaxBytes is at
 //     most 512 MiB there, refused at Open otherwise.
 //   - One process opens a store at a time: Open locks path.lock (and bbolt

@@ -183,3 +183,67 @@ func TestFullDiskTelemetryInFreePages(t *testing.T) {
 	es = drainExactly(t, s, 100, 256, 10*time.Second)
 	s.Ack(ids(es)...)
 }
+
+// TestFullDiskCompactionWaits: a file grown by a backlog, drained with
+// the disk full, is worth compacting, but the copy finds no room. The
+// store has room all the same (the telemetry goes into the drained
+// pages), so every commit would try the copy again, filling the disk's
+// last bytes and logging a line each time: it tries again a minute after
+// a failure, not before, and compacts once the disk has room.
+func TestFullDiskCompactionWaits(t *testing.T) {
+	dir := smallfs.Mount(t, 8<<20)
+	clock := clocktest.New(clocktest.Start)
+	var logs lockedBuffer
+	s := openAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{ReserveBytes: 256 << 10, CompactMinBytes: 1 << 20, Now: clock.Now, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	const backlog = 2048 // 2 MiB of readings
+	for i := 0; i < backlog; i += 64 {
+		recs := make([]outbox.Record, 64)
+		for j := range recs {
+			recs[j] = tel(spacePayload(i + j))
+		}
+		mustAppend(t, s, recs...)
+	}
+	es := drainExactly(t, s, backlog, 256, 10*time.Second)
+	// Half acked before the disk fills, the queue still too long to
+	// compact; the rest after, with the disk full.
+	s.Ack(ids(es[:backlog/2])...)
+	pollUntil(t, 10*time.Second, func() string { return fmt.Sprintf("stats %+v", s.Stats()) }, func() bool {
+		return s.Stats().Telemetry.Depth == backlog/2
+	})
+	filler := filepath.Join(dir, "filler")
+	smallfs.Fill(t, filler)
+	s.Ack(ids(es[backlog/2:])...)
+	pollUntil(t, 10*time.Second, func() string { return fmt.Sprintf("stats %+v", s.Stats()) }, func() bool {
+		return s.Stats().Telemetry.Depth == 0
+	})
+	const appends = 50
+	for i := range appends {
+		mustAppend(t, s, tel(spacePayload(i)))
+	}
+	const msg = `"msg":"outbox: compaction failed`
+	if n := strings.Count(logs.String(), msg); n != 1 || !strings.Contains(logs.String(), "no space left on device") {
+		t.Fatalf("%d commits on the full disk: %d lines that compaction failed; want 1, saying why:\n%s", appends, n, logs.String())
+	}
+	if strings.Contains(logs.String(), "disk full") {
+		t.Fatalf("the store was short of room; the test needs it not to be:\n%s", logs.String())
+	}
+
+	// Room again: the next commit a minute later compacts.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, tel(spacePayload(appends)))
+	if st := s.Stats(); st.Compactions != 0 {
+		t.Fatalf("compacted %d times within the minute after a failure; want none", st.Compactions)
+	}
+	clock.Advance(time.Minute)
+	mustAppend(t, s, tel(spacePayload(appends+1)))
+	pollUntil(t, 10*time.Second, func() string { return fmt.Sprintf("a minute later, with room: stats %+v", s.Stats()) }, func() bool {
+		return s.Stats().Compactions == 1
+	})
+	if n := strings.Count(logs.String(), msg); n != 1 {
+		t.Errorf("%d lines that compaction failed; want still 1:\n%s", n, logs.String())
+	}
+	es = drainExactly(t, s, appends+2, 256, 10*time.Second)
+	s.Ack(ids(es)...)
+}

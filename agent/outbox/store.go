@@ -84,6 +84,7 @@ type Store struct {
 	counters             counters // mirrored in the meta bucket
 	countersDirty        bool     // counters changed outside a commit
 	commits, compactions uint64
+	compactFailed        time.Time // when the last compaction failed; the writer's
 	quarantined          int
 }
 
