@@ -165,7 +165,11 @@ func (s *Store) refusedForRoom() {
 // store short of room: once it can, the store has room again.
 func (s *Store) probeRoom() {
 	now := s.now()
-	if s.room.short == nil || now.Sub(s.room.probed) < roomProbeInterval {
+	if s.room.short == nil {
+		return
+	}
+	// A clock set back since the last probe does not put the next off.
+	if since := now.Sub(s.room.probed); since >= 0 && since < roomProbeInterval {
 		return
 	}
 	s.room.probed = now

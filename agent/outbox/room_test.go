@@ -247,3 +247,35 @@ func TestFullDiskCompactionWaits(t *testing.T) {
 	es = drainExactly(t, s, appends+2, 256, 10*time.Second)
 	s.Ack(ids(es)...)
 }
+
+// TestFullDiskProbesAfterClockSetBack: the clock set back (by NTP, say)
+// while the disk is full must not stop the store from looking for room
+// until the clock is back where it was: once the disk has room, the next
+// commit after the probe interval finds it.
+func TestFullDiskProbesAfterClockSetBack(t *testing.T) {
+	dir := smallfs.Mount(t, 4<<20)
+	clock := clocktest.New(clocktest.Start)
+	s := openAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{ReserveBytes: 256 << 10, Now: clock.Now})
+	filler := filepath.Join(dir, "filler")
+	smallfs.Fill(t, filler)
+	stored := 0
+	for ; stored < 10000; stored++ {
+		if err := s.Append(context.Background(), tel(spacePayload(stored))); err != nil {
+			if !errors.Is(err, outbox.ErrNoSpace) {
+				t.Fatalf("Append on the full disk = %v; want ErrNoSpace", err)
+			}
+			break
+		}
+	}
+
+	clock.Advance(-time.Hour)
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	if err := s.Append(context.Background(), tel("after")); err != nil {
+		t.Fatalf("Append with room again, a minute after the clock was set back an hour = %v; want it stored", err)
+	}
+	es := drainExactly(t, s, stored+1, 256, 10*time.Second)
+	s.Ack(ids(es)...)
+}
