@@ -13,7 +13,9 @@ import (
 // What the store does when its disk is full.
 //
 // The store keeps room in reserve: a file of Config.ReserveBytes beside
-// its own (path.reserve), made at Open. The first commit that fails for
+// its own (path.reserve), made at Open, where it needs as much room
+// again to spare, as the probes below do: a store reopened on a disk
+// still full starts short of room. The first commit that fails for
 // want of room (ENOSPC, EDQUOT) makes the store short of room: it deletes
 // the reserve, which gives its room to the store's next writes, and
 // commits again at once what the failed commit held besides telemetry
@@ -64,9 +66,12 @@ func isNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
-// makeReserve makes the reserve file hold size bytes of the disk,
-// written and synced: a sparse file would hold none. It leaves a file of
-// that size alone. When it fails, no reserve file is left.
+// makeReserve makes the reserve file hold size bytes of the disk, unless
+// it does already, with as much room again to spare: it writes twice its
+// size, then gives the second half back. The spare room keeps a store
+// short of room, at Open as at a probe, from taking back the very room
+// it gave away. It writes zeros and syncs them: a sparse file would hold
+// none. When it fails, no reserve file is left.
 func makeReserve(path string, size int64) error {
 	if fi, err := os.Stat(path); err == nil && fi.Size() == size {
 		return nil
@@ -75,39 +80,7 @@ func makeReserve(path string, size int64) error {
 	if err != nil {
 		return err
 	}
-	if err := fill(f, size); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return err
-	}
-	return nil
-}
-
-// fill writes size zero bytes to f, from its start, and syncs it.
-func fill(f *os.File, size int64) error {
-	zeros := make([]byte, 64<<10)
-	for size > 0 {
-		n, err := f.Write(zeros[:min(size, int64(len(zeros)))])
-		if err != nil {
-			return err
-		}
-		size -= int64(n)
-	}
-	return f.Sync()
-}
-
-// probeReserve makes the reserve file again, with as much room again to
-// spare: it writes twice its size, then gives the second half back.
-func probeReserve(path string, size int64) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	err = fill(f, 2*size)
+	err = writeZeros(f, 2*size)
 	if err == nil {
 		err = f.Truncate(size)
 	}
@@ -123,8 +96,22 @@ func probeReserve(path string, size int64) error {
 	return err
 }
 
-// openReserve makes the reserve at Open. A disk without room for it
-// leaves the store short of room from the start.
+// writeZeros writes size zero bytes to f, from where it stands.
+func writeZeros(f *os.File, size int64) error {
+	zeros := make([]byte, 64<<10)
+	for size > 0 {
+		n, err := f.Write(zeros[:min(size, int64(len(zeros)))])
+		if err != nil {
+			return err
+		}
+		size -= int64(n)
+	}
+	return nil
+}
+
+// openReserve makes the reserve at Open. A disk without room for it, and
+// as much to spare, leaves the store short of room from the start, as it
+// was when it closed.
 func (s *Store) openReserve() error {
 	err := makeReserve(s.room.reserve, s.room.bytes)
 	if err != nil && isNoSpace(err) {
@@ -173,7 +160,7 @@ func (s *Store) probeRoom() {
 		return
 	}
 	s.room.probed = now
-	if s.room.probe = probeReserve(s.room.reserve, s.room.bytes); s.room.probe != nil {
+	if s.room.probe = makeReserve(s.room.reserve, s.room.bytes); s.room.probe != nil {
 		return // said in the next "still full" line
 	}
 	n := s.room.limit.Reset(roomLogKey)

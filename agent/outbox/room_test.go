@@ -279,3 +279,61 @@ func TestFullDiskProbesAfterClockSetBack(t *testing.T) {
 	es := drainExactly(t, s, stored+1, 256, 10*time.Second)
 	s.Ack(ids(es)...)
 }
+
+// TestFullDiskReopen: the agent restarted with the disk still full. The
+// store starts, still short of room: it does not take back the room it
+// gave away, which would only fail the next commit that needs it again,
+// and the answers to commands still go in. Once the disk has room, the
+// reserve is back.
+func TestFullDiskReopen(t *testing.T) {
+	dir := smallfs.Mount(t, 4<<20)
+	path := filepath.Join(dir, "outbox.db")
+	reserve := path + ".reserve"
+	cfg := outbox.Config{ReserveBytes: 256 << 10}
+	s, err := outbox.Open(path, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(dir, "filler")
+	smallfs.Fill(t, filler)
+	for i := 0; ; i++ {
+		if err := s.Append(context.Background(), tel(spacePayload(i))); err != nil {
+			if !errors.Is(err, outbox.ErrNoSpace) {
+				t.Fatalf("Append on the full disk = %v; want ErrNoSpace", err)
+			}
+			break
+		}
+	}
+	mustAppend(t, s, ctl("answer before"))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for round := range 3 {
+		s, err := outbox.Open(path, cfg)
+		if err != nil {
+			t.Fatalf("Open %d on the full disk = %v; want the store", round, err)
+		}
+		if _, err := os.Stat(reserve); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("Open %d on the full disk: reserve %v; want none: the room it gave away stays free", round, err)
+		}
+		mustAppend(t, s, ctl(fmt.Sprint("answer ", round)))
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path, cfg)
+	mustAppend(t, s, tel("after"))
+	if fi, err := os.Stat(reserve); err != nil || fi.Size() != cfg.ReserveBytes {
+		t.Errorf("reserve once the disk has room: %v; want %d bytes", err, cfg.ReserveBytes)
+	}
+	es := drainAll(t, s)
+	if got := payloads(es); len(got) < 5 || got[0] != "answer before" || got[3] != "answer 2" || got[len(got)-1] != "after" {
+		t.Errorf("entries %.60q; want the four answers first, the reading after the room came back last", got)
+	}
+	s.Ack(ids(es)...)
+}
