@@ -19,6 +19,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/internal/syncbuf"
 )
 
 // cursor reads the cursor under name or fails the test.
@@ -375,24 +376,6 @@ func TestCursorsDoNotTriggerCompactionOverAndOver(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestDamagedCursorReadsAsAbsent(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -423,7 +406,7 @@ func TestDamagedCursorReadsAsAbsent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var logs lockedBuffer
+			var logs syncbuf.Buffer
 			s = openAt(t, path, outbox.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if v, ok := cursor(t, s, "p0"); ok {
 				t.Errorf("a damaged cursor reads as %q; want it absent", v)

@@ -14,6 +14,7 @@ import (
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/internal/clocktest"
 	"github.com/iot-hub/agent/internal/smallfs"
+	"github.com/iot-hub/agent/internal/syncbuf"
 )
 
 // TestFullDiskStillCommitsControl fills the disk under a store with
@@ -66,7 +67,7 @@ func TestFullDiskRefusesTelemetry(t *testing.T) {
 	path := filepath.Join(dir, "outbox.db")
 	reserve := path + ".reserve"
 	clock := clocktest.New(clocktest.Start)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	const reserveBytes = 256 << 10
 	s := openAt(t, path, outbox.Config{ReserveBytes: reserveBytes, Now: clock.Now, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if fi, err := os.Stat(reserve); err != nil || fi.Size() != reserveBytes {
@@ -144,7 +145,7 @@ func TestFullDiskRefusesTelemetry(t *testing.T) {
 // full, as long as a reserve's worth stays free for control records.
 func TestFullDiskTelemetryInFreePages(t *testing.T) {
 	dir := smallfs.Mount(t, 8<<20)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	s := openAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{ReserveBytes: 256 << 10, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	const backlog = 1024 // 1 MiB of readings
 	for i := 0; i < backlog; i += 64 {
@@ -193,7 +194,7 @@ func TestFullDiskTelemetryInFreePages(t *testing.T) {
 func TestFullDiskCompactionWaits(t *testing.T) {
 	dir := smallfs.Mount(t, 8<<20)
 	clock := clocktest.New(clocktest.Start)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	s := openAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{ReserveBytes: 256 << 10, CompactMinBytes: 1 << 20, Now: clock.Now, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	const backlog = 2048 // 2 MiB of readings
 	for i := 0; i < backlog; i += 64 {
