@@ -464,6 +464,8 @@ func TestConfigValidate(t *testing.T) {
 		{outbox.Config{LiveShare: 1.5}, "LiveShare"},
 		{outbox.Config{LiveShare: math.NaN()}, "LiveShare"},
 		{outbox.Config{CompactMinBytes: -1}, "CompactMinBytes"},
+		{outbox.Config{ReserveBytes: -1}, "ReserveBytes"},
+		{outbox.Config{MaxBytes: 1 << 20, ReserveBytes: 2 << 20}, "ReserveBytes"},
 	} {
 		err := c.cfg.Validate()
 		if !errors.Is(err, outbox.ErrInvalidConfig) || !strings.Contains(err.Error(), c.field) {
