@@ -38,11 +38,14 @@ func (h *dropTooLarge) OnQosPublish(cl *mochi.Client, pk packets.Packet, _ int64
 }
 
 // publishSize is the size of pk as mochi v2.7.9 writes it to cl
-// (Client.WritePacket): the problem information and expiry interval as
-// it sets them, the payload counted, not copied.
+// (Client.WritePacket, Packet.PublishEncode): the problem information,
+// expiry interval and Maximum Packet Size as it sets them (it leaves out
+// user properties that would take the packet beyond the client's limit),
+// the payload counted, not copied.
 func publishSize(cl *mochi.Client, pk packets.Packet) int {
 	p := cl.Properties.Props
 	mods := packets.Mods{
+		MaxSize:             p.MaximumPacketSize,
 		AllowResponseInfo:   true,
 		DisallowProblemInfo: p.RequestProblemInfoFlag && p.RequestProblemInfo == 0,
 	}
@@ -50,12 +53,13 @@ func publishSize(cl *mochi.Client, pk packets.Packet) int {
 	if pk.Expiry > 0 {
 		props.MessageExpiryInterval = 1 // 4 bytes, whatever is left
 	}
-	var b bytes.Buffer
-	props.Encode(packets.Publish, mods, &b, 0) // with its length
-	remaining := 2 + len(pk.TopicName) + b.Len() + len(pk.Payload)
+	rest := 2 + len(pk.TopicName) + len(pk.Payload) // what PublishEncode counts besides the properties
 	if pk.FixedHeader.Qos > 0 {
-		remaining += 2
+		rest += 2
 	}
+	var b bytes.Buffer
+	props.Encode(packets.Publish, mods, &b, rest) // with its length
+	remaining := rest + b.Len()
 	lengthBytes := 1
 	for n := remaining; n > 127; n >>= 7 {
 		lengthBytes++

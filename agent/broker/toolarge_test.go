@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func TestDropsMessagesTooLargeForTheClient(t *testing.T) {
 	const limit = 1024
 	fits, tooLarge := bytes.Repeat([]byte("f"), limit-11), bytes.Repeat([]byte("x"), limit-10)
 
-	sub := dialLimited(t, b.Addr(), limit, true)
+	sub := dialLimited(t, b.Addr(), limit, true, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := sub.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "cmd", QoS: 1}}}); err != nil {
@@ -50,34 +51,67 @@ func TestDropsMessagesTooLargeForTheClient(t *testing.T) {
 	sub.close()
 
 	publish(fits, tooLarge, []byte("while away"))
-	sub = dialLimited(t, b.Addr(), limit, false)
+	sub = dialLimited(t, b.Addr(), limit, false, false)
 	sub.expect(t, fits, []byte("while away")) // mochi resends in no set order
 	publish([]byte("after"))
 	sub.expect(t, []byte("after"))
 }
 
+// A message that only its user properties take beyond the client's
+// Maximum Packet Size is not too large: mochi sends it without them (its
+// Properties.Encode leaves out user properties that do not fit). It stays
+// in flight until the client acknowledges it, and comes again to a client
+// that resumed its session without acknowledging it.
+func TestKeepsInFlightMessagesSentWithoutTheirUserProperties(t *testing.T) {
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	pub, _ := client(t, b.Addr(), "pub")
+	const limit = 1024
+	sub := dialLimited(t, b.Addr(), limit, true, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := sub.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "cmd", QoS: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	user := []paho.UserProperty{{Key: "pad", Value: strings.Repeat("u", 2*limit)}}
+	if _, err := pub.Publish(ctx, &paho.Publish{Topic: "cmd", QoS: 1, Payload: []byte("p"), Properties: &paho.PublishProperties{User: user}}); err != nil {
+		t.Fatal(err)
+	}
+	sub.expect(t, []byte("p")) // not acknowledged
+	sub.close()
+
+	sub = dialLimited(t, b.Addr(), limit, false, false)
+	sub.expect(t, []byte("p"))
+}
+
 // limitedClient is an MQTT v5 client with a Maximum Packet Size and a
-// session that outlives its connection.
+// session that outlives its connection. Like the agent's uplink it asks
+// for problem information, without which mochi sends no user properties
+// at all. With manualAck it acknowledges
+// none of the messages it receives.
 type limitedClient struct {
 	c    *paho.Client
 	msgs chan *paho.Publish
 }
 
-func dialLimited(t *testing.T, addr string, limit uint32, cleanStart bool) *limitedClient {
+func dialLimited(t *testing.T, addr string, limit uint32, cleanStart, manualAck bool) *limitedClient {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lc := &limitedClient{msgs: make(chan *paho.Publish, 16)}
-	lc.c = paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+	lc.c = paho.NewClient(paho.ClientConfig{Conn: conn, EnableManualAcknowledgment: manualAck, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 		func(pr paho.PublishReceived) (bool, error) { lc.msgs <- pr.Packet; return true, nil },
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	expiry := uint32(3600)
 	if _, err := lc.c.Connect(ctx, &paho.Connect{ClientID: "limited", CleanStart: cleanStart, KeepAlive: 30,
-		Properties: &paho.ConnectProperties{MaximumPacketSize: &limit, SessionExpiryInterval: &expiry}}); err != nil {
+		Properties: &paho.ConnectProperties{MaximumPacketSize: &limit, SessionExpiryInterval: &expiry, RequestProblemInfo: true}}); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
 	t.Cleanup(lc.close)
