@@ -17,6 +17,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/mqtttest"
 )
 
 // A command far larger than rpc.maxCommandBytes never reaches the agent:
@@ -25,7 +26,7 @@ import (
 // it would read whole before refusing it. The agent's anonymous memory
 // stays flat and the command after it is answered.
 func TestOversizedCommandNeverReachesTheAgent(t *testing.T) {
-	pub := lookClient(t, "mosquitto_pub")
+	pub := mqtttest.LookClient(t, "mosquitto_pub")
 	r := startRPCRig(t, "e2e-maxpacket", "  - {name: sim, type: sim, interval: 1s}\n")
 	if r.broker.Embedded() {
 		t.Fatal("this test reads mosquitto's log; the embedded broker runs instead")
@@ -86,20 +87,6 @@ func TestCommandAtTheSizeLimitIsAnswered(t *testing.T) {
 	if resp.Status != contracts.StatusSuccess {
 		t.Errorf("a command of %d bytes: status %s, error %+v; want success", len(body), resp.Status, resp.Error)
 	}
-}
-
-// lookClient finds one of Debian's mosquitto-clients; without it the test
-// is skipped, or fails with CI set.
-func lookClient(t *testing.T, name string) string {
-	t.Helper()
-	bin, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not found (%v) and CI is set: install Debian's mosquitto-clients (.ci/run's APT_PACKAGES)", name, err)
-		}
-		t.Skipf("%s not found (%v): install Debian's mosquitto-clients to run this test", name, err)
-	}
-	return bin
 }
 
 // rssAnon returns the agent's resident anonymous memory in kB (its heap

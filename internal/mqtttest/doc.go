@@ -27,6 +27,9 @@
 //
 // Installing Debian's package does not start a broker that tests would use:
 // each test starts its own. .ci/run installs the package (APT_PACKAGES).
+// A test that runs one of mosquitto-clients (mosquitto_pub, mosquitto_rr)
+// finds it with [LookClient], which skips the test without it, or fails it
+// when CI is set.
 //
 // # Without mosquitto
 //

@@ -87,13 +87,7 @@ func TestCommandAtTheLimitArrivesWithItsProperties(t *testing.T) {
 // uplink reads no more of it than the handler needs to refuse it, and
 // tells its size as sent. The command after it comes whole.
 func TestCommandTooLargeIsCutWhenTheBrokerIgnoresTheLimit(t *testing.T) {
-	pub, err := exec.LookPath("mosquitto_pub")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("mosquitto_pub not found (%v) and CI is set: install Debian's mosquitto-clients", err)
-		}
-		t.Skipf("mosquitto_pub not found (%v): install Debian's mosquitto-clients to run this test", err)
-	}
+	pub := mqtttest.LookClient(t, "mosquitto_pub")
 	b := mqtttest.Start(t, mqtttest.Options{})
 	rl := startRelay(t, b.Addr(), true)
 	r := startUplink(t, b, t.TempDir(), mqtt.Config{Broker: "mqtt://" + rl.addr()})
