@@ -20,7 +20,7 @@ import (
 	"github.com/iot-hub/agent/internal/mqtttest"
 )
 
-// A command far larger than rpc.maxCommandBytes never reaches the agent:
+// A command far larger than rpc.DefaultMaxCommandBytes never reaches the agent:
 // its CONNECT asks for a Maximum Packet Size, so mosquitto drops the
 // message (MQTT v5 §3.1.2.11.4) instead of sending the agent 10 MB that
 // it would read whole before refusing it. The agent's anonymous memory
@@ -68,7 +68,7 @@ func TestOversizedCommandNeverReachesTheAgent(t *testing.T) {
 	}
 }
 
-// A command of exactly rpc.maxCommandBytes, with MQTT v5 properties
+// A command of exactly rpc.DefaultMaxCommandBytes, with MQTT v5 properties
 // beside it (Response Topic, Correlation Data, Content Type and 60 KiB of
 // user properties), still arrives: the Maximum Packet Size leaves room
 // for the rest of the PUBLISH.
