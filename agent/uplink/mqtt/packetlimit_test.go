@@ -76,6 +76,43 @@ func TestPacketLimitCutsPublishesTooLarge(t *testing.T) {
 	}
 }
 
+// TestPacketLimitAtTheLimit reads PUBLISHes around the limit: one of
+// exactly max bytes comes whole; one of max+1 comes whole too while its
+// payload is within keep, and is cut, its size told, once it is not.
+func TestPacketLimitAtTheLimit(t *testing.T) {
+	// On topic "t" at QoS 1 without properties, a payload of n bytes makes
+	// a packet of n+9: 1 type byte, 2 of Remaining Length, 2+1 of topic,
+	// 2 of packet identifier, 1 of property length.
+	const max, header = 1000, 9
+	for _, tc := range []struct {
+		name             string
+		payload, keep    int
+		wantLen, wantCut int
+	}{
+		{"exactly max", max - header, 100, max - header, 0},
+		{"max+1, payload within keep", max + 1 - header, max, max + 1 - header, 0},
+		{"max+1, payload beyond keep", max + 1 - header, 100, 100, max + 1 - header},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stream bytes.Buffer
+			p := &packets.Publish{QoS: 1, PacketID: 7, Topic: "t", Payload: bytes.Repeat([]byte("x"), tc.payload), Properties: &packets.Properties{}}
+			if n, err := p.WriteTo(&stream); err != nil || n != int64(tc.payload+header) {
+				t.Fatalf("WriteTo = %d, %v; want %d bytes", n, err, tc.payload+header)
+			}
+			cut := 0
+			l := &packetLimit{max: max, keep: tc.keep, onCut: func(_ uint16, size int) { cut = size }, r: bufio.NewReader(&stream)}
+			cp, err := packets.ReadPacket(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cp.Content.(*packets.Publish); got.PacketID != 7 || len(got.Payload) != tc.wantLen || cut != tc.wantCut {
+				t.Errorf("a PUBLISH of %d bytes read as one of payload %d, cut told %d; want %d and %d",
+					tc.payload+header, len(got.Payload), cut, tc.wantLen, tc.wantCut)
+			}
+		})
+	}
+}
+
 // TestPacketLimitRefusesMalformedLengths checks that a PUBLISH whose
 // lengths do not add up is an error, not a cut.
 func TestPacketLimitRefusesMalformedLengths(t *testing.T) {
