@@ -641,13 +641,7 @@ func TestRPCInteropClients(t *testing.T) {
 	r := startRPCRig(t, "e2e-rpc-interop", "  - {name: sim, type: sim, interval: 1s}\n")
 
 	t.Run("mosquitto_rr", func(t *testing.T) {
-		bin, err := exec.LookPath("mosquitto_rr")
-		if err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("mosquitto_rr not found (%v) and CI is set: install Debian's mosquitto-clients (.ci/run's APT_PACKAGES)", err)
-			}
-			t.Skipf("mosquitto_rr not found (%v): install Debian's mosquitto-clients to run this test", err)
-		}
+		bin := mqtttest.LookClient(t, "mosquitto_rr")
 		_, port, _ := net.SplitHostPort(r.broker.Addr())
 		id, body := rpcCommand(r.id, "getSensors", "", nil)
 		replyTo := "e2e/mosquitto_rr/" + uuid.NewString()
