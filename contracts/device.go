@@ -59,8 +59,10 @@ type DeviceResponseRPCPayload struct {
 	// Method echoes the command's method, even one the device does not know
 	// (then the status is error, code METHOD_NOT_FOUND).
 	Method string `json:"method"`
-	// Result, when present, is the method's result: any JSON value.
-	Result jsontext.Value `json:"result,omitzero" jsonschema:"any"`
+	// Result, when present, is the method's result: a JSON object, as the
+	// backend's schema (z.record(z.any())) requires. A method with nothing
+	// to return leaves it absent; null, an array or a scalar is refused.
+	Result jsontext.Value `json:"result,omitzero" jsonschema:"object"`
 	// DurationMs, when present, is how long the device took to answer, in
 	// milliseconds: from receiving the command to having the answer ready.
 	DurationMs float64 `json:"durationMs,omitzero" jsonschema:"minimum=0"`
@@ -192,7 +194,7 @@ func (p *DeviceResponseRPCPayload) check() *Error {
 	return firstError(
 		requireString("payload.deviceId", p.DeviceID),
 		requireString("payload.method", p.Method),
-		checkJSON("payload.result", p.Result),
+		checkObject("payload.result", p.Result),
 		checkDuration("payload.durationMs", p.DurationMs),
 	)
 }

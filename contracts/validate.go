@@ -156,18 +156,16 @@ func checkMethod(path string, m Method) *Error {
 	return err
 }
 
-// checkObject accepts an absent value or a JSON object.
+// checkObject accepts an absent value or one valid JSON object; null, an
+// array or a scalar is the wrong type.
 func checkObject(path string, v jsontext.Value) *Error {
-	if err := checkJSON(path, v); err != nil || len(v) == 0 || v.Kind() == '{' {
-		return err
-	}
-	return errWrongKind(path, "object", v.Kind())
-}
-
-// checkJSON accepts an absent value or one valid JSON value.
-func checkJSON(path string, v jsontext.Value) *Error {
-	if len(v) > 0 && !v.IsValid() {
+	switch {
+	case len(v) == 0:
+		return nil
+	case !v.IsValid():
 		return newError(ErrInvalidValue, path, "not one valid JSON value")
+	case v.Kind() != '{':
+		return errWrongKind(path, "object", v.Kind())
 	}
 	return nil
 }
