@@ -39,7 +39,20 @@
 // must be absent when it is true. There is no correlationId: the response
 // answers the command its request was converted to. It is a
 // device.response.rpc response: see [DecodeResponse] and
-// [EncodeResponse]; both ways are lossless.
+// [EncodeResponse].
+//
+// A v1 result is a JSON object or absent (the backend's schema is
+// z.record(z.any())), so a legacy result maps onto it by one rule:
+//
+//   - an object is kept as it is: {"sensors":[]} stays {"sensors":[]};
+//   - null, like an absent result, is absent;
+//   - any other value v, an array, a string, a number or a boolean,
+//     becomes {"value": v}: [1,2] becomes {"value":[1,2]}.
+//
+// Encoding writes a v1 result, an object, as it is. So v1 to legacy to v1
+// is lossless, and legacy to v1 to legacy is too when the legacy result
+// is an object or absent; a null result comes back absent, and a
+// non-object v comes back as {"value": v}.
 //
 // # Plain telemetry
 //
@@ -55,8 +68,7 @@
 //
 //   - The input must be exactly one JSON object. A duplicate member name
 //     or invalid UTF-8 is malformed input; unknown members are ignored.
-//   - A null member is the same as an absent one, except an RPC
-//     response's result: it is any JSON value, and null is kept.
+//   - A null member is the same as an absent one.
 //   - An integer (a timeout, epoch milliseconds) is any JSON number with
 //     an integral value: 5000, 5000.0 and 5e3 are the same.
 //   - A timestamp must lie between 1970-01-01T00:00:00.000Z and

@@ -89,6 +89,7 @@ func FuzzDecodeResponse(f *testing.F) {
 	addSeeds(f, []string{"response-ok.json", "response-error.json"}, malformedCases)
 	f.Add([]byte(`{"deviceId":"gw-1","method":"x","success":true,"result":null}`))
 	f.Add([]byte(`{"deviceId":"gw-1","method":"x","success":false,"result":[1],"error":{"code":"BUSY","message":"busy"}}`))
+	f.Add([]byte(`{"deviceId":"gw-1","method":"x","success":true,"result": "text" }`))
 	o := deviceOrigin()
 	cmd := command(f)
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -10,10 +10,10 @@ import (
 // DecodeResponse converts a legacy RPC response into a device.response.rpc
 // response to cmd, the header of the command the legacy request was
 // converted to (see [DecodeCommand]): it carries cmd's correlationId, and
-// its source and timestamp come from o. success true gives status success
-// and keeps result, any JSON value (null included); success false gives
-// status error with the code and message of the legacy error, which are
-// required, and keeps result too if there is one.
+// its source and timestamp come from o. success true gives status success;
+// success false gives status error with the code and message of the
+// legacy error, which are required. Either way the result is kept as v1
+// allows it, an object or nothing (see [resultObject]).
 func DecodeResponse(data []byte, o contracts.Origin, cmd *contracts.Envelope) (*contracts.DeviceResponseRPC, error) {
 	m, err := decodeResponse(data, o, cmd)
 	if err != nil {
@@ -31,7 +31,7 @@ func decodeResponse(data []byte, o contracts.Origin, cmd *contracts.Envelope) (*
 	p := contracts.DeviceResponseRPCPayload{
 		DeviceID: r.requiredString("deviceId", obj["deviceId"]),
 		Method:   r.requiredString("method", obj["method"]),
-		Result:   obj["result"],
+		Result:   resultObject(obj["result"]),
 	}
 	success := r.boolean("success", obj["success"])
 	var info contracts.ErrorInfo
@@ -61,6 +61,20 @@ func decodeResponse(data []byte, o contracts.Origin, cmd *contracts.Envelope) (*
 	return m, nil
 }
 
+// resultObject maps a legacy result, any JSON value, onto a v1 result,
+// which is a JSON object or absent: an object is kept as it is, null is
+// absent, and any other value v becomes {"value": v}.
+func resultObject(v jsontext.Value) jsontext.Value {
+	switch {
+	case !present(v):
+		return nil
+	case v.Kind() == '{':
+		return v
+	}
+	wrapped := append([]byte(`{"value":`), v...)
+	return append(wrapped, '}')
+}
+
 // responseWire is a legacy RPC response as written.
 type responseWire struct {
 	DeviceID string               `json:"deviceId"`
@@ -73,8 +87,8 @@ type responseWire struct {
 // EncodeResponse converts a device.response.rpc response, which must be
 // valid, into a legacy RPC response: status success is success true,
 // status error is success false with the error's code and message, and
-// result is kept as it is. The correlationId, the source and the
-// timestamp are lost.
+// result, an object, is kept as it is. The correlationId, the source and
+// the timestamp are lost.
 func EncodeResponse(m *contracts.DeviceResponseRPC) ([]byte, error) {
 	b, err := encodeResponse(m)
 	if err != nil {

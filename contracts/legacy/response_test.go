@@ -32,8 +32,6 @@ func TestDecodeResponse(t *testing.T) {
 		{"testdata response-error.json", string(readFile(t, "response-error.json")), contracts.StatusError,
 			&contracts.ErrorInfo{Code: "TIMEOUT", Message: "no answer in 5000 ms"}, ""},
 		{"no result", `{"deviceId":"gw-0042","method":"getSensors","success":true}`, contracts.StatusSuccess, nil, ""},
-		{"null result is kept", `{"deviceId":"gw-0042","method":"getSensors","success":true,"result":null}`, contracts.StatusSuccess, nil, "null"},
-		{"number result", `{"deviceId":"gw-0042","method":"getSensors","success":true,"result":42}`, contracts.StatusSuccess, nil, "42"},
 		{"null error on success", `{"deviceId":"gw-0042","method":"getSensors","success":true,"error":null}`, contracts.StatusSuccess, nil, ""},
 		{"failure with a result", `{"deviceId":"gw-0042","method":"getSensors","success":false,"result":{"partial":true},"error":{"code":"BUSY","message":"try later"}}`,
 			contracts.StatusError, &contracts.ErrorInfo{Code: "BUSY", Message: "try later"}, `{"partial":true}`},
@@ -65,6 +63,54 @@ func TestDecodeResponse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A legacy result is any JSON value; v1's is an object or absent. The rule
+// of doc.go: an object is kept, null is absent, any other v is {"value": v}.
+func TestDecodeResponseMapsResultToAnObject(t *testing.T) {
+	const head = `{"deviceId":"gw-0042","method":"getSensors","success":true`
+	tests := []struct {
+		name, result, want string // result "" for none, want "" for none
+	}{
+		{"absent", "", ""},
+		{"null", `null`, ""},
+		{"object", `{"sensors":[]}`, `{"sensors":[]}`},
+		{"empty object", `{}`, `{}`},
+		{"array", `[1,2]`, `{"value":[1,2]}`},
+		{"empty array", `[]`, `{"value":[]}`},
+		{"string", `"done"`, `{"value":"done"}`},
+		{"number", `42`, `{"value":42}`},
+		{"boolean", `false`, `{"value":false}`},
+	}
+	o := deviceOrigin()
+	cmd := command(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, tail := range []string{`}`, `,"error":null}`} {
+				input := head + tail
+				if tc.result != "" {
+					input = head + `,"result":` + tc.result + tail
+				}
+				m, err := legacy.DecodeResponse([]byte(input), o, cmd)
+				if err != nil {
+					t.Fatalf("DecodeResponse(%s) = %v; want no error", input, err)
+				}
+				if got := string(m.Payload.Result); got != tc.want {
+					t.Errorf("DecodeResponse(%s).Payload.Result = %q; want %q", input, got, tc.want)
+				}
+				if _, err := contracts.Encode(m); err != nil {
+					t.Errorf("contracts.Encode(DecodeResponse(%s)) = %v; want a v1 message the backend accepts", input, err)
+				}
+			}
+		})
+	}
+	t.Run("failure with an array result", func(t *testing.T) {
+		input := `{"deviceId":"gw-0042","method":"getSensors","success":false,"result":[true],"error":{"code":"X","message":"y"}}`
+		m, err := legacy.DecodeResponse([]byte(input), o, cmd)
+		if err != nil || m.Status != contracts.StatusError || string(m.Payload.Result) != `{"value":[true]}` {
+			t.Fatalf("DecodeResponse(%s) = %+v, %v; want status error, result {\"value\":[true]}", input, m, err)
+		}
+	})
 }
 
 func TestDecodeResponseErrors(t *testing.T) {
@@ -123,8 +169,10 @@ func TestEncodeResponse(t *testing.T) {
 	}{
 		{"success without result", contracts.NewDeviceResponseRPC(o, cmd, p),
 			`{"deviceId":"gw-1","method":"getSensors","success":true}`, nil},
-		{"success with result", contracts.NewDeviceResponseRPC(o, cmd, contracts.DeviceResponseRPCPayload{DeviceID: "gw-1", Method: "getSensors", Result: []byte(`[1, 2]`)}),
-			`{"deviceId":"gw-1","method":"getSensors","success":true,"result":[1,2]}`, nil},
+		{"success with result", contracts.NewDeviceResponseRPC(o, cmd, contracts.DeviceResponseRPCPayload{DeviceID: "gw-1", Method: "getSensors", Result: []byte(`{"n": [1, 2]}`)}),
+			`{"deviceId":"gw-1","method":"getSensors","success":true,"result":{"n":[1,2]}}`, nil},
+		{"result not an object", contracts.NewDeviceResponseRPC(o, cmd, contracts.DeviceResponseRPCPayload{DeviceID: "gw-1", Method: "getSensors", Result: []byte(`[1, 2]`)}),
+			"payload.result: want object, got array", contracts.ErrWrongType},
 		{"error", contracts.NewDeviceResponseRPCError(o, cmd, p, contracts.CodeBusy, "busy"),
 			`{"deviceId":"gw-1","method":"getSensors","success":false,"error":{"code":"BUSY","message":"busy"}}`, nil},
 		{"invalid message", contracts.NewDeviceResponseRPCError(o, cmd, p, "", "busy"),
@@ -158,9 +206,7 @@ func TestResponseRoundTrip(t *testing.T) {
 			string(readFile(t, "response-ok.json")),
 			string(readFile(t, "response-error.json")),
 			`{"deviceId":"gw-0042","method":"getSensors","success":true}`,
-			`{"deviceId":"gw-0042","method":"getSensors","success":true,"result":null}`,
-			`{"deviceId":"gw-0042","method":"getSensors","success":true,"result":"text"}`,
-			`{"deviceId":"gw-0042","method":"getSensors","success":false,"result":[true],"error":{"code":"X","message":"y"}}`,
+			`{"deviceId":"gw-0042","method":"getSensors","success":false,"result":{"partial":true},"error":{"code":"X","message":"y"}}`,
 		} {
 			t.Run(input, func(t *testing.T) {
 				m, err := legacy.DecodeResponse([]byte(input), o, cmd)
@@ -170,6 +216,25 @@ func TestResponseRoundTrip(t *testing.T) {
 				got, err := legacy.EncodeResponse(m)
 				if err != nil || !sameJSON(t, got, []byte(input)) {
 					t.Errorf("EncodeResponse(DecodeResponse(%q)) = %s, %v; want the input", input, got, err)
+				}
+			})
+		}
+	})
+	t.Run("legacy to v1 to legacy, result not an object", func(t *testing.T) {
+		const head = `{"deviceId":"gw-0042","method":"getSensors","success":true`
+		for input, want := range map[string]string{
+			head + `,"result":null}`:   head + `}`,
+			head + `,"result":"text"}`: head + `,"result":{"value":"text"}}`,
+			head + `,"result":[1,2]}`:  head + `,"result":{"value":[1,2]}}`,
+		} {
+			t.Run(input, func(t *testing.T) {
+				m, err := legacy.DecodeResponse([]byte(input), o, cmd)
+				if err != nil {
+					t.Fatalf("DecodeResponse(%q) = %v; want no error", input, err)
+				}
+				got, err := legacy.EncodeResponse(m)
+				if err != nil || !sameJSON(t, got, []byte(want)) {
+					t.Errorf("EncodeResponse(DecodeResponse(%q)) = %s, %v; want %s", input, got, err, want)
 				}
 			})
 		}
