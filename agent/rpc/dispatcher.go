@@ -23,8 +23,10 @@ type Outbox interface {
 }
 
 // Method runs one RPC method within ctx's deadline. params is the
-// command's params object, nil when it has none. The result is encoded
-// as JSON; an *Error is answered with its code, any other error INTERNAL.
+// command's params object, nil when it has none. The result, nil for
+// none, must encode as a JSON object (a struct or a map), the only result
+// the contract allows: any other value is answered INTERNAL. An *Error is
+// answered with its code, any other error INTERNAL.
 type Method func(ctx context.Context, params jsontext.Value) (result any, err error)
 
 // Dispatcher answers commands. Its methods are safe for concurrent use.
@@ -243,25 +245,25 @@ func (d *Dispatcher) call(ctx context.Context, cmd *contracts.DeviceCommandRPC, 
 }
 
 // encodeOutcome encodes the answer to cmd for a method's result or error:
-// an *Error answers its code, another error INTERNAL. It returns nil
-// (logged) if the answer cannot be encoded.
+// an *Error answers its code, another error INTERNAL, and so does a result
+// the contract refuses (one that is not a JSON object: a bug in the
+// method). It returns nil (logged) if the answer cannot be encoded.
 func (d *Dispatcher) encodeOutcome(req *Request, cmd *contracts.DeviceCommandRPC, result any, err error) []byte {
 	p := d.answerPayload(req, cmd.Payload.Method)
-	var m *contracts.DeviceResponseRPC
 	if err == nil {
 		if p.Result, err = encodeResult(result); err == nil {
-			m = contracts.NewDeviceResponseRPC(d.origin, &cmd.Envelope, p)
+			var answer []byte
+			if answer, err = d.encodeAnswer(req, contracts.NewDeviceResponseRPC(d.origin, &cmd.Envelope, p)); err == nil {
+				return answer
+			}
 		}
 	}
-	if err != nil {
-		code := contracts.CodeInternal
-		if e, ok := err.(*Error); ok {
-			code = e.Code
-		}
-		p.Result = nil
-		m = contracts.NewDeviceResponseRPCError(d.origin, &cmd.Envelope, p, code, err.Error())
+	code := contracts.CodeInternal
+	if e, ok := err.(*Error); ok {
+		code = e.Code
 	}
-	answer, err := d.encodeAnswer(req, m)
+	p.Result = nil
+	answer, err := d.encodeAnswer(req, contracts.NewDeviceResponseRPCError(d.origin, &cmd.Envelope, p, code, err.Error()))
 	if err != nil {
 		d.log.problems.Error("encode answer", "rpc: cannot encode the answer", "correlationId", cmd.CorrelationID, "err", err)
 		return nil

@@ -136,7 +136,7 @@ func TestTimeoutBusyAndPanic(t *testing.T) {
 	r.d.methods[contracts.MethodGetSensors] = func(ctx context.Context, _ jsontext.Value) (any, error) {
 		runs.Add(1)
 		<-release // ignores ctx: the slot stays taken after its deadline
-		return "late", nil
+		return map[string]string{"at": "late"}, nil
 	}
 	r.d.methods[contracts.MethodGetDeviceState] = func(context.Context, jsontext.Value) (any, error) {
 		panic("a bug")
@@ -195,7 +195,7 @@ func TestConcurrentDeliveriesRunOnce(t *testing.T) {
 	r.d.methods[contracts.MethodGetSensors] = func(context.Context, jsontext.Value) (any, error) {
 		runs.Add(1)
 		<-release
-		return "done", nil
+		return map[string]bool{"done": true}, nil
 	}
 	payload, _ := command(t, contracts.MethodGetSensors, "", nil)
 	var acked sync.WaitGroup
@@ -313,6 +313,67 @@ func TestGetSensors(t *testing.T) {
 	}
 }
 
+// The contract's result is a JSON object or absent: a method's result
+// that encodes as anything else is a bug in the method, answered INTERNAL
+// with the contract's reason, not sent as a response the backend refuses.
+func TestResultIsAnObjectOrAbsent(t *testing.T) {
+	r := newRig(t, Config{})
+	var nilMap map[string]int
+	var nilPointer *struct{ N int }
+	for _, tc := range []struct {
+		name   string
+		result any
+		want   string // the result; "" for none, or the INTERNAL message's end
+		ok     bool
+	}{
+		{"nil", nil, "", true},
+		{"struct", struct{ N int }{7}, `{"N":7}`, true},
+		{"map", map[string]int{"n": 7}, `{"n":7}`, true},
+		{"nil map", nilMap, `{}`, true},
+		{"nil pointer", nilPointer, "payload.result: want object, got null", false},
+		{"slice", []int{1, 2}, "payload.result: want object, got array", false},
+		{"string", "done", "payload.result: want object, got string", false},
+		{"number", 42, "payload.result: want object, got number", false},
+		{"boolean", true, "payload.result: want object, got boolean", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r.d.methods[contracts.MethodGetSensors] = func(context.Context, jsontext.Value) (any, error) { return tc.result, nil }
+			payload, _ := command(t, contracts.MethodGetSensors, "", nil)
+			o := r.call(payload)
+			switch {
+			case o.answer == nil:
+				t.Fatalf("got %v; want an answer", o)
+			case tc.ok && (o.answer.Status != contracts.StatusSuccess || string(o.answer.Payload.Result) != tc.want):
+				t.Errorf("got %v, result %s; want success with result %q", o, o.answer.Payload.Result, tc.want)
+			case !tc.ok && (o.answer.Error == nil || o.answer.Error.Code != contracts.CodeInternal ||
+				!strings.HasSuffix(o.answer.Error.Message, tc.want) || o.answer.Payload.Result != nil):
+				t.Errorf("got %v; want INTERNAL ending %q and no result", o, tc.want)
+			}
+		})
+	}
+}
+
+// Every method of the agent answers an object, the result the contract
+// allows.
+func TestEveryMethodAnswersAnObject(t *testing.T) {
+	r := newRig(t, Config{})
+	type call struct {
+		method contracts.Method
+		params string
+	}
+	calls := []call{{contracts.MethodGetSensors, `{"fresh":true}`}}
+	for _, name := range contracts.Method("").Values() {
+		calls = append(calls, call{contracts.Method(name), ""})
+	}
+	for _, c := range calls {
+		payload, _ := command(t, c.method, c.params, nil)
+		o := r.call(payload)
+		if o.answer == nil || o.answer.Status != contracts.StatusSuccess || o.answer.Payload.Result.Kind() != '{' {
+			t.Errorf("%s params %q: got %v; want success with an object result", c.method, c.params, o)
+		}
+	}
+}
+
 func TestEveryContractMethodHasAHandler(t *testing.T) {
 	m := methods(Deps{}, Config{}.withDefaults())
 	for _, name := range contracts.Method("").Values() {
@@ -358,7 +419,7 @@ func TestMethodCutShortAtItsDeadlineIsATimeout(t *testing.T) {
 	r := newRig(t, Config{Timeout: 100 * time.Millisecond})
 	r.d.methods[contracts.MethodGetSensors] = func(ctx context.Context, _ jsontext.Value) (any, error) {
 		<-ctx.Done()
-		return "partial", nil
+		return map[string]bool{"partial": true}, nil
 	}
 	for range 5 { // the method's return and the timer race: both must say TIMEOUT
 		payload, _ := command(t, contracts.MethodGetSensors, "", nil)

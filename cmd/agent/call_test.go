@@ -264,7 +264,7 @@ func TestCallErrorResponse(t *testing.T) {
 
 func TestCallIgnoresOtherCorrelationData(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{})
-	ok := succeed(t, `"right"`)
+	ok := succeed(t, `{"reply":"right"}`)
 	dev := startDevice(t, b, "gw-3", func(cmd *contracts.DeviceCommandRPC) []reply {
 		p := contracts.DeviceResponseRPCPayload{DeviceID: "gw-3", Method: string(cmd.Payload.Method)}
 		wrong := encode(t, contracts.NewDeviceResponseRPCError(contracts.DeviceOrigin("gw-3"), &cmd.Envelope, p, contracts.CodeBusy, "another call's"))
@@ -279,8 +279,8 @@ func TestCallIgnoresOtherCorrelationData(t *testing.T) {
 	if code != callSuccess || stderr != "" {
 		t.Fatalf("agent call = %d, stderr %q; want 0: the replies with other correlation data must be ignored", code, stderr)
 	}
-	if resp := decodeResponse(t, stdout); string(resp.Payload.Result) != `"right"` {
-		t.Errorf("printed result %s; want \"right\"", resp.Payload.Result)
+	if resp := decodeResponse(t, stdout); compact(t, resp.Payload.Result) != `{"reply":"right"}` {
+		t.Errorf("printed result %s; want {\"reply\":\"right\"}", resp.Payload.Result)
 	}
 	if got := dev.command(t).pub.Properties.ResponseTopic; got != "test/replies/gw-3" {
 		t.Errorf("Response Topic %q; want test/replies/gw-3", got)
