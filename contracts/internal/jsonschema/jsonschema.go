@@ -262,13 +262,10 @@ func (g *generator) typeSchema(t reflect.Type, path string, tags tagSet, require
 	case t == timeType:
 		return object{{"type", "string"}, {"format", "date-time"}, {"pattern", dateTimePattern}}, nil
 	case t == rawValueType:
-		switch {
-		case tags.object:
-			return object{{"type", "object"}}, nil
-		case tags.any:
-			return object{}, nil
+		if !tags.object {
+			return nil, errors.New("a jsontext.Value needs the jsonschema tag object: the contract's raw values are JSON objects")
 		}
-		return nil, errors.New("a jsontext.Value needs the jsonschema tag object or any")
+		return object{{"type", "object"}}, nil
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -334,7 +331,7 @@ func hasOption(opts, opt string) bool {
 
 // tagSet is a parsed `jsonschema:"..."` tag.
 type tagSet struct {
-	optional, allowEmpty, object, any bool
+	optional, allowEmpty, object bool
 	format, encodedBy                 string
 	constant                          *string
 	minimum, maximum                  jsontext.Value
@@ -364,8 +361,6 @@ func parseTag(tag string) (tagSet, error) {
 			err = flag(&ts.allowEmpty)
 		case "object":
 			err = flag(&ts.object)
-		case "any":
-			err = flag(&ts.any)
 		case "format", "encodedBy", "const":
 			if !hasValue || value == "" {
 				return ts, fmt.Errorf("jsonschema tag %s needs a value", key)
@@ -421,10 +416,8 @@ func (ts tagSet) checkApplies(t reflect.Type) error {
 		return fmt.Errorf("jsonschema tags minimum and maximum apply to numbers, not %s", t)
 	case ts.minItems != nil && t.Kind() != reflect.Slice && t.Kind() != reflect.Array:
 		return fmt.Errorf("jsonschema tag minItems applies to arrays, not %s", t)
-	case (ts.object || ts.any) && t != rawValueType:
-		return fmt.Errorf("jsonschema tags object and any apply to jsontext.Value, not %s", t)
-	case ts.object && ts.any:
-		return errors.New("jsonschema tags object and any exclude each other")
+	case ts.object && t != rawValueType:
+		return fmt.Errorf("jsonschema tag object applies to jsontext.Value, not %s", t)
 	}
 	return nil
 }
