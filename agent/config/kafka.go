@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/iot-hub/agent/agent/uplink/kafka"
@@ -32,11 +33,81 @@ type Kafka struct {
 	KeyFile string `yaml:"keyFile,omitempty"`
 	// SASL authenticates the client.
 	SASL SASL `yaml:"sasl,omitempty"`
-	// CommandsTopic is the topic of the commands. Default device.commands.
-	CommandsTopic string `yaml:"commandsTopic,omitempty"`
+	// Topics names the Kafka topics; each one left out is the contracts'
+	// name.
+	Topics KafkaTopics `yaml:"topics,omitempty"`
+	// CommandsTopic is the old name of topics.commands, still read:
+	// giving both is an error. Parse moves it to topics.commands.
+	//
+	// Deprecated: use Topics.Commands.
+	CommandsTopic TopicName `yaml:"commandsTopic,omitempty"`
+	// Compression is the codec of the record batches produced: none,
+	// gzip, snappy, lz4 or zstd. Default gzip, which every Kafka client
+	// reads without an extra package (kafkajs ships only gzip).
+	Compression string `yaml:"compression,omitempty"`
 	// ConnectTimeout bounds a connection attempt, and how long stopping
 	// waits for the records in flight. Default 10s; 1s to 5m.
 	ConnectTimeout time.Duration `yaml:"connectTimeout,omitempty" limit:"1s..5m"`
+}
+
+// KafkaTopics are the names of the Kafka topics the uplink reads and
+// writes, one for each of the contracts' topics.
+type KafkaTopics struct {
+	// Commands is the topic of the commands. Default device.commands.
+	Commands TopicName `yaml:"commands,omitempty"`
+	// Responses takes the responses to commands. Default device.responses.
+	Responses TopicName `yaml:"responses,omitempty"`
+	// Events takes the status and binding events. Default device.events.
+	Events TopicName `yaml:"events,omitempty"`
+	// Telemetry takes the sensors' readings. Default device.telemetry.
+	Telemetry TopicName `yaml:"telemetry,omitempty"`
+	// Certificates takes the certificate rotation's events. Default
+	// certificate.events.
+	Certificates TopicName `yaml:"certificates,omitempty"`
+	// Users takes user.* events. Default user.events.
+	Users TopicName `yaml:"users,omitempty"`
+	// Integrations takes integration.* events. Default
+	// integration.events.
+	Integrations TopicName `yaml:"integrations,omitempty"`
+	// DLQ takes dead letters. Default dlq.
+	DLQ TopicName `yaml:"dlq,omitempty"`
+}
+
+// TopicName is a Kafka topic name. Read from a file, an empty one or one
+// that Kafka would refuse is an error naming the key; a key left out (or
+// null) takes the default.
+type TopicName string
+
+// UnmarshalText refuses a name that is not a Kafka topic name.
+func (t *TopicName) UnmarshalText(b []byte) error {
+	if err := kafka.CheckTopic(string(b)); err != nil {
+		return err
+	}
+	*t = TopicName(b)
+	return nil
+}
+
+// topicKey is a key of KafkaTopics: its name, its value, and the field
+// of kafka.Topics it goes to.
+type topicKey struct {
+	key       string
+	name      *TopicName
+	component *string
+}
+
+// topics lists the keys of t, in the order of the struct, beside the
+// fields of k.
+func (t *KafkaTopics) topics(k *kafka.Topics) []topicKey {
+	return []topicKey{
+		{"commands", &t.Commands, &k.Commands},
+		{"responses", &t.Responses, &k.Responses},
+		{"events", &t.Events, &k.Events},
+		{"telemetry", &t.Telemetry, &k.Telemetry},
+		{"certificates", &t.Certificates, &k.Certificates},
+		{"users", &t.Users, &k.Users},
+		{"integrations", &t.Integrations, &k.Integrations},
+		{"dlq", &t.DLQ, &k.DLQ},
+	}
 }
 
 // SASL is the Kafka uplink's authentication.
@@ -57,9 +128,9 @@ const (
 	SASLScramSHA512 = "SCRAM-SHA-512"
 )
 
-// Defaults of the Kafka uplink.
+// Defaults of the Kafka uplink; the topics' are kafka.DefaultTopics.
 const (
-	DefaultKafkaCommandsTopic  = "device.commands"
+	DefaultKafkaCompression    = kafka.CompressionGzip
 	DefaultKafkaConnectTimeout = 10 * time.Second
 )
 
@@ -76,7 +147,14 @@ func (c *Config) applyKafkaDefaults() {
 		return
 	}
 	k := &c.Uplink.Kafka
-	setDefault(&k.CommandsTopic, DefaultKafkaCommandsTopic)
+	if k.Topics.Commands == "" {
+		k.Topics.Commands, k.CommandsTopic = k.CommandsTopic, ""
+	}
+	d := kafka.DefaultTopics()
+	for _, t := range k.Topics.topics(&d) {
+		setDefault(t.name, TopicName(*t.component))
+	}
+	setDefault(&k.Compression, DefaultKafkaCompression)
 	setDefault(&k.ConnectTimeout, DefaultKafkaConnectTimeout)
 }
 
@@ -105,8 +183,22 @@ func (c *Config) validateKafka(bad func(path, format string, args ...any) error)
 		return bad("uplink.kafka.sasl.password", "required with mechanism %s (or set %s)", s.Mechanism, EnvKafkaPassword)
 	case s.Mechanism == SASLPlain && !k.TLS:
 		return bad("uplink.kafka.sasl.mechanism", "PLAIN sends the password as it is: it needs tls: true")
-	case k.CommandsTopic == "":
-		return bad("uplink.kafka.commandsTopic", "required")
+	case k.CommandsTopic != "":
+		return bad("uplink.kafka.commandsTopic", "set topics.commands only: commandsTopic is its old name")
+	case !oneOf(k.Compression, kafka.Compressions...):
+		return bad("uplink.kafka.compression", "%q: want %s", k.Compression, strings.Join(kafka.Compressions, ", "))
+	}
+	var none kafka.Topics
+	keyOf := map[TopicName]string{}
+	for _, t := range k.Topics.topics(&none) {
+		path := "uplink.kafka.topics." + t.key
+		if err := kafka.CheckTopic(string(*t.name)); err != nil {
+			return bad(path, "%v", err)
+		}
+		if other, dup := keyOf[*t.name]; dup {
+			return bad(path, "%q is also the name of uplink.kafka.topics.%s: each topic needs its own", *t.name, other)
+		}
+		keyOf[*t.name] = t.key
 	}
 	return nil
 }
@@ -120,9 +212,12 @@ func (c *Config) KafkaConfig(log *slog.Logger) (kafka.Config, error) {
 		Brokers:        k.Brokers,
 		DeviceID:       c.DeviceID,
 		SASL:           kafka.SASL{Mechanism: k.SASL.Mechanism, User: k.SASL.Username, Password: k.SASL.Password},
-		CommandsTopic:  k.CommandsTopic,
+		Compression:    k.Compression,
 		ConnectTimeout: k.ConnectTimeout,
 		Logger:         log,
+	}
+	for _, t := range k.Topics.topics(&cfg.Topics) {
+		*t.component = string(*t.name)
 	}
 	if !k.TLS {
 		return cfg, nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/config"
+	"github.com/iot-hub/agent/agent/uplink/kafka"
 )
 
 func TestParseKafka(t *testing.T) {
@@ -25,7 +26,7 @@ uplink:
 	}
 	k := c.Uplink.Kafka
 	if !c.UsesKafka() || len(k.Brokers) != 2 || !k.TLS || k.SASL.Password != "from-env" ||
-		k.CommandsTopic != "device.commands" || k.ConnectTimeout != 10*time.Second {
+		k.Topics != (config.KafkaTopics{Commands: "device.commands", Responses: "device.responses", Events: "device.events", Telemetry: "device.telemetry", Certificates: "certificate.events", Users: "user.events", Integrations: "integration.events", DLQ: "dlq"}) || k.Compression != "gzip" || k.ConnectTimeout != 10*time.Second {
 		t.Errorf("uplink.kafka = %+v", k)
 	}
 	out, err := c.MaskedYAML()
@@ -51,6 +52,18 @@ func TestParseKafkaErrors(t *testing.T) {
 			"uplink.kafka.sasl.username: required with mechanism SCRAM-SHA-256"},
 		{"uplink: {kafka: {brokers: [\"k:9092\"], sasl: {mechanism: PLAIN, username: u, password: p}}}",
 			"uplink.kafka.sasl.mechanism: PLAIN sends the password as it is: it needs tls: true"},
+		{"uplink: {kafka: {brokers: [\"k:9092\"], compression: brotli}}",
+			`uplink.kafka.compression: "brotli": want none, gzip, snappy, lz4, zstd`},
+		{"uplink: {kafka: {brokers: [\"k:9092\"], topics: {responses: \"\"}}}",
+			"uplink.kafka.topics.responses: empty: a topic needs a name"},
+		{"uplink: {kafka: {brokers: [\"k:9092\"], topics: {dlq: \"dead letters\"}}}",
+			`uplink.kafka.topics.dlq: "dead letters" holds ' ': a Kafka topic name holds only letters, digits, '.', '_' and '-'`},
+		{"uplink: {kafka: {brokers: [\"k:9092\"], topics: {events: acme.events, certificates: acme.events}}}",
+			`uplink.kafka.topics.certificates: "acme.events" is also the name of uplink.kafka.topics.events: each topic needs its own`},
+		{"uplink: {kafka: {brokers: [\"k:9092\"], topics: {telemetry: device.commands}}}",
+			`uplink.kafka.topics.telemetry: "device.commands" is also the name of uplink.kafka.topics.commands: each topic needs its own`},
+		{"uplink: {kafka: {brokers: [\"k:9092\"], commandsTopic: old.commands, topics: {commands: new.commands}}}",
+			"uplink.kafka.commandsTopic: set topics.commands only: commandsTopic is its old name"},
 		{"uplink: {kafka: {brokers: [\"k:9092\"]}, mqtt: {embeddedBroker: {enabled: true}}}",
 			"uplink.kafka.brokers: set uplink.mqtt.broker or uplink.kafka.brokers, not both"},
 	}
@@ -59,5 +72,57 @@ func TestParseKafkaErrors(t *testing.T) {
 		if !errors.Is(err, config.ErrInvalid) || !strings.HasSuffix(err.Error(), tt.want) {
 			t.Errorf("Parse(%s) = %v;\nwant ...%s", tt.yaml, err, tt.want)
 		}
+	}
+}
+
+func TestParseKafkaTopicsAndCompression(t *testing.T) {
+	c, err := config.Parse([]byte(`
+deviceId: gw-7
+uplink:
+  kafka:
+    brokers: ["kafka-1:9092"]
+    compression: zstd
+    topics:
+      commands: acme.commands
+      telemetry: acme.telemetry
+      dlq: ~
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := c.KafkaConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := kafka.DefaultTopics()
+	want.Commands, want.Telemetry = "acme.commands", "acme.telemetry"
+	if k.Topics != want || k.Compression != kafka.CompressionZstd {
+		t.Errorf("KafkaConfig() topics %+v, compression %q; want %+v, zstd", k.Topics, k.Compression, want)
+	}
+	if err := k.Validate(); err != nil {
+		t.Errorf("KafkaConfig().Validate() = %v", err)
+	}
+}
+
+// TestParseKafkaCommandsTopicAlias: the old key still names the commands
+// topic, and check-config shows it under its new name.
+func TestParseKafkaCommandsTopicAlias(t *testing.T) {
+	c, err := config.Parse([]byte("deviceId: gw\nuplink: {kafka: {brokers: [\"k:9092\"], commandsTopic: old.commands}}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := c.KafkaConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Topics.Commands != "old.commands" {
+		t.Errorf("Topics.Commands = %q; want old.commands", k.Topics.Commands)
+	}
+	out, err := c.MaskedYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "commandsTopic") || !strings.Contains(string(out), "commands: old.commands") {
+		t.Errorf("check-config output:\n%s\nwant topics.commands: old.commands and no commandsTopic", out)
 	}
 }

@@ -51,10 +51,20 @@ func (u *Uplink) connOpts(tc *tls.Config) []kgo.Opt {
 	return opts
 }
 
+// codecs are franz-go's codecs of Config.Compression.
+var codecs = map[string]kgo.CompressionCodec{
+	CompressionNone:   kgo.NoCompression(),
+	CompressionGzip:   kgo.GzipCompression(),
+	CompressionSnappy: kgo.SnappyCompression(),
+	CompressionLZ4:    kgo.Lz4Compression(),
+	CompressionZstd:   kgo.ZstdCompression(),
+}
+
 // producerOpts: idempotent (franz-go's default), acks from all in-sync
 // replicas, keys partitioned by murmur2 as Kafka's Java client does, and
 // manual flushing: the drain buffers a whole round before anything of it
-// is sent (see producer.go). Retries are unlimited and there is no
+// is sent (see producer.go); batches compressed with Config.Compression
+// alone (franz-go would fall back to others). Retries are unlimited and there is no
 // delivery timeout: a record leaves the client acknowledged or refused.
 func (u *Uplink) producerOpts() []kgo.Opt {
 	return append(u.commonOpts(),
@@ -63,6 +73,7 @@ func (u *Uplink) producerOpts() []kgo.Opt {
 		kgo.ManualFlushing(),
 		kgo.MaxBufferedRecords(u.cfg.Window),
 		kgo.ProducerBatchMaxBytes(maxBatchBytes),
+		kgo.ProducerBatchCompression(codecs[u.cfg.Compression]),
 	)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,9 +30,15 @@ type Config struct {
 	TLS *tls.Config
 	// SASL authenticates the connections, when its Mechanism is set.
 	SASL SASL
-	// CommandsTopic is the topic commands come on. Default
-	// "device.commands", the contracts' topic of device.command.rpc.
-	CommandsTopic string
+	// Topics are the names of the Kafka topics the uplink reads and
+	// writes. Each one left empty is the contracts' name.
+	Topics Topics
+	// Compression is the codec of the record batches the uplink
+	// produces: CompressionNone, CompressionGzip, CompressionSnappy,
+	// CompressionLZ4 or CompressionZstd. Default CompressionGzip, the one
+	// codec besides none that every Kafka client reads without an extra
+	// package (kafkajs ships only gzip).
+	Compression string
 	// Window is how many records may be produced and not yet acknowledged
 	// by the brokers at once: one round of the drain. Default 1024.
 	Window int
@@ -69,6 +76,19 @@ const (
 	MechanismSCRAMSHA512 = "SCRAM-SHA-512"
 )
 
+// Compression codecs of Config.Compression.
+const (
+	CompressionNone   = "none"
+	CompressionGzip   = "gzip"
+	CompressionSnappy = "snappy"
+	CompressionLZ4    = "lz4"
+	CompressionZstd   = "zstd"
+)
+
+// Compressions are the codecs of Config.Compression, in the order
+// messages list them.
+var Compressions = []string{CompressionNone, CompressionGzip, CompressionSnappy, CompressionLZ4, CompressionZstd}
+
 // Limits of Config.
 const (
 	// MaxWindow is the largest Window.
@@ -81,7 +101,8 @@ const (
 // DefaultConfig returns the defaults (Brokers and DeviceID are empty).
 func DefaultConfig() Config {
 	return Config{
-		CommandsTopic:  contracts.TypeDeviceCommandRPC.Topic(),
+		Topics:         DefaultTopics(),
+		Compression:    CompressionGzip,
 		Window:         1024,
 		ConnectTimeout: 10 * time.Second,
 		Logger:         slog.New(slog.DiscardHandler),
@@ -93,8 +114,9 @@ func (c Config) withDefaults() Config {
 	if c.ClientID == "" {
 		c.ClientID = "iot-hub-agent-" + c.DeviceID
 	}
-	if c.CommandsTopic == "" {
-		c.CommandsTopic = d.CommandsTopic
+	c.Topics = c.Topics.withDefaults()
+	if c.Compression == "" {
+		c.Compression = d.Compression
 	}
 	if c.Window == 0 {
 		c.Window = d.Window
@@ -133,32 +155,21 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: SASL.Mechanism %q is not %s, %s or %s", ErrInvalidConfig,
 			c.SASL.Mechanism, MechanismPlain, MechanismSCRAMSHA256, MechanismSCRAMSHA512)
 	}
+	if err := c.Topics.check(); err != nil {
+		return err
+	}
 	switch {
 	case c.SASL.Mechanism == "" && (c.SASL.User != "" || c.SASL.Password != ""):
 		return fmt.Errorf("%w: SASL.User or SASL.Password is set without SASL.Mechanism", ErrInvalidConfig)
-	case !validTopic(c.CommandsTopic):
-		return fmt.Errorf("%w: CommandsTopic %q is not a valid Kafka topic name", ErrInvalidConfig, c.CommandsTopic)
-	case len(cursorName(c.CommandsTopic, math.MaxInt32)) > outbox.MaxCursorName:
-		return fmt.Errorf("%w: CommandsTopic of %d bytes is too long to name the outbox cursors (%d bytes with kafka/ and the partition)",
-			ErrInvalidConfig, len(c.CommandsTopic), outbox.MaxCursorName)
+	case len(cursorName(c.Topics.Commands, math.MaxInt32)) > outbox.MaxCursorName:
+		return fmt.Errorf("%w: Topics.Commands of %d bytes is too long to name the outbox cursors (%d bytes with kafka/ and the partition)",
+			ErrInvalidConfig, len(c.Topics.Commands), outbox.MaxCursorName)
+	case !slices.Contains(Compressions, c.Compression):
+		return fmt.Errorf("%w: Compression %q is not one of %s", ErrInvalidConfig, c.Compression, strings.Join(Compressions, ", "))
 	case c.Window < 1 || c.Window > MaxWindow:
 		return fmt.Errorf("%w: Window %d is outside 1..%d", ErrInvalidConfig, c.Window, MaxWindow)
 	case c.ConnectTimeout < MinConnectTimeout || c.ConnectTimeout > MaxConnectTimeout:
 		return fmt.Errorf("%w: ConnectTimeout %v is outside %v..%v", ErrInvalidConfig, c.ConnectTimeout, MinConnectTimeout, MaxConnectTimeout)
 	}
 	return nil
-}
-
-// validTopic reports whether t is a legal Kafka topic name: 1 to 249
-// characters of [a-zA-Z0-9._-], and not "." or "..".
-func validTopic(t string) bool {
-	if t == "" || len(t) > 249 || t == "." || t == ".." {
-		return false
-	}
-	for _, r := range t {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
 }

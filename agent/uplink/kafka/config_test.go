@@ -28,7 +28,13 @@ func TestValidate(t *testing.T) {
 		{"unknown-mechanism", func(c *kafka.Config) { c.SASL.Mechanism = "GSSAPI" }, "SASL.Mechanism"},
 		{"mechanism-without-user", func(c *kafka.Config) { c.SASL.Mechanism = kafka.MechanismPlain }, "SASL.User"},
 		{"user-without-mechanism", func(c *kafka.Config) { c.SASL.User = "u" }, "without SASL.Mechanism"},
-		{"bad-commands-topic", func(c *kafka.Config) { c.CommandsTopic = "device commands" }, "CommandsTopic"},
+		{"bad-commands-topic", func(c *kafka.Config) { c.Topics.Commands = "device commands" }, "Topics.Commands"},
+		{"renamed-topics", func(c *kafka.Config) { c.Topics = kafka.Topics{Commands: "acme.cmd", DLQ: "acme.dlq"} }, ""},
+		{"duplicate-topic", func(c *kafka.Config) { c.Topics.Certificates = "device.events" }, `Topics.Certificates "device.events" is also Topics.Events`},
+		{"bad-dlq-topic", func(c *kafka.Config) { c.Topics.DLQ = ".." }, "Topics.DLQ"},
+		{"every-compression", func(c *kafka.Config) { c.Compression = kafka.CompressionZstd }, ""},
+		{"unknown-compression", func(c *kafka.Config) { c.Compression = "brotli" },
+			`Compression "brotli" is not one of none, gzip, snappy, lz4, zstd`},
 		{"window-negative", func(c *kafka.Config) { c.Window = -1 }, "Window -1"},
 		{"window-too-large", func(c *kafka.Config) { c.Window = kafka.MaxWindow + 1 }, "Window"},
 		{"connect-timeout-tiny", func(c *kafka.Config) { c.ConnectTimeout = time.Millisecond }, "ConnectTimeout"},
@@ -53,7 +59,7 @@ func TestValidate(t *testing.T) {
 
 func TestDefaultConfig(t *testing.T) {
 	d := kafka.DefaultConfig()
-	if d.Window != 1024 || d.ConnectTimeout != 10*time.Second || d.CommandsTopic != "device.commands" || d.Logger == nil {
-		t.Errorf("DefaultConfig() = %+v; want Window 1024, ConnectTimeout 10s, CommandsTopic device.commands, a logger", d)
+	if d.Window != 1024 || d.ConnectTimeout != 10*time.Second || d.Topics != kafka.DefaultTopics() || d.Topics.Commands != "device.commands" || d.Compression != kafka.CompressionGzip || d.Logger == nil {
+		t.Errorf("DefaultConfig() = %+v; want Window 1024, ConnectTimeout 10s, the contracts' topics, gzip, a logger", d)
 	}
 }

@@ -45,7 +45,7 @@ type consumer struct {
 
 func newConsumer(u *Uplink, admin *kgo.Client) *consumer {
 	return &consumer{
-		u: u, admin: admin, topic: u.cfg.CommandsTopic, log: u.log,
+		u: u, admin: admin, topic: u.cfg.Topics.Commands, log: u.log,
 		w: newCursorWriter(u.box, u.lines), parts: make(map[int32]*tracker),
 		acked: make(chan struct{}, 1),
 	}

@@ -19,7 +19,7 @@ import (
 const transportPrefix = "mqtt."
 
 // record builds the Kafka record of an outbox entry: its topic is the
-// contracts' topic of its eventType header (Record.Topic, an MQTT topic
+// configured name of the contracts' topic of its eventType header (Record.Topic, an MQTT topic
 // for the other uplink, is ignored); its key is the entry's, or the device
 // id when it has none; its headers are the entry's, but for other
 // transports' ones, with __version added when missing. When the entry
@@ -76,7 +76,7 @@ func (u *Uplink) record(e *outbox.Entry, hs []kgo.RecordHeader) (kgo.Record, []k
 	} else {
 		headers, hs = recordHeaders(e.Headers), nil
 	}
-	topic := topicOf(eventType)
+	topic := u.topicOf(eventType)
 	if topic == "" {
 		return kgo.Record{}, nil, fmt.Sprintf("eventType %q is not in the contracts' catalogue: no Kafka topic for it", eventType)
 	}
@@ -110,12 +110,13 @@ func headerRoom(e *outbox.Entry) int { return len(e.Headers) + 3 }
 // convert the header to a string.
 var telemetryType = []byte(contracts.TypeDeviceTelemetry)
 
-// topicOf returns the contracts' Kafka topic of an event type, or "".
-func topicOf(eventType []byte) string {
+// topicOf returns the configured name of the contracts' Kafka topic of an
+// event type, or "" when the type is not in the catalogue.
+func (u *Uplink) topicOf(eventType []byte) string {
 	if bytes.Equal(eventType, telemetryType) {
-		return contracts.TopicDeviceTelemetry
+		return u.cfg.Topics.Telemetry
 	}
-	return contracts.EventType(eventType).Topic()
+	return u.topics[contracts.EventType(eventType).Topic()]
 }
 
 // envelope is what record reads of a payload without headers.

@@ -54,7 +54,8 @@ type Uplink struct {
 	log    *slog.Logger
 	lines  *lograte.Logger // the lines the brokers set the pace of, by kind; franz-go's by message
 	origin contracts.Origin
-	key    []byte // the device id, as a record key
+	key    []byte            // the device id, as a record key
+	topics map[string]string // the contracts' topic → its configured name
 	ran    atomic.Bool
 	up     atomic.Bool // state.Connected, read without the lock
 	seen   atomic.Bool // an exchange was recorded
@@ -75,7 +76,7 @@ func New(cfg Config, box Outbox, handle Handler) (*Uplink, error) {
 	u := &Uplink{
 		cfg: cfg, box: box, handle: handle, log: cfg.Logger, lines: lograte.New(cfg.Logger, lograte.Config{Interval: rateEvery}),
 		origin: contracts.DeviceOrigin(cfg.DeviceID), key: []byte(cfg.DeviceID),
-		state: State{Brokers: strings.Join(cfg.Brokers, ",")},
+		state: State{Brokers: strings.Join(cfg.Brokers, ",")}, topics: cfg.Topics.byContract(),
 	}
 	if cfg.SASL.Mechanism == MechanismPlain && cfg.TLS == nil {
 		u.log.Warn("kafka: SASL PLAIN without TLS sends the password in clear text", "brokers", u.state.Brokers)
