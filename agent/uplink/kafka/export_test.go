@@ -1,6 +1,10 @@
 package kafka
 
-import "time"
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
 
 // SetMetadataEvery makes the uplinks started after it read the commands
 // topic's partition count every d; restore puts the default back.
@@ -9,3 +13,7 @@ func SetMetadataEvery(d time.Duration) (restore func()) {
 	metadataEvery = d
 	return func() { metadataEvery = old }
 }
+
+// Codec returns franz-go's codec of a Config.Compression, for the
+// benchmark's bare producer.
+func Codec(compression string) kgo.CompressionCodec { return codecs[compression] }
