@@ -3,7 +3,9 @@
 // handler.
 //
 // An [Uplink] runs two franz-go clients. The producer is idempotent, with
-// acks from all in-sync replicas; a record's topic is the contracts'
+// acks from all in-sync replicas, its batches compressed with
+// Config.Compression (gzip by default, which every client reads); a
+// record's topic is the configured name ([Topics]) of the contracts'
 // topic of its eventType header (contracts.EventType.Topic), its key the
 // device id (the record's own key, when it has one), and its headers
 // eventType, correlationId and __version. The
