@@ -332,10 +332,10 @@ func hasOption(opts, opt string) bool {
 // tagSet is a parsed `jsonschema:"..."` tag.
 type tagSet struct {
 	optional, allowEmpty, object bool
-	format, encodedBy                 string
-	constant                          *string
-	minimum, maximum                  jsontext.Value
-	minItems                          *int
+	format, encodedBy            string
+	constant                     *string
+	minimum, maximum             jsontext.Value
+	minItems                     *int
 }
 
 // parseTag parses the comma-separated items of a jsonschema tag.
