@@ -17,3 +17,6 @@ func SetMetadataEvery(d time.Duration) (restore func()) {
 // Codec returns franz-go's codec of a Config.Compression, for the
 // benchmark's bare producer.
 func Codec(compression string) kgo.CompressionCodec { return codecs[compression] }
+
+// LegacyMurmur2 is legacyMurmur2, for its test vectors.
+var LegacyMurmur2 = legacyMurmur2
