@@ -7,12 +7,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Command is one record of the commands topic keyed by this device, as
-// the broker delivered it; decoding it is the handler's work.
+// Command is one record of the commands topic for this device (its
+// payload's deviceId, or its key when the payload has none), as the
+// broker delivered it; decoding it is the handler's work.
 type Command struct {
 	// Payload is the record's value.
 	Payload []byte
-	// Key is the record's key: the device id.
+	// Key is the record's key: the device id, or none or another when the
+	// producer keyed the record otherwise.
 	Key []byte
 	// Headers are the record's headers (eventType, correlationId,
 	// __version when the producer set them).

@@ -22,9 +22,12 @@ import (
 // answerer is the tests' command handler. Like the RPC dispatcher, it
 // decodes each command, appends its answer to the outbox, then acks it;
 // it counts the commands it ran by correlationId. It holds back the Ack
-// of the commands in hold until release.
+// of the commands in hold until release. It answers as device id, and
+// fails the test when given a command for another device, whatever the
+// command's key.
 type answerer struct {
-	t testing.TB
+	t  testing.TB
+	id string
 
 	mu   sync.Mutex
 	box  *outbox.Store
@@ -35,7 +38,7 @@ type answerer struct {
 }
 
 func newAnswerer(t testing.TB, box *outbox.Store) *answerer {
-	return &answerer{t: t, box: box, runs: map[string]int{}, hold: map[string]bool{}, seen: make(chan struct{}, 1)}
+	return &answerer{t: t, id: device, box: box, runs: map[string]int{}, hold: map[string]bool{}, seen: make(chan struct{}, 1)}
 }
 
 func (a *answerer) handle(_ context.Context, c kafka.Command) {
@@ -46,14 +49,14 @@ func (a *answerer) handle(_ context.Context, c kafka.Command) {
 		return
 	}
 	cmd, ok := m.(*contracts.DeviceCommandRPC)
-	if !ok || cmd.Payload.DeviceID != device || string(c.Key) != device {
-		a.t.Errorf("handler got %T for %q keyed %q; want the commands of %s only", m, cmd.Payload.DeviceID, c.Key, device)
+	if !ok || cmd.Payload.DeviceID != a.id {
+		a.t.Errorf("handler got %T for %q keyed %q; want the commands of %s only", m, cmd.Payload.DeviceID, c.Key, a.id)
 	}
 	if v, _ := c.Header(contracts.HeaderCorrelationID); string(v) != cmd.CorrelationID {
 		a.t.Errorf("command header correlationId %q; want %q", v, cmd.CorrelationID)
 	}
-	answer := contracts.NewDeviceResponseRPC(contracts.DeviceOrigin(device), &cmd.Envelope,
-		contracts.DeviceResponseRPCPayload{DeviceID: device, Method: string(cmd.Payload.Method), Result: []byte(`{"ok":true}`)})
+	answer := contracts.NewDeviceResponseRPC(contracts.DeviceOrigin(a.id), &cmd.Envelope,
+		contracts.DeviceResponseRPCPayload{DeviceID: a.id, Method: string(cmd.Payload.Method), Result: []byte(`{"ok":true}`)})
 	b, err := contracts.Encode(answer)
 	if err != nil {
 		a.t.Fatal(err)
@@ -67,7 +70,7 @@ func (a *answerer) handle(_ context.Context, c kafka.Command) {
 	}
 	a.mu.Unlock()
 	err = box.Append(context.Background(), outbox.Record{
-		Lane: outbox.LaneControl, Topic: contracts.TopicDeviceResponses, Key: []byte(device), Payload: b,
+		Lane: outbox.LaneControl, Topic: contracts.TopicDeviceResponses, Key: []byte(a.id), Payload: b,
 		Headers: []outbox.Header{
 			{Key: contracts.HeaderEventType, Value: []byte(answer.EventType)},
 			{Key: contracts.HeaderCorrelationID, Value: []byte(answer.CorrelationID)},

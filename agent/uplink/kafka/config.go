@@ -58,6 +58,18 @@ type Config struct {
 	// uplink's goroutines: it must be cheap, safe for concurrent use and
 	// must not block.
 	OnPublished func(lane outbox.Lane, latency time.Duration)
+	// Partitioner is how the producers of commands place a device's:
+	// PartitionerMurmur2 (the default) or PartitionerLegacy. It chooses
+	// the partition read with CommandsOwn.
+	Partitioner Partitioner
+	// CommandsPartitions is which partitions of CommandsTopic are read:
+	// CommandsOwn (the default) or CommandsAll.
+	CommandsPartitions CommandsPartitions
+	// OnOtherDevice, when set, is told of every record read from
+	// CommandsTopic that is for another device, and skipped. It is
+	// called once per record, on the receive path: it must be cheap and
+	// must not block.
+	OnOtherDevice func()
 }
 
 // SASL is the authentication of the connections.
@@ -127,6 +139,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = d.Logger
 	}
+	c = c.withCommandsDefaults()
 	return c
 }
 
@@ -144,6 +157,9 @@ func (c Config) Validate() error {
 	}
 	if err := contracts.CheckDeviceID(c.DeviceID); err != nil {
 		return fmt.Errorf("%w: DeviceID: %w", ErrInvalidConfig, err)
+	}
+	if err := c.validateCommands(); err != nil {
+		return err
 	}
 	switch c.SASL.Mechanism {
 	case "":

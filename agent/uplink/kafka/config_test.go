@@ -63,3 +63,25 @@ func TestDefaultConfig(t *testing.T) {
 		t.Errorf("DefaultConfig() = %+v; want Window 1024, ConnectTimeout 10s, the contracts' topics, gzip, a logger", d)
 	}
 }
+
+func TestValidateCommandsModes(t *testing.T) {
+	ok := kafka.Config{Brokers: []string{"kafka-1:9092"}, DeviceID: device}
+	for _, tc := range []struct {
+		partitioner kafka.Partitioner
+		mode        kafka.CommandsPartitions
+		want        string // in the error; "" for valid
+	}{
+		{"", "", ""},
+		{kafka.PartitionerLegacy, kafka.CommandsAll, ""},
+		{kafka.PartitionerMurmur2, kafka.CommandsOwn, ""},
+		{"murmur2_random", "", `Partitioner "murmur2_random" is not murmur2 or legacy`},
+		{"", "mine", `CommandsPartitions "mine" is not own or all`},
+	} {
+		cfg := ok
+		cfg.Partitioner, cfg.CommandsPartitions = tc.partitioner, tc.mode
+		err := cfg.Validate()
+		if (tc.want == "") != (err == nil) || err != nil && (!strings.Contains(err.Error(), tc.want) || !errors.Is(err, kafka.ErrInvalidConfig)) {
+			t.Errorf("Validate() with %q, %q = %v; want an ErrInvalidConfig naming %q", tc.partitioner, tc.mode, err, tc.want)
+		}
+	}
+}

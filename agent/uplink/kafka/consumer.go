@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,10 +26,11 @@ const maxPending = 256
 // another partition. A variable for the tests.
 var metadataEvery = 5 * time.Minute
 
-// Commands are read without a consumer group, from the one partition the
-// device id maps to, offsets kept in the outbox (cursor.go). A gateway
-// thus reads its share of the fleet's commands, skips the other devices'
-// ones by key, and needs no group coordinator or ACL on groups.
+// Commands are read without a consumer group, offsets kept in the outbox
+// (cursor.go), from the one partition the device id maps to
+// (CommandsOwn) or from all (CommandsAll). A gateway thus needs no group
+// coordinator or ACL on groups. Whose a record is, the payload's
+// deviceId says, not its key: producers may send commands unkeyed.
 
 // consumer reads the device's commands.
 type consumer struct {
@@ -58,20 +60,25 @@ func (c *consumer) run(ctx context.Context) {
 	if !ok {
 		return
 	}
-	p := PartitionFor(c.u.key, n)
-	start, ok := retry(ctx, c, "find where to read commands from", func(ctx context.Context) (kgo.Offset, error) {
-		return c.startOffset(ctx, p, n)
-	})
-	if !ok {
-		return
+	offsets := make(map[int32]kgo.Offset)
+	for _, p := range c.toRead(0, n) {
+		start, ok := retry(ctx, c, "find where to read commands from", func(ctx context.Context) (kgo.Offset, error) {
+			return c.startOffset(ctx, p, n)
+		})
+		if !ok {
+			return
+		}
+		offsets[p] = start
 	}
+	own := c.u.cfg.Partitioner.partition(c.u.key, n)
 	var from any = "start"
-	if next, known := c.parts[p].cursor(); known {
+	if next, known := c.parts[own].cursor(); known {
 		from = next
 	}
-	c.log.Info("kafka: reading commands", "topic", c.topic, "partition", p, "partitions", n, "from", from)
+	c.log.Info("kafka: reading commands", "topic", c.topic, "partitions", c.u.cfg.CommandsPartitions, "of", n,
+		"partitioner", c.u.cfg.Partitioner, "partition", own, "from", from)
 	opts := append(c.u.commonOpts(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.topic: {p: start}}),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.topic: offsets}),
 		// A stored offset no longer in the log (retention passed it while
 		// the gateway was off): read what is left.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -129,8 +136,22 @@ func (c *consumer) poll(ctx context.Context, cl *kgo.Client, partitions int) {
 	}
 }
 
-// deliver passes a record keyed by the device to the handler, and skips
-// the others.
+// toRead returns the partitions to read of the first partitions of the
+// topic, leaving out the first from: the device's, with CommandsOwn, or
+// all.
+func (c *consumer) toRead(from, partitions int) []int32 {
+	if c.u.cfg.CommandsPartitions != CommandsAll {
+		return []int32{c.u.cfg.Partitioner.partition(c.u.key, partitions)}
+	}
+	var ps []int32
+	for p := from; p < partitions; p++ {
+		ps = append(ps, int32(p))
+	}
+	return ps
+}
+
+// deliver passes a record for the device to the handler, and skips and
+// counts the others.
 func (c *consumer) deliver(ctx context.Context, r *kgo.Record) {
 	c.mu.Lock()
 	t := c.parts[r.Partition]
@@ -138,8 +159,11 @@ func (c *consumer) deliver(ctx context.Context, r *kgo.Record) {
 	if t == nil {
 		return // not asked for
 	}
-	if !bytes.Equal(r.Key, c.u.key) {
+	if !c.forDevice(r) {
 		t.skip(r.Offset)
+		if c.u.cfg.OnOtherDevice != nil {
+			c.u.cfg.OnOtherDevice()
+		}
 		return
 	}
 	done := t.read(r.Offset)
@@ -159,6 +183,22 @@ func (c *consumer) deliver(ctx context.Context, r *kgo.Record) {
 		return
 	}
 	c.u.handle(ctx, cmd)
+}
+
+// forDevice reports whether r is for this device: whether its payload's
+// deviceId is the device's, whatever its key. A payload without one (not
+// JSON, not of the contracts) is the device's when keyed by it, so that
+// the handler dead-letters it.
+func (c *consumer) forDevice(r *kgo.Record) bool {
+	var m struct {
+		Payload struct {
+			DeviceID *string `json:"deviceId"`
+		} `json:"payload"`
+	}
+	if json.Unmarshal(r.Value, &m) == nil && m.Payload.DeviceID != nil {
+		return *m.Payload.DeviceID == c.u.cfg.DeviceID
+	}
+	return bytes.Equal(r.Key, c.u.key)
 }
 
 // track starts following partition p from next (-1: unknown yet).
@@ -182,13 +222,14 @@ func (c *consumer) unacked() int {
 }
 
 // startOffset decides where partition p's reading starts, and tracks it:
-// at its stored cursor; else, if the agent has a cursor of another
-// partition of the topic (partitions were added since it last ran), at
-// the partition's start, as every command for the device there came
-// after; else (a fresh gateway), at the partition's end, stored as the
-// cursor at once, so that a restart before the first command does not
-// skip the ones sent meanwhile. A fresh gateway does not replay the
-// fleet's history, nor commands sent before it first ran.
+// at its stored cursor; else, with CommandsOwn, if the agent has a cursor
+// of another partition of the topic (partitions were added since it last
+// ran), at the partition's start, as every command for the device there
+// came after; else (a fresh gateway, or one that reads all partitions
+// for the first time), at the partition's end, stored as the cursor at
+// once, so that a restart before the first command does not skip the
+// ones sent meanwhile. A fresh gateway does not replay the fleet's
+// history, nor commands sent before it first ran.
 func (c *consumer) startOffset(ctx context.Context, p int32, partitions int) (kgo.Offset, error) {
 	v, ok, err := c.u.box.Cursor(cursorName(c.topic, p))
 	if err != nil {
@@ -201,7 +242,7 @@ func (c *consumer) startOffset(ctx context.Context, p int32, partitions int) (kg
 			return kgo.NewOffset().At(next), nil
 		}
 		c.log.Error("kafka: the commands cursor is damaged; reading from the partition's end", "cursor", cursorName(c.topic, p), "err", err)
-	} else {
+	} else if c.u.cfg.CommandsPartitions == CommandsOwn {
 		for q := range int32(partitions) {
 			if _, ok, err := c.u.box.Cursor(cursorName(c.topic, q)); err == nil && ok {
 				c.track(p, -1)
@@ -220,9 +261,10 @@ func (c *consumer) startOffset(ctx context.Context, p int32, partitions int) (kg
 	return kgo.NewOffset().At(end), nil
 }
 
-// recheck reads the partition count again; when it changed, it adds the
-// partition the device's key now maps to (keeping the one read so far,
-// for the commands already there). It returns the count.
+// recheck reads the partition count again; when it grew, it adds the
+// partitions to read now, from their start: the one the device's key now
+// maps to (keeping the one read so far, for the commands already there),
+// or with CommandsAll the new ones. It returns the count.
 func (c *consumer) recheck(ctx context.Context, cl *kgo.Client, partitions int) int {
 	reqCtx, cancel := context.WithTimeout(ctx, c.u.cfg.ConnectTimeout)
 	defer cancel()
@@ -230,23 +272,29 @@ func (c *consumer) recheck(ctx context.Context, cl *kgo.Client, partitions int) 
 	if err != nil || n == partitions {
 		return partitions
 	}
-	p := PartitionFor(c.u.key, n)
-	c.mu.Lock()
-	_, have := c.parts[p]
-	c.mu.Unlock()
-	c.log.Warn("kafka: the commands topic's partition count changed", "topic", c.topic, "was", partitions, "now", n, "partition", p)
-	if have {
-		return n
-	}
-	start := kgo.NewOffset().AtStart()
-	next := int64(-1)
-	if v, ok, err := c.u.box.Cursor(cursorName(c.topic, p)); err == nil && ok {
-		if o, err := decodeCursor(v); err == nil {
-			start, next = kgo.NewOffset().At(o), o
+	c.log.Warn("kafka: the commands topic's partition count changed", "topic", c.topic, "was", partitions, "now", n,
+		"partition", c.u.cfg.Partitioner.partition(c.u.key, n))
+	add := make(map[int32]kgo.Offset)
+	for _, p := range c.toRead(partitions, n) {
+		c.mu.Lock()
+		_, have := c.parts[p]
+		c.mu.Unlock()
+		if have {
+			continue
 		}
+		start := kgo.NewOffset().AtStart()
+		next := int64(-1)
+		if v, ok, err := c.u.box.Cursor(cursorName(c.topic, p)); err == nil && ok {
+			if o, err := decodeCursor(v); err == nil {
+				start, next = kgo.NewOffset().At(o), o
+			}
+		}
+		c.track(p, next)
+		add[p] = start
 	}
-	c.track(p, next)
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{c.topic: {p: start}})
+	if len(add) > 0 {
+		cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{c.topic: add})
+	}
 	return n
 }
 

@@ -10,9 +10,13 @@
 // device id (the record's own key, when it has one), and its headers
 // eventType, correlationId and __version. The
 // consumer reads the commands topic (device.commands) without a consumer
-// group: only the partition the device id maps to under Kafka's default
-// partitioner ([PartitionFor], murmur2), skipping records keyed by other
-// devices, so that one gateway does not read the whole fleet's commands.
+// group: by default only the partition the device id maps to under
+// Kafka's default partitioner ([PartitionFor], murmur2), or kafkajs's
+// legacy one ([LegacyPartitionFor]), so that one gateway does not read
+// the whole fleet's commands; or, for producers that send commands
+// without a key, every partition ([CommandsAll]). A record is the
+// device's when its payload's deviceId is, whatever its key; the others
+// are skipped, and counted (Config.OnOtherDevice).
 //
 // # Basics
 //
@@ -56,7 +60,13 @@
 //     for their Ack, then reading stops until some are acknowledged.
 //   - When the commands topic gains partitions, the device's key maps to
 //     another partition: the uplink notices within 5 minutes and reads
-//     that one too, from its start.
+//     that one too (with CommandsAll, the new ones), from its start.
+//   - With CommandsAll, a partition without a cursor (a gateway that read
+//     only its own before) is read from its end: commands already there
+//     are not run.
+//   - With CommandsOwn, a command on another partition (sent without a
+//     key, or placed by another partitioner) never reaches the device;
+//     the gateway reading that partition counts it as another device's.
 //   - Stopping (Run's context ending) waits up to ConnectTimeout for the
 //     records in flight and the offline status, then closes the clients;
 //     what was not acknowledged is released, sent on the next start.
