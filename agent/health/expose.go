@@ -20,6 +20,7 @@ const (
 	metricPublished         = "iot_hub_agent_published_total"
 	metricPublishLatency    = "iot_hub_agent_publish_latency_seconds"
 	metricRPCCommands       = "iot_hub_agent_rpc_commands_total"
+	metricOtherDevices      = "iot_hub_agent_commands_other_devices_total"
 	metricRPCDuration       = "iot_hub_agent_rpc_duration_seconds"
 	metricSensorReadErrors  = "iot_hub_agent_sensor_read_errors_total"
 	metricCertDaysLeft      = "iot_hub_agent_certificate_days_left"
@@ -84,6 +85,9 @@ func (s *Server) exposition(sn *snapshot) []byte {
 	}
 	w.family(metricPublishLatency, typeHistogram, "Time from a record's append to the outbox to the broker's acknowledgement.")
 	w.histogram(metricPublishLatency, m.publishLatency)
+
+	w.family(metricOtherDevices, typeCounter, "Records of the Kafka commands topic read and skipped as other devices'.")
+	w.count(metricOtherDevices, m.otherDevices.Load())
 
 	counts, methods, durations := m.rpcCounts()
 	w.family(metricRPCCommands, typeCounter, "Commands answered, by method and code (OK for a success).")

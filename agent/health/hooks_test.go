@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/iot-hub/agent/agent/health"
 	"github.com/iot-hub/agent/agent/health/healthtest"
@@ -222,4 +223,57 @@ func TestKafkaOnPublished(t *testing.T) {
 	queueTelemetry(t, box, 5)
 	runUplink(t, up.Run)
 	waitPublished(t, m, 5)
+}
+
+// TestKafkaOnOtherDevice: the Kafka uplink counts each command for
+// another device it reads, and /metrics shows the count.
+func TestKafkaOnOtherDevice(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, contracts.TypeDeviceCommandRPC.Topic(),
+		contracts.TypeDeviceStatusChanged.Topic()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	box := openBox(t)
+	m := health.NewMetrics()
+	up, err := kafka.New(kafka.Config{Brokers: c.ListenAddrs(), DeviceID: device, ConnectTimeout: 5 * time.Second, OnOtherDevice: m.OtherDevice},
+		box, func(_ context.Context, c kafka.Command) { c.Ack() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUplink(t, up.Run)
+	cursor := "kafka/" + contracts.TypeDeviceCommandRPC.Topic() + "/0"
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, ok, _ := box.Cursor(cursor); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the uplink stored no commands cursor within 30 s")
+		}
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	for _, id := range []string{"gw-other-1", "gw-other-2", "gw-other-3"} {
+		cmd := contracts.NewDeviceCommandRPC(contracts.Origin{Source: contracts.Source{Type: contracts.SourceBackend, ID: "test"}},
+			contracts.DeviceCommandRPCPayload{DeviceID: id, Method: contracts.MethodGetDeviceState, RequestedBy: "test"}, time.Hour)
+		b, err := contracts.Encode(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := prod.ProduceSync(context.Background(), &kgo.Record{Topic: contracts.TopicDeviceCommands, Value: b}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base, stop := serve(t, health.Config{Listen: "127.0.0.1:0"}, health.Sources{}, m)
+	defer stop()
+	var n float64
+	for deadline := time.Now().Add(30 * time.Second); n != 3 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		n, _ = scrapeAt(t, base).Value("iot_hub_agent_commands_other_devices_total")
+	}
+	if n != 3 {
+		t.Errorf("iot_hub_agent_commands_other_devices_total = %v; want 3", n)
+	}
 }

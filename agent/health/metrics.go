@@ -16,6 +16,7 @@ import (
 // concurrent use and never block. Make it with NewMetrics.
 type Metrics struct {
 	published      [2]atomic.Uint64 // by lane: control, telemetry
+	otherDevices   atomic.Uint64    // commands topic records for other devices
 	publishLatency *histogram
 
 	rpcMu sync.Mutex
@@ -46,6 +47,11 @@ func (m *Metrics) Published(lane outbox.Lane, latency time.Duration) {
 	m.publishLatency.observe(latency)
 	m.published[lane].Add(1)
 }
+
+// OtherDevice counts a record of the commands topic read and skipped as
+// another device's: the hook kafka.Config.OnOtherDevice calls per record.
+// It costs an atomic add.
+func (m *Metrics) OtherDevice() { m.otherDevices.Add(1) }
 
 // RPC counts a command answered: its method, its code ("OK" for a
 // success) and its duration: the hook rpc.Config.Observe calls. The
