@@ -45,6 +45,16 @@ type Kafka struct {
 	// gzip, snappy, lz4 or zstd. Default gzip, which every Kafka client
 	// reads without an extra package (kafkajs ships only gzip).
 	Compression string `yaml:"compression,omitempty"`
+	// Partitioner is how the backend's producer places a command keyed
+	// by the device id: murmur2 (Kafka's Java client, librdkafka's
+	// murmur2_random, kafkajs 2's default) or legacy (kafkajs's
+	// LegacyPartitioner). Default murmur2.
+	Partitioner string `yaml:"partitioner,omitempty"`
+	// CommandsPartitions is own (the partition the device id maps to)
+	// or all (every partition, for a backend that sends commands without
+	// a key: each gateway fetches the whole fleet's commands). Default
+	// own.
+	CommandsPartitions string `yaml:"commandsPartitions,omitempty"`
 	// ConnectTimeout bounds a connection attempt, and how long stopping
 	// waits for the records in flight. Default 10s; 1s to 5m.
 	ConnectTimeout time.Duration `yaml:"connectTimeout,omitempty" limit:"1s..5m"`
@@ -156,11 +166,15 @@ func (c *Config) applyKafkaDefaults() {
 	}
 	setDefault(&k.Compression, DefaultKafkaCompression)
 	setDefault(&k.ConnectTimeout, DefaultKafkaConnectTimeout)
+	k.applyCommandsDefaults()
 }
 
 // validateKafka reports the first wrong key of uplink.kafka.
 func (c *Config) validateKafka(bad func(path, format string, args ...any) error) error {
 	k := &c.Uplink.Kafka
+	if err := k.validateCommands(bad); err != nil {
+		return err
+	}
 	for i, b := range k.Brokers {
 		host, port, err := net.SplitHostPort(b)
 		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
@@ -219,6 +233,7 @@ func (c *Config) KafkaConfig(log *slog.Logger) (kafka.Config, error) {
 	for _, t := range k.Topics.topics(&cfg.Topics) {
 		*t.component = string(*t.name)
 	}
+	k.setCommands(&cfg)
 	if !k.TLS {
 		return cfg, nil
 	}

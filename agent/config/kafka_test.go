@@ -66,6 +66,10 @@ func TestParseKafkaErrors(t *testing.T) {
 			"uplink.kafka.commandsTopic: set topics.commands only: commandsTopic is its old name"},
 		{"uplink: {kafka: {brokers: [\"k:9092\"]}, mqtt: {embeddedBroker: {enabled: true}}}",
 			"uplink.kafka.brokers: set uplink.mqtt.broker or uplink.kafka.brokers, not both"},
+		{"uplink: {kafka: {brokers: [\"k:9092\"], partitioner: murmur2_random}}",
+			`uplink.kafka.partitioner: "murmur2_random": want murmur2 or legacy`},
+		{"uplink: {kafka: {brokers: [\"k:9092\"], commandsPartitions: every}}",
+			`uplink.kafka.commandsPartitions: "every": want own or all`},
 	}
 	for _, tt := range tests {
 		_, err := config.Parse([]byte("deviceId: gw\n"+tt.yaml+"\n"), nil)
@@ -124,5 +128,30 @@ func TestParseKafkaCommandsTopicAlias(t *testing.T) {
 	}
 	if strings.Contains(string(out), "commandsTopic") || !strings.Contains(string(out), "commands: old.commands") {
 		t.Errorf("check-config output:\n%s\nwant topics.commands: old.commands and no commandsTopic", out)
+	}
+}
+
+// TestKafkaCommandsKeys: partitioner and commandsPartitions default to
+// murmur2 and own, and reach the uplink's configuration.
+func TestKafkaCommandsKeys(t *testing.T) {
+	for _, tc := range []struct {
+		yaml              string
+		partitioner, mode string
+	}{
+		{"", config.PartitionerMurmur2, config.CommandsOwn},
+		{"partitioner: legacy, commandsPartitions: all", config.PartitionerLegacy, config.CommandsAll},
+	} {
+		c, err := config.Parse([]byte("deviceId: gw-7\nuplink: {kafka: {brokers: [\"k:9092\"], "+tc.yaml+"}}\n"), nil)
+		if err != nil {
+			t.Fatalf("Parse(%s) = %v", tc.yaml, err)
+		}
+		kc, err := c.KafkaConfig(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(kc.Partitioner) != tc.partitioner || string(kc.CommandsPartitions) != tc.mode {
+			t.Errorf("Parse(%s): kafka.Config Partitioner %q, CommandsPartitions %q; want %q, %q",
+				tc.yaml, kc.Partitioner, kc.CommandsPartitions, tc.partitioner, tc.mode)
+		}
 	}
 }

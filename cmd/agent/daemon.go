@@ -120,11 +120,7 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		log.Error("agent: rpc", "err", err)
 		return exitError
 	}
-	var published func(outbox.Lane, time.Duration) // nil with health off
-	if meter != nil {
-		published = meter.Published
-	}
-	up, err = openUplink(cfg, log, box, dispatcher, rot, published)
+	up, err = openUplink(cfg, log, box, dispatcher, rot, meter)
 	if err != nil {
 		log.Error("agent: uplink", "err", err)
 		return exitError

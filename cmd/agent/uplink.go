@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/config"
+	"github.com/iot-hub/agent/agent/health"
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/uplink/kafka"
@@ -26,15 +27,18 @@ type uplink struct {
 }
 
 // openUplink makes the configured uplink, which drains box and hands the
-// commands it receives to d, and tells published, when not nil, of every
-// record the brokers acknowledged. With rot, the MQTT uplink presents the
+// commands it receives to d, and tells meter, when not nil, of every
+// record the brokers acknowledged and every command read for another
+// device. With rot, the MQTT uplink presents the
 // rotation's certificate and tells it of every connection.
-func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation, published func(outbox.Lane, time.Duration)) (*uplink, error) {
+func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation, meter *health.Metrics) (*uplink, error) {
 	if cfg.UsesKafka() {
-		return openKafka(cfg, log, box, d, rot, published)
+		return openKafka(cfg, log, box, d, rot, meter)
 	}
 	mc := cfg.MQTTConfig(log)
-	mc.OnPublished = published
+	if meter != nil {
+		mc.OnPublished = meter.Published
+	}
 	if rot != nil {
 		// The factory files were imported into the store: the store's
 		// current pair is what the uplink presents from now on.
@@ -64,12 +68,14 @@ func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.
 
 // openKafka makes the Kafka uplink. With rot, its connections present
 // the rotation's pair, and new certificates are tried with Probe.
-func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation, published func(outbox.Lane, time.Duration)) (*uplink, error) {
+func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation, meter *health.Metrics) (*uplink, error) {
 	kc, err := cfg.KafkaConfig(log)
 	if err != nil {
 		return nil, err
 	}
-	kc.OnPublished = published
+	if meter != nil {
+		kc.OnPublished, kc.OnOtherDevice = meter.Published, meter.OtherDevice
+	}
 	if rot != nil {
 		kc.TLS.Certificates = nil
 		kc.TLS.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return rot.rot.ClientCertificate() }
