@@ -66,6 +66,7 @@ var valueDecoders = json.JoinUnmarshalers(
 	json.UnmarshalFromFunc(decodeReading),
 	json.UnmarshalFromFunc(decodeMQTTReceived),
 	json.UnmarshalFromFunc(decodeDLQ),
+	json.UnmarshalFromFunc(decodeDeviceStatus),
 )
 
 // nullOptions are decodeOptions that also refuse null (decode_values.go).

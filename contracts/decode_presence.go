@@ -20,9 +20,10 @@ import (
 
 // Reasons the wire forms report.
 var (
-	errMissing   = errors.New("required")
-	errQoS       = errors.New("not an integer from 0 to 2")
-	errEmptyEnum = errors.New(`"" is not one of utf8, base64`)
+	errMissing    = errors.New("required")
+	errQoS        = errors.New("not an integer from 0 to 2")
+	errEmptyEnum  = errors.New(`"" is not one of utf8, base64`)
+	errConnection = errors.New("not an integer from 1 to " + strconv.FormatUint(MaxConnection, 10))
 )
 
 // missing reports the member name of the object just decoded as absent.
@@ -193,6 +194,28 @@ func decodeDLQ(dec *jsontext.Decoder, p *SystemDLQPayload) error {
 	*p = SystemDLQPayload{Reason: w.Reason, OriginalTopic: w.OriginalTopic, Raw: *w.Raw, Error: w.Error}
 	if w.RawEncoding != nil {
 		p.RawEncoding = *w.RawEncoding
+	}
+	return nil
+}
+
+type deviceStatusWire struct {
+	DeviceID   string       `json:"deviceId"`
+	Status     DeviceStatus `json:"status"`
+	Reason     string       `json:"reason"`
+	Connection *float64     `json:"connection"` // JSON has numbers: 1.0 is the integer 1
+}
+
+func decodeDeviceStatus(dec *jsontext.Decoder, p *DeviceStatusChangedPayload) error {
+	var w deviceStatusWire
+	if err := json.UnmarshalDecode(dec, &w); err != nil {
+		return err
+	}
+	*p = DeviceStatusChangedPayload{DeviceID: w.DeviceID, Status: w.Status, Reason: w.Reason}
+	if c := w.Connection; c != nil {
+		if *c != math.Trunc(*c) || *c < 1 || *c > MaxConnection {
+			return &json.SemanticError{JSONPointer: dec.StackPointer().AppendToken("connection"), Err: errConnection}
+		}
+		p.Connection = uint64(*c)
 	}
 	return nil
 }

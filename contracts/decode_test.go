@@ -108,6 +108,12 @@ var payloadCases = []wrongCase{
 	{contracts.TypeIntegrationMQTTReceived, "payload.payload", deleted, "payload.payload", contracts.ErrRequired},
 	{contracts.TypeIntegrationMQTTReceived, "payload.payloadEncoding", `"hex"`, "payload.payloadEncoding", contracts.ErrInvalidValue},
 
+	{contracts.TypeDeviceStatusChanged, "payload.connection", `0`, "payload.connection", contracts.ErrInvalidValue},
+	{contracts.TypeDeviceStatusChanged, "payload.connection", `-1`, "payload.connection", contracts.ErrInvalidValue},
+	{contracts.TypeDeviceStatusChanged, "payload.connection", `2.5`, "payload.connection", contracts.ErrInvalidValue},
+	{contracts.TypeDeviceStatusChanged, "payload.connection", `9007199254740992`, "payload.connection", contracts.ErrInvalidValue},
+	{contracts.TypeDeviceStatusChanged, "payload.connection", `"3"`, "payload.connection", contracts.ErrWrongType},
+
 	{contracts.TypeSystemDLQ, "payload.raw", deleted, "payload.raw", contracts.ErrRequired},
 	{contracts.TypeSystemDLQ, "payload.rawEncoding", `"base64"`, "payload.raw", contracts.ErrInvalidValue},
 	{contracts.TypeSystemDLQ, "payload.reason", deleted, "payload.reason", contracts.ErrRequired},
@@ -244,6 +250,8 @@ func TestDecodeAccepts(t *testing.T) {
 		{"zero value reading", contracts.TypeDeviceTelemetry, "payload.readings[0].value", `0`, nil},
 		{"qos 0", contracts.TypeIntegrationMQTTReceived, "payload.qos", `0`, nil},
 		{"qos 1.0", contracts.TypeIntegrationMQTTReceived, "payload.qos", `1.0`, nil},
+		{"connection absent, as before it existed", contracts.TypeDeviceStatusChanged, "payload.connection", deleted, nil},
+		{"connection 3.0", contracts.TypeDeviceStatusChanged, "payload.connection", `3.0`, nil},
 		{"status on an event is unknown", contracts.TypeDeviceBound, "status", `42`, nil},
 		{"expiresAt on a response is unknown", contracts.TypeDeviceResponseRPC, "expiresAt", `"soon"`, nil},
 		{"the first second of 1970", contracts.TypeDeviceBound, "payload.boundAt", `"1970-01-01T00:00:00Z"`, nil},

@@ -113,9 +113,21 @@ type DeviceStatusChangedPayload struct {
 	DeviceID string `json:"deviceId"`
 	// Status is the new status.
 	Status DeviceStatus `json:"status"`
-	// Reason, when present, says why ("connected", "lost connection").
+	// Reason, when present, says why ("connected", "connection lost",
+	// "stopped").
 	Reason string `json:"reason,omitzero"`
+	// Connection, when present, numbers the device's connections: it grows
+	// with each connection, across restarts. It orders the statuses of one
+	// device whatever the order they arrive in: a higher connection
+	// outranks a lower one, and of the same connection the offline
+	// outranks the online. Absent (zero) in events of agents before it.
+	Connection uint64 `json:"connection,omitzero" jsonschema:"minimum=1,maximum=9007199254740991"`
 }
+
+// MaxConnection is the largest [DeviceStatusChangedPayload.Connection]:
+// the largest integer a JSON number holds exactly in every language
+// (JavaScript's Number.MAX_SAFE_INTEGER, 2^53-1).
+const MaxConnection = 1<<53 - 1
 
 // DeviceStatus is whether a device is connected.
 type DeviceStatus string
@@ -233,7 +245,17 @@ func (p *DeviceStatusChangedPayload) check() *Error {
 	return firstError(
 		requireString("payload.deviceId", p.DeviceID),
 		checkEnum("payload.status", p.Status),
+		checkConnection("payload.connection", p.Connection),
 	)
+}
+
+// checkConnection checks a connection number: 0 (absent) or 1 to
+// [MaxConnection].
+func checkConnection(path string, n uint64) *Error {
+	if n > MaxConnection {
+		return newError(ErrInvalidValue, path, strconv.FormatUint(n, 10)+" is more than "+strconv.FormatUint(MaxConnection, 10))
+	}
+	return nil
 }
 
 func (p *DeviceBoundPayload) check() *Error {
