@@ -171,6 +171,18 @@ func startRelay(t *testing.T, target string, stripMaxPacket bool) *relay {
 
 func (rl *relay) addr() string { return rl.ln.Addr().String() }
 
+// drop closes every connection relayed so far, as a network that fails
+// would: the broker sees the client's connection end without a
+// DISCONNECT.
+func (rl *relay) drop() {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	for _, c := range rl.conns {
+		c.Close()
+	}
+	rl.conns = nil
+}
+
 func (rl *relay) accept() {
 	for {
 		client, err := rl.ln.Accept()

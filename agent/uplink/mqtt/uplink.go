@@ -16,20 +16,23 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/uplink/status"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/backoff"
 	"github.com/iot-hub/agent/internal/certpool"
 	"github.com/iot-hub/agent/internal/lograte"
 )
 
-// Outbox is what the uplink needs of the outbox: records to publish, and
-// a way to queue its own status messages.
+// Outbox is what the uplink needs of the outbox: records to publish, a
+// way to queue its own status messages, and the cursor that keeps the
+// connection number.
 type Outbox interface {
 	Append(ctx context.Context, recs ...outbox.Record) error
 	TryNext(max int, wake chan struct{}) ([]outbox.Entry, error)
 	Ack(ids ...outbox.ID)
 	Release(ids ...outbox.ID)
 	Quarantine(id outbox.ID, reason string) error
+	status.Store
 }
 
 // Command is one message received on the device's commands topic, as the
@@ -121,7 +124,6 @@ type Uplink struct {
 	log    *slog.Logger
 	lines  *lograte.Logger // the lines the broker sets the pace of: per connection, per refusal
 	topics contracts.MQTTTopics
-	origin contracts.Origin
 	broker *url.URL
 	// maxPacket is the Maximum Packet Size asked of the broker.
 	maxPacket uint32
@@ -138,6 +140,11 @@ type Uplink struct {
 	hurry     bool              // Reconnect was called since the last accepted connection
 	redials   uint64            // Reconnect calls so far
 	cuts      map[uint16]int    // sizes of the payloads cut short, by packet identifier
+	// connection is the number of the connection being made, or of the
+	// current one; dialed says an attempt with it reached the broker.
+	connection uint64
+	dialed     bool
+	stopped    bool // the stopped status is published: disconnect without the Will
 }
 
 // New checks cfg and returns an uplink that publishes what box hands out
@@ -154,8 +161,8 @@ func New(cfg Config, box Outbox, handle Handler) (*Uplink, error) {
 	broker, _ := url.Parse(cfg.Broker) // checked by Validate
 	u := &Uplink{
 		cfg: cfg, box: box, handle: handle, log: cfg.Logger, lines: lograte.New(cfg.Logger, lograte.Config{}), topics: topics,
-		origin: contracts.DeviceOrigin(cfg.DeviceID), broker: broker,
-		state: State{Broker: cfg.Broker}, kick: make(chan struct{}, 1),
+		broker: broker,
+		state:  State{Broker: cfg.Broker}, kick: make(chan struct{}, 1),
 		maxPacket: maxPacketSize(cfg.MaxCommandBytes, topics.Commands), cuts: make(map[uint16]int),
 	}
 	if u.isTLS() {
@@ -252,13 +259,10 @@ func SchemeTLS(scheme string) (useTLS, known bool) {
 
 // Run connects, keeps reconnecting, publishes the outbox and receives
 // commands until ctx ends. Then it waits for the publishes in flight for
-// up to the ConnectTimeout, and disconnects so that the broker publishes
-// the offline status (the Last Will) at once.
+// up to the ConnectTimeout, publishes the offline "stopped" status and
+// disconnects; if that status could not be published, it disconnects so
+// that the broker publishes the Last Will at once.
 func (u *Uplink) Run(ctx context.Context) error {
-	will, err := u.status(contracts.DeviceOffline, "connection lost")
-	if err != nil {
-		return err
-	}
 	connCtx, cancelConn := context.WithCancel(context.Background())
 	defer cancelConn()
 	sess := newAckSession(u.cfg.Window)
@@ -279,8 +283,6 @@ func (u *Uplink) Run(ctx context.Context) error {
 		ConnectTimeout:                u.cfg.ConnectTimeout,
 		ConnectUsername:               u.cfg.Username,
 		ConnectPassword:               []byte(u.cfg.Password),
-		WillMessage:                   &paho.WillMessage{Topic: u.topics.Status, Payload: will, QoS: 1, Retain: true},
-		WillProperties:                &paho.WillProperties{ContentType: "application/json"},
 		OnConnectionUp:                u.onUp,
 		OnConnectionDown:              u.onDown,
 		OnConnectError: func(err error) {
@@ -290,8 +292,12 @@ func (u *Uplink) Run(ctx context.Context) error {
 		},
 		// autopaho asks for no problem information unless told; 1 is the
 		// MQTT default, and without it mochi-mqtt strips user properties.
-		// The Maximum Packet Size keeps commands too large away.
+		// The Maximum Packet Size keeps commands too large away. Each
+		// CONNECT gets its own Last Will (status.go).
 		ConnectPacketBuilder: func(c *paho.Connect, _ *url.URL) (*paho.Connect, error) {
+			if err := u.willFor(c); err != nil {
+				return nil, err
+			}
 			if c.Properties == nil {
 				c.Properties = &paho.ConnectProperties{}
 			}
@@ -299,9 +305,10 @@ func (u *Uplink) Run(ctx context.Context) error {
 			c.Properties.MaximumPacketSize = &u.maxPacket
 			return c, nil
 		},
-		// Disconnect with reason 0x04: the broker publishes the Will, so
-		// subscribers see the gateway go offline when it stops.
-		DisconnectPacketBuilder: func() *paho.Disconnect { return &paho.Disconnect{ReasonCode: 0x04} },
+		// Disconnect normally once the stopped status is published, else
+		// with reason 0x04: the broker publishes the Will, so subscribers
+		// see the gateway go offline when it stops.
+		DisconnectPacketBuilder: u.disconnectPacket,
 		ClientConfig: paho.ClientConfig{
 			ClientID:          u.cfg.DeviceID,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){u.onMessage(ctx, sess)},
@@ -315,9 +322,14 @@ func (u *Uplink) Run(ctx context.Context) error {
 		return fmt.Errorf("mqtt: %w", err)
 	}
 	<-ctx.Done()
-	u.awaitInFlight(q)
 	stopCtx, cancel := context.WithTimeout(context.Background(), u.cfg.ConnectTimeout)
 	defer cancel()
+	if u.awaitInFlight(q) {
+		stopped := u.publishStopped(stopCtx, cm)
+		u.mu.Lock()
+		u.stopped = stopped
+		u.mu.Unlock()
+	}
 	if err := cm.Disconnect(stopCtx); err != nil && !errors.Is(err, autopaho.ConnectionDownError) {
 		u.log.Warn("mqtt: disconnect", "err", err) // autopaho did not stop in time: go on
 	}
@@ -325,13 +337,27 @@ func (u *Uplink) Run(ctx context.Context) error {
 }
 
 // awaitInFlight waits, up to ConnectTimeout, until every entry taken from
-// the outbox is settled; what is left is sent again on the next start.
-func (u *Uplink) awaitInFlight(q *outboxQueue) {
+// the outbox is settled, and reports whether they all were; what is left
+// is sent again on the next start.
+func (u *Uplink) awaitInFlight(q *outboxQueue) bool {
 	select {
 	case <-q.stop():
+		return true
 	case <-time.After(u.cfg.ConnectTimeout):
 		u.log.Warn("mqtt: stopped before every publish was acknowledged; they are sent again on the next start")
+		return false
 	}
+}
+
+// disconnectPacket is the DISCONNECT of a stop: normal once the stopped
+// status is published, else 0x04, which has the broker publish the Will.
+func (u *Uplink) disconnectPacket() *paho.Disconnect {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.stopped {
+		return &paho.Disconnect{ReasonCode: 0x00}
+	}
+	return &paho.Disconnect{ReasonCode: 0x04}
 }
 
 // dial connects, with the current TLS configuration when the broker's
@@ -373,7 +399,7 @@ func (u *Uplink) dial(ctx context.Context, _ autopaho.ClientConfig, server *url.
 		b.Close()
 		return nil, errSuperseded
 	}
-	u.conn, u.connLeaf = b, sent.get()
+	u.conn, u.connLeaf, u.dialed = b, sent.get(), true
 	return b, nil
 }
 
@@ -431,6 +457,7 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 	if leaf != nil {
 		u.presented = leaf
 	}
+	connection := u.connection
 	u.mu.Unlock()
 	args := []any{"broker", u.cfg.Broker, "sessionPresent", ack.SessionPresent}
 	if leaf != nil {
@@ -453,12 +480,7 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: u.topics.Commands, QoS: 1}}}); err != nil {
 			u.lines.Error("subscribe", "mqtt: subscribe to commands", "topic", u.topics.Commands, "err", err)
 		}
-		online, err := u.status(contracts.DeviceOnline, "connected")
-		if err == nil {
-			err = u.box.Append(ctx, outbox.Record{Lane: outbox.LaneControl, Topic: u.topics.Status, Key: []byte(u.cfg.DeviceID),
-				Payload: online, Retain: true, Headers: []outbox.Header{{Key: HeaderContentType, Value: []byte("application/json")}}})
-		}
-		if err != nil {
+		if err := u.queueOnline(ctx, connection); err != nil {
 			u.lines.Error("online status", "mqtt: queue the online status", "err", err)
 		}
 	}()
@@ -493,16 +515,6 @@ func (u *Uplink) onMessage(ctx context.Context, sess *ackSession) func(paho.Publ
 		u.handle(ctx, c)
 		return true, nil
 	}
-}
-
-// status encodes a device.status.changed event of this device.
-func (u *Uplink) status(s contracts.DeviceStatus, reason string) ([]byte, error) {
-	m := contracts.NewDeviceStatusChanged(u.origin, contracts.DeviceStatusChangedPayload{DeviceID: u.cfg.DeviceID, Status: s, Reason: reason})
-	b, err := contracts.Encode(m)
-	if err != nil {
-		return nil, fmt.Errorf("mqtt: status: %w", err)
-	}
-	return b, nil
 }
 
 // loadTLS builds the TLS configuration from the files of cfg.
