@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/uplink/status"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/lograte"
 )
@@ -52,8 +53,7 @@ type Uplink struct {
 	box    Outbox
 	handle Handler
 	log    *slog.Logger
-	lines  *lograte.Logger // the lines the brokers set the pace of, by kind; franz-go's by message
-	origin contracts.Origin
+	lines  *lograte.Logger   // the lines the brokers set the pace of, by kind; franz-go's by message
 	key    []byte            // the device id, as a record key
 	topics map[string]string // the contracts' topic → its configured name
 	ran    atomic.Bool
@@ -75,7 +75,7 @@ func New(cfg Config, box Outbox, handle Handler) (*Uplink, error) {
 	cfg = cfg.withDefaults()
 	u := &Uplink{
 		cfg: cfg, box: box, handle: handle, log: cfg.Logger, lines: lograte.New(cfg.Logger, lograte.Config{Interval: rateEvery}),
-		origin: contracts.DeviceOrigin(cfg.DeviceID), key: []byte(cfg.DeviceID),
+		key:   []byte(cfg.DeviceID),
 		state: State{Brokers: strings.Join(cfg.Brokers, ",")}, topics: cfg.Topics.byContract(),
 	}
 	if cfg.SASL.Mechanism == MechanismPlain && cfg.TLS == nil {
@@ -113,7 +113,9 @@ func (u *Uplink) setConnected(up bool) {
 
 // Run produces the outbox and reads commands until ctx ends. It queues an
 // online device.status.changed when it starts, and an offline one when
-// it stops. Stopping is bounded: it waits up to ConnectTimeout for the
+// it stops, both numbered with a new connection number (package status).
+// Kafka has no Last Will: after a crash or kill -9 the online stays the
+// device's status until the next start's online, of a higher number. Stopping is bounded: it waits up to ConnectTimeout for the
 // records in flight and the offline status, and releases what the
 // brokers have not acknowledged by then, for the next start. It returns
 // an error only when it cannot start.
@@ -125,7 +127,12 @@ func (u *Uplink) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kafka: producer: %w", err)
 	}
-	u.queueStatus(ctx, contracts.DeviceOnline, "started")
+	connection, err := status.NextConnection(ctx, u.box)
+	if err != nil {
+		cl.Close()
+		return fmt.Errorf("kafka: %w", err)
+	}
+	u.queueStatus(ctx, contracts.DeviceOnline, status.ReasonStarted, connection)
 
 	cmds := newConsumer(u, cl)
 	cmdsDone := make(chan struct{})
@@ -139,7 +146,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 
 	stopCtx, cancel := context.WithTimeout(context.Background(), u.cfg.ConnectTimeout)
 	defer cancel()
-	p.offline = u.queueStatus(stopCtx, contracts.DeviceOffline, "stopped")
+	p.offline = u.queueStatus(stopCtx, contracts.DeviceOffline, status.ReasonStopped, connection)
 	if !p.finish(stopCtx) {
 		u.log.Warn("kafka: stopped before every record produced was acknowledged; they are sent again on the next start")
 	}
@@ -151,8 +158,8 @@ func (u *Uplink) Run(ctx context.Context) error {
 
 // queueStatus appends a device.status.changed event of this device to the
 // outbox's control lane and returns its correlationId; "" if it could not.
-func (u *Uplink) queueStatus(ctx context.Context, s contracts.DeviceStatus, reason string) string {
-	m := contracts.NewDeviceStatusChanged(u.origin, contracts.DeviceStatusChangedPayload{DeviceID: u.cfg.DeviceID, Status: s, Reason: reason})
+func (u *Uplink) queueStatus(ctx context.Context, s contracts.DeviceStatus, reason string, connection uint64) string {
+	m := status.Event(u.cfg.DeviceID, s, reason, connection)
 	b, err := contracts.Encode(m)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(ctx, u.cfg.ConnectTimeout)
