@@ -36,7 +36,8 @@
 // cursor.
 //
 // The uplink queues a device.status.changed through the outbox: online
-// when Run starts, offline when it stops.
+// ("started") when Run starts, offline ("stopped") when it stops, both
+// with the new connection number of that run (package status).
 //
 // # Caveats
 //
@@ -51,7 +52,8 @@
 //     partition with it: those are produced again one per round trip, to
 //     tell which to quarantine.
 //   - Kafka has no Last Will: a gateway that dies without stopping leaves
-//     its status online until it runs again.
+//     its status online until it runs again, when its online of a higher
+//     connection number comes.
 //   - Commands are at-least-once too: the cursor is stored at most once a
 //     second, and a command acknowledged after the last store is read
 //     again after a crash. The RPC dispatcher answers it again from its

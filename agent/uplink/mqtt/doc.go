@@ -5,9 +5,11 @@
 // autopaho, reconnecting forever with jittered exponential backoff. Its
 // session is persistent (Clean Start false, a Session Expiry Interval), so
 // QoS 1 commands sent while the gateway was offline arrive when it is
-// back. It subscribes to iot/v1/devices/{id}/commands, leaves a retained
-// offline device.status.changed as its Last Will, and queues a retained
-// online one through the outbox's control lane on every connect.
+// back. It subscribes to iot/v1/devices/{id}/commands, gives every
+// CONNECT its own retained offline device.status.changed as Last Will,
+// and queues a retained online one through the outbox's control lane on
+// every connect; both carry the connection's number, by which a consumer
+// orders them (package status, status.go).
 //
 // Publishing is QoS 1 with a window of in-flight messages: a record is
 // acked in the outbox only after its PUBACK, released for a retry when the
@@ -52,6 +54,8 @@
 //     that a Reconnect call drops right after (the CONNACK came first):
 //     whoever waits for a new certificate should wait for its serial.
 //   - Stopping (Run's context ending) waits up to ConnectTimeout for the
-//     publishes in flight, then disconnects with reason 0x04 so that the
-//     broker publishes the offline status at once.
+//     publishes in flight, publishes the offline "stopped" and disconnects
+//     normally; when the publishes in flight or that one do not end in
+//     time, it disconnects with reason 0x04 so that the broker publishes
+//     the Will ("connection lost") at once.
 package mqtt
