@@ -19,13 +19,14 @@ import (
 // one event, and equal ranks, do not outrank each other.
 func Outranks(a, b *contracts.DeviceStatusChanged) bool {
 	pa, pb := a.Payload, b.Payload
-	if pa.Connection != pb.Connection {
+	switch {
+	case pa.Connection != pb.Connection:
 		return pa.Connection > pb.Connection
+	case pa.Connection == 0:
+		return a.Timestamp.After(b.Timestamp)
+	default:
+		return pa.Status != pb.Status && pa.Status == contracts.DeviceOffline
 	}
-	if pa.Status != pb.Status {
-		return pa.Status == contracts.DeviceOffline
-	}
-	return pa.Connection == 0 && a.Timestamp.After(b.Timestamp)
 }
 
 // Current returns the status that counts among events, received in that
