@@ -8,6 +8,8 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 30s
 BENCHTIME   ?= 1s
 BENCHCOUNT  ?= 3
+# CONFORMANCE_SECONDS is how long make conformance runs each uplink's agent.
+CONFORMANCE_SECONDS ?= 60
 OUTBOX_RECORDS ?= 1000000
 # VERSION is what `bin/agent version` prints.
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -46,7 +48,7 @@ DEB_VERSION ?= $(shell v='$(VERSION:v%=%)'; case $$v in ([0-9]*.*) ;; (*) v=0.0.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 
 .PHONY: all build agent run test lint bench fuzz generate tidy cross package \
-        unit-check arm-smoke deb-test package-check
+        unit-check arm-smoke deb-test package-check conformance
 
 all: lint test build
 
@@ -158,3 +160,14 @@ deb-test: package
 
 ## package-check: unit-check, arm-smoke and deb-test.
 package-check: unit-check arm-smoke deb-test
+
+## conformance: the platform's side run for real (conformance/, Node 20):
+## npm ci, then the agent with each uplink for CONFORMANCE_SECONDS (60)
+## against mosquitto and kfake; kafkajs 2, MQTT.js 5 and Zod 3, used as the
+## platform's document uses them, validate every message it sends and
+## ask it RPCs (issue 18).
+conformance: agent
+	$(GO) build -o bin/conformance-kfake ./conformance/kfake
+	cd conformance && npm ci --no-audit --no-fund
+	cd conformance && node run.mjs --agent ../bin/agent --kfake ../bin/conformance-kfake \
+	  --seconds $(CONFORMANCE_SECONDS)

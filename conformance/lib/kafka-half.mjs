@@ -1,0 +1,140 @@
+// The Kafka half: the agent with its Kafka uplink against kfake, and the
+// backend's side with kafkajs 2 as the document writes it: default
+// settings, no codec package (gzip is the only one kafkajs ships), the
+// default partitioner, commands sent with no key (the document's producer)
+// and keyed by deviceId.
+import { Kafka, logLevel } from 'kafkajs';
+import { rpcCommand, checkAnswer, Methods } from './command.mjs';
+import { startAgent, startKfake, sleep } from './procs.mjs';
+import { Report } from './report.mjs';
+import { KafkaTopics, kafkaTopic } from './topics.mjs';
+
+const ANSWER_MS = 15000;
+
+// runKafka runs the agent for seconds, validates every record it writes to
+// its topics, asks it RPCs on device.commands, keyless and keyed, waits
+// for each answer on device.responses by correlationId, and stops it; it
+// returns the Report.
+export async function runKafka({ agentBin, kfakeBin, seconds, commandPartitions, deviceId }) {
+  const report = new Report('kafka');
+  const cluster = await startKfake(kfakeBin, commandPartitions);
+  const kafka = new Kafka({ clientId: 'conformance-backend', brokers: cluster.brokers, logLevel: logLevel.WARN });
+  const consumer = kafka.consumer({ groupId: `conformance-${Date.now()}` });
+  const producer = kafka.producer();
+  const waiters = new Map(); // correlationId -> resolve(parsed answer)
+  const statuses = [];
+  let crash;
+  let agent;
+  try {
+    consumer.on(consumer.events.CRASH, (e) => { crash = e.payload.error; });
+    await consumer.connect();
+    await producer.connect();
+    const topics = [KafkaTopics.DeviceResponses, KafkaTopics.DeviceEvents, KafkaTopics.DeviceTelemetry,
+      KafkaTopics.CertificateEvents, KafkaTopics.Dlq];
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ topic, message }) => {
+        const msg = report.validate(topic, message.value);
+        if (!msg) return;
+        const want = kafkaTopic(msg.eventType);
+        if (topic !== want) report.check(`${msg.eventType} on its topic`, false, `on ${topic}, want ${want}`);
+        if (message.key?.toString() !== deviceId) {
+          report.check(`${msg.eventType} keyed by the deviceId`, false, `key ${message.key}`);
+        }
+        const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString()]));
+        for (const h of ['eventType', 'correlationId', '__version']) {
+          if (headers[h] !== msg[h]) report.check(`${msg.eventType} header ${h}`, false, `${headers[h]}, body ${msg[h]}`);
+        }
+        if (msg.eventType === 'device.status.changed') statuses.push(msg);
+        if (msg.eventType === 'device.response.rpc') waiters.get(msg.correlationId)?.(msg);
+      },
+    });
+
+    agent = startAgent(agentBin, `
+deviceId: ${deviceId}
+stateDir: STATE_DIR
+log: {level: info, format: json}
+uplink:
+  kafka:
+    brokers: ["${cluster.brokers.join('", "')}"]
+    connectTimeout: 5s
+sensors:
+  - {name: sim, type: sim, interval: 1s}
+`);
+    // ask sends an RPC (keyed by deviceId or not) and resolves to the
+    // answer, or undefined.
+    const ask = async (method, keyed) => {
+      const cmd = rpcCommand(deviceId, method);
+      const answered = new Promise((resolve) => waiters.set(cmd.correlationId, resolve));
+      const message = keyed ? { key: deviceId, value: JSON.stringify(cmd) } : { value: JSON.stringify(cmd) };
+      await producer.send({ topic: KafkaTopics.DeviceCommands, messages: [message] });
+      const answer = await Promise.race([answered, sleep(ANSWER_MS)]);
+      waiters.delete(cmd.correlationId);
+      return { cmd, answer };
+    };
+
+    const first = await until(() => crash || report.valid.size > 0, 30000);
+    report.check('kafkajs reads the agent\'s records within 30 s', Boolean(first) && !crash, crash ? `consumer crashed: ${crash}` : '');
+    // The agent reads its commands partition from the end it finds when it
+    // has looked the partition up; the first keyed command is repeated
+    // until answered, as cmd/agent's Kafka e2e test does, to wait for that.
+    let warm;
+    for (let i = 0; i < 6 && !warm?.answer; i++) warm = await ask('getDeviceState', true);
+    report.check('a keyed command answered once the agent reads its partition', Boolean(warm?.answer));
+
+    const started = Date.now();
+    const asked = { keyed: 0, keyless: 0 };
+    const answeredOK = { keyed: 0, keyless: 0 };
+    for (let i = 0; Date.now() - started < seconds * 1000; i++) {
+      for (const keyed of [false, true]) {
+        const kind = keyed ? 'keyed' : 'keyless';
+        const { cmd, answer } = await ask(Methods[i % Methods.length], keyed);
+        asked[kind]++;
+        const wrong = answer ? checkAnswer(cmd, answer) : `no answer within ${ANSWER_MS} ms`;
+        if (wrong) report.check(`${kind} ${cmd.payload.method} ${cmd.correlationId} answered`, false, wrong);
+        else answeredOK[kind]++;
+      }
+      await sleep(Math.min(5000, Math.max(0, seconds * 1000 - (Date.now() - started))));
+    }
+    for (const kind of ['keyless', 'keyed']) {
+      report.check(`every ${kind} command answered on ${KafkaTopics.DeviceResponses}` +
+        (kind === 'keyless' ? ` (the document's producer; ${commandPartitions} commands partition(s))` : ''),
+      asked[kind] > 0 && answeredOK[kind] === asked[kind], `${answeredOK[kind]}/${asked[kind]}`);
+    }
+    report.check('telemetry received', (report.valid.get('device.telemetry') ?? 0) > 0);
+    report.check('status online received', statuses.some((s) => s.payload.status === 'online'));
+    report.check('kafkajs consumer did not crash', !crash, crash ? String(crash) : '');
+
+    const online = statuses.find((s) => s.payload.status === 'online');
+    const code = await agent.stop('SIGINT');
+    report.check('agent exits 0 on SIGINT', code === 0, `exit ${code}`);
+    const offline = await until(() => statuses.find((s) => s.payload.status === 'offline'), 10000);
+    report.check('status offline after the stop', Boolean(offline));
+    if (online && offline) {
+      // design.md: every message a consumer may de-duplicate or order has
+      // its own correlationId and a timestamp that orders it.
+      report.check('the offline has its own correlationId', offline.correlationId !== online.correlationId);
+      report.check('the offline is timestamped after the online', Date.parse(offline.timestamp) > Date.parse(online.timestamp),
+        `online ${online.timestamp}, offline ${offline.timestamp}`);
+    }
+  } catch (err) {
+    report.check('kafka half ran', false, err.stack);
+  } finally {
+    await consumer.disconnect().catch(() => {});
+    await producer.disconnect().catch(() => {});
+    if (agent && !agent.exited) await agent.stop('SIGKILL');
+    await cluster.proc.stop();
+    if (report.failed() && agent) console.log(`--- agent output (kafka) ---\n${agent.output()}`);
+  }
+  return report;
+}
+
+// until polls get every 50 ms and resolves to its first truthy value, or
+// to its last value after ms.
+async function until(get, ms) {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(50)) {
+    const v = get();
+    if (v) return v;
+  }
+  return get();
+}

@@ -1,0 +1,125 @@
+// The MQTT half: the agent with its MQTT uplink against mosquitto, and the
+// backend's side with MQTT.js 5 (protocol v5), as design.md maps the
+// document onto MQTT.
+import mqtt from 'mqtt';
+import { rpcCommand, checkAnswer, Methods } from './command.mjs';
+import { startAgent, startMosquitto, sleep } from './procs.mjs';
+import { Report } from './report.mjs';
+import { mqttSuffix } from './topics.mjs';
+
+const ANSWER_MS = 10000;
+
+// runMqtt runs the agent for seconds, validates every message it
+// publishes, asks it RPCs (a v5 Response Topic and Correlation Data, and
+// one without) and stops it; it returns the Report.
+export async function runMqtt({ agentBin, seconds, deviceId }) {
+  const report = new Report('mqtt');
+  const broker = await startMosquitto();
+  const base = `iot/v1/devices/${deviceId}/`;
+  const replyTopic = `conformance/replies/${deviceId}`;
+  const waiters = new Map(); // correlationId -> resolve(parsed answer)
+  const statuses = [];
+  let agent;
+  let client;
+  try {
+    client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'conformance-backend', clean: true });
+    client.on('message', (topic, payload, packet) => {
+      if (topic === base + 'commands') return; // the suite's own
+      const msg = report.validate(topic, payload);
+      if (!msg) return;
+      if (topic === replyTopic) {
+        const data = packet.properties?.correlationData?.toString('utf8');
+        if (data !== msg.correlationId) report.check(`Correlation Data of the answer ${msg.correlationId}`, false, `got ${data}`);
+        waiters.get(msg.correlationId)?.(msg);
+        return;
+      }
+      const want = base + mqttSuffix(msg.eventType);
+      if (topic !== want) report.check(`${msg.eventType} on its topic`, false, `on ${topic}, want ${want}`);
+      if (msg.payload.deviceId !== undefined && msg.payload.deviceId !== deviceId) {
+        report.check(`${msg.eventType} names the device`, false, `deviceId ${msg.payload.deviceId}`);
+      }
+      if (msg.eventType === 'device.status.changed') statuses.push(msg);
+      if (msg.eventType === 'device.response.rpc') waiters.get(msg.correlationId)?.(msg);
+    });
+    await client.subscribeAsync([base + '#', replyTopic], { qos: 1 });
+
+    agent = startAgent(agentBin, `
+deviceId: ${deviceId}
+stateDir: STATE_DIR
+log: {level: info, format: json}
+uplink:
+  mqtt:
+    broker: ${broker.url}
+    connectTimeout: 5s
+    backoffMin: 100ms
+    backoffMax: 1s
+sensors:
+  - {name: sim, type: sim, interval: 1s}
+`);
+    const online = await until(() => statuses.find((s) => s.payload.status === 'online'), 30000);
+    report.check('status online within 30 s', Boolean(online));
+
+    // ask sends an RPC and resolves to the answer, or undefined.
+    const ask = async (method, withResponseTopic) => {
+      const cmd = rpcCommand(deviceId, method);
+      const answered = new Promise((resolve) => waiters.set(cmd.correlationId, resolve));
+      const properties = withResponseTopic
+        ? { responseTopic: replyTopic, correlationData: Buffer.from(cmd.correlationId) }
+        : {};
+      await client.publishAsync(base + 'commands', JSON.stringify(cmd), { qos: 1, properties });
+      const answer = await Promise.race([answered, sleep(ANSWER_MS)]);
+      waiters.delete(cmd.correlationId);
+      return { cmd, answer };
+    };
+
+    const started = Date.now();
+    let asked = 0;
+    let answeredOK = 0;
+    for (let i = 0; Date.now() - started < seconds * 1000; i++) {
+      const { cmd, answer } = await ask(Methods[i % Methods.length], true);
+      asked++;
+      const wrong = answer ? checkAnswer(cmd, answer) : `no answer within ${ANSWER_MS} ms`;
+      if (wrong) report.check(`${cmd.payload.method} ${cmd.correlationId} answered on the Response Topic`, false, wrong);
+      else answeredOK++;
+      await sleep(Math.min(5000, Math.max(0, seconds * 1000 - (Date.now() - started))));
+    }
+    report.check('every RPC with a Response Topic answered', asked > 0 && answeredOK === asked, `${answeredOK}/${asked}`);
+
+    const plain = await ask('getSensors', false);
+    report.check('an RPC without a Response Topic answered on .../responses',
+      Boolean(plain.answer) && !checkAnswer(plain.cmd, plain.answer),
+      plain.answer ? checkAnswer(plain.cmd, plain.answer) : 'no answer');
+
+    report.check('telemetry received', (report.valid.get('device.telemetry') ?? 0) > 0);
+
+    const code = await agent.stop('SIGINT');
+    report.check('agent exits 0 on SIGINT', code === 0, `exit ${code}`);
+    const offline = await until(() => statuses.find((s) => s.payload.status === 'offline'), 10000);
+    report.check('status offline after the stop', Boolean(offline));
+    if (online && offline) {
+      // design.md: every message a consumer may de-duplicate or order has
+      // its own correlationId and a timestamp that orders it.
+      report.check('the offline has its own correlationId', offline.correlationId !== online.correlationId);
+      report.check('the offline is timestamped after the online', Date.parse(offline.timestamp) > Date.parse(online.timestamp),
+        `online ${online.timestamp}, offline ${offline.timestamp}`);
+    }
+  } catch (err) {
+    report.check('mqtt half ran', false, err.stack);
+  } finally {
+    await client?.endAsync();
+    if (agent && !agent.exited) await agent.stop('SIGKILL');
+    await broker.proc.stop();
+    if (report.failed() && agent) console.log(`--- agent output (mqtt) ---\n${agent.output()}`);
+  }
+  return report;
+}
+
+// until polls get every 50 ms and resolves to its first truthy value, or
+// undefined after ms.
+async function until(get, ms) {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(50)) {
+    const v = get();
+    if (v) return v;
+  }
+  return get();
+}
