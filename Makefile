@@ -10,6 +10,10 @@ BENCHTIME   ?= 1s
 BENCHCOUNT  ?= 3
 # CONFORMANCE_SECONDS is how long make conformance runs each uplink's agent.
 CONFORMANCE_SECONDS ?= 60
+# CONFORMANCE_COMMAND_PARTITIONS is the partitions of the commands topic
+# in make conformance: with more than 1, keyless and LegacyPartitioner-keyed
+# commands land on partitions other than the agent's.
+CONFORMANCE_COMMAND_PARTITIONS ?= 1
 OUTBOX_RECORDS ?= 1000000
 # VERSION is what `bin/agent version` prints.
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -170,4 +174,4 @@ conformance: agent
 	$(GO) build -o bin/conformance-kfake ./conformance/kfake
 	cd conformance && npm ci --no-audit --no-fund
 	cd conformance && node run.mjs --agent ../bin/agent --kfake ../bin/conformance-kfake \
-	  --seconds $(CONFORMANCE_SECONDS)
+	  --seconds $(CONFORMANCE_SECONDS) --command-partitions $(CONFORMANCE_COMMAND_PARTITIONS)
