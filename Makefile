@@ -11,9 +11,10 @@ BENCHCOUNT  ?= 3
 # CONFORMANCE_SECONDS is how long make conformance runs each uplink's agent.
 CONFORMANCE_SECONDS ?= 60
 # CONFORMANCE_COMMAND_PARTITIONS is the partitions of the commands topic
-# in make conformance: with more than 1, keyless and LegacyPartitioner-keyed
-# commands land on partitions other than the agent's.
-CONFORMANCE_COMMAND_PARTITIONS ?= 1
+# in make conformance: keyless and LegacyPartitioner-keyed commands land on
+# partitions other than the agent's, which it reads with commandsPartitions:
+# all.
+CONFORMANCE_COMMAND_PARTITIONS ?= 3
 OUTBOX_RECORDS ?= 1000000
 # VERSION is what `bin/agent version` prints.
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)

@@ -3,7 +3,7 @@
 // agent. Usage:
 //
 //   node run.mjs --agent ../bin/agent --kfake ../bin/conformance-kfake \
-//     [--seconds 60] [--uplinks mqtt,kafka] [--command-partitions 1]
+//     [--seconds 60] [--uplinks mqtt,kafka] [--command-partitions 3]
 //
 // It exits 0 only when every message validated and every check passed.
 import { parseArgs } from 'node:util';
@@ -16,7 +16,7 @@ const { values } = parseArgs({
     kfake: { type: 'string', default: '../bin/conformance-kfake' },
     seconds: { type: 'string', default: '60' },
     uplinks: { type: 'string', default: 'mqtt,kafka' },
-    'command-partitions': { type: 'string', default: '1' },
+    'command-partitions': { type: 'string', default: '3' },
   },
 });
 const seconds = Number(values.seconds);

@@ -127,6 +127,9 @@ export const DeviceStatusChangedEventSchema = BaseDomainEventSchema.extend({
     deviceId: DeviceIdSchema,
     status: z.enum(['online', 'offline']),
     reason: z.string().optional(),
+    // [design] the connection number that orders a device's statuses:
+    // the higher wins; for the same one, offline beats online.
+    connection: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   }),
 });
 

@@ -102,6 +102,13 @@ sensors:
       report.check('the offline has its own correlationId', offline.correlationId !== online.correlationId);
       report.check('the offline is timestamped after the online', Date.parse(offline.timestamp) > Date.parse(online.timestamp),
         `online ${online.timestamp}, offline ${offline.timestamp}`);
+      // README, "Device status": the higher connection number wins; for
+      // the same one, offline beats online.
+      const c = (s) => s.payload.connection ?? 0;
+      report.check('the offline outranks the online by the status rule',
+        c(offline) > c(online) || (c(offline) === c(online) && c(offline) > 0),
+        `online connection ${c(online)}, offline connection ${c(offline)} (${offline.payload.reason})`);
+      report.check('a clean stop says stopped', offline.payload.reason === 'stopped', `reason ${offline.payload.reason}`);
     }
   } catch (err) {
     report.check('mqtt half ran', false, err.stack);
