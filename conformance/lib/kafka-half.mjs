@@ -8,6 +8,7 @@ import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { rpcCommand, checkAnswer, Methods } from './command.mjs';
 import { startAgent, startKfake, sleep } from './procs.mjs';
 import { Report } from './report.mjs';
+import { checkStop, until } from './stop.mjs';
 import { KafkaTopics, kafkaTopic } from './topics.mjs';
 
 const ANSWER_MS = 15000;
@@ -112,24 +113,7 @@ sensors:
     report.check('kafkajs consumer did not crash', !crash, crash ? String(crash) : '');
 
     const online = statuses.find((s) => s.payload.status === 'online');
-    const code = await agent.stop('SIGINT');
-    report.check('agent exits 0 on SIGINT', code === 0, `exit ${code}`);
-    const offline = await until(() => statuses.find((s) => s.payload.status === 'offline'), 10000);
-    report.check('status offline after the stop', Boolean(offline));
-    if (online && offline) {
-      // design.md: every message a consumer may de-duplicate or order has
-      // its own correlationId and a timestamp that orders it.
-      report.check('the offline has its own correlationId', offline.correlationId !== online.correlationId);
-      report.check('the offline is timestamped after the online', Date.parse(offline.timestamp) > Date.parse(online.timestamp),
-        `online ${online.timestamp}, offline ${offline.timestamp}`);
-      // README, "Device status": the higher connection number wins; for
-      // the same one, offline beats online.
-      const c = (s) => s.payload.connection ?? 0;
-      report.check('the offline outranks the online by the status rule',
-        c(offline) > c(online) || (c(offline) === c(online) && c(offline) > 0),
-        `online connection ${c(online)}, offline connection ${c(offline)} (${offline.payload.reason})`);
-      report.check('a clean stop says stopped', offline.payload.reason === 'stopped', `reason ${offline.payload.reason}`);
-    }
+    await checkStop(report, agent, statuses, online);
   } catch (err) {
     report.check('kafka half ran', false, err.stack);
   } finally {
@@ -143,12 +127,3 @@ sensors:
   return report;
 }
 
-// until polls get every 50 ms and resolves to its first truthy value, or
-// to its last value after ms.
-async function until(get, ms) {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(50)) {
-    const v = get();
-    if (v) return v;
-  }
-  return get();
-}
