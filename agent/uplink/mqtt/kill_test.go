@@ -54,8 +54,23 @@ func uplinkChild(spec string) int {
 func TestKilledAgentLeavesOfflineLastWill(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{})
 	sub := b.Subscribe(t, topics.Status, 1)
+	cmd := startUplinkChild(t, b.URL(), t.TempDir())
+	checkStatus(t, sub.WaitFor(t, 1, 10*time.Second), contracts.DeviceOnline)
+	killChild(t, cmd)
+	msgs := sub.WaitFor(t, 2, 30*time.Second)
+	checkStatus(t, msgs, contracts.DeviceOffline)
+	if !msgs[len(msgs)-1].Retain {
+		t.Error("the Last Will is not retained; a subscriber coming later would not see the gateway offline")
+	}
+}
+
+// startUplinkChild runs an uplink on the outbox in dir, against broker, in
+// a child process, and returns once the child says it is connected. The
+// test's cleanup kills the child, if the test did not, and reaps it.
+func startUplinkChild(t *testing.T, broker, dir string) *exec.Cmd {
+	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), envChild+"="+b.URL()+" "+t.TempDir())
+	cmd.Env = append(os.Environ(), envChild+"="+broker+" "+dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -63,19 +78,20 @@ func TestKilledAgentLeavesOfflineLastWill(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Wait()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil || line != "connected\n" {
 		cmd.Process.Kill()
 		t.Fatalf("child said %q, %v; want connected", line, err)
 	}
-	checkStatus(t, sub.WaitFor(t, 1, 10*time.Second), contracts.DeviceOnline)
-	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no DISCONNECT is sent
+	return cmd
+}
+
+// killChild kills the child with SIGKILL: it sends no DISCONNECT, so the
+// broker publishes its Last Will.
+func killChild(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
-	}
-	msgs := sub.WaitFor(t, 2, 30*time.Second)
-	checkStatus(t, msgs, contracts.DeviceOffline)
-	if !msgs[len(msgs)-1].Retain {
-		t.Error("the Last Will is not retained; a subscriber coming later would not see the gateway offline")
 	}
 }

@@ -1,9 +1,6 @@
 package mqtt_test
 
 import (
-	"bufio"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -55,7 +52,7 @@ func TestStatusRuleThroughALifetime(t *testing.T) {
 	r.stop()
 	statustest.Await(t, sub, wait, "stopped again", is(contracts.DeviceOffline, status.ReasonStopped, second))
 
-	killUplinkChild(t, b.URL(), dir) // online, then kill -9
+	killChild(t, startUplinkChild(t, b.URL(), dir)) // online, then kill -9
 	events = statustest.Await(t, sub, wait, "Last Will of the killed", is(contracts.DeviceOffline, status.ReasonConnectionLost, third))
 	killed := statustest.Check(t, events, statustest.Want{Status: contracts.DeviceOffline, Reason: status.ReasonConnectionLost}, 5)
 
@@ -71,28 +68,4 @@ func TestStatusRuleThroughALifetime(t *testing.T) {
 		t.Errorf("%d distinct correlationIds among the offlines; want 4 (lost, stopped, stopped, killed)", len(offlines))
 	}
 	t.Logf("connections %d, %d, %d, %d; %d status events, %d distinct offlines", first, second, third, killed.Payload.Connection, len(events), len(offlines))
-}
-
-// killUplinkChild runs an uplink on the outbox in dir in a child process
-// until it is connected, then kills it with SIGKILL.
-func killUplinkChild(t *testing.T, broker, dir string) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), envChild+"="+broker+" "+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || line != "connected\n" {
-		cmd.Process.Kill()
-		t.Fatalf("child said %q, %v; want connected", line, err)
-	}
-	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no DISCONNECT is sent
-		t.Fatal(err)
-	}
 }
