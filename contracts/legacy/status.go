@@ -136,7 +136,9 @@ type statusPayloadWire struct {
 // EncodeStatusChanged converts a device.status.changed event, which must
 // be valid, into a legacy status event, its timestamp written as RFC 3339
 // in UTC with milliseconds; a timestamp before 1970 or after 9999 is an
-// error, as contracts.Validate has it. The correlationId and the source are lost.
+// error, as contracts.Validate has it. The correlationId, the source and
+// payload.connection are lost: the legacy format has no place for them,
+// and its consumers order a device's statuses by timestamp alone.
 func EncodeStatusChanged(m *contracts.DeviceStatusChanged) ([]byte, error) {
 	b, err := encodeStatus(m)
 	if err != nil {

@@ -131,6 +131,12 @@ func TestEncodeStatusChanged(t *testing.T) {
 		{"timestamp in another zone, sub-millisecond",
 			valid(time.Date(2026, 11, 27, 11, 15, 30, 123456789, time.FixedZone("CET", 3600))),
 			`{"type":"DeviceStatusChanged","deviceId":"gw-1","timestamp":"2026-11-27T10:15:30.123Z","payload":{"status":"online"}}`, nil},
+		// The legacy format has no place for the connection number.
+		{"connection dropped", func() *contracts.DeviceStatusChanged {
+			m := valid(now)
+			m.Payload.Connection = 7
+			return m
+		}(), `{"type":"DeviceStatusChanged","deviceId":"gw-1","timestamp":"2026-11-27T10:15:30.123Z","payload":{"status":"online"}}`, nil},
 		{"invalid message", contracts.NewDeviceStatusChanged(o, contracts.DeviceStatusChangedPayload{Status: contracts.DeviceOnline}),
 			"payload.deviceId: required", contracts.ErrRequired},
 		{"timestamp before 1970", valid(time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC)),
