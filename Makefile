@@ -170,7 +170,8 @@ package-check: unit-check arm-smoke deb-test
 ## npm ci, then the agent with each uplink for CONFORMANCE_SECONDS (60)
 ## against mosquitto and kfake; kafkajs 2, MQTT.js 5 and Zod 3, used as the
 ## platform's document uses them, validate every message it sends and
-## ask it RPCs (issue 18).
+## ask it RPCs, two agents on one cluster, round trips timed through
+## docs/backend.md's TypeScript example, compiled by tsc (issue 18).
 conformance: agent
 	$(GO) build -o bin/conformance-kfake ./conformance/kfake
 	cd conformance && npm ci --no-audit --no-fund

@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { runMqtt } from './lib/mqtt-half.mjs';
 import { runKafka } from './lib/kafka-half.mjs';
+import { loadExample } from './lib/example.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +27,8 @@ if (!(seconds > 0) || !Number.isInteger(commandPartitions) || commandPartitions 
   process.exit(2);
 }
 const halves = { mqtt: runMqtt, kafka: runKafka };
+// docs/backend.md's example, compiled: both halves call through it.
+const example = await loadExample();
 const reports = [];
 for (const name of values.uplinks.split(',')) {
   if (!halves[name]) {
@@ -34,7 +37,7 @@ for (const name of values.uplinks.split(',')) {
   }
   const started = Date.now();
   const report = await halves[name]({
-    agentBin: values.agent, kfakeBin: values.kfake, seconds, commandPartitions, deviceId: `conformance-${name}-gw`,
+    agentBin: values.agent, kfakeBin: values.kfake, seconds, commandPartitions, deviceId: `conformance-${name}-gw`, example,
   });
   console.log(`${report.summary()} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   reports.push(report);

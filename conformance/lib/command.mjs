@@ -1,7 +1,7 @@
 // The commands the suite sends, made as the document's backend makes
 // them: through its Zod schema, with no expiresAt (the document has none).
 import { randomUUID } from 'node:crypto';
-import { DeviceRpcCommandSchema } from '../schemas.js';
+import { DeviceRpcCommandSchema } from '@iot-hub/contracts-kafka';
 
 // rpcCommand returns a device.command.rpc for deviceId asking method.
 export function rpcCommand(deviceId, method) {
@@ -24,6 +24,6 @@ export function checkAnswer(cmd, answer) {
   if (answer.correlationId !== cmd.correlationId) return `correlationId ${answer.correlationId}, want ${cmd.correlationId}`;
   if (answer.status !== 'success') return `status ${answer.status}: ${JSON.stringify(answer.error)}`;
   if (answer.payload.deviceId !== cmd.payload.deviceId) return `deviceId ${answer.payload.deviceId}`;
-  if (answer.source.type !== 'device') return `source.type ${answer.source.type}`;
+  if (answer.source.type !== 'device' || answer.source.id !== cmd.payload.deviceId) return `source ${answer.source.type}/${answer.source.id}`;
   return '';
 }

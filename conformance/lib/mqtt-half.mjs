@@ -6,14 +6,18 @@ import { rpcCommand, checkAnswer, Methods } from './command.mjs';
 import { startAgent, startMosquitto, sleep } from './procs.mjs';
 import { Report } from './report.mjs';
 import { checkStop, until } from './stop.mjs';
+import { timeCalls } from './timing.mjs';
 import { mqttSuffix } from './topics.mjs';
 
 const ANSWER_MS = 10000;
+// CALLS is how many RPCs each round-trip figure times.
+export const CALLS = 100;
 
 // runMqtt runs the agent for seconds, validates every message it
 // publishes, asks it RPCs (a v5 Response Topic and Correlation Data, and
-// one without) and stops it; it returns the Report.
-export async function runMqtt({ agentBin, seconds, deviceId }) {
+// one without), times the round trip of the example of docs/backend.md
+// with Nagle's algorithm on and off, and stops it; it returns the Report.
+export async function runMqtt({ agentBin, seconds, deviceId, example }) {
   const report = new Report('mqtt');
   const broker = await startMosquitto();
   const base = `iot/v1/devices/${deviceId}/`;
@@ -44,19 +48,7 @@ export async function runMqtt({ agentBin, seconds, deviceId }) {
     });
     await client.subscribeAsync([base + '#', replyTopic], { qos: 1 });
 
-    agent = startAgent(agentBin, `
-deviceId: ${deviceId}
-stateDir: STATE_DIR
-log: {level: info, format: json}
-uplink:
-  mqtt:
-    broker: ${broker.url}
-    connectTimeout: 5s
-    backoffMin: 100ms
-    backoffMax: 1s
-sensors:
-  - {name: sim, type: sim, interval: 1s}
-`);
+    agent = startAgent(agentBin, agentConfig(deviceId, broker.url));
     const online = await until(() => statuses.find((s) => s.payload.status === 'online'), 30000);
     report.check('status online within 30 s', Boolean(online));
 
@@ -93,7 +85,12 @@ sensors:
 
     report.check('telemetry received', (report.valid.get('device.telemetry') ?? 0) > 0);
 
-    await checkStop(report, agent, statuses, online);
+    // waitForResponse's round trip, with Nagle's algorithm on (MQTT.js's
+    // default) and off on the backend's connection; mosquitto keeps its
+    // default (on).
+    await timeRoundTrips(report, example, broker, deviceId, [false, true]);
+
+    await checkStop(report, agent, statuses, online, example.outranks);
   } catch (err) {
     report.check('mqtt half ran', false, err.stack);
   } finally {
@@ -102,6 +99,62 @@ sensors:
     await broker.proc.stop();
     if (report.failed() && agent) console.log(`--- agent output (mqtt) ---\n${agent.output()}`);
   }
+  await timeWithoutNagle(report, agentBin, deviceId, example);
   return report;
+}
+
+// agentConfig is the agent's configuration for deviceId with broker.
+function agentConfig(deviceId, broker) {
+  return `
+deviceId: ${deviceId}
+stateDir: STATE_DIR
+log: {level: info, format: json}
+uplink:
+  mqtt:
+    broker: ${broker}
+    connectTimeout: 5s
+    backoffMin: 100ms
+    backoffMax: 1s
+sensors:
+  - {name: sim, type: sim, interval: 1s}
+`;
+}
+
+// timeRoundTrips times CALLS RPCs to deviceId through broker with
+// docs/backend.md's MqttRpc, once per backend setting of noDelays
+// (false: Nagle's algorithm on).
+async function timeRoundTrips(report, example, broker, deviceId, noDelays) {
+  for (const noDelay of noDelays) {
+    const rpc = await example.MqttRpc.connect(broker.url, `conformance-example-${noDelay ? 'nodelay' : 'nagle'}`, noDelay);
+    try {
+      await timeCalls(report, `MQTT round trip, backend ${noDelay ? 'TCP_NODELAY' : 'Nagle on'}, mosquitto ${broker.noDelay ? 'TCP_NODELAY' : 'Nagle on'}`,
+        CALLS, () => rpc.call(deviceId, 'getDeviceState'));
+    } finally {
+      await rpc.stop();
+    }
+  }
+}
+
+// timeWithoutNagle times the round trip with Nagle's algorithm off on
+// both sides of mosquitto (set_tcp_nodelay true; the agent's Go
+// connections have it off already), with an agent of its own.
+async function timeWithoutNagle(report, agentBin, deviceId, example) {
+  const broker = await startMosquitto(true);
+  const agent = startAgent(agentBin, agentConfig(deviceId, broker.url));
+  try {
+    const rpc = await example.MqttRpc.connect(broker.url, 'conformance-example-ready');
+    let ready;
+    for (let i = 0; i < 6 && !ready; i++) ready = await rpc.call(deviceId, 'getDeviceState', 5000).catch(() => undefined);
+    await rpc.stop();
+    report.check('an agent on a mosquitto with set_tcp_nodelay answers', Boolean(ready));
+    if (ready) await timeRoundTrips(report, example, broker, deviceId, [true]);
+    report.check('that agent exits 0 on SIGINT', await agent.stop('SIGINT') === 0);
+  } catch (err) {
+    report.check('round trips without Nagle timed', false, err.stack);
+  } finally {
+    if (!agent.exited) await agent.stop('SIGKILL');
+    await broker.proc.stop();
+    if (report.failed()) console.log(`--- agent output (mqtt, set_tcp_nodelay) ---\n${agent.output()}`);
+  }
 }
 

@@ -85,15 +85,17 @@ export class Proc {
 }
 
 // startMosquitto starts mosquitto on a free loopback port with anonymous
-// access and no persistence, and returns {proc, url}.
-export async function startMosquitto() {
+// access and no persistence, with Nagle's algorithm on (its default)
+// unless noDelay, and returns {proc, url, noDelay}.
+export async function startMosquitto(noDelay = false) {
   const dir = tempDir('mosquitto');
   const port = await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n`);
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n` +
+    (noDelay ? 'set_tcp_nodelay true\n' : ''));
   const proc = new Proc('mosquitto', 'mosquitto', ['-c', conf]);
   await waitPort(port, proc, 10000);
-  return { proc, url: `mqtt://127.0.0.1:${port}` };
+  return { proc, url: `mqtt://127.0.0.1:${port}`, noDelay };
 }
 
 // startKfake starts the kfake binary and returns {proc, brokers}: it

@@ -1,6 +1,6 @@
 // Report collects the suite's checks and the messages it validated, and
 // prints them.
-import { parseMessage } from '../schemas.js';
+import { parseMessage } from '@iot-hub/contracts-kafka';
 
 export class Report {
   constructor(name) {
@@ -8,6 +8,13 @@ export class Report {
     this.checks = []; // {name, ok, detail}
     this.valid = new Map(); // eventType -> count
     this.invalid = []; // {where, error, raw}
+    this.figures = []; // {name, value}
+  }
+
+  // figure records a measured value to print in the summary.
+  figure(name, value) {
+    this.figures.push({ name, value });
+    console.log(`${this.name}: ${name}: ${value}`);
   }
 
   // check records a named check and whether it passed.
@@ -38,12 +45,13 @@ export class Report {
   }
 
   // summary is one paragraph: the counts of valid messages by type, the
-  // invalid ones and the checks.
+  // invalid ones and the checks, then the figures, one a line.
   summary() {
     const counts = [...this.valid].map(([t, n]) => `${t}=${n}`).join(' ');
     const failedChecks = this.checks.filter((c) => !c.ok).length;
     return `${this.name}: ${failedChecks ? 'FAIL' : this.invalid.length ? 'FAIL' : 'PASS'}; ` +
       `valid messages: ${counts || 'none'}; invalid: ${this.invalid.length}; ` +
-      `checks: ${this.checks.length - failedChecks}/${this.checks.length} passed`;
+      `checks: ${this.checks.length - failedChecks}/${this.checks.length} passed` +
+      this.figures.map((f) => `\n  ${f.name}: ${f.value}`).join('');
   }
 }

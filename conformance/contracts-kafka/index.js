@@ -190,6 +190,7 @@ export const CertificateRotationFailedEventSchema = BaseDomainEventSchema.extend
 // --- Users, integrations, dead letters [design] ---
 
 // [design] user.created, user.updated, user.deleted {userId, ...}.
+/** @template {'user.created' | 'user.updated' | 'user.deleted'} T @param {T} type */
 const userEvent = (type) => BaseDomainEventSchema.extend({
   eventType: z.literal(type),
   payload: z.object({ userId: UserIdSchema }).passthrough(),
