@@ -11,7 +11,13 @@ import (
 	"math/big"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
+
+// TestMain fails the package's tests if any leaves a goroutine behind: a
+// rotator's Run among them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // t0 is the tests' "now".
 var t0 = time.Date(2026, 11, 27, 10, 15, 30, 0, time.UTC)

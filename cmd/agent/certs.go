@@ -32,6 +32,44 @@ var certsTestHook func(*certs.RotatorConfig)
 type rotation struct {
 	rot *certs.Rotator
 	up  lateUplink
+
+	// The trials of certificates on Kafka (kafkaTrial) run on goroutines
+	// of their own, under the rotation's context; its task waits for
+	// them.
+	mu     sync.Mutex
+	ctx    context.Context // the running rotation's; nil before
+	trials sync.WaitGroup
+}
+
+// start runs the rotator as a task, whose stop also waits for the trials
+// it started; nil without a rotation.
+func (r *rotation) start() *task {
+	if r == nil {
+		return nil
+	}
+	return startTask("the certificate rotation", func(ctx context.Context) error {
+		r.mu.Lock()
+		r.ctx = ctx
+		r.mu.Unlock()
+		err := r.rot.Run(ctx)
+		r.trials.Wait()
+		return err
+	})
+}
+
+// try runs a trial on a goroutine of its own, under the rotation's
+// context, unless the rotation is not running.
+func (r *rotation) try(trial func(ctx context.Context)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx == nil || r.ctx.Err() != nil {
+		return
+	}
+	r.trials.Add(1)
+	go func() {
+		defer r.trials.Done()
+		trial(r.ctx)
+	}()
 }
 
 // lateUplink is the rotator's Uplink, set once the uplink exists.
@@ -131,25 +169,25 @@ func (r *rotation) certificate() *x509.Certificate {
 // uplink's connections take the current pair whenever they connect.
 type kafkaTrial struct {
 	up      *kafka.Uplink
-	rot     *certs.Rotator
+	r       *rotation
 	timeout time.Duration
 	log     *slog.Logger
 }
 
 func (k kafkaTrial) Reconnect() {
-	go func() {
-		cert, err := k.rot.ClientCertificate()
+	k.r.try(func(ctx context.Context) {
+		cert, err := k.r.rot.ClientCertificate()
 		if err != nil {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
+		ctx, cancel := context.WithTimeout(ctx, k.timeout)
 		defer cancel()
 		if err := k.up.Probe(ctx, cert); err != nil {
 			k.log.Warn("certs: the Kafka brokers refuse the certificate", "serial", cert.Leaf.SerialNumber.Text(16), "err", err)
 			return
 		}
-		k.rot.Connected(cert.Leaf)
-	}()
+		k.r.rot.Connected(cert.Leaf)
+	})
 }
 
 // renewal returns getDeviceState's view of the renewal; nil without one.

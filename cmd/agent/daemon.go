@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/x509"
 	"log/slog"
 	"os"
@@ -34,16 +33,18 @@ var rpcTestHook func(rpc.Deps) rpc.Deps
 
 // runAgent runs the agent until SIGTERM or SIGINT arrives on sigs, and
 // returns the exit code. It owns everything it starts: the outbox, the
-// embedded broker, the sampler's and the uplink's goroutines.
+// embedded broker, and a task (tasks.go) per component that runs: the
+// sampler, the uplink, the certificate rotation, the health endpoint.
 //
 // With health enabled, the health and metrics endpoint listens before
 // anything runs, serves once the uplink runs, and stops first.
 //
-// Stopping: the sensors first (no new telemetry), then the uplink, which
-// waits up to its ConnectTimeout for the publishes in flight and
-// disconnects so that the broker publishes the offline status; then the
-// embedded broker and the outbox close. Every wait is bounded; a second
-// SIGTERM or SIGINT exits at once (the outbox is safe against that).
+// Stopping: the health endpoint, the sensors (no new telemetry), the
+// commands being run, the rotation, then the uplink, which waits up to
+// its ConnectTimeout for the publishes in flight and disconnects so that
+// the broker publishes the offline status; then the embedded broker and
+// the outbox close. Every wait is bounded; a second SIGTERM or SIGINT
+// exits at once (the outbox is safe against that).
 func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 	log.Info("agent starting", "version", version, "deviceId", cfg.DeviceID, "broker", cfg.Uplink.MQTT.Broker, "stateDir", cfg.StateDir)
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
@@ -131,28 +132,12 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		return exitError
 	}
 
-	sensorsCtx, stopSensors := context.WithCancel(context.Background())
-	defer stopSensors()
-	samplerDone := make(chan error, 1)
-	go func() { samplerDone <- sampler.Run(sensorsCtx) }()
-	uplinkCtx, stopUplink := context.WithCancel(context.Background())
-	defer stopUplink()
-	uplinkDone := make(chan error, 1)
-	go func() { uplinkDone <- up.run(uplinkCtx) }()
-	rotCtx, stopRotation := context.WithCancel(context.Background())
-	defer stopRotation()
-	rotDone := make(chan error, 1)
-	if rot != nil {
-		go func() { rotDone <- rot.rot.Run(rotCtx) }()
-	} else {
-		rotDone <- nil
-	}
-	healthCtx, stopHealth := context.WithCancel(context.Background())
-	defer stopHealth()
-	var healthDone chan error // nil with health off, or once it failed
+	sampling := startTask("the sensors", sampler.Run)
+	uplinking := startTask("the uplink", up.run)
+	rotating := rot.start()
+	var serving *task // nil with health off, or once it failed
 	if hs != nil {
-		healthDone = make(chan error, 1)
-		go func() { healthDone <- hs.Run(healthCtx) }()
+		serving = startTask("the health endpoint", hs.Run)
 		log.Info("health: listening", "addr", hs.Addr().String())
 	}
 
@@ -162,7 +147,6 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 	defer stopPings()
 
 	code := exitOK
-	uplinkRunning := true
 wait:
 	for {
 		select {
@@ -175,70 +159,34 @@ wait:
 			}
 			log.Info("agent stopping", "signal", sig.String())
 			break wait
-		case err := <-uplinkDone:
-			uplinkRunning = false
+		case err := <-uplinking.ended():
+			uplinking = nil
 			log.Error("agent: the uplink stopped", "err", err)
 			code = exitError
 			break wait
-		case err := <-healthDone: // the agent's work goes on without it
-			healthDone = nil
+		case err := <-serving.ended(): // the agent's work goes on without it
+			serving = nil
 			log.Error("agent: the health endpoint stopped", "err", err)
 		}
 	}
 
 	notify.stopping()
-	stopHealth()
-	if healthDone != nil && !await(healthDone, health.ShutdownTimeout+time.Second, sigs, log, "the health endpoint") {
-		code = exitError
-	}
-	stopSensors()
-	if !await(samplerDone, samplerStopTimeout, sigs, log, "the sensors") {
-		code = exitError
-	}
+	// Each is stopped, in this order, whether the one before stopped in
+	// time or not.
+	ok := serving.stop(health.ShutdownTimeout+time.Second, sigs, log)
+	ok = sampling.stop(samplerStopTimeout, sigs, log) && ok
 	// The commands being run are answered while the uplink still runs, so
 	// their answers and acknowledgements can go out; commands that come
 	// meanwhile are left unacknowledged, for the next run.
-	dispatcherDone := make(chan error, 1)
-	go func() { dispatcher.Close(); dispatcherDone <- nil }()
-	if !await(dispatcherDone, cfg.RPC.Timeout+5*time.Second, sigs, log, "the commands being run") {
-		code = exitError
-	}
+	ok = waitTask("the commands being run", dispatcher.Close).stop(cfg.RPC.Timeout+5*time.Second, sigs, log) && ok
 	// A rotation stops between its steps, each durable: the next run
 	// resumes it.
-	stopRotation()
-	if !await(rotDone, 15*time.Second, sigs, log, "the certificate rotation") {
-		code = exitError
-	}
-	stopUplink()
-	if uplinkRunning && !await(uplinkDone, up.stopTimeout, sigs, log, "the uplink") {
+	ok = rotating.stop(15*time.Second, sigs, log) && ok
+	ok = uplinking.stop(up.stopTimeout, sigs, log) && ok
+	if !ok {
 		code = exitError
 	}
 	return code
-}
-
-// await waits for done for up to timeout, or until a second stop signal,
-// which exits the process. It reports whether done came.
-func await(done <-chan error, timeout time.Duration, sigs <-chan os.Signal, log *slog.Logger, what string) bool {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				log.Error("agent: stopping "+what, "err", err)
-			}
-			return true
-		case <-t.C:
-			log.Error("agent: "+what+" did not stop in time; going on", "timeout", timeout)
-			return false
-		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
-				continue
-			}
-			log.Warn("agent: second signal; exiting now (the outbox keeps what was not sent)", "signal", sig.String())
-			os.Exit(exitError)
-		}
-	}
 }
 
 // closeOutbox closes the outbox, logging what is left in it.

@@ -87,7 +87,7 @@ func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.D
 	var certificate func() *x509.Certificate
 	switch {
 	case rot != nil:
-		rot.up.set(kafkaTrial{up: up, rot: rot.rot, timeout: kc.ConnectTimeout, log: log})
+		rot.up.set(kafkaTrial{up: up, r: rot, timeout: kc.ConnectTimeout, log: log})
 		certificate = rot.certificate
 	case kc.TLS != nil && len(kc.TLS.Certificates) > 0:
 		cert, _ := x509.ParseCertificate(kc.TLS.Certificates[0].Certificate[0])

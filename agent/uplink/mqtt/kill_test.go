@@ -12,6 +12,8 @@ import (
 
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
+	"go.uber.org/goleak"
+
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/mqtttest"
 )
@@ -21,12 +23,13 @@ import (
 // directory, separated by a space.
 const envChild = "MQTT_UPLINK_CHILD"
 
-// TestMain runs the child's body instead of the tests when envChild is set.
+// TestMain runs the child's body instead of the tests when envChild is
+// set, and otherwise the tests, failing if any leaves a goroutine behind.
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(envChild); spec != "" {
 		os.Exit(uplinkChild(spec))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // uplinkChild runs an uplink until the process is killed, printing

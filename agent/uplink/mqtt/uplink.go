@@ -145,6 +145,13 @@ type Uplink struct {
 	connection uint64
 	dialed     bool
 	stopped    bool // the stopped status is published: disconnect without the Will
+	// onUp's work (subscribe, queue the online status) runs on its own
+	// goroutines, under runCtx; Run ends it and waits for them before it
+	// returns, so none appends to the outbox after. done: Run is
+	// returning, and onUp starts no more.
+	runCtx context.Context
+	tasks  sync.WaitGroup
+	done   bool
 }
 
 // New checks cfg and returns an uplink that publishes what box hands out
@@ -264,7 +271,10 @@ func SchemeTLS(scheme string) (useTLS, known bool) {
 // that the broker publishes the Last Will at once.
 func (u *Uplink) Run(ctx context.Context) error {
 	connCtx, cancelConn := context.WithCancel(context.Background())
-	defer cancelConn()
+	defer u.endTasks(cancelConn)
+	u.mu.Lock()
+	u.runCtx = connCtx
+	u.mu.Unlock()
 	sess := newAckSession(u.cfg.Window)
 	defer sess.close()
 	server := *u.broker
@@ -334,6 +344,16 @@ func (u *Uplink) Run(ctx context.Context) error {
 		u.log.Warn("mqtt: disconnect", "err", err) // autopaho did not stop in time: go on
 	}
 	return nil
+}
+
+// endTasks cancels the connection's context and waits for onUp's
+// goroutines.
+func (u *Uplink) endTasks(cancel context.CancelFunc) {
+	u.mu.Lock()
+	u.done = true
+	u.mu.Unlock()
+	cancel()
+	u.tasks.Wait()
 }
 
 // awaitInFlight waits, up to ConnectTimeout, until every entry taken from
@@ -458,7 +478,14 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 		u.presented = leaf
 	}
 	connection := u.connection
+	done, runCtx := u.done, u.runCtx
+	if !done {
+		u.tasks.Add(1)
+	}
 	u.mu.Unlock()
+	if done {
+		return // a connection made as Run stops
+	}
 	args := []any{"broker", u.cfg.Broker, "sessionPresent", ack.SessionPresent}
 	if leaf != nil {
 		args = append(args, "certSerial", leaf.SerialNumber.Text(16), "certNotAfter", leaf.NotAfter)
@@ -472,7 +499,8 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 		u.cfg.OnConnect(leaf)
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), u.cfg.ConnectTimeout)
+		defer u.tasks.Done()
+		ctx, cancel := context.WithTimeout(runCtx, u.cfg.ConnectTimeout)
 		defer cancel()
 		// The subscription first: a backend that sends a command as soon
 		// as it sees the device online must find it subscribed, also on
