@@ -8,7 +8,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/certs"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
-	"github.com/iot-hub/agent/internal/certpool"
+	"github.com/iot-hub/agent/internal/tlsfiles"
 )
 
 // Certificates configures the renewal of the client certificate on the
@@ -119,7 +119,7 @@ func (c *Config) RotationRequestFile() string { return filepath.Join(c.StateDir,
 // daemon wires (store, outbox, uplink, topic); it reads the CA bundle.
 func (c *Config) RotatorConfig(log *slog.Logger) (certs.RotatorConfig, error) {
 	k := c.Certificates
-	roots, err := certpool.Load(k.CAFile)
+	roots, err := tlsfiles.CAPool(k.CAFile)
 	if err != nil {
 		return certs.RotatorConfig{}, fmt.Errorf("certificates.caFile: %w", err)
 	}

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,7 +9,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/uplink/kafka"
-	"github.com/iot-hub/agent/internal/certpool"
+	"github.com/iot-hub/agent/internal/tlsfiles"
 )
 
 // Kafka configures the Kafka uplink, which produces the outbox straight
@@ -237,20 +236,9 @@ func (c *Config) KafkaConfig(log *slog.Logger) (kafka.Config, error) {
 	if !k.TLS {
 		return cfg, nil
 	}
-	cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-	if k.CAFile != "" {
-		pool, err := certpool.Load(k.CAFile)
-		if err != nil {
-			return kafka.Config{}, fmt.Errorf("uplink.kafka.caFile: %w", err)
-		}
-		cfg.TLS.RootCAs = pool
-	}
-	if k.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(k.CertFile, k.KeyFile)
-		if err != nil {
-			return kafka.Config{}, fmt.Errorf("uplink.kafka.certFile, keyFile: %w", err)
-		}
-		cfg.TLS.Certificates = []tls.Certificate{cert}
+	var err error
+	if cfg.TLS, err = tlsfiles.Config(k.CAFile, k.CertFile, k.KeyFile); err != nil {
+		return kafka.Config{}, fmt.Errorf("uplink.kafka: %w", err)
 	}
 	return cfg, nil
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/iot-hub/agent/agent/config"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
-	"github.com/iot-hub/agent/internal/certpool"
+	"github.com/iot-hub/agent/internal/tlsfiles"
 )
 
 // Exit codes of agent call, which differ from the other subcommands': a
@@ -212,20 +212,9 @@ func brokerAddr(broker string) (addr string, useTLS bool, err error) {
 // callTLS builds the TLS configuration (1.2 at least) from the files
 // given; an empty caFile means the system's CAs.
 func callTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pool, err := certpool.Load(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("--ca: %w", err)
-		}
-		c.RootCAs = pool
-	}
-	if certFile != "" {
-		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("--cert and --key: %w", err)
-		}
-		c.Certificates = []tls.Certificate{pair}
+	c, err := tlsfiles.Config(caFile, certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca, --cert, --key: %w", err)
 	}
 	return c, nil
 }

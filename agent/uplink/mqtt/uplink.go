@@ -19,8 +19,8 @@ import (
 	"github.com/iot-hub/agent/agent/uplink/status"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/backoff"
-	"github.com/iot-hub/agent/internal/certpool"
 	"github.com/iot-hub/agent/internal/lograte"
+	"github.com/iot-hub/agent/internal/tlsfiles"
 )
 
 // Outbox is what the uplink needs of the outbox: records to publish, a
@@ -547,22 +547,7 @@ func (u *Uplink) onMessage(ctx context.Context, sess *ackSession) func(paho.Publ
 
 // loadTLS builds the TLS configuration from the files of cfg.
 func loadTLS(cfg Config) (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.CAFile != "" {
-		pool, err := certpool.Load(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("CA bundle: %w", err)
-		}
-		c.RootCAs = pool
-	}
-	if cfg.CertFile != "" {
-		pair, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("client certificate: %w", err)
-		}
-		c.Certificates = []tls.Certificate{pair}
-	}
-	return c, nil
+	return tlsfiles.Config(cfg.CAFile, cfg.CertFile, cfg.KeyFile)
 }
 
 // reconnectBackoff returns the delay before connection attempt n
