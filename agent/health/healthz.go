@@ -8,6 +8,7 @@ import (
 	"github.com/go-json-experiment/json"
 
 	"github.com/iot-hub/agent/agent/sensors"
+	"github.com/iot-hub/agent/contracts"
 )
 
 // Statuses of /healthz.
@@ -114,7 +115,7 @@ func reportOf(sn *snapshot) report {
 
 // stamp formats t as the contract's timestamps are: RFC 3339, UTC,
 // milliseconds.
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+func stamp(t time.Time) string { return t.UTC().Format(contracts.TimeLayout) }
 
 // seconds is d in seconds, to the millisecond.
 func seconds(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }

@@ -213,4 +213,4 @@ func encodeResult(v any) (jsontext.Value, error) {
 
 // stamp formats t as the contract's timestamps are: RFC 3339, UTC,
 // milliseconds.
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+func stamp(t time.Time) string { return t.UTC().Format(contracts.TimeLayout) }

@@ -126,8 +126,8 @@ func openRotation(cfg *config.Config, log *slog.Logger, box *outbox.Store) (*rot
 		return nil, err
 	}
 	st := r.rot.Status()
-	log.Info("certs: client certificate", "serial", st.Serial, "notAfter", st.NotAfter.UTC().Format("2006-01-02T15:04:05Z"),
-		"renewAt", st.RenewAt.UTC().Format("2006-01-02T15:04:05Z"), "state", st.State)
+	log.Info("certs: client certificate", "serial", st.Serial, "notAfter", st.NotAfter.UTC().Format(time.RFC3339),
+		"renewAt", st.RenewAt.UTC().Format(time.RFC3339), "state", st.State)
 	return r, nil
 }
 
