@@ -16,6 +16,7 @@ import (
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/backoff"
+	"github.com/iot-hub/agent/internal/clock"
 	"github.com/iot-hub/agent/internal/lograte"
 )
 
@@ -69,10 +70,11 @@ type RotatorConfig struct {
 	// minute per kind, the next saying how many it suppressed. Default:
 	// discard.
 	Logger *slog.Logger
-	// Now is the clock; nil means time.Now. Rand draws the renewal point
-	// (see RenewAt); nil means math/rand/v2's Float64.
-	Now  func() time.Time
-	Rand func() float64
+	// Clock is the time the rotation reads and waits on; nil means
+	// clock.System. Rand draws the renewal point (see RenewAt); nil means
+	// math/rand/v2's Float64.
+	Clock clock.Clock
+	Rand  func() float64
 	// CrashPoint, when set, is called after each durable step of a
 	// rotation with its name ("key", "csr", "candidate", "trial",
 	// "promoted"): crash tests kill the agent there. Nil in the agent.
@@ -110,9 +112,7 @@ func (c RotatorConfig) withDefaults() RotatorConfig {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
+	c.Clock = clock.Or(c.Clock)
 	if c.Rand == nil {
 		c.Rand = rand.Float64
 	}
@@ -200,11 +200,11 @@ func NewRotator(cfg RotatorConfig) (*Rotator, error) {
 		return nil, fmt.Errorf("certs: rotator: %w", err)
 	}
 	r := &Rotator{
-		cfg: cfg, store: cfg.Store, log: cfg.Logger, lines: lograte.New(cfg.Logger, lograte.Config{Now: cfg.Now}),
+		cfg: cfg, store: cfg.Store, log: cfg.Logger, lines: lograte.New(cfg.Logger, lograte.Config{Now: cfg.Clock.Now}),
 		origin: contracts.DeviceOrigin(cfg.DeviceID),
 		events: make(chan event), conns: make(chan struct{}, 1),
 	}
-	r.origin.Clock = cfg.Now
+	r.origin.Clock = cfg.Clock.Now
 	pair, leaf, err := r.store.Current()
 	if err != nil {
 		return nil, fmt.Errorf("certs: rotator: %w", err)
@@ -217,7 +217,7 @@ func NewRotator(cfg RotatorConfig) (*Rotator, error) {
 	if cand, candLeaf, err := r.store.Candidate(); err == nil {
 		// A trial was under way: try the candidate again, afresh.
 		r.j.Phase, r.j.Serial = phaseTrying, serialOf(candLeaf)
-		r.j.PreviousSerial, r.j.TrialStarted = serialOf(leaf), cfg.Now()
+		r.j.PreviousSerial, r.j.TrialStarted = serialOf(leaf), cfg.Clock.Now()
 		r.active = cand
 	}
 	r.renewAt = RenewAt(leaf, cfg.Rand)
@@ -292,29 +292,26 @@ func (r *Rotator) send(ctx context.Context, e event) error {
 // CSRs the backend does not answer, tries and installs the certificates
 // it issues, rolls back the ones the broker refuses, and takes requests.
 func (r *Rotator) Run(ctx context.Context) error {
-	timer := time.NewTimer(0)
+	clk := r.cfg.Clock
+	timer := clk.NewTimer(0)
 	defer timer.Stop()
-	poll := time.NewTicker(r.cfg.RequestPoll)
+	poll := clk.NewTimer(r.cfg.RequestPoll)
 	defer poll.Stop()
 	for {
-		wake := r.step(ctx, r.cfg.Now())
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(max(time.Until(wake), 0))
+		now := clk.Now()
+		wake := r.step(ctx, now)
+		timer.Reset(max(wake.Sub(now), 0))
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-timer.C:
+		case <-timer.C():
 		case <-r.conns:
-			r.connected(ctx, r.cfg.Now())
+			r.connected(ctx, clk.Now())
 		case e := <-r.events:
-			e.done <- r.handle(ctx, e, r.cfg.Now())
-		case <-poll.C:
-			r.checkRequest(ctx, r.cfg.Now())
+			e.done <- r.handle(ctx, e, clk.Now())
+		case <-poll.C():
+			poll.Reset(r.cfg.RequestPoll)
+			r.checkRequest(ctx, clk.Now())
 		}
 	}
 }

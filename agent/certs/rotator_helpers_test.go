@@ -12,6 +12,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/clocktest"
 )
 
 // fakeOutbox keeps what a rotation appends, decoded.
@@ -101,7 +102,7 @@ func newRig(t *testing.T, edit ...func(*RotatorConfig)) *rig {
 	rg.cfg = RotatorConfig{
 		DeviceID: dev, Store: s, Roots: pool(ca), Outbox: rg.box, Uplink: rg.up, Topic: "iot/v1/devices/gw-0042/events",
 		Logger: slog.New(slog.NewTextHandler(rg.logs, nil)),
-		Now:    func() time.Time { return t0 },
+		Clock:  clocktest.New(t0),
 		Rand:   func() float64 { return 0.5 },
 	}
 	for _, e := range edit {
@@ -179,4 +180,15 @@ func (rg *rig) presented() string {
 		rg.t.Fatal(err)
 	}
 	return serialOf(c.Leaf)
+}
+
+// waitUntil polls cond until it holds, failing the test after 30 s: a
+// bound on a hang, not on speed.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: not within 30s", what)
+		}
+	}
 }

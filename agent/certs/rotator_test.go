@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/clocktest"
 )
 
 var ctx = context.Background()
@@ -50,6 +51,33 @@ func TestRenewalStartsWithinTheWindow(t *testing.T) {
 			t.Errorf("draw %v: status %+v", draw, s)
 		}
 	}
+}
+
+// TestRunWaitsOnItsClock: Run sleeps on the clock it is given, so a
+// test's clock moves its wait too: nothing before the renewal point, the
+// CSR once the clock reaches it.
+func TestRunWaitsOnItsClock(t *testing.T) {
+	clk := clocktest.New(t0)
+	rg := newRig(t, func(c *RotatorConfig) { c.Clock = clk })
+	renewAt := rg.r.Status().RenewAt
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- rg.r.Run(runCtx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	// Run's renewal timer and its poll of the request file.
+	waitUntil(t, "Run to arm its timers", func() bool { return clk.Timers() == 2 })
+	clk.Advance(renewAt.Sub(t0) - time.Second)
+	waitUntil(t, "Run to wait again", func() bool { return clk.Timers() == 2 })
+	if n := len(rg.csrs()); n != 0 {
+		t.Fatalf("%d CSRs a second before the renewal point; want 0", n)
+	}
+	clk.Advance(time.Second)
+	waitUntil(t, "the CSR at the renewal point", func() bool { return len(rg.csrs()) == 1 })
 }
 
 // TestCSRRetriesThroughAWeekLongOutage: the backend never answers for 7
@@ -429,8 +457,9 @@ func TestWaitsForTheClock(t *testing.T) {
 // often as a sender likes; each kind writes one line a minute, then one
 // saying how many it suppressed.
 func TestRepeatedMessagesAreLoggedOnceAMinute(t *testing.T) {
-	now := t0
-	rg := newRig(t, func(c *RotatorConfig) { c.Now = func() time.Time { return now } })
+	clk := clocktest.New(t0)
+	now := clk.Now()
+	rg := newRig(t, func(c *RotatorConfig) { c.Clock = clk })
 	if err := rg.r.handle(ctx, event{rotate: "test"}, now); err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +492,8 @@ func TestRepeatedMessagesAreLoggedOnceAMinute(t *testing.T) {
 			t.Errorf("%d messages: %d lines %q; want 1", n, len(got), msg)
 		}
 	}
-	now = now.Add(time.Minute)
+	clk.Advance(time.Minute)
+	now = clk.Now()
 	send(1)
 	for _, msg := range kinds {
 		if got := lines(msg); len(got) != 2 || !strings.HasSuffix(got[1], fmt.Sprintf(" suppressed=%d", n-1)) {
