@@ -122,6 +122,10 @@ func (d *Dispatcher) handle(req *Request) {
 		d.refuseInvalid(req, err)
 		return
 	}
+	if err := onItsTopic(req, m.Header().EventType); err != nil {
+		d.refuseMisrouted(req, m, err)
+		return
+	}
 	if h, ok := d.events[m.Header().EventType]; ok {
 		d.handleEvent(req, m, h)
 		return
@@ -150,6 +154,26 @@ func (d *Dispatcher) handle(req *Request) {
 	default:
 		d.run(req, cmd, method)
 	}
+}
+
+// onItsTopic reports a message of type t that came on another Kafka
+// topic than the catalogue's for t (when req says which it came on).
+func onItsTopic(req *Request, t contracts.EventType) error {
+	if want := t.Topic(); req.Catalogue != "" && want != req.Catalogue {
+		return fmt.Errorf("rpc: %s travels on %s; it came on %s", t, want, req.Catalogue)
+	}
+	return nil
+}
+
+// refuseMisrouted refuses m, which came on the wrong topic: an RPC is
+// answered INVALID_COMMAND and dead-lettered, as other invalid commands;
+// anything else, which gets no answer, is dead-lettered.
+func (d *Dispatcher) refuseMisrouted(req *Request, m contracts.Message, err error) {
+	if cmd, ok := m.(*contracts.DeviceCommandRPC); ok {
+		d.refuse(req, &cmd.Envelope, cmd.Payload.Method, contracts.CodeInvalidCommand, contracts.DLQInvalid, err)
+		return
+	}
+	d.deadLetter(req, contracts.DLQInvalid, req.Payload, m.Header().CorrelationID, err)
 }
 
 // tooLargeKept is how much of a command too large is kept in its dead

@@ -13,6 +13,12 @@
 //   - a dead letter (system.dlq) alone, for input that cannot be answered:
 //     not JSON, no usable correlationId, larger than MaxCommandBytes.
 //
+// On Kafka each type has its topic (contracts.EventType.Topic): the
+// uplink says which one a request came on (Request.Catalogue), and a
+// message on another topic than its type's is refused with a dead letter
+// (INVALID), an RPC answered INVALID_COMMAND too. MQTT carries every
+// inbound type on the device's commands topic.
+//
 // A command runs at most once per correlationId: its answer is kept in the
 // outbox's file with the answer record itself (outbox.Store.AppendMemo),
 // and a command delivered again, even after a restart, gets that answer

@@ -9,8 +9,9 @@ import (
 	"github.com/iot-hub/agent/contracts"
 )
 
-// EventHandler acts on a message of the commands topic that is not an
-// RPC: certificate.command.rotate, certificate.issued. It returns once
+// EventHandler acts on a message received that is not an RPC:
+// certificate.command.rotate (on Kafka, from device.commands) or
+// certificate.issued (from certificate.events). It returns once
 // the message is handled durably (the request is then acknowledged); an
 // error means the message was wrong, for another device say, and
 // dead-letters it with the error as the reason. A handler that cannot

@@ -11,6 +11,12 @@ import (
 type Request struct {
 	// Topic is the topic it came on.
 	Topic string
+	// Catalogue is the contracts' Kafka topic (contracts.Topic*) it came
+	// on, for a transport that carries each type on its own topic: a
+	// message whose eventType the catalogue puts on another topic
+	// (contracts.EventType.Topic) is refused. Empty when one topic
+	// carries every inbound type (MQTT's per-device commands topic).
+	Catalogue string
 	// Payload is the message body, as received.
 	Payload []byte
 	// Size is the message body's size as sent, when the uplink read only
