@@ -7,9 +7,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Command is one record of the commands topic for this device (its
-// payload's deviceId, or its key when the payload has none), as the
-// broker delivered it; decoding it is the handler's work.
+// Command is one record for this device (its payload's deviceId, or its
+// key when the payload has none), as the broker delivered it: of the
+// commands topic, or a certificate.issued of the certificates topic.
+// Decoding it is the handler's work.
 type Command struct {
 	// Payload is the record's value.
 	Payload []byte
@@ -19,6 +20,9 @@ type Command struct {
 	// Headers are the record's headers (eventType, correlationId,
 	// __version when the producer set them).
 	Headers []kgo.RecordHeader
+	// Topic is the topic it came on, by its configured name
+	// (Config.Topics): Commands or Certificates.
+	Topic string
 	// Partition and Offset locate the record.
 	Partition int32
 	Offset    int64
@@ -30,14 +34,7 @@ type Command struct {
 
 // Header returns the value of the command's header key, and whether it
 // has one.
-func (c Command) Header(key string) ([]byte, bool) {
-	for _, h := range c.Headers {
-		if h.Key == key {
-			return h.Value, true
-		}
-	}
-	return nil, false
-}
+func (c Command) Header(key string) ([]byte, bool) { return headerValue(c.Headers, key) }
 
 // Ack tells the uplink the command is handled for good: its answer, or
 // its dead letter, is in the outbox. Only then may the offset after it be

@@ -2,19 +2,20 @@ package kafka
 
 import "fmt"
 
-// CommandsPartitions names which partitions of the commands topic the
-// agent reads.
+// CommandsPartitions names which partitions of the commands topic, and
+// of the certificates topic, the agent reads.
 type CommandsPartitions string
 
-// Modes of reading the commands topic.
+// Modes of reading the commands and certificates topics.
 const (
-	// CommandsOwn reads the one partition the device id maps to with
-	// Config.Partitioner: the producers must key commands by device id,
-	// with that partitioner.
+	// CommandsOwn reads of each topic the one partition the device id
+	// maps to with Config.Partitioner: the producers must key commands
+	// and certificate.issued by device id, with that partitioner.
 	CommandsOwn CommandsPartitions = "own"
 	// CommandsAll reads every partition, for producers that send
-	// commands without a key, or with another partitioner. Each gateway
-	// then fetches the whole fleet's commands: for small fleets.
+	// without a key, or with another partitioner. Each gateway then
+	// fetches the whole fleet's commands and certificate events: for
+	// small fleets.
 	CommandsAll CommandsPartitions = "all"
 )
 

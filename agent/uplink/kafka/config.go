@@ -58,17 +58,18 @@ type Config struct {
 	// uplink's goroutines: it must be cheap, safe for concurrent use and
 	// must not block.
 	OnPublished func(lane outbox.Lane, latency time.Duration)
-	// Partitioner is how the producers of commands place a device's:
-	// PartitionerMurmur2 (the default) or PartitionerLegacy. It chooses
-	// the partition read with CommandsOwn.
+	// Partitioner is how the producers of commands and certificates
+	// place a device's: PartitionerMurmur2 (the default) or
+	// PartitionerLegacy. It chooses the partition read with CommandsOwn.
 	Partitioner Partitioner
-	// CommandsPartitions is which partitions of CommandsTopic are read:
-	// CommandsOwn (the default) or CommandsAll.
+	// CommandsPartitions is which partitions of Topics.Commands and
+	// Topics.Certificates are read: CommandsOwn (the default) or
+	// CommandsAll.
 	CommandsPartitions CommandsPartitions
 	// OnOtherDevice, when set, is told of every record read from
-	// CommandsTopic that is for another device, and skipped. It is
-	// called once per record, on the receive path: it must be cheap and
-	// must not block.
+	// Topics.Commands that is for another device, and skipped (not of
+	// the records of Topics.Certificates skipped). It is called once per
+	// record, on the receive path: it must be cheap and must not block.
 	OnOtherDevice func()
 }
 
@@ -180,6 +181,9 @@ func (c Config) Validate() error {
 	case len(cursorName(c.Topics.Commands, math.MaxInt32)) > outbox.MaxCursorName:
 		return fmt.Errorf("%w: Topics.Commands of %d bytes is too long to name the outbox cursors (%d bytes with kafka/ and the partition)",
 			ErrInvalidConfig, len(c.Topics.Commands), outbox.MaxCursorName)
+	case len(cursorName(c.Topics.Certificates, math.MaxInt32)) > outbox.MaxCursorName:
+		return fmt.Errorf("%w: Topics.Certificates of %d bytes is too long to name the outbox cursors (%d bytes with kafka/ and the partition)",
+			ErrInvalidConfig, len(c.Topics.Certificates), outbox.MaxCursorName)
 	case !slices.Contains(Compressions, c.Compression):
 		return fmt.Errorf("%w: Compression %q is not one of %s", ErrInvalidConfig, c.Compression, strings.Join(Compressions, ", "))
 	case c.Window < 1 || c.Window > MaxWindow:

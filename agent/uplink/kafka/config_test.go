@@ -31,6 +31,8 @@ func TestValidate(t *testing.T) {
 		{"bad-commands-topic", func(c *kafka.Config) { c.Topics.Commands = "device commands" }, "Topics.Commands"},
 		{"renamed-topics", func(c *kafka.Config) { c.Topics = kafka.Topics{Commands: "acme.cmd", DLQ: "acme.dlq"} }, ""},
 		{"duplicate-topic", func(c *kafka.Config) { c.Topics.Certificates = "device.events" }, `Topics.Certificates "device.events" is also Topics.Events`},
+		{"long-commands-topic", func(c *kafka.Config) { c.Topics.Commands = strings.Repeat("c", 249) }, "Topics.Commands of 249 bytes is too long"},
+		{"long-certificates-topic", func(c *kafka.Config) { c.Topics.Certificates = strings.Repeat("c", 249) }, "Topics.Certificates of 249 bytes is too long"},
 		{"bad-dlq-topic", func(c *kafka.Config) { c.Topics.DLQ = ".." }, "Topics.DLQ"},
 		{"every-compression", func(c *kafka.Config) { c.Compression = kafka.CompressionZstd }, ""},
 		{"unknown-compression", func(c *kafka.Config) { c.Compression = "brotli" },

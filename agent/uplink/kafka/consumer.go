@@ -1,18 +1,13 @@
 package kafka
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/iot-hub/agent/internal/backoff"
 )
@@ -21,64 +16,109 @@ import (
 // uplink stops reading more.
 const maxPending = 256
 
-// metadataEvery is how often the commands topic's partition count is
+// metadataEvery is how often the partition counts of the topics read are
 // read again: when partitions are added, the device's key maps to
 // another partition. A variable for the tests.
 var metadataEvery = 5 * time.Minute
 
-// Commands are read without a consumer group, offsets kept in the outbox
+// The consumer reads two topics with one client, so that one fetch
+// request covers both: the commands topic, and the certificates topic,
+// where the backend answers the device's CSRs with certificate.issued.
+// It reads them without a consumer group, offsets kept in the outbox
 // (cursor.go), from the one partition the device id maps to
 // (CommandsOwn) or from all (CommandsAll). A gateway thus needs no group
 // coordinator or ACL on groups. Whose a record is, the payload's
 // deviceId says, not its key: producers may send commands unkeyed.
 
-// consumer reads the device's commands.
+// source is one topic the consumer reads.
+type source struct {
+	topic string // its configured name
+	// certificates marks the certificates topic, of which only the
+	// device's certificate.issued is delivered.
+	certificates bool
+	// partitions is the topic's partition count when last read; 0 until
+	// it could be read.
+	partitions int
+}
+
+// topicPartition names one partition of a topic read.
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// consumer reads the device's commands and certificates.
 type consumer struct {
-	u     *Uplink
-	admin *kgo.Client // the producer's client, for metadata and offsets
-	topic string
-	log   *slog.Logger
-	w     *cursorWriter
+	u            *Uplink
+	admin        *kgo.Client // the producer's client, for metadata and offsets
+	commands     *source
+	certificates *source
+	log          *slog.Logger
+	w            *cursorWriter
 
 	mu    sync.Mutex
-	parts map[int32]*tracker
+	parts map[topicPartition]*tracker
 	acked chan struct{} // signalled on every Ack
 }
 
 func newConsumer(u *Uplink, admin *kgo.Client) *consumer {
 	return &consumer{
-		u: u, admin: admin, topic: u.cfg.Topics.Commands, log: u.log,
-		w: newCursorWriter(u.box, u.lines), parts: make(map[int32]*tracker),
+		u: u, admin: admin, log: u.log,
+		commands:     &source{topic: u.cfg.Topics.Commands},
+		certificates: &source{topic: u.cfg.Topics.Certificates, certificates: true},
+		w:            newCursorWriter(u.box, u.lines), parts: make(map[topicPartition]*tracker),
 		acked: make(chan struct{}, 1),
 	}
 }
 
-// run reads commands until ctx ends, then stores the cursors a last time,
-// waiting up to ConnectTimeout.
+// sources returns the topics read: the commands topic, then the
+// certificates topic.
+func (c *consumer) sources() []*source { return []*source{c.commands, c.certificates} }
+
+// run reads commands and certificates until ctx ends, then stores the
+// cursors a last time, waiting up to ConnectTimeout. It waits for the
+// commands topic to be readable; the certificates topic, when it cannot
+// be read at the start, is looked for again with the partition counts
+// (recheck), and commands are read meanwhile.
 func (c *consumer) run(ctx context.Context) {
-	n, ok := retry(ctx, c, "read the commands topic's partitions", c.partitions)
+	n, ok := retry(ctx, c, c.commands.topic, "read the commands topic's partitions", func(ctx context.Context) (int, error) {
+		return c.partitions(ctx, c.commands.topic)
+	})
 	if !ok {
 		return
 	}
-	offsets := make(map[int32]kgo.Offset)
-	for _, p := range c.toRead(0, n) {
-		start, ok := retry(ctx, c, "find where to read commands from", func(ctx context.Context) (kgo.Offset, error) {
-			return c.startOffset(ctx, p, n)
-		})
-		if !ok {
-			return
+	c.commands.partitions = n
+	reqCtx, cancel := context.WithTimeout(ctx, c.u.cfg.ConnectTimeout)
+	n, err := c.partitions(reqCtx, c.certificates.topic)
+	cancel()
+	switch {
+	case ctx.Err() != nil:
+		return
+	case err != nil:
+		c.log.Warn("kafka: cannot read the certificates topic's partitions; certificate.issued is not received until it can, looked for again soon",
+			"topic", c.certificates.topic, "err", err)
+	default:
+		c.certificates.partitions = n
+	}
+	consume := make(map[string]map[int32]kgo.Offset)
+	for _, s := range c.sources() {
+		if s.partitions == 0 {
+			continue
 		}
-		offsets[p] = start
+		consume[s.topic] = make(map[int32]kgo.Offset)
+		for _, p := range c.toRead(0, s.partitions) {
+			start, ok := retry(ctx, c, s.topic, "find where to read "+s.topic+" from", func(ctx context.Context) (kgo.Offset, error) {
+				return c.startOffset(ctx, s, p)
+			})
+			if !ok {
+				return
+			}
+			consume[s.topic][p] = start
+		}
 	}
-	own := c.u.cfg.Partitioner.partition(c.u.key, n)
-	var from any = "start"
-	if next, known := c.parts[own].cursor(); known {
-		from = next
-	}
-	c.log.Info("kafka: reading commands", "topic", c.topic, "partitions", c.u.cfg.CommandsPartitions, "of", n,
-		"partitioner", c.u.cfg.Partitioner, "partition", own, "from", from)
+	c.logReading()
 	opts := append(c.u.commonOpts(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.topic: offsets}),
+		kgo.ConsumePartitions(consume),
 		// A stored offset no longer in the log (retention passed it while
 		// the gateway was off): read what is left.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -96,7 +136,7 @@ func (c *consumer) run(ctx context.Context) {
 		defer close(writerDone)
 		c.w.run(ctx)
 	}()
-	c.poll(ctx, cl, n)
+	c.poll(ctx, cl)
 	cl.Close()
 	<-writerDone
 	stopCtx, cancel := context.WithTimeout(context.Background(), c.u.cfg.ConnectTimeout)
@@ -104,9 +144,43 @@ func (c *consumer) run(ctx context.Context) {
 	c.w.flush(stopCtx)
 }
 
-// poll reads and hands out records until ctx ends.
-func (c *consumer) poll(ctx context.Context, cl *kgo.Client, partitions int) {
-	checked := time.Now()
+// logReading says, once per start, which partitions are read and from
+// where: the line "kafka: reading commands", with the certificates
+// topic's as attributes of their own.
+func (c *consumer) logReading() {
+	attrs := []any{"topic", c.commands.topic, "partitions", c.u.cfg.CommandsPartitions, "of", c.commands.partitions, "partitioner", c.u.cfg.Partitioner}
+	attrs = append(attrs, c.position(c.commands, "partition", "from")...)
+	attrs = append(attrs, "certificates", c.certificates.topic, "certificatesOf", c.certificates.partitions)
+	if c.certificates.partitions > 0 {
+		attrs = append(attrs, c.position(c.certificates, "certificatesPartition", "certificatesFrom")...)
+	}
+	c.log.Info("kafka: reading commands", attrs...)
+}
+
+// position returns the attributes, named partition and from, of the
+// device's partition of s and the offset its reading starts at ("start"
+// when it is not known yet).
+func (c *consumer) position(s *source, partition, from string) []any {
+	own := c.u.cfg.Partitioner.partition(c.u.key, s.partitions)
+	var at any = "start"
+	c.mu.Lock()
+	t := c.parts[topicPartition{s.topic, own}]
+	c.mu.Unlock()
+	if next, known := t.cursor(); known {
+		at = next
+	}
+	return []any{partition, own, from, at}
+}
+
+// poll reads and hands out records until ctx ends, reading the partition
+// counts again every metadataEvery, or sooner while a topic cannot be
+// read.
+func (c *consumer) poll(ctx context.Context, cl *kgo.Client) {
+	misses := 0 // rechecks in a row that left a topic unread
+	if c.certificates.partitions == 0 {
+		misses = 1
+	}
+	due := time.Now().Add(recheckAfter(misses))
 	for ctx.Err() == nil {
 		room := maxPending - c.unacked()
 		if room <= 0 {
@@ -116,7 +190,7 @@ func (c *consumer) poll(ctx context.Context, cl *kgo.Client, partitions int) {
 			}
 			continue
 		}
-		pollCtx, cancel := context.WithTimeout(ctx, metadataEvery)
+		pollCtx, cancel := context.WithDeadline(ctx, due)
 		fs := cl.PollRecords(pollCtx, room)
 		cancel()
 		if ctx.Err() != nil {
@@ -129,14 +203,28 @@ func (c *consumer) poll(ctx context.Context, cl *kgo.Client, partitions int) {
 			c.u.lines.Warn("read", "kafka: reading commands", "topic", topic, "partition", p, "err", err)
 		})
 		fs.EachRecord(func(r *kgo.Record) { c.deliver(ctx, r) })
-		if time.Since(checked) >= metadataEvery {
-			checked = time.Now()
-			partitions = c.recheck(ctx, cl, partitions)
+		if !time.Now().Before(due) {
+			if c.recheck(ctx, cl) {
+				misses = 0
+			} else {
+				misses++
+			}
+			due = time.Now().Add(recheckAfter(misses))
 		}
 	}
 }
 
-// toRead returns the partitions to read of the first partitions of the
+// recheckAfter is the wait before the partition counts are read again:
+// metadataEvery, or after misses rechecks in a row that left a topic
+// unread, the uplink's backoff.
+func recheckAfter(misses int) time.Duration {
+	if misses == 0 {
+		return metadataEvery
+	}
+	return min(metadataEvery, retryBackoff(misses))
+}
+
+// toRead returns the partitions to read of the first partitions of a
 // topic, leaving out the first from: the device's, with CommandsOwn, or
 // all.
 func (c *consumer) toRead(from, partitions int) []int32 {
@@ -150,16 +238,22 @@ func (c *consumer) toRead(from, partitions int) []int32 {
 	return ps
 }
 
-// deliver passes a record for the device to the handler, and skips and
-// counts the others.
+// deliver passes a record for the device to the handler, and skips the
+// others: of the commands topic, those for other devices, counted; of
+// the certificates topic, all but the device's certificate.issued.
 func (c *consumer) deliver(ctx context.Context, r *kgo.Record) {
 	c.mu.Lock()
-	t := c.parts[r.Partition]
+	t := c.parts[topicPartition{r.Topic, r.Partition}]
 	c.mu.Unlock()
 	if t == nil {
 		return // not asked for
 	}
-	if !c.forDevice(r) {
+	if r.Topic == c.certificates.topic {
+		if !c.issuedForDevice(r) {
+			t.skip(r.Offset)
+			return
+		}
+	} else if !c.forDevice(r, readAddress(r.Value)) {
 		t.skip(r.Offset)
 		if c.u.cfg.OnOtherDevice != nil {
 			c.u.cfg.OnOtherDevice()
@@ -168,7 +262,7 @@ func (c *consumer) deliver(ctx context.Context, r *kgo.Record) {
 	}
 	done := t.read(r.Offset)
 	cmd := Command{
-		Payload: r.Value, Key: r.Key, Headers: r.Headers, Partition: r.Partition, Offset: r.Offset,
+		Payload: r.Value, Key: r.Key, Headers: r.Headers, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
 		ReceivedAt: time.Now(),
 		ack: func() {
 			done()
@@ -185,29 +279,22 @@ func (c *consumer) deliver(ctx context.Context, r *kgo.Record) {
 	c.u.handle(ctx, cmd)
 }
 
-// forDevice reports whether r is for this device: whether its payload's
-// deviceId is the device's, whatever its key. A payload without one (not
-// JSON, not of the contracts) is the device's when keyed by it, so that
-// the handler dead-letters it.
-func (c *consumer) forDevice(r *kgo.Record) bool {
-	var m struct {
-		Payload struct {
-			DeviceID *string `json:"deviceId"`
-		} `json:"payload"`
-	}
-	if json.Unmarshal(r.Value, &m) == nil && m.Payload.DeviceID != nil {
-		return *m.Payload.DeviceID == c.u.cfg.DeviceID
-	}
-	return bytes.Equal(r.Key, c.u.key)
-}
-
-// track starts following partition p from next (-1: unknown yet).
-func (c *consumer) track(p int32, next int64) {
-	t := newTracker(cursorName(c.topic, p), next, c.w.changed)
+// track starts following partition p of topic from next (-1: unknown
+// yet).
+func (c *consumer) track(topic string, p int32, next int64) {
+	t := newTracker(cursorName(topic, p), next, c.w.changed)
 	c.mu.Lock()
-	c.parts[p] = t
+	c.parts[topicPartition{topic, p}] = t
 	c.mu.Unlock()
 	c.w.add(t)
+}
+
+// tracked reports whether partition p of topic is followed.
+func (c *consumer) tracked(topic string, p int32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.parts[topicPartition{topic, p}]
+	return ok
 }
 
 // unacked counts the commands waiting for their Ack.
@@ -221,141 +308,9 @@ func (c *consumer) unacked() int {
 	return n
 }
 
-// startOffset decides where partition p's reading starts, and tracks it:
-// at its stored cursor; else, with CommandsOwn, if the agent has a cursor
-// of another partition of the topic (partitions were added since it last
-// ran), at the partition's start, as every command for the device there
-// came after; else (a fresh gateway, or one that reads all partitions
-// for the first time), at the partition's end, stored as the cursor at
-// once, so that a restart before the first command does not skip the
-// ones sent meanwhile. A fresh gateway does not replay the fleet's
-// history, nor commands sent before it first ran.
-func (c *consumer) startOffset(ctx context.Context, p int32, partitions int) (kgo.Offset, error) {
-	v, ok, err := c.u.box.Cursor(cursorName(c.topic, p))
-	if err != nil {
-		return kgo.Offset{}, fmt.Errorf("read the cursor: %w", err)
-	}
-	if ok {
-		next, err := decodeCursor(v)
-		if err == nil {
-			c.track(p, next)
-			return kgo.NewOffset().At(next), nil
-		}
-		c.log.Error("kafka: the commands cursor is damaged; reading from the partition's end", "cursor", cursorName(c.topic, p), "err", err)
-	} else if c.u.cfg.CommandsPartitions == CommandsOwn {
-		for q := range int32(partitions) {
-			if _, ok, err := c.u.box.Cursor(cursorName(c.topic, q)); err == nil && ok {
-				c.track(p, -1)
-				return kgo.NewOffset().AtStart(), nil
-			}
-		}
-	}
-	end, err := c.endOffset(ctx, p)
-	if err != nil {
-		return kgo.Offset{}, err
-	}
-	if err := c.u.box.PutCursor(ctx, cursorName(c.topic, p), encodeCursor(end)); err != nil {
-		return kgo.Offset{}, fmt.Errorf("store the cursor: %w", err)
-	}
-	c.track(p, end)
-	return kgo.NewOffset().At(end), nil
-}
-
-// recheck reads the partition count again; when it grew, it adds the
-// partitions to read now, from their start: the one the device's key now
-// maps to (keeping the one read so far, for the commands already there),
-// or with CommandsAll the new ones. It returns the count.
-func (c *consumer) recheck(ctx context.Context, cl *kgo.Client, partitions int) int {
-	reqCtx, cancel := context.WithTimeout(ctx, c.u.cfg.ConnectTimeout)
-	defer cancel()
-	n, err := c.partitions(reqCtx)
-	if err != nil || n == partitions {
-		return partitions
-	}
-	c.log.Warn("kafka: the commands topic's partition count changed", "topic", c.topic, "was", partitions, "now", n,
-		"partition", c.u.cfg.Partitioner.partition(c.u.key, n))
-	add := make(map[int32]kgo.Offset)
-	for _, p := range c.toRead(partitions, n) {
-		c.mu.Lock()
-		_, have := c.parts[p]
-		c.mu.Unlock()
-		if have {
-			continue
-		}
-		start := kgo.NewOffset().AtStart()
-		next := int64(-1)
-		if v, ok, err := c.u.box.Cursor(cursorName(c.topic, p)); err == nil && ok {
-			if o, err := decodeCursor(v); err == nil {
-				start, next = kgo.NewOffset().At(o), o
-			}
-		}
-		c.track(p, next)
-		add[p] = start
-	}
-	if len(add) > 0 {
-		cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{c.topic: add})
-	}
-	return n
-}
-
-// partitions reads the commands topic's partition count from metadata.
-func (c *consumer) partitions(ctx context.Context) (int, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	t := kmsg.NewMetadataRequestTopic()
-	t.Topic = kmsg.StringPtr(c.topic)
-	req.Topics = append(req.Topics, t)
-	resp, err := req.RequestWith(ctx, c.admin)
-	if err != nil {
-		return 0, err
-	}
-	for _, t := range resp.Topics {
-		if t.Topic == nil || *t.Topic != c.topic {
-			continue
-		}
-		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
-			return 0, fmt.Errorf("topic %s: %w", c.topic, err)
-		}
-		if len(t.Partitions) == 0 {
-			return 0, fmt.Errorf("topic %s has no partitions", c.topic)
-		}
-		return len(t.Partitions), nil
-	}
-	return 0, fmt.Errorf("topic %s: not in the metadata", c.topic)
-}
-
-// endOffset returns partition p's end: the offset of the next record
-// (the last stable one, as commands are read committed).
-func (c *consumer) endOffset(ctx context.Context, p int32) (int64, error) {
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.ReplicaID = -1
-	req.IsolationLevel = 1
-	t := kmsg.NewListOffsetsRequestTopic()
-	t.Topic = c.topic
-	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = p, -1, -1
-	t.Partitions = append(t.Partitions, rp)
-	req.Topics = append(req.Topics, t)
-	resp, err := req.RequestWith(ctx, c.admin)
-	if err != nil {
-		return 0, err
-	}
-	for _, t := range resp.Topics {
-		for _, rp := range t.Partitions {
-			if t.Topic != c.topic || rp.Partition != p {
-				continue
-			}
-			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-				return 0, fmt.Errorf("end of %s/%d: %w", c.topic, p, err)
-			}
-			return rp.Offset, nil
-		}
-	}
-	return 0, fmt.Errorf("end of %s/%d: not in the answer", c.topic, p)
-}
-
 // retry calls f until it succeeds or ctx ends, waiting a backoff between
 // attempts and logging failures at most every rateEvery per what.
-func retry[T any](ctx context.Context, c *consumer, what string, f func(context.Context) (T, error)) (T, bool) {
+func retry[T any](ctx context.Context, c *consumer, topic, what string, f func(context.Context) (T, error)) (T, bool) {
 	for attempt := 1; ; attempt++ {
 		reqCtx, cancel := context.WithTimeout(ctx, c.u.cfg.ConnectTimeout)
 		v, err := f(reqCtx)
@@ -366,7 +321,7 @@ func retry[T any](ctx context.Context, c *consumer, what string, f func(context.
 		if ctx.Err() != nil {
 			return v, false
 		}
-		c.u.lines.Warn("retry "+what, "kafka: cannot "+what+"; retrying", "topic", c.topic, "attempt", attempt, "err", err)
+		c.u.lines.Warn("retry "+what, "kafka: cannot "+what+"; retrying", "topic", topic, "attempt", attempt, "err", err)
 		if !backoff.Sleep(ctx, retryBackoff(attempt)) {
 			return v, false
 		}

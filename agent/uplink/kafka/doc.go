@@ -9,14 +9,22 @@
 // topic of its eventType header (contracts.EventType.Topic), its key the
 // device id (the record's own key, when it has one), and its headers
 // eventType, correlationId and __version. The
-// consumer reads the commands topic (device.commands) without a consumer
-// group: by default only the partition the device id maps to under
-// Kafka's default partitioner ([PartitionFor], murmur2), or kafkajs's
-// legacy one ([LegacyPartitionFor]), so that one gateway does not read
-// the whole fleet's commands; or, for producers that send commands
+// consumer reads, as the contracts' catalogue routes them, the commands
+// topic (device.commands: device.command.rpc, certificate.command.rotate)
+// and the certificates topic (certificate.events: certificate.issued),
+// both with one client, so that one fetch request covers both, and
+// without a consumer group: of each, by default only the partition the
+// device id maps to under Kafka's default partitioner ([PartitionFor],
+// murmur2), or kafkajs's legacy one ([LegacyPartitionFor]), so that one
+// gateway does not read the whole fleet's; or, for producers that send
 // without a key, every partition ([CommandsAll]). A record is the
-// device's when its payload's deviceId is, whatever its key; the others
-// are skipped, and counted (Config.OnOtherDevice).
+// device's when its payload's deviceId is, whatever its key. Of the
+// commands topic the others are skipped, and counted
+// (Config.OnOtherDevice); of the certificates topic only the device's
+// certificate.issued (by its eventType header, else its body's) is handed
+// over: the fleet's CSRs and other rotation events, the device's own
+// included, are skipped, neither counted nor logged. [Command.Topic] says
+// which topic a record came on.
 //
 // # Basics
 //
@@ -28,12 +36,18 @@
 // batch). Records of one key keep their order across retries: see
 // producer.go for why rounds are needed for that.
 //
-// The offset of the commands read is kept in the outbox (a cursor per
-// partition), and moves past a command only once its handler called
-// [Command.Ack], that is once its answer is in the outbox. A gateway
-// started for the first time reads from the partition's end: it does not
+// The offset of the records read is kept in the outbox (a cursor per
+// topic and partition), and moves past a record handed over only once
+// its handler called [Command.Ack], that is once its answer is in the
+// outbox. A gateway started for the first time reads from the
+// partition's end, storing that as its cursor at once: it does not
 // replay the fleet's history. A gateway that restarts reads on from its
-// cursor.
+// cursor. So a rotation under way across a restart does not miss its
+// certificate: a certificate.issued sent while the agent was stopped, or
+// before it handled it, comes after the stored cursor and is read on the
+// next start. (A gateway that gains the certificates topic by an upgrade
+// starts it at its end; the rotation sends its CSR again, and the answer
+// to that one is read.)
 //
 // The uplink queues a device.status.changed through the outbox: online
 // ("started") when Run starts, offline ("stopped") when it stops, both
@@ -57,18 +71,30 @@
 //   - Commands are at-least-once too: the cursor is stored at most once a
 //     second, and a command acknowledged after the last store is read
 //     again after a crash. The RPC dispatcher answers it again from its
-//     memo without running it.
+//     memo without running it; the rotation ignores a certificate.issued
+//     it has installed already.
 //   - A command never acknowledged holds the cursor back: at most 256 wait
 //     for their Ack, then reading stops until some are acknowledged.
-//   - When the commands topic gains partitions, the device's key maps to
+//   - When a topic read gains partitions, the device's key maps to
 //     another partition: the uplink notices within 5 minutes and reads
 //     that one too (with CommandsAll, the new ones), from its start.
+//   - The commands topic must exist for the uplink to read anything. The
+//     certificates topic need not: while it cannot be read, commands are
+//     read and it is looked for again with a backoff (up to 15 s); once
+//     it can, it is read from its start, as all it holds came since.
+//     (A topic that could not be read at the start for another reason
+//     is read from its start too: stale certificate.issued records are
+//     handed over, and the rotation ignores those of no CSR it awaits.)
 //   - With CommandsAll, a partition without a cursor (a gateway that read
-//     only its own before) is read from its end: commands already there
-//     are not run.
-//   - With CommandsOwn, a command on another partition (sent without a
-//     key, or placed by another partitioner) never reaches the device;
-//     the gateway reading that partition counts it as another device's.
+//     only its own before) is read from its end: records already there
+//     are not handed over.
+//   - With CommandsOwn, a command or certificate.issued on another
+//     partition (sent without a key, or placed by another partitioner)
+//     never reaches the device; the gateway reading that partition counts
+//     a command as another device's.
+//   - Fetching the device's partition of the certificates topic costs the
+//     certificate events of the devices sharing it: a few per device per
+//     rotation.
 //   - Stopping (Run's context ending) waits up to ConnectTimeout for the
 //     records in flight and the offline status, then closes the clients;
 //     what was not acknowledged is released, sent on the next start.

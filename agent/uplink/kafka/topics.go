@@ -10,7 +10,8 @@ import (
 // of the contracts' topics: the backend may name its topics otherwise.
 // An empty name is the contracts' one.
 type Topics struct {
-	// Commands is the topic the device's commands come on. Default
+	// Commands is the topic the device's commands come on:
+	// device.command.rpc and certificate.command.rotate. Default
 	// device.commands.
 	Commands string
 	// Responses takes the responses to commands. Default device.responses.
@@ -20,8 +21,8 @@ type Topics struct {
 	Events string
 	// Telemetry takes the sensors' readings. Default device.telemetry.
 	Telemetry string
-	// Certificates takes the certificate rotation's events. Default
-	// certificate.events.
+	// Certificates takes the certificate rotation's events, and brings
+	// the device's certificate.issued. Default certificate.events.
 	Certificates string
 	// Users takes user.* events. Default user.events.
 	Users string
@@ -95,6 +96,19 @@ func (t Topics) byContract() map[string]string {
 		m[f.contract] = *f.name
 	}
 	return m
+}
+
+// Contract returns the contracts' topic that name stands for in t (a
+// field left empty standing for the contracts' name), or "" when name is
+// none of t's topics.
+func (t Topics) Contract(name string) string {
+	t = t.withDefaults()
+	for _, f := range t.fields() {
+		if *f.name == name {
+			return f.contract
+		}
+	}
+	return ""
 }
 
 // CheckTopic reports why name is not a legal Kafka topic name: one of 1
