@@ -57,6 +57,23 @@ func (c *consumer) issuedForDevice(r *kgo.Record) bool {
 	return c.forDevice(r, a)
 }
 
+// maxHintKey is how much of a record's key the hint of hintKey shows.
+const maxHintKey = 64
+
+// hintKey, with CommandsOwn, logs (at most once every rateEvery) that a
+// command for this device came keyed otherwise than by its id: it is
+// answered, having landed on the device's partition, but such commands
+// land on any partition, and those on others never reach the gateway.
+func (c *consumer) hintKey(r *kgo.Record) {
+	if c.u.cfg.CommandsPartitions != CommandsOwn || bytes.Equal(r.Key, c.u.key) {
+		return
+	}
+	corr, _ := headerValue(r.Headers, contracts.HeaderCorrelationID)
+	c.u.lines.Warn("key hint", "kafka: a command for this device came keyed otherwise than by its id; it is answered, "+
+		"but commands keyed so that land on other partitions never reach this gateway: key them by device id, or set commandsPartitions: all",
+		"topic", r.Topic, "partition", r.Partition, "key", string(r.Key[:min(len(r.Key), maxHintKey)]), "correlationId", string(corr))
+}
+
 // headerValue returns the value of the header key of hs, and whether
 // there is one.
 func headerValue(hs []kgo.RecordHeader, key string) ([]byte, bool) {

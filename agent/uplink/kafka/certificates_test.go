@@ -2,8 +2,11 @@ package kafka_test
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +20,7 @@ import (
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/uplink/kafka"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/syncbuf"
 )
 
 // received is a handler that keeps what the uplink hands it, and
@@ -342,4 +346,45 @@ func TestCertificatesTopicCreatedLater(t *testing.T) {
 		t.Errorf("handed from %s: %v; want [%s]", contracts.TopicCertificateEvents, got, corr)
 	}
 	waitFor(t, 10*time.Second, "the certificates cursor at 1", func() bool { return cursorOf(t, box, contracts.TopicCertificateEvents, own) == 1 })
+}
+
+// TestKeyHint: with CommandsOwn, commands for the device keyed otherwise
+// than by its id (none, another device's) are answered, and the log
+// hints, once every 30 s and not once a command, that such commands on
+// other partitions never reach the gateway. Commands keyed by the
+// device id bring no hint.
+func TestKeyHint(t *testing.T) {
+	const hint = "came keyed otherwise than by its id"
+	const every = 30 * time.Second // the uplink's limit
+	c := newCluster(t)
+	box := openStore(t, t.TempDir())
+	a := newAnswerer(t, box)
+	var logs syncbuf.Buffer
+	startUplink(t, c, box, kafka.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, a.handle)
+	own := kafka.PartitionFor([]byte(device), partitions)
+	waitFor(t, 30*time.Second, "the commands cursor stored", func() bool { return cursorAt(t, box, partitions) == 0 })
+
+	sendCommands(t, newProducer(t, c), partitions, device, device)
+	waitFor(t, 30*time.Second, "the commands keyed by device id answered", func() bool { return a.ran() == 2 })
+	if strings.Contains(logs.String(), hint) {
+		t.Fatalf("commands keyed by the device id brought the hint:\n%s", logs.String())
+	}
+	start := time.Now()
+	const n = 20
+	for i := range n {
+		var key []byte
+		if i%2 == 1 {
+			key = []byte("gw-b")
+		}
+		sendTo(t, c, device, key, own)
+	}
+	waitFor(t, 30*time.Second, fmt.Sprintf("%d commands keyed otherwise answered", n), func() bool { return a.ran() == 2+n })
+	elapsed := time.Since(start)
+	lines := strings.Count(logs.String(), hint)
+	if most := 1 + int(elapsed/every); lines < 1 || lines > most {
+		t.Errorf("%d commands keyed otherwise in %v: %d hints; want 1 to %d\n%s", n, elapsed, lines, most, logs.String())
+	}
+	if !strings.Contains(logs.String(), "commandsPartitions: all") {
+		t.Errorf("the hint does not name commandsPartitions: all:\n%s", logs.String())
+	}
 }

@@ -253,12 +253,15 @@ func (c *consumer) deliver(ctx context.Context, r *kgo.Record) {
 			t.skip(r.Offset)
 			return
 		}
-	} else if !c.forDevice(r, readAddress(r.Value)) {
-		t.skip(r.Offset)
-		if c.u.cfg.OnOtherDevice != nil {
-			c.u.cfg.OnOtherDevice()
+	} else {
+		if !c.forDevice(r, readAddress(r.Value)) {
+			t.skip(r.Offset)
+			if c.u.cfg.OnOtherDevice != nil {
+				c.u.cfg.OnOtherDevice()
+			}
+			return
 		}
-		return
+		c.hintKey(r)
 	}
 	done := t.read(r.Offset)
 	cmd := Command{

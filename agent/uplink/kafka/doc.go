@@ -91,7 +91,9 @@
 //   - With CommandsOwn, a command or certificate.issued on another
 //     partition (sent without a key, or placed by another partitioner)
 //     never reaches the device; the gateway reading that partition counts
-//     a command as another device's.
+//     a command as another device's. A command for the device on its
+//     partition but keyed otherwise is answered, and the log hints (once
+//     every 30 s) to key commands by device id or to read all partitions.
 //   - Fetching the device's partition of the certificates topic costs the
 //     certificate events of the devices sharing it: a few per device per
 //     rotation.
