@@ -22,9 +22,10 @@ import (
 )
 
 // TestCertificateRotationWithKafka: the Kafka uplink renews its client
-// certificate against a cluster that requires one from its CA: the CSR
-// goes to certificate.events, the certificate comes on device.commands,
-// the brokers accept it on a trial connection, certificate.installed
+// certificate against a cluster that requires one from its CA, with a
+// backend that follows the catalogue: the CSR goes to
+// certificate.events, the certificate comes back on certificate.events
+// too, the brokers accept it on a trial connection, certificate.installed
 // follows, and after a restart every connection presents the new one.
 func TestCertificateRotationWithKafka(t *testing.T) {
 	const id = "e2e-kafka-rotate"
@@ -107,12 +108,13 @@ uplink:
 		t.Fatal(err)
 	}
 	newPEM, serial := ca.Sign(t, req.PublicKey, id)
-	issued, err := contracts.Encode(contracts.NewCertificateIssued(contracts.Origin{Source: contracts.Source{Type: contracts.SourceBackend, ID: "e2e-ca"}}, &csr.Envelope,
-		contracts.CertificateIssuedPayload{DeviceID: id, CertificatePEM: string(newPEM), SerialNumber: serial.Text(16), NotAfter: time.Now().Add(20 * 24 * time.Hour)}))
+	issued := contracts.NewCertificateIssued(contracts.Origin{Source: contracts.Source{Type: contracts.SourceBackend, ID: "e2e-ca"}}, &csr.Envelope,
+		contracts.CertificateIssuedPayload{DeviceID: id, CertificatePEM: string(newPEM), SerialNumber: serial.Text(16), NotAfter: time.Now().Add(20 * 24 * time.Hour)})
+	body, err := contracts.Encode(issued)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := backend.ProduceSync(context.Background(), &kgo.Record{Topic: contracts.TopicDeviceCommands, Key: []byte(id), Value: issued})
+	res := backend.ProduceSync(context.Background(), &kgo.Record{Topic: issued.Header().EventType.Topic(), Key: []byte(id), Value: body})
 	if err := res.FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -153,5 +155,44 @@ uplink:
 		if s != serial.Text(16) {
 			t.Errorf("after the restart a connection presented serial %s; want only the new %s", s, serial.Text(16))
 		}
+	}
+}
+
+// TestKafkaCertificateIssuedOnTheCommandsTopic: a certificate.issued sent
+// on device.commands, where the catalogue does not put it, is refused
+// with a dead letter that names the topic it travels on.
+func TestKafkaCertificateIssuedOnTheCommandsTopic(t *testing.T) {
+	const id = "e2e-kafka-misrouted"
+	brokers := newKafkaCluster(t)
+	agent := startAgent(t, kafkaConfig(t, id, brokers))
+	agent.waitLog(t, "kafka: reading commands", 30*time.Second)
+
+	csr := contracts.NewCertificateCSRCreated(contracts.DeviceOrigin(id), contracts.CertificateCSRCreatedPayload{DeviceID: id, CSRPEM: "csr", Reason: "test"})
+	issued := contracts.NewCertificateIssued(contracts.Origin{Source: contracts.Source{Type: contracts.SourceBackend, ID: "e2e-ca"}}, &csr.Envelope,
+		contracts.CertificateIssuedPayload{DeviceID: id, CertificatePEM: "pem", SerialNumber: "1f", NotAfter: time.Now().Add(24 * time.Hour)})
+	body, err := contracts.Encode(issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := prod.ProduceSync(context.Background(), &kgo.Record{Topic: contracts.TopicDeviceCommands, Key: []byte(id), Value: body}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	dlq := consume(t, brokers, contracts.TopicDLQ)
+	defer dlq.Close()
+	r := waitRecord(t, dlq, 30*time.Second, func(r *kgo.Record) bool { return string(r.Key) == id })
+	m, err := contracts.Decode(r.Value)
+	letter, ok := m.(*contracts.SystemDLQ)
+	if err != nil || !ok {
+		t.Fatalf("record on %s: %s (%v); want a system.dlq", contracts.TopicDLQ, r.Value, err)
+	}
+	const want = "rpc: certificate.issued travels on certificate.events; it came on device.commands"
+	if p := letter.Payload; p.Reason != contracts.DLQInvalid || p.Error != want || p.OriginalTopic != contracts.TopicDeviceCommands || letter.CorrelationID != csr.CorrelationID {
+		t.Errorf("dead letter %+v, correlationId %s; want reason %s, error %q, originalTopic %s, correlationId %s",
+			p, letter.CorrelationID, contracts.DLQInvalid, want, contracts.TopicDeviceCommands, csr.CorrelationID)
 	}
 }

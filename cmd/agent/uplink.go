@@ -80,7 +80,7 @@ func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.D
 		kc.TLS.Certificates = nil
 		kc.TLS.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return rot.rot.ClientCertificate() }
 	}
-	up, err := kafka.New(kc, box, dispatchKafka(d))
+	up, err := kafka.New(kc, box, dispatchKafka(d, kc.Topics))
 	if err != nil {
 		return nil, err
 	}
@@ -139,13 +139,15 @@ func dispatchMQTT(d *rpc.Dispatcher, deviceID string) mqtt.Handler {
 	}
 }
 
-// dispatchKafka is the Kafka uplink's command handler: answers go to
-// device.responses and dead letters to dlq, the topics of their event
-// types.
-func dispatchKafka(d *rpc.Dispatcher) kafka.Handler {
+// dispatchKafka is the Kafka uplink's command handler: it tells the
+// dispatcher which of the contracts' topics (named in topics) each
+// record came on, so that a type on another topic than the catalogue's
+// is refused; answers go to device.responses and dead letters to dlq,
+// the topics of their event types.
+func dispatchKafka(d *rpc.Dispatcher, topics kafka.Topics) kafka.Handler {
 	return func(_ context.Context, c kafka.Command) {
 		d.Handle(rpc.Request{
-			Topic: contracts.TopicDeviceCommands, Payload: c.Payload, ReceivedAt: c.ReceivedAt,
+			Topic: c.Topic, Catalogue: topics.Contract(c.Topic), Payload: c.Payload, ReceivedAt: c.ReceivedAt,
 			Reply: contracts.TopicDeviceResponses, DeadLetters: contracts.TopicDLQ, Ack: c.Ack,
 		})
 	}
