@@ -55,8 +55,12 @@ type spec struct {
 }
 
 // catalogue maps every event type to its Kafka topic and a constructor of
-// its zero message. Commands addressed to a device, certificate rotation
-// included, travel on device.commands: that is the topic a gateway reads.
+// its zero message. Commands addressed to a device (device.command.rpc,
+// certificate.command.rotate) travel on device.commands; the answer to a
+// device's CSR, certificate.issued, travels on certificate.events with
+// the rest of the rotation's events. A gateway reads both (its partition
+// of each); over MQTT every inbound type comes on the device's commands
+// topic.
 var catalogue = map[EventType]spec{
 	TypeDeviceCommandRPC:          {TopicDeviceCommands, func() Message { return new(DeviceCommandRPC) }},
 	TypeDeviceResponseRPC:         {TopicDeviceResponses, func() Message { return new(DeviceResponseRPC) }},
