@@ -101,6 +101,8 @@ export async function secondAgent(backend, { agentBin, brokers, first, deviceId 
     const [gotFirst, gotSecond] = await counts();
     report.check('the first agent counts every command for the second', gotFirst === wantFirst, `${gotFirst}, want ${wantFirst}`);
     report.check('the second agent counts the first\'s commands on its partition', gotSecond === wantSecond, `${gotSecond}, want ${wantSecond}`);
+    report.check('the second agent warns that its commands come keyed otherwise',
+      second.proc.output().includes('kafka: a command for this device came keyed otherwise than by its id'));
     report.check('no dead letters', (report.valid.get('system.dlq') ?? 0) === 0, `${report.valid.get('system.dlq') ?? 0}`);
 
     const statuses = backend.statuses.get(other);
