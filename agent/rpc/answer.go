@@ -148,7 +148,7 @@ func (d *Dispatcher) answerPayload(req *Request, method contracts.Method) contra
 	if name == "" {
 		name = noMethod
 	}
-	took := d.cfg.Now().Sub(req.ReceivedAt)
+	took := d.cfg.Clock.Now().Sub(req.ReceivedAt)
 	return contracts.DeviceResponseRPCPayload{DeviceID: d.cfg.DeviceID, Method: name, DurationMs: max(float64(took.Microseconds())/1000, 0)}
 }
 

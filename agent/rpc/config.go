@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/clock"
 )
 
 // Config configures a Dispatcher. Zero fields take their defaults.
@@ -29,8 +30,9 @@ type Config struct {
 	// per method; every command still gets its answer or dead letter.
 	// Default: discard.
 	Logger *slog.Logger
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	// Clock is the time commands are received, answered and timed out
+	// by. Default clock.System.
+	Clock clock.Clock
 	// Observe, when set, is told of every answer the dispatcher makes:
 	// the method, the code ([CodeOK] for a success) and the time from the
 	// command's arrival to its answer (the answer's durationMs). The
@@ -77,9 +79,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
+	c.Clock = clock.Or(c.Clock)
 	return c
 }
 

@@ -65,7 +65,7 @@ func New(cfg Config, box Outbox, deps Deps) (*Dispatcher, error) {
 	}
 	cfg = cfg.withDefaults()
 	o := contracts.DeviceOrigin(cfg.DeviceID)
-	o.Clock = cfg.Now
+	o.Clock = cfg.Clock.Now
 	d := &Dispatcher{
 		cfg: cfg, log: newLines(cfg), box: box, origin: o,
 		intake:  make(chan struct{}, cfg.Concurrency*intakeDepth),
@@ -83,7 +83,7 @@ func New(cfg Config, box Outbox, deps Deps) (*Dispatcher, error) {
 // again to the next run.
 func (d *Dispatcher) Handle(req Request) {
 	if req.ReceivedAt.IsZero() {
-		req.ReceivedAt = d.cfg.Now()
+		req.ReceivedAt = d.cfg.Clock.Now()
 	}
 	d.intake <- struct{}{}
 	d.mu.Lock()
@@ -136,7 +136,7 @@ func (d *Dispatcher) handle(req *Request) {
 		d.refuse(req, m.Header(), "", contracts.CodeInvalidCommand, contracts.DLQInvalid, err)
 		return
 	}
-	now := d.cfg.Now()
+	now := d.cfg.Clock.Now()
 	method, known := d.methods[cmd.Payload.Method]
 	switch {
 	case cmd.Payload.DeviceID != d.cfg.DeviceID:
@@ -225,13 +225,18 @@ func (d *Dispatcher) execute(req *Request, cmd *contracts.DeviceCommandRPC, meth
 			deadline = t
 		}
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	// The deadline is the clock's: its timer answers TIMEOUT and ends the
+	// method's context, which also carries the deadline as the system's
+	// time, for what the method calls.
+	left := deadline.Sub(d.cfg.Clock.Now())
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(left))
 	defer cancel()
 	timeout := errorf(contracts.CodeTimeout, "%s did not finish within %v", cmd.Payload.Method, deadline.Sub(req.ReceivedAt).Round(time.Millisecond))
 	var answered atomic.Bool // by the method's outcome, or by the timer
 	d.wg.Add(1)              // the timer's, until it ran or was stopped
-	timer := time.AfterFunc(time.Until(deadline), func() {
+	timer := d.cfg.Clock.AfterFunc(left, func() {
 		defer d.wg.Done()
+		defer cancel()
 		if answered.CompareAndSwap(false, true) {
 			d.land(cmd.CorrelationID, f, d.encodeOutcome(req, cmd, nil, timeout), true)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/clocktest"
 )
 
 func TestAnswersGetDeviceState(t *testing.T) {
@@ -427,5 +428,40 @@ func TestMethodCutShortAtItsDeadlineIsATimeout(t *testing.T) {
 		if o.answer == nil || o.answer.Error == nil || o.answer.Error.Code != contracts.CodeTimeout {
 			t.Fatalf("got %v; want TIMEOUT", o)
 		}
+	}
+}
+
+// TestTimeoutOnTheClock: the deadline is the clock's: a method still
+// running when the test's clock passes it is answered TIMEOUT, and its
+// context ends, with no real wait; durationMs is the clock's too.
+func TestTimeoutOnTheClock(t *testing.T) {
+	clk := clocktest.New(clocktest.Start)
+	r := newRig(t, Config{Clock: clk, Timeout: 10 * time.Second})
+	ended := make(chan struct{})
+	r.d.methods[contracts.MethodGetSensors] = func(ctx context.Context, _ jsontext.Value) (any, error) {
+		<-ctx.Done()
+		close(ended)
+		return nil, ctx.Err()
+	}
+	payload, _ := command(t, contracts.MethodGetSensors, "", nil)
+	req := request(payload)
+	acked := make(chan struct{})
+	req.Ack = func() { close(acked) }
+	r.d.Handle(req)
+	waitFor(t, "the method's deadline armed on the clock", func() bool { return clk.Timers() == 1 })
+	clk.Advance(10*time.Second - time.Millisecond)
+	select {
+	case <-acked:
+		t.Fatal("answered before the deadline")
+	case <-ended:
+		t.Fatal("the method's context ended before the deadline")
+	default:
+	}
+	clk.Advance(time.Millisecond)
+	<-acked
+	<-ended
+	o := r.decode(r.drain())
+	if o.answer == nil || o.answer.Error == nil || o.answer.Error.Code != contracts.CodeTimeout || o.answer.Payload.DurationMs != 10000 {
+		t.Fatalf("got %v; want TIMEOUT after 10000 ms", o)
 	}
 }

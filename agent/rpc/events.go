@@ -26,7 +26,7 @@ type expirer interface{ Expired(now time.Time) bool }
 // handler's own events tell how they went.
 func (d *Dispatcher) handleEvent(req *Request, m contracts.Message, h EventHandler) {
 	h0 := m.Header()
-	now := d.cfg.Now()
+	now := d.cfg.Clock.Now()
 	if c, ok := m.(expirer); ok && c.Expired(now) || !req.Expiry.IsZero() && now.After(req.Expiry) {
 		d.deadLetter(req, contracts.DLQExpired, req.Payload, h0.CorrelationID, fmt.Errorf("rpc: %s expired before it could be handled", h0.EventType))
 		return

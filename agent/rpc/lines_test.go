@@ -47,7 +47,7 @@ func TestFloodIsLoggedOnceAMinute(t *testing.T) {
 	const n = 5000
 	var logs syncbuf.Buffer
 	clock := clocktest.New(time.Now())
-	r := newRig(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: clock.Now})
+	r := newRig(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Clock: clock})
 
 	garbage := []byte("this is not JSON")
 	wrongDevice := func() []byte {
@@ -126,7 +126,7 @@ func TestFloodIsLoggedOnceAMinute(t *testing.T) {
 func TestAnswersAreLoggedTenAMinute(t *testing.T) {
 	var logs syncbuf.Buffer
 	clock := clocktest.New(time.Now())
-	r := newRig(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: clock.Now})
+	r := newRig(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Clock: clock})
 	const n = 2*answerBurst + 1
 	for range n {
 		payload, _ := command(t, contracts.MethodGetDeviceState, "", nil)

@@ -14,7 +14,7 @@ import (
 // its name in the contract (contracts.Method), and its file.
 func methods(deps Deps, cfg Config) map[contracts.Method]Method {
 	return map[contracts.Method]Method{
-		contracts.MethodGetDeviceState: deviceState{deps: deps, deviceID: cfg.DeviceID, now: cfg.Now}.run,
+		contracts.MethodGetDeviceState: deviceState{deps: deps, deviceID: cfg.DeviceID, now: cfg.Clock.Now}.run,
 		contracts.MethodGetSensors:     getSensors{sensors: deps.Sensors}.run,
 	}
 }

@@ -39,7 +39,7 @@ func TestGarbageCommandsOverMQTTAreLoggedOnceAMinute(t *testing.T) {
 	var logs syncbuf.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	clock := clocktest.New(time.Now())
-	d, err := rpc.New(rpc.Config{DeviceID: id, Logger: log, Now: clock.Now}, box,
+	d, err := rpc.New(rpc.Config{DeviceID: id, Logger: log, Clock: clock}, box,
 		rpc.Deps{Version: "test", StateDir: t.TempDir(), Started: clock.Now(), Outbox: box.Stats})
 	if err != nil {
 		t.Fatal(err)
