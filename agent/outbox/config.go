@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/iot-hub/agent/internal/clock"
 )
 
 // Config configures a Store. The zero value of every field means its
@@ -47,8 +49,12 @@ type Config struct {
 	// failed) are limited to one a minute per kind, the next saying how
 	// many it suppressed; Stats counts every drop. Default: discard.
 	Logger *slog.Logger
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	// Clock is the time the store reads: of expiries, memos' ages, ages
+	// in Stats, the pace of its log lines and of its probes of a full
+	// disk. Default clock.System. The writer's pacing (group commit,
+	// FlushInterval) keeps to the system's time: it schedules writes to
+	// the disk, which take real time.
+	Clock clock.Clock
 }
 
 // Defaults.
@@ -74,7 +80,7 @@ func DefaultConfig() Config {
 		MemoMaxCount:    DefaultMemoMaxCount,
 		MemoMaxAge:      DefaultMemoMaxAge,
 		Logger:          slog.New(slog.DiscardHandler),
-		Now:             time.Now,
+		Clock:           clock.System,
 	}
 }
 
@@ -102,8 +108,8 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = d.Logger
 	}
-	if c.Now == nil {
-		c.Now = d.Now
+	if c.Clock == nil {
+		c.Clock = d.Clock
 	}
 	return c
 }

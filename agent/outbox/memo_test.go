@@ -55,7 +55,7 @@ func TestMemoIsStoredWithItsRecordsAndSurvivesRestart(t *testing.T) {
 
 func TestMemosAreBoundedByCountAndAge(t *testing.T) {
 	clock := clocktest.New(clocktest.Start)
-	s, _ := openStore(t, outbox.Config{MemoMaxCount: 3, MemoMaxAge: time.Hour, Now: clock.Now})
+	s, _ := openStore(t, outbox.Config{MemoMaxCount: 3, MemoMaxAge: time.Hour, Clock: clock})
 	for i := range 5 {
 		if err := s.AppendMemo(context.Background(), outbox.Memo{Key: fmt.Sprint("k", i), Value: []byte{byte(i)}}); err != nil {
 			t.Fatal(err)

@@ -151,7 +151,7 @@ func TestIDsAreNotReused(t *testing.T) {
 
 func TestRecordRoundTrip(t *testing.T) {
 	clock := clocktest.New(clocktest.Start)
-	s, _ := openStore(t, outbox.Config{Now: clock.Now})
+	s, _ := openStore(t, outbox.Config{Clock: clock})
 	in := outbox.Record{
 		Lane: outbox.LaneControl, Topic: "device.responses", Key: []byte("gw-0042"), Payload: []byte(`{"x":1}`),
 		Headers: []outbox.Header{{Key: "eventType", Value: []byte("device.response.rpc")}, {Key: "empty", Value: nil}},
@@ -232,7 +232,7 @@ func TestCapNeverDropsControlOrInFlight(t *testing.T) {
 
 func TestExpiredRecordsAreDroppedAndCounted(t *testing.T) {
 	clock := clocktest.New(clocktest.Start)
-	s, _ := openStore(t, outbox.Config{Now: clock.Now})
+	s, _ := openStore(t, outbox.Config{Clock: clock})
 	soon := ctl("expires")
 	soon.Expiry = clock.Now().Add(time.Minute)
 	mustAppend(t, s, soon, ctl("stays"))
@@ -430,7 +430,7 @@ func TestFlushIntervalSharesCommits(t *testing.T) {
 
 func TestStats(t *testing.T) {
 	clock := clocktest.New(clocktest.Start)
-	s, _ := openStore(t, outbox.Config{Now: clock.Now})
+	s, _ := openStore(t, outbox.Config{Clock: clock})
 	mustAppend(t, s, ctl("c"), tel("t1"), tel("t2"))
 	clock.Advance(90 * time.Second)
 	next(t, s, 2)

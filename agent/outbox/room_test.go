@@ -69,7 +69,7 @@ func TestFullDiskRefusesTelemetry(t *testing.T) {
 	clock := clocktest.New(clocktest.Start)
 	var logs syncbuf.Buffer
 	const reserveBytes = 256 << 10
-	s := openAt(t, path, outbox.Config{ReserveBytes: reserveBytes, Now: clock.Now, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	s := openAt(t, path, outbox.Config{ReserveBytes: reserveBytes, Clock: clock, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if fi, err := os.Stat(reserve); err != nil || fi.Size() != reserveBytes {
 		t.Fatalf("reserve after Open: %v; want %d bytes", err, reserveBytes)
 	}
@@ -195,7 +195,7 @@ func TestFullDiskCompactionWaits(t *testing.T) {
 	dir := smallfs.Mount(t, 8<<20)
 	clock := clocktest.New(clocktest.Start)
 	var logs syncbuf.Buffer
-	s := openAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{ReserveBytes: 256 << 10, CompactMinBytes: 1 << 20, Now: clock.Now, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	s := openAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{ReserveBytes: 256 << 10, CompactMinBytes: 1 << 20, Clock: clock, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	const backlog = 2048 // 2 MiB of readings
 	for i := 0; i < backlog; i += 64 {
 		recs := make([]outbox.Record, 64)
@@ -256,7 +256,7 @@ func TestFullDiskCompactionWaits(t *testing.T) {
 func TestFullDiskProbesAfterClockSetBack(t *testing.T) {
 	dir := smallfs.Mount(t, 4<<20)
 	clock := clocktest.New(clocktest.Start)
-	s := openAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{ReserveBytes: 256 << 10, Now: clock.Now})
+	s := openAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{ReserveBytes: 256 << 10, Clock: clock})
 	filler := filepath.Join(dir, "filler")
 	smallfs.Fill(t, filler)
 	stored := 0

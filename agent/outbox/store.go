@@ -142,7 +142,7 @@ func Open(path string, cfg Config) (*Store, error) {
 		path:          path,
 		cfg:           cfg,
 		log:           cfg.Logger,
-		lines:         lograte.New(cfg.Logger, lograte.Config{Now: cfg.Now}),
+		lines:         lograte.New(cfg.Logger, lograte.Config{Now: cfg.Clock.Now}),
 		reqs:          make(chan *appendReq, 256),
 		wake:          make(chan struct{}, 1),
 		stop:          make(chan struct{}),
@@ -156,7 +156,7 @@ func Open(path string, cfg Config) (*Store, error) {
 		room: room{
 			reserve: path + reserveSuffix,
 			bytes:   cfg.ReserveBytes,
-			limit:   lograte.NewLimiter(lograte.Config{Interval: roomLogInterval, Now: cfg.Now}),
+			limit:   lograte.NewLimiter(lograte.Config{Interval: roomLogInterval, Now: cfg.Clock.Now}),
 		},
 	}
 	lock, err := lockFile(path+lockSuffix, time.Second)
@@ -349,4 +349,4 @@ func contextDone(op string, ctx context.Context) error {
 }
 
 // now is the store's clock.
-func (s *Store) now() time.Time { return s.cfg.Now() }
+func (s *Store) now() time.Time { return s.cfg.Clock.Now() }
