@@ -200,7 +200,7 @@ func NewRotator(cfg RotatorConfig) (*Rotator, error) {
 		return nil, fmt.Errorf("certs: rotator: %w", err)
 	}
 	r := &Rotator{
-		cfg: cfg, store: cfg.Store, log: cfg.Logger, lines: lograte.New(cfg.Logger, lograte.Config{Now: cfg.Clock.Now}),
+		cfg: cfg, store: cfg.Store, log: cfg.Logger, lines: lograte.New(cfg.Logger, lograte.Config{Clock: cfg.Clock}),
 		origin: contracts.DeviceOrigin(cfg.DeviceID),
 		events: make(chan event), conns: make(chan struct{}, 1),
 	}

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/iot-hub/agent/internal/clock"
 )
 
 // Config configures a Server. Zero values mean the defaults of
@@ -22,8 +24,9 @@ type Config struct {
 	// Logger receives the server's errors; those of requests (net/http's
 	// included), one a minute at most. Default: discard.
 	Logger *slog.Logger
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	// Clock is the time the server reports ages by and paces its log
+	// lines by. Default clock.System.
+	Clock clock.Clock
 }
 
 // Defaults.
@@ -38,7 +41,7 @@ func DefaultConfig() Config {
 		Listen: DefaultListen,
 		Grace:  DefaultGrace,
 		Logger: slog.New(slog.DiscardHandler),
-		Now:    time.Now,
+		Clock:  clock.System,
 	}
 }
 
@@ -53,8 +56,8 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = d.Logger
 	}
-	if c.Now == nil {
-		c.Now = d.Now
+	if c.Clock == nil {
+		c.Clock = d.Clock
 	}
 	return c
 }

@@ -18,7 +18,7 @@ import (
 func TestRequestErrorsAreLoggedOnceAMinute(t *testing.T) {
 	var logs syncbuf.Buffer
 	clk := clocktest.New(start)
-	base, _ := serve(t, health.Config{Listen: "127.0.0.1:0", Now: clk.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
+	base, _ := serve(t, health.Config{Listen: "127.0.0.1:0", Clock: clk, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
 		health.Sources{Uplink: func() health.UplinkState { panic("a bug in a source") }}, nil)
 	scrape := func(n int) {
 		t.Helper()

@@ -47,8 +47,8 @@ func Listen(cfg Config, src Sources, m *Metrics) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("health: listen: %w", err)
 	}
-	s := &Server{cfg: cfg, src: src, metrics: m, ln: ln, started: cfg.Now()}
-	s.requestErrors = slog.New(lograte.NewHandler(cfg.Logger.Handler(), lograte.Config{Now: cfg.Now}, func(slog.Record) string { return "" }))
+	s := &Server{cfg: cfg, src: src, metrics: m, ln: ln, started: cfg.Clock.Now()}
+	s.requestErrors = slog.New(lograte.NewHandler(cfg.Logger.Handler(), lograte.Config{Clock: cfg.Clock}, func(slog.Record) string { return "" }))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.serveHealth) // GET serves HEAD too
 	mux.HandleFunc("GET /metrics", s.serveMetrics)

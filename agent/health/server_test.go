@@ -78,7 +78,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	r.cert = selfSigned(t, start.Add(30*24*time.Hour))
-	r.base, r.stop = serve(t, health.Config{Listen: "127.0.0.1:0", Now: r.clock.Now}, health.Sources{
+	r.base, r.stop = serve(t, health.Config{Listen: "127.0.0.1:0", Clock: r.clock}, health.Sources{
 		Version:     "1.2.3",
 		Uplink:      r.uplink.state,
 		Outbox:      box,

@@ -28,7 +28,7 @@ func (sn *snapshot) healthy() bool { return len(sn.problems) == 0 }
 // read reads the sources and judges the agent's health (see the package
 // documentation).
 func (s *Server) read() *snapshot {
-	sn := &snapshot{now: s.cfg.Now()}
+	sn := &snapshot{now: s.cfg.Clock.Now()}
 	if s.src.Uplink != nil {
 		u := s.src.Uplink()
 		sn.uplink = &u

@@ -142,7 +142,7 @@ func Open(path string, cfg Config) (*Store, error) {
 		path:          path,
 		cfg:           cfg,
 		log:           cfg.Logger,
-		lines:         lograte.New(cfg.Logger, lograte.Config{Now: cfg.Clock.Now}),
+		lines:         lograte.New(cfg.Logger, lograte.Config{Clock: cfg.Clock}),
 		reqs:          make(chan *appendReq, 256),
 		wake:          make(chan struct{}, 1),
 		stop:          make(chan struct{}),
@@ -156,7 +156,7 @@ func Open(path string, cfg Config) (*Store, error) {
 		room: room{
 			reserve: path + reserveSuffix,
 			bytes:   cfg.ReserveBytes,
-			limit:   lograte.NewLimiter(lograte.Config{Interval: roomLogInterval, Now: cfg.Clock.Now}),
+			limit:   lograte.NewLimiter(lograte.Config{Interval: roomLogInterval, Clock: cfg.Clock}),
 		},
 	}
 	lock, err := lockFile(path+lockSuffix, time.Second)

@@ -21,7 +21,7 @@ type lines struct {
 
 func newLines(cfg Config) lines {
 	return lines{
-		problems: lograte.New(cfg.Logger, lograte.Config{Now: cfg.Clock.Now}),
-		answers:  lograte.New(cfg.Logger, lograte.Config{Burst: answerBurst, Now: cfg.Clock.Now}),
+		problems: lograte.New(cfg.Logger, lograte.Config{Clock: cfg.Clock}),
+		answers:  lograte.New(cfg.Logger, lograte.Config{Burst: answerBurst, Clock: cfg.Clock}),
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/internal/clock"
 	"github.com/iot-hub/agent/internal/lograte"
 )
 
@@ -21,8 +22,8 @@ type failureLines struct {
 	changes *lograte.Limiter // an error that changed, logged at once: one per FailureLogInterval
 }
 
-func newFailureLines(now func() time.Time) failureLines {
-	cfg := lograte.Config{Interval: FailureLogInterval, Now: now}
+func newFailureLines(clk clock.Clock) failureLines {
+	cfg := lograte.Config{Interval: FailureLogInterval, Clock: clk}
 	return failureLines{runs: lograte.NewLimiter(cfg), changes: lograte.NewLimiter(cfg)}
 }
 

@@ -8,12 +8,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iot-hub/agent/internal/clocktest"
 )
 
 func TestFailuresRateLimit(t *testing.T) {
 	var logs bytes.Buffer
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	now := t0
+	clk := clocktest.New(t0)
 	f := failures{log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey {
@@ -21,8 +23,8 @@ func TestFailuresRateLimit(t *testing.T) {
 			}
 			return a
 		},
-	})), lines: newFailureLines(func() time.Time { return now }), sensor: "s"}
-	at := func(d time.Duration) { now = t0.Add(d) }
+	})), lines: newFailureLines(clk), sensor: "s"}
+	at := func(d time.Duration) { clk.Advance(t0.Add(d).Sub(clk.Now())) }
 	unplugged, busy := errors.New("unplugged"), errors.New("busy")
 	at(0)
 	f.failed(unplugged) // logged
@@ -57,7 +59,7 @@ func TestFailuresRateLimit(t *testing.T) {
 func TestFailuresWithChangingTextRateLimit(t *testing.T) {
 	var logs bytes.Buffer
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	now := t0
+	clk := clocktest.New(t0)
 	f := failures{log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey || a.Key == "err" {
@@ -65,13 +67,13 @@ func TestFailuresWithChangingTextRateLimit(t *testing.T) {
 			}
 			return a
 		},
-	})), lines: newFailureLines(func() time.Time { return now }), sensor: "s"}
+	})), lines: newFailureLines(clk), sensor: "s"}
 	const n = 100
 	for i := range n {
-		now = t0.Add(time.Duration(i) * FailureLogInterval / n)
+		clk.Advance(t0.Add(time.Duration(i) * FailureLogInterval / n).Sub(clk.Now()))
 		f.failed(fmt.Errorf("no record (skipped %d lines)", i))
 	}
-	now = t0.Add(FailureLogInterval)
+	clk.Advance(t0.Add(FailureLogInterval).Sub(clk.Now()))
 	f.failed(errors.New("no record (skipped 100 lines)"))
 	want := strings.Join([]string{
 		`level=WARN msg="sensor failed" sensor=s failures=1`,

@@ -13,6 +13,7 @@ import (
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/backoff"
+	"github.com/iot-hub/agent/internal/clock"
 )
 
 // Appender is what the sampler needs of the outbox.
@@ -38,8 +39,10 @@ type SamplerConfig struct {
 	// Logger receives a line per read at debug level, and the sensors'
 	// failures, rate-limited. Default: discard.
 	Logger *slog.Logger
-	// Now is the clock of the readings and events. Default time.Now.
-	Now func() time.Time
+	// Clock is the time of the readings and events, and the schedule's:
+	// its timers start the reads. Default clock.System. A read's timeout
+	// is the system's time: the sensor's I/O takes real time.
+	Clock clock.Clock
 	// StartJitter delays the first reads by a random time within
 	// StartJitter or the interval, whichever is shorter, drawn once per
 	// interval: the sensors of one interval are read together, so that
@@ -80,16 +83,14 @@ func NewSampler(cfg SamplerConfig, box Appender, schedules ...Schedule) (*Sample
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = DefaultMaxBackoff
 	}
 	o := contracts.DeviceOrigin(cfg.DeviceID)
-	o.Clock = cfg.Now
+	o.Clock = cfg.Clock.Now
 	s := &Sampler{cfg: cfg, box: box, byName: make(map[string]*sensorState, len(schedules)), origin: o, topic: topics.Telemetry}
-	lines := newFailureLines(cfg.Now)
+	lines := newFailureLines(cfg.Clock)
 	for _, sc := range schedules {
 		name := sc.Sensor.Name()
 		switch {
@@ -114,7 +115,7 @@ func NewSampler(cfg SamplerConfig, box Appender, schedules ...Schedule) (*Sample
 // StartJitter (see SamplerConfig), until ctx ends; then it returns nil once every read has
 // returned. Run it once.
 func (s *Sampler) Run(ctx context.Context) error {
-	start := time.Now()
+	start := s.cfg.Clock.Now()
 	phases := map[time.Duration]time.Time{} // by interval: the first reads
 	for _, st := range s.states {
 		if _, ok := phases[st.Interval]; !ok {
@@ -137,21 +138,22 @@ func (s *Sampler) Run(ctx context.Context) error {
 // slow read does not shift the next, so the sensors of one interval stay
 // together; a read that outlasts its slot skips the slots it missed.
 func (s *Sampler) loop(ctx context.Context, st *sensorState, first time.Time) {
+	clk := s.cfg.Clock
 	next := first
-	t := time.NewTimer(time.Until(next))
+	t := clk.NewTimer(next.Sub(clk.Now()))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		s.read(ctx, st, true) // its only error is ctx's: the stop
 		next = next.Add(nextRead(st.Interval, st.failures(), s.cfg.MaxBackoff))
-		if late := time.Since(next); late > 0 {
+		if late := clk.Now().Sub(next); late > 0 {
 			next = next.Add(late.Truncate(st.Interval) + st.Interval)
 		}
-		t.Reset(time.Until(next))
+		t.Reset(next.Sub(clk.Now()))
 	}
 }
 

@@ -15,12 +15,27 @@ import (
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/clock"
 	"github.com/iot-hub/agent/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // openBox opens an outbox in a temp dir, closed by the test's cleanup.
+// fixedClock reads at, always, and arms the system's timers: for tests
+// of what a read reports, its time among it. The schedule of a sampler
+// on it slows, as its time does not move: each wait is one interval
+// longer than the one before.
+type fixedClock struct{ at time.Time }
+
+func (c fixedClock) Now() time.Time { return c.at }
+
+func (fixedClock) NewTimer(d time.Duration) clock.Timer { return clock.System.NewTimer(d) }
+
+func (fixedClock) AfterFunc(d time.Duration, f func()) clock.Timer {
+	return clock.System.AfterFunc(d, f)
+}
+
 func openBox(t *testing.T) *outbox.Store {
 	t.Helper()
 	box, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Config{})
@@ -64,7 +79,7 @@ func header(e outbox.Entry, key string) string {
 func TestSampleAppendsTelemetry(t *testing.T) {
 	box := openBox(t)
 	at := time.Date(2026, 11, 27, 10, 15, 30, 123456789, time.UTC)
-	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw-7", Now: func() time.Time { return at }}, box)
+	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw-7", Clock: fixedClock{at}}, box)
 	if err != nil {
 		t.Fatal(err)
 	}

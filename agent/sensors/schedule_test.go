@@ -11,6 +11,7 @@ import (
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/clocktest"
 )
 
 // switchable fails until told to work; it counts its reads.
@@ -160,4 +161,29 @@ func TestScheduleTimeoutRefused(t *testing.T) {
 			t.Errorf("NewSampler with timeout %v for an interval of 1s = nil; want an error", timeout)
 		}
 	}
+}
+
+// TestScheduleOnTheClock: the reads keep to the sampler's clock: a test's
+// clock moves them, with no real wait: one at the start, the next a full
+// interval later, none before.
+func TestScheduleOnTheClock(t *testing.T) {
+	clk := clocktest.New(clocktest.Start)
+	sen := sensorstest.New("t1")
+	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw", Clock: clk}, openBox(t),
+		sensors.Schedule{Sensor: sen, Interval: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, s)
+	// After each read, the loop arms its timer for the next one.
+	armed := func(reads int) bool { return sen.Reads() == reads && clk.Timers() == 1 }
+	waitFor(t, "the first read, at the start", func() bool { return armed(1) })
+	clk.Advance(10*time.Second - time.Millisecond)
+	if n := sen.Reads(); n != 1 {
+		t.Fatalf("%d reads a millisecond before the interval; want 1", n)
+	}
+	clk.Advance(time.Millisecond)
+	waitFor(t, "the second read, an interval later", func() bool { return armed(2) })
+	clk.Advance(10 * time.Second)
+	waitFor(t, "the third read", func() bool { return armed(3) })
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/clocktest"
 	"github.com/iot-hub/agent/internal/syncbuf"
 )
 
@@ -113,6 +114,17 @@ func status(t *testing.T, s *sensors.Sampler, name string) sensors.Status {
 	return sts[0]
 }
 
+// waitFor polls cond until it holds, failing the test after 10 s: a bound
+// on a hang, not on speed.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: not within 10s", what)
+		}
+	}
+}
+
 // waitStatus waits up to 10 s for the status of the sensor named name to
 // satisfy ok, and returns it.
 func waitStatus(t *testing.T, s *sensors.Sampler, name string, ok func(sensors.Status) bool) sensors.Status {
@@ -188,7 +200,7 @@ func TestStatusThroughRun(t *testing.T) {
 	at := time.Date(2026, 11, 27, 10, 15, 30, 0, time.UTC)
 	readings := []sensors.Reading{{Metric: "temperature", Value: 21.5, Unit: "Cel"}, {Metric: "humidity", Value: 40, Unit: "%"}}
 	sen := &switchSensor{name: "bme", readings: readings}
-	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw", Now: func() time.Time { return at }}, openBox(t),
+	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw", Clock: fixedClock{at}}, openBox(t),
 		sensors.Schedule{Sensor: sen, Interval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -229,11 +241,9 @@ func TestStatusThroughRun(t *testing.T) {
 
 func TestReadNow(t *testing.T) {
 	box := openBox(t)
-	var tick atomic.Int64
-	base := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return base.Add(time.Duration(tick.Add(1)) * time.Second) }
+	clk := clocktest.New(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))
 	readings := []sensors.Reading{{Metric: "temperature", Value: 21.5, Unit: "Cel"}}
-	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw", Now: clock}, box,
+	s, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: "gw", Clock: clk}, box,
 		sensors.Schedule{Sensor: sensorstest.New("bme", sensorstest.Result{Readings: readings}), Interval: time.Hour},
 		sensors.Schedule{Sensor: sensorstest.New("bad", sensorstest.Result{Err: errors.New("bus error")}), Interval: time.Hour},
 	)
@@ -254,6 +264,7 @@ func TestReadNow(t *testing.T) {
 		t.Errorf("outbox depth %d after a failed read; want 0", d)
 	}
 
+	clk.Advance(time.Second)
 	sts, err = s.ReadNow(ctx, "bme")
 	if err != nil || len(sts) != 1 {
 		t.Fatalf(`ReadNow("bme") = %+v, %v; want its status`, sts, err)
@@ -273,6 +284,7 @@ func TestReadNow(t *testing.T) {
 		t.Errorf("Status after ReadNow: %+v; want %+v", got, st)
 	}
 
+	clk.Advance(time.Second)
 	sts, err = s.ReadNow(ctx)
 	if err != nil || len(sts) != 2 || sts[0].Name != "bme" || sts[1].Name != "bad" {
 		t.Fatalf("ReadNow() = %+v, %v; want bme's and bad's statuses", sts, err)

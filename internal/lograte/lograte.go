@@ -3,6 +3,8 @@ package lograte
 import (
 	"sync"
 	"time"
+
+	"github.com/iot-hub/agent/internal/clock"
 )
 
 // SuppressedKey is the attribute of a line that follows suppressed ones:
@@ -20,8 +22,8 @@ type Config struct {
 	// Burst is how many lines per key a window writes; the others are
 	// suppressed and counted. Default 1.
 	Burst int
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	// Clock is the time windows are kept by. Default clock.System.
+	Clock clock.Clock
 }
 
 func (c Config) withDefaults() Config {
@@ -31,9 +33,7 @@ func (c Config) withDefaults() Config {
 	if c.Burst <= 0 {
 		c.Burst = 1
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
+	c.Clock = clock.Or(c.Clock)
 	return c
 }
 
@@ -62,7 +62,7 @@ func NewLimiter(cfg Config) *Limiter {
 // may, how many lines of key were suppressed since the last one written.
 // A line it refuses is counted as suppressed.
 func (l *Limiter) Allow(key string) (suppressed int, ok bool) {
-	now := l.cfg.Now()
+	now := l.cfg.Clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w := l.keys[key]

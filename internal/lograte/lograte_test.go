@@ -56,7 +56,7 @@ func TestLimiter(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := clocktest.New(clocktest.Start)
-			l := NewLimiter(Config{Burst: tc.burst, Now: c.Now})
+			l := NewLimiter(Config{Burst: tc.burst, Clock: c})
 			for i, s := range tc.steps {
 				c.Advance(s.advance)
 				n, ok := l.Allow(s.key)
@@ -70,7 +70,7 @@ func TestLimiter(t *testing.T) {
 
 func TestLimiterReset(t *testing.T) {
 	c := clocktest.New(clocktest.Start)
-	l := NewLimiter(Config{Interval: time.Minute, Now: c.Now})
+	l := NewLimiter(Config{Interval: time.Minute, Clock: c})
 	l.Allow("s")
 	l.Allow("s")
 	l.Allow("s")
@@ -89,7 +89,7 @@ func TestLimiterReset(t *testing.T) {
 // from the count.
 func TestLimiterConcurrent(t *testing.T) {
 	c := clocktest.New(clocktest.Start)
-	l := NewLimiter(Config{Now: c.Now})
+	l := NewLimiter(Config{Clock: c})
 	const goroutines, each = 8, 1000
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -129,7 +129,7 @@ func textLogger(buf *bytes.Buffer, level slog.Level) *slog.Logger {
 func TestLogger(t *testing.T) {
 	var buf bytes.Buffer
 	c := clocktest.New(clocktest.Start)
-	l := New(textLogger(&buf, slog.LevelInfo), Config{Now: c.Now})
+	l := New(textLogger(&buf, slog.LevelInfo), Config{Clock: c})
 	for range 5000 {
 		l.Warn("malformed", "rpc: dead letter", "reason", "malformed")
 	}
@@ -153,7 +153,7 @@ func TestLogger(t *testing.T) {
 func TestHandler(t *testing.T) {
 	var buf bytes.Buffer
 	c := clocktest.New(clocktest.Start)
-	h := NewHandler(textLogger(&buf, slog.LevelInfo).Handler(), Config{Now: c.Now}, func(r slog.Record) string { return r.Message })
+	h := NewHandler(textLogger(&buf, slog.LevelInfo).Handler(), Config{Clock: c}, func(r slog.Record) string { return r.Message })
 	log := slog.New(h)
 	child := log.With("listener", "tcp") // shares the limits
 	for i := range 10 {

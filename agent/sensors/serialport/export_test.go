@@ -1,11 +1,18 @@
 package serialport
 
-import "time"
+import (
+	"time"
 
-// SetClock makes p use now and backoff instead of the wall clock and the
-// jittered backoff. Call it before p's first Do.
-func SetClock(p *Port, now func() time.Time, backoff func(attempt int) time.Duration) {
-	p.now, p.backoff = now, backoff
+	"github.com/iot-hub/agent/internal/clock"
+	"github.com/iot-hub/agent/internal/lograte"
+)
+
+// SetClock makes p, and its log lines' pace, use clk and backoff instead
+// of the system's clock and the jittered backoff. Call it before p's
+// first Do.
+func SetClock(p *Port, clk clock.Clock, backoff func(attempt int) time.Duration) {
+	p.clock, p.backoff = clk, backoff
+	p.lines = lograte.New(p.cfg.Logger, lograte.Config{Clock: clk})
 }
 
 // Waiting returns how many transactions wait for their turn.

@@ -63,7 +63,7 @@ func TestUnplugReplug(t *testing.T) {
 			ponger(t, link.Pair())
 			clk := clocktest.New(clocktest.Start)
 			p, logs := newPort(t, serialport.Config{Path: link.Path()})
-			serialport.SetClock(p, clk.Now, doubling)
+			serialport.SetClock(p, clk, doubling)
 			if err := p.Do(t.Context(), ping); err != nil {
 				t.Fatalf("Do = %v", err)
 			}
@@ -138,7 +138,7 @@ func TestAbsentAtStart(t *testing.T) {
 	link.Unplug()
 	clk := clocktest.New(clocktest.Start)
 	p, logs := newPort(t, serialport.Config{Path: link.Path()})
-	serialport.SetClock(p, clk.Now, doubling)
+	serialport.SetClock(p, clk, doubling)
 	for range 3 {
 		if err := p.Do(t.Context(), errFn(nil)); !errors.Is(err, serialport.ErrUnavailable) {
 			t.Fatalf("Do = %v; want ErrUnavailable", err)
@@ -182,7 +182,7 @@ func TestFlappingDeviceIsLoggedOnceAMinute(t *testing.T) {
 	ponger(t, link.Pair())
 	clk := clocktest.New(clocktest.Start)
 	p, logs := newPort(t, serialport.Config{Path: link.Path()})
-	serialport.SetClock(p, clk.Now, doubling)
+	serialport.SetClock(p, clk, doubling)
 	if err := p.Do(t.Context(), ping); err != nil {
 		t.Fatalf("Do = %v", err)
 	}

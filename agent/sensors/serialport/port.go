@@ -10,6 +10,7 @@ import (
 
 	"go.bug.st/serial"
 
+	"github.com/iot-hub/agent/internal/clock"
 	"github.com/iot-hub/agent/internal/lograte"
 )
 
@@ -22,7 +23,7 @@ import (
 type Port struct {
 	cfg     Config
 	backoff func(attempt int) time.Duration
-	now     func() time.Time
+	clock   clock.Clock
 	lines   *lograte.Logger // a device that comes and goes: a line a minute per kind
 
 	turns   turns
@@ -47,8 +48,8 @@ func New(cfg Config) (*Port, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	p := &Port{cfg: cfg, backoff: reopenBackoff(cfg.ReopenMin, cfg.ReopenMax), now: time.Now}
-	p.lines = lograte.New(cfg.Logger, lograte.Config{Now: func() time.Time { return p.now() }})
+	p := &Port{cfg: cfg, backoff: reopenBackoff(cfg.ReopenMin, cfg.ReopenMax), clock: clock.System}
+	p.lines = lograte.New(cfg.Logger, lograte.Config{Clock: p.clock})
 	p.closing, p.stop = context.WithCancel(context.Background())
 	return p, nil
 }
@@ -110,7 +111,7 @@ func (p *Port) Do(ctx context.Context, fn func(ctx context.Context, c Conn) erro
 // open opens the device, unless the backoff after a failed attempt has
 // not passed yet. The turn's holder calls it.
 func (p *Port) open() error {
-	now := p.now()
+	now := p.clock.Now()
 	if p.failures > 0 && now.Before(p.next) {
 		return &OpenError{Path: p.cfg.Path, Err: p.lastErr, Attempts: p.failures, Next: p.next, now: now}
 	}
@@ -153,7 +154,7 @@ func (p *Port) lose(err error) {
 	p.lines.Warn("lost", "serial port lost", "port", p.cfg.Path, "device", p.target, "err", err)
 	p.sp.Close() // the device is gone: its error says nothing more
 	p.sp, p.target = nil, ""
-	p.down = p.now()
+	p.down = p.clock.Now()
 }
 
 // Close closes the port: transactions waiting for their turn fail with
