@@ -1,7 +1,7 @@
 package config
 
 import (
-	"fmt"
+	"errors"
 	"log/slog"
 	"net"
 	"strconv"
@@ -237,8 +237,9 @@ func (c *Config) KafkaConfig(log *slog.Logger) (kafka.Config, error) {
 		return cfg, nil
 	}
 	var err error
-	if cfg.TLS, err = tlsfiles.Config(k.CAFile, k.CertFile, k.KeyFile); err != nil {
-		return kafka.Config{}, fmt.Errorf("uplink.kafka: %w", err)
+	cfg.TLS, err = tlsfiles.Config(k.CAFile, k.CertFile, k.KeyFile)
+	if e, ok := errors.AsType[*tlsfiles.Error](err); ok {
+		return kafka.Config{}, e.Name("uplink.kafka.caFile", "uplink.kafka.certFile, keyFile")
 	}
 	return cfg, nil
 }

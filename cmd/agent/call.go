@@ -213,10 +213,10 @@ func brokerAddr(broker string) (addr string, useTLS bool, err error) {
 // given; an empty caFile means the system's CAs.
 func callTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	c, err := tlsfiles.Config(caFile, certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("--ca, --cert, --key: %w", err)
+	if e, ok := errors.AsType[*tlsfiles.Error](err); ok {
+		return nil, e.Name("--ca", "--cert and --key")
 	}
-	return c, nil
+	return c, err
 }
 
 // ask connects with a fresh client id and a clean session, subscribes to

@@ -1,6 +1,7 @@
 package tlsfiles_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,7 +57,11 @@ func TestConfig(t *testing.T) {
 	if _, err := tlsfiles.Config(write("junk.pem", []byte("junk")), "", ""); err == nil || !strings.HasPrefix(err.Error(), "CA bundle: ") {
 		t.Errorf("Config(a junk CA bundle) = %v; want an error starting with the CA bundle", err)
 	}
-	if _, err := tlsfiles.Config("", certFile, caFile); err == nil || !strings.HasPrefix(err.Error(), "client certificate: ") {
+	_, err = tlsfiles.Config("", certFile, caFile)
+	if err == nil || !strings.HasPrefix(err.Error(), "client certificate: ") {
 		t.Errorf("Config(a certificate with the wrong key file) = %v; want an error starting with the client certificate", err)
+	}
+	if e, ok := errors.AsType[*tlsfiles.Error](err); !ok || !strings.HasPrefix(e.Name("--ca", "--cert").Error(), "--cert: ") {
+		t.Errorf("Config's error %v named as --ca or --cert; want --cert", err)
 	}
 }
