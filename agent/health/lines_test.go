@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/iot-hub/agent/agent/health"
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/internal/clocktest"
 	"github.com/iot-hub/agent/internal/lograte"
 	"github.com/iot-hub/agent/internal/syncbuf"
@@ -19,7 +20,7 @@ func TestRequestErrorsAreLoggedOnceAMinute(t *testing.T) {
 	var logs syncbuf.Buffer
 	clk := clocktest.New(start)
 	base, _ := serve(t, health.Config{Listen: "127.0.0.1:0", Clock: clk, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
-		health.Sources{Uplink: func() health.UplinkState { panic("a bug in a source") }}, nil)
+		health.Sources{Uplink: func() uplink.State { panic("a bug in a source") }}, nil)
 	scrape := func(n int) {
 		t.Helper()
 		for range n {

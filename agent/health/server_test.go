@@ -27,6 +27,7 @@ import (
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
+	"github.com/iot-hub/agent/agent/uplink"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -34,16 +35,16 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // fakeUplink is an uplink's state the test sets.
 type fakeUplink struct {
 	mu sync.Mutex
-	st health.UplinkState
+	st uplink.State
 }
 
-func (u *fakeUplink) state() health.UplinkState {
+func (u *fakeUplink) state() uplink.State {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.st
 }
 
-func (u *fakeUplink) set(st health.UplinkState) {
+func (u *fakeUplink) set(st uplink.State) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.st = st
@@ -179,7 +180,7 @@ func (r *rig) metricsText(t *testing.T) *healthtest.Exposition {
 func TestHealthz(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	r.uplink.set(health.UplinkState{Connected: true, Since: start, Broker: "mqtt://127.0.0.1:1883", Reconnects: 2})
+	r.uplink.set(uplink.State{Connected: true, Since: start, Broker: "mqtt://127.0.0.1:1883", Reconnects: 2})
 	if _, err := r.sampler.ReadNow(ctx, "bme", "mcu"); err != nil { // idle is never read: unknown
 		t.Fatal(err)
 	}
@@ -199,7 +200,7 @@ func TestHealthz(t *testing.T) {
 	}
 
 	t.Run("uplink down within the grace", func(t *testing.T) {
-		r.uplink.set(health.UplinkState{Connected: false, Since: r.clock.Now(), Broker: "mqtt://127.0.0.1:1883"})
+		r.uplink.set(uplink.State{Connected: false, Since: r.clock.Now(), Broker: "mqtt://127.0.0.1:1883"})
 		r.clock.Advance(health.DefaultGrace)
 		if code, h := r.healthz(t); code != http.StatusOK || h.Status != "ok" {
 			t.Errorf("/healthz %v after the uplink went down = %d %+v; want 200 ok", health.DefaultGrace, code, h)
@@ -215,7 +216,7 @@ func TestHealthz(t *testing.T) {
 		if e := r.metricsText(t); !has(e, "iot_hub_agent_healthy", 0) || !has(e, "iot_hub_agent_uplink_connected", 0) {
 			t.Errorf("/metrics past the grace: healthy and connected should be 0")
 		}
-		r.uplink.set(health.UplinkState{Connected: true, Since: r.clock.Now(), Broker: "mqtt://127.0.0.1:1883", Reconnects: 3})
+		r.uplink.set(uplink.State{Connected: true, Since: r.clock.Now(), Broker: "mqtt://127.0.0.1:1883", Reconnects: 3})
 		if code, h := r.healthz(t); code != http.StatusOK || h.Status != "ok" {
 			t.Errorf("/healthz once reconnected = %d %+v; want 200 ok", code, h)
 		}
@@ -258,7 +259,7 @@ func has(e *healthtest.Exposition, fam string, v float64) bool {
 func TestMetrics(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	r.uplink.set(health.UplinkState{Connected: true, Since: start, Broker: "mqtt://b", Reconnects: 4})
+	r.uplink.set(uplink.State{Connected: true, Since: start, Broker: "mqtt://b", Reconnects: 4})
 	for range 3 {
 		if _, err := r.sampler.ReadNow(ctx, "mcu"); err != nil {
 			t.Fatal(err)

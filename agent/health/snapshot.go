@@ -7,12 +7,13 @@ import (
 
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/sensors"
+	"github.com/iot-hub/agent/agent/uplink"
 )
 
 // snapshot is the sources as one request read them, and the verdict.
 type snapshot struct {
 	now        time.Time
-	uplink     *UplinkState // nil: no uplink
+	uplink     *uplink.State // nil: no uplink
 	outbox     *outbox.Stats
 	outboxErr  error // the outbox cannot be read; outbox is nil
 	sensors    []sensors.Status

@@ -22,6 +22,7 @@ import (
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/mqtttest"
@@ -190,9 +191,9 @@ func startAgent(b *testing.B, broker *mqtttest.Broker) {
 	var up *mqtt.Uplink // the dispatcher reads its state once it runs
 	d, err := rpc.New(rpc.Config{DeviceID: benchDevice}, box, rpc.Deps{
 		Version: "bench", StateDir: dir, Started: time.Now(),
-		Uplink: func() rpc.UplinkState {
+		Uplink: func() uplink.State {
 			s := up.State()
-			return rpc.UplinkState{Connected: s.Connected, Since: s.Since, Broker: s.Broker, Reconnects: s.Reconnects}
+			return uplink.State{Connected: s.Connected, Since: s.Since, Broker: s.Broker, Reconnects: s.Reconnects}
 		},
 		Outbox:      box.Stats,
 		Sensors:     sampler,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/iot-hub/agent/agent/certs"
 	"github.com/iot-hub/agent/agent/rpc/host"
 	"github.com/iot-hub/agent/agent/sensors"
 )
@@ -79,7 +80,7 @@ type renewalResult struct {
 	NextAttempt   string `json:"nextAttempt,omitzero"`
 }
 
-func renewalOf(r Renewal) *renewalResult {
+func renewalOf(r certs.Status) *renewalResult {
 	out := &renewalResult{State: r.State, CorrelationID: r.CorrelationID, CSRs: r.CSRs, Failures: r.Failures, LastError: r.LastError}
 	if !r.RenewAt.IsZero() {
 		out.RenewAt = stamp(r.RenewAt)

@@ -5,8 +5,10 @@ import (
 	"crypto/x509"
 	"time"
 
+	"github.com/iot-hub/agent/agent/certs"
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/sensors"
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/contracts"
 )
 
@@ -30,7 +32,7 @@ type Deps struct {
 	// Started is when the agent started.
 	Started time.Time
 	// Uplink reports the uplink's connection.
-	Uplink func() UplinkState
+	Uplink func() uplink.State
 	// Outbox reports the outbox.
 	Outbox func() outbox.Stats
 	// Sensors are the sampler's sensors.
@@ -38,33 +40,13 @@ type Deps struct {
 	// Certificate is the client certificate the uplink presents; nil when
 	// it presents none.
 	Certificate func() *x509.Certificate
-	// Renewal reports the certificate's renewal; nil when the agent does
-	// not renew it.
-	Renewal func() Renewal
+	// Renewal reports the certificate's renewal (the rotator's Status);
+	// nil when the agent does not renew it.
+	Renewal func() certs.Status
 	// Events handle the messages that are not RPCs, by type (the
 	// certificate rotation's). A type without a handler is refused as
 	// not a command this device runs.
 	Events map[contracts.EventType]EventHandler
-}
-
-// Renewal is the state of the certificate's renewal, as getDeviceState
-// reports it.
-type Renewal struct {
-	State         string // idle, awaiting-certificate, trying-candidate, installing
-	RenewAt       time.Time
-	CorrelationID string
-	CSRs          int
-	Failures      int
-	LastError     string
-	NextAttempt   time.Time
-}
-
-// UplinkState is the uplink's connection, as getDeviceState reports it.
-type UplinkState struct {
-	Connected  bool
-	Since      time.Time
-	Broker     string
-	Reconnects int
 }
 
 // Sensors is what getSensors and getDeviceState need of the sampler.

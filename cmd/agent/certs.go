@@ -191,15 +191,11 @@ func (k kafkaTrial) Reconnect() {
 }
 
 // renewal returns getDeviceState's view of the renewal; nil without one.
-func (r *rotation) renewal() func() rpc.Renewal {
+func (r *rotation) renewal() func() certs.Status {
 	if r == nil {
 		return nil
 	}
-	return func() rpc.Renewal {
-		s := r.rot.Status()
-		return rpc.Renewal{State: s.State, RenewAt: s.RenewAt, CorrelationID: s.CorrelationID, CSRs: s.CSRs,
-			Failures: s.Failures, LastError: s.LastError, NextAttempt: s.NextAttempt}
-	}
+	return r.rot.Status
 }
 
 // certCmd is "agent cert rotate --config FILE [--reason TEXT]": it asks

@@ -14,6 +14,7 @@ import (
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/drivers"
+	"github.com/iot-hub/agent/agent/uplink"
 )
 
 // sensorStartJitter delays the sensors' first reads by up to this long
@@ -95,10 +96,10 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 		log.Error("agent: client certificate", "err", err)
 		return exitError
 	}
-	var up *uplink // the dispatcher reads its state once it runs
+	var up *link // the dispatcher reads its state once it runs
 	deps := rpc.Deps{
 		Version: version, StateDir: cfg.StateDir, Started: time.Now(),
-		Uplink:      func() rpc.UplinkState { return up.state() },
+		Uplink:      func() uplink.State { return up.state() },
 		Outbox:      box.Stats,
 		Sensors:     sampler,
 		Certificate: func() *x509.Certificate { return up.certificate() },
@@ -202,13 +203,13 @@ func closeOutbox(box *outbox.Store, log *slog.Logger) {
 
 // listenHealth makes the health and metrics endpoint when it is enabled,
 // listening already, on the agent's parts; nil when it is not.
-func listenHealth(cfg *config.Config, log *slog.Logger, meter *health.Metrics, up *uplink, box *outbox.Store, sampler *sensors.Sampler) (*health.Server, error) {
+func listenHealth(cfg *config.Config, log *slog.Logger, meter *health.Metrics, up *link, box *outbox.Store, sampler *sensors.Sampler) (*health.Server, error) {
 	if !cfg.Health.Enabled {
 		return nil, nil
 	}
 	return health.Listen(cfg.HealthConfig(log), health.Sources{
 		Version:     version,
-		Uplink:      func() health.UplinkState { return health.UplinkState(up.state()) },
+		Uplink:      up.state,
 		Outbox:      box,
 		Sensors:     sampler,
 		Certificate: up.certificate,

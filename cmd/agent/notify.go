@@ -17,14 +17,14 @@ import (
 type notifier struct {
 	on     bool // NOTIFY_SOCKET is set
 	log    *slog.Logger
-	up     *uplink
+	up     *link
 	box    *outbox.Store
 	every  time.Duration // the watchdog's ping interval; 0 without a watchdog
 	status string        // the last STATUS= sent
 	failed bool          // a notification failed (logged once)
 }
 
-func newNotifier(log *slog.Logger, up *uplink, box *outbox.Store) *notifier {
+func newNotifier(log *slog.Logger, up *link, box *outbox.Store) *notifier {
 	n := &notifier{on: os.Getenv(sdnotify.EnvSocket) != "", log: log, up: up, box: box}
 	if d, ok := sdnotify.WatchdogInterval(); ok {
 		n.every = d / 2

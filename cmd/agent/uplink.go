@@ -11,16 +11,17 @@ import (
 	"github.com/iot-hub/agent/agent/health"
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/rpc"
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/agent/uplink/kafka"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
 )
 
-// uplink is what the daemon needs of its connection to the backend, MQTT
+// link is what the daemon needs of its connection to the backend, MQTT
 // or Kafka, whichever the configuration chooses.
-type uplink struct {
+type link struct {
 	run         func(ctx context.Context) error
-	state       func() rpc.UplinkState
+	state       func() uplink.State
 	certificate func() *x509.Certificate
 	reloadTLS   func() // SIGHUP
 	stopTimeout time.Duration
@@ -31,7 +32,7 @@ type uplink struct {
 // record the brokers acknowledged and every command read for another
 // device. With rot, the MQTT uplink presents the
 // rotation's certificate and tells it of every connection.
-func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation, meter *health.Metrics) (*uplink, error) {
+func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation, meter *health.Metrics) (*link, error) {
 	if cfg.UsesKafka() {
 		return openKafka(cfg, log, box, d, rot, meter)
 	}
@@ -52,12 +53,9 @@ func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.
 	if rot != nil {
 		rot.up.set(up)
 	}
-	return &uplink{
-		run: up.Run,
-		state: func() rpc.UplinkState {
-			s := up.State()
-			return rpc.UplinkState{Connected: s.Connected, Since: s.Since, Broker: s.Broker, Reconnects: s.Reconnects}
-		},
+	return &link{
+		run:         up.Run,
+		state:       up.State,
 		certificate: up.Certificate,
 		reloadTLS:   func() { reloadMQTTTLS(up, cfg, log) },
 		// It waits up to ConnectTimeout for the publishes in flight, then
@@ -68,7 +66,7 @@ func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.
 
 // openKafka makes the Kafka uplink. With rot, its connections present
 // the rotation's pair, and new certificates are tried with Probe.
-func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation, meter *health.Metrics) (*uplink, error) {
+func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation, meter *health.Metrics) (*link, error) {
 	kc, err := cfg.KafkaConfig(log)
 	if err != nil {
 		return nil, err
@@ -95,12 +93,9 @@ func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.D
 	default:
 		certificate = func() *x509.Certificate { return nil }
 	}
-	return &uplink{
-		run: up.Run,
-		state: func() rpc.UplinkState {
-			s := up.State()
-			return rpc.UplinkState{Connected: s.Connected, Since: s.Since, Broker: s.Brokers, Reconnects: s.Reconnects}
-		},
+	return &link{
+		run:         up.Run,
+		state:       up.State,
 		certificate: certificate,
 		reloadTLS: func() {
 			log.Info("SIGHUP: the Kafka uplink reads its TLS files at start only; restart the agent to use new ones")

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/agent/uplink/status"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/lograte"
@@ -33,19 +34,6 @@ type Outbox interface {
 
 var _ Outbox = (*outbox.Store)(nil)
 
-// State is the uplink's connection state.
-type State struct {
-	// Connected is whether the last exchange with a broker went through:
-	// a request answered, as opposed to a connection refused or lost.
-	Connected bool
-	// Since is when Connected last changed.
-	Since time.Time
-	// Brokers are the seed brokers, comma-separated.
-	Brokers string
-	// Reconnects counts the times Connected became true after the first.
-	Reconnects int
-}
-
 // Uplink produces the outbox to Kafka and reads the device's commands.
 // Run it once; its methods are safe for concurrent use.
 type Uplink struct {
@@ -61,7 +49,7 @@ type Uplink struct {
 	seen   atomic.Bool // an exchange was recorded
 
 	mu    sync.Mutex
-	state State
+	state uplink.State
 	ups   int // times Connected became true
 }
 
@@ -76,16 +64,16 @@ func New(cfg Config, box Outbox, handle Handler) (*Uplink, error) {
 	u := &Uplink{
 		cfg: cfg, box: box, handle: handle, log: cfg.Logger, lines: lograte.New(cfg.Logger, lograte.Config{Interval: rateEvery}),
 		key:   []byte(cfg.DeviceID),
-		state: State{Brokers: strings.Join(cfg.Brokers, ",")}, topics: cfg.Topics.byContract(),
+		state: uplink.State{Broker: strings.Join(cfg.Brokers, ",")}, topics: cfg.Topics.byContract(),
 	}
 	if cfg.SASL.Mechanism == MechanismPlain && cfg.TLS == nil {
-		u.log.Warn("kafka: SASL PLAIN without TLS sends the password in clear text", "brokers", u.state.Brokers)
+		u.log.Warn("kafka: SASL PLAIN without TLS sends the password in clear text", "brokers", u.state.Broker)
 	}
 	return u, nil
 }
 
 // State returns the connection state.
-func (u *Uplink) State() State {
+func (u *Uplink) State() uplink.State {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.state

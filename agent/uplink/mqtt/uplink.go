@@ -16,6 +16,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/agent/uplink/status"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/backoff"
@@ -103,18 +104,6 @@ const (
 	HeaderContentType     = "mqtt.content-type"
 )
 
-// State is the uplink's connection state.
-type State struct {
-	// Connected is whether a connection is up.
-	Connected bool
-	// Since is when Connected last changed.
-	Since time.Time
-	// Broker is the broker's URL.
-	Broker string
-	// Reconnects counts connections made after the first.
-	Reconnects int
-}
-
 // Uplink publishes the outbox to an MQTT v5 broker and receives commands.
 // Run it once; its methods are safe for concurrent use.
 type Uplink struct {
@@ -131,7 +120,7 @@ type Uplink struct {
 	kick chan struct{} // Reconnect's: attempt now; buffer 1
 
 	mu        sync.Mutex
-	state     State
+	state     uplink.State
 	connects  int
 	tls       *tls.Config       // reloaded by ReloadTLS
 	conn      *batchConn        // the current connection, or the last
@@ -169,7 +158,7 @@ func New(cfg Config, box Outbox, handle Handler) (*Uplink, error) {
 	u := &Uplink{
 		cfg: cfg, box: box, handle: handle, log: cfg.Logger, lines: lograte.New(cfg.Logger, lograte.Config{}), topics: topics,
 		broker: broker,
-		state:  State{Broker: cfg.Broker}, kick: make(chan struct{}, 1),
+		state:  uplink.State{Broker: cfg.Broker}, kick: make(chan struct{}, 1),
 		maxPacket: maxPacketSize(cfg.MaxCommandBytes, topics.Commands), cuts: make(map[uint16]int),
 	}
 	if u.isTLS() {
@@ -181,7 +170,7 @@ func New(cfg Config, box Outbox, handle Handler) (*Uplink, error) {
 }
 
 // State returns the connection state.
-func (u *Uplink) State() State {
+func (u *Uplink) State() uplink.State {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.state

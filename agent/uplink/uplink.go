@@ -1,0 +1,22 @@
+// Package uplink is what the agent's two uplinks, MQTT (uplink/mqtt) and
+// Kafka (uplink/kafka), share with the rest of the agent: the state of
+// their connection, which getDeviceState and /healthz report.
+package uplink
+
+import "time"
+
+// State is an uplink's connection.
+type State struct {
+	// Connected is whether the uplink is connected: over MQTT, whether a
+	// connection is up; with Kafka, whether the last exchange with a
+	// broker went through (a request answered, as opposed to a connection
+	// refused or lost).
+	Connected bool
+	// Since is when Connected last changed; zero if it never did.
+	Since time.Time
+	// Broker is the broker's URL, or the Kafka seed brokers,
+	// comma-separated.
+	Broker string
+	// Reconnects counts the connections made after the first.
+	Reconnects int
+}
