@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/record"
 	"github.com/iot-hub/agent/contracts"
 )
 
@@ -215,15 +216,9 @@ func (r *Rotator) append(ctx context.Context, m contracts.Message, correlationID
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	h := m.Header()
-	return r.cfg.Outbox.Append(ctx, outbox.Record{
-		Lane: outbox.LaneControl, Topic: r.cfg.Topic, Key: []byte(r.cfg.DeviceID), Payload: b,
-		Headers: []outbox.Header{
-			{Key: contracts.HeaderEventType, Value: []byte(h.EventType)},
-			{Key: contracts.HeaderCorrelationID, Value: []byte(correlationID)},
-			{Key: contracts.HeaderVersion, Value: []byte(h.Version)},
-		},
-	})
+	head := record.HeadOf(m.Header())
+	head.CorrelationID = correlationID
+	return r.cfg.Outbox.Append(ctx, record.Of(outbox.LaneControl, r.cfg.Topic, r.cfg.DeviceID, head, b))
 }
 
 // renewWindowOf is the renewal window of the leaf in certPEM: the part

@@ -10,6 +10,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/record"
 	"github.com/iot-hub/agent/contracts"
 )
 
@@ -190,13 +191,7 @@ func (d *Dispatcher) observe(m *contracts.DeviceResponseRPC) {
 
 // record is an outbox record of an encoded message on the control lane.
 func (d *Dispatcher) record(topic string, headers []outbox.Header, payload []byte, t contracts.EventType, correlationID string) outbox.Record {
-	hs := make([]outbox.Header, 0, len(headers)+3)
-	hs = append(hs, headers...)
-	hs = append(hs,
-		outbox.Header{Key: contracts.HeaderEventType, Value: []byte(t)},
-		outbox.Header{Key: contracts.HeaderCorrelationID, Value: []byte(correlationID)},
-		outbox.Header{Key: contracts.HeaderVersion, Value: []byte(contracts.Version)})
-	return outbox.Record{Lane: outbox.LaneControl, Topic: topic, Key: []byte(d.cfg.DeviceID), Payload: payload, Headers: hs}
+	return record.Of(outbox.LaneControl, topic, d.cfg.DeviceID, record.Head{EventType: t, CorrelationID: correlationID}, payload, headers...)
 }
 
 // encodeResult encodes a method's result as JSON.

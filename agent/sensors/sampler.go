@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/record"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/backoff"
 	"github.com/iot-hub/agent/internal/clock"
@@ -219,18 +220,7 @@ func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("sensors: %s: %w", sen.Name(), err)
 	}
-	rec := outbox.Record{
-		Lane:    outbox.LaneTelemetry,
-		Topic:   s.topic,
-		Key:     []byte(s.cfg.DeviceID),
-		Payload: b,
-		Headers: []outbox.Header{
-			{Key: contracts.HeaderEventType, Value: []byte(m.EventType)},
-			{Key: contracts.HeaderCorrelationID, Value: []byte(m.CorrelationID)},
-			{Key: contracts.HeaderVersion, Value: []byte(m.Version)},
-		},
-	}
-	if err := s.box.Append(ctx, rec); err != nil {
+	if err := s.box.Append(ctx, record.Of(outbox.LaneTelemetry, s.topic, s.cfg.DeviceID, record.HeadOf(m.Header()), b)); err != nil {
 		return rs, at, fmt.Errorf("sensors: %s: %w", sen.Name(), err)
 	}
 	if s.cfg.Logger.Enabled(ctx, slog.LevelDebug) { // spare summary's work at 50 reads a second

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/record"
 	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/agent/uplink/status"
 	"github.com/iot-hub/agent/contracts"
@@ -152,14 +153,7 @@ func (u *Uplink) queueStatus(ctx context.Context, s contracts.DeviceStatus, reas
 	if err == nil {
 		ctx, cancel := context.WithTimeout(ctx, u.cfg.ConnectTimeout)
 		defer cancel()
-		err = u.box.Append(ctx, outbox.Record{
-			Lane: outbox.LaneControl, Topic: m.EventType.Topic(), Key: u.key, Payload: b,
-			Headers: []outbox.Header{
-				{Key: contracts.HeaderEventType, Value: []byte(m.EventType)},
-				{Key: contracts.HeaderCorrelationID, Value: []byte(m.CorrelationID)},
-				{Key: contracts.HeaderVersion, Value: []byte(m.Version)},
-			},
-		})
+		err = u.box.Append(ctx, record.Of(outbox.LaneControl, m.EventType.Topic(), u.cfg.DeviceID, record.HeadOf(m.Header()), b))
 	}
 	if err != nil {
 		u.log.Error("kafka: queue the device status", "status", s, "err", err)
