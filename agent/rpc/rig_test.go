@@ -13,7 +13,12 @@ import (
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
 	"github.com/iot-hub/agent/contracts"
+	"go.uber.org/goleak"
 )
+
+// TestMain fails the package's tests if any leaves a goroutine behind:
+// a command's, or its timer's.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const device = "gw-test"
 

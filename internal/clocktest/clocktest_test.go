@@ -4,8 +4,14 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/iot-hub/agent/internal/clocktest"
 )
+
+// TestMain fails the package's tests if any leaves a goroutine behind:
+// an AfterFunc's.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fired reports whether t's channel holds a time, and takes it.
 func fired(c <-chan time.Time) (time.Time, bool) {
