@@ -6,7 +6,6 @@ package health_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/iot-hub/agent/agent/health"
 	"github.com/iot-hub/agent/agent/health/healthtest"
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
@@ -51,11 +51,7 @@ func scrapeAt(t *testing.T, base string) *healthtest.Exposition {
 // openBox opens an outbox in a temporary directory for the test.
 func openBox(t *testing.T) *outbox.Store {
 	t.Helper()
-	box, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { box.Close() })
+	box, _ := outboxtest.Open(t, outbox.Config{})
 	return box
 }
 

@@ -2,16 +2,14 @@ package outbox_test
 
 import (
 	"context"
-	"errors"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"go.uber.org/goleak"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 )
 
 func TestMain(m *testing.M) {
@@ -21,50 +19,13 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// openStore opens a store in a new temporary file; on cleanup it closes
-// the store and checks the file's consistency with bbolt's tx.Check.
-func openStore(t testing.TB, cfg outbox.Config) (*outbox.Store, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "outbox.db")
-	return openAt(t, path, cfg), path
-}
-
-// openAt opens the store at path with the same cleanup as openStore.
-func openAt(t testing.TB, path string, cfg outbox.Config) *outbox.Store {
-	t.Helper()
-	s, err := outbox.Open(path, cfg)
-	if err != nil {
-		t.Fatalf("Open(%s) = %v", path, err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("Close = %v", err)
-		}
-		checkFile(t, path)
-	})
-	return s
-}
-
-// checkFile runs bbolt's consistency check on a closed store file.
-func checkFile(t testing.TB, path string) {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		t.Errorf("open %s for checking: %v", path, err)
-		return
-	}
-	defer db.Close()
-	err = db.View(func(tx *bolt.Tx) error {
-		var errs []error
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		return errors.Join(errs...)
-	})
-	if err != nil {
-		t.Errorf("tx.Check(%s): %v", path, err)
-	}
-}
+// openStore and openAt are outboxtest's Open and OpenAt: a store that
+// is closed and checked when the test ends.
+var (
+	openStore = outboxtest.Open
+	openAt    = outboxtest.OpenAt
+	checkFile = outboxtest.Check
+)
 
 // mustAppend appends recs or fails the test.
 func mustAppend(t testing.TB, s *outbox.Store, recs ...outbox.Record) {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
@@ -178,11 +178,7 @@ var benchVariants = []benchVariant{
 // the commands topic (its online status has come). It is stopped, in the
 // daemon's order (sensors, dispatcher, uplink, outbox), when b ends.
 func startAgent(b *testing.B, broker *mqtttest.Broker) {
-	dir := b.TempDir()
-	box, err := outbox.Open(filepath.Join(dir, "outbox.db"), outbox.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	box, _ := outboxtest.Open(b, outbox.Config{})
 	sampler, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: benchDevice}, box,
 		sensors.Schedule{Sensor: sensorstest.New("t1"), Interval: time.Hour})
 	if err != nil {
@@ -190,10 +186,9 @@ func startAgent(b *testing.B, broker *mqtttest.Broker) {
 	}
 	var up *mqtt.Uplink // the dispatcher reads its state once it runs
 	d, err := rpc.New(rpc.Config{DeviceID: benchDevice}, box, rpc.Deps{
-		Version: "bench", StateDir: dir, Started: time.Now(),
+		Version: "bench", StateDir: b.TempDir(), Started: time.Now(),
 		Uplink: func() uplink.State {
-			s := up.State()
-			return uplink.State{Connected: s.Connected, Since: s.Since, Broker: s.Broker, Reconnects: s.Reconnects}
+			return up.State()
 		},
 		Outbox:      box.Stats,
 		Sensors:     sampler,

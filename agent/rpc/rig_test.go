@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
 	"github.com/iot-hub/agent/contracts"
@@ -44,10 +45,7 @@ func newRig(t *testing.T, cfg Config) *rig {
 // sensor "t1" behind a real sampler.
 func (r *rig) open(cfg Config) {
 	r.t.Helper()
-	box, err := outbox.Open(r.path, outbox.Config{LiveShare: -1})
-	if err != nil {
-		r.t.Fatal(err)
-	}
+	box := outboxtest.OpenAt(r.t, r.path, outbox.Config{LiveShare: -1})
 	sampler, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: device}, box,
 		sensors.Schedule{Sensor: sensorstest.New("t1"), Interval: time.Hour})
 	if err != nil {

@@ -2,12 +2,12 @@ package sensors_test
 
 import (
 	"context"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
 	"github.com/iot-hub/agent/contracts"
@@ -70,11 +70,7 @@ func benchParallel(b *testing.B, op func() error) {
 // benchBox opens an outbox big enough for any b.N.
 func benchBox(b *testing.B) *outbox.Store {
 	b.Helper()
-	box, err := outbox.Open(filepath.Join(b.TempDir(), "outbox.db"), outbox.Config{MaxBytes: 1 << 30})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = box.Close() })
+	box, _ := outboxtest.Open(b, outbox.Config{MaxBytes: 1 << 30})
 	return box
 }
 

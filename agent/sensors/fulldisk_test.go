@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
 	"github.com/iot-hub/agent/internal/smallfs"
@@ -21,15 +22,7 @@ import (
 // outbox says once that the disk is full).
 func TestFullDiskIsNotASensorFailure(t *testing.T) {
 	dir := smallfs.Mount(t, 2<<20)
-	box, err := outbox.Open(filepath.Join(dir, "outbox.db"), outbox.Config{ReserveBytes: 256 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := box.Close(); err != nil {
-			t.Errorf("Close = %v", err)
-		}
-	})
+	box := outboxtest.OpenAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{ReserveBytes: 256 << 10})
 	smallfs.Fill(t, filepath.Join(dir, "filler"))
 
 	var logs syncbuf.Buffer

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
 	"github.com/iot-hub/agent/contracts"
@@ -38,15 +38,7 @@ func (fixedClock) AfterFunc(d time.Duration, f func()) clock.Timer {
 
 func openBox(t *testing.T) *outbox.Store {
 	t.Helper()
-	box, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := box.Close(); err != nil {
-			t.Errorf("Close = %v", err)
-		}
-	})
+	box, _ := outboxtest.Open(t, outbox.Config{})
 	return box
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/iot-hub/agent/internal/clocktest"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
@@ -32,10 +32,7 @@ func TestGarbageCommandsOverMQTTAreLoggedOnceAMinute(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{})
 	dlq := b.Subscribe(t, topics.DLQ, 1)
 
-	box, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	box, _ := outboxtest.Open(t, outbox.Config{})
 	var logs syncbuf.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	clock := clocktest.New(time.Now())

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/uplink/kafka"
 	"github.com/iot-hub/agent/contracts"
 )
@@ -50,12 +51,7 @@ func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 // order (LiveShare off), so that order is checked end to end.
 func openStore(t testing.TB, dir string) *outbox.Store {
 	t.Helper()
-	box, err := outbox.Open(filepath.Join(dir, "outbox.db"), outbox.Config{MaxBytes: 256 << 20, LiveShare: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { box.Close() })
-	return box
+	return outboxtest.OpenAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{MaxBytes: 256 << 20, LiveShare: -1})
 }
 
 // rig is an uplink running on a store.

@@ -13,6 +13,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/internal/mqtttest"
 )
@@ -30,10 +31,7 @@ func BenchmarkDrain(b *testing.B) {
 	b.Run("100k-records/uplink", func(b *testing.B) {
 		for b.Loop() {
 			broker := mqtttest.Start(b, mqtttest.Options{})
-			box, err := outbox.Open(b.TempDir()+"/outbox.db", outbox.Config{MaxBytes: 256 << 20})
-			if err != nil {
-				b.Fatal(err)
-			}
+			box, _ := outboxtest.Open(b, outbox.Config{MaxBytes: 256 << 20})
 			recs := make([]outbox.Record, 1000)
 			for i := range recs {
 				recs[i] = outbox.Record{Lane: outbox.LaneTelemetry, Topic: topics.Telemetry, Key: []byte(device), Payload: payload}
@@ -96,10 +94,7 @@ func BenchmarkLatency(b *testing.B) {
 	b.Run("1000-per-s/uplink-append-to-puback", func(b *testing.B) {
 		for b.Loop() {
 			broker := mqtttest.Start(b, mqtttest.Options{})
-			store, err := outbox.Open(b.TempDir()+"/outbox.db", outbox.Config{})
-			if err != nil {
-				b.Fatal(err)
-			}
+			store, _ := outboxtest.Open(b, outbox.Config{})
 			box := &timedOutbox{Store: store, appended: map[string]time.Time{}, ids: map[outbox.ID]string{}}
 			up, err := mqtt.New(mqtt.Config{Broker: broker.URL(), DeviceID: device, Window: benchWindow}, box, nil)
 			if err != nil {

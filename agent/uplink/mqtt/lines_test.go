@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/internal/lograte"
 	"github.com/iot-hub/agent/internal/mqtttest"
@@ -128,11 +128,7 @@ func TestRefusedConnectionsAreLoggedOnceAMinute(t *testing.T) {
 	t.Cleanup(func() { ln.Close(); <-served })
 
 	var logs syncbuf.Buffer
-	box, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer box.Close()
+	box, _ := outboxtest.Open(t, outbox.Config{})
 	up, err := mqtt.New(mqtt.Config{Broker: "mqtt://" + ln.Addr().String(), DeviceID: device, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		BackoffMin: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond}, box, nil)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/mqtttest"
@@ -41,10 +42,7 @@ type rig struct {
 // backlog.
 func startUplink(t *testing.T, b *mqtttest.Broker, dir string, cfg mqtt.Config) *rig {
 	t.Helper()
-	box, err := outbox.Open(filepath.Join(dir, "outbox.db"), outbox.Config{MaxBytes: 256 << 20, LiveShare: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	box := outboxtest.OpenAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{MaxBytes: 256 << 20, LiveShare: -1})
 	r := &rig{box: box, done: make(chan error, 1)}
 	if cfg.Broker == "" {
 		cfg.Broker = b.URL()
@@ -59,6 +57,7 @@ func startUplink(t *testing.T, b *mqtttest.Broker, dir string, cfg mqtt.Config) 
 			cfg.CertFile, cfg.KeyFile = b.ClientCertFile, b.ClientKeyFile
 		}
 	}
+	var err error
 	r.up, err = mqtt.New(cfg, box, func(_ context.Context, c mqtt.Command) {
 		r.mu.Lock()
 		r.commands = append(r.commands, c)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/uplink/status"
 	"github.com/iot-hub/agent/contracts"
 )
@@ -16,10 +17,7 @@ func TestNextConnectionGrowsAcrossRestarts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "outbox.db")
 	var last uint64
 	for open := range 3 {
-		box, err := outbox.Open(path, outbox.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		box := outboxtest.OpenAt(t, path, outbox.Config{})
 		for range 2 {
 			n, err := status.NextConnection(context.Background(), box)
 			if err != nil {
@@ -39,11 +37,7 @@ func TestNextConnectionGrowsAcrossRestarts(t *testing.T) {
 // TestNextConnectionRefusesAValueNotANumber checks a damaged value is an
 // error naming it, not a silent restart from 1.
 func TestNextConnectionRefusesAValueNotANumber(t *testing.T) {
-	box, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer box.Close()
+	box, _ := outboxtest.Open(t, outbox.Config{})
 	if err := box.PutCursor(context.Background(), "status/connection", []byte("seven")); err != nil {
 		t.Fatal(err)
 	}
