@@ -102,12 +102,8 @@ func (s *Set) openModbus(sc config.Sensor) (sensors.Sensor, error) {
 		regs[i] = modbus.Register{Metric: r.Metric, Unit: r.Unit, Function: modbus.Function(r.Function), Address: uint16(r.Address),
 			Type: modbus.DataType(r.Type), WordOrder: modbus.WordOrder(r.WordOrder), Scale: r.Scale, Offset: r.Offset}
 	}
-	retries := *sc.Retries
-	if retries == 0 {
-		retries = modbus.NoRetries
-	}
-	return modbus.New(modbus.Config{Name: sc.Name, Port: port, Slave: uint8(sc.Slave), Registers: regs,
-		Timeout: sc.ResponseTimeout, Retries: retries, Logger: s.log.With("sensor", sc.Name)})
+	return modbus.New(modbus.Config{Name: sc.Name, Port: port, Settings: modbus.Settings{Slave: uint8(sc.Slave), Registers: regs,
+		ResponseTimeout: sc.ResponseTimeout, Retries: sc.Retries}, Logger: s.log.With("sensor", sc.Name)})
 }
 
 func (s *Set) openSerialLine(sc config.Sensor) (sensors.Sensor, error) {

@@ -3,13 +3,20 @@
 // (function 4) of one slave on a serial line, through a
 // serialport.Port shared with the other slaves of the line.
 //
-// There are only a few types. A [Config] names the slave, its port and
-// its [Register]s: per metric, where the value is (function, address),
-// how it is encoded ([DataType], [WordOrder]) and how it is scaled. A
-// [Sensor] reads them all at each Read. Errors are an [*ExceptionError]
-// when the slave refused a request, else they wrap [ErrTimeout],
-// [ErrCRC], [ErrFrame], [ErrNotFinite] or the port's errors; New's are
-// [*FieldError]s naming the field, as in "registers[2].type".
+// There are only a few types. A [Config] gives the port and the
+// [Settings]: the slave and its [Register]s (per metric, where the value
+// is (function, address), how it is encoded ([DataType], [WordOrder])
+// and how it is scaled), how long a request waits and how often it is
+// retried. A [Sensor] reads them all at each Read. Errors are an
+// [*ExceptionError] when the slave refused a request, else they wrap
+// [ErrTimeout], [ErrCRC], [ErrFrame], [ErrNotFinite] or the port's
+// errors; New's are *confkeys.FieldErrors naming the key, as in
+// "registers[2].type".
+//
+// Settings are also the keys of a modbus-rtu sensor in the agent's
+// configuration file, with their limits and defaults
+// ([Settings.SetDefaults]): its rules, [Settings.Validate], are the same
+// for both.
 //
 // # A read
 //
@@ -20,11 +27,11 @@
 // been quiet for t3.5 (3.5 characters of 11 bits, 1750 µs above 19200
 // baud) since the last byte of any frame of any slave, drops the input
 // buffer, sends the request, and reads the response up to the length
-// the request implies (or an exception's), for at most Timeout. A
-// timeout, a CRC error or a malformed frame is retried, Retries times,
-// each attempt in a turn of its own so that the other slaves' requests
-// go between: a silent slave holds the line for one Timeout at a time.
-// An exception is not retried, nor is a lost port (the port reopens at
+// the request implies (or an exception's), for at most ResponseTimeout.
+// A timeout, a CRC error or a malformed frame is retried, Retries times,
+// each attempt in a turn of its own so that the other slaves' requests go
+// between: a silent slave holds the line for one ResponseTimeout at a
+// time. An exception is not retried, nor is a lost port (the port reopens at
 // the next read).
 //
 // # Caveats
@@ -37,9 +44,10 @@
 //   - A read is all or nothing: a failed request, or a float32 register
 //     holding NaN or an infinity, fails the whole read with an error that
 //     names the slave, function and registers, or the metric.
-//   - A read takes up to requests × (Retries+1) × (Timeout + t3.5), plus
-//     the turns of the line's other sensors; the sampler's bound on a
-//     read must allow that, or reads end with the context's error.
+//   - A read takes up to requests × (Retries+1) × (ResponseTimeout +
+//     t3.5), plus the turns of the line's other sensors; the sampler's
+//     bound on a read must allow that, or reads end with the context's
+//     error.
 //   - A response must begin with the first byte received: noise before
 //     it costs an attempt rather than being skipped. After a damaged
 //     frame the attempt lets the line settle (at least 20 ms of silence)

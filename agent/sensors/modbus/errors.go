@@ -9,7 +9,8 @@ import (
 // serial port's error (serialport.ErrPortLost, serialport.ErrClosed) or
 // the context's.
 var (
-	// ErrInvalidConfig: New refused a Config; a [*FieldError] wraps it.
+	// ErrInvalidConfig: New refused a Config; a [*confkeys.FieldError]
+	// naming the field wraps it.
 	ErrInvalidConfig = errors.New("invalid modbus config")
 	// ErrTimeout: no byte of the response came within the response
 	// timeout. The slave is absent, off, or has another address or baud.
@@ -25,27 +26,6 @@ var (
 	// reading cannot carry.
 	ErrNotFinite = errors.New("value is not finite")
 )
-
-// FieldError is a Config value that New refuses. It wraps
-// [ErrInvalidConfig].
-type FieldError struct {
-	// Field is the value's path in Config, named like its YAML key:
-	// "slave", "registers[2].type".
-	Field string
-	// Msg says what is wrong and what is allowed.
-	Msg string
-}
-
-// Error returns "modbus: FIELD: MSG".
-func (e *FieldError) Error() string { return "modbus: " + e.Field + ": " + e.Msg }
-
-// Unwrap returns ErrInvalidConfig.
-func (e *FieldError) Unwrap() error { return ErrInvalidConfig }
-
-// fieldErr returns a *FieldError of field, its message formatted.
-func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
-}
 
 // ExceptionError is a slave's exception response: it understood the
 // request and refused it. A Read does not retry it.

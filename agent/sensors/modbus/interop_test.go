@@ -90,7 +90,7 @@ func TestPymodbusInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { port.Close() })
-	sen, err := modbus.New(modbus.Config{Name: "pymodbus", Port: port, Slave: 17, Timeout: time.Second, Registers: []modbus.Register{
+	sen, err := modbus.New(modbus.Config{Name: "pymodbus", Port: port, Settings: modbus.Settings{Slave: 17, ResponseTimeout: time.Second, Registers: []modbus.Register{
 		{Metric: "i16", Function: modbus.HoldingRegisters, Address: 100, Type: modbus.Int16},
 		{Metric: "voltage", Unit: "V", Function: modbus.HoldingRegisters, Address: 101, Type: modbus.Float32},
 		{Metric: "i32le", Function: modbus.HoldingRegisters, Address: 103, Type: modbus.Int32, WordOrder: modbus.LowWordFirst},
@@ -98,7 +98,7 @@ func TestPymodbusInterop(t *testing.T) {
 		{Metric: "temperature", Unit: "Cel", Function: modbus.InputRegisters, Address: 0, Type: modbus.Uint16, Scale: 0.01},
 		{Metric: "u32", Function: modbus.InputRegisters, Address: 1, Type: modbus.Uint32},
 		{Metric: "zero", Function: modbus.InputRegisters, Address: 3, Type: modbus.Int16, Offset: -1},
-	}})
+	}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,9 +119,9 @@ func TestPymodbusInterop(t *testing.T) {
 	}
 
 	// A register the server does not have: its exception.
-	missing, err := modbus.New(modbus.Config{Name: "missing", Port: port, Slave: 17, Registers: []modbus.Register{
+	missing, err := modbus.New(modbus.Config{Name: "missing", Port: port, Settings: modbus.Settings{Slave: 17, Registers: []modbus.Register{
 		{Metric: "m", Function: modbus.InputRegisters, Address: 500, Type: modbus.Uint16},
-	}})
+	}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,12 +19,12 @@ func TestSilentSlaveTakesTurns(t *testing.T) {
 	r := newRig(t, 19200)
 	r.line.Slave(1).SetSilent(true)
 	r.line.Slave(2).SetHolding(0, 42)
-	silent := r.sensor(t, modbus.Config{Name: "silent", Slave: 1, Retries: 3, Registers: []modbus.Register{
+	silent := r.sensor(t, modbus.Config{Name: "silent", Settings: modbus.Settings{Slave: 1, Retries: new(3), Registers: []modbus.Register{
 		{Metric: "m", Function: modbus.HoldingRegisters, Address: 0, Type: modbus.Uint16},
-	}})
-	alive := r.sensor(t, modbus.Config{Name: "alive", Slave: 2, Registers: []modbus.Register{
+	}}})
+	alive := r.sensor(t, modbus.Config{Name: "alive", Settings: modbus.Settings{Slave: 2, Registers: []modbus.Register{
 		{Metric: "m", Function: modbus.HoldingRegisters, Address: 0, Type: modbus.Uint16},
-	}})
+	}}})
 
 	// alive reads again and again while silent makes its attempts.
 	firstSilent := make(chan struct{})
@@ -73,11 +73,11 @@ func TestConcurrentSensorsShareTheLine(t *testing.T) {
 	for id := uint8(1); id <= slaves; id++ {
 		r.line.Slave(id).SetInput(0, uint16(id)*100, uint16(id))
 		r.line.Slave(id).SetHolding(50, uint16(id))
-		sens = append(sens, r.sensor(t, modbus.Config{Name: fmt.Sprint("s", id), Slave: id, Registers: []modbus.Register{
+		sens = append(sens, r.sensor(t, modbus.Config{Name: fmt.Sprint("s", id), Settings: modbus.Settings{Slave: id, Registers: []modbus.Register{
 			{Metric: "a", Function: modbus.InputRegisters, Address: 0, Type: modbus.Uint16},
 			{Metric: "b", Function: modbus.InputRegisters, Address: 1, Type: modbus.Uint16},
 			{Metric: "c", Function: modbus.HoldingRegisters, Address: 50, Type: modbus.Uint16},
-		}}))
+		}}}))
 	}
 	var wg sync.WaitGroup
 	for i, s := range sens {
@@ -114,8 +114,8 @@ func TestInterFrameGap(t *testing.T) {
 	r.line.Slave(1).SetHolding(0, 1)
 	r.line.Slave(2).SetHolding(0, 2)
 	reg := []modbus.Register{{Metric: "m", Function: modbus.HoldingRegisters, Address: 0, Type: modbus.Uint16}}
-	a := r.sensor(t, modbus.Config{Name: "a", Slave: 1, Registers: reg})
-	b := r.sensor(t, modbus.Config{Name: "b", Slave: 2, Registers: reg})
+	a := r.sensor(t, modbus.Config{Name: "a", Settings: modbus.Settings{Slave: 1, Registers: reg}})
+	b := r.sensor(t, modbus.Config{Name: "b", Settings: modbus.Settings{Slave: 2, Registers: reg}})
 	for range 3 {
 		read(t, a)
 		read(t, b)
@@ -130,9 +130,9 @@ func TestInterFrameGap(t *testing.T) {
 func TestReadEndsWithContext(t *testing.T) {
 	r := newRig(t, 19200)
 	r.line.Slave(4).SetSilent(true)
-	sen := r.sensor(t, modbus.Config{Slave: 4, Timeout: modbus.MaxTimeout, Registers: []modbus.Register{
+	sen := r.sensor(t, modbus.Config{Settings: modbus.Settings{Slave: 4, ResponseTimeout: modbus.MaxTimeout, Registers: []modbus.Register{
 		{Metric: "m", Function: modbus.InputRegisters, Address: 0, Type: modbus.Int16},
-	}})
+	}}})
 	ctx, cancel := context.WithCancel(context.Background())
 	r.line.OnRequest(func(modbustest.Request) { cancel() })
 	_, err := sen.Read(ctx)

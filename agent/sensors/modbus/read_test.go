@@ -32,7 +32,7 @@ func TestReadTypesAndWordOrders(t *testing.T) {
 	s7.SetHolding(112, fLo, fHi)       // float32 little -12.375
 	s7.SetInput(0, 2215)               // uint16 × 0.01 - 1; a gap follows
 	s7.SetInput(5, 0xFFFF)             // int16 × 10 + 0.5
-	sen := r.sensor(t, modbus.Config{Slave: 7, Registers: []modbus.Register{
+	sen := r.sensor(t, modbus.Config{Settings: modbus.Settings{Slave: 7, Registers: []modbus.Register{
 		{Metric: "temperature", Unit: "Cel", Function: modbus.InputRegisters, Address: 0, Type: modbus.Uint16, Scale: 0.01, Offset: -1},
 		{Metric: "i16", Function: modbus.HoldingRegisters, Address: 100, Type: modbus.Int16},
 		{Metric: "u16", Function: modbus.HoldingRegisters, Address: 101, Type: modbus.Uint16},
@@ -43,7 +43,7 @@ func TestReadTypesAndWordOrders(t *testing.T) {
 		{Metric: "f32", Unit: "V", Function: modbus.HoldingRegisters, Address: 110, Type: modbus.Float32},
 		{Metric: "f32le", Function: modbus.HoldingRegisters, Address: 112, Type: modbus.Float32, WordOrder: modbus.LowWordFirst},
 		{Metric: "scaled", Function: modbus.InputRegisters, Address: 5, Type: modbus.Int16, Scale: 10, Offset: 0.5},
-	}})
+	}}})
 	got := read(t, sen)
 	want := []sensors.Reading{
 		{Metric: "temperature", Value: 21.15, Unit: "Cel"},
@@ -84,7 +84,7 @@ func TestReadSplitsAt125Registers(t *testing.T) {
 		regs = append(regs, modbus.Register{Metric: fmt.Sprint("r", i), Function: modbus.HoldingRegisters, Address: uint16(2000 + i), Type: modbus.Uint16})
 	}
 	r.line.Slave(1).SetHolding(2000, words...)
-	got := read(t, r.sensor(t, modbus.Config{Slave: 1, Registers: regs}))
+	got := read(t, r.sensor(t, modbus.Config{Settings: modbus.Settings{Slave: 1, Registers: regs}}))
 	for i, rd := range got {
 		if rd.Value != float64(1000+i) {
 			t.Errorf("reading %d = %v; want %d", i, rd, 1000+i)
@@ -99,11 +99,11 @@ func TestReadSplitsAt125Registers(t *testing.T) {
 func TestReadOverlappingRegisters(t *testing.T) {
 	r := newRig(t, 19200)
 	r.line.Slave(3).SetInput(10, 0x0001, 0x0002)
-	got := read(t, r.sensor(t, modbus.Config{Slave: 3, Registers: []modbus.Register{
+	got := read(t, r.sensor(t, modbus.Config{Settings: modbus.Settings{Slave: 3, Registers: []modbus.Register{
 		{Metric: "both", Function: modbus.InputRegisters, Address: 10, Type: modbus.Uint32},
 		{Metric: "low", Function: modbus.InputRegisters, Address: 11, Type: modbus.Uint16},
 		{Metric: "high", Function: modbus.InputRegisters, Address: 10, Type: modbus.Uint16},
-	}}))
+	}}}))
 	want := []sensors.Reading{{Metric: "both", Value: 65538}, {Metric: "low", Value: 2}, {Metric: "high", Value: 1}}
 	if !readingsEqual(got, want) {
 		t.Errorf("Read = %v; want %v", got, want)
@@ -116,10 +116,10 @@ func TestReadOverlappingRegisters(t *testing.T) {
 func TestReadNotFinite(t *testing.T) {
 	r := newRig(t, 19200)
 	r.line.Slave(2).SetHolding(0, 0x7FC0, 0x0000, 0x4120, 0x0000) // NaN, 10
-	sen := r.sensor(t, modbus.Config{Slave: 2, Registers: []modbus.Register{
+	sen := r.sensor(t, modbus.Config{Settings: modbus.Settings{Slave: 2, Registers: []modbus.Register{
 		{Metric: "power", Function: modbus.HoldingRegisters, Address: 0, Type: modbus.Float32},
 		{Metric: "energy", Function: modbus.HoldingRegisters, Address: 2, Type: modbus.Float32},
-	}})
+	}}})
 	rs, err := sen.Read(context.Background())
 	want := `modbus: slave 2: metric "power" (holding registers 0-1): NaN: value is not finite`
 	if !errors.Is(err, modbus.ErrNotFinite) || err.Error() != want || rs != nil {
@@ -147,9 +147,9 @@ func TestException(t *testing.T) {
 			for _, c := range tc.fault {
 				s9.Fail(modbustest.Fault{Exception: c})
 			}
-			sen := r.sensor(t, modbus.Config{Slave: 9, Registers: []modbus.Register{
+			sen := r.sensor(t, modbus.Config{Settings: modbus.Settings{Slave: 9, Registers: []modbus.Register{
 				{Metric: "m", Function: modbus.HoldingRegisters, Address: tc.addr, Type: modbus.Int32},
-			}})
+			}}})
 			_, err := sen.Read(context.Background())
 			var exc *modbus.ExceptionError
 			if !errors.As(err, &exc) || exc.Code != tc.code || exc.Function != modbus.HoldingRegisters || err.Error() != tc.msg {

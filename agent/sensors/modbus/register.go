@@ -8,28 +8,34 @@ import (
 
 // Register is one metric and where a slave keeps it: one register (16-bit
 // types) or two adjacent ones (32-bit types) of a function's table. Its
-// reading is raw × Scale + Offset.
+// reading is raw × Scale + Offset. The yaml tags are the keys of an entry
+// of a modbus-rtu sensor's registers, whose Function, Type, WordOrder and
+// Scale Settings.SetDefaults fills in when they are left out.
 type Register struct {
 	// Metric names the reading: "temperature". Required, unique in a
 	// sensor.
-	Metric string
-	// Unit is the reading's UCUM unit: "Cel", "V"; empty for a count.
-	Unit string
+	Metric string `yaml:"metric"`
+	// Unit is the reading's UCUM unit: "Cel", "%", "kW.h"; empty for a
+	// count.
+	Unit string `yaml:"unit,omitempty"`
 	// Function is the table: HoldingRegisters (3) or InputRegisters (4).
 	// Required.
-	Function Function
-	// Address is the first register's address on the wire, 0-based:
+	Function Function `yaml:"function,omitempty" limit:"3..4"`
+	// Address is the first register's address on the wire, 0 to 65535:
 	// what a data sheet calls 30001 or 40001 is address 0.
-	Address uint16
-	// Type is how the register's words encode the value. Required.
-	Type DataType
-	// WordOrder is the order of the two words of a 32-bit type.
-	// Default HighWordFirst; ignored for 16-bit types.
-	WordOrder WordOrder
+	Address uint16 `yaml:"address" limit:"0..65535"`
+	// Type is how the register's words encode the value: int16, uint16,
+	// int32, uint32 or float32, the 32-bit ones taking two registers.
+	// Required.
+	Type DataType `yaml:"type,omitempty"`
+	// WordOrder is the order of the two words of a 32-bit type: big
+	// (HighWordFirst, the Modbus convention) or little. Default big;
+	// ignored for 16-bit types.
+	WordOrder WordOrder `yaml:"wordOrder,omitempty"`
 	// Scale multiplies the raw value. Default 1 (0 means 1); finite.
-	Scale float64
+	Scale float64 `yaml:"scale,omitempty"`
 	// Offset is added to the scaled value. Default 0; finite.
-	Offset float64
+	Offset float64 `yaml:"offset,omitempty"`
 }
 
 // words is how many registers r spans.

@@ -19,20 +19,20 @@ func TestRetry(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		faults  []modbustest.Fault
-		retries int
+		retries *int     // nil: the default
 		err     error    // of the read; nil: it succeeds
 		answers []string // of the requests, in order
 	}{
-		{"noise", []modbustest.Fault{noise}, 0, nil, []string{"damaged", "registers"}},
-		{"truncated", []modbustest.Fault{truncated}, 0, nil, []string{"damaged", "registers"}},
-		{"bad CRC", []modbustest.Fault{badCRC}, 0, nil, []string{"damaged", "registers"}},
-		{"silent", []modbustest.Fault{silent}, 0, nil, []string{"silent", "registers"}},
-		{"all kinds, then an answer", []modbustest.Fault{noise, truncated, badCRC, silent}, 4, nil,
+		{"noise", []modbustest.Fault{noise}, nil, nil, []string{"damaged", "registers"}},
+		{"truncated", []modbustest.Fault{truncated}, nil, nil, []string{"damaged", "registers"}},
+		{"bad CRC", []modbustest.Fault{badCRC}, nil, nil, []string{"damaged", "registers"}},
+		{"silent", []modbustest.Fault{silent}, nil, nil, []string{"silent", "registers"}},
+		{"all kinds, then an answer", []modbustest.Fault{noise, truncated, badCRC, silent}, new(4), nil,
 			[]string{"damaged", "damaged", "damaged", "silent", "registers"}},
-		{"too much noise", []modbustest.Fault{noise, noise, noise}, 0, modbus.ErrCRC, []string{"damaged", "damaged", "damaged"}},
-		{"always truncated", []modbustest.Fault{truncated, truncated, truncated}, 0, modbus.ErrFrame, []string{"damaged", "damaged", "damaged"}},
-		{"always bad CRC", []modbustest.Fault{badCRC, badCRC}, modbus.NoRetries, modbus.ErrCRC, []string{"damaged"}},
-		{"always silent", []modbustest.Fault{silent, silent, silent, silent}, 3, modbus.ErrTimeout, []string{"silent", "silent", "silent", "silent"}},
+		{"too much noise", []modbustest.Fault{noise, noise, noise}, nil, modbus.ErrCRC, []string{"damaged", "damaged", "damaged"}},
+		{"always truncated", []modbustest.Fault{truncated, truncated, truncated}, nil, modbus.ErrFrame, []string{"damaged", "damaged", "damaged"}},
+		{"always bad CRC", []modbustest.Fault{badCRC, badCRC}, new(0), modbus.ErrCRC, []string{"damaged"}},
+		{"always silent", []modbustest.Fault{silent, silent, silent, silent}, new(3), modbus.ErrTimeout, []string{"silent", "silent", "silent", "silent"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -40,9 +40,9 @@ func TestRetry(t *testing.T) {
 			s5 := r.line.Slave(5)
 			s5.SetInput(30, 0x0102, 0x0304)
 			s5.Fail(tc.faults...)
-			sen := r.sensor(t, modbus.Config{Slave: 5, Retries: tc.retries, Registers: []modbus.Register{
+			sen := r.sensor(t, modbus.Config{Settings: modbus.Settings{Slave: 5, Retries: tc.retries, Registers: []modbus.Register{
 				{Metric: "count", Function: modbus.InputRegisters, Address: 30, Type: modbus.Uint32},
-			}})
+			}}})
 			rs, err := sen.Read(context.Background())
 			switch {
 			case tc.err == nil && (err != nil || len(rs) != 1 || rs[0].Value != 0x01020304):

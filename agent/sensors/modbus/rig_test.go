@@ -55,8 +55,8 @@ func (r *rig) sensor(t *testing.T, cfg modbus.Config) *modbus.Sensor {
 	if cfg.Name == "" {
 		cfg.Name = "meter"
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = testTimeout
+	if cfg.ResponseTimeout == 0 {
+		cfg.ResponseTimeout = testTimeout
 	}
 	s, err := modbus.New(cfg)
 	if err != nil {

@@ -23,10 +23,11 @@ var _ sensors.Sensor = (*Sensor)(nil)
 // does not touch the port.
 func New(cfg Config) (*Sensor, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("modbus: %w", err)
 	}
 	cfg = cfg.withDefaults()
 	cfg.Registers = append([]Register(nil), cfg.Registers...)
+	cfg.Retries = new(*cfg.Retries)
 	return &Sensor{cfg: cfg, batches: plan(cfg.Slave, cfg.Registers)}, nil
 }
 
@@ -67,12 +68,12 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
 // for good.
 func (s *Sensor) do(ctx context.Context, q request) ([]uint16, error) {
 	gap := frameGap(s.cfg.Port.Config().Baud)
-	attempts := s.cfg.Retries + 1
+	attempts := *s.cfg.Retries + 1
 	for a := 1; ; a++ {
 		var words []uint16
 		err := s.cfg.Port.Do(ctx, func(ctx context.Context, c serialport.Conn) error {
 			var err error
-			words, err = exchange(ctx, c, gap, s.cfg.Timeout, q)
+			words, err = exchange(ctx, c, gap, s.cfg.ResponseTimeout, q)
 			return err
 		})
 		if err == nil {

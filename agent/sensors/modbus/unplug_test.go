@@ -18,9 +18,9 @@ import (
 func TestUnplugAndReplug(t *testing.T) {
 	r := newRig(t, 19200)
 	r.line.Slave(8).SetInput(3, 1234)
-	sen := r.sensor(t, modbus.Config{Slave: 8, Registers: []modbus.Register{
+	sen := r.sensor(t, modbus.Config{Settings: modbus.Settings{Slave: 8, Registers: []modbus.Register{
 		{Metric: "flow", Unit: "L/min", Function: modbus.InputRegisters, Address: 3, Type: modbus.Uint16, Scale: 0.1},
-	}})
+	}}})
 	if rs := read(t, sen); rs[0].Value != 123.4 {
 		t.Fatalf("Read = %v; want 123.4", rs)
 	}
