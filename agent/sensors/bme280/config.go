@@ -53,10 +53,14 @@ type Config struct {
 // Humidity. More samples lower the noise but lengthen the read (about 2
 // ms per sample per measurement: 8 ms at 1×, 100 ms at 16×) and warm the
 // chip a little.
+//
+// The yaml tags are the keys of a bme280 sensor's oversampling in the
+// configuration file, where each is 1 to 16 (a value of the set, which
+// Settings.Validate checks) and Off is not written.
 type Oversampling struct {
-	Temperature int
-	Pressure    int
-	Humidity    int
+	Temperature int `yaml:"temperature,omitempty" limit:"1..16"`
+	Pressure    int `yaml:"pressure,omitempty" limit:"1..16"`
+	Humidity    int `yaml:"humidity,omitempty" limit:"1..16"`
 }
 
 // DefaultConfig returns the configuration the zero Config stands for,

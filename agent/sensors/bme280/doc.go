@@ -5,7 +5,9 @@
 //
 // There are only a few types. A [Config] says where the chip is (a
 // shared [i2cbus.Bus] and an address) and how to measure; [New] checks
-// it and returns a [Sensor], which implements sensors.Sensor.
+// it and returns a [Sensor], which implements sensors.Sensor. [Settings]
+// are the keys of a bme280 sensor in the agent's configuration file,
+// which make a Config.
 //
 // # Readings
 //

@@ -15,6 +15,7 @@ import (
 	"github.com/iot-hub/agent/agent/sensors/serialport"
 	"github.com/iot-hub/agent/agent/sensors/sim"
 	"github.com/iot-hub/agent/agent/sensors/thermal"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 // opener makes the sensor of one configuration entry.
@@ -85,11 +86,11 @@ func (s *Set) Close() error {
 }
 
 func (s *Set) openSim(sc config.Sensor) (sensors.Sensor, error) {
-	return sim.New(sim.Config{Name: sc.Name, StateDir: s.stateDir, Period: sc.Period, ReadDelay: sc.ReadDelay, Logger: s.log})
+	return sim.New(sim.Config{Name: sc.Name, StateDir: s.stateDir, Settings: sim.Settings{Period: sc.Period, ReadDelay: sc.ReadDelay}, Logger: s.log})
 }
 
 func (s *Set) openThermal(sc config.Sensor) (sensors.Sensor, error) {
-	return thermal.New(sc.Name, sc.Path)
+	return thermal.New(thermal.Config{Name: sc.Name, Settings: thermal.Settings{Path: sc.Path}})
 }
 
 func (s *Set) openModbus(sc config.Sensor) (sensors.Sensor, error) {
@@ -111,13 +112,14 @@ func (s *Set) openSerialLine(sc config.Sensor) (sensors.Sensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return serialline.New(serialline.Config{Name: sc.Name, Port: port, Format: sc.Format, Units: sc.Units,
-		MaxLineBytes: int(sc.MaxLineBytes), Logger: s.log.With("sensor", sc.Name)})
+	return serialline.New(serialline.Config{Name: sc.Name, Port: port, Settings: serialline.Settings{Format: sc.Format, Units: sc.Units,
+		MaxLineBytes: confkeys.Size(sc.MaxLineBytes)}, Logger: s.log.With("sensor", sc.Name)})
 }
 
 func (s *Set) openBME280(sc config.Sensor) (sensors.Sensor, error) {
+	o := sc.Oversampling
 	return bme280.New(bme280.Config{Name: sc.Name, Bus: s.buses.Get(sc.Bus), Address: uint16(sc.Address),
-		Oversampling: bme280.Oversampling(*sc.Oversampling), Filter: sc.Filter, Logger: s.log.With("sensor", sc.Name)})
+		Oversampling: bme280.Oversampling{Temperature: o.Temperature, Pressure: o.Pressure, Humidity: o.Humidity}, Filter: sc.Filter, Logger: s.log.With("sensor", sc.Name)})
 }
 
 // port returns the serial port of sc, shared with the other sensors on

@@ -7,10 +7,12 @@ import (
 	"maps"
 
 	"github.com/iot-hub/agent/agent/sensors/serialport"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 // Defaults and limits.
 const (
+	DefaultFormat       = FormatJSON
 	DefaultMaxLineBytes = 1024
 	// MaxMaxLineBytes is the largest MaxLineBytes accepted.
 	MaxMaxLineBytes = 1 << 20
@@ -24,14 +26,9 @@ type Config struct {
 	// reads alone. The sensor does not own it: whoever made it closes it,
 	// after the sensor. Required.
 	Port *serialport.Port
-	// Format is FormatJSON ("json") or FormatKV ("kv"). Required.
-	Format string
-	// Units maps a metric to its UCUM unit ("Cel", "%", "hPa"); metrics
-	// not in it have no unit.
-	Units map[string]string
-	// MaxLineBytes is the longest line kept, without its end; longer ones
-	// are skipped. Default 1024, at most MaxMaxLineBytes.
-	MaxLineBytes int
+	// Settings say what the device prints: the keys of a serial-line
+	// sensor.
+	Settings
 	// Logger receives, at debug level, a line skipped (its first 64
 	// bytes), one a minute per reason, the next saying how many were
 	// suppressed (Skipped counts them all), and, at warn level, a line
@@ -39,6 +36,45 @@ type Config struct {
 	// Its lines do not name the sensor: the caller's logger does
 	// (With("sensor", name)).
 	Logger *slog.Logger
+}
+
+// Settings are the keys of a serial-line sensor in the configuration
+// file, beside those of its port (serialport.Settings). The limit tags
+// are the configuration's limits, which SetDefaults and Validate go
+// with; Config.Validate, for Go callers, allows more.
+type Settings struct {
+	// Format is what the device prints, one record per line: FormatJSON
+	// ("json", an object of numbers) or FormatKV ("kv", key=value pairs).
+	// Required; in the configuration, default json.
+	Format string `yaml:"format,omitempty"`
+	// Units maps a metric to its UCUM unit ({temp: Cel, hum: "%"});
+	// metrics not in it have no unit.
+	Units map[string]string `yaml:"units,omitempty"`
+	// MaxLineBytes is the longest line kept, without its end; longer ones
+	// are skipped. Default 1KiB; in the configuration 16B to 64KiB, in Go
+	// at most MaxMaxLineBytes.
+	MaxLineBytes confkeys.Size `yaml:"maxLineBytes,omitempty" limit:"16B..64KiB"`
+}
+
+// SetDefaults fills in the keys left out of s.
+func (s *Settings) SetDefaults() {
+	confkeys.SetDefault(&s.Format, DefaultFormat)
+	confkeys.SetDefault(&s.MaxLineBytes, DefaultMaxLineBytes)
+}
+
+// Validate reports the first key of s, defaults filled in, that is wrong,
+// as a *confkeys.FieldError: a Format that is not one, or a unit given
+// for an empty metric name.
+func (s Settings) Validate() error {
+	if s.Format != FormatJSON && s.Format != FormatKV {
+		return confkeys.Invalid("format", "%q: want json or kv", s.Format)
+	}
+	for metric := range s.Units {
+		if metric == "" {
+			return confkeys.Invalid("units", "a unit for an empty metric name")
+		}
+	}
+	return nil
 }
 
 // withDefaults returns c with its zero values replaced by the defaults.

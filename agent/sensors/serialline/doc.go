@@ -11,7 +11,8 @@
 // reopened between two. Each line that decodes is a record; [Sensor.Read]
 // returns the newest record received since the previous Read, or waits
 // for the next one. Each numeric member or pair is a reading named after
-// its key, with the unit [Config.Units] gives it.
+// its key, with the unit [Settings.Units] gives it. [Settings] are the
+// keys of a serial-line sensor in the agent's configuration file.
 //
 // # Lines
 //

@@ -21,7 +21,7 @@ const retryWait = time.Second
 // transaction per chunk.
 func (s *Sensor) run(ctx context.Context) {
 	defer close(s.done)
-	sp := splitter{max: s.cfg.MaxLineBytes}
+	sp := splitter{max: int(s.cfg.MaxLineBytes)}
 	buf := make([]byte, 256)
 	var gen uint64
 	line := func(l []byte) {

@@ -31,7 +31,7 @@ func start(t *testing.T, path, format string) (*serialline.Sensor, *serialport.P
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { port.Close() })
-	s, err := serialline.New(serialline.Config{Name: "mcu", Port: port, Format: format, Units: units, MaxLineBytes: 64})
+	s, err := serialline.New(serialline.Config{Name: "mcu", Port: port, Settings: serialline.Settings{Format: format, Units: units, MaxLineBytes: 64}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,11 +235,11 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		cfg  serialline.Config
 		want string
 	}{
-		{"no name", serialline.Config{Port: port, Format: "kv"}, "Name is required"},
-		{"no port", serialline.Config{Name: "x", Format: "kv"}, "Port is required"},
+		{"no name", serialline.Config{Port: port, Settings: serialline.Settings{Format: "kv"}}, "Name is required"},
+		{"no port", serialline.Config{Name: "x", Settings: serialline.Settings{Format: "kv"}}, "Port is required"},
 		{"no format", serialline.Config{Name: "x", Port: port}, `Format "" must be "json" or "kv"`},
-		{"bad format", serialline.Config{Name: "x", Port: port, Format: "csv"}, `Format "csv"`},
-		{"line size", serialline.Config{Name: "x", Port: port, Format: "kv", MaxLineBytes: -1}, "MaxLineBytes -1 must be between 1 and 1048576"},
+		{"bad format", serialline.Config{Name: "x", Port: port, Settings: serialline.Settings{Format: "csv"}}, `Format "csv"`},
+		{"line size", serialline.Config{Name: "x", Port: port, Settings: serialline.Settings{Format: "kv", MaxLineBytes: -1}}, "MaxLineBytes -1 must be between 1 and 1048576"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -264,7 +264,7 @@ func TestGarbageIsLoggedOnceAMinute(t *testing.T) {
 	}
 	t.Cleanup(func() { port.Close() })
 	var logs syncbuf.Buffer
-	s, err := serialline.New(serialline.Config{Name: "mcu", Port: port, Format: serialline.FormatKV, MaxLineBytes: 64,
+	s, err := serialline.New(serialline.Config{Name: "mcu", Port: port, Settings: serialline.Settings{Format: serialline.FormatKV, MaxLineBytes: 64},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)

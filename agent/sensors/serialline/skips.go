@@ -14,7 +14,7 @@ const (
 	// (it may have begun before), or the part received before the port
 	// was lost.
 	Partial Reason = iota + 1
-	// Oversize: longer than Config.MaxLineBytes.
+	// Oversize: longer than Settings.MaxLineBytes.
 	Oversize
 	// Garbage: not UTF-8, or with control characters (line noise, a wrong
 	// baud rate).

@@ -6,7 +6,8 @@
 // ±3 °C around 21.5 °C; humidity (%), a sine wave of ±10 % around 45 %, a
 // quarter period behind; and seq, a count that goes up by one per read
 // and carries on across restarts, so that a consumer can see gaps and
-// duplicates.
+// duplicates. Its [Config] holds the [Settings], the keys of a sim
+// sensor in the agent's configuration file.
 //
 // # Caveats
 //
@@ -17,7 +18,7 @@
 //     from 1.
 //   - Writing that file on every read costs two fsyncs: fine for a demo,
 //     not for a fast interval on an SD card.
-//   - Config.ReadDelay makes every read wait before it reads (a slow
+//   - Settings.ReadDelay makes every read wait before it reads (a slow
 //     sensor), giving up when the read's context ends; a read given up
 //     takes no seq.
 package sim

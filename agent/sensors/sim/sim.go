@@ -23,21 +23,13 @@ type Config struct {
 	Name string
 	// StateDir is the directory of the seq file; it must exist. Required.
 	StateDir string
-	// Period is the period of the sine waves. Default 10 min.
-	Period time.Duration
-	// ReadDelay makes each read wait this long before it reads, or until
-	// its context ends (the read then fails with the context's error and
-	// seq does not advance): a slow sensor, for demos and tests of what
-	// waits on sensors. Default 0: no wait; negative is refused.
-	ReadDelay time.Duration
+	// Settings shape the readings: the keys of a sim sensor.
+	Settings
 	// Logger receives the news of a damaged seq file. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock the waves follow. Default time.Now.
 	Now func() time.Time
 }
-
-// DefaultPeriod is the default Config.Period.
-const DefaultPeriod = 10 * time.Minute
 
 // Sensor is a simulated sensor. It is safe for concurrent use.
 type Sensor struct {

@@ -112,7 +112,7 @@ func TestDamagedSeqFile(t *testing.T) {
 func TestValuesFollowTime(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := start
-	s, err := sim.New(sim.Config{Name: "s", StateDir: t.TempDir(), Period: 4 * time.Minute, Now: func() time.Time { return now }})
+	s, err := sim.New(sim.Config{Name: "s", StateDir: t.TempDir(), Settings: sim.Settings{Period: 4 * time.Minute}, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestReadFailsWhenSeqCannotBeSaved(t *testing.T) {
 }
 
 func TestNewRefuses(t *testing.T) {
-	for _, cfg := range []sim.Config{{Name: "", StateDir: "x"}, {Name: "a/b", StateDir: "x"}, {Name: "s"}, {Name: "s", StateDir: "x", ReadDelay: -time.Second}} {
+	for _, cfg := range []sim.Config{{Name: "", StateDir: "x"}, {Name: "a/b", StateDir: "x"}, {Name: "s"}, {Name: "s", StateDir: "x", Settings: sim.Settings{ReadDelay: -time.Second}}} {
 		if _, err := sim.New(cfg); err == nil {
 			t.Errorf("New(%+v) = nil; want an error", cfg)
 		}
@@ -160,7 +160,7 @@ func TestNewRefuses(t *testing.T) {
 
 func TestReadDelay(t *testing.T) {
 	const delay = 200 * time.Millisecond
-	s, err := sim.New(sim.Config{Name: "s", StateDir: t.TempDir(), ReadDelay: delay})
+	s, err := sim.New(sim.Config{Name: "s", StateDir: t.TempDir(), Settings: sim.Settings{ReadDelay: delay}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestReadDelay(t *testing.T) {
 
 	// A read whose context ends during the wait gives up, with the
 	// context's error, and takes no seq.
-	s, err = sim.New(sim.Config{Name: "slow", StateDir: t.TempDir(), ReadDelay: time.Hour})
+	s, err = sim.New(sim.Config{Name: "slow", StateDir: t.TempDir(), Settings: sim.Settings{ReadDelay: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}

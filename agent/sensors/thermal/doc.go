@@ -1,8 +1,10 @@
 // Package thermal reads the board's thermal zones from Linux's sysfs:
 // /sys/class/thermal/thermal_zone*/temp, in millidegrees Celsius.
 //
-// A [Sensor] reads every zone found when it was made, one reading per
-// zone: metric the zone's directory name ("thermal_zone0"), unit Cel.
+// A [Sensor] reads every zone found under [Settings.Path] when it was
+// made, one reading per zone: metric the zone's directory name
+// ("thermal_zone0"), unit Cel. Settings are the keys of a thermal sensor
+// in the agent's configuration file.
 //
 // # Caveats
 //

@@ -15,9 +15,6 @@ import (
 	"github.com/iot-hub/agent/agent/sensors"
 )
 
-// DefaultPath is where Linux lists the thermal zones.
-const DefaultPath = "/sys/class/thermal"
-
 // Sensor reads the thermal zones. It keeps each zone's temp file open
 // and reads it again from its start, which makes sysfs measure anew: a
 // read is then one system call. It is safe for concurrent use.
@@ -29,13 +26,20 @@ type Sensor struct {
 	files []*os.File // of the zones' temp files; nil until opened, and after a failed read
 }
 
-// New returns a sensor named name that reads the zones under dir
+// Config configures a Sensor.
+type Config struct {
+	// Name is the sensor's name in telemetry.
+	Name string
+	// Settings say where the zones are: the keys of a thermal sensor.
+	Settings
+}
+
+// New returns the sensor that reads the zones under cfg.Path
 // (DefaultPath when empty). It fails with sensors.ErrAbsent when there
 // is none.
-func New(name, dir string) (*Sensor, error) {
-	if dir == "" {
-		dir = DefaultPath
-	}
+func New(cfg Config) (*Sensor, error) {
+	cfg.SetDefaults()
+	dir := cfg.Path
 	temps, err := filepath.Glob(filepath.Join(dir, "thermal_zone*", "temp"))
 	if err != nil {
 		return nil, fmt.Errorf("thermal: %w", err)
@@ -43,7 +47,7 @@ func New(name, dir string) (*Sensor, error) {
 	if len(temps) == 0 {
 		return nil, fmt.Errorf("thermal: no thermal_zone*/temp in %s: %w", dir, sensors.ErrAbsent)
 	}
-	s := &Sensor{name: name}
+	s := &Sensor{name: cfg.Name}
 	for _, t := range temps {
 		s.zones = append(s.zones, filepath.Dir(t))
 	}

@@ -32,7 +32,7 @@ func zones(t *testing.T, temps map[int]string) string {
 
 func TestRead(t *testing.T) {
 	dir := zones(t, map[int]string{0: "45123\n", 2: "-1500\n", 3: "garbage\n", 10: "50000\n"})
-	s, err := thermal.New("board", dir)
+	s, err := thermal.New(thermal.Config{Name: "board", Settings: thermal.Settings{Path: dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestRead(t *testing.T) {
 }
 
 func TestReadFailsWhenNoZoneReads(t *testing.T) {
-	s, err := thermal.New("board", zones(t, map[int]string{0: "x"}))
+	s, err := thermal.New(thermal.Config{Name: "board", Settings: thermal.Settings{Path: zones(t, map[int]string{0: "x"})}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,14 +64,14 @@ func TestReadFailsWhenNoZoneReads(t *testing.T) {
 }
 
 func TestAbsent(t *testing.T) {
-	if _, err := thermal.New("board", t.TempDir()); !errors.Is(err, sensors.ErrAbsent) {
+	if _, err := thermal.New(thermal.Config{Name: "board", Settings: thermal.Settings{Path: t.TempDir()}}); !errors.Is(err, sensors.ErrAbsent) {
 		t.Errorf("New on a board without zones = %v; want sensors.ErrAbsent", err)
 	}
 }
 
 func TestReadSeesNewValues(t *testing.T) {
 	dir := zones(t, map[int]string{0: "45000\n"})
-	s, err := thermal.New("board", dir)
+	s, err := thermal.New(thermal.Config{Name: "board", Settings: thermal.Settings{Path: dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
