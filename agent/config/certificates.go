@@ -8,6 +8,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/certs"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
+	"github.com/iot-hub/agent/internal/confkeys"
 	"github.com/iot-hub/agent/internal/tlsfiles"
 )
 
@@ -51,11 +52,11 @@ const (
 func (c *Config) applyCertificatesDefaults() {
 	k := &c.Certificates
 	d := certs.DefaultRotatorConfig()
-	setDefault(&k.Rotation, RotationOn)
-	setDefault(&k.KeyAlgorithm, d.KeyAlg)
-	setDefault(&k.RetryMin, d.RetryMin)
-	setDefault(&k.RetryMax, d.RetryMax)
-	setDefault(&k.TryTimeout, d.TryTimeout)
+	confkeys.SetDefault(&k.Rotation, RotationOn)
+	confkeys.SetDefault(&k.KeyAlgorithm, d.KeyAlg)
+	confkeys.SetDefault(&k.RetryMin, d.RetryMin)
+	confkeys.SetDefault(&k.RetryMax, d.RetryMax)
+	confkeys.SetDefault(&k.TryTimeout, d.TryTimeout)
 	if _, _, ca := c.uplinkCertFiles(); k.CAFile == "" && c.Rotates() {
 		k.CAFile = ca
 	}

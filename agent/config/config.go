@@ -8,7 +8,9 @@ import (
 
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/rpc"
+	"github.com/iot-hub/agent/agent/sensors/drivers"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 // Config is the agent's configuration file. The yaml tags are its keys.
@@ -34,10 +36,12 @@ type Config struct {
 	Certificates Certificates `yaml:"certificates"`
 	// Health configures the local health and metrics endpoint.
 	Health Health `yaml:"health"`
-	// Sensors lists the sensors to read; it may be empty.
-	Sensors []Sensor `yaml:"sensors"`
+	// Sensors lists the sensors to read; it may be empty. Each entry's
+	// keys are those of drivers.Sensor: its name, type, interval and
+	// timeout, and its type's.
+	Sensors []drivers.Sensor `yaml:"sensors"`
 
-	lines map[string]int // key path → line in the file, for messages
+	doc *confkeys.Document // the file read, for the lines of keys in messages
 }
 
 // Log configures the log, written to stderr.
@@ -144,7 +148,7 @@ type EmbeddedBroker struct {
 type Outbox struct {
 	// MaxBytes caps the stored records. Default 64MiB; at least 1MiB
 	// (at most 512MiB on a 32-bit system).
-	MaxBytes Size `yaml:"maxBytes" limit:"1MiB.."`
+	MaxBytes confkeys.Size `yaml:"maxBytes" limit:"1MiB.."`
 	// FlushInterval lets telemetry appends wait up to this long to share
 	// one commit (fewer writes to an SD card). 0s to 1m; 0s, the default,
 	// makes every append commit at once.
@@ -168,7 +172,7 @@ type RPC struct {
 	// MaxCommandBytes is the largest command read; a larger one is a dead
 	// letter, or never sent to the agent by an MQTT broker (the uplink
 	// asks for a Maximum Packet Size from it). Default 64KiB; 1KiB to 1MiB.
-	MaxCommandBytes Size `yaml:"maxCommandBytes" limit:"1KiB..1MiB"`
+	MaxCommandBytes confkeys.Size `yaml:"maxCommandBytes" limit:"1KiB..1MiB"`
 }
 
 // Defaults of the keys that are not the uplink's or the outbox's.
@@ -260,22 +264,22 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	d := mqtt.DefaultConfig()
-	setDefault(&m.KeepAlive, d.KeepAlive)
-	setDefault(&m.SessionExpiry, d.SessionExpiry)
-	setDefault(&m.Window, d.Window)
-	setDefault(&m.BackoffMin, d.BackoffMin)
-	setDefault(&m.BackoffMax, max(d.BackoffMax, m.BackoffMin))
-	setDefault(&m.ConnectTimeout, d.ConnectTimeout)
+	confkeys.SetDefault(&m.KeepAlive, d.KeepAlive)
+	confkeys.SetDefault(&m.SessionExpiry, d.SessionExpiry)
+	confkeys.SetDefault(&m.Window, d.Window)
+	confkeys.SetDefault(&m.BackoffMin, d.BackoffMin)
+	confkeys.SetDefault(&m.BackoffMax, max(d.BackoffMax, m.BackoffMin))
+	confkeys.SetDefault(&m.ConnectTimeout, d.ConnectTimeout)
 	o := outbox.DefaultConfig()
-	setDefault(&c.Outbox.MaxBytes, Size(o.MaxBytes))
-	setDefault(&c.Outbox.LiveShare, o.LiveShare)
-	setDefault(&c.RPC.Concurrency, rpc.DefaultConcurrency)
-	setDefault(&c.RPC.Timeout, rpc.DefaultTimeout)
-	setDefault(&c.RPC.MaxCommandBytes, Size(rpc.DefaultMaxCommandBytes))
+	confkeys.SetDefault(&c.Outbox.MaxBytes, confkeys.Size(o.MaxBytes))
+	confkeys.SetDefault(&c.Outbox.LiveShare, o.LiveShare)
+	confkeys.SetDefault(&c.RPC.Concurrency, rpc.DefaultConcurrency)
+	confkeys.SetDefault(&c.RPC.Timeout, rpc.DefaultTimeout)
+	confkeys.SetDefault(&c.RPC.MaxCommandBytes, confkeys.Size(rpc.DefaultMaxCommandBytes))
 	c.applyCertificatesDefaults()
 	c.applyHealthDefaults()
 	for i := range c.Sensors {
-		c.Sensors[i].applyDefaults()
+		c.Sensors[i].SetDefaults()
 	}
 }
 
@@ -292,12 +296,5 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	}
 	if v := getenv(EnvKafkaPassword); v != "" {
 		c.Uplink.Kafka.SASL.Password = v
-	}
-}
-
-func setDefault[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
 	}
 }

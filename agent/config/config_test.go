@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/config"
+	"github.com/iot-hub/agent/agent/sensors/drivers"
+	"github.com/iot-hub/agent/agent/sensors/sim"
+	"github.com/iot-hub/agent/agent/sensors/thermal"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 const valid = `
@@ -71,9 +75,11 @@ func TestParseValid(t *testing.T) {
 	if got, want := c.OutboxPath(), "/tmp/agent/outbox.db"; got != want {
 		t.Errorf("OutboxPath() = %q; want %q", got, want)
 	}
-	want := []config.Sensor{
-		{Name: "sim", Type: "sim", Interval: time.Second, Timeout: time.Second, Period: time.Minute, ReadDelay: 250 * time.Millisecond},
-		{Name: "board", Type: "thermal", Interval: config.DefaultSensorInterval, Timeout: config.DefaultSensorInterval, Path: "/tmp/thermal"},
+	want := []drivers.Sensor{
+		{Name: "sim", Type: "sim", Interval: time.Second, Timeout: time.Second,
+			Settings: &sim.Settings{Period: time.Minute, ReadDelay: 250 * time.Millisecond}},
+		{Name: "board", Type: "thermal", Interval: drivers.DefaultInterval, Timeout: drivers.DefaultInterval,
+			Settings: &thermal.Settings{Path: "/tmp/thermal"}},
 	}
 	if !reflect.DeepEqual(c.Sensors, want) {
 		t.Errorf("Sensors = %+v; want %+v", c.Sensors, want)
@@ -99,14 +105,14 @@ func TestParseDefaults(t *testing.T) {
 	if c.StateDir != config.DefaultStateDir || c.Log.Level != "info" || c.Log.Format != "auto" {
 		t.Errorf("StateDir %q, Log %+v", c.StateDir, c.Log)
 	}
-	if c.Outbox.MaxBytes != 64*config.MiB || c.Outbox.LiveShare != 0.25 {
+	if c.Outbox.MaxBytes != 64*confkeys.MiB || c.Outbox.LiveShare != 0.25 {
 		t.Errorf("Outbox = %+v", c.Outbox)
 	}
-	if c.RPC.Concurrency != 8 || c.RPC.Timeout != 10*time.Second || c.RPC.MaxCommandBytes != 64*config.KiB {
+	if c.RPC.Concurrency != 8 || c.RPC.Timeout != 10*time.Second || c.RPC.MaxCommandBytes != 64*confkeys.KiB {
 		t.Errorf("RPC = %+v", c.RPC)
 	}
-	if s := c.Sensors[0]; s.Interval != 10*time.Second || s.Period != 10*time.Minute || s.ReadDelay != 0 {
-		t.Errorf("Sensors[0] = %+v", s)
+	if s, k := c.Sensors[0], c.Sensors[0].Settings.(*sim.Settings); s.Interval != 10*time.Second || k.Period != 10*time.Minute || k.ReadDelay != 0 {
+		t.Errorf("Sensors[0] = %+v, %+v", s, k)
 	}
 }
 
@@ -390,35 +396,6 @@ func TestMaskedYAML(t *testing.T) {
 	b, _ = c.MaskedYAML()
 	if strings.Contains(string(b), config.Mask) {
 		t.Errorf("MaskedYAML() without a password shows the mask:\n%s", b)
-	}
-}
-
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want config.Size
-		ok   bool
-	}{
-		{"1048576", 1 << 20, true},
-		{"64MiB", 64 << 20, true},
-		{"512KiB", 512 << 10, true},
-		{"1.5GiB", 3 << 29, true},
-		{"10B", 10, true},
-		{"64MB", 0, false},
-		{"-1", 0, false},
-		{"MiB", 0, false},
-		{"1.5", 0, false},
-	}
-	for _, tt := range tests {
-		got, err := config.ParseSize(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("ParseSize(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
-		}
-	}
-	for in, want := range map[config.Size]string{64 << 20: "64MiB", 1000: "1000B", 3 << 29: "1536MiB", 0: "0B"} {
-		if got := in.String(); got != want {
-			t.Errorf("Size(%d).String() = %q; want %q", int64(in), got, want)
-		}
 	}
 }
 

@@ -1,19 +1,21 @@
 package config
 
 import (
-	"errors"
 	"strconv"
+
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
-// Errors. An [*Error] wraps one of them.
+// Errors. An [*Error] wraps one of them. They are confkeys's, which
+// the components' Validate return too.
 var (
 	// ErrSyntax: the file is not valid YAML.
-	ErrSyntax = errors.New("invalid YAML")
+	ErrSyntax = confkeys.ErrSyntax
 	// ErrUnknownKey: a key that the configuration does not have, or that
 	// belongs to another sensor type.
-	ErrUnknownKey = errors.New("unknown key")
+	ErrUnknownKey = confkeys.ErrUnknownKey
 	// ErrInvalid: a value of the wrong kind, out of range, or missing.
-	ErrInvalid = errors.New("invalid value")
+	ErrInvalid = confkeys.ErrInvalid
 )
 
 // Error is what Load and Parse return: what is wrong, and where.
@@ -53,3 +55,15 @@ func (e *Error) Error() string {
 
 // Unwrap returns Err.
 func (e *Error) Unwrap() error { return e.Err }
+
+// keyError returns the *Error of e, the error of a key found by a
+// Validate of the section or the sensor at prefix, wrapping ErrInvalid:
+// on its key's line, or, for a key left out, on that of prefix.
+func (c *Config) keyError(prefix string, e *confkeys.FieldError) *Error {
+	e = e.Prefix(prefix)
+	line := c.doc.Line(e.Path)
+	if line == 0 {
+		line = c.doc.Line(prefix)
+	}
+	return &Error{Line: line, Path: e.Path, Msg: e.Msg, Err: ErrInvalid}
+}

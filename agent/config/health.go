@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/iot-hub/agent/agent/health"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 // Health configures the local health and metrics endpoint: /healthz and
@@ -19,7 +20,7 @@ type Health struct {
 
 // applyHealthDefaults fills in the defaults of the health section.
 func (c *Config) applyHealthDefaults() {
-	setDefault(&c.Health.Listen, health.DefaultListen)
+	confkeys.SetDefault(&c.Health.Listen, health.DefaultListen)
 }
 
 // HealthConfig maps the health section onto the server's configuration,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/uplink/kafka"
+	"github.com/iot-hub/agent/internal/confkeys"
 	"github.com/iot-hub/agent/internal/tlsfiles"
 )
 
@@ -161,10 +162,10 @@ func (c *Config) applyKafkaDefaults() {
 	}
 	d := kafka.DefaultTopics()
 	for _, t := range k.Topics.topics(&d) {
-		setDefault(t.name, TopicName(*t.component))
+		confkeys.SetDefault(t.name, TopicName(*t.component))
 	}
-	setDefault(&k.Compression, DefaultKafkaCompression)
-	setDefault(&k.ConnectTimeout, DefaultKafkaConnectTimeout)
+	confkeys.SetDefault(&k.Compression, DefaultKafkaCompression)
+	confkeys.SetDefault(&k.ConnectTimeout, DefaultKafkaConnectTimeout)
 	k.applyCommandsDefaults()
 }
 

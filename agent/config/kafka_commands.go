@@ -1,6 +1,9 @@
 package config
 
-import "github.com/iot-hub/agent/agent/uplink/kafka"
+import (
+	"github.com/iot-hub/agent/agent/uplink/kafka"
+	"github.com/iot-hub/agent/internal/confkeys"
+)
 
 // Values of uplink.kafka.partitioner and uplink.kafka.commandsPartitions.
 const (
@@ -12,8 +15,8 @@ const (
 
 // applyCommandsDefaults fills in partitioner and commandsPartitions.
 func (k *Kafka) applyCommandsDefaults() {
-	setDefault(&k.Partitioner, PartitionerMurmur2)
-	setDefault(&k.CommandsPartitions, CommandsOwn)
+	confkeys.SetDefault(&k.Partitioner, PartitionerMurmur2)
+	confkeys.SetDefault(&k.CommandsPartitions, CommandsOwn)
 }
 
 // validateCommands reports a wrong partitioner or commandsPartitions.

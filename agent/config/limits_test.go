@@ -14,6 +14,8 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/iot-hub/agent/agent/config"
+	"github.com/iot-hub/agent/agent/sensors/drivers"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 // keyLimits are the limits that a number key (a duration, a size or a
@@ -201,19 +203,22 @@ type key struct {
 }
 
 // numberKeys lists the number keys (durations, sizes, whole numbers) of
-// struct type t, whose keys are at prefix, following its mappings and
-// lists.
+// struct type t, whose keys are at prefix, following its mappings, lists
+// and inline structs, and, for a list of sensors, the keys of every
+// sensor type (drivers.NewKeys).
 func numberKeys(t reflect.Type, prefix, sensorType string) []key {
 	var keys []key
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if !f.IsExported() || name == "" || name == "-" {
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || name == "-" {
 			continue
 		}
-		st := sensorType
-		if types := strings.Fields(f.Tag.Get("sensor")); len(types) > 0 {
-			st = types[0]
+		if name == "" {
+			if strings.Contains(opts, "inline") && f.Type.Kind() == reflect.Struct {
+				keys = append(keys, numberKeys(f.Type, prefix, sensorType)...)
+			}
+			continue // a sensor's type's keys: found below, by type
 		}
 		ft := f.Type
 		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
@@ -224,13 +229,38 @@ func numberKeys(t reflect.Type, prefix, sensorType string) []key {
 		}
 		switch {
 		case ft == reflect.TypeFor[time.Duration]():
-			keys = append(keys, key{prefix + name, "duration", st})
-		case ft == reflect.TypeFor[config.Size]():
-			keys = append(keys, key{prefix + name, "size", st})
+			keys = append(keys, key{prefix + name, "duration", sensorType})
+		case ft == reflect.TypeFor[confkeys.Size]():
+			keys = append(keys, key{prefix + name, "size", sensorType})
 		case ft.Kind() >= reflect.Int && ft.Kind() <= reflect.Uint64:
-			keys = append(keys, key{prefix + name, "integer", st})
+			keys = append(keys, key{prefix + name, "integer", sensorType})
+		case ft == reflect.TypeFor[drivers.Sensor]():
+			keys = append(keys, sensorKeys(prefix+name+".")...)
 		case ft.Kind() == reflect.Struct:
-			keys = append(keys, numberKeys(ft, prefix+name+".", st)...)
+			keys = append(keys, numberKeys(ft, prefix+name+".", sensorType)...)
+		}
+	}
+	return keys
+}
+
+// sensorKeys lists the number keys of a sensor at prefix: those of every
+// sensor, and those of each type, once, as of the first type that has
+// them.
+func sensorKeys(prefix string) []key {
+	keys := numberKeys(reflect.TypeFor[drivers.Sensor](), prefix, "")
+	seen := map[string]bool{}
+	for _, typ := range drivers.Types() {
+		serial, settings := drivers.NewKeys(typ)
+		for _, v := range []any{serial, settings} {
+			if reflect.ValueOf(v).IsNil() {
+				continue
+			}
+			for _, k := range numberKeys(reflect.TypeOf(v).Elem(), prefix, typ) {
+				if !seen[k.path] {
+					seen[k.path] = true
+					keys = append(keys, k)
+				}
+			}
 		}
 	}
 	return keys
@@ -238,12 +268,12 @@ func numberKeys(t reflect.Type, prefix, sensorType string) []key {
 
 // validSensors are one valid sensor of each type.
 var validSensors = []map[string]any{
-	{"name": "sim", "type": config.SensorSim},
-	{"name": "board", "type": config.SensorThermal},
-	{"name": "boiler", "type": config.SensorModbusRTU, "port": "/dev/ttyUSB0", "slave": 3,
+	{"name": "sim", "type": "sim"},
+	{"name": "board", "type": "thermal"},
+	{"name": "boiler", "type": "modbus-rtu", "port": "/dev/ttyUSB0", "slave": 3,
 		"registers": []any{map[string]any{"metric": "temperature", "address": 0}}},
-	{"name": "mcu", "type": config.SensorSerialLine, "port": "/dev/ttyACM0"},
-	{"name": "weather", "type": config.SensorBME280},
+	{"name": "mcu", "type": "serial-line", "port": "/dev/ttyACM0"},
+	{"name": "weather", "type": "bme280"},
 }
 
 // docFor returns a valid configuration in which k applies, and k's path
@@ -301,21 +331,18 @@ func with(doc map[string]any, path string, value any) map[string]any {
 	return out
 }
 
-// valueAt returns the field of c at path, found by the yaml tags.
+// valueAt returns the field of c at path, found by the yaml tags, in
+// inline fields too (a sensor's type's keys).
 func valueAt(t *testing.T, c *config.Config, path string) reflect.Value {
 	t.Helper()
 	v := reflect.ValueOf(c).Elem()
 	for seg := range strings.SplitSeq(path, ".") {
 		name, idx, isList := strings.Cut(seg, "[")
-		f, ok := v.Type().FieldByNameFunc(func(n string) bool {
-			sf, _ := v.Type().FieldByName(n)
-			tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
-			return tag == name
-		})
+		f, ok := fieldByKey(v, name)
 		if !ok {
 			t.Fatalf("%s: no field for %s", path, name)
 		}
-		v = v.FieldByIndex(f.Index)
+		v = f
 		if isList {
 			i, _ := strconv.Atoi(strings.TrimSuffix(idx, "]"))
 			v = v.Index(i)
@@ -325,4 +352,32 @@ func valueAt(t *testing.T, c *config.Config, path string) reflect.Value {
 		}
 	}
 	return v
+}
+
+// fieldByKey returns the field of the struct v whose yaml tag is key, in
+// v or in its inline fields (structs, or pointers or interfaces holding
+// one).
+func fieldByKey(v reflect.Value, key string) (reflect.Value, bool) {
+	for i := range v.NumField() {
+		name, opts, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+		f := v.Field(i)
+		if name == key {
+			return f, true
+		}
+		if name != "" || !strings.Contains(opts, "inline") {
+			continue
+		}
+		for f.Kind() == reflect.Pointer || f.Kind() == reflect.Interface {
+			if f.IsNil() {
+				break
+			}
+			f = f.Elem()
+		}
+		if f.Kind() == reflect.Struct {
+			if found, ok := fieldByKey(f, key); ok {
+				return found, true
+			}
+		}
+	}
+	return reflect.Value{}, false
 }

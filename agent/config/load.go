@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 // Load reads the configuration file at path as Parse does, with the
@@ -49,6 +48,22 @@ func Parse(data []byte, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
+// decode parses data onto a new Config, which keeps the document for the
+// lines of its keys.
+func decode(data []byte) (*Config, error) {
+	doc, err := confkeys.Parse(data)
+	if err == nil {
+		c := &Config{doc: doc}
+		if err = doc.Decode(c); err == nil {
+			return c, nil
+		}
+	}
+	if e, ok := errors.AsType[*confkeys.FieldError](err); ok {
+		return nil, &Error{Line: e.Line, Path: e.Path, Msg: e.Msg, Err: e.Err}
+	}
+	return nil, &Error{Msg: err.Error(), Err: ErrInvalid}
+}
+
 // MaskedYAML returns c as YAML, every key present, with the password
 // replaced by "***" when it is set.
 func (c *Config) MaskedYAML() ([]byte, error) {
@@ -66,10 +81,6 @@ func (c *Config) MaskedYAML() ([]byte, error) {
 	return b, nil
 }
 
-// sensorName is what a sensor's name may hold: it names files in the
-// state directory.
-var sensorName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
 // Validate reports the first value of c (with defaults filled in) that is
 // wrong, naming its key path and, when c was read from a file, its line.
 // The limits of a number key on its own are not checked here but as the
@@ -77,7 +88,7 @@ var sensorName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // (a sensor's timeout and its interval) and the sets with holes.
 func (c *Config) Validate() error {
 	bad := func(path, format string, args ...any) error {
-		return &Error{Line: c.lines[path], Path: path, Msg: fmt.Sprintf(format, args...), Err: ErrInvalid}
+		return &Error{Line: c.doc.Line(path), Path: path, Msg: fmt.Sprintf(format, args...), Err: ErrInvalid}
 	}
 	m := &c.Uplink.MQTT
 	switch {
@@ -112,46 +123,37 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.MQTTConfig(nil).Validate(); err != nil && !c.UsesKafka() {
-		return c.componentError("uplink.mqtt", reflect.TypeFor[MQTT](), err, mqtt.ErrInvalidConfig)
+		return c.componentError("uplink.mqtt", confkeys.Keys(MQTT{}), err, mqtt.ErrInvalidConfig)
 	}
 	if err := c.OutboxConfig(nil).Validate(); err != nil {
-		return c.componentError("outbox", reflect.TypeFor[Outbox](), err, outbox.ErrInvalidConfig)
+		return c.componentError("outbox", confkeys.Keys(Outbox{}), err, outbox.ErrInvalidConfig)
 	}
 	if err := c.RPCConfig(nil).Validate(); err != nil {
-		return c.componentError("rpc", reflect.TypeFor[RPC](), err, rpc.ErrInvalidConfig)
+		return c.componentError("rpc", confkeys.Keys(RPC{}), err, rpc.ErrInvalidConfig)
 	}
 	if err := c.HealthConfig(nil).Validate(); err != nil {
-		return c.componentError("health", reflect.TypeFor[Health](), err, health.ErrInvalidConfig)
+		return c.componentError("health", confkeys.Keys(Health{}), err, health.ErrInvalidConfig)
 	}
-	names := map[string]int{}
-	for i, s := range c.Sensors {
-		if err := c.validateSensor(i); err != nil {
-			return err
-		}
-		if j, dup := names[s.Name]; dup {
-			return bad(fmt.Sprintf("sensors[%d].name", i), "%q is also the name of sensors[%d]", s.Name, j)
-		}
-		names[s.Name] = i
-	}
-	return c.validatePorts()
+	return c.validateSensors()
 }
 
 // componentError turns the error of a component's Validate, which names
 // a Go field ("KeepAlive 500ms is outside 1s..18h"), into an Error at the
-// matching key of section, or at section when no key matches.
-func (c *Config) componentError(section string, t reflect.Type, err, sentinel error) error {
+// matching key of section, one of keys, or at section when no key
+// matches.
+func (c *Config) componentError(section string, keys []string, err, sentinel error) error {
 	msg := strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
 	path := section
 	word, _, _ := strings.Cut(msg, " ")
-	for _, k := range keysOf(t) {
+	for _, k := range keys {
 		if strings.EqualFold(k, word) {
 			path = section + "." + k
 			break
 		}
 	}
-	line := c.lines[path]
+	line := c.doc.Line(path)
 	if line == 0 {
-		line = c.lines[section]
+		line = c.doc.Line(section)
 	}
 	return &Error{Line: line, Path: path, Msg: msg, Err: ErrInvalid}
 }

@@ -8,6 +8,12 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/config"
+	"github.com/iot-hub/agent/agent/sensors/bme280"
+	"github.com/iot-hub/agent/agent/sensors/drivers"
+	"github.com/iot-hub/agent/agent/sensors/modbus"
+	"github.com/iot-hub/agent/agent/sensors/serialline"
+	"github.com/iot-hub/agent/agent/sensors/serialport"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 const sensorsBase = "deviceId: gw\nuplink: {mqtt: {broker: \"mqtt://b:1883\"}}\nsensors:\n"
@@ -50,23 +56,23 @@ func TestParseHardwareSensors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []config.Sensor{
+	want := []drivers.Sensor{
 		{Name: "boiler", Type: "modbus-rtu", Interval: 5 * time.Second, Timeout: 3 * time.Second,
-			Port: "/dev/serial/by-id/usb-FTDI_FT232R-if00-port0", Baud: 19200, DataBits: 8, Parity: "even", StopBits: 1,
-			Slave: 3, ResponseTimeout: 500 * time.Millisecond, Retries: new(0), Registers: []config.ModbusRegister{
+			Serial: &serialport.Settings{Port: "/dev/serial/by-id/usb-FTDI_FT232R-if00-port0", Baud: 19200, DataBits: 8, Parity: "even", StopBits: 1},
+			Settings: &modbus.Settings{Slave: 3, ResponseTimeout: 500 * time.Millisecond, Retries: new(0), Registers: []modbus.Register{
 				{Metric: "temperature", Unit: "Cel", Function: 4, Address: 0, Type: "int16", WordOrder: "big", Scale: 0.1},
 				{Metric: "energy", Unit: "kW.h", Function: 3, Address: 10, Type: "uint32", WordOrder: "little", Scale: 1},
-			}},
+			}}},
 		{Name: "meter", Type: "modbus-rtu", Interval: 10 * time.Second, Timeout: 10 * time.Second,
-			Port: "/dev/serial/by-id/usb-FTDI_FT232R-if00-port0", Baud: 19200, DataBits: 8, Parity: "even", StopBits: 1,
-			Slave: 4, ResponseTimeout: time.Second, Retries: new(2), Registers: []config.ModbusRegister{
+			Serial: &serialport.Settings{Port: "/dev/serial/by-id/usb-FTDI_FT232R-if00-port0", Baud: 19200, DataBits: 8, Parity: "even", StopBits: 1},
+			Settings: &modbus.Settings{Slave: 4, ResponseTimeout: time.Second, Retries: new(2), Registers: []modbus.Register{
 				{Metric: "power", Unit: "W", Function: 3, Address: 16, Type: "float32", WordOrder: "big", Scale: 1, Offset: -1.5},
-			}},
+			}}},
 		{Name: "mcu", Type: "serial-line", Interval: 10 * time.Second, Timeout: 10 * time.Second,
-			Port: "/dev/ttyACM0", Baud: 115200, DataBits: 8, Parity: "none", StopBits: 1,
-			Format: "kv", Units: map[string]string{"temp": "Cel", "hum": "%"}, MaxLineBytes: 4 * config.KiB},
+			Serial:   &serialport.Settings{Port: "/dev/ttyACM0", Baud: 115200, DataBits: 8, Parity: "none", StopBits: 1},
+			Settings: &serialline.Settings{Format: "kv", Units: map[string]string{"temp": "Cel", "hum": "%"}, MaxLineBytes: 4 * confkeys.KiB}},
 		{Name: "weather", Type: "bme280", Interval: 10 * time.Second, Timeout: 10 * time.Second,
-			Bus: "/dev/i2c-1", Address: 0x77, Oversampling: &config.Oversampling{Temperature: 2, Pressure: 16, Humidity: 1}, Filter: 4},
+			Settings: &bme280.Settings{Bus: "/dev/i2c-1", Address: 0x77, Oversampling: bme280.Oversampling{Temperature: 2, Pressure: 16, Humidity: 1}, Filter: 4}},
 	}
 	for i := range want {
 		if !reflect.DeepEqual(c.Sensors[i], want[i]) {
@@ -98,7 +104,7 @@ func TestModbusResponseTimeoutDefaultWithinTimeout(t *testing.T) {
 	}{
 		{"500ms", "", 500 * time.Millisecond},
 		{"500ms", "200ms", 200 * time.Millisecond},
-		{"5s", "", config.DefaultResponseTimeout},
+		{"5s", "", modbus.DefaultTimeout},
 	} {
 		y := "  - {name: m, type: modbus-rtu, port: /dev/ttyUSB0, slave: 1, interval: " + tt.interval
 		if tt.timeout != "" {
@@ -110,7 +116,7 @@ func TestModbusResponseTimeoutDefaultWithinTimeout(t *testing.T) {
 			t.Errorf("Parse(interval %s, timeout %q) = %v; want nil", tt.interval, tt.timeout, err)
 			continue
 		}
-		if got := c.Sensors[0].ResponseTimeout; got != tt.want {
+		if got := c.Sensors[0].Settings.(*modbus.Settings).ResponseTimeout; got != tt.want {
 			t.Errorf("Parse(interval %s, timeout %q): responseTimeout %v; want %v", tt.interval, tt.timeout, got, tt.want)
 		}
 	}

@@ -118,7 +118,7 @@ func (m *Mapping) Decode(refuse func(key string) string, targets ...any) error {
 		if !ok {
 			return invalid(kv.Key, m.path, "a key must be a string, not "+describe(kv.Key))
 		}
-		p := JoinPath(m.path, key)
+		p := joinPath(m.path, key)
 		found := false
 		for i, fs := range fields {
 			f, ok := fs.byKey[key]

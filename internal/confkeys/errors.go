@@ -57,13 +57,13 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // "sensors" is "sensors[1].name".
 func (e *FieldError) Prefix(prefix string) *FieldError {
 	c := *e
-	c.Path = JoinPath(prefix, e.Path)
+	c.Path = joinPath(prefix, e.Path)
 	return &c
 }
 
-// JoinPath returns the key path of key, a key or an index ("[2]") or a
+// joinPath returns the key path of key, a key or an index ("[2]") or a
 // path of them, under prefix.
-func JoinPath(prefix, key string) string {
+func joinPath(prefix, key string) string {
 	switch {
 	case prefix == "":
 		return key

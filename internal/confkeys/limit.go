@@ -181,7 +181,7 @@ func checkLimits(v reflect.Value, path string) error {
 		fs := fieldsOf(v.Type())
 		for _, key := range fs.keys {
 			f := fs.byKey[key]
-			fv, p := v.FieldByIndex(f.index), JoinPath(path, key)
+			fv, p := v.FieldByIndex(f.index), joinPath(path, key)
 			if f.limit == nil {
 				if err := checkLimits(fv, p); err != nil {
 					return err

@@ -6,29 +6,10 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/iot-hub/agent/agent/config"
 	"github.com/iot-hub/agent/agent/sensors"
-	"github.com/iot-hub/agent/agent/sensors/bme280"
 	"github.com/iot-hub/agent/agent/sensors/i2cbus"
-	"github.com/iot-hub/agent/agent/sensors/modbus"
-	"github.com/iot-hub/agent/agent/sensors/serialline"
 	"github.com/iot-hub/agent/agent/sensors/serialport"
-	"github.com/iot-hub/agent/agent/sensors/sim"
-	"github.com/iot-hub/agent/agent/sensors/thermal"
-	"github.com/iot-hub/agent/internal/confkeys"
 )
-
-// opener makes the sensor of one configuration entry.
-type opener func(s *Set, sc config.Sensor) (sensors.Sensor, error)
-
-// openers are the drivers, by the configuration's type.
-var openers = map[string]opener{
-	config.SensorSim:        (*Set).openSim,
-	config.SensorThermal:    (*Set).openThermal,
-	config.SensorModbusRTU:  (*Set).openModbus,
-	config.SensorSerialLine: (*Set).openSerialLine,
-	config.SensorBME280:     (*Set).openBME280,
-}
 
 // Set is the sensors of a configuration, with the ports and buses they
 // share.
@@ -43,19 +24,16 @@ type Set struct {
 	closers  []io.Closer // the sensors that hold resources of their own
 }
 
-// Open makes the sensors that cfgs, validated by agent/config, list. The
-// sim sensors keep their state in stateDir. A sensor whose source is
-// absent ([sensors.ErrAbsent]) is logged and left out; any other error
-// closes what was opened and names the sensor.
-func Open(cfgs []config.Sensor, stateDir string, log *slog.Logger) (*Set, error) {
+// Open makes the sensors of list, their defaults filled in and validated
+// (as agent/config returns them), in its order. The sim sensors keep
+// their state in stateDir. A sensor whose source is absent
+// ([sensors.ErrAbsent]) is logged and left out; any other error closes
+// what was opened and names the sensor.
+func Open(list []Sensor, stateDir string, log *slog.Logger) (*Set, error) {
 	s := &Set{stateDir: stateDir, log: log}
-	for _, sc := range cfgs {
-		open, ok := openers[sc.Type]
-		if !ok {
-			_ = s.Close()
-			return nil, fmt.Errorf("sensor %s: unknown type %q", sc.Name, sc.Type)
-		}
-		sen, err := open(s, sc)
+	for i := range list {
+		sc := &list[i]
+		sen, err := s.open(sc)
 		if errors.Is(err, sensors.ErrAbsent) {
 			log.Info("sensor skipped: its source is absent", "sensor", sc.Name, "type", sc.Type, "err", err)
 			continue
@@ -73,6 +51,23 @@ func Open(cfgs []config.Sensor, stateDir string, log *slog.Logger) (*Set, error)
 	return s, nil
 }
 
+// open makes the sensor of sc, by its type's driver, on its serial port
+// when it is on one: the one port of its path.
+func (s *Set) open(sc *Sensor) (sensors.Sensor, error) {
+	d, ok := driverOf(sc.Type)
+	if !ok {
+		return nil, fmt.Errorf("unknown type %q", sc.Type)
+	}
+	var port *serialport.Port
+	if sc.Serial != nil {
+		var err error
+		if port, err = s.ports.Get(sc.Serial.Config(s.log)); err != nil {
+			return nil, err
+		}
+	}
+	return d.open(s, sc, port)
+}
+
 // Close closes the sensors that hold resources, then the serial ports
 // and I²C buses, and returns their errors joined. Call it once the
 // sampler has stopped.
@@ -83,48 +78,4 @@ func (s *Set) Close() error {
 	}
 	errs = append(errs, s.ports.Close(), s.buses.Close())
 	return errors.Join(errs...)
-}
-
-func (s *Set) openSim(sc config.Sensor) (sensors.Sensor, error) {
-	return sim.New(sim.Config{Name: sc.Name, StateDir: s.stateDir, Settings: sim.Settings{Period: sc.Period, ReadDelay: sc.ReadDelay}, Logger: s.log})
-}
-
-func (s *Set) openThermal(sc config.Sensor) (sensors.Sensor, error) {
-	return thermal.New(thermal.Config{Name: sc.Name, Settings: thermal.Settings{Path: sc.Path}})
-}
-
-func (s *Set) openModbus(sc config.Sensor) (sensors.Sensor, error) {
-	port, err := s.port(sc)
-	if err != nil {
-		return nil, err
-	}
-	regs := make([]modbus.Register, len(sc.Registers))
-	for i, r := range sc.Registers {
-		regs[i] = modbus.Register{Metric: r.Metric, Unit: r.Unit, Function: modbus.Function(r.Function), Address: uint16(r.Address),
-			Type: modbus.DataType(r.Type), WordOrder: modbus.WordOrder(r.WordOrder), Scale: r.Scale, Offset: r.Offset}
-	}
-	return modbus.New(modbus.Config{Name: sc.Name, Port: port, Settings: modbus.Settings{Slave: uint8(sc.Slave), Registers: regs,
-		ResponseTimeout: sc.ResponseTimeout, Retries: sc.Retries}, Logger: s.log.With("sensor", sc.Name)})
-}
-
-func (s *Set) openSerialLine(sc config.Sensor) (sensors.Sensor, error) {
-	port, err := s.port(sc)
-	if err != nil {
-		return nil, err
-	}
-	return serialline.New(serialline.Config{Name: sc.Name, Port: port, Settings: serialline.Settings{Format: sc.Format, Units: sc.Units,
-		MaxLineBytes: confkeys.Size(sc.MaxLineBytes)}, Logger: s.log.With("sensor", sc.Name)})
-}
-
-func (s *Set) openBME280(sc config.Sensor) (sensors.Sensor, error) {
-	o := sc.Oversampling
-	return bme280.New(bme280.Config{Name: sc.Name, Bus: s.buses.Get(sc.Bus), Address: uint16(sc.Address),
-		Oversampling: bme280.Oversampling{Temperature: o.Temperature, Pressure: o.Pressure, Humidity: o.Humidity}, Filter: sc.Filter, Logger: s.log.With("sensor", sc.Name)})
-}
-
-// port returns the serial port of sc, shared with the other sensors on
-// its path.
-func (s *Set) port(sc config.Sensor) (*serialport.Port, error) {
-	return s.ports.Get(serialport.Config{Path: sc.Port, Baud: sc.Baud, DataBits: sc.DataBits,
-		Parity: serialport.Parity(sc.Parity), StopBits: sc.StopBits, Logger: s.log})
 }

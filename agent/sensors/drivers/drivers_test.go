@@ -13,29 +13,42 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/iot-hub/agent/agent/config"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/drivers"
 	"github.com/iot-hub/agent/agent/sensors/modbus/modbustest"
+	"github.com/iot-hub/agent/internal/confkeys"
 	"github.com/iot-hub/agent/internal/ptytest"
 	"github.com/iot-hub/agent/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// parse returns the sensors of the configuration's sensors list, with
-// defaults, validated.
-func parse(t *testing.T, sensorsYAML string) []config.Sensor {
+// parse returns the sensors of a sensors list, as agent/config reads them:
+// decoded, their defaults filled in, each validated.
+func parse(t *testing.T, sensorsYAML string) []drivers.Sensor {
 	t.Helper()
-	c, err := config.Parse([]byte("deviceId: gw\nuplink: {mqtt: {broker: \"mqtt://b:1883\"}}\nsensors:\n"+sensorsYAML), nil)
+	doc, err := confkeys.Parse([]byte("sensors:\n" + sensorsYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.Sensors
+	var file struct {
+		Sensors []drivers.Sensor `yaml:"sensors"`
+	}
+	if err := doc.Decode(&file); err != nil {
+		t.Fatal(err)
+	}
+	for i := range file.Sensors {
+		s := &file.Sensors[i]
+		s.SetDefaults()
+		if err := s.Validate(); err != nil {
+			t.Fatalf("sensors[%d]: %v", i, err)
+		}
+	}
+	return file.Sensors
 }
 
 // open opens the set of cfgs; the test's cleanup closes it.
-func open(t *testing.T, cfgs []config.Sensor, log *slog.Logger) *drivers.Set {
+func open(t *testing.T, cfgs []drivers.Sensor, log *slog.Logger) *drivers.Set {
 	t.Helper()
 	set, err := drivers.Open(cfgs, t.TempDir(), log)
 	if err != nil {
@@ -150,7 +163,7 @@ func TestOpenEveryType(t *testing.T) {
 }
 
 func TestOpenRefusesAndCloses(t *testing.T) {
-	// The driver refuses what agent/config lets through: a response
+	// The driver refuses what the configuration's rules let through: a response
 	// timeout shorter than the longest answer takes at 1200 baud. What
 	// was opened before is closed: the line device's reader goroutine
 	// stops (goleak, in TestMain, fails the package otherwise).
