@@ -7,7 +7,10 @@
 // [Reading]s. A [Schedule] says how often to read one. A [Sampler] runs
 // a goroutine per scheduled sensor, keeps each sensor's [Status] (its
 // latest readings and [Health]) and reads on demand. Drivers live in
-// sub-packages (sim, thermal); sensorstest has a fake.
+// sub-packages (sim, thermal, modbus, serialline, bme280, on the shared
+// serialport and i2cbus), each declaring its type's configuration keys;
+// drivers is their registry, which opens the configured sensors;
+// sensorstest has a fake.
 //
 // # Caveats
 //
