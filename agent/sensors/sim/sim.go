@@ -15,6 +15,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/internal/atomicfile"
+	"github.com/iot-hub/agent/internal/clock"
 )
 
 // Config configures a Sensor.
@@ -27,8 +28,8 @@ type Config struct {
 	Settings
 	// Logger receives the news of a damaged seq file. Default: discard.
 	Logger *slog.Logger
-	// Now is the clock the waves follow. Default time.Now.
-	Now func() time.Time
+	// Clock is the time the waves follow. Default clock.System.
+	Clock clock.Clock
 }
 
 // Sensor is a simulated sensor. It is safe for concurrent use.
@@ -60,9 +61,7 @@ func New(cfg Config) (*Sensor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	s := &Sensor{cfg: cfg, path: filepath.Join(cfg.StateDir, "sim-"+cfg.Name+".seq")}
 	b, err := os.ReadFile(s.path)
 	switch {
@@ -114,7 +113,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
 		return nil, fmt.Errorf("sim: save seq: %w", err)
 	}
 	s.seq = next
-	phase := 2 * math.Pi * float64(s.cfg.Now().UnixNano()%int64(s.cfg.Period)) / float64(s.cfg.Period)
+	phase := 2 * math.Pi * float64(s.cfg.Clock.Now().UnixNano()%int64(s.cfg.Period)) / float64(s.cfg.Period)
 	return []sensors.Reading{
 		{Metric: "temperature", Value: round2(21.5 + 3*math.Sin(phase)), Unit: "Cel"},
 		{Metric: "humidity", Value: round2(45 + 10*math.Sin(phase-math.Pi/2)), Unit: "%"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sim"
+	"github.com/iot-hub/agent/internal/clocktest"
 )
 
 // seqOf returns the seq reading of rs.
@@ -111,8 +112,8 @@ func TestDamagedSeqFile(t *testing.T) {
 
 func TestValuesFollowTime(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	now := start
-	s, err := sim.New(sim.Config{Name: "s", StateDir: t.TempDir(), Settings: sim.Settings{Period: 4 * time.Minute}, Now: func() time.Time { return now }})
+	clk := clocktest.New(start)
+	s, err := sim.New(sim.Config{Name: "s", StateDir: t.TempDir(), Settings: sim.Settings{Period: 4 * time.Minute}, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestValuesFollowTime(t *testing.T) {
 		temp, humid float64
 	}{{0, 21.5, 35}, {time.Minute, 24.5, 45}, {2 * time.Minute, 21.5, 55}, {3 * time.Minute, 18.5, 45}, {4 * time.Minute, 21.5, 35}}
 	for _, w := range want {
-		now = start.Add(w.at)
+		clk.Advance(start.Add(w.at).Sub(clk.Now()))
 		rs := read(t, s)
 		if len(rs) != 3 || rs[0].Metric != "temperature" || rs[0].Unit != "Cel" || rs[1].Metric != "humidity" || rs[1].Unit != "%" {
 			t.Fatalf("readings = %v; want temperature, humidity, seq", rs)
