@@ -14,43 +14,8 @@ import (
 	"github.com/iot-hub/agent/contracts"
 )
 
-// appendTimeout bounds putting an answer in the outbox.
-const appendTimeout = 10 * time.Second
-
-// answer appends the encoded answer for each request, kept as the memo of
-// the command id when keep is set, then acknowledges the requests. When
-// the outbox refuses, they stay unacknowledged: the broker delivers them
-// again.
-//
-// extra records (a dead letter) go in along with them.
-func (d *Dispatcher) answer(id string, reqs []*Request, answer []byte, keep bool, extra ...outbox.Record) {
-	if answer == nil {
-		for _, r := range reqs {
-			r.ack()
-		}
-		return
-	}
-	recs := make([]outbox.Record, len(reqs), len(reqs)+len(extra))
-	for i, r := range reqs {
-		recs[i] = d.record(r.Reply, r.ReplyHeaders, answer, contracts.TypeDeviceResponseRPC, id)
-	}
-	recs = append(recs, extra...)
-	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
-	defer cancel()
-	var err error
-	if keep {
-		err = d.box.AppendMemo(ctx, outbox.Memo{Key: memoKey(id), Value: answer}, recs...)
-	} else {
-		err = d.box.Append(ctx, recs...)
-	}
-	if err != nil {
-		d.log.problems.Error("queue answer", "rpc: cannot queue the answer; the command comes again with the next connection", "correlationId", id, "err", err)
-		return
-	}
-	for _, r := range reqs {
-		r.ack()
-	}
-}
+// Making answers and dead letters: the refusals of commands the
+// dispatcher does not run, and the encoding of every answer.
 
 // refuseInvalid answers a command that contracts.Decode refused, when it
 // can be answered, and dead-letters it in any case.
@@ -104,17 +69,6 @@ func (d *Dispatcher) deadLetter(req *Request, reason string, raw []byte, correla
 	d.queue(req, correlationID, recs)
 }
 
-// queue appends recs and acknowledges req once they are in the outbox.
-func (d *Dispatcher) queue(req *Request, correlationID string, recs []outbox.Record) {
-	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
-	defer cancel()
-	if err := d.box.Append(ctx, recs...); err != nil {
-		d.log.problems.Error("queue refusal", "rpc: cannot queue the refusal; the command comes again with the next connection", "correlationId", correlationID, "err", err)
-		return
-	}
-	req.ack()
-}
-
 // letter builds the dead-letter record of req, with the command's
 // correlationId when it has one, or nil (logged) if it cannot be encoded.
 func (d *Dispatcher) letter(req *Request, reason string, raw []byte, correlationID string, cause error) *outbox.Record {
@@ -129,6 +83,17 @@ func (d *Dispatcher) letter(req *Request, reason string, raw []byte, correlation
 	}
 	r := d.record(req.DeadLetters, nil, b, contracts.TypeSystemDLQ, m.CorrelationID)
 	return &r
+}
+
+// queue appends recs and acknowledges req once they are in the outbox.
+func (d *Dispatcher) queue(req *Request, correlationID string, recs []outbox.Record) {
+	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	defer cancel()
+	if err := d.box.Append(ctx, recs...); err != nil {
+		d.log.problems.Error("queue refusal", "rpc: cannot queue the refusal; the command comes again with the next connection", "correlationId", correlationID, "err", err)
+		return
+	}
+	req.ack()
 }
 
 // errorAnswer encodes an error answer to cmd, or returns nil (logged).
@@ -173,6 +138,23 @@ func (d *Dispatcher) encodeAnswer(req *Request, m *contracts.DeviceResponseRPC) 
 	return b, nil
 }
 
+// encodeResult encodes a method's result as JSON.
+func encodeResult(v any) (jsontext.Value, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: encode the result: %w", err)
+	}
+	return b, nil
+}
+
+// record is an outbox record of an encoded message on the control lane.
+func (d *Dispatcher) record(topic string, headers []outbox.Header, payload []byte, t contracts.EventType, correlationID string) outbox.Record {
+	return record.Of(outbox.LaneControl, topic, d.cfg.DeviceID, record.Head{EventType: t, CorrelationID: correlationID}, payload, headers...)
+}
+
 // observe tells Config.Observe, when set, of the answer m.
 func (d *Dispatcher) observe(m *contracts.DeviceResponseRPC) {
 	if d.cfg.Observe == nil {
@@ -187,23 +169,6 @@ func (d *Dispatcher) observe(m *contracts.DeviceResponseRPC) {
 		code = m.Error.Code
 	}
 	d.cfg.Observe(method, code, time.Duration(m.Payload.DurationMs*float64(time.Millisecond)))
-}
-
-// record is an outbox record of an encoded message on the control lane.
-func (d *Dispatcher) record(topic string, headers []outbox.Header, payload []byte, t contracts.EventType, correlationID string) outbox.Record {
-	return record.Of(outbox.LaneControl, topic, d.cfg.DeviceID, record.Head{EventType: t, CorrelationID: correlationID}, payload, headers...)
-}
-
-// encodeResult encodes a method's result as JSON.
-func encodeResult(v any) (jsontext.Value, error) {
-	if v == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("rpc: encode the result: %w", err)
-	}
-	return b, nil
 }
 
 // stamp formats t as the contract's timestamps are: RFC 3339, UTC,
