@@ -75,13 +75,20 @@ var valueDecoders = json.JoinUnmarshalers(
 // to refuse, and decodes the same either way.
 var nullOptions = json.WithUnmarshalers(json.JoinUnmarshalers(json.UnmarshalFromFunc(refuseNull), valueDecoders))
 
-// decoder is pooled decoding state.
+// decoder is pooled decoding state: the input, and what has been read
+// of the message so far.
 type decoder struct {
 	buf bytes.Buffer
 	dec jsontext.Decoder
 	hdr wireHeader
 	// fatal is a syntax error: the input cannot be read any further.
 	fatal error
+
+	msg        Message        // of the type eventType names; nil before, or when unknown
+	rawPayload jsontext.Value // a payload read before eventType
+	hasPayload bool
+	first      *Error // the first field error
+	versionErr *Error // __version of the wrong kind
 }
 
 var decoders = sync.Pool{New: func() any { return new(decoder) }}
@@ -91,66 +98,100 @@ func decode(data []byte) (Message, *Error) {
 	defer func() {
 		d.buf = bytes.Buffer{}
 		d.dec.Reset(&d.buf) // drop references to data
+		d.msg, d.rawPayload, d.first = nil, nil, nil
 		decoders.Put(d)
 	}()
 	d.buf = *bytes.NewBuffer(data)
 	d.dec.Reset(&d.buf, decodeOptions)
 	d.hdr, d.fatal = wireHeader{}, nil
+	d.msg, d.rawPayload, d.hasPayload, d.first, d.versionErr = nil, nil, false, nil, nil
 	return d.message()
 }
 
-// message reads the top-level object in one pass. The payload is decoded
-// straight into its type when eventType came before it, as every producer
-// we know writes it; otherwise it is kept raw and decoded at the end.
+// message reads the top-level object in one pass, then checks it. The
+// payload is decoded straight into its type when eventType came before
+// it, as every producer we know writes it; otherwise it is kept raw and
+// decoded at the end.
 func (d *decoder) message() (Message, *Error) {
-	dec, h := &d.dec, &d.hdr
-	if k := dec.PeekKind(); k != '{' {
+	if err := d.openObject(); err != nil {
+		return nil, err
+	}
+	d.readMembers()
+	if err := d.closeObject(); err != nil {
+		return nil, d.fail(err, d.msg)
+	}
+	// What is wrong, in order of use to the sender: the version, the type,
+	// then the first field error in input order, then the contract checks.
+	if err := d.checkVersion(); err != nil {
+		return nil, d.fail(err, nil)
+	}
+	if d.msg == nil {
+		return nil, d.fail(d.unknownType(), nil)
+	}
+	d.finishHeader()
+	msg := d.msg
+	msg.setHeader(&d.hdr)
+	if d.first != nil {
+		return nil, d.fail(d.first, msg)
+	}
+	if err := checkHeader(msg); err != nil {
+		return nil, d.fail(err, msg)
+	}
+	if !d.hasPayload {
+		return nil, d.fail(errRequired("payload"), msg)
+	}
+	if err := msg.payload().check(); err != nil {
+		return nil, d.fail(err, msg)
+	}
+	return msg, nil
+}
+
+// openObject reads the opening brace of the top-level object.
+func (d *decoder) openObject() *Error {
+	if k := d.dec.PeekKind(); k != '{' {
 		if k == 0 { // the peek failed: empty input or a syntax error
-			_, err := dec.ReadToken()
-			return nil, fromJSONError(err)
+			_, err := d.dec.ReadToken()
+			return fromJSONError(err)
 		}
-		return nil, newError(ErrMalformed, "", "want a JSON object, got "+jsonkind.Name(k))
+		return newError(ErrMalformed, "", "want a JSON object, got "+jsonkind.Name(k))
 	}
-	if _, err := dec.ReadToken(); err != nil {
-		return nil, fromJSONError(err)
+	if _, err := d.dec.ReadToken(); err != nil {
+		return fromJSONError(err)
 	}
-	var (
-		msg        Message
-		rawPayload jsontext.Value
-		hasPayload bool
-		first      *Error // first field error; reading goes on to fill the header
-		versionErr *Error
-	)
-	keep := func(err *Error) {
-		if first == nil {
-			first = err
-		}
-	}
+	return nil
+}
+
+// readMembers reads the members of the top-level object, until its end
+// or a syntax error (d.fatal). A field error is kept (the first one) and
+// reading goes on, to fill the header for an answer.
+func (d *decoder) readMembers() {
+	dec, h := &d.dec, &d.hdr
 	for d.fatal == nil && dec.PeekKind() == '"' {
 		name, err := dec.ReadToken()
 		if err != nil {
-			return nil, d.fail(fromJSONError(err), msg)
+			d.fatal = err
+			return
 		}
 		switch name.String() {
 		case "eventType":
 			s, err := d.readString("eventType")
-			keep(err)
+			d.keep(err)
 			h.EventType = EventType(s)
-			if spec, ok := catalogue[h.EventType]; ok && msg == nil {
-				msg = spec.new()
+			if spec, ok := catalogue[h.EventType]; ok && d.msg == nil {
+				d.msg = spec.new()
 			}
 		case "correlationId":
 			s, err := d.readString("correlationId")
-			keep(err)
+			d.keep(err)
 			h.CorrelationID = s
 		case "timestamp":
-			keep(d.readInto("timestamp", &h.Timestamp))
+			d.keep(d.readInto("timestamp", &h.Timestamp))
 		case "source":
 			h.hasSource = true
-			keep(d.readInto("source", &h.Source))
+			d.keep(d.readInto("source", &h.Source))
 		case "__version":
 			h.hasVersion = true
-			h.Version, versionErr = d.readString("__version")
+			h.Version, d.versionErr = d.readString("__version")
 		case "expiresAt":
 			h.rawExpiresAt = d.readRaw()
 		case "status":
@@ -158,85 +199,103 @@ func (d *decoder) message() (Message, *Error) {
 		case "error":
 			h.rawError = d.readRaw()
 		case "payload":
-			hasPayload = true
-			switch k := dec.PeekKind(); {
-			case k != '{':
-				keep(errWrongKind("payload", "object", k))
-				d.fatal = dec.SkipValue()
-			case msg != nil:
-				keep(d.readInto("payload", msg.payload()))
-			default: // eventType not seen yet
-				rawPayload = d.readRaw()
-			}
+			d.readPayload()
 		default:
 			d.fatal = dec.SkipValue()
 		}
 	}
-	if d.fatal != nil {
-		return nil, d.fail(fromJSONError(d.fatal), msg)
-	}
-	if _, err := dec.ReadToken(); err != nil { // the closing brace
-		return nil, d.fail(fromJSONError(err), msg)
-	}
-	if _, err := dec.ReadToken(); err == nil {
-		return nil, d.fail(newError(ErrMalformed, "", "trailing data after the JSON object"), msg)
-	} else if !errors.Is(err, io.EOF) {
-		return nil, d.fail(fromJSONError(err), msg)
-	}
+}
 
-	// What is wrong, in order of use to the sender: the version, the type,
-	// then the first field error in input order, then the contract checks.
+// readPayload reads the payload member: into the message's type when
+// eventType came before it, else raw, for finishHeader.
+func (d *decoder) readPayload() {
+	d.hasPayload = true
+	switch k := d.dec.PeekKind(); {
+	case k != '{':
+		d.keep(errWrongKind("payload", "object", k))
+		d.fatal = d.dec.SkipValue()
+	case d.msg != nil:
+		d.keep(d.readInto("payload", d.msg.payload()))
+	default: // eventType not seen yet
+		d.rawPayload = d.readRaw()
+	}
+}
+
+// closeObject reports a syntax error met while reading, then reads the
+// closing brace and makes sure nothing follows it.
+func (d *decoder) closeObject() *Error {
+	if d.fatal != nil {
+		return fromJSONError(d.fatal)
+	}
+	if _, err := d.dec.ReadToken(); err != nil { // the closing brace
+		return fromJSONError(err)
+	}
+	if _, err := d.dec.ReadToken(); err == nil {
+		return newError(ErrMalformed, "", "trailing data after the JSON object")
+	} else if !errors.Is(err, io.EOF) {
+		return fromJSONError(err)
+	}
+	return nil
+}
+
+// checkVersion reports a __version that is not a string or not v1; a
+// missing one reads as v1.
+func (d *decoder) checkVersion() *Error {
+	h := &d.hdr
 	switch {
-	case versionErr != nil:
-		return nil, d.fail(versionErr, nil)
+	case d.versionErr != nil:
+		return d.versionErr
 	case !h.hasVersion:
 		h.Version = Version
-	case h.Version == Version:
-	default:
-		return nil, d.fail(newError(ErrUnsupportedVersion, "__version",
-			"unsupported version "+strconv.Quote(h.Version)+"; want "+Version), nil)
+	case h.Version != Version:
+		return newError(ErrUnsupportedVersion, "__version",
+			"unsupported version "+strconv.Quote(h.Version)+"; want "+Version)
 	}
-	if msg == nil {
-		if h.EventType == "" {
-			return nil, d.fail(firstError(first, errRequired("eventType")), nil)
-		}
-		return nil, d.fail(firstError(first, newError(ErrUnknownEventType, "eventType",
-			strconv.Quote(string(h.EventType))+" is not in the catalogue")), nil)
+	return nil
+}
+
+// unknownType is the error of a message whose eventType is missing or
+// not in the catalogue, unless a field error came first.
+func (d *decoder) unknownType() *Error {
+	if d.hdr.EventType == "" {
+		return firstError(d.first, errRequired("eventType"))
 	}
-	if rawPayload != nil {
-		keep(unmarshalAt("payload", rawPayload, msg.payload()))
+	return firstError(d.first, newError(ErrUnknownEventType, "eventType",
+		strconv.Quote(string(d.hdr.EventType))+" is not in the catalogue"))
+}
+
+// finishHeader decodes what waited for the type: a payload that came
+// before eventType, and the members only the type's kind has; and it
+// requires the source.
+func (d *decoder) finishHeader() {
+	h := &d.hdr
+	if d.rawPayload != nil {
+		d.keep(unmarshalAt("payload", d.rawPayload, d.msg.payload()))
 	}
 	if !h.hasSource {
-		keep(errRequired("source"))
+		d.keep(errRequired("source"))
 	}
 	switch h.EventType.Kind() {
 	case KindCommand:
 		if h.rawExpiresAt != nil {
-			keep(unmarshalAt("expiresAt", h.rawExpiresAt, &h.expiresAt))
+			d.keep(unmarshalAt("expiresAt", h.rawExpiresAt, &h.expiresAt))
 		}
 	case KindResponse:
 		if h.rawStatus != nil {
-			keep(unmarshalAt("status", h.rawStatus, &h.status))
+			d.keep(unmarshalAt("status", h.rawStatus, &h.status))
 		}
 		if h.rawError != nil {
 			h.errInfo = new(ErrorInfo)
-			keep(unmarshalAt("error", h.rawError, h.errInfo))
+			d.keep(unmarshalAt("error", h.rawError, h.errInfo))
 		}
 	}
-	msg.setHeader(h)
-	if first != nil {
-		return nil, d.fail(first, msg)
+}
+
+// keep keeps err when it is the first field error.
+func (d *decoder) keep(err *Error) {
+	if d.first == nil {
+		d.first = err
 	}
-	if err := checkHeader(msg); err != nil {
-		return nil, d.fail(err, msg)
-	}
-	if !hasPayload {
-		return nil, d.fail(errRequired("payload"), msg)
-	}
-	if err := msg.payload().check(); err != nil {
-		return nil, d.fail(err, msg)
-	}
-	return msg, nil
 }
 
 // fail attaches what was read of the message to err.
