@@ -21,6 +21,7 @@ import (
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/agent/uplink/kafka"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
@@ -90,7 +91,7 @@ func TestRPCObserve(t *testing.T) {
 		command(device, "selfDestruct"),
 	} {
 		acked.Add(1)
-		d.Handle(rpc.Request{Topic: topics.Commands, Payload: payload, Reply: topics.Responses, DeadLetters: topics.DLQ, Ack: acked.Done})
+		d.Handle(uplink.Command{Topic: topics.Commands, Payload: payload, Reply: topics.Responses, DeadLetters: topics.DLQ, Ack: acked.Done})
 	}
 	acked.Wait()
 	d.Close()

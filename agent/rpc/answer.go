@@ -11,6 +11,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/record"
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/contracts"
 )
 
@@ -19,7 +20,7 @@ import (
 
 // refuseInvalid answers a command that contracts.Decode refused, when it
 // can be answered, and dead-letters it in any case.
-func (d *Dispatcher) refuseInvalid(req *Request, err error) {
+func (d *Dispatcher) refuseInvalid(req *uplink.Command, err error) {
 	var ce *contracts.Error
 	if !errors.As(err, &ce) || errors.Is(err, contracts.ErrMalformed) {
 		d.deadLetter(req, contracts.DLQMalformed, req.Payload, "", err)
@@ -43,7 +44,7 @@ func (d *Dispatcher) refuseInvalid(req *Request, err error) {
 
 // refuse answers a command with an error code, when it has a
 // correlationId to answer, and dead-letters it with reason.
-func (d *Dispatcher) refuse(req *Request, cmd *contracts.Envelope, method contracts.Method, code, reason string, err error) {
+func (d *Dispatcher) refuse(req *uplink.Command, cmd *contracts.Envelope, method contracts.Method, code, reason string, err error) {
 	if cmd == nil || cmd.CorrelationID == "" {
 		d.deadLetter(req, contracts.DLQUnanswerable, req.Payload, "", fmt.Errorf("%w (and it has no correlationId to answer)", err))
 		return
@@ -60,8 +61,8 @@ func (d *Dispatcher) refuse(req *Request, cmd *contracts.Envelope, method contra
 
 // deadLetter puts raw aside as a system.dlq with the reason, under the
 // message's correlationId when it has one ("" when it is unknown).
-func (d *Dispatcher) deadLetter(req *Request, reason string, raw []byte, correlationID string, err error) {
-	d.log.problems.Warn("dead letter "+reason, "rpc: dead letter", "reason", reason, "topic", req.Topic, "bytes", req.size(), "correlationId", correlationID, "err", err)
+func (d *Dispatcher) deadLetter(req *uplink.Command, reason string, raw []byte, correlationID string, err error) {
+	d.log.problems.Warn("dead letter "+reason, "rpc: dead letter", "reason", reason, "topic", req.Topic, "bytes", req.BodySize(), "correlationId", correlationID, "err", err)
 	var recs []outbox.Record
 	if letter := d.letter(req, reason, raw, correlationID, err); letter != nil {
 		recs = append(recs, *letter)
@@ -71,7 +72,7 @@ func (d *Dispatcher) deadLetter(req *Request, reason string, raw []byte, correla
 
 // letter builds the dead-letter record of req, with the command's
 // correlationId when it has one, or nil (logged) if it cannot be encoded.
-func (d *Dispatcher) letter(req *Request, reason string, raw []byte, correlationID string, cause error) *outbox.Record {
+func (d *Dispatcher) letter(req *uplink.Command, reason string, raw []byte, correlationID string, cause error) *outbox.Record {
 	m := contracts.NewSystemDLQ(d.origin, reason, req.Topic, raw, cause)
 	if correlationID != "" {
 		m.CorrelationID = correlationID
@@ -86,18 +87,18 @@ func (d *Dispatcher) letter(req *Request, reason string, raw []byte, correlation
 }
 
 // queue appends recs and acknowledges req once they are in the outbox.
-func (d *Dispatcher) queue(req *Request, correlationID string, recs []outbox.Record) {
+func (d *Dispatcher) queue(req *uplink.Command, correlationID string, recs []outbox.Record) {
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
 	defer cancel()
 	if err := d.box.Append(ctx, recs...); err != nil {
 		d.log.problems.Error("queue refusal", "rpc: cannot queue the refusal; the command comes again with the next connection", "correlationId", correlationID, "err", err)
 		return
 	}
-	req.ack()
+	req.Acknowledge()
 }
 
 // errorAnswer encodes an error answer to cmd, or returns nil (logged).
-func (d *Dispatcher) errorAnswer(req *Request, cmd *contracts.Envelope, method contracts.Method, code string, err error) []byte {
+func (d *Dispatcher) errorAnswer(req *uplink.Command, cmd *contracts.Envelope, method contracts.Method, code string, err error) []byte {
 	b, encErr := d.encodeAnswer(req, contracts.NewDeviceResponseRPCError(d.origin, cmd, d.answerPayload(req, method), code, err.Error()))
 	if encErr != nil {
 		d.log.problems.Error("encode error answer", "rpc: cannot encode an answer", "code", code, "err", encErr)
@@ -109,7 +110,7 @@ func (d *Dispatcher) errorAnswer(req *Request, cmd *contracts.Envelope, method c
 // answerPayload is the payload of an answer to method, as far as the
 // result: this device, the method as the command named it, and the time
 // taken since the request came.
-func (d *Dispatcher) answerPayload(req *Request, method contracts.Method) contracts.DeviceResponseRPCPayload {
+func (d *Dispatcher) answerPayload(req *uplink.Command, method contracts.Method) contracts.DeviceResponseRPCPayload {
 	name := string(method)
 	if name == "" {
 		name = noMethod
@@ -122,7 +123,7 @@ func (d *Dispatcher) answerPayload(req *Request, method contracts.Method) contra
 const noMethod = "(none)"
 
 // encodeAnswer encodes an answer, logging it.
-func (d *Dispatcher) encodeAnswer(req *Request, m *contracts.DeviceResponseRPC) ([]byte, error) {
+func (d *Dispatcher) encodeAnswer(req *uplink.Command, m *contracts.DeviceResponseRPC) ([]byte, error) {
 	b, err := contracts.Encode(m)
 	if err != nil {
 		return nil, fmt.Errorf("rpc: encode the answer: %w", err)

@@ -197,7 +197,7 @@ func startAgent(b *testing.B, broker *mqtttest.Broker) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	up, err = mqtt.New(mqtt.Config{Broker: broker.URL(), DeviceID: benchDevice}, box, dispatch(d, benchDevice))
+	up, err = mqtt.New(mqtt.Config{Broker: broker.URL(), DeviceID: benchDevice}, box, dispatch(d))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -226,18 +226,10 @@ func startAgent(b *testing.B, broker *mqtttest.Broker) {
 	status.WaitFor(b, 1, 10*time.Second) // online: the subscription follows
 }
 
-// dispatch is cmd/agent's dispatch, the uplink's command handler: it
-// hands each command to the dispatcher, answered on its MQTT v5 Response
-// Topic with its Correlation Data, or on the device's responses topic.
-func dispatch(d *rpc.Dispatcher, deviceID string) mqtt.Handler {
-	topics, _ := contracts.DeviceTopics(deviceID)
-	return func(_ context.Context, c mqtt.Command) {
-		reply, headers := c.Reply(topics.Responses)
-		d.Handle(rpc.Request{
-			Topic: c.Topic, Payload: c.Payload, Expiry: c.Expiry, ReceivedAt: c.ReceivedAt,
-			Reply: reply, ReplyHeaders: headers, DeadLetters: topics.DLQ, Ack: c.Ack,
-		})
-	}
+// dispatch is cmd/agent's dispatchMQTT, the uplink's command handler: it
+// hands each command to the dispatcher as the uplink filled it in.
+func dispatch(d *rpc.Dispatcher) mqtt.Handler {
+	return func(_ context.Context, c mqtt.Command) { d.Handle(c.Command) }
 }
 
 // startEcho connects a bare paho client that subscribes to the commands

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/contracts"
 )
 
@@ -17,8 +18,8 @@ import (
 // for it. Refusals and the answers' making are in answer.go.
 
 // handle decodes and checks a request, then runs its method.
-func (d *Dispatcher) handle(req *Request) {
-	if n := req.size(); n > d.cfg.MaxCommandBytes {
+func (d *Dispatcher) handle(req *uplink.Command) {
+	if n := req.BodySize(); n > d.cfg.MaxCommandBytes {
 		d.deadLetter(req, contracts.DLQTooLarge, req.Payload[:min(len(req.Payload), tooLargeKept)], "",
 			fmt.Errorf("rpc: a command of %d bytes is larger than the %d accepted; the first %d are kept here", n, d.cfg.MaxCommandBytes, tooLargeKept))
 		return
@@ -68,7 +69,7 @@ const tooLargeKept = 1 << 10
 
 // onItsTopic reports a message of type t that came on another Kafka
 // topic than the catalogue's for t (when req says which it came on).
-func onItsTopic(req *Request, t contracts.EventType) error {
+func onItsTopic(req *uplink.Command, t contracts.EventType) error {
 	if want := t.Topic(); req.Catalogue != "" && want != req.Catalogue {
 		return fmt.Errorf("rpc: %s travels on %s; it came on %s", t, want, req.Catalogue)
 	}
@@ -78,7 +79,7 @@ func onItsTopic(req *Request, t contracts.EventType) error {
 // refuseMisrouted refuses m, which came on the wrong topic: an RPC is
 // answered INVALID_COMMAND and dead-lettered, as other invalid commands;
 // anything else, which gets no answer, is dead-lettered.
-func (d *Dispatcher) refuseMisrouted(req *Request, m contracts.Message, err error) {
+func (d *Dispatcher) refuseMisrouted(req *uplink.Command, m contracts.Message, err error) {
 	if cmd, ok := m.(*contracts.DeviceCommandRPC); ok {
 		d.refuse(req, &cmd.Envelope, cmd.Payload.Method, contracts.CodeInvalidCommand, contracts.DLQInvalid, err)
 		return
@@ -89,7 +90,7 @@ func (d *Dispatcher) refuseMisrouted(req *Request, m contracts.Message, err erro
 // run runs cmd's method once per correlationId: a delivery of a command
 // already answered gets that answer, one of a command running waits for
 // it.
-func (d *Dispatcher) run(req *Request, cmd *contracts.DeviceCommandRPC, method Method) {
+func (d *Dispatcher) run(req *uplink.Command, cmd *contracts.DeviceCommandRPC, method Method) {
 	id := cmd.CorrelationID
 	d.mu.Lock()
 	if f, ok := d.flights[id]; ok {
@@ -97,7 +98,7 @@ func (d *Dispatcher) run(req *Request, cmd *contracts.DeviceCommandRPC, method M
 		d.mu.Unlock()
 		return
 	}
-	f := &flight{waiters: []*Request{req}}
+	f := &flight{waiters: []*uplink.Command{req}}
 	d.flights[id] = f
 	d.mu.Unlock()
 
@@ -124,7 +125,7 @@ func (d *Dispatcher) run(req *Request, cmd *contracts.DeviceCommandRPC, method M
 // first, a timer lands it with TIMEOUT instead, and the method's outcome,
 // whenever it comes, is dropped. The method's slot in d.running is
 // released when it returns.
-func (d *Dispatcher) execute(req *Request, cmd *contracts.DeviceCommandRPC, method Method, f *flight) {
+func (d *Dispatcher) execute(req *uplink.Command, cmd *contracts.DeviceCommandRPC, method Method, f *flight) {
 	deadline := req.ReceivedAt.Add(d.cfg.Timeout)
 	for _, t := range []time.Time{cmd.ExpiresAt, req.Expiry} {
 		if !t.IsZero() && t.Before(deadline) {
@@ -183,7 +184,7 @@ func (d *Dispatcher) call(ctx context.Context, cmd *contracts.DeviceCommandRPC, 
 // an *Error answers its code, another error INTERNAL, and so does a result
 // the contract refuses (one that is not a JSON object: a bug in the
 // method). It returns nil (logged) if the answer cannot be encoded.
-func (d *Dispatcher) encodeOutcome(req *Request, cmd *contracts.DeviceCommandRPC, result any, err error) []byte {
+func (d *Dispatcher) encodeOutcome(req *uplink.Command, cmd *contracts.DeviceCommandRPC, result any, err error) []byte {
 	p := d.answerPayload(req, cmd.Payload.Method)
 	if err == nil {
 		if p.Result, err = encodeResult(result); err == nil {
@@ -231,10 +232,10 @@ func (d *Dispatcher) land(id string, f *flight, answer []byte, keep bool, extra 
 // again.
 //
 // extra records (a dead letter) go in along with them.
-func (d *Dispatcher) answer(id string, reqs []*Request, answer []byte, keep bool, extra ...outbox.Record) {
+func (d *Dispatcher) answer(id string, reqs []*uplink.Command, answer []byte, keep bool, extra ...outbox.Record) {
 	if answer == nil {
 		for _, r := range reqs {
-			r.ack()
+			r.Acknowledge()
 		}
 		return
 	}
@@ -256,7 +257,7 @@ func (d *Dispatcher) answer(id string, reqs []*Request, answer []byte, keep bool
 		return
 	}
 	for _, r := range reqs {
-		r.ack()
+		r.Acknowledge()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/contracts"
 )
 
@@ -47,7 +48,7 @@ type Dispatcher struct {
 // flight is a command running, and every delivery of it waiting for its
 // answer.
 type flight struct {
-	waiters []*Request
+	waiters []*uplink.Command
 }
 
 // intakeDepth bounds the requests handled at once per running slot:
@@ -78,7 +79,7 @@ func New(cfg Config, box Outbox, deps Deps) (*Dispatcher, error) {
 // background. When many are being handled already, it waits for room.
 // After Close it drops the request unacknowledged: the broker delivers it
 // again to the next run.
-func (d *Dispatcher) Handle(req Request) {
+func (d *Dispatcher) Handle(req uplink.Command) {
 	if req.ReceivedAt.IsZero() {
 		req.ReceivedAt = d.cfg.Clock.Now()
 	}

@@ -2,7 +2,7 @@
 // each with contracts.Decode, runs the method it names within a deadline,
 // and puts the answer (device.response.rpc) in the outbox's control lane.
 //
-// A [Dispatcher] takes a [Request] per message received on a commands
+// A [Dispatcher] takes an uplink.Command per message received on a commands
 // topic. Whatever the input, it ends in exactly one of:
 //
 //   - an answer with status success and the method's result;
@@ -14,7 +14,7 @@
 //     not JSON, no usable correlationId, larger than MaxCommandBytes.
 //
 // On Kafka each type has its topic (contracts.EventType.Topic): the
-// uplink says which one a request came on (Request.Catalogue), and a
+// uplink says which one a command came on (uplink.Command.Catalogue), and a
 // message on another topic than its type's is refused with a dead letter
 // (INVALID), an RPC answered INVALID_COMMAND too. MQTT carries every
 // inbound type on the device's commands topic.
@@ -22,7 +22,7 @@
 // A command runs at most once per correlationId: its answer is kept in the
 // outbox's file with the answer record itself (outbox.Store.AppendMemo),
 // and a command delivered again, even after a restart, gets that answer
-// again. The request is acknowledged to the broker (Request.Ack) only once
+// again. The command is acknowledged to the broker (uplink.Command.Ack) only once
 // its answer or dead letter is in the outbox, so a crash in between makes
 // the broker deliver it again.
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/contracts"
 )
 
@@ -24,7 +25,7 @@ type expirer interface{ Expired(now time.Time) bool }
 
 // handleEvent hands m to its handler h. Such messages get no answer: the
 // handler's own events tell how they went.
-func (d *Dispatcher) handleEvent(req *Request, m contracts.Message, h EventHandler) {
+func (d *Dispatcher) handleEvent(req *uplink.Command, m contracts.Message, h EventHandler) {
 	h0 := m.Header()
 	now := d.cfg.Clock.Now()
 	if c, ok := m.(expirer); ok && c.Expired(now) || !req.Expiry.IsZero() && now.After(req.Expiry) {
@@ -37,7 +38,7 @@ func (d *Dispatcher) handleEvent(req *Request, m contracts.Message, h EventHandl
 	switch {
 	case err == nil:
 		d.log.answers.Info("handled "+string(h0.EventType), "rpc: handled", "eventType", h0.EventType, "correlationId", h0.CorrelationID)
-		req.ack()
+		req.Acknowledge()
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		d.log.problems.Error("not handled "+string(h0.EventType), "rpc: not handled in time; the broker delivers it again", "eventType", h0.EventType, "correlationId", h0.CorrelationID, "err", err)
 	default:

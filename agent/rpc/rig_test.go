@@ -13,6 +13,7 @@ import (
 	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/contracts"
 	"go.uber.org/goleak"
 )
@@ -77,13 +78,13 @@ type outcome struct {
 }
 
 // request makes a request of payload with a reply topic of its own.
-func request(payload []byte) Request {
-	return Request{Topic: topics.Commands, Payload: payload, Reply: "backend/replies",
+func request(payload []byte) uplink.Command {
+	return uplink.Command{Topic: topics.Commands, Payload: payload, Reply: "backend/replies",
 		ReplyHeaders: []outbox.Header{{Key: "mqtt.correlation-data", Value: []byte("cd")}}, DeadLetters: topics.DLQ}
 }
 
 // send hands req to the dispatcher and waits until it is acknowledged.
-func (r *rig) send(req Request) {
+func (r *rig) send(req uplink.Command) {
 	r.t.Helper()
 	acked := make(chan struct{})
 	var once sync.Once

@@ -42,7 +42,7 @@ func TestGarbageCommandsOverMQTTAreLoggedOnceAMinute(t *testing.T) {
 		t.Fatal(err)
 	}
 	up, err := mqtt.New(mqtt.Config{Broker: b.URL(), DeviceID: id, Logger: log, BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second},
-		box, dispatchMQTT(d, id))
+		box, dispatchMQTT(d))
 	if err != nil {
 		t.Fatal(err)
 	}

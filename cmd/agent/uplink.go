@@ -14,7 +14,6 @@ import (
 	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/agent/uplink/kafka"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
-	"github.com/iot-hub/agent/contracts"
 )
 
 // link is what the daemon needs of its connection to the backend, MQTT
@@ -46,7 +45,7 @@ func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.
 		mc.CertFile, mc.KeyFile = "", ""
 		mc.Certificates, mc.OnConnect = rot.rot, rot.rot.Connected
 	}
-	up, err := mqtt.New(mc, box, dispatchMQTT(d, cfg.DeviceID))
+	up, err := mqtt.New(mc, box, dispatchMQTT(d))
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +77,7 @@ func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.D
 		kc.TLS.Certificates = nil
 		kc.TLS.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return rot.rot.ClientCertificate() }
 	}
-	up, err := kafka.New(kc, box, dispatchKafka(d, kc.Topics))
+	up, err := kafka.New(kc, box, dispatchKafka(d))
 	if err != nil {
 		return nil, err
 	}
@@ -120,30 +119,12 @@ func reloadMQTTTLS(up *mqtt.Uplink, cfg *config.Config, log *slog.Logger) {
 	log.Info("SIGHUP: TLS files reloaded; the next connection uses them")
 }
 
-// dispatchMQTT is the MQTT uplink's command handler: it hands each command
-// to the dispatcher, answered on its MQTT v5 Response Topic with its
-// Correlation Data, or on the device's responses topic.
-func dispatchMQTT(d *rpc.Dispatcher, deviceID string) mqtt.Handler {
-	topics, _ := contracts.DeviceTopics(deviceID) // checked by the config
-	return func(_ context.Context, c mqtt.Command) {
-		reply, headers := c.Reply(topics.Responses)
-		d.Handle(rpc.Request{
-			Topic: c.Topic, Payload: c.Payload, Size: c.Size, Expiry: c.Expiry, ReceivedAt: c.ReceivedAt,
-			Reply: reply, ReplyHeaders: headers, DeadLetters: topics.DLQ, Ack: c.Ack,
-		})
-	}
+// dispatchMQTT and dispatchKafka are the uplinks' command handlers: each
+// hands the dispatcher the command as the uplink filled it in.
+func dispatchMQTT(d *rpc.Dispatcher) mqtt.Handler {
+	return func(_ context.Context, c mqtt.Command) { d.Handle(c.Command) }
 }
 
-// dispatchKafka is the Kafka uplink's command handler: it tells the
-// dispatcher which of the contracts' topics (named in topics) each
-// record came on, so that a type on another topic than the catalogue's
-// is refused; answers go to device.responses and dead letters to dlq,
-// the topics of their event types.
-func dispatchKafka(d *rpc.Dispatcher, topics kafka.Topics) kafka.Handler {
-	return func(_ context.Context, c kafka.Command) {
-		d.Handle(rpc.Request{
-			Topic: c.Topic, Catalogue: topics.Contract(c.Topic), Payload: c.Payload, ReceivedAt: c.ReceivedAt,
-			Reply: contracts.TopicDeviceResponses, DeadLetters: contracts.TopicDLQ, Ack: c.Ack,
-		})
-	}
+func dispatchKafka(d *rpc.Dispatcher) kafka.Handler {
+	return func(_ context.Context, c kafka.Command) { d.Handle(c.Command) }
 }

@@ -2,50 +2,41 @@ package kafka
 
 import (
 	"context"
-	"time"
 
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Command is one record for this device (its payload's deviceId, or its
 // key when the payload has none), as the broker delivered it: of the
-// commands topic, or a certificate.issued of the certificates topic.
-// Decoding it is the handler's work.
+// commands topic, or a certificate.issued of the certificates topic. It
+// is the command as the dispatcher takes it (uplink.Command: its Topic is
+// the topic's configured name, its Catalogue the contracts' name, and
+// answers and dead letters go to the contracts' topics, which the uplink
+// maps to the configured ones), and where the record was. Decoding it is
+// the handler's work.
+//
+// Its Ack tells the uplink the command is handled for good: its answer,
+// or its dead letter, is in the outbox. Only then may the offset after it
+// be stored, so that the agent, when it restarts, reads again every
+// command not acknowledged. Later calls do nothing, as do calls after Run
+// has returned.
 type Command struct {
-	// Payload is the record's value.
-	Payload []byte
+	uplink.Command
 	// Key is the record's key: the device id, or none or another when the
 	// producer keyed the record otherwise.
 	Key []byte
 	// Headers are the record's headers (eventType, correlationId,
 	// __version when the producer set them).
 	Headers []kgo.RecordHeader
-	// Topic is the topic it came on, by its configured name
-	// (Config.Topics): Commands or Certificates.
-	Topic string
 	// Partition and Offset locate the record.
 	Partition int32
 	Offset    int64
-	// ReceivedAt is when the uplink read it.
-	ReceivedAt time.Time
-
-	ack func()
 }
 
 // Header returns the value of the command's header key, and whether it
 // has one.
 func (c Command) Header(key string) ([]byte, bool) { return headerValue(c.Headers, key) }
-
-// Ack tells the uplink the command is handled for good: its answer, or
-// its dead letter, is in the outbox. Only then may the offset after it be
-// stored, so that the agent, when it restarts, reads again every command
-// not acknowledged. Later calls do nothing, as do calls after Run has
-// returned.
-func (c Command) Ack() {
-	if c.ack != nil {
-		c.ack()
-	}
-}
 
 // Handler takes a received command. It is called on the uplink's receive
 // path, one command after the other, and must return quickly: it should

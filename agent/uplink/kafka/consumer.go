@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/iot-hub/agent/agent/uplink"
+	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/backoff"
 )
 
@@ -265,15 +267,18 @@ func (c *consumer) deliver(ctx context.Context, r *kgo.Record) {
 	}
 	done := t.read(r.Offset)
 	cmd := Command{
-		Payload: r.Value, Key: r.Key, Headers: r.Headers, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
-		ReceivedAt: time.Now(),
-		ack: func() {
-			done()
-			select {
-			case c.acked <- struct{}{}:
-			default:
-			}
+		Command: uplink.Command{
+			Topic: r.Topic, Catalogue: c.u.cfg.Topics.Contract(r.Topic), Payload: r.Value, ReceivedAt: time.Now(),
+			Reply: contracts.TopicDeviceResponses, DeadLetters: contracts.TopicDLQ,
+			Ack: func() {
+				done()
+				select {
+				case c.acked <- struct{}{}:
+				default:
+				}
+			},
 		},
+		Key: r.Key, Headers: r.Headers, Partition: r.Partition, Offset: r.Offset,
 	}
 	if c.u.handle == nil {
 		cmd.Ack()

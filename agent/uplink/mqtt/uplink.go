@@ -36,37 +36,22 @@ type Outbox interface {
 	status.Store
 }
 
-// Command is one message received on the device's commands topic, as the
-// broker delivered it; decoding it is the handler's work.
+// Command is one message received on the device's commands topic: the
+// command as the dispatcher takes it (uplink.Command, its Reply and
+// DeadLetters filled in), and its MQTT v5 request/response properties.
 type Command struct {
-	// Topic is the topic it came on.
-	Topic string
-	// Payload is the message body.
-	Payload []byte
+	uplink.Command
 	// ResponseTopic and CorrelationData are the MQTT v5 request/response
 	// properties: an answer goes to ResponseTopic with CorrelationData.
 	ResponseTopic   string
 	CorrelationData []byte
-	// Size is the payload's size as the broker sent it: more than
-	// len(Payload) when the broker ignored the Maximum Packet Size the
-	// uplink asked for and sent a command far larger than
-	// Config.MaxCommandBytes, of which the uplink read only the first
-	// MaxCommandBytes+1 bytes.
-	Size int
-	// Expiry is when the message expires by its Message Expiry Interval;
-	// zero when it has none.
-	Expiry time.Time
-	// ReceivedAt is when the uplink received it.
-	ReceivedAt time.Time
-
-	ack func()
 }
 
-// Reply is where an answer to the command goes, by MQTT v5
+// ReplyTo is where an answer to the command goes, by MQTT v5
 // request/response: its Response Topic, else fallback (the device's
 // responses topic); and the outbox headers that give the answer the
 // command's Correlation Data and a JSON content type.
-func (c Command) Reply(fallback string) (topic string, headers []outbox.Header) {
+func (c Command) ReplyTo(fallback string) (topic string, headers []outbox.Header) {
 	topic = fallback
 	if c.ResponseTopic != "" {
 		topic = c.ResponseTopic
@@ -76,16 +61,6 @@ func (c Command) Reply(fallback string) (topic string, headers []outbox.Header) 
 		headers = append(headers, outbox.Header{Key: HeaderCorrelationData, Value: c.CorrelationData})
 	}
 	return topic, headers
-}
-
-// Ack acknowledges the command to the broker (its PUBACK). Call it once
-// the command is handled for good: its answer, or its dead letter, is in
-// the outbox. Until then a restart of the agent, or a new connection,
-// gets the command delivered again. Later calls do nothing.
-func (c Command) Ack() {
-	if c.ack != nil {
-		c.ack()
-	}
 }
 
 // Handler takes a received command. It is called on the uplink's receive
@@ -517,14 +492,15 @@ func (u *Uplink) onDown() bool {
 func (u *Uplink) onMessage(ctx context.Context, sess *ackSession) func(paho.PublishReceived) (bool, error) {
 	return func(pr paho.PublishReceived) (bool, error) {
 		p := pr.Packet
-		c := Command{Topic: p.Topic, Payload: p.Payload, Size: u.sizeAsSent(p.PacketID, p.Payload), ReceivedAt: time.Now(),
-			ack: sess.inbox.receive(p.PacketID, p.QoS)}
+		c := Command{Command: uplink.Command{Topic: p.Topic, Payload: p.Payload, Size: u.sizeAsSent(p.PacketID, p.Payload),
+			ReceivedAt: time.Now(), DeadLetters: u.topics.DLQ, Ack: sess.inbox.receive(p.PacketID, p.QoS)}}
 		if props := p.Properties; props != nil {
 			c.ResponseTopic, c.CorrelationData = props.ResponseTopic, props.CorrelationData
 			if props.MessageExpiry != nil {
 				c.Expiry = c.ReceivedAt.Add(time.Duration(*props.MessageExpiry) * time.Second)
 			}
 		}
+		c.Reply, c.ReplyHeaders = c.ReplyTo(u.topics.Responses)
 		if u.handle == nil {
 			c.Ack()
 			return true, nil

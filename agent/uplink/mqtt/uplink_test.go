@@ -423,12 +423,12 @@ func TestBrokerRefusalQuarantinesTheRecord(t *testing.T) {
 }
 
 func TestCommandReply(t *testing.T) {
-	topic, headers := mqtt.Command{}.Reply(topics.Responses)
+	topic, headers := mqtt.Command{}.ReplyTo(topics.Responses)
 	if topic != topics.Responses || len(headers) != 1 || headers[0].Key != mqtt.HeaderContentType {
-		t.Errorf("no Response Topic: Reply = %q, %v; want the fallback and a content type only", topic, headers)
+		t.Errorf("no Response Topic: ReplyTo = %q, %v; want the fallback and a content type only", topic, headers)
 	}
-	topic, headers = mqtt.Command{ResponseTopic: "backend/replies", CorrelationData: []byte{7}}.Reply(topics.Responses)
+	topic, headers = mqtt.Command{ResponseTopic: "backend/replies", CorrelationData: []byte{7}}.ReplyTo(topics.Responses)
 	if topic != "backend/replies" || len(headers) != 2 || headers[1].Key != mqtt.HeaderCorrelationData || string(headers[1].Value) != "\x07" {
-		t.Errorf("Reply = %q, %v; want the Response Topic and the Correlation Data", topic, headers)
+		t.Errorf("ReplyTo = %q, %v; want the Response Topic and the Correlation Data", topic, headers)
 	}
 }

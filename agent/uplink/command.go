@@ -1,4 +1,4 @@
-package rpc
+package uplink
 
 import (
 	"time"
@@ -6,9 +6,10 @@ import (
 	"github.com/iot-hub/agent/agent/outbox"
 )
 
-// Request is one message received on a commands topic, with where its
-// answer and its dead letter go; the uplink that received it fills it in.
-type Request struct {
+// Command is one message received for the device on a commands topic,
+// with where its answer and its dead letter go: what an uplink hands on
+// to the RPC dispatcher. The uplink that received it fills it in.
+type Command struct {
 	// Topic is the topic it came on.
 	Topic string
 	// Catalogue is the contracts' Kafka topic (contracts.Topic*) it came
@@ -37,15 +38,18 @@ type Request struct {
 	// DeadLetters is the topic of dead letters.
 	DeadLetters string
 	// Ack tells the broker the message is handled; the dispatcher calls it
-	// once the answer or the dead letter is in the outbox. May be nil.
+	// once the answer or the dead letter is in the outbox. Until then a
+	// restart of the agent, or a new connection, gets the command delivered
+	// again. Later calls do nothing. May be nil.
 	Ack func()
 }
 
-// size is the message body's size as sent.
-func (r *Request) size() int { return max(len(r.Payload), r.Size) }
+// BodySize is the message body's size as sent.
+func (c *Command) BodySize() int { return max(len(c.Payload), c.Size) }
 
-func (r *Request) ack() {
-	if r.Ack != nil {
-		r.Ack()
+// Acknowledge calls Ack, when there is one.
+func (c *Command) Acknowledge() {
+	if c.Ack != nil {
+		c.Ack()
 	}
 }
