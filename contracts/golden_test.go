@@ -65,23 +65,23 @@ func TestGoldenFilesMatchCatalogue(t *testing.T) {
 	}
 }
 
-// TestREADMEExample decodes the example message README.md shows, so the
-// documentation cannot drift from the contract.
-func TestREADMEExample(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+// TestDocsExample decodes the example message docs/contracts.md shows, so
+// the documentation cannot drift from the contract.
+func TestDocsExample(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join("..", "docs", "contracts.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, block, ok := strings.Cut(string(readme), "```json\n")
+	_, block, ok := strings.Cut(string(page), "```json\n")
 	block, _, closed := strings.Cut(block, "```")
 	if !ok || !closed {
-		t.Fatal("README.md has no ```json block")
+		t.Fatal("docs/contracts.md has no ```json block")
 	}
 	m, err := contracts.Decode([]byte(block))
 	if err != nil {
-		t.Fatalf("Decode(README example) = %v", err)
+		t.Fatalf("Decode(docs/contracts.md example) = %v", err)
 	}
 	if _, ok := m.(*contracts.DeviceResponseRPC); !ok {
-		t.Errorf("README example is a %T; the text around it says it is a device.response.rpc", m)
+		t.Errorf("docs/contracts.md's example is a %T; the text around it says it is a device.response.rpc", m)
 	}
 }

@@ -398,33 +398,3 @@ func TestMaskedYAML(t *testing.T) {
 		t.Errorf("MaskedYAML() without a password shows the mask:\n%s", b)
 	}
 }
-
-// TestREADMEConfig checks that the configuration reference in README.md
-// is a valid configuration whose values are the defaults it claims.
-func TestREADMEConfig(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(b), "## Configuration\n")
-	if ok {
-		_, rest, ok = strings.Cut(rest, "```yaml\n")
-	}
-	block, _, ok2 := strings.Cut(rest, "```\n")
-	if !ok || !ok2 {
-		t.Fatal("README.md has no yaml block under ## Configuration")
-	}
-	c, err := config.Parse([]byte(block), nil)
-	if err != nil {
-		t.Fatalf("README.md's configuration: %v", err)
-	}
-	defaults, err := config.Parse([]byte("deviceId: gw-0042\nuplink: {mqtt: {broker: \"mqtts://broker:8883\"}}\nsensors: [{name: sim, type: sim, interval: 1s}, {name: board, type: thermal, interval: 30s}]\n"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := c.MaskedYAML()
-	want, _ := defaults.MaskedYAML()
-	if string(got) != string(want) {
-		t.Errorf("README.md's configuration is not the defaults:\n%s\nwant\n%s", got, want)
-	}
-}
