@@ -6,7 +6,8 @@
 // Two jitters: [FullJitter] draws a wait from all of [0, d], for the
 // uplinks, whose retries a whole fleet aims at one broker: it puts the
 // gateways out of step within a few attempts, which bounds the rate at
-// which they come back (README, "Reconnecting after an outage").
+// which they come back (docs/configuration.md, "Reconnecting after an
+// outage").
 // [Jittered] keeps a wait within [d/2, d], whose pace stays close to d:
 // an I2C bus's reopening and the certificate renewal use it.
 package backoff
@@ -21,8 +22,8 @@ import (
 // brokers: the MQTT uplink's default BackoffMax, the Kafka uplink's own.
 // Once the brokers are back, a gateway tries again within it; a fleet
 // that lost them at the same instant comes back spread over it, with
-// FullJitter at most about 2N/UplinkMax of N gateways a second (README,
-// "Reconnecting after an outage").
+// FullJitter at most about 2N/UplinkMax of N gateways a second
+// (docs/configuration.md, "Reconnecting after an outage").
 const UplinkMax = 15 * time.Second
 
 // Capped returns the wait before retry n, counted from 1: lo doubled n-1

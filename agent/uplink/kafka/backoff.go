@@ -10,10 +10,10 @@ import (
 // Backoff bounds: the first retry waits up to backoffMin, the bound
 // doubling up to backoffMax. backoffMax is the MQTT uplink's default
 // BackoffMax: the longest either uplink takes to try again once the
-// brokers are back (README, "Reconnecting after an outage"). backoffMin
-// is lower than MQTT's 1 s: franz-go retries with it also while the
-// cluster is up (a partition's leader moving), where Kafka's clients
-// retry after 100 ms.
+// brokers are back (docs/configuration.md, "Reconnecting after an
+// outage"). backoffMin is lower than MQTT's 1 s: franz-go retries with
+// it also while the cluster is up (a partition's leader moving), where
+// Kafka's clients retry after 100 ms.
 const (
 	backoffMin = 100 * time.Millisecond
 	backoffMax = backoff.UplinkMax

@@ -67,10 +67,11 @@ func Peak(delays []time.Duration, window time.Duration) int {
 	return peak
 }
 
-// What README's "Reconnecting after an outage" promises of both uplinks'
-// defaults (issues 17 and 21): once the broker is back, every gateway
-// tries again within ReturnBound, and a fleet of FleetSize gateways that
-// lost it together reconnects at most FleetPeak in any second.
+// What docs/configuration.md's "Reconnecting after an outage" promises of
+// both uplinks' defaults (issues 17 and 21): once the broker is back,
+// every gateway tries again within ReturnBound, and a fleet of FleetSize
+// gateways that lost it together reconnects at most FleetPeak in any
+// second.
 const (
 	ReturnBound = 15 * time.Second
 	FleetSize   = 1000
