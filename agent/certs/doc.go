@@ -6,8 +6,10 @@
 // certificate request for it. [Check] decides whether a certificate the
 // backend issued may be installed, with one sentinel error per reason. A
 // [Store] keeps the key pairs in a directory, in slots: the pending key,
-// the candidate, the current and the previous pair. [CheckPermissions]
-// refuses a directory others could read. [RenewAt] says when to renew.
+// the candidate, the current and the previous pair; [Store.Import] puts
+// the factory pair there at the first start. [CheckPermissions] refuses
+// a directory others could read. [RenewAt] says when to renew. A
+// [Rotator] runs the rotation with these, on its events and timers.
 //
 // # Basics
 //
@@ -30,6 +32,22 @@
 // instant leaves every slot holding an old or a new pair, never a torn
 // one. OpenStore removes what an interrupted operation left behind; its
 // documentation lists the rules.
+//
+// # The Rotator
+//
+// The agent does not make these calls itself: a [Rotator] does. Its Run
+// drives the rotation until its context ends. It starts one at the
+// RenewAt point, on [Rotator.Rotate] (a certificate.command.rotate), or
+// when `agent cert rotate` writes its request file; it queues the
+// rotation's events (certificate.csr.created, .installed,
+// .rotation.failed) in the outbox, resends an unanswered CSR from
+// RetryMin doubling to RetryMax, and takes the certificate
+// [Rotator.Issued] hands it. The uplink presents
+// [Rotator.ClientCertificate] on every connection and reports each one
+// with [Rotator.Connected]: a candidate the broker accepts within
+// TryTimeout is promoted, else rolled back. The rotation under way is
+// written to the store (rotation.json) at every step, so a restart
+// resumes it. Its waits follow RotatorConfig.Clock.
 //
 // # Caveats
 //

@@ -7,7 +7,9 @@
 // message waiting to be published, in one of two [Lane]s: control (RPC
 // responses, status, certificate events, dead letters) drains before
 // telemetry. An [Entry] is a record handed out to the uplink, with the
-// [ID] that acknowledges it.
+// [ID] that acknowledges it. A [Memo] is a small value kept under a key
+// beside the records: the answer to a command. Package outboxtest opens
+// stores for the tests of every package.
 //
 // # Basics
 //
@@ -19,6 +21,11 @@
 // has them, [Store.Release] returns them for a retry, [Store.Quarantine]
 // sets aside one the broker refuses for good. [Store.Stats] reports depth,
 // bytes, age, drops and the file's size.
+//
+// [Store.AppendMemo] commits records and a memo together, so that an
+// answer and the memo that keeps it are on disk both or neither;
+// [Store.Memo] reads a memo back. The memos are bounded in number and
+// age (Config.MemoMaxCount, MemoMaxAge), the oldest going first.
 //
 // [Store.PutCursor] durably records how far a consumer of the agent's
 // input has got (a Kafka partition's next offset), sharing a commit with

@@ -13,11 +13,19 @@
 //   - a dead letter (system.dlq) alone, for input that cannot be answered:
 //     not JSON, no usable correlationId, larger than MaxCommandBytes.
 //
+// A commands topic carries messages that are not RPCs too: the
+// certificate rotation's certificate.command.rotate and
+// certificate.issued. Each goes to its [EventHandler] (Deps.Events),
+// gets no answer, and is acknowledged once its handler returns; a
+// handler's error dead-letters it, and a handler that runs out of time
+// leaves it unacknowledged, for the broker to deliver again. A type with
+// no handler is refused as a command this device does not run.
+//
 // On Kafka each type has its topic (contracts.EventType.Topic): the
 // uplink says which one a command came on (uplink.Command.Catalogue), and a
 // message on another topic than its type's is refused with a dead letter
-// (INVALID), an RPC answered INVALID_COMMAND too. MQTT carries every
-// inbound type on the device's commands topic.
+// (reason invalid), an RPC answered INVALID_COMMAND too. MQTT carries
+// every inbound type on the device's commands topic.
 //
 // A command runs at most once per correlationId: its answer is kept in the
 // outbox's file with the answer record itself (outbox.Store.AppendMemo),
@@ -26,5 +34,9 @@
 // its answer or dead letter is in the outbox, so a crash in between makes
 // the broker deliver it again.
 //
-// Methods are registered in one place, methods.go.
+// Methods are registered in one place, methods.go, and read the agent's
+// parts through [Deps]. [Dispatcher.Handle] runs each request on a
+// goroutine of its own, at most Config.Concurrency methods at once;
+// [Dispatcher.Close] waits for those taken. Deadlines and arrival times
+// follow Config.Clock.
 package rpc

@@ -34,4 +34,8 @@
 //     readings go on as soon as there is room.
 //   - Every read is one event with a new correlationId; its readings carry
 //     the time the read returned.
+//   - The schedule and the readings' times follow SamplerConfig.Clock,
+//     its timers included, so that a test's fake clock moves both; a
+//     read's timeout is the system's time, as the sensor's I/O takes real
+//     time.
 package sensors

@@ -1,6 +1,7 @@
 // Command agent is the iot-hub agent daemon: it reads the gateway's
-// sensors, keeps every outgoing message in a durable outbox, and publishes
-// it to the backend over MQTT v5.
+// sensors, keeps every outgoing message in a durable outbox, and sends it
+// to the backend over MQTT v5 or straight to Kafka; it answers the
+// backend's RPC commands and renews its own client certificate.
 //
 // Usage:
 //
@@ -12,10 +13,14 @@
 //	                            ask the running agent to renew its certificate
 //	agent version               print the version
 //
-// The configuration is YAML; see README.md and examples/demo.yaml.
-// IOT_HUB_MQTT_USERNAME and IOT_HUB_MQTT_PASSWORD override the file's MQTT
-// credentials. run stops on SIGTERM or SIGINT, after the publishes in
-// flight; SIGHUP reloads the TLS certificate and key.
+// The configuration is YAML; see docs/configuration.md and
+// examples/demo.yaml. IOT_HUB_MQTT_USERNAME, IOT_HUB_MQTT_PASSWORD and
+// IOT_HUB_KAFKA_PASSWORD override the file's credentials. run stops on
+// SIGTERM or SIGINT, after the publishes in flight; a second signal exits
+// at once. SIGHUP makes the MQTT uplink read its TLS files again for its
+// next connection: the CA bundle, and the certificate and key unless the
+// agent renews its own (then only the CA bundle). docs/commands.md says
+// the same for operators.
 //
 // call is the backend's side of RPC, for operators and tests: it sends a
 // device.command.rpc over MQTT v5 request/response and prints the
@@ -24,6 +29,9 @@
 // "agent call -h" lists its flags.
 //
 // This package only wires: each concern is a package under agent/.
+// runAgent (daemon.go) owns what it starts: the outbox, the embedded
+// broker, and a task (tasks.go) per component that runs, each stopped
+// and waited for.
 package main
 
 import (

@@ -19,7 +19,9 @@
 // (Date.now()), an integer of Unix epoch milliseconds, such as
 // 1795774530123. payload.status is online or offline; payload.reason is
 // optional. It is a device.status.changed event: see [DecodeStatusChanged]
-// and [EncodeStatusChanged].
+// and [EncodeStatusChanged]. Encoding loses payload.connection too: the
+// format has no place for it, and its consumers order a device's
+// statuses by timestamp alone.
 //
 // # RPC command
 //

@@ -28,7 +28,8 @@
 //   - Keys must come from a small set fixed by the code (reasons, codes,
 //     names from the configuration), never from the input's text: the
 //     Limiter keeps one entry per key for as long as it lives.
-//   - Time comes from [Config.Now]: tests inject a clock. A clock that goes
-//     back (a Pi's clock set by NTP after booting at 1970) opens a new
-//     window rather than silencing a key until it catches up.
+//   - Time comes from [Config.Clock]: tests inject a fake one. A clock
+//     that goes back (a Pi's clock set by NTP after booting at 1970)
+//     opens a new window rather than silencing a key until it catches
+//     up.
 package lograte

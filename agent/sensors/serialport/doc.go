@@ -7,7 +7,10 @@
 // [Conn] (read, write, flush, drain), in the order the transactions asked:
 // a scheduled poll and a read on demand never interleave on the wire.
 // [Ports] is the daemon's registry: one *Port per path, whatever the
-// number of sensors configured on it.
+// number of sensors configured on it. [Settings] are a port's keys in
+// the configuration file (port, baud, dataBits, parity, stopBits), which
+// a sensor type on a serial line takes beside its own; Settings.Config
+// makes the port's Config.
 //
 //	err := port.Do(ctx, func(ctx context.Context, c serialport.Conn) error {
 //		if _, err := c.Write(request); err != nil {

@@ -52,6 +52,12 @@
 // The uplink queues a device.status.changed through the outbox: online
 // ("started") when Run starts, offline ("stopped") when it stops, both
 // with the new connection number of that run (package status).
+// [Uplink.State] reports the connection as an uplink.State.
+//
+// The client certificate is Config.TLS's, read at start: a rotation sets
+// its GetClientCertificate, and [Uplink.Probe] tries a new certificate on
+// a connection of its own before the rotation makes it current; the
+// uplink's clients present it when they next connect.
 //
 // # Caveats
 //

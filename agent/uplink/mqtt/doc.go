@@ -2,7 +2,8 @@
 // hands out and passes the commands it receives to a handler.
 //
 // An [Uplink] keeps one connection to the broker through paho.golang's
-// autopaho, reconnecting forever with jittered exponential backoff. Its
+// autopaho, reconnecting forever with exponential backoff, full jitter
+// (internal/backoff), and reports it as an uplink.State. Its
 // session is persistent (Clean Start false, a Session Expiry Interval), so
 // QoS 1 commands sent while the gateway was offline arrive when it is
 // back. It subscribes to iot/v1/devices/{id}/commands, gives every
@@ -32,8 +33,9 @@
 // # Client certificates and rotation
 //
 // With TLS the client certificate comes from CertFile and KeyFile (read
-// again by [Uplink.ReloadTLS]) or, for rotation without a restart, from a
-// [CertSource] (Config.Certificates), asked once per connection attempt.
+// again, with the CA bundle, by [Uplink.ReloadTLS]) or, for rotation
+// without a restart, from a [CertSource] (Config.Certificates), asked
+// once per connection attempt; ReloadTLS then reads only the CA bundle.
 // [Uplink.Reconnect] drops the connection (with a normal DISCONNECT: the
 // session stays and no offline Will is published) and connects again at
 // once, so the source's current certificate is presented; until the next
