@@ -35,7 +35,7 @@
 // the broker deliver it again.
 //
 // Methods are registered in one place, methods.go, and read the agent's
-// parts through [Deps]. [Dispatcher.Handle] runs each request on a
+// parts through [Deps]. [Dispatcher.Handle] runs each command on a
 // goroutine of its own, at most Config.Concurrency methods at once;
 // [Dispatcher.Close] waits for those taken. Deadlines and arrival times
 // follow Config.Clock.

@@ -1,6 +1,9 @@
 // Package uplink is what the agent's two uplinks, MQTT (uplink/mqtt) and
-// Kafka (uplink/kafka), share with the rest of the agent: the state of
-// their connection, which getDeviceState and /healthz report.
+// Kafka (uplink/kafka), share with the rest of the agent: the [State] of
+// their connection, which getDeviceState and /healthz report, and the
+// [Command] each hands the RPC dispatcher for a message received on a
+// commands topic (each uplink's own Command embeds it, with what its
+// transport adds).
 package uplink
 
 import "time"

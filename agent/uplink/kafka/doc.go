@@ -23,8 +23,9 @@
 // (Config.OnOtherDevice); of the certificates topic only the device's
 // certificate.issued (by its eventType header, else its body's) is handed
 // over: the fleet's CSRs and other rotation events, the device's own
-// included, are skipped, neither counted nor logged. [Command.Topic] says
-// which topic a record came on.
+// included, are skipped, neither counted nor logged. A [Command] is the
+// uplink.Command the dispatcher takes, whose Topic says which topic the
+// record came on, with the record's key, headers and place.
 //
 // # Basics
 //
@@ -36,18 +37,18 @@
 // batch). Records of one key keep their order across retries: see
 // producer.go for why rounds are needed for that.
 //
-// The offset of the records read is kept in the outbox (a cursor per
-// topic and partition), and moves past a record handed over only once
-// its handler called [Command.Ack], that is once its answer is in the
-// outbox. A gateway started for the first time reads from the
-// partition's end, storing that as its cursor at once: it does not
-// replay the fleet's history. A gateway that restarts reads on from its
-// cursor. So a rotation under way across a restart does not miss its
-// certificate: a certificate.issued sent while the agent was stopped, or
-// before it handled it, comes after the stored cursor and is read on the
-// next start. (A gateway that gains the certificates topic by an upgrade
-// starts it at its end; the rotation sends its CSR again, and the answer
-// to that one is read.)
+// The offset of the records read is kept in the outbox (a cursor per topic
+// and partition), and moves past a record handed over only once its handler
+// called its Ack (uplink.Command.Ack), that is once its answer is in the
+// outbox. A gateway started for the first time reads from the partition's
+// end, storing that as its cursor at once: it does not replay the fleet's
+// history. A gateway that restarts reads on from its cursor. So a rotation
+// under way across a restart does not miss its certificate: a
+// certificate.issued sent while the agent was stopped, or before it handled
+// it, comes after the stored cursor and is read on the next start. (A
+// gateway that gains the certificates topic by an upgrade starts it at its
+// end; the rotation sends its CSR again, and the answer to that one is
+// read.)
 //
 // The uplink queues a device.status.changed through the outbox: online
 // ("started") when Run starts, offline ("stopped") when it stops, both
