@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/iot-hub/agent/agent/health"
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/sensors/drivers"
@@ -34,8 +35,9 @@ type Config struct {
 	RPC RPC `yaml:"rpc"`
 	// Certificates configures the renewal of the client certificate.
 	Certificates Certificates `yaml:"certificates"`
-	// Health configures the local health and metrics endpoint.
-	Health Health `yaml:"health"`
+	// Health configures the local health and metrics endpoint: its keys
+	// are health.Settings'.
+	Health health.Settings `yaml:"health"`
 	// Sensors lists the sensors to read; it may be empty. Each entry's
 	// keys are those of drivers.Sensor: its name, type, interval and
 	// timeout, and its type's.
@@ -238,6 +240,12 @@ func (c *Config) RPCConfig(log *slog.Logger) rpc.Config {
 	}
 }
 
+// HealthConfig returns the health endpoint's configuration, logging to
+// log.
+func (c *Config) HealthConfig(log *slog.Logger) health.Config {
+	return health.Config{Settings: c.Health, Logger: log}
+}
+
 // applyDefaults fills in every key left out, taking a zero value for
 // left out: a number key written as 0 was refused as it was read, unless
 // 0 is a value of that key, whose default is then 0 too (or whose field
@@ -277,7 +285,7 @@ func (c *Config) applyDefaults() {
 	confkeys.SetDefault(&c.RPC.Timeout, rpc.DefaultTimeout)
 	confkeys.SetDefault(&c.RPC.MaxCommandBytes, confkeys.Size(rpc.DefaultMaxCommandBytes))
 	c.applyCertificatesDefaults()
-	c.applyHealthDefaults()
+	c.Health.SetDefaults()
 	for i := range c.Sensors {
 		c.Sensors[i].SetDefaults()
 	}

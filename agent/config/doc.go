@@ -5,9 +5,9 @@
 //
 // There are only a few types. A [Config] is the whole file, with one struct
 // per section ([Log], [Uplink] with [MQTT], [EmbeddedBroker] and [Kafka],
-// [Outbox], [RPC], [Certificates], [Health]) and a drivers.Sensor per entry
-// of the sensors list. An [*Error] names the file, line and key path of
-// what is wrong.
+// [Outbox], [RPC], [Certificates]), health.Settings for the health
+// section, and a drivers.Sensor per entry of the sensors list. An
+// [*Error] names the file, line and key path of what is wrong.
 //
 // # Basics
 //

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/iot-hub/agent/internal/confkeys"
@@ -55,6 +56,16 @@ func (e *Error) Error() string {
 
 // Unwrap returns Err.
 func (e *Error) Unwrap() error { return e.Err }
+
+// fieldError returns the *Error of err, the error of a Validate of the
+// section or the sensor at prefix: at the key of its *confkeys.FieldError
+// (see keyError), or at prefix for another error.
+func (c *Config) fieldError(prefix string, err error) *Error {
+	if e, ok := errors.AsType[*confkeys.FieldError](err); ok {
+		return c.keyError(prefix, e)
+	}
+	return &Error{Line: c.doc.Line(prefix), Path: prefix, Msg: err.Error(), Err: ErrInvalid}
+}
 
 // keyError returns the *Error of e, the error of a key found by a
 // Validate of the section or the sensor at prefix, wrapping ErrInvalid:

@@ -10,7 +10,6 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/iot-hub/agent/agent/health"
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
@@ -131,8 +130,8 @@ func (c *Config) Validate() error {
 	if err := c.RPCConfig(nil).Validate(); err != nil {
 		return c.componentError("rpc", confkeys.Keys(RPC{}), err, rpc.ErrInvalidConfig)
 	}
-	if err := c.HealthConfig(nil).Validate(); err != nil {
-		return c.componentError("health", confkeys.Keys(Health{}), err, health.ErrInvalidConfig)
+	if err := c.Health.Validate(); err != nil {
+		return c.fieldError("health", err)
 	}
 	return c.validateSensors()
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/iot-hub/agent/internal/confkeys"
@@ -17,10 +16,7 @@ func (c *Config) validateSensors() error {
 		s := &c.Sensors[i]
 		at := fmt.Sprintf("sensors[%d]", i)
 		if err := s.Validate(); err != nil {
-			if e, ok := errors.AsType[*confkeys.FieldError](err); ok {
-				return c.keyError(at, e)
-			}
-			return &Error{Line: c.doc.Line(at), Path: at, Msg: err.Error(), Err: ErrInvalid}
+			return c.fieldError(at, err)
 		}
 		if j, dup := names[s.Name]; dup {
 			return c.keyError(at, confkeys.Invalid("name", "%q is also the name of sensors[%d]", s.Name, j))

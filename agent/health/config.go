@@ -9,15 +9,15 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/internal/clock"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 // Config configures a Server. Zero values mean the defaults of
 // DefaultConfig.
 type Config struct {
-	// Listen is the TCP address to serve: a loopback IP (127.0.0.0/8 or
-	// ::1) and a port; port 0 picks a free one. Default
-	// [DefaultListen].
-	Listen string
+	// Settings are the keys of the configuration file's health section:
+	// whether the agent serves the endpoint, and where.
+	Settings
 	// Grace is how long the uplink may be disconnected before /healthz
 	// says unhealthy. Default [DefaultGrace].
 	Grace time.Duration
@@ -29,6 +29,21 @@ type Config struct {
 	Clock clock.Clock
 }
 
+// Settings are the keys of the health section of the agent's
+// configuration file: the local health and metrics endpoint, /healthz
+// and /metrics (Prometheus), over HTTP without authentication, for the
+// gateway itself. Zero values are keys left out, which SetDefaults fills
+// in.
+type Settings struct {
+	// Enabled serves the endpoint: the agent starts a Server only when it
+	// is set, which Listen does not read. Default false.
+	Enabled bool `yaml:"enabled"`
+	// Listen is the TCP address to serve: a loopback IP (127.0.0.0/8 or
+	// ::1) and a port; any other address is refused, and port 0 picks a
+	// free one. Default [DefaultListen].
+	Listen string `yaml:"listen"`
+}
+
 // Defaults.
 const (
 	DefaultListen = "127.0.0.1:9464"
@@ -37,19 +52,19 @@ const (
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{
-		Listen: DefaultListen,
-		Grace:  DefaultGrace,
-		Logger: slog.New(slog.DiscardHandler),
-		Clock:  clock.System,
-	}
+	c := Config{Grace: DefaultGrace, Logger: slog.New(slog.DiscardHandler), Clock: clock.System}
+	c.Settings.SetDefaults()
+	return c
+}
+
+// SetDefaults fills in the keys left out of s.
+func (s *Settings) SetDefaults() {
+	confkeys.SetDefault(&s.Listen, DefaultListen)
 }
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Listen == "" {
-		c.Listen = d.Listen
-	}
+	c.Settings.SetDefaults()
 	if c.Grace == 0 {
 		c.Grace = d.Grace
 	}
@@ -62,13 +77,25 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first field (after defaults) that is wrong, naming
-// it and the limit. An address that is not a loopback IP wraps
-// [ErrNotLoopback] too.
+// Validate reports the first key of s (defaults filled in) that is
+// wrong, as a *confkeys.FieldError at the key's path ("listen") wrapping
+// ErrInvalidConfig: a Listen that is not a loopback IP and a port, which
+// wraps [ErrNotLoopback] too when the host is not a loopback IP. Its
+// message names the field, as Go callers set it.
+func (s Settings) Validate() error {
+	if err := checkListen(s.Listen); err != nil {
+		return &confkeys.FieldError{Path: "listen", Msg: fmt.Sprintf("Listen %q: %v", s.Listen, err), Err: fmt.Errorf("%w: %w", ErrInvalidConfig, err)}
+	}
+	return nil
+}
+
+// Validate reports the first field (after defaults) that is wrong,
+// naming it and the limit: the Settings' (Settings.Validate's
+// *confkeys.FieldError), or a negative Grace.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	if err := checkListen(c.Listen); err != nil {
-		return fmt.Errorf("%w: Listen %q: %w", ErrInvalidConfig, c.Listen, err)
+	if err := c.Settings.Validate(); err != nil {
+		return err
 	}
 	if c.Grace < 0 {
 		return fmt.Errorf("%w: Grace %v is negative", ErrInvalidConfig, c.Grace)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/health"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -30,7 +31,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.listen, func(t *testing.T) {
-			err := health.Config{Listen: tt.listen}.Validate()
+			err := health.Config{Settings: health.Settings{Listen: tt.listen}}.Validate()
 			if tt.err == nil {
 				if err != nil {
 					t.Errorf("Validate(Listen %q) = %v; want nil", tt.listen, err)
@@ -40,6 +41,9 @@ func TestConfigValidate(t *testing.T) {
 			if !errors.Is(err, tt.err) || !errors.Is(err, health.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.want) ||
 				!strings.Contains(err.Error(), "Listen") {
 				t.Errorf("Validate(Listen %q) = %v; want %v naming Listen, with %q", tt.listen, err, tt.err, tt.want)
+			}
+			if e, ok := errors.AsType[*confkeys.FieldError](err); !ok || e.Path != "listen" {
+				t.Errorf("Validate(Listen %q) = %#v; want a *confkeys.FieldError at the key listen", tt.listen, err)
 			}
 		})
 	}
@@ -51,7 +55,7 @@ func TestConfigValidate(t *testing.T) {
 // TestListenRefusesNonLoopback: Listen refuses an address that is not
 // loopback before it binds anything.
 func TestListenRefusesNonLoopback(t *testing.T) {
-	srv, err := health.Listen(health.Config{Listen: "0.0.0.0:0"}, health.Sources{}, nil)
+	srv, err := health.Listen(health.Config{Settings: health.Settings{Listen: "0.0.0.0:0"}}, health.Sources{}, nil)
 	if !errors.Is(err, health.ErrNotLoopback) {
 		if srv != nil {
 			srv.Close()

@@ -5,6 +5,8 @@
 //
 // There are only a few types. A [Server] listens on a loopback address
 // ([Config]) and reads the agent's parts through [Sources] when asked.
+// [Settings], in Config, are the keys of the health section of the
+// agent's configuration file, with their defaults and checks.
 // [Metrics] counts what happens between two scrapes: the records the
 // uplink published and their latency, the commands RPC answered; the
 // components report to it through their hooks (mqtt.Config.OnPublished,

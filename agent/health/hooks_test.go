@@ -33,7 +33,7 @@ const device = "gw-test"
 // scrape returns m's metrics as a server exposes them.
 func scrape(t *testing.T, m *health.Metrics) *healthtest.Exposition {
 	t.Helper()
-	base, stop := serve(t, health.Config{Listen: "127.0.0.1:0"}, health.Sources{}, m)
+	base, stop := serve(t, health.Config{Settings: health.Settings{Listen: "127.0.0.1:0"}}, health.Sources{}, m)
 	defer stop()
 	return scrapeAt(t, base)
 }
@@ -148,7 +148,7 @@ func publishedCounts(t *testing.T, base string) (telemetry, control, latencies f
 // be counted, then checks that each has its latency counted too.
 func waitPublished(t *testing.T, m *health.Metrics, n float64) {
 	t.Helper()
-	base, stop := serve(t, health.Config{Listen: "127.0.0.1:0"}, health.Sources{}, m)
+	base, stop := serve(t, health.Config{Settings: health.Settings{Listen: "127.0.0.1:0"}}, health.Sources{}, m)
 	defer stop()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if telemetry, _, _ := publishedCounts(t, base); telemetry >= n || time.Now().After(deadline) {
@@ -264,7 +264,7 @@ func TestKafkaOnOtherDevice(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	base, stop := serve(t, health.Config{Listen: "127.0.0.1:0"}, health.Sources{}, m)
+	base, stop := serve(t, health.Config{Settings: health.Settings{Listen: "127.0.0.1:0"}}, health.Sources{}, m)
 	defer stop()
 	var n float64
 	for deadline := time.Now().Add(30 * time.Second); n != 3 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {

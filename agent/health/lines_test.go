@@ -19,7 +19,7 @@ import (
 func TestRequestErrorsAreLoggedOnceAMinute(t *testing.T) {
 	var logs syncbuf.Buffer
 	clk := clocktest.New(start)
-	base, _ := serve(t, health.Config{Listen: "127.0.0.1:0", Clock: clk, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
+	base, _ := serve(t, health.Config{Settings: health.Settings{Listen: "127.0.0.1:0"}, Clock: clk, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
 		health.Sources{Uplink: func() uplink.State { panic("a bug in a source") }}, nil)
 	scrape := func(n int) {
 		t.Helper()

@@ -79,7 +79,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	r.cert = selfSigned(t, start.Add(30*24*time.Hour))
-	r.base, r.stop = serve(t, health.Config{Listen: "127.0.0.1:0", Clock: r.clock}, health.Sources{
+	r.base, r.stop = serve(t, health.Config{Settings: health.Settings{Listen: "127.0.0.1:0"}, Clock: r.clock}, health.Sources{
 		Version:     "1.2.3",
 		Uplink:      r.uplink.state,
 		Outbox:      box,
@@ -336,7 +336,7 @@ func TestMetrics(t *testing.T) {
 // sensors, no certificate) have no families, and the rest is still
 // well-formed, RPC families declared without samples.
 func TestMetricsWithoutParts(t *testing.T) {
-	base, _ := serve(t, health.Config{Listen: "127.0.0.1:0"}, health.Sources{}, nil)
+	base, _ := serve(t, health.Config{Settings: health.Settings{Listen: "127.0.0.1:0"}}, health.Sources{}, nil)
 	_, _, body := get(t, base+"/metrics")
 	e, err := healthtest.Parse(body)
 	if err != nil {
@@ -398,7 +398,7 @@ func TestRunStops(t *testing.T) {
 
 // TestClose: a server that is not run is closed; its port is free again.
 func TestClose(t *testing.T) {
-	srv, err := health.Listen(health.Config{Listen: "127.0.0.1:0"}, health.Sources{}, nil)
+	srv, err := health.Listen(health.Config{Settings: health.Settings{Listen: "127.0.0.1:0"}}, health.Sources{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +406,7 @@ func TestClose(t *testing.T) {
 	if err := srv.Close(); err != nil {
 		t.Errorf("Close = %v; want nil", err)
 	}
-	again, err := health.Listen(health.Config{Listen: addr}, health.Sources{}, nil)
+	again, err := health.Listen(health.Config{Settings: health.Settings{Listen: addr}}, health.Sources{}, nil)
 	if err != nil {
 		t.Fatalf("Listen(%s) after Close = %v; want the port free", addr, err)
 	}
