@@ -31,8 +31,9 @@ type Config struct {
 	Uplink Uplink `yaml:"uplink"`
 	// Outbox configures the durable queue.
 	Outbox Outbox `yaml:"outbox"`
-	// RPC configures how commands are answered.
-	RPC RPC `yaml:"rpc"`
+	// RPC configures how commands are answered: its keys are
+	// rpc.Settings'.
+	RPC rpc.Settings `yaml:"rpc"`
 	// Certificates configures the renewal of the client certificate.
 	Certificates Certificates `yaml:"certificates"`
 	// Health configures the local health and metrics endpoint: its keys
@@ -161,22 +162,6 @@ type Outbox struct {
 	LiveShare float64 `yaml:"liveShare"`
 }
 
-// RPC configures the answering of commands; its fields are those of
-// rpc.Config, whose defaults apply.
-type RPC struct {
-	// Concurrency is how many commands may run at once; more are answered
-	// BUSY. Default 8; 1 to 1024.
-	Concurrency int `yaml:"concurrency" limit:"1..1024"`
-	// Timeout is the longest a method may run when the command sets no
-	// earlier deadline (expiresAt, MQTT Message Expiry). Default 10s; at
-	// least 1ms.
-	Timeout time.Duration `yaml:"timeout" limit:"1ms.."`
-	// MaxCommandBytes is the largest command read; a larger one is a dead
-	// letter, or never sent to the agent by an MQTT broker (the uplink
-	// asks for a Maximum Packet Size from it). Default 64KiB; 1KiB to 1MiB.
-	MaxCommandBytes confkeys.Size `yaml:"maxCommandBytes" limit:"1KiB..1MiB"`
-}
-
 // Defaults of the keys that are not the uplink's or the outbox's.
 const (
 	DefaultStateDir       = "/var/lib/iot-hub-agent"
@@ -231,13 +216,7 @@ func (c *Config) OutboxConfig(log *slog.Logger) outbox.Config {
 
 // RPCConfig maps the configuration onto the RPC dispatcher's.
 func (c *Config) RPCConfig(log *slog.Logger) rpc.Config {
-	return rpc.Config{
-		DeviceID:        c.DeviceID,
-		Concurrency:     c.RPC.Concurrency,
-		Timeout:         c.RPC.Timeout,
-		MaxCommandBytes: int(c.RPC.MaxCommandBytes),
-		Logger:          log,
-	}
+	return rpc.Config{DeviceID: c.DeviceID, Settings: c.RPC, Logger: log}
 }
 
 // HealthConfig returns the health endpoint's configuration, logging to
@@ -281,9 +260,7 @@ func (c *Config) applyDefaults() {
 	o := outbox.DefaultConfig()
 	confkeys.SetDefault(&c.Outbox.MaxBytes, confkeys.Size(o.MaxBytes))
 	confkeys.SetDefault(&c.Outbox.LiveShare, o.LiveShare)
-	confkeys.SetDefault(&c.RPC.Concurrency, rpc.DefaultConcurrency)
-	confkeys.SetDefault(&c.RPC.Timeout, rpc.DefaultTimeout)
-	confkeys.SetDefault(&c.RPC.MaxCommandBytes, confkeys.Size(rpc.DefaultMaxCommandBytes))
+	c.RPC.SetDefaults()
 	c.applyCertificatesDefaults()
 	c.Health.SetDefaults()
 	for i := range c.Sensors {

@@ -11,7 +11,6 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/iot-hub/agent/agent/outbox"
-	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/confkeys"
@@ -127,8 +126,8 @@ func (c *Config) Validate() error {
 	if err := c.OutboxConfig(nil).Validate(); err != nil {
 		return c.componentError("outbox", confkeys.Keys(Outbox{}), err, outbox.ErrInvalidConfig)
 	}
-	if err := c.RPCConfig(nil).Validate(); err != nil {
-		return c.componentError("rpc", confkeys.Keys(RPC{}), err, rpc.ErrInvalidConfig)
+	if err := c.RPC.Validate(); err != nil {
+		return c.fieldError("rpc", err)
 	}
 	if err := c.Health.Validate(); err != nil {
 		return c.fieldError("health", err)

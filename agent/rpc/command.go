@@ -19,7 +19,7 @@ import (
 
 // handle decodes and checks a request, then runs its method.
 func (d *Dispatcher) handle(req *uplink.Command) {
-	if n := req.BodySize(); n > d.cfg.MaxCommandBytes {
+	if n := req.BodySize(); n > int(d.cfg.MaxCommandBytes) {
 		d.deadLetter(req, contracts.DLQTooLarge, req.Payload[:min(len(req.Payload), tooLargeKept)], "",
 			fmt.Errorf("rpc: a command of %d bytes is larger than the %d accepted; the first %d are kept here", n, d.cfg.MaxCommandBytes, tooLargeKept))
 		return

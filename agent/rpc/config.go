@@ -8,6 +8,7 @@ import (
 
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/clock"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 // Config configures a Dispatcher. Zero fields take their defaults.
@@ -15,15 +16,9 @@ type Config struct {
 	// DeviceID is this device: commands for another are refused
 	// (WRONG_DEVICE). Required.
 	DeviceID string
-	// Concurrency is how many commands may run at once; a command beyond
-	// it is answered BUSY. Default 8.
-	Concurrency int
-	// Timeout is the longest a method may run when the command sets no
-	// earlier deadline (expiresAt, MQTT Message Expiry). Default 10 s.
-	Timeout time.Duration
-	// MaxCommandBytes is the largest command accepted; a larger one is a
-	// dead letter (too_large), unread. Default 64 KiB.
-	MaxCommandBytes int
+	// Settings are how many commands run at once, for how long, and the
+	// largest one read: the keys of the configuration file's rpc section.
+	Settings
 	// Logger receives a line per command, limited per kind: a problem
 	// (a dead letter's reason, an error code) writes a line a minute at
 	// most, counting those it suppressed, and answers given ten a minute
@@ -42,6 +37,24 @@ type Config struct {
 	// run again. It is called from the dispatcher's goroutines, once per
 	// command: it must be safe for concurrent use and must not block.
 	Observe func(method, code string, took time.Duration)
+}
+
+// Settings are the keys of the rpc section of the agent's configuration
+// file: how commands are answered. Zero values are keys left out, which
+// SetDefaults fills in; the limit tags are the configuration's limits.
+type Settings struct {
+	// Concurrency is how many commands may run at once; a command beyond
+	// it is answered BUSY. Default 8; 1 to 1024.
+	Concurrency int `yaml:"concurrency" limit:"1..1024"`
+	// Timeout is the longest a method may run when the command sets no
+	// earlier deadline (expiresAt, MQTT Message Expiry). Default 10s; at
+	// least 1ms.
+	Timeout time.Duration `yaml:"timeout" limit:"1ms.."`
+	// MaxCommandBytes is the largest command read; a larger one is a dead
+	// letter (too_large), unread, or never sent to the agent by an MQTT
+	// broker (the uplink asks for a Maximum Packet Size from it). Default
+	// 64KiB; 1KiB to 1MiB.
+	MaxCommandBytes confkeys.Size `yaml:"maxCommandBytes" limit:"1KiB..1MiB"`
 }
 
 // What Config.Observe is told besides the methods and the contract's
@@ -66,16 +79,15 @@ const (
 // ErrInvalidConfig is returned for a Config out of range.
 var ErrInvalidConfig = errors.New("invalid rpc configuration")
 
+// SetDefaults fills in the keys left out of s.
+func (s *Settings) SetDefaults() {
+	confkeys.SetDefault(&s.Concurrency, DefaultConcurrency)
+	confkeys.SetDefault(&s.Timeout, DefaultTimeout)
+	confkeys.SetDefault(&s.MaxCommandBytes, DefaultMaxCommandBytes)
+}
+
 func (c Config) withDefaults() Config {
-	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxCommandBytes == 0 {
-		c.MaxCommandBytes = DefaultMaxCommandBytes
-	}
+	c.Settings.SetDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -83,19 +95,34 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first field of c (after defaults) out of range.
+// Validate reports the first key of s (defaults filled in) out of range,
+// as a *confkeys.FieldError at the key's path ("concurrency") wrapping
+// ErrInvalidConfig. Its message names the field, as Go callers set it.
+func (s Settings) Validate() error {
+	switch {
+	case s.Concurrency < 1 || s.Concurrency > 1024:
+		return fieldErr("concurrency", "Concurrency %d is outside 1..1024", s.Concurrency)
+	case s.Timeout < 0:
+		return fieldErr("timeout", "Timeout %v is negative", s.Timeout)
+	case s.MaxCommandBytes < confkeys.KiB || s.MaxCommandBytes > confkeys.MiB:
+		return fieldErr("maxCommandBytes", "MaxCommandBytes %d is outside 1 KiB..1 MiB", int64(s.MaxCommandBytes))
+	}
+	return nil
+}
+
+// Validate reports the first field of c (after defaults) out of range: a
+// DeviceID that cannot name a device, or the Settings'
+// (Settings.Validate's *confkeys.FieldError).
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	if _, err := contracts.DeviceTopics(c.DeviceID); err != nil {
 		return fmt.Errorf("%w: DeviceID: %v", ErrInvalidConfig, err)
 	}
-	switch {
-	case c.Concurrency < 1 || c.Concurrency > 1024:
-		return fmt.Errorf("%w: Concurrency %d is outside 1..1024", ErrInvalidConfig, c.Concurrency)
-	case c.Timeout < 0:
-		return fmt.Errorf("%w: Timeout %v is negative", ErrInvalidConfig, c.Timeout)
-	case c.MaxCommandBytes < 1<<10 || c.MaxCommandBytes > 1<<20:
-		return fmt.Errorf("%w: MaxCommandBytes %d is outside 1 KiB..1 MiB", ErrInvalidConfig, c.MaxCommandBytes)
-	}
-	return nil
+	return c.Settings.Validate()
+}
+
+// fieldErr returns the *confkeys.FieldError of the key at path, wrapping
+// ErrInvalidConfig, its message formatted.
+func fieldErr(path, format string, args ...any) error {
+	return &confkeys.FieldError{Path: path, Msg: fmt.Sprintf(format, args...), Err: ErrInvalidConfig}
 }

@@ -109,7 +109,7 @@ func TestExpiredByMessageExpiry(t *testing.T) {
 }
 
 func TestNotJSONAndTooLargeAreDeadLetters(t *testing.T) {
-	r := newRig(t, Config{MaxCommandBytes: 4 << 10})
+	r := newRig(t, Config{Settings: Settings{MaxCommandBytes: 4 << 10}})
 	o := r.call([]byte("this is not JSON"))
 	if o.answer != nil || o.deadLetter == nil || o.deadLetter.Payload.Reason != contracts.DLQMalformed {
 		t.Errorf("not JSON: got %v; want only a malformed dead letter", o)
@@ -131,7 +131,7 @@ func TestNotJSONAndTooLargeAreDeadLetters(t *testing.T) {
 }
 
 func TestTimeoutBusyAndPanic(t *testing.T) {
-	r := newRig(t, Config{Concurrency: 1, Timeout: 200 * time.Millisecond})
+	r := newRig(t, Config{Settings: Settings{Concurrency: 1, Timeout: 200 * time.Millisecond}})
 	release := make(chan struct{})
 	var runs atomic.Int32
 	r.d.methods[contracts.MethodGetSensors] = func(ctx context.Context, _ jsontext.Value) (any, error) {
@@ -417,7 +417,7 @@ func jsonUnmarshal(b []byte, v any) error {
 // A method that gives up at its deadline and returns a result anyway did
 // not finish in time: TIMEOUT, not its late result.
 func TestMethodCutShortAtItsDeadlineIsATimeout(t *testing.T) {
-	r := newRig(t, Config{Timeout: 100 * time.Millisecond})
+	r := newRig(t, Config{Settings: Settings{Timeout: 100 * time.Millisecond}})
 	r.d.methods[contracts.MethodGetSensors] = func(ctx context.Context, _ jsontext.Value) (any, error) {
 		<-ctx.Done()
 		return map[string]bool{"partial": true}, nil
@@ -436,7 +436,7 @@ func TestMethodCutShortAtItsDeadlineIsATimeout(t *testing.T) {
 // context ends, with no real wait; durationMs is the clock's too.
 func TestTimeoutOnTheClock(t *testing.T) {
 	clk := clocktest.New(clocktest.Start)
-	r := newRig(t, Config{Clock: clk, Timeout: 10 * time.Second})
+	r := newRig(t, Config{Clock: clk, Settings: Settings{Timeout: 10 * time.Second}})
 	ended := make(chan struct{})
 	r.d.methods[contracts.MethodGetSensors] = func(ctx context.Context, _ jsontext.Value) (any, error) {
 		<-ctx.Done()

@@ -35,7 +35,7 @@ func TestEventHandlers(t *testing.T) {
 		},
 	}
 	r.d.Close()
-	d, err := New(Config{DeviceID: device, Timeout: 200 * time.Millisecond}, r.box, Deps{Events: events})
+	d, err := New(Config{DeviceID: device, Settings: Settings{Timeout: 200 * time.Millisecond}}, r.box, Deps{Events: events})
 	if err != nil {
 		t.Fatal(err)
 	}
