@@ -29,8 +29,9 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// Uplink configures the connection to the backend.
 	Uplink Uplink `yaml:"uplink"`
-	// Outbox configures the durable queue.
-	Outbox Outbox `yaml:"outbox"`
+	// Outbox configures the durable queue: its keys are
+	// outbox.Settings'.
+	Outbox outbox.Settings `yaml:"outbox"`
 	// RPC configures how commands are answered: its keys are
 	// rpc.Settings'.
 	RPC rpc.Settings `yaml:"rpc"`
@@ -146,22 +147,6 @@ type EmbeddedBroker struct {
 	Listen string `yaml:"listen"`
 }
 
-// Outbox configures the durable queue; its fields are those of
-// outbox.Config, whose defaults apply.
-type Outbox struct {
-	// MaxBytes caps the stored records. Default 64MiB; at least 1MiB
-	// (at most 512MiB on a 32-bit system).
-	MaxBytes confkeys.Size `yaml:"maxBytes" limit:"1MiB.."`
-	// FlushInterval lets telemetry appends wait up to this long to share
-	// one commit (fewer writes to an SD card). 0s to 1m; 0s, the default,
-	// makes every append commit at once.
-	FlushInterval time.Duration `yaml:"flushInterval" limit:"0s..1m"`
-	// LiveShare is the share of each telemetry batch taken from the newest
-	// records while a backlog drains. Default (and 0) 0.25; 1: newest
-	// first; negative: strict oldest first.
-	LiveShare float64 `yaml:"liveShare"`
-}
-
 // Defaults of the keys that are not the uplink's or the outbox's.
 const (
 	DefaultStateDir       = "/var/lib/iot-hub-agent"
@@ -206,12 +191,7 @@ func (c *Config) MQTTConfig(log *slog.Logger) mqtt.Config {
 
 // OutboxConfig returns the outbox's configuration, logging to log.
 func (c *Config) OutboxConfig(log *slog.Logger) outbox.Config {
-	return outbox.Config{
-		MaxBytes:      int64(c.Outbox.MaxBytes),
-		FlushInterval: c.Outbox.FlushInterval,
-		LiveShare:     c.Outbox.LiveShare,
-		Logger:        log,
-	}
+	return outbox.Config{Settings: c.Outbox, Logger: log}
 }
 
 // RPCConfig maps the configuration onto the RPC dispatcher's.
@@ -257,9 +237,7 @@ func (c *Config) applyDefaults() {
 	confkeys.SetDefault(&m.BackoffMin, d.BackoffMin)
 	confkeys.SetDefault(&m.BackoffMax, max(d.BackoffMax, m.BackoffMin))
 	confkeys.SetDefault(&m.ConnectTimeout, d.ConnectTimeout)
-	o := outbox.DefaultConfig()
-	confkeys.SetDefault(&c.Outbox.MaxBytes, confkeys.Size(o.MaxBytes))
-	confkeys.SetDefault(&c.Outbox.LiveShare, o.LiveShare)
+	c.Outbox.SetDefaults()
 	c.RPC.SetDefaults()
 	c.applyCertificatesDefaults()
 	c.Health.SetDefaults()

@@ -10,7 +10,6 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/confkeys"
@@ -123,8 +122,8 @@ func (c *Config) Validate() error {
 	if err := c.MQTTConfig(nil).Validate(); err != nil && !c.UsesKafka() {
 		return c.componentError("uplink.mqtt", confkeys.Keys(MQTT{}), err, mqtt.ErrInvalidConfig)
 	}
-	if err := c.OutboxConfig(nil).Validate(); err != nil {
-		return c.componentError("outbox", confkeys.Keys(Outbox{}), err, outbox.ErrInvalidConfig)
+	if err := c.Outbox.Validate(); err != nil {
+		return c.fieldError("outbox", err)
 	}
 	if err := c.RPC.Validate(); err != nil {
 		return c.fieldError("rpc", err)

@@ -72,7 +72,7 @@ func (s *Store) append(ctx context.Context, memo *memoWrite, recs []Record) erro
 		req.recs[i] = encoded{lane: r.Lane, data: data}
 		req.control = req.control || r.Lane == LaneControl
 	}
-	if total > s.cfg.MaxBytes {
+	if total > int64(s.cfg.MaxBytes) {
 		s.countRefused(len(recs))
 		return fmt.Errorf("outbox: append: %w: %d bytes, cap %d", ErrTooLarge, total, s.cfg.MaxBytes)
 	}

@@ -475,7 +475,7 @@ func BenchmarkTrickle(b *testing.B) {
 		return elapsed
 	}
 	b.Run(group+"/outbox-FlushInterval-1s", func(b *testing.B) {
-		s := benchOpen(b, outbox.Config{FlushInterval: time.Second})
+		s := benchOpen(b, outbox.Config{Settings: outbox.Settings{FlushInterval: time.Second}})
 		before := s.Stats().Commits
 		rec := benchRecord(1)
 		elapsed := trickle(b, func() error { return s.Append(context.Background(), rec) })

@@ -125,7 +125,7 @@ func (s *Store) plan(batch []*appendReq) *commitPlan {
 	s.countersDirty = false
 	// Eviction must skip entries in flight; the copy is taken only when
 	// this batch may pass the cap, not on every commit.
-	if s.lanes[0].bytes+s.lanes[1].bytes+need > s.cfg.MaxBytes {
+	if s.lanes[0].bytes+s.lanes[1].bytes+need > int64(s.cfg.MaxBytes) {
 		p.busy = maps.Clone(s.inFlight)
 	}
 	p.startLanes = s.lanes

@@ -8,25 +8,15 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/internal/clock"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 // Config configures a Store. The zero value of every field means its
 // default; see DefaultConfig.
 type Config struct {
-	// MaxBytes caps the bytes of stored records (as encoded, keys and
-	// headers included). Default 64 MiB. On 32-bit platforms, where the
-	// file must fit in a 2 GiB memory map, at most 512 MiB.
-	MaxBytes int64
-	// FlushInterval, when positive, lets telemetry appends wait up to this
-	// long so that a trickle of readings shares one commit. Control
-	// records always commit at once. Default 0: every append commits at
-	// once (concurrent appends still share commits).
-	FlushInterval time.Duration
-	// LiveShare is the share of each telemetry batch handed out from the
-	// newest records while an older backlog drains, so that live data is
-	// not stuck behind an outage's backlog. Default 0.25; 1 hands out
-	// newest first; a negative value turns it off (strict FIFO).
-	LiveShare float64
+	// Settings are the byte cap, the telemetry's commits and its order:
+	// the keys of the configuration file's outbox section.
+	Settings
 	// CompactMinBytes is the smallest file size worth compacting: once the
 	// queue has drained, down to records of an eighth of this, a file
 	// larger than this and more than four times its live data is
@@ -57,6 +47,29 @@ type Config struct {
 	Clock clock.Clock
 }
 
+// Settings are the keys of the outbox section of the agent's
+// configuration file. Zero values are keys left out, which SetDefaults
+// fills in; the limit tags are the configuration's limits.
+type Settings struct {
+	// MaxBytes caps the bytes of stored records (as encoded, keys and
+	// headers included); beyond it the oldest telemetry is dropped.
+	// Default 64MiB; at least 1MiB, and on 32-bit platforms, where the
+	// file must fit in a 2 GiB memory map, at most 512MiB (MaxBytes32).
+	MaxBytes confkeys.Size `yaml:"maxBytes" limit:"1MiB.."`
+	// FlushInterval, when positive, lets telemetry appends wait up to
+	// this long so that a trickle of readings shares one commit (fewer
+	// writes to an SD card). Control records always commit at once.
+	// 0s to 1m; 0s, the default, makes every append commit at once
+	// (concurrent appends still share commits).
+	FlushInterval time.Duration `yaml:"flushInterval" limit:"0s..1m"`
+	// LiveShare is the share of each telemetry batch handed out from the
+	// newest records while an older backlog drains, so that live data is
+	// not stuck behind an outage's backlog. Default (and 0) 0.25; 1
+	// hands out newest first; a negative value turns it off (strict
+	// FIFO). At most 1.
+	LiveShare float64 `yaml:"liveShare"`
+}
+
 // Defaults.
 const (
 	DefaultMaxBytes        = 64 << 20
@@ -72,9 +85,7 @@ const (
 
 // DefaultConfig returns the configuration the zero Config stands for.
 func DefaultConfig() Config {
-	return Config{
-		MaxBytes:        DefaultMaxBytes,
-		LiveShare:       DefaultLiveShare,
+	c := Config{
 		CompactMinBytes: DefaultCompactMinBytes,
 		ReserveBytes:    DefaultReserveBytes,
 		MemoMaxCount:    DefaultMemoMaxCount,
@@ -82,17 +93,20 @@ func DefaultConfig() Config {
 		Logger:          slog.New(slog.DiscardHandler),
 		Clock:           clock.System,
 	}
+	c.Settings.SetDefaults()
+	return c
+}
+
+// SetDefaults fills in the keys left out of s.
+func (s *Settings) SetDefaults() {
+	confkeys.SetDefault(&s.MaxBytes, DefaultMaxBytes)
+	confkeys.SetDefault(&s.LiveShare, DefaultLiveShare)
 }
 
 // withDefaults returns c with zero fields set to their defaults.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.MaxBytes == 0 {
-		c.MaxBytes = d.MaxBytes
-	}
-	if c.LiveShare == 0 {
-		c.LiveShare = d.LiveShare
-	}
+	c.Settings.SetDefaults()
 	if c.CompactMinBytes == 0 {
 		c.CompactMinBytes = d.CompactMinBytes
 	}
@@ -121,27 +135,47 @@ const is32bit = strconv.IntSize == 32
 // MaxBytes to MaxBytes32.
 const Is32Bit = is32bit
 
+// Validate reports the first key of s (defaults filled in) that is out
+// of range, as a *confkeys.FieldError at the key's path ("maxBytes")
+// wrapping ErrInvalidConfig. Its message names the field and the limit,
+// as Go callers set it.
+func (s Settings) Validate() error {
+	switch {
+	case s.MaxBytes < confkeys.MiB:
+		return fieldErr("maxBytes", "MaxBytes %d is below the minimum of 1 MiB", int64(s.MaxBytes))
+	case is32bit && s.MaxBytes > MaxBytes32:
+		return fieldErr("maxBytes", "MaxBytes %d MiB cannot be mapped on a 32-bit system: at most %d MiB", int64(s.MaxBytes>>20), MaxBytes32>>20)
+	case s.FlushInterval < 0 || s.FlushInterval > time.Minute:
+		return fieldErr("flushInterval", "FlushInterval %v is outside 0..1m", s.FlushInterval)
+	case math.IsNaN(s.LiveShare) || s.LiveShare > 1:
+		return fieldErr("liveShare", "LiveShare %v is above 1", s.LiveShare)
+	}
+	return nil
+}
+
 // Validate reports the first field of c (after defaults) that is out of
-// range, naming the field and the limit.
+// range, naming the field and the limit: the Settings' (Settings.Validate's
+// *confkeys.FieldError), or one of the others.
 func (c Config) Validate() error {
 	c = c.withDefaults()
+	if err := c.Settings.Validate(); err != nil {
+		return err
+	}
 	switch {
-	case c.MaxBytes < 1<<20:
-		return fmt.Errorf("%w: MaxBytes %d is below the minimum of 1 MiB", ErrInvalidConfig, c.MaxBytes)
-	case is32bit && c.MaxBytes > MaxBytes32:
-		return fmt.Errorf("%w: MaxBytes %d MiB cannot be mapped on a 32-bit system: at most %d MiB", ErrInvalidConfig, c.MaxBytes>>20, MaxBytes32>>20)
-	case c.FlushInterval < 0 || c.FlushInterval > time.Minute:
-		return fmt.Errorf("%w: FlushInterval %v is outside 0..1m", ErrInvalidConfig, c.FlushInterval)
-	case math.IsNaN(c.LiveShare) || c.LiveShare > 1:
-		return fmt.Errorf("%w: LiveShare %v is above 1", ErrInvalidConfig, c.LiveShare)
 	case c.CompactMinBytes < 0:
 		return fmt.Errorf("%w: CompactMinBytes %d is negative", ErrInvalidConfig, c.CompactMinBytes)
-	case c.ReserveBytes < 0 || c.ReserveBytes > c.MaxBytes:
-		return fmt.Errorf("%w: ReserveBytes %d is outside 0..MaxBytes (%d)", ErrInvalidConfig, c.ReserveBytes, c.MaxBytes)
+	case c.ReserveBytes < 0 || c.ReserveBytes > int64(c.MaxBytes):
+		return fmt.Errorf("%w: ReserveBytes %d is outside 0..MaxBytes (%d)", ErrInvalidConfig, c.ReserveBytes, int64(c.MaxBytes))
 	case c.MemoMaxCount < 0:
 		return fmt.Errorf("%w: MemoMaxCount %d is negative", ErrInvalidConfig, c.MemoMaxCount)
 	case c.MemoMaxAge < 0:
 		return fmt.Errorf("%w: MemoMaxAge %v is negative", ErrInvalidConfig, c.MemoMaxAge)
 	}
 	return nil
+}
+
+// fieldErr returns the *confkeys.FieldError of the key at path, wrapping
+// ErrInvalidConfig, its message formatted.
+func fieldErr(path, format string, args ...any) error {
+	return &confkeys.FieldError{Path: path, Msg: fmt.Sprintf(format, args...), Err: ErrInvalidConfig}
 }

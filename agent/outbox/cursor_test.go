@@ -267,7 +267,7 @@ func TestCursorSharesCommitsWithAppends(t *testing.T) {
 
 // A cursor is control work: FlushInterval does not delay it.
 func TestCursorCommitsWithoutFlushDelay(t *testing.T) {
-	s, _ := openStore(t, outbox.Config{FlushInterval: time.Minute})
+	s, _ := openStore(t, outbox.Config{Settings: outbox.Settings{FlushInterval: time.Minute}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	before := s.Stats().Commits
@@ -282,7 +282,7 @@ func TestCursorCommitsWithoutFlushDelay(t *testing.T) {
 // Cursors do not count against MaxBytes: a queue full of control records
 // still takes them, and the lanes' bytes do not move.
 func TestCursorOutsideTheByteCap(t *testing.T) {
-	s, _ := openStore(t, outbox.Config{MaxBytes: 1 << 20})
+	s, _ := openStore(t, outbox.Config{Settings: outbox.Settings{MaxBytes: 1 << 20}})
 	big := strings.Repeat("x", 100<<10)
 	var err error
 	for i := 0; err == nil && i < 20; i++ {

@@ -28,7 +28,7 @@ func linesOf(logs, msg string) []string {
 func TestFullIsLoggedOnceAMinute(t *testing.T) {
 	var logs syncbuf.Buffer
 	clock := clocktest.New(clocktest.Start)
-	s, _ := openStore(t, outbox.Config{MaxBytes: 1 << 20, Clock: clock, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s, _ := openStore(t, outbox.Config{Settings: outbox.Settings{MaxBytes: 1 << 20}, Clock: clock, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	const msg = "outbox: full; dropped the oldest telemetry"
 	payload := strings.Repeat("x", 1000) // records of one size: each append drops one
 	const n = 2000                       // about 2 MiB: twice the cap

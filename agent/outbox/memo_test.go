@@ -92,7 +92,7 @@ func TestMemosAreBoundedByCountAndAge(t *testing.T) {
 }
 
 func TestAppendMemoIsAllOrNothing(t *testing.T) {
-	s, _ := openStore(t, outbox.Config{MaxBytes: 1 << 20})
+	s, _ := openStore(t, outbox.Config{Settings: outbox.Settings{MaxBytes: 1 << 20}})
 	big := strings.Repeat("x", 100<<10)
 	var err error
 	for i := 0; err == nil && i < 20; i++ {

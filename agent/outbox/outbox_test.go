@@ -78,7 +78,7 @@ func TestAckSurvivesRestartAndUnackedComesBack(t *testing.T) {
 // acked records are gone after a restart and the rest come back.
 func TestAckRacingItsCommit(t *testing.T) {
 	path := t.TempDir() + "/outbox.db"
-	s, err := outbox.Open(path, outbox.Config{LiveShare: -1})
+	s, err := outbox.Open(path, outbox.Config{Settings: outbox.Settings{LiveShare: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestAckRacingItsCommit(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openAt(t, path, outbox.Config{LiveShare: -1})
+	s = openAt(t, path, outbox.Config{Settings: outbox.Settings{LiveShare: -1}})
 	var odd []string
 	for i := 1; i < n; i += 2 {
 		odd = append(odd, fmt.Sprint(i))
@@ -180,7 +180,7 @@ func TestAppendRefusesInvalidRecords(t *testing.T) {
 }
 
 func TestCapDropsOldestTelemetry(t *testing.T) {
-	s, _ := openStore(t, outbox.Config{MaxBytes: 1 << 20})
+	s, _ := openStore(t, outbox.Config{Settings: outbox.Settings{MaxBytes: 1 << 20}})
 	payload := strings.Repeat("x", 1000)
 	const n = 2000 // about 2 MiB: twice the cap
 	for i := range n {
@@ -203,7 +203,7 @@ func TestCapDropsOldestTelemetry(t *testing.T) {
 }
 
 func TestCapNeverDropsControlOrInFlight(t *testing.T) {
-	s, _ := openStore(t, outbox.Config{MaxBytes: 1 << 20})
+	s, _ := openStore(t, outbox.Config{Settings: outbox.Settings{MaxBytes: 1 << 20}})
 	big := strings.Repeat("c", 100<<10)
 	mustAppend(t, s, tel("oldest"))
 	inFlight := next(t, s, 1)
@@ -284,7 +284,7 @@ func TestLiveShareWhileBacklogDrains(t *testing.T) {
 		{"off", -1, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s, _ := openStore(t, outbox.Config{LiveShare: c.share})
+			s, _ := openStore(t, outbox.Config{Settings: outbox.Settings{LiveShare: c.share}})
 			backlog := make([]outbox.Record, 100)
 			for i := range backlog {
 				backlog[i] = tel(fmt.Sprintf("old-%03d", i))
@@ -411,7 +411,7 @@ func TestConcurrentAppendersAndDrainerDeliverEveryRecordOnce(t *testing.T) {
 }
 
 func TestFlushIntervalSharesCommits(t *testing.T) {
-	s, _ := openStore(t, outbox.Config{FlushInterval: 200 * time.Millisecond})
+	s, _ := openStore(t, outbox.Config{Settings: outbox.Settings{FlushInterval: 200 * time.Millisecond}})
 	before := s.Stats().Commits
 	var wg sync.WaitGroup
 	for i := range 5 {
@@ -458,14 +458,14 @@ func TestConfigValidate(t *testing.T) {
 		cfg   outbox.Config
 		field string
 	}{
-		{outbox.Config{MaxBytes: 1000}, "MaxBytes"},
-		{outbox.Config{FlushInterval: -time.Second}, "FlushInterval"},
-		{outbox.Config{FlushInterval: time.Hour}, "FlushInterval"},
-		{outbox.Config{LiveShare: 1.5}, "LiveShare"},
-		{outbox.Config{LiveShare: math.NaN()}, "LiveShare"},
+		{outbox.Config{Settings: outbox.Settings{MaxBytes: 1000}}, "MaxBytes"},
+		{outbox.Config{Settings: outbox.Settings{FlushInterval: -time.Second}}, "FlushInterval"},
+		{outbox.Config{Settings: outbox.Settings{FlushInterval: time.Hour}}, "FlushInterval"},
+		{outbox.Config{Settings: outbox.Settings{LiveShare: 1.5}}, "LiveShare"},
+		{outbox.Config{Settings: outbox.Settings{LiveShare: math.NaN()}}, "LiveShare"},
 		{outbox.Config{CompactMinBytes: -1}, "CompactMinBytes"},
 		{outbox.Config{ReserveBytes: -1}, "ReserveBytes"},
-		{outbox.Config{MaxBytes: 1 << 20, ReserveBytes: 2 << 20}, "ReserveBytes"},
+		{outbox.Config{Settings: outbox.Settings{MaxBytes: 1 << 20}, ReserveBytes: 2 << 20}, "ReserveBytes"},
 	} {
 		err := c.cfg.Validate()
 		if !errors.Is(err, outbox.ErrInvalidConfig) || !strings.Contains(err.Error(), c.field) {
@@ -481,7 +481,7 @@ func TestConfigValidate(t *testing.T) {
 // refused at Open. It runs its assertion where int is 32 bits (make test
 // runs this package as a 32-bit build too: scripts/outbox32.sh).
 func TestConfig32Bit(t *testing.T) {
-	err := outbox.Config{MaxBytes: 1 << 30}.Validate()
+	err := outbox.Config{Settings: outbox.Settings{MaxBytes: 1 << 30}}.Validate()
 	if outbox.Is32Bit {
 		if !errors.Is(err, outbox.ErrInvalidConfig) || !strings.Contains(err.Error(), "32-bit") {
 			t.Errorf("Validate(MaxBytes 1 GiB) on 32-bit = %v; want an error about the 32-bit map", err)

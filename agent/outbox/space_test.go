@@ -36,7 +36,7 @@ func spaceIndex(t *testing.T, payload []byte) int {
 // the store compacts the file online, and still works, also after a
 // reopen.
 func TestSpaceCapThenCompaction(t *testing.T) {
-	cfg := outbox.Config{MaxBytes: 2 << 20, CompactMinBytes: 1 << 20}
+	cfg := outbox.Config{Settings: outbox.Settings{MaxBytes: 2 << 20}, CompactMinBytes: 1 << 20}
 	path := filepath.Join(t.TempDir(), "outbox.db")
 	s := openAt(t, path, cfg)
 
@@ -54,11 +54,11 @@ func TestSpaceCapThenCompaction(t *testing.T) {
 		st := s.Stats()
 		peak = max(peak, st.FileSize)
 		switch {
-		case st.Telemetry.Bytes > cfg.MaxBytes:
-			t.Fatalf("after %d readings: %d bytes stored, over the cap of %d", i+batch, st.Telemetry.Bytes, cfg.MaxBytes)
-		case st.FileSize >= 4*cfg.MaxBytes:
-			t.Fatalf("after %d readings: the file has %d bytes, 4 times the cap is %d", i+batch, st.FileSize, 4*cfg.MaxBytes)
-		case appendedBytes > cfg.MaxBytes && st.Dropped.Cap == 0:
+		case st.Telemetry.Bytes > int64(cfg.MaxBytes):
+			t.Fatalf("after %d readings: %d bytes stored, over the cap of %d", i+batch, st.Telemetry.Bytes, int64(cfg.MaxBytes))
+		case st.FileSize >= 4*int64(cfg.MaxBytes):
+			t.Fatalf("after %d readings: the file has %d bytes, 4 times the cap is %d", i+batch, st.FileSize, 4*int64(cfg.MaxBytes))
+		case appendedBytes > int64(cfg.MaxBytes) && st.Dropped.Cap == 0:
 			t.Fatalf("after %d readings (%d bytes of payload): nothing dropped; stats %+v", i+batch, appendedBytes, st)
 		}
 	}
@@ -158,7 +158,7 @@ func TestSpaceCapThenCompaction(t *testing.T) {
 // the backlog, must be compacted all the same, and the readings in flight
 // and queued across the compaction must come out and go once acked.
 func TestCompactionUnderSteadyTraffic(t *testing.T) {
-	cfg := outbox.Config{MaxBytes: 8 << 20, CompactMinBytes: 1 << 20}
+	cfg := outbox.Config{Settings: outbox.Settings{MaxBytes: 8 << 20}, CompactMinBytes: 1 << 20}
 	path := filepath.Join(t.TempDir(), "outbox.db")
 	s := openAt(t, path, cfg)
 	const backlog = 3000 // of 1 KiB readings: 3 MiB

@@ -182,11 +182,11 @@ func hasControl(batch []*appendReq) bool {
 // if needed. It reports false, having stored nothing, when they do not fit.
 func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]Lane, req *appendReq) (bool, error) {
 	need := req.bytes()
-	if over := st.lanes[0].bytes + st.lanes[1].bytes + need - s.cfg.MaxBytes; over > 0 {
+	if over := st.lanes[0].bytes + st.lanes[1].bytes + need - int64(s.cfg.MaxBytes); over > 0 {
 		if err := s.evict(tx, st, busy, over); err != nil {
 			return false, err
 		}
-		if st.lanes[0].bytes+st.lanes[1].bytes+need > s.cfg.MaxBytes {
+		if st.lanes[0].bytes+st.lanes[1].bytes+need > int64(s.cfg.MaxBytes) {
 			return false, nil
 		}
 	}

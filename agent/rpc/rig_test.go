@@ -46,7 +46,7 @@ func newRig(t *testing.T, cfg Config) *rig {
 // sensor "t1" behind a real sampler.
 func (r *rig) open(cfg Config) {
 	r.t.Helper()
-	box := outboxtest.OpenAt(r.t, r.path, outbox.Config{LiveShare: -1})
+	box := outboxtest.OpenAt(r.t, r.path, outbox.Config{Settings: outbox.Settings{LiveShare: -1}})
 	sampler, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: device}, box,
 		sensors.Schedule{Sensor: sensorstest.New("t1"), Interval: time.Hour})
 	if err != nil {

@@ -70,7 +70,7 @@ func benchParallel(b *testing.B, op func() error) {
 // benchBox opens an outbox big enough for any b.N.
 func benchBox(b *testing.B) *outbox.Store {
 	b.Helper()
-	box, _ := outboxtest.Open(b, outbox.Config{MaxBytes: 1 << 30})
+	box, _ := outboxtest.Open(b, outbox.Config{Settings: outbox.Settings{MaxBytes: 1 << 30}})
 	return box
 }
 

@@ -51,7 +51,7 @@ func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 // order (LiveShare off), so that order is checked end to end.
 func openStore(t testing.TB, dir string) *outbox.Store {
 	t.Helper()
-	return outboxtest.OpenAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{MaxBytes: 256 << 20, LiveShare: -1})
+	return outboxtest.OpenAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{Settings: outbox.Settings{MaxBytes: 256 << 20, LiveShare: -1}})
 }
 
 // rig is an uplink running on a store.

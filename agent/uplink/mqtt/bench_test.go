@@ -31,7 +31,7 @@ func BenchmarkDrain(b *testing.B) {
 	b.Run("100k-records/uplink", func(b *testing.B) {
 		for b.Loop() {
 			broker := mqtttest.Start(b, mqtttest.Options{})
-			box, _ := outboxtest.Open(b, outbox.Config{MaxBytes: 256 << 20})
+			box, _ := outboxtest.Open(b, outbox.Config{Settings: outbox.Settings{MaxBytes: 256 << 20}})
 			recs := make([]outbox.Record, 1000)
 			for i := range recs {
 				recs[i] = outbox.Record{Lane: outbox.LaneTelemetry, Topic: topics.Telemetry, Key: []byte(device), Payload: payload}

@@ -42,7 +42,7 @@ type rig struct {
 // backlog.
 func startUplink(t *testing.T, b *mqtttest.Broker, dir string, cfg mqtt.Config) *rig {
 	t.Helper()
-	box := outboxtest.OpenAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{MaxBytes: 256 << 20, LiveShare: -1})
+	box := outboxtest.OpenAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{Settings: outbox.Settings{MaxBytes: 256 << 20, LiveShare: -1}})
 	r := &rig{box: box, done: make(chan error, 1)}
 	if cfg.Broker == "" {
 		cfg.Broker = b.URL()
