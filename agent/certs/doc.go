@@ -10,6 +10,8 @@
 // the factory pair there at the first start. [CheckPermissions] refuses
 // a directory others could read. [RenewAt] says when to renew. A
 // [Rotator] runs the rotation with these, on its events and timers.
+// [Settings] are the keys of the agent's configuration file's
+// certificates section, which give a [RotatorConfig].
 //
 // # Basics
 //

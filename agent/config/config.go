@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/iot-hub/agent/agent/certs"
 	"github.com/iot-hub/agent/agent/health"
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/rpc"
@@ -35,8 +36,9 @@ type Config struct {
 	// RPC configures how commands are answered: its keys are
 	// rpc.Settings'.
 	RPC rpc.Settings `yaml:"rpc"`
-	// Certificates configures the renewal of the client certificate.
-	Certificates Certificates `yaml:"certificates"`
+	// Certificates configures the renewal of the client certificate: its
+	// keys are certs.Settings'.
+	Certificates certs.Settings `yaml:"certificates"`
 	// Health configures the local health and metrics endpoint: its keys
 	// are health.Settings'.
 	Health health.Settings `yaml:"health"`

@@ -5,8 +5,8 @@
 //
 // There are only a few types. A [Config] is the whole file, with one struct
 // per section ([Log], [Uplink] with [MQTT], [EmbeddedBroker] and [Kafka],
-// [Certificates]), the components' Settings for the others
-// (outbox.Settings, rpc.Settings, health.Settings), and a drivers.Sensor per entry of the sensors list. An
+// the components' Settings for the others (outbox.Settings,
+// rpc.Settings, certs.Settings, health.Settings), and a drivers.Sensor per entry of the sensors list. An
 // [*Error] names the file, line and key path of what is wrong.
 //
 // # Basics

@@ -58,23 +58,26 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // fieldError returns the *Error of err, the error of a Validate of the
-// section or the sensor at prefix: at the key of its *confkeys.FieldError
-// (see keyError), or at prefix for another error.
+// section or the sensor at prefix, wrapping ErrInvalid: at the key path
+// of its *confkeys.FieldError under prefix, on that key's line or, for a
+// key left out, on the line of prefix; another error is at prefix.
 func (c *Config) fieldError(prefix string, err error) *Error {
-	if e, ok := errors.AsType[*confkeys.FieldError](err); ok {
-		return c.keyError(prefix, e)
+	e := c.ruleError(prefix, err)
+	if e.Line == 0 {
+		e.Line = c.doc.Line(prefix)
 	}
-	return &Error{Line: c.doc.Line(prefix), Path: prefix, Msg: err.Error(), Err: ErrInvalid}
+	return e
 }
 
-// keyError returns the *Error of e, the error of a key found by a
-// Validate of the section or the sensor at prefix, wrapping ErrInvalid:
-// on its key's line, or, for a key left out, on that of prefix.
-func (c *Config) keyError(prefix string, e *confkeys.FieldError) *Error {
-	e = e.Prefix(prefix)
-	line := c.doc.Line(e.Path)
-	if line == 0 {
-		line = c.doc.Line(prefix)
+// ruleError is fieldError, but for a key left out, whose error is on no
+// line: that of the rules of the certificates and uplink.kafka sections,
+// which point at no line when they name a key left out (a username
+// required with a SASL mechanism), as the rules of the whole file do.
+func (c *Config) ruleError(prefix string, err error) *Error {
+	e, ok := errors.AsType[*confkeys.FieldError](err)
+	if !ok {
+		e = &confkeys.FieldError{Msg: err.Error()}
 	}
-	return &Error{Line: line, Path: e.Path, Msg: e.Msg, Err: ErrInvalid}
+	e = e.Prefix(prefix)
+	return &Error{Line: c.doc.Line(e.Path), Path: e.Path, Msg: e.Msg, Err: ErrInvalid}
 }

@@ -19,7 +19,7 @@ func (c *Config) validateSensors() error {
 			return c.fieldError(at, err)
 		}
 		if j, dup := names[s.Name]; dup {
-			return c.keyError(at, confkeys.Invalid("name", "%q is also the name of sensors[%d]", s.Name, j))
+			return c.fieldError(at, confkeys.Invalid("name", "%q is also the name of sensors[%d]", s.Name, j))
 		}
 		names[s.Name] = i
 	}
@@ -49,9 +49,9 @@ func (c *Config) validatePorts() error {
 			if otherAlone {
 				device = c.Sensors[j].Type
 			}
-			return c.keyError(at, confkeys.Invalid("port", "%s is also the port of sensors[%d]; a %s device needs its port alone", port.Port, j, device))
+			return c.fieldError(at, confkeys.Invalid("port", "%s is also the port of sensors[%d]; a %s device needs its port alone", port.Port, j, device))
 		case port.Framing() != other.Framing():
-			return c.keyError(at, confkeys.Invalid("port", "%s is also the port of sensors[%d], with another framing (%s); sensors on one port share its framing",
+			return c.fieldError(at, confkeys.Invalid("port", "%s is also the port of sensors[%d], with another framing (%s); sensors on one port share its framing",
 				port.Port, j, other.Framing()))
 		}
 	}
