@@ -16,19 +16,18 @@ import (
 // Config configures a Broker. Zero values mean the defaults of
 // DefaultConfig.
 type Config struct {
-	// Listen is the TCP address to listen on; port 0 picks a free port
-	// (see Broker.Addr). Default 127.0.0.1:1883.
-	Listen string
+	// Settings are where the broker listens: the keys of uplink.mqtt's
+	// embeddedBroker in the agent's configuration file.
+	Settings
 	// Logger receives the broker's warnings and errors. Default: discard.
 	Logger *slog.Logger
 }
 
-// DefaultListen is the default Config.Listen: loopback only.
-const DefaultListen = "127.0.0.1:1883"
-
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Listen: DefaultListen, Logger: slog.New(slog.DiscardHandler)}
+	c := Config{Logger: slog.New(slog.DiscardHandler)}
+	c.Settings.SetDefaults()
+	return c
 }
 
 // Broker is a running MQTT broker. Its methods are safe for concurrent
@@ -41,9 +40,7 @@ type Broker struct {
 // Start listens on cfg.Listen and serves MQTT 3.1.1 and 5 until Close.
 func Start(cfg Config) (*Broker, error) {
 	d := DefaultConfig()
-	if cfg.Listen == "" {
-		cfg.Listen = d.Listen
-	}
+	cfg.Settings.SetDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = d.Logger
 	}

@@ -46,7 +46,7 @@ func client(t *testing.T, addr, id string) (*paho.Client, <-chan *paho.Publish) 
 
 func TestPublishRetainedAndClose(t *testing.T) {
 	var logs bytes.Buffer
-	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	b, err := broker.Start(broker.Config{Settings: broker.Settings{Listen: "127.0.0.1:0"}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestListenError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if b, err := broker.Start(broker.Config{Listen: l.Addr().String()}); err == nil {
+	if b, err := broker.Start(broker.Config{Settings: broker.Settings{Listen: l.Addr().String()}}); err == nil {
 		b.Close()
 		t.Fatalf("Start on a taken port = nil; want an error")
 	}
@@ -96,7 +96,7 @@ func TestListenError(t *testing.T) {
 
 func TestLogsSessionsAtDebug(t *testing.T) {
 	var logs syncbuf.Buffer
-	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	b, err := broker.Start(broker.Config{Settings: broker.Settings{Listen: "127.0.0.1:0"}, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestLogsSessionsAtDebug(t *testing.T) {
 // minimum) get one line a minute between them, not one each.
 func TestClientWarningsAreLoggedOnceAMinute(t *testing.T) {
 	var logs syncbuf.Buffer
-	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	b, err := broker.Start(broker.Config{Settings: broker.Settings{Listen: "127.0.0.1:0"}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,8 @@
 // github.com/mochi-mqtt/server/v2 with one TCP listener.
 //
 // [Start] listens and serves; [Broker.Close] disconnects every client and
-// stops. The daemon starts it before the uplink and closes it after the
+// stops. [Settings], in Config, are the keys of the agent's configuration
+// file that enable it and say where it listens (uplink.mqtt.embeddedBroker). The daemon starts it before the uplink and closes it after the
 // uplink has stopped, so that the uplink's offline status (its Last Will,
 // retained) reaches the subscribers.
 //

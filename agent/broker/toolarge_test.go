@@ -18,7 +18,7 @@ import (
 // Maximum Packet Size, and drops it for good: a client that resumes its
 // session gets the messages that fit, and stays connected.
 func TestDropsMessagesTooLargeForTheClient(t *testing.T) {
-	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
+	b, err := broker.Start(broker.Config{Settings: broker.Settings{Listen: "127.0.0.1:0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestDropsMessagesTooLargeForTheClient(t *testing.T) {
 // in flight until the client acknowledges it, and comes again to a client
 // that resumed its session without acknowledging it.
 func TestKeepsInFlightMessagesSentWithoutTheirUserProperties(t *testing.T) {
-	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
+	b, err := broker.Start(broker.Config{Settings: broker.Settings{Listen: "127.0.0.1:0"}})
 	if err != nil {
 		t.Fatal(err)
 	}

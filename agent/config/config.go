@@ -4,8 +4,8 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"time"
 
+	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/certs"
 	"github.com/iot-hub/agent/agent/health"
 	"github.com/iot-hub/agent/agent/outbox"
@@ -95,65 +95,21 @@ type Uplink struct {
 	Kafka Kafka `yaml:"kafka,omitempty"`
 }
 
-// MQTT configures the MQTT v5 uplink; its fields are those of
-// mqtt.Config, whose defaults apply.
+// MQTT configures the MQTT v5 uplink: the keys of mqtt.Settings, and
+// those of its embedded broker, broker.Settings. Its broker is required,
+// unless the embedded broker is enabled: then it defaults to
+// mqtt://<embeddedBroker.listen> (on 127.0.0.1 when that listens on every
+// interface). IOT_HUB_MQTT_USERNAME and IOT_HUB_MQTT_PASSWORD override
+// its username and password, which keeps them out of the file;
+// MaskedYAML prints the password as "***".
 type MQTT struct {
-	// Broker is the broker's URL: mqtt://host:1883 or mqtts://host:8883.
-	// Required, unless the embedded broker is enabled: then it defaults to
-	// mqtt://<embeddedBroker.listen>.
-	Broker string `yaml:"broker"`
-	// KeepAlive is the MQTT keepalive. Default 30s; 1s to 18h.
-	KeepAlive time.Duration `yaml:"keepAlive" limit:"1s..18h"`
-	// SessionExpiry is how long the broker keeps the session while the
-	// gateway is offline. Default 24h; 1s to 136 years (1191360h).
-	SessionExpiry time.Duration `yaml:"sessionExpiry" limit:"1s..1191360h"`
-	// CAFile is the PEM CA bundle the broker's certificate must chain to;
-	// default: the system's.
-	CAFile string `yaml:"caFile"`
-	// CertFile and KeyFile are the PEM client certificate and key; they go
-	// together.
-	CertFile string `yaml:"certFile"`
-	// KeyFile: see CertFile.
-	KeyFile string `yaml:"keyFile"`
-	// Username authenticates, when set. IOT_HUB_MQTT_USERNAME overrides it.
-	Username string `yaml:"username"`
-	// Password authenticates, when set. IOT_HUB_MQTT_PASSWORD overrides it,
-	// which keeps it out of the file. Printed as "***".
-	Password string `yaml:"password"`
-	// Window is how many publishes may await their PUBACK at once.
-	// Default 64; 1 to 65535.
-	Window int `yaml:"window" limit:"1..65535"`
-	// BackoffMin and BackoffMax bound the wait between connection
-	// attempts, drawn from [0, d], d doubling from BackoffMin up to
-	// BackoffMax. Defaults 1s and 15s (BackoffMin when longer): see
-	// mqtt.Config. At least 1ms, and BackoffMin at most BackoffMax.
-	BackoffMin time.Duration `yaml:"backoffMin" limit:"1ms.."`
-	// BackoffMax: see BackoffMin.
-	BackoffMax time.Duration `yaml:"backoffMax" limit:"1ms.."`
-	// ConnectTimeout bounds one connection attempt, and how long stopping
-	// waits for the publishes in flight. Default 10s; 1s to 5m.
-	ConnectTimeout time.Duration `yaml:"connectTimeout" limit:"1s..5m"`
+	mqtt.Settings `yaml:",inline"`
 	// EmbeddedBroker runs an MQTT broker inside the agent.
-	EmbeddedBroker EmbeddedBroker `yaml:"embeddedBroker"`
+	EmbeddedBroker broker.Settings `yaml:"embeddedBroker"`
 }
 
-// EmbeddedBroker configures the MQTT broker the agent can run itself, for
-// a single gateway without a broker of its own (a demo, a lab bench, a
-// site whose local consumers subscribe on the gateway). It accepts every
-// client without authentication: keep it on a loopback or trusted
-// address.
-type EmbeddedBroker struct {
-	// Enabled starts the broker. Default false.
-	Enabled bool `yaml:"enabled"`
-	// Listen is the TCP address it listens on. Default 127.0.0.1:1883.
-	Listen string `yaml:"listen"`
-}
-
-// Defaults of the keys that are not the uplink's or the outbox's.
-const (
-	DefaultStateDir       = "/var/lib/iot-hub-agent"
-	DefaultEmbeddedListen = "127.0.0.1:1883"
-)
+// DefaultStateDir is the default stateDir.
+const DefaultStateDir = "/var/lib/iot-hub-agent"
 
 // Environment variables that override the file, so that secrets can stay
 // out of it (systemd's EnvironmentFile or LoadCredential). A variable that
@@ -171,22 +127,10 @@ func (c *Config) OutboxPath() string { return filepath.Join(c.StateDir, "outbox.
 
 // MQTTConfig returns the uplink's configuration, logging to log.
 func (c *Config) MQTTConfig(log *slog.Logger) mqtt.Config {
-	m := c.Uplink.MQTT
 	return mqtt.Config{
-		Broker:          m.Broker,
+		Settings:        c.Uplink.MQTT.Settings,
 		DeviceID:        c.DeviceID,
-		KeepAlive:       m.KeepAlive,
-		SessionExpiry:   m.SessionExpiry,
-		CAFile:          m.CAFile,
-		CertFile:        m.CertFile,
-		KeyFile:         m.KeyFile,
-		Username:        m.Username,
-		Password:        m.Password,
-		Window:          m.Window,
 		MaxCommandBytes: int(c.RPC.MaxCommandBytes),
-		BackoffMin:      m.BackoffMin,
-		BackoffMax:      m.BackoffMax,
-		ConnectTimeout:  m.ConnectTimeout,
 		Logger:          log,
 	}
 }
@@ -223,22 +167,14 @@ func (c *Config) applyDefaults() {
 		c.Log.Format = FormatAuto
 	}
 	m := &c.Uplink.MQTT
-	if m.EmbeddedBroker.Listen == "" {
-		m.EmbeddedBroker.Listen = DefaultEmbeddedListen
-	}
+	m.EmbeddedBroker.SetDefaults()
 	if m.Broker == "" && m.EmbeddedBroker.Enabled {
 		m.Broker = "mqtt://" + m.EmbeddedBroker.Listen
 		if host, port, err := net.SplitHostPort(m.EmbeddedBroker.Listen); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
 			m.Broker = "mqtt://" + net.JoinHostPort("127.0.0.1", port)
 		}
 	}
-	d := mqtt.DefaultConfig()
-	confkeys.SetDefault(&m.KeepAlive, d.KeepAlive)
-	confkeys.SetDefault(&m.SessionExpiry, d.SessionExpiry)
-	confkeys.SetDefault(&m.Window, d.Window)
-	confkeys.SetDefault(&m.BackoffMin, d.BackoffMin)
-	confkeys.SetDefault(&m.BackoffMax, max(d.BackoffMax, m.BackoffMin))
-	confkeys.SetDefault(&m.ConnectTimeout, d.ConnectTimeout)
+	m.Settings.SetDefaults()
 	c.Outbox.SetDefaults()
 	c.RPC.SetDefaults()
 	c.applyCertificatesDefaults()

@@ -3,14 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/confkeys"
 )
@@ -112,15 +108,13 @@ func (c *Config) Validate() error {
 	if err := c.validateCertificates(bad); err != nil {
 		return err
 	}
-	if m.EmbeddedBroker.Enabled {
-		if _, port, err := net.SplitHostPort(m.EmbeddedBroker.Listen); err != nil {
-			return bad("uplink.mqtt.embeddedBroker.listen", "%q is not host:port", m.EmbeddedBroker.Listen)
-		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			return bad("uplink.mqtt.embeddedBroker.listen", "%q: port %q is not 0..65535", m.EmbeddedBroker.Listen, port)
-		}
+	if err := m.EmbeddedBroker.Validate(); err != nil {
+		return c.fieldError("uplink.mqtt.embeddedBroker", err)
 	}
-	if err := c.MQTTConfig(nil).Validate(); err != nil && !c.UsesKafka() {
-		return c.componentError("uplink.mqtt", confkeys.Keys(MQTT{}), err, mqtt.ErrInvalidConfig)
+	if !c.UsesKafka() {
+		if err := m.Settings.Validate(); err != nil {
+			return c.fieldError("uplink.mqtt", err)
+		}
 	}
 	if err := c.Outbox.Validate(); err != nil {
 		return c.fieldError("outbox", err)
@@ -132,27 +126,6 @@ func (c *Config) Validate() error {
 		return c.fieldError("health", err)
 	}
 	return c.validateSensors()
-}
-
-// componentError turns the error of a component's Validate, which names
-// a Go field ("KeepAlive 500ms is outside 1s..18h"), into an Error at the
-// matching key of section, one of keys, or at section when no key
-// matches.
-func (c *Config) componentError(section string, keys []string, err, sentinel error) error {
-	msg := strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
-	path := section
-	word, _, _ := strings.Cut(msg, " ")
-	for _, k := range keys {
-		if strings.EqualFold(k, word) {
-			path = section + "." + k
-			break
-		}
-	}
-	line := c.doc.Line(path)
-	if line == 0 {
-		line = c.doc.Line(section)
-	}
-	return &Error{Line: line, Path: path, Msg: msg, Err: ErrInvalid}
 }
 
 func oneOf(s string, set ...string) bool {

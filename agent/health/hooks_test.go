@@ -187,8 +187,8 @@ func TestMQTTOnPublished(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{})
 	box := openBox(t)
 	m := health.NewMetrics()
-	up, err := mqtt.New(mqtt.Config{Broker: b.URL(), DeviceID: device, BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second,
-		ConnectTimeout: 5 * time.Second, OnPublished: m.Published}, box, func(context.Context, mqtt.Command) {})
+	up, err := mqtt.New(mqtt.Config{DeviceID: device, OnPublished: m.Published,
+		Settings: mqtt.Settings{Broker: b.URL(), BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second, ConnectTimeout: 5 * time.Second}}, box, func(context.Context, mqtt.Command) {})
 	if err != nil {
 		t.Fatal(err)
 	}

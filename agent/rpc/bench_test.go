@@ -197,7 +197,7 @@ func startAgent(b *testing.B, broker *mqtttest.Broker) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	up, err = mqtt.New(mqtt.Config{Broker: broker.URL(), DeviceID: benchDevice}, box, dispatch(d))
+	up, err = mqtt.New(mqtt.Config{Settings: mqtt.Settings{Broker: broker.URL()}, DeviceID: benchDevice}, box, dispatch(d))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 	defer closeOutbox(box, log)
 
 	if eb := cfg.Uplink.MQTT.EmbeddedBroker; eb.Enabled {
-		b, err := broker.Start(broker.Config{Listen: eb.Listen, Logger: log})
+		b, err := broker.Start(broker.Config{Settings: eb, Logger: log})
 		if err != nil {
 			log.Error("agent: embedded broker", "err", err)
 			return exitError

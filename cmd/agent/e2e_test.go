@@ -322,7 +322,7 @@ func freeAddr(t *testing.T) string {
 }
 
 func TestRunPublishesAndStops(t *testing.T) {
-	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
+	b, err := broker.Start(broker.Config{Settings: broker.Settings{Listen: "127.0.0.1:0"}})
 	if err != nil {
 		t.Fatal(err)
 	}

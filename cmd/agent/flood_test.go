@@ -41,7 +41,7 @@ func TestGarbageCommandsOverMQTTAreLoggedOnceAMinute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := mqtt.New(mqtt.Config{Broker: b.URL(), DeviceID: id, Logger: log, BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second},
+	up, err := mqtt.New(mqtt.Config{Settings: mqtt.Settings{Broker: b.URL(), BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second}, DeviceID: id, Logger: log},
 		box, dispatchMQTT(d))
 	if err != nil {
 		t.Fatal(err)

@@ -83,7 +83,7 @@ func TestFleetReturnAfterOutageWithDefaults(t *testing.T) {
 // raises BackoffMax to it: a configuration of an older version that set
 // only BackoffMin stays valid.
 func TestBackoffMaxFollowsALongBackoffMin(t *testing.T) {
-	c := Config{Broker: "mqtt://broker:1883", DeviceID: "gw", BackoffMin: time.Minute}
+	c := Config{Settings: Settings{Broker: "mqtt://broker:1883", BackoffMin: time.Minute}, DeviceID: "gw"}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("Validate(BackoffMin 1m) = %v; want nil", err)
 	}

@@ -41,7 +41,7 @@ func BenchmarkDrain(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			up, err := mqtt.New(mqtt.Config{Broker: broker.URL(), DeviceID: device, Window: benchWindow}, box, nil)
+			up, err := mqtt.New(mqtt.Config{Settings: mqtt.Settings{Broker: broker.URL(), Window: benchWindow}, DeviceID: device}, box, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -96,7 +96,7 @@ func BenchmarkLatency(b *testing.B) {
 			broker := mqtttest.Start(b, mqtttest.Options{})
 			store, _ := outboxtest.Open(b, outbox.Config{})
 			box := &timedOutbox{Store: store, appended: map[string]time.Time{}, ids: map[outbox.ID]string{}}
-			up, err := mqtt.New(mqtt.Config{Broker: broker.URL(), DeviceID: device, Window: benchWindow}, box, nil)
+			up, err := mqtt.New(mqtt.Config{Settings: mqtt.Settings{Broker: broker.URL(), Window: benchWindow}, DeviceID: device}, box, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

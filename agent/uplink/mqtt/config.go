@@ -10,26 +10,19 @@ import (
 
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/internal/backoff"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 // Config configures an Uplink. Zero values mean the defaults of
 // DefaultConfig.
 type Config struct {
-	// Broker is the broker's URL: mqtt://host:1883 (or tcp://) for plain
-	// TCP, mqtts://host:8883 (or tls://, ssl://) for TLS. Required.
-	Broker string
+	// Settings are the broker, how the uplink connects to it and
+	// authenticates, and its pace: the keys of the configuration file's
+	// uplink.mqtt section.
+	Settings
 	// DeviceID is this gateway's id: the client id and the {deviceId} of
 	// the topics. Required.
 	DeviceID string
-	// KeepAlive is the MQTT keepalive. Default 30 s.
-	KeepAlive time.Duration
-	// SessionExpiry is how long the broker keeps the session (and the
-	// QoS 1 commands sent to it) while the gateway is offline. Default 24 h.
-	SessionExpiry time.Duration
-	// CAFile, CertFile and KeyFile are PEM files: the CA bundle the broker's
-	// certificate must chain to (default: the system's), and the client
-	// certificate and key. TLS is 1.2 or later.
-	CAFile, CertFile, KeyFile string
 	// Certificates, when set, gives the TLS client certificate of every
 	// connection, through tls.Config.GetClientCertificate, instead of
 	// CertFile and KeyFile (which must then be empty): a rotation swaps the
@@ -40,11 +33,6 @@ type Config struct {
 	// (CONNACK accepted) with the leaf certificate that connection presented,
 	// nil when it presented none. It must not block.
 	OnConnect func(leaf *x509.Certificate)
-	// Username and Password authenticate, when set.
-	Username, Password string
-	// Window is how many publishes may await their PUBACK at once.
-	// Default 64.
-	Window int
 	// MaxCommandBytes is the largest command the agent takes (the RPC
 	// dispatcher's limit). The uplink asks the broker, with the MQTT v5
 	// Maximum Packet Size, never to send it a packet larger than a
@@ -52,16 +40,6 @@ type Config struct {
 	// broker drops a larger command instead. Default 64 KiB; at most
 	// 64 MiB.
 	MaxCommandBytes int
-	// BackoffMin and BackoffMax bound the wait between connection
-	// attempts, drawn from [0, d] ("full jitter"), d doubling from
-	// BackoffMin up to BackoffMax. BackoffMax is the longest the uplink
-	// takes to try again once the broker is back; the gateways of a fleet
-	// that lost it together come back spread over it. Defaults 1 s and
-	// 15 s (BackoffMin when longer): see README, "Reconnecting after an
-	// outage".
-	BackoffMin, BackoffMax time.Duration
-	// ConnectTimeout bounds one connection attempt. Default 10 s.
-	ConnectTimeout time.Duration
 	// Logger receives the uplink's log lines. Those whose pace the broker
 	// sets (a connection made, lost or refused, a publish refused) are
 	// limited to one a minute per kind, the next saying how many it
@@ -77,6 +55,50 @@ type Config struct {
 	OnPublished func(lane outbox.Lane, latency time.Duration)
 }
 
+// Settings are the keys of the uplink.mqtt section of the agent's
+// configuration file (but for embeddedBroker, the broker package's). Zero
+// values are keys left out, which SetDefaults fills in; the limit tags are
+// the configuration's limits.
+type Settings struct {
+	// Broker is the broker's URL: mqtt://host:1883 (or tcp://) for plain
+	// TCP, mqtts://host:8883 (or tls://, ssl://) for TLS. Required.
+	Broker string `yaml:"broker"`
+	// KeepAlive is the MQTT keepalive. Default 30s; 1s to 18h.
+	KeepAlive time.Duration `yaml:"keepAlive" limit:"1s..18h"`
+	// SessionExpiry is how long the broker keeps the session (and the
+	// QoS 1 commands sent to it) while the gateway is offline. Default
+	// 24h; 1s to 136 years (1191360h).
+	SessionExpiry time.Duration `yaml:"sessionExpiry" limit:"1s..1191360h"`
+	// CAFile is the PEM CA bundle the broker's certificate must chain to;
+	// default: the system's. TLS is 1.2 or later.
+	CAFile string `yaml:"caFile"`
+	// CertFile and KeyFile are the PEM client certificate and key; they go
+	// together.
+	CertFile string `yaml:"certFile"`
+	// KeyFile: see CertFile.
+	KeyFile string `yaml:"keyFile"`
+	// Username authenticates, when set.
+	Username string `yaml:"username"`
+	// Password authenticates, when set.
+	Password string `yaml:"password"`
+	// Window is how many publishes may await their PUBACK at once.
+	// Default 64; 1 to 65535.
+	Window int `yaml:"window" limit:"1..65535"`
+	// BackoffMin and BackoffMax bound the wait between connection
+	// attempts, drawn from [0, d] ("full jitter"), d doubling from
+	// BackoffMin up to BackoffMax. BackoffMax is the longest the uplink
+	// takes to try again once the broker is back; the gateways of a fleet
+	// that lost it together come back spread over it. Defaults 1s and
+	// 15s (BackoffMin when longer): see README, "Reconnecting after an
+	// outage". At least 1ms, and BackoffMin at most BackoffMax.
+	BackoffMin time.Duration `yaml:"backoffMin" limit:"1ms.."`
+	// BackoffMax: see BackoffMin.
+	BackoffMax time.Duration `yaml:"backoffMax" limit:"1ms.."`
+	// ConnectTimeout bounds one connection attempt, and how long stopping
+	// waits for the publishes in flight. Default 10s; 1s to 5m.
+	ConnectTimeout time.Duration `yaml:"connectTimeout" limit:"1s..5m"`
+}
+
 // DefaultMaxCommandBytes is the default Config.MaxCommandBytes, the RPC
 // dispatcher's default limit; maxCommandBytes is the largest.
 const (
@@ -86,43 +108,29 @@ const (
 
 // DefaultConfig returns the defaults (Broker and DeviceID are empty).
 func DefaultConfig() Config {
-	return Config{
-		KeepAlive:       30 * time.Second,
-		SessionExpiry:   24 * time.Hour,
-		Window:          64,
-		MaxCommandBytes: DefaultMaxCommandBytes,
-		BackoffMin:      time.Second,
-		BackoffMax:      backoff.UplinkMax,
-		ConnectTimeout:  10 * time.Second,
-		Logger:          slog.New(slog.DiscardHandler),
-	}
+	c := Config{MaxCommandBytes: DefaultMaxCommandBytes, Logger: slog.New(slog.DiscardHandler)}
+	c.Settings.SetDefaults()
+	return c
+}
+
+// SetDefaults fills in the keys left out of s, but for Broker, which has
+// none: BackoffMax's default is BackoffMin when that is longer.
+func (s *Settings) SetDefaults() {
+	confkeys.SetDefault(&s.KeepAlive, 30*time.Second)
+	confkeys.SetDefault(&s.SessionExpiry, 24*time.Hour)
+	confkeys.SetDefault(&s.Window, 64)
+	confkeys.SetDefault(&s.BackoffMin, time.Second)
+	confkeys.SetDefault(&s.BackoffMax, max(backoff.UplinkMax, s.BackoffMin))
+	confkeys.SetDefault(&s.ConnectTimeout, 10*time.Second)
 }
 
 func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	if c.KeepAlive == 0 {
-		c.KeepAlive = d.KeepAlive
-	}
-	if c.SessionExpiry == 0 {
-		c.SessionExpiry = d.SessionExpiry
-	}
-	if c.Window == 0 {
-		c.Window = d.Window
-	}
+	c.Settings.SetDefaults()
 	if c.MaxCommandBytes == 0 {
-		c.MaxCommandBytes = d.MaxCommandBytes
-	}
-	if c.BackoffMin == 0 {
-		c.BackoffMin = d.BackoffMin
-	}
-	if c.BackoffMax == 0 {
-		c.BackoffMax = max(d.BackoffMax, c.BackoffMin)
-	}
-	if c.ConnectTimeout == 0 {
-		c.ConnectTimeout = d.ConnectTimeout
+		c.MaxCommandBytes = DefaultMaxCommandBytes
 	}
 	if c.Logger == nil {
-		c.Logger = d.Logger
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }
@@ -130,40 +138,62 @@ func (c Config) withDefaults() Config {
 // ErrInvalidConfig is what Validate returns, wrapped with the field.
 var ErrInvalidConfig = errors.New("invalid mqtt uplink config")
 
-// Validate reports the first field (after defaults) that is wrong, naming
-// it and the limit.
-func (c Config) Validate() error {
-	c = c.withDefaults()
-	u, err := url.Parse(c.Broker)
+// Validate reports the first key of s (defaults filled in) that is
+// wrong, as a *confkeys.FieldError at the key's path ("broker") wrapping
+// ErrInvalidConfig. Its message names the field and the limit, as Go
+// callers set it.
+func (s Settings) Validate() error {
+	u, err := url.Parse(s.Broker)
 	var known bool
 	if err == nil {
 		_, known = SchemeTLS(u.Scheme)
 	}
 	switch {
-	case c.Broker == "":
-		return fmt.Errorf("%w: Broker is required", ErrInvalidConfig)
+	case s.Broker == "":
+		return fieldErr("broker", "Broker is required")
 	case err != nil:
-		return fmt.Errorf("%w: Broker %q: %w", ErrInvalidConfig, c.Broker, err)
+		return fieldErr("broker", "Broker %q: %v", s.Broker, err)
 	case !known:
-		return fmt.Errorf("%w: Broker %q: scheme must be %s", ErrInvalidConfig, c.Broker, Schemes)
+		return fieldErr("broker", "Broker %q: scheme must be %s", s.Broker, Schemes)
 	case u.Host == "":
-		return fmt.Errorf("%w: Broker %q has no host", ErrInvalidConfig, c.Broker)
-	case c.DeviceID == "":
-		return fmt.Errorf("%w: DeviceID is required", ErrInvalidConfig)
-	case c.KeepAlive < time.Second || c.KeepAlive > 18*time.Hour:
-		return fmt.Errorf("%w: KeepAlive %v is outside 1s..18h", ErrInvalidConfig, c.KeepAlive)
-	case c.SessionExpiry < 0 || c.SessionExpiry > 136*365*24*time.Hour:
-		return fmt.Errorf("%w: SessionExpiry %v is negative or too long", ErrInvalidConfig, c.SessionExpiry)
-	case c.Window < 1 || c.Window > 65535:
-		return fmt.Errorf("%w: Window %d is outside 1..65535", ErrInvalidConfig, c.Window)
-	case c.MaxCommandBytes < 1 || c.MaxCommandBytes > maxCommandBytes:
-		return fmt.Errorf("%w: MaxCommandBytes %d is outside 1..%d", ErrInvalidConfig, c.MaxCommandBytes, maxCommandBytes)
-	case c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin:
-		return fmt.Errorf("%w: BackoffMin %v and BackoffMax %v must be positive and in order", ErrInvalidConfig, c.BackoffMin, c.BackoffMax)
-	case c.Certificates != nil && (c.CertFile != "" || c.KeyFile != ""):
-		return fmt.Errorf("%w: Certificates excludes CertFile and KeyFile: the client certificate comes from one or the other", ErrInvalidConfig)
-	case (c.CertFile == "") != (c.KeyFile == ""):
-		return fmt.Errorf("%w: CertFile and KeyFile go together", ErrInvalidConfig)
+		return fieldErr("broker", "Broker %q has no host", s.Broker)
+	case s.KeepAlive < time.Second || s.KeepAlive > 18*time.Hour:
+		return fieldErr("keepAlive", "KeepAlive %v is outside 1s..18h", s.KeepAlive)
+	case s.SessionExpiry < 0 || s.SessionExpiry > 136*365*24*time.Hour:
+		return fieldErr("sessionExpiry", "SessionExpiry %v is negative or too long", s.SessionExpiry)
+	case s.Window < 1 || s.Window > 65535:
+		return fieldErr("window", "Window %d is outside 1..65535", s.Window)
+	case s.BackoffMin <= 0 || s.BackoffMax < s.BackoffMin:
+		return fieldErr("backoffMin", "BackoffMin %v and BackoffMax %v must be positive and in order", s.BackoffMin, s.BackoffMax)
+	case (s.CertFile == "") != (s.KeyFile == ""):
+		return fieldErr("certFile", "CertFile and KeyFile go together")
 	}
 	return nil
+}
+
+// Validate reports the first field (after defaults) that is wrong, naming
+// it and the limit: Certificates beside CertFile or KeyFile, the
+// Settings' (Settings.Validate's *confkeys.FieldError), DeviceID or
+// MaxCommandBytes.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if c.Certificates != nil && (c.CertFile != "" || c.KeyFile != "") {
+		return fmt.Errorf("%w: Certificates excludes CertFile and KeyFile: the client certificate comes from one or the other", ErrInvalidConfig)
+	}
+	if err := c.Settings.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case c.DeviceID == "":
+		return fmt.Errorf("%w: DeviceID is required", ErrInvalidConfig)
+	case c.MaxCommandBytes < 1 || c.MaxCommandBytes > maxCommandBytes:
+		return fmt.Errorf("%w: MaxCommandBytes %d is outside 1..%d", ErrInvalidConfig, c.MaxCommandBytes, maxCommandBytes)
+	}
+	return nil
+}
+
+// fieldErr returns the *confkeys.FieldError of the key at path, wrapping
+// ErrInvalidConfig, its message formatted.
+func fieldErr(path, format string, args ...any) error {
+	return &confkeys.FieldError{Path: path, Msg: fmt.Sprintf(format, args...), Err: ErrInvalidConfig}
 }

@@ -16,6 +16,9 @@
 // acked in the outbox only after its PUBACK, released for a retry when the
 // connection goes, and quarantined when the broker refuses it for good.
 //
+// [Settings], in [Config], are the keys of the agent's configuration
+// file's uplink.mqtt section, with their defaults and checks.
+//
 // # Command size
 //
 // Its CONNECT asks for a Maximum Packet Size: the PUBLISH of a command of

@@ -41,7 +41,7 @@ func uplinkChild(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	up, err := mqtt.New(mqtt.Config{Broker: broker, DeviceID: device}, box, nil)
+	up, err := mqtt.New(mqtt.Config{Settings: mqtt.Settings{Broker: broker}, DeviceID: device}, box, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

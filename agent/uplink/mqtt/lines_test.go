@@ -129,8 +129,8 @@ func TestRefusedConnectionsAreLoggedOnceAMinute(t *testing.T) {
 
 	var logs syncbuf.Buffer
 	box, _ := outboxtest.Open(t, outbox.Config{})
-	up, err := mqtt.New(mqtt.Config{Broker: "mqtt://" + ln.Addr().String(), DeviceID: device, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-		BackoffMin: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond}, box, nil)
+	up, err := mqtt.New(mqtt.Config{DeviceID: device, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Settings: mqtt.Settings{Broker: "mqtt://" + ln.Addr().String(), BackoffMin: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond}}, box, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ import (
 func TestOversizedCommandIsNeverSent(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{})
 	rl := startRelay(t, b.Addr(), false)
-	r := startUplink(t, b, t.TempDir(), mqtt.Config{Broker: "mqtt://" + rl.addr()})
+	r := startUplink(t, b, t.TempDir(), mqtt.Config{Settings: mqtt.Settings{Broker: "mqtt://" + rl.addr()}})
 	b.Subscribe(t, topics.Status, 1).WaitFor(t, 1, 10*time.Second) // online: subscribed
 
 	const size = 10 << 20
@@ -90,7 +90,7 @@ func TestCommandTooLargeIsCutWhenTheBrokerIgnoresTheLimit(t *testing.T) {
 	pub := mqtttest.LookClient(t, "mosquitto_pub")
 	b := mqtttest.Start(t, mqtttest.Options{})
 	rl := startRelay(t, b.Addr(), true)
-	r := startUplink(t, b, t.TempDir(), mqtt.Config{Broker: "mqtt://" + rl.addr()})
+	r := startUplink(t, b, t.TempDir(), mqtt.Config{Settings: mqtt.Settings{Broker: "mqtt://" + rl.addr()}})
 	b.Subscribe(t, topics.Status, 1).WaitFor(t, 1, 10*time.Second) // online: subscribed
 
 	// mosquitto_pub, another process, publishes it: the heap measured

@@ -174,7 +174,7 @@ func TestReconnectRollsBackToTheOldCertificate(t *testing.T) {
 	// A backoff from 1 s up to 2 min: attempts up to 1, 2, 4, 8 s ... apart
 	// (full jitter), unless Reconnect hurries them to at most 1 s apart.
 	r := startUplink(t, b, t.TempDir(), mqtt.Config{Certificates: src, OnConnect: conns.onConnect,
-		BackoffMin: time.Second, BackoffMax: 2 * time.Minute})
+		Settings: mqtt.Settings{BackoffMin: time.Second, BackoffMax: 2 * time.Minute}})
 	n := conns.waitFor(t, 0, serialA, 20*time.Second)
 	b.Revoke(t, serialB) // mosquitto restarts
 	n = conns.waitFor(t, n, serialA, 30*time.Second)
@@ -240,7 +240,7 @@ func TestReconnectEndsTheBackoffWait(t *testing.T) {
 	conns := newConnections()
 	failed := make(chan struct{}, 1)
 	r := startUplink(t, b, t.TempDir(), mqtt.Config{Certificates: src, OnConnect: conns.onConnect,
-		BackoffMin: time.Hour, BackoffMax: time.Hour, Logger: slog.New(attemptLog{failed})})
+		Settings: mqtt.Settings{BackoffMin: time.Hour, BackoffMax: time.Hour}, Logger: slog.New(attemptLog{failed})})
 	select {
 	case <-failed: // the uplink now waits up to an hour (under 10 s 3 times in 1,000)
 	case <-time.After(20 * time.Second):

@@ -28,7 +28,7 @@ func TestStatusRuleThroughALifetime(t *testing.T) {
 		}
 	}
 
-	r := startUplink(t, b, dir, mqtt.Config{Broker: "mqtt://" + rl.addr()})
+	r := startUplink(t, b, dir, mqtt.Config{Settings: mqtt.Settings{Broker: "mqtt://" + rl.addr()}})
 	events := statustest.Await(t, sub, wait, "online", is(contracts.DeviceOnline, status.ReasonConnected, 0))
 	first := statustest.Check(t, events, statustest.Want{Status: contracts.DeviceOnline, Reason: status.ReasonConnected}, 1).Payload.Connection
 
@@ -46,7 +46,7 @@ func TestStatusRuleThroughALifetime(t *testing.T) {
 	events = statustest.Await(t, sub, wait, "stopped", is(contracts.DeviceOffline, status.ReasonStopped, first))
 	statustest.Check(t, events, statustest.Want{Status: contracts.DeviceOffline, Reason: status.ReasonStopped, Connection: second}, 3)
 
-	r = startUplink(t, b, dir, mqtt.Config{Broker: "mqtt://" + rl.addr()})
+	r = startUplink(t, b, dir, mqtt.Config{Settings: mqtt.Settings{Broker: "mqtt://" + rl.addr()}})
 	events = statustest.Await(t, sub, wait, "online after a restart", is(contracts.DeviceOnline, status.ReasonConnected, second))
 	third := statustest.Check(t, events, statustest.Want{Status: contracts.DeviceOnline, Reason: status.ReasonConnected}, 4).Payload.Connection
 	r.stop()

@@ -198,7 +198,7 @@ func TestSurvivesBrokerRestarts(t *testing.T) {
 	}
 	sub := b.Subscribe(t, "iot/v1/devices/"+device+"/+", 1)
 	const n, window = 10000, 64
-	r := startUplink(t, b, t.TempDir(), mqtt.Config{Window: window})
+	r := startUplink(t, b, t.TempDir(), mqtt.Config{Settings: mqtt.Settings{Window: window}})
 	recs := records(n)
 	for i := range recs {
 		if err := r.box.Append(context.Background(), recs[i]); err != nil {
@@ -351,11 +351,11 @@ func TestPublishesThroughEmbeddedBrokerToo(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	valid := mqtt.Config{Broker: "mqtt://127.0.0.1:1883", DeviceID: "gw-1"}
+	valid := mqtt.Config{Settings: mqtt.Settings{Broker: "mqtt://127.0.0.1:1883"}, DeviceID: "gw-1"}
 	if err := valid.Validate(); err != nil {
 		t.Fatalf("Validate(%+v) = %v", valid, err)
 	}
-	withSource := mqtt.Config{Broker: "mqtts://127.0.0.1:8883", DeviceID: "gw-1", CAFile: "ca.pem", Certificates: &swapSource{}}
+	withSource := mqtt.Config{Settings: mqtt.Settings{Broker: "mqtts://127.0.0.1:8883", CAFile: "ca.pem"}, DeviceID: "gw-1", Certificates: &swapSource{}}
 	if err := withSource.Validate(); err != nil {
 		t.Fatalf("Validate(%+v) = %v", withSource, err)
 	}

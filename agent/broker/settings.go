@@ -1,0 +1,49 @@
+package broker
+
+import (
+	"net"
+	"strconv"
+
+	"github.com/iot-hub/agent/internal/confkeys"
+)
+
+// Settings are the keys of the embedded broker in the agent's
+// configuration file (uplink.mqtt.embeddedBroker): the MQTT broker the
+// agent can run itself, for a single gateway without a broker of its own
+// (a demo, a lab bench, a site whose local consumers subscribe on the
+// gateway). It accepts every client without authentication: keep it on a
+// loopback or trusted address. Zero values are keys left out, which
+// SetDefaults fills in.
+type Settings struct {
+	// Enabled starts the broker: the agent calls Start only when it is
+	// set, which Start does not read. Default false.
+	Enabled bool `yaml:"enabled"`
+	// Listen is the TCP address it listens on; port 0 picks a free port
+	// (see Broker.Addr). Default [DefaultListen].
+	Listen string `yaml:"listen"`
+}
+
+// DefaultListen is the default Settings.Listen: loopback only.
+const DefaultListen = "127.0.0.1:1883"
+
+// SetDefaults fills in the keys left out of s.
+func (s *Settings) SetDefaults() {
+	confkeys.SetDefault(&s.Listen, DefaultListen)
+}
+
+// Validate reports a Listen (defaults filled in) that is not host:port,
+// when s is Enabled, as a *confkeys.FieldError at listen wrapping
+// confkeys.ErrInvalid. A disabled broker's keys are not checked.
+func (s Settings) Validate() error {
+	if !s.Enabled {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(s.Listen)
+	if err != nil {
+		return confkeys.Invalid("listen", "%q is not host:port", s.Listen)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return confkeys.Invalid("listen", "%q: port %q is not 0..65535", s.Listen, port)
+	}
+	return nil
+}
