@@ -11,6 +11,7 @@ import (
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/sensors/drivers"
+	"github.com/iot-hub/agent/agent/uplink/kafka"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/internal/confkeys"
 )
@@ -91,8 +92,11 @@ func (l Log) SlogLevel() slog.Level {
 type Uplink struct {
 	// MQTT configures the MQTT v5 uplink.
 	MQTT MQTT `yaml:"mqtt"`
-	// Kafka configures the Kafka uplink.
-	Kafka Kafka `yaml:"kafka,omitempty"`
+	// Kafka configures the Kafka uplink: its keys are kafka.Settings',
+	// which take their defaults only when it is chosen (brokers set).
+	// IOT_HUB_KAFKA_PASSWORD overrides its SASL password, which keeps it
+	// out of the file; MaskedYAML prints the password as "***".
+	Kafka kafka.Settings `yaml:"kafka,omitempty"`
 }
 
 // MQTT configures the MQTT v5 uplink: the keys of mqtt.Settings, and
@@ -140,7 +144,7 @@ func (c *Config) OutboxConfig(log *slog.Logger) outbox.Config {
 	return outbox.Config{Settings: c.Outbox, Logger: log}
 }
 
-// RPCConfig maps the configuration onto the RPC dispatcher's.
+// RPCConfig returns the RPC dispatcher's configuration, logging to log.
 func (c *Config) RPCConfig(log *slog.Logger) rpc.Config {
 	return rpc.Config{DeviceID: c.DeviceID, Settings: c.RPC, Logger: log}
 }
@@ -156,7 +160,9 @@ func (c *Config) HealthConfig(log *slog.Logger) health.Config {
 // 0 is a value of that key, whose default is then 0 too (or whose field
 // is a pointer, nil when left out).
 func (c *Config) applyDefaults() {
-	c.applyKafkaDefaults()
+	if c.UsesKafka() {
+		c.Uplink.Kafka.SetDefaults()
+	}
 	if c.StateDir == "" {
 		c.StateDir = DefaultStateDir
 	}

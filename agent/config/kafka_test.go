@@ -26,7 +26,7 @@ uplink:
 	}
 	k := c.Uplink.Kafka
 	if !c.UsesKafka() || len(k.Brokers) != 2 || !k.TLS || k.SASL.Password != "from-env" ||
-		k.Topics != (config.KafkaTopics{Commands: "device.commands", Responses: "device.responses", Events: "device.events", Telemetry: "device.telemetry", Certificates: "certificate.events", Users: "user.events", Integrations: "integration.events", DLQ: "dlq"}) || k.Compression != "gzip" || k.ConnectTimeout != 10*time.Second {
+		k.Topics != (kafka.TopicNames{Commands: "device.commands", Responses: "device.responses", Events: "device.events", Telemetry: "device.telemetry", Certificates: "certificate.events", Users: "user.events", Integrations: "integration.events", DLQ: "dlq"}) || k.Compression != "gzip" || k.ConnectTimeout != 10*time.Second {
 		t.Errorf("uplink.kafka = %+v", k)
 	}
 	out, err := c.MaskedYAML()
@@ -138,8 +138,8 @@ func TestKafkaCommandsKeys(t *testing.T) {
 		yaml              string
 		partitioner, mode string
 	}{
-		{"", config.PartitionerMurmur2, config.CommandsOwn},
-		{"partitioner: legacy, commandsPartitions: all", config.PartitionerLegacy, config.CommandsAll},
+		{"", string(kafka.PartitionerMurmur2), string(kafka.CommandsOwn)},
+		{"partitioner: legacy, commandsPartitions: all", string(kafka.PartitionerLegacy), string(kafka.CommandsAll)},
 	} {
 		c, err := config.Parse([]byte("deviceId: gw-7\nuplink: {kafka: {brokers: [\"k:9092\"], "+tc.yaml+"}}\n"), nil)
 		if err != nil {

@@ -101,7 +101,7 @@ func (c *Config) Validate() error {
 		return bad("uplink.mqtt.broker", "required (or enable uplink.mqtt.embeddedBroker, or set uplink.kafka.brokers)")
 	}
 	if c.UsesKafka() {
-		if err := c.validateKafka(bad); err != nil {
+		if err := c.validateKafka(); err != nil {
 			return err
 		}
 	}

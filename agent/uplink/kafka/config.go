@@ -73,13 +73,17 @@ type Config struct {
 	OnOtherDevice func()
 }
 
-// SASL is the authentication of the connections.
+// SASL is the authentication of the connections; its yaml tags are the
+// keys of uplink.kafka.sasl in the agent's configuration file.
 type SASL struct {
 	// Mechanism is "" (none), "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512".
-	Mechanism string
+	Mechanism string `yaml:"mechanism,omitempty"`
 	// User and Password are the credentials; User is required with a
-	// Mechanism. The password is never logged.
-	User, Password string
+	// Mechanism, and so is Password in the configuration file. The
+	// password is never logged.
+	User string `yaml:"username,omitempty"`
+	// Password: see User.
+	Password string `yaml:"password,omitempty"`
 }
 
 // SASL mechanisms.

@@ -60,6 +60,10 @@
 // a connection of its own before the rotation makes it current; the
 // uplink's clients present it when they next connect.
 //
+// [Settings] are the keys of the agent's configuration file's
+// uplink.kafka section, with their defaults and checks; they name the
+// TLS files, which [Settings.Config] reads into a Config.
+//
 // # Caveats
 //
 //   - Delivery is at-least-once: a record Kafka may have written without
