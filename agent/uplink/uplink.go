@@ -3,10 +3,14 @@
 // their connection, which getDeviceState and /healthz report, and the
 // [Command] each hands the RPC dispatcher for a message received on a
 // commands topic (each uplink's own Command embeds it, with what its
-// transport adds).
+// transport adds); and the [Settler] role both take of the outbox.
 package uplink
 
-import "time"
+import (
+	"time"
+
+	"github.com/iot-hub/agent/agent/outbox"
+)
 
 // State is an uplink's connection.
 type State struct {
@@ -22,4 +26,14 @@ type State struct {
 	Broker string
 	// Reconnects counts the connections made after the first.
 	Reconnects int
+}
+
+// Settler takes the outcome of the records an uplink took from the
+// outbox (*outbox.Store): sent and acknowledged by the brokers (Ack), not
+// sent, to be handed out again (Release), or refused for good
+// (Quarantine).
+type Settler interface {
+	Ack(ids ...outbox.ID)
+	Release(ids ...outbox.ID)
+	Quarantine(id outbox.ID, reason string) error
 }

@@ -20,17 +20,15 @@ import (
 	"github.com/iot-hub/agent/internal/lograte"
 )
 
-// Outbox is what the uplink needs of the outbox: records to produce, a
-// way to queue its own status events, and cursors that keep the offset
-// of the commands read.
+// Outbox is what the uplink needs of the outbox, by role: records to
+// produce (TryNextBatch) and their outcome (uplink.Settler), a way to
+// queue its own status events (Append), and cursors (status.Store) that
+// keep the connection number and the offset of the commands read.
 type Outbox interface {
-	Append(ctx context.Context, recs ...outbox.Record) error
 	TryNextBatch(b *outbox.Batch, max int, wake chan struct{}) error
-	Ack(ids ...outbox.ID)
-	Release(ids ...outbox.ID)
-	Quarantine(id outbox.ID, reason string) error
-	PutCursor(ctx context.Context, name string, value []byte) error
-	Cursor(name string) (value []byte, ok bool, err error)
+	uplink.Settler
+	Append(ctx context.Context, recs ...outbox.Record) error
+	status.Store
 }
 
 var _ Outbox = (*outbox.Store)(nil)

@@ -24,15 +24,14 @@ import (
 	"github.com/iot-hub/agent/internal/tlsfiles"
 )
 
-// Outbox is what the uplink needs of the outbox: records to publish, a
-// way to queue its own status messages, and the cursor that keeps the
-// connection number.
+// Outbox is what the uplink needs of the outbox, by role: records to
+// publish (TryNext) and their outcome (uplink.Settler), a way to queue its
+// own status messages (Append), and the cursor (status.Store) that keeps
+// the connection number.
 type Outbox interface {
-	Append(ctx context.Context, recs ...outbox.Record) error
 	TryNext(max int, wake chan struct{}) ([]outbox.Entry, error)
-	Ack(ids ...outbox.ID)
-	Release(ids ...outbox.ID)
-	Quarantine(id outbox.ID, reason string) error
+	uplink.Settler
+	Append(ctx context.Context, recs ...outbox.Record) error
 	status.Store
 }
 
