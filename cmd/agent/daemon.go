@@ -48,101 +48,136 @@ var rpcTestHook func(rpc.Deps) rpc.Deps
 // exits at once (the outbox is safe against that).
 func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 	log.Info("agent starting", "version", version, "deviceId", cfg.DeviceID, "broker", cfg.Uplink.MQTT.Broker, "stateDir", cfg.StateDir)
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		log.Error("agent: state directory", "err", err)
+	var p parts
+	defer p.close()
+	if err := p.open(cfg, log); err != nil {
+		log.Error("agent: "+err.what, "err", err.err)
 		return exitError
+	}
+	return p.serve(cfg, log, sigs)
+}
+
+// parts are what runAgent opens, in the order it opens them, and the
+// closers it runs, in the reverse order, once everything stopped.
+type parts struct {
+	box        *outbox.Store
+	sampler    *sensors.Sampler
+	rot        *rotation
+	dispatcher *rpc.Dispatcher
+	up         *link
+	hs         *health.Server // nil with health off
+	closers    []func()
+}
+
+// openError is a part that could not be opened: what, for the log line
+// "agent: <what>", and why.
+type openError struct {
+	what string
+	err  error
+}
+
+// open opens the parts; each one opened is closed by close, even when a
+// later one fails.
+func (p *parts) open(cfg *config.Config, log *slog.Logger) *openError {
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return &openError{"state directory", err}
 	}
 	box, err := outbox.Open(cfg.OutboxPath(), cfg.OutboxConfig(log))
 	if err != nil {
-		log.Error("agent: open the outbox", "err", err)
-		return exitError
+		return &openError{"open the outbox", err}
 	}
-	defer closeOutbox(box, log)
+	p.box = box
+	p.closers = append(p.closers, func() { closeOutbox(box, log) })
 
 	if eb := cfg.Uplink.MQTT.EmbeddedBroker; eb.Enabled {
 		b, err := broker.Start(broker.Config{Settings: eb, Logger: log})
 		if err != nil {
-			log.Error("agent: embedded broker", "err", err)
-			return exitError
+			return &openError{"embedded broker", err}
 		}
 		log.Info("embedded MQTT broker listening", "addr", b.Addr())
-		// Deferred after the outbox's Close, so it runs before it; and
-		// after the uplink has stopped, so that its offline status
-		// reaches the broker's subscribers.
-		defer func() {
+		// Closed before the outbox; and after the uplink has stopped, so
+		// that its offline status reaches the broker's subscribers.
+		p.closers = append(p.closers, func() {
 			if err := b.Close(); err != nil {
 				log.Warn("agent: embedded broker", "err", err)
 			}
-		}()
+		})
 	}
 
 	set, err := drivers.Open(cfg.Sensors, cfg.StateDir, log)
 	if err != nil {
-		log.Error("agent: sensors", "err", err)
-		return exitError
+		return &openError{"sensors", err}
 	}
-	defer func() { // after the sampler has stopped
+	p.closers = append(p.closers, func() { // after the sampler has stopped
 		if err := set.Close(); err != nil {
 			log.Warn("agent: closing the sensors", "err", err)
 		}
-	}()
-	sampler, err := sensors.NewSampler(sensors.SamplerConfig{DeviceID: cfg.DeviceID, Logger: log, StartJitter: sensorStartJitter}, box, set.Schedules...)
-	if err != nil {
-		log.Error("agent: sensors", "err", err)
-		return exitError
+	})
+	if p.sampler, err = sensors.NewSampler(sensors.SamplerConfig{DeviceID: cfg.DeviceID, Logger: log, StartJitter: sensorStartJitter}, box, set.Schedules...); err != nil {
+		return &openError{"sensors", err}
 	}
-	rot, err := openRotation(cfg, log, box)
-	if err != nil {
-		log.Error("agent: client certificate", "err", err)
-		return exitError
-	}
-	var up *link // the dispatcher reads its state once it runs
-	deps := rpc.Deps{
-		Version: version, StateDir: cfg.StateDir, Started: time.Now(),
-		Uplink:      func() uplink.State { return up.state() },
-		Outbox:      box.Stats,
-		Sensors:     sampler,
-		Certificate: func() *x509.Certificate { return up.certificate() },
-		Renewal:     rot.renewal(),
-		Events:      rot.events(cfg.DeviceID),
-	}
-	if rpcTestHook != nil {
-		deps = rpcTestHook(deps)
+	if p.rot, err = openRotation(cfg, log, box); err != nil {
+		return &openError{"client certificate", err}
 	}
 	var meter *health.Metrics // what the components count for /metrics; nil with health off
 	if cfg.Health.Enabled {
 		meter = health.NewMetrics()
 	}
+	if p.dispatcher, err = p.openDispatcher(cfg, log, meter); err != nil {
+		return &openError{"rpc", err}
+	}
+	if p.up, err = openUplink(cfg, log, box, p.dispatcher, p.rot, meter); err != nil {
+		return &openError{"uplink", err}
+	}
+	if p.hs, err = listenHealth(cfg, log, meter, p.up, box, p.sampler); err != nil {
+		return &openError{"health", err}
+	}
+	return nil
+}
+
+// openDispatcher makes the RPC dispatcher, whose methods read the
+// parts, the uplink once it exists.
+func (p *parts) openDispatcher(cfg *config.Config, log *slog.Logger, meter *health.Metrics) (*rpc.Dispatcher, error) {
+	deps := rpc.Deps{
+		Version: version, StateDir: cfg.StateDir, Started: time.Now(),
+		Uplink:      func() uplink.State { return p.up.state() },
+		Outbox:      p.box.Stats,
+		Sensors:     p.sampler,
+		Certificate: func() *x509.Certificate { return p.up.certificate() },
+		Renewal:     p.rot.renewal(),
+		Events:      p.rot.events(cfg.DeviceID),
+	}
+	if rpcTestHook != nil {
+		deps = rpcTestHook(deps)
+	}
 	rc := cfg.RPCConfig(log)
 	if meter != nil {
 		rc.Observe = meter.RPC
 	}
-	dispatcher, err := rpc.New(rc, box, deps)
-	if err != nil {
-		log.Error("agent: rpc", "err", err)
-		return exitError
-	}
-	up, err = openUplink(cfg, log, box, dispatcher, rot, meter)
-	if err != nil {
-		log.Error("agent: uplink", "err", err)
-		return exitError
-	}
-	hs, err := listenHealth(cfg, log, meter, up, box, sampler)
-	if err != nil {
-		log.Error("agent: health", "err", err)
-		return exitError
-	}
+	return rpc.New(rc, p.box, deps)
+}
 
-	sampling := startTask("the sensors", sampler.Run)
+// close runs the closers, the last opened first.
+func (p *parts) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+}
+
+// serve runs the parts as tasks until SIGTERM or SIGINT on sigs, or
+// until the uplink stops, then stops them, and returns the exit code.
+func (p *parts) serve(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
+	up := p.up
+	sampling := startTask("the sensors", p.sampler.Run)
 	uplinking := startTask("the uplink", up.run)
-	rotating := rot.start()
+	rotating := p.rot.start()
 	var serving *task // nil with health off, or once it failed
-	if hs != nil {
-		serving = startTask("the health endpoint", hs.Run)
-		log.Info("health: listening", "addr", hs.Addr().String())
+	if p.hs != nil {
+		serving = startTask("the health endpoint", p.hs.Run)
+		log.Info("health: listening", "addr", p.hs.Addr().String())
 	}
 
-	notify := newNotifier(log, up, box)
+	notify := newNotifier(log, up, p.box)
 	notify.ready()
 	pings, stopPings := notify.tick()
 	defer stopPings()
@@ -179,7 +214,7 @@ wait:
 	// The commands being run are answered while the uplink still runs, so
 	// their answers and acknowledgements can go out; commands that come
 	// meanwhile are left unacknowledged, for the next run.
-	ok = waitTask("the commands being run", dispatcher.Close).stop(cfg.RPC.Timeout+5*time.Second, sigs, log) && ok
+	ok = waitTask("the commands being run", p.dispatcher.Close).stop(cfg.RPC.Timeout+5*time.Second, sigs, log) && ok
 	// A rotation stops between its steps, each durable: the next run
 	// resumes it.
 	ok = rotating.stop(15*time.Second, sigs, log) && ok
