@@ -64,8 +64,10 @@ func TestParseKafkaErrors(t *testing.T) {
 			`uplink.kafka.topics.telemetry: "device.commands" is also the name of uplink.kafka.topics.commands: each topic needs its own`},
 		{"uplink: {kafka: {brokers: [\"k:9092\"], commandsTopic: old.commands, topics: {commands: new.commands}}}",
 			"uplink.kafka.commandsTopic: set topics.commands only: commandsTopic is its old name"},
+		// The embedded broker sets uplink.mqtt.broker itself: the error names
+		// the key the user wrote.
 		{"uplink: {kafka: {brokers: [\"k:9092\"]}, mqtt: {embeddedBroker: {enabled: true}}}",
-			"uplink.kafka.brokers: set uplink.mqtt.broker or uplink.kafka.brokers, not both"},
+			"uplink.mqtt.embeddedBroker.enabled: the embedded broker is the MQTT uplink's, and uplink.kafka.brokers is set: turn it off, or drop uplink.kafka"},
 		{"uplink: {kafka: {brokers: [\"k:9092\"], partitioner: murmur2_random}}",
 			`uplink.kafka.partitioner: "murmur2_random": want murmur2 or legacy`},
 		{"uplink: {kafka: {brokers: [\"k:9092\"], commandsPartitions: every}}",

@@ -95,6 +95,8 @@ func (c *Config) Validate() error {
 		return bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
 	case !oneOf(c.Log.Format, FormatAuto, FormatText, FormatJSON):
 		return bad("log.format", "%q: want auto, text or json", c.Log.Format)
+	case c.UsesKafka() && m.EmbeddedBroker.Enabled:
+		return bad("uplink.mqtt.embeddedBroker.enabled", "the embedded broker is the MQTT uplink's, and uplink.kafka.brokers is set: turn it off, or drop uplink.kafka")
 	case c.UsesKafka() && m.Broker != "":
 		return bad("uplink.kafka.brokers", "set uplink.mqtt.broker or uplink.kafka.brokers, not both")
 	case !c.UsesKafka() && m.Broker == "":

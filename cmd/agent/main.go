@@ -73,7 +73,8 @@ const usage = `Usage:
   agent version               print the version
 
 IOT_HUB_MQTT_USERNAME and IOT_HUB_MQTT_PASSWORD, when set, override the
-configuration's MQTT username and password (and are call's credentials).
+configuration's MQTT username and password (and are call's credentials);
+IOT_HUB_KAFKA_PASSWORD overrides uplink.kafka.sasl.password.
 
 agent call exits 0 on success, 1 on an error response, 2 on timeout (no
 response) and 3 when it could not ask; "agent call -h" lists its flags.
