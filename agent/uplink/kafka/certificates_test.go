@@ -270,6 +270,10 @@ func TestRenamedCertificatesTopic(t *testing.T) {
 	if got := rcv.all(); got[0].Topic != certs || !slices.Equal(correlationIDs(got, certs), []string{corr}) {
 		t.Errorf("handed %s from %q; want %s from %q", correlationIDs(got, got[0].Topic), got[0].Topic, corr, certs)
 	}
+	// The renamed topic stands for the contracts' certificate.events.
+	if got := rcv.all()[0].Catalogue; got != contracts.TopicCertificateEvents {
+		t.Errorf("handed with Catalogue %q; want %q", got, contracts.TopicCertificateEvents)
+	}
 	if n := cursorOf(t, box, contracts.TopicCertificateEvents, own); n != -1 {
 		t.Errorf("a cursor of %s, at %d; want none: it is not read", contracts.TopicCertificateEvents, n)
 	}

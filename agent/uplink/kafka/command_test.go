@@ -55,6 +55,11 @@ func (a *answerer) handle(_ context.Context, c kafka.Command) {
 	if v, _ := c.Header(contracts.HeaderCorrelationID); string(v) != cmd.CorrelationID {
 		a.t.Errorf("command header correlationId %q; want %q", v, cmd.CorrelationID)
 	}
+	// Whatever the commands topic's name, it stands for the contracts'.
+	if c.Catalogue != contracts.TopicDeviceCommands || c.Reply != contracts.TopicDeviceResponses || c.DeadLetters != contracts.TopicDLQ {
+		a.t.Errorf("command from %q with Catalogue %q, Reply %q, DeadLetters %q; want the contracts' commands, responses and dlq",
+			c.Topic, c.Catalogue, c.Reply, c.DeadLetters)
+	}
 	answer := contracts.NewDeviceResponseRPC(contracts.DeviceOrigin(a.id), &cmd.Envelope,
 		contracts.DeviceResponseRPCPayload{DeviceID: a.id, Method: string(cmd.Payload.Method), Result: []byte(`{"ok":true}`)})
 	b, err := contracts.Encode(answer)

@@ -34,10 +34,8 @@ var metadataEvery = 5 * time.Minute
 
 // source is one topic the consumer reads.
 type source struct {
-	topic string // its configured name
-	// certificates marks the certificates topic, of which only the
-	// device's certificate.issued is delivered.
-	certificates bool
+	topic     string // its configured name
+	catalogue string // the contracts' name: uplink.Command.Catalogue
 	// partitions is the topic's partition count when last read; 0 until
 	// it could be read.
 	partitions int
@@ -66,8 +64,8 @@ type consumer struct {
 func newConsumer(u *Uplink, admin *kgo.Client) *consumer {
 	return &consumer{
 		u: u, admin: admin, log: u.log,
-		commands:     &source{topic: u.cfg.Topics.Commands},
-		certificates: &source{topic: u.cfg.Topics.Certificates, certificates: true},
+		commands:     &source{topic: u.cfg.Topics.Commands, catalogue: contracts.TopicDeviceCommands},
+		certificates: &source{topic: u.cfg.Topics.Certificates, catalogue: contracts.TopicCertificateEvents},
 		w:            newCursorWriter(u.box, u.lines), parts: make(map[topicPartition]*tracker),
 		acked: make(chan struct{}, 1),
 	}
@@ -250,7 +248,9 @@ func (c *consumer) deliver(ctx context.Context, r *kgo.Record) {
 	if t == nil {
 		return // not asked for
 	}
+	src := c.commands
 	if r.Topic == c.certificates.topic {
+		src = c.certificates
 		if !c.issuedForDevice(r) {
 			t.skip(r.Offset)
 			return
@@ -268,7 +268,7 @@ func (c *consumer) deliver(ctx context.Context, r *kgo.Record) {
 	done := t.read(r.Offset)
 	cmd := Command{
 		Command: uplink.Command{
-			Topic: r.Topic, Catalogue: c.u.cfg.Topics.Contract(r.Topic), Payload: r.Value, ReceivedAt: time.Now(),
+			Topic: r.Topic, Catalogue: src.catalogue, Payload: r.Value, ReceivedAt: time.Now(),
 			Reply: contracts.TopicDeviceResponses, DeadLetters: contracts.TopicDLQ,
 			Ack: func() {
 				done()

@@ -98,19 +98,6 @@ func (t Topics) byContract() map[string]string {
 	return m
 }
 
-// Contract returns the contracts' topic that name stands for in t (a
-// field left empty standing for the contracts' name), or "" when name is
-// none of t's topics.
-func (t Topics) Contract(name string) string {
-	t = t.withDefaults()
-	for _, f := range t.fields() {
-		if *f.name == name {
-			return f.contract
-		}
-	}
-	return ""
-}
-
 // CheckTopic reports why name is not a legal Kafka topic name: one of 1
 // to 249 characters of [a-zA-Z0-9._-], and not "." or "..".
 func CheckTopic(name string) error {

@@ -122,27 +122,3 @@ func TestDefaultCompressionIsGzip(t *testing.T) {
 		})
 	}
 }
-
-// TestTopicsContract: Contract maps a configured name back to the
-// contracts' topic, an empty field standing for the contracts' name.
-func TestTopicsContract(t *testing.T) {
-	partly := kafka.Topics{Certificates: "acme.crt"}
-	for _, tc := range []struct {
-		topics kafka.Topics
-		name   string
-		want   string
-	}{
-		{renamed, "acme.cmd", contracts.TopicDeviceCommands},
-		{renamed, "acme.crt", contracts.TopicCertificateEvents},
-		{renamed, contracts.TopicCertificateEvents, ""},
-		{partly, "acme.crt", contracts.TopicCertificateEvents},
-		{partly, contracts.TopicDeviceCommands, contracts.TopicDeviceCommands},
-		{partly, contracts.TopicCertificateEvents, ""},
-		{kafka.Topics{}, contracts.TopicDLQ, contracts.TopicDLQ},
-		{kafka.Topics{}, "other", ""},
-	} {
-		if got := tc.topics.Contract(tc.name); got != tc.want {
-			t.Errorf("%+v.Contract(%q) = %q; want %q", tc.topics, tc.name, got, tc.want)
-		}
-	}
-}
