@@ -181,7 +181,9 @@ func (s *Store) unstage(recs []encoded) {
 	ids := make(map[ID]bool, len(recs))
 	for _, r := range recs {
 		ids[r.id] = true
-		s.landLocked(r.id)
+		for _, v := range s.views {
+			s.landLocked(v, r.id)
+		}
 	}
 	for l := range s.pending {
 		s.pending[l] = slices.DeleteFunc(s.pending[l], func(p stagedRecord) bool { return ids[p.id] })

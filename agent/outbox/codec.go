@@ -11,7 +11,7 @@ import (
 // A stored record is
 //
 //	format byte (1)
-//	flags uvarint: bit 0 is Retain
+//	flags uvarint: bit 0 is Retain; the bits above it are the Route
 //	appendedAt uvarint, Unix milliseconds
 //	expiry uvarint, Unix milliseconds, 0 for none
 //	topic uvarint, an id of the topics bucket
@@ -27,8 +27,12 @@ import (
 
 const recordFormat = 1
 
-// Record flags.
-const flagRetain = 1 << 0
+// Record flags: Retain, then the Route above it (a record stored before
+// routes has the zero Route).
+const (
+	flagRetain = 1 << 0
+	routeShift = 1
+)
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -49,6 +53,7 @@ func encodeRecord(dst []byte, r *Record, topic uint64, at time.Time) []byte {
 	if r.Retain {
 		flags |= flagRetain
 	}
+	flags |= uint64(r.Route) << routeShift
 	dst = binary.AppendUvarint(dst, flags)
 	dst = binary.AppendUvarint(dst, uint64(at.UnixMilli()))
 	var exp uint64
@@ -86,7 +91,9 @@ func decodeRecord(b []byte, a *arena, e *Entry) (topic uint64, err error) {
 	// One copy of the fields, out of bbolt's memory map, which the
 	// record's slices then share.
 	d := decoder{b: a.copy(body[1:])}
-	e.Retain = d.uvarint()&flagRetain != 0
+	flags := d.uvarint()
+	e.Retain = flags&flagRetain != 0
+	e.Route = Route(flags >> routeShift)
 	e.AppendedAt = time.UnixMilli(int64(d.uvarint()))
 	if exp := d.uvarint(); exp != 0 {
 		e.Expiry = time.UnixMilli(int64(exp))
@@ -164,4 +171,18 @@ func decodeTopic(b []byte) (string, error) {
 		return "", errCorrupt
 	}
 	return string(name), nil
+}
+
+// storedRoute reads the Route of a stored record without decoding the
+// rest; a record that does not parse has the zero Route, and fails its
+// checksum when handed out.
+func storedRoute(b []byte) Route {
+	if len(b) < 2 {
+		return 0
+	}
+	flags, n := binary.Uvarint(b[1:])
+	if n <= 0 {
+		return 0
+	}
+	return Route(flags >> routeShift)
 }

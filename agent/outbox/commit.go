@@ -34,7 +34,8 @@ type commitPlan struct {
 	topics      map[uint64]string
 
 	countersDirty bool
-	busy          map[ID]Lane // the records in flight, when eviction may run
+	floors        map[string]ID // the uplinks' floors that rose, to commit
+	busy          map[ID]bool // the records in flight, when eviction may run
 	startLanes    [numLanes]laneState
 	base          counters // the drop counts before
 	qBase         int      // the quarantined count before
@@ -85,6 +86,10 @@ func (s *Store) plan(batch []*appendReq) *commitPlan {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := &commitPlan{batch: batch, inBatch: make(map[ID]bool), results: make([]error, len(batch))}
+	p.floors = s.riseLocked()
+	if s.sweep {
+		s.sweepLocked()
+	}
 	var need int64
 	for _, req := range batch {
 		for _, r := range req.recs {
@@ -117,7 +122,7 @@ func (s *Store) plan(batch []*appendReq) *commitPlan {
 	}
 	p.topics = maps.Clone(s.pendingTopics)
 	p.countersDirty = s.countersDirty
-	if len(batch)+len(p.before)+len(p.after)+len(p.quarantines)+len(p.topics) == 0 && (!p.countersDirty || s.room.short != nil) {
+	if len(batch)+len(p.before)+len(p.after)+len(p.quarantines)+len(p.topics)+len(p.floors) == 0 && (!p.countersDirty || s.room.short != nil) {
 		return nil
 	}
 	s.pendingDeletes, s.pendingQuarantine = carry, carryQ
@@ -126,7 +131,12 @@ func (s *Store) plan(batch []*appendReq) *commitPlan {
 	// Eviction must skip entries in flight; the copy is taken only when
 	// this batch may pass the cap, not on every commit.
 	if s.lanes[0].bytes+s.lanes[1].bytes+need > int64(s.cfg.MaxBytes) {
-		p.busy = maps.Clone(s.inFlight)
+		p.busy = make(map[ID]bool)
+		for _, v := range s.views {
+			for id := range v.inFlight {
+				p.busy[id] = true
+			}
+		}
 	}
 	p.startLanes = s.lanes
 	p.base, p.qBase = s.counters, s.quarantined
@@ -257,6 +267,11 @@ func writeMeta(meta *bolt.Bucket, p *commitPlan) error {
 			return err
 		}
 	}
+	for name, floor := range p.floors {
+		if err := putUint64(meta, floorKey(name), uint64(floor)); err != nil {
+			return err
+		}
+	}
 	if p.st.quarantined == 0 {
 		return nil
 	}
@@ -276,7 +291,9 @@ func (s *Store) apply(p *commitPlan, err error) {
 	for i, req := range p.batch {
 		if err != nil || p.results[i] != nil {
 			for _, r := range req.recs {
-				s.landLocked(r.id)
+				for _, v := range s.views {
+					s.landLocked(v, r.id)
+				}
 			}
 		}
 	}
@@ -312,6 +329,7 @@ func (s *Store) apply(p *commitPlan, err error) {
 		for id := range p.topics {
 			delete(s.pendingTopics, id)
 		}
+		s.committedLocked(p)
 		s.commits++
 	}
 	s.txDeletes, s.txQuarantine = nil, nil

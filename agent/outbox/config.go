@@ -39,6 +39,12 @@ type Config struct {
 	// failed) are limited to one a minute per kind, the next saying how
 	// many it suppressed; Stats counts every drop. Default: discard.
 	Logger *slog.Logger
+	// Uplinks names the uplinks that drain the store, each through its
+	// View, at most 8: records go out on each, as their Route and the
+	// store's Routing say, and are deleted once every uplink that must
+	// carry them has acknowledged them. None is one uplink, which uses
+	// the store's own methods.
+	Uplinks []string
 	// Clock is the time the store reads: of expiries, memos' ages, ages
 	// in Stats, the pace of its log lines and of its probes of a full
 	// disk. Default clock.System. The writer's pacing (group commit,
@@ -170,6 +176,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MemoMaxCount %d is negative", ErrInvalidConfig, c.MemoMaxCount)
 	case c.MemoMaxAge < 0:
 		return fmt.Errorf("%w: MemoMaxAge %v is negative", ErrInvalidConfig, c.MemoMaxAge)
+	}
+	if err := checkUplinks(c.Uplinks); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }

@@ -27,15 +27,23 @@ import (
 // out; one that fails its checksum is quarantined. After a crash or a
 // restart nothing is in flight: entries handed out and not acked are
 // handed out again (at-least-once).
+//
+// With more than one uplink (Config.Uplinks) these are the first's; each
+// uplink takes its records from its [View].
 func (s *Store) Next(ctx context.Context, max int) ([]Entry, error) {
+	return s.next(ctx, s.views[0], max)
+}
+
+func (s *Store) next(ctx context.Context, v *view, max int) ([]Entry, error) {
 	if max <= 0 {
 		return nil, fmt.Errorf("outbox: next: max %d must be positive", max)
 	}
 	for {
 		wake := make(chan struct{})
-		entries, err := s.TryNext(max, wake)
-		if err != nil || len(entries) > 0 {
-			return entries, err
+		var b Batch
+		err := s.tryNextBatch(v, &b, max, wake)
+		if err != nil || len(b.Entries) > 0 {
+			return b.Entries, err
 		}
 		select {
 		case <-wake:
@@ -72,6 +80,10 @@ type Batch struct {
 // everything that shares their memory (Key, Payload, Headers), before it
 // calls TryNextBatch with b again.
 func (s *Store) TryNextBatch(b *Batch, max int, wake chan struct{}) error {
+	return s.tryNextBatch(s.views[0], b, max, wake)
+}
+
+func (s *Store) tryNextBatch(v *view, b *Batch, max int, wake chan struct{}) error {
 	if max <= 0 {
 		return fmt.Errorf("outbox: next: max %d must be positive", max)
 	}
@@ -82,7 +94,7 @@ func (s *Store) TryNextBatch(b *Batch, max int, wake chan struct{}) error {
 		return fmt.Errorf("outbox: next: %w", ErrClosed)
 	}
 	b.mem.reset()
-	if err := s.handOutLocked(b, max); err != nil {
+	if err := s.handOutLocked(v, b, max); err != nil {
 		b.Entries = b.Entries[:0]
 		return fmt.Errorf("outbox: next: %w", err)
 	}
@@ -95,11 +107,23 @@ func (s *Store) TryNextBatch(b *Batch, max int, wake chan struct{}) error {
 // Ack deletes handed-out entries: the broker has them. The deletion is
 // committed with the writer's next transaction; until then a crash hands
 // them out again. IDs not in flight are ignored.
-func (s *Store) Ack(ids ...ID) {
+func (s *Store) Ack(ids ...ID) { s.ack(s.views[0], ids) }
+
+func (s *Store) ack(v *view, ids []ID) {
 	s.mu.Lock()
 	for _, id := range ids {
-		if l, ok := s.landLocked(id); ok {
-			s.pendingDeletes = append(s.pendingDeletes, pendingDelete{id: id, lane: l})
+		f, ok := s.landLocked(v, id)
+		switch {
+		case !ok:
+		case f.dup:
+			s.duplicates++
+		case s.routeOf(f.route) != 0 || len(s.views) == 1:
+			s.leaveLocked(id, f.lane, false)
+		default:
+			s.settleLocked(v, id, f.lane)
+		}
+		if ok {
+			v.acks++
 		}
 	}
 	s.mu.Unlock()
@@ -109,13 +133,15 @@ func (s *Store) Ack(ids ...ID) {
 // Release returns handed-out entries for a retry: Next hands them out
 // again, before newer entries of their lane. IDs not in flight are
 // ignored.
-func (s *Store) Release(ids ...ID) {
+func (s *Store) Release(ids ...ID) { s.release(s.views[0], ids) }
+
+func (s *Store) release(v *view, ids []ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, id := range ids {
-		if l, ok := s.landLocked(id); ok {
-			i, _ := slices.BinarySearch(s.released[l], id)
-			s.released[l] = slices.Insert(s.released[l], i, id)
+		if f, ok := s.landLocked(v, id); ok && !f.dup {
+			i, _ := slices.BinarySearch(v.released[f.lane], id)
+			v.released[f.lane] = slices.Insert(v.released[f.lane], i, id)
 		}
 	}
 	s.notifyLocked()
@@ -124,11 +150,13 @@ func (s *Store) Release(ids ...ID) {
 // Quarantine moves a handed-out entry aside for good, with the reason (the
 // broker refused it permanently, say as too large), instead of retrying it
 // forever. It is counted in Stats.Quarantined and kept in the file.
-func (s *Store) Quarantine(id ID, reason string) error {
+func (s *Store) Quarantine(id ID, reason string) error { return s.quarantine(s.views[0], id, reason) }
+
+func (s *Store) quarantine(v *view, id ID, reason string) error {
 	s.mu.Lock()
-	l, ok := s.landLocked(id)
-	if ok {
-		s.pendingQuarantine = append(s.pendingQuarantine, pendingQuarantine{id: id, lane: l, reason: reason})
+	f, ok := s.landLocked(v, id)
+	if ok && !f.dup {
+		s.quarantineLocked(id, f.lane, reason)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -140,14 +168,14 @@ func (s *Store) Quarantine(id ID, reason string) error {
 
 // handOutLocked picks and reads up to max entries into b. s.mu must be
 // held.
-func (s *Store) handOutLocked(b *Batch, max int) error {
+func (s *Store) handOutLocked(v *view, b *Batch, max int) error {
 	var dropped bool
 	if b.Entries == nil {
 		b.Entries = make([]Entry, 0, min(max, 1024))
 	}
 	b.mem.keys = &s.headerKeys
 	err := s.db.View(func(tx *bolt.Tx) error {
-		r := reader{s: s, tx: tx, max: max, out: b.Entries, mem: &b.mem}
+		r := reader{s: s, v: v, tx: tx, max: max, out: b.Entries, mem: &b.mem}
 		r.lane(LaneControl)
 		r.telemetry()
 		b.Entries, dropped = r.out, r.dropped
@@ -166,6 +194,7 @@ func (s *Store) handOutLocked(b *Batch, max int) error {
 // reader hands out entries within one read transaction.
 type reader struct {
 	s       *Store
+	v       *view // the uplink it hands out to
 	tx      *bolt.Tx
 	max     int
 	out     []Entry
@@ -178,7 +207,7 @@ func (r *reader) room() int { return r.max - len(r.out) }
 // lane hands out released entries, then entries from head on.
 func (r *reader) lane(l Lane) {
 	r.released(l)
-	ls := &r.s.lanes[l]
+	ls := &r.v.lanes[l]
 	ls.head = r.scan(l, ls.head, 0, r.room())
 }
 
@@ -186,12 +215,12 @@ func (r *reader) lane(l Lane) {
 // backlog drains.
 func (r *reader) telemetry() {
 	r.released(LaneTelemetry)
-	ls := &r.s.lanes[LaneTelemetry]
+	ls := &r.v.lanes[LaneTelemetry]
 	n := r.room()
 	if n <= 0 {
 		return
 	}
-	pending := ls.count + len(r.s.pending[LaneTelemetry]) - r.s.inFlightN[LaneTelemetry]
+	pending := r.s.lanes[LaneTelemetry].count + len(r.s.pending[LaneTelemetry]) - r.v.inFlightN[LaneTelemetry]
 	share := r.s.cfg.LiveShare
 	if ls.split == 0 && pending > n && share > 0 {
 		// A backlog: what is stored now is old; what comes later is live.
@@ -216,14 +245,14 @@ func (r *reader) telemetry() {
 
 // released hands out the released entries of lane l.
 func (r *reader) released(l Lane) {
-	ids := r.s.released[l]
+	ids := r.v.released[l]
 	n := 0
 	for ; n < len(ids) && r.room() > 0; n++ {
-		if v := r.get(l, ids[n]); v != nil {
+		if v := r.get(l, ids[n]); v != nil && r.mine(ids[n], v) {
 			r.take(l, ids[n], v)
 		}
 	}
-	r.s.released[l] = ids[n:]
+	r.v.released[l] = ids[n:]
 }
 
 // scan hands out up to n entries of lane l from ID from on, stopping after
@@ -238,7 +267,7 @@ func (r *reader) scan(l Lane, from, until ID, n int) ID {
 			break
 		}
 		from = id + 1
-		if _, busy := r.s.inFlight[id]; busy {
+		if _, busy := r.v.inFlight[id]; busy || !r.mine(id, v) {
 			continue
 		}
 		if r.take(l, id, v) {
@@ -266,18 +295,19 @@ func (r *reader) take(l Lane, id ID, v []byte) bool {
 			reason = "record's topic name is damaged or missing"
 		}
 		r.out = r.out[:len(r.out)-1]
-		s.pendingQuarantine = append(s.pendingQuarantine, pendingQuarantine{id: id, lane: l, reason: reason})
+		s.quarantineLocked(id, l, reason)
 		r.dropped = true
 		return false
 	case !e.Expiry.IsZero() && s.now().After(e.Expiry):
 		r.out = r.out[:len(r.out)-1]
-		s.pendingDeletes = append(s.pendingDeletes, pendingDelete{id: id, lane: l, expired: true})
+		s.leaveLocked(id, l, true)
 		r.dropped = true
 		return false
 	}
 	e.Topic, e.Lane = topic, l
-	s.inFlight[id] = l
-	s.inFlightN[l]++
+	r.v.inFlight[id] = flight{lane: l, route: e.Route}
+	r.v.inFlightN[l]++
+	r.v.sent++
 	return true
 }
 
@@ -343,13 +373,48 @@ func (r *reader) exhausted(l Lane, head, until ID) bool {
 	return true
 }
 
-// landLocked takes id out of flight, returning its lane. s.mu must be
-// held.
-func (s *Store) landLocked(id ID) (Lane, bool) {
-	l, ok := s.inFlight[id]
-	if ok {
-		delete(s.inFlight, id)
-		s.inFlightN[l]--
+// mine reports whether the reader's view hands out the stored record v,
+// of ID id: one of its route, not deleted yet, not one it has already.
+func (r *reader) mine(id ID, v []byte) bool {
+	if len(r.s.views) == 1 {
+		return true
 	}
-	return l, ok
+	route := r.s.routeOf(storedRoute(v))
+	if !r.s.serves(r.v, route) {
+		return false
+	}
+	if _, gone := r.s.leaving[id]; gone {
+		return false
+	}
+	return route != 0 || !r.v.has(id)
+}
+
+// landLocked takes id out of v's flight. s.mu must be held.
+func (s *Store) landLocked(v *view, id ID) (flight, bool) {
+	f, ok := v.inFlight[id]
+	if ok {
+		delete(v.inFlight, id)
+		v.inFlightN[f.lane]--
+	}
+	return f, ok
+}
+
+// quarantineLocked queues record id for quarantine, for every view. s.mu
+// must be held.
+func (s *Store) quarantineLocked(id ID, l Lane, reason string) {
+	s.pendingQuarantine = append(s.pendingQuarantine, pendingQuarantine{id: id, lane: l, reason: reason})
+	if len(s.views) > 1 {
+		s.leaving[id] = struct{}{}
+	}
+}
+
+// inFlightLocked reports whether any view has id in flight. s.mu must be
+// held.
+func (s *Store) inFlightLocked(id ID) bool {
+	for _, v := range s.views {
+		if _, ok := v.inFlight[id]; ok {
+			return true
+		}
+	}
+	return false
 }

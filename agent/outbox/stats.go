@@ -15,6 +15,10 @@ type Stats struct {
 	// Quarantined is how many records are set aside (refused by the
 	// broker, or failing their checksum).
 	Quarantined int
+	// Duplicates counts, since Open, the entries an uplink acknowledged
+	// after another uplink's acknowledgement had deleted their record:
+	// sent twice, as a stand-in's handing over allows (Routing).
+	Duplicates uint64
 	// FileSize is the size of the file in bytes.
 	FileSize int64
 	// Commits counts write transactions since Open; each costs bbolt two

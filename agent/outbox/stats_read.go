@@ -11,9 +11,10 @@ func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Stats{
-		InFlight:    len(s.inFlight),
+		InFlight:    s.inFlightCountLocked(),
 		Dropped:     s.counters.dropped,
 		Quarantined: s.quarantined,
+		Duplicates:  s.duplicates,
 		FileSize:    s.fileSize(),
 		Commits:     s.commits,
 		Compactions: s.compactions,

@@ -54,11 +54,23 @@ type Store struct {
 	// handedOut is closed and replaced whenever Next hands entries out.
 	handedOut chan struct{}
 
-	lanes     [numLanes]laneState
-	pending   [numLanes][]stagedRecord // appended, not committed yet; by ID
-	inFlight  map[ID]Lane
-	inFlightN [numLanes]int  // entries in flight per lane
-	released  [numLanes][]ID // sorted; handed out again first
+	lanes   [numLanes]laneState
+	pending [numLanes][]stagedRecord // appended, not committed yet; by ID
+
+	// views are the uplinks' handing out, in the order of
+	// Config.Uplinks; the store's own Next and the rest are the first's.
+	views     []*view
+	allRoutes Route // every view's bit
+	routing   Routing
+	// leaving holds the records acknowledged enough to be deleted, until
+	// the deletion commits, so that no other view hands them out; only
+	// with more than one view.
+	leaving map[ID]struct{}
+	// sweep: the routing changed, or the store opened, with more than
+	// one view: records every carrier has are looked for below the
+	// floors.
+	sweep      bool
+	duplicates uint64 // acknowledgements of records already deleted
 
 	// Work for the writer's next transaction; and the work of the one
 	// running, still counted by Stats until it commits.
@@ -88,16 +100,10 @@ type Store struct {
 	quarantined          int
 }
 
-// laneState is what the store keeps in memory of one lane: its size and
-// where handing out stands. IDs below head were handed out (or are gone);
-// when split is not 0 a backlog drains: IDs up to split are the backlog,
-// handed out from head, and IDs above it are live, handed out from
-// liveNext.
+// laneState is what the store keeps in memory of one lane's records.
 type laneState struct {
-	count          int
-	bytes          int64
-	head, liveNext ID
-	split          ID
+	count int
+	bytes int64
 }
 
 // counters are the persistent counters.
@@ -147,7 +153,7 @@ func Open(path string, cfg Config) (*Store, error) {
 		wake:          make(chan struct{}, 1),
 		stop:          make(chan struct{}),
 		done:          make(chan struct{}),
-		inFlight:      make(map[ID]Lane),
+		leaving:       make(map[ID]struct{}),
 		handedOut:     make(chan struct{}),
 		pendingTopics: make(map[uint64]string),
 		topicIDs:      make(map[string]uint64),
@@ -210,6 +216,9 @@ func (s *Store) load() error {
 			return err
 		}
 	}
+	if err := s.loadViews(); err != nil {
+		return err
+	}
 	return s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(metaBucket)
 		s.lastID = ID(meta.Sequence())
@@ -223,13 +232,9 @@ func (s *Store) load() error {
 		}
 		s.counters = readCounters(meta)
 		for l := range Lane(numLanes) {
-			b := tx.Bucket(laneBuckets[l])
 			ls := &s.lanes[l]
 			ls.count = int(getUint64(meta, laneCountKey(l)))
 			ls.bytes = int64(getUint64(meta, laneBytesKey(l)))
-			if k, _ := b.Cursor().First(); k != nil {
-				ls.head = idOf(k)
-			}
 		}
 		s.quarantined = int(getUint64(meta, keyQuarantined))
 		return tx.Bucket(topicsBucket).ForEach(func(k, v []byte) error {

@@ -83,7 +83,7 @@ func (s *Store) yieldToConsumer(batch []*appendReq) {
 		waiting := false
 		for _, req := range batch {
 			for _, r := range req.recs {
-				if _, out := s.inFlight[r.id]; req.awaited && r.lane == LaneControl && !out && s.stagedLocked(r.lane, r.id) {
+				if req.awaited && r.lane == LaneControl && !s.inFlightLocked(r.id) && s.stagedLocked(r.lane, r.id) {
 					waiting = true
 				}
 			}
@@ -180,7 +180,7 @@ func hasControl(batch []*appendReq) bool {
 
 // appendReq stores the records of req, dropping old telemetry to make room
 // if needed. It reports false, having stored nothing, when they do not fit.
-func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]Lane, req *appendReq) (bool, error) {
+func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]bool, req *appendReq) (bool, error) {
 	need := req.bytes()
 	if over := st.lanes[0].bytes + st.lanes[1].bytes + need - int64(s.cfg.MaxBytes); over > 0 {
 		if err := s.evict(tx, st, busy, over); err != nil {
@@ -204,7 +204,7 @@ func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]Lane, req *appen
 
 // evict drops the oldest telemetry that is not in flight until over bytes
 // are free or none is left to drop.
-func (s *Store) evict(tx *bolt.Tx, st *txState, busy map[ID]Lane, over int64) error {
+func (s *Store) evict(tx *bolt.Tx, st *txState, busy map[ID]bool, over int64) error {
 	var victims []pendingDelete
 	var freed int64
 	c := tx.Bucket(laneBuckets[LaneTelemetry]).Cursor()
