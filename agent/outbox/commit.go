@@ -35,7 +35,7 @@ type commitPlan struct {
 
 	countersDirty bool
 	floors        map[string]ID // the uplinks' floors that rose, to commit
-	busy          map[ID]bool // the records in flight, when eviction may run
+	busy          map[ID]bool   // the records in flight, when eviction may run
 	startLanes    [numLanes]laneState
 	base          counters // the drop counts before
 	qBase         int      // the quarantined count before

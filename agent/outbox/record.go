@@ -51,7 +51,7 @@ type Record struct {
 	Expiry time.Time
 	// Retain asks an MQTT broker to keep the message for subscribers to
 	// come (the device's status); other uplinks ignore it.
-	Retain bool	// Route is the uplinks that carry it; the zero Route is every uplink
+	Retain bool // Route is the uplinks that carry it; the zero Route is every uplink
 	// the store's Routing sends the device's records on.
 	Route Route
 }

@@ -295,6 +295,10 @@ func (s *Store) View(name string) *View { return &View{s: s, v: s.viewOf(name)} 
 // Name is the uplink's name.
 func (u *View) Name() string { return u.v.name }
 
+// Route is the uplink's route: a record given it goes out on this
+// uplink alone.
+func (u *View) Route() Route { return u.v.bit }
+
 // TryNext is Store.TryNext for this uplink.
 func (u *View) TryNext(max int, wake chan struct{}) ([]Entry, error) {
 	var b Batch
@@ -566,4 +570,16 @@ func (s *Store) Uplinks() []UplinkStats {
 		return nil
 	})
 	return out
+}
+
+// ReleaseAll releases every entry the uplink has in flight: for an
+// uplink that stopped, whose successor hands them out again.
+func (u *View) ReleaseAll() {
+	u.s.mu.Lock()
+	ids := make([]ID, 0, len(u.v.inFlight))
+	for id := range u.v.inFlight {
+		ids = append(ids, id)
+	}
+	u.s.mu.Unlock()
+	u.s.release(u.v, ids)
 }
