@@ -29,7 +29,7 @@ func (c *Config) validateCertificates(bad func(path, format string, args ...any)
 		return c.ruleError("certificates", err)
 	}
 	switch {
-	case !c.UsesKafka() && c.Uplink.MQTT.CertFile != "" && !mqtt.UsesTLS(c.Uplink.MQTT.Broker):
+	case c.UsesMQTT() && c.Uplink.MQTT.CertFile != "" && !mqtt.UsesTLS(c.Uplink.MQTT.Broker):
 		return bad("uplink.mqtt.certFile", "set, but the broker %s does not use TLS, so the certificate would never be presented: use mqtts://", c.Uplink.MQTT.Broker)
 	case c.Rotates() && c.Certificates.CAFile == "":
 		return bad("certificates.caFile", "required to renew the client certificate (or set the uplink's caFile): an issued certificate must chain to it; or set certificates.rotation: off")

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/certs"
@@ -48,7 +49,8 @@ type Config struct {
 	// timeout, and its type's.
 	Sensors []drivers.Sensor `yaml:"sensors"`
 
-	doc *confkeys.Document // the file read, for the lines of keys in messages
+	doc  *confkeys.Document // the file read, for the lines of keys in messages
+	path string             // the file, when Load read it; for Reload
 }
 
 // Log configures the log, written to stderr.
@@ -87,9 +89,19 @@ func (l Log) SlogLevel() slog.Level {
 }
 
 // Uplink configures the connection to the backend: MQTT v5 through a
-// broker, or Kafka straight to the platform's topics when
-// uplink.kafka.brokers is set.
+// broker, Kafka straight to the platform's topics when
+// uplink.kafka.brokers is set, or both at once, in the migration phase
+// that Phase says.
 type Uplink struct {
+	// Phase is the platform's migration phase, when both uplinks are
+	// configured (see Phase*): A, every record on both; B, on Kafka, and
+	// on MQTT while Kafka is out; C, on Kafka alone. Default A. SIGHUP
+	// reloads it.
+	Phase string `yaml:"phase,omitempty"`
+	// FailoverAfter is how long Kafka must be out, in phase B, before
+	// records go out on MQTT instead. 1s..1h; default 30s. Ignored with
+	// one uplink.
+	FailoverAfter time.Duration `yaml:"failoverAfter,omitempty" limit:"1s..1h"`
 	// MQTT configures the MQTT v5 uplink.
 	MQTT MQTT `yaml:"mqtt"`
 	// Kafka configures the Kafka uplink: its keys are kafka.Settings',
@@ -111,6 +123,16 @@ type MQTT struct {
 	// EmbeddedBroker runs an MQTT broker inside the agent.
 	EmbeddedBroker broker.Settings `yaml:"embeddedBroker"`
 }
+
+// The migration phases (uplink.phase).
+const (
+	PhaseA = "A" // both paths: every record on MQTT and on Kafka
+	PhaseB = "B" // Kafka first, MQTT when Kafka is out
+	PhaseC = "C" // Kafka alone; the MQTT uplink does not run
+)
+
+// DefaultFailoverAfter is uplink.failoverAfter's default.
+const DefaultFailoverAfter = 30 * time.Second
 
 // DefaultStateDir is the default stateDir.
 const DefaultStateDir = "/var/lib/iot-hub-agent"
@@ -139,10 +161,25 @@ func (c *Config) MQTTConfig(log *slog.Logger) mqtt.Config {
 	}
 }
 
-// OutboxConfig returns the outbox's configuration, logging to log.
+// OutboxConfig returns the outbox's configuration, logging to log: it
+// is drained by the configured uplinks (UplinkMQTT, UplinkKafka).
 func (c *Config) OutboxConfig(log *slog.Logger) outbox.Config {
-	return outbox.Config{Settings: c.Outbox, Logger: log}
+	var uplinks []string
+	if c.UsesMQTT() {
+		uplinks = append(uplinks, UplinkMQTT)
+	}
+	if c.UsesKafka() {
+		uplinks = append(uplinks, UplinkKafka)
+	}
+	return outbox.Config{Settings: c.Outbox, Uplinks: uplinks, Logger: log}
 }
+
+// The uplinks' names in the outbox (outbox.Config.Uplinks) and in the
+// metrics.
+const (
+	UplinkMQTT  = "mqtt"
+	UplinkKafka = "kafka"
+)
 
 // RPCConfig returns the RPC dispatcher's configuration, logging to log.
 func (c *Config) RPCConfig(log *slog.Logger) rpc.Config {
@@ -162,6 +199,14 @@ func (c *Config) HealthConfig(log *slog.Logger) health.Config {
 func (c *Config) applyDefaults() {
 	if c.UsesKafka() {
 		c.Uplink.Kafka.SetDefaults()
+	}
+	if c.UsesBoth() {
+		if c.Uplink.Phase == "" {
+			c.Uplink.Phase = PhaseA
+		}
+		if c.Uplink.FailoverAfter == 0 {
+			c.Uplink.FailoverAfter = DefaultFailoverAfter
+		}
 	}
 	if c.StateDir == "" {
 		c.StateDir = DefaultStateDir

@@ -40,8 +40,6 @@ uplink:
 
 func TestParseKafkaErrors(t *testing.T) {
 	tests := []struct{ yaml, want string }{
-		{"uplink: {mqtt: {broker: \"mqtt://b:1883\"}, kafka: {brokers: [\"k:9092\"]}}",
-			"uplink.kafka.brokers: set uplink.mqtt.broker or uplink.kafka.brokers, not both"},
 		{"uplink: {kafka: {brokers: [\"k:9092\", nope]}}", `uplink.kafka.brokers[1]: "nope" is not host:port`},
 		{"uplink: {kafka: {brokers: [\"k:9092\"], caFile: /ca.pem}}",
 			"uplink.kafka.tls: false, but caFile, certFile or keyFile is set: set tls: true"},
@@ -64,10 +62,12 @@ func TestParseKafkaErrors(t *testing.T) {
 			`uplink.kafka.topics.telemetry: "device.commands" is also the name of uplink.kafka.topics.commands: each topic needs its own`},
 		{"uplink: {kafka: {brokers: [\"k:9092\"], commandsTopic: old.commands, topics: {commands: new.commands}}}",
 			"uplink.kafka.commandsTopic: set topics.commands only: commandsTopic is its old name"},
-		// The embedded broker sets uplink.mqtt.broker itself: the error names
-		// the key the user wrote.
-		{"uplink: {kafka: {brokers: [\"k:9092\"]}, mqtt: {embeddedBroker: {enabled: true}}}",
-			"uplink.mqtt.embeddedBroker.enabled: the embedded broker is the MQTT uplink's, and uplink.kafka.brokers is set: turn it off, or drop uplink.kafka"},
+		{"uplink: {mqtt: {broker: \"mqtt://b:1883\"}, kafka: {brokers: [\"k:9092\"]}, phase: D}",
+			`uplink.phase: "D": want A (both paths), B (Kafka, MQTT when Kafka is out) or C (Kafka alone)`},
+		{"uplink: {kafka: {brokers: [\"k:9092\"]}, phase: C}",
+			`uplink.phase: "C", but only one uplink is configured: the phases are for MQTT and Kafka together (set uplink.mqtt.broker and uplink.kafka.brokers), or drop it`},
+		{"uplink: {mqtt: {broker: \"mqtt://b:1883\", window: 0}, kafka: {brokers: [\"k:9092\"]}}",
+			"uplink.mqtt.window: 0 is outside 1..65535"},
 		{"uplink: {kafka: {brokers: [\"k:9092\"], partitioner: murmur2_random}}",
 			`uplink.kafka.partitioner: "murmur2_random": want murmur2 or legacy`},
 		{"uplink: {kafka: {brokers: [\"k:9092\"], commandsPartitions: every}}",
@@ -155,5 +155,26 @@ func TestKafkaCommandsKeys(t *testing.T) {
 			t.Errorf("Parse(%s): kafka.Config Partitioner %q, CommandsPartitions %q; want %q, %q",
 				tc.yaml, kc.Partitioner, kc.CommandsPartitions, tc.partitioner, tc.mode)
 		}
+	}
+}
+
+// Both uplinks together: the phase defaults to A, failoverAfter to 30s,
+// and each uplink keeps its keys' defaults; the embedded broker can be
+// the MQTT uplink's beside Kafka.
+func TestParseBothUplinks(t *testing.T) {
+	c, err := config.Parse([]byte("deviceId: gw\nuplink: {mqtt: {embeddedBroker: {enabled: true}}, kafka: {brokers: [\"k:9092\"]}}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.UsesBoth() || !c.RunsMQTT() || c.Uplink.Phase != config.PhaseA || c.Uplink.FailoverAfter != config.DefaultFailoverAfter ||
+		c.Uplink.MQTT.Window == 0 || c.Uplink.Kafka.Compression == "" {
+		t.Errorf("uplink = %+v; want both, phase A, failoverAfter 30s, both uplinks' defaults", c.Uplink)
+	}
+	c, err = config.Parse([]byte("deviceId: gw\nuplink: {mqtt: {broker: \"mqtt://b:1883\"}, kafka: {brokers: [\"k:9092\"]}, phase: C}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.UsesBoth() || c.RunsMQTT() {
+		t.Errorf("phase C: UsesBoth %v, RunsMQTT %v; want both configured, MQTT not running", c.UsesBoth(), c.RunsMQTT())
 	}
 }

@@ -24,6 +24,7 @@ import (
 // any sensor, "registers[]" for any register.
 var keyLimits = map[string]string{
 	"uplink.mqtt.keepAlive":              "outside 1s..18h",
+	"uplink.failoverAfter":               "outside 1s..1h",
 	"uplink.mqtt.sessionExpiry":          "outside 1s..1191360h",
 	"uplink.mqtt.window":                 "outside 1..65535",
 	"uplink.mqtt.backoffMin":             "below 1ms",

@@ -22,7 +22,18 @@ func Load(path string) (*Config, error) {
 	if e, ok := errors.AsType[*Error](err); ok {
 		e.File = path
 	}
+	if c != nil {
+		c.path = path
+	}
 	return c, err
+}
+
+// Reload reads again the file c was loaded from, as Load does.
+func (c *Config) Reload() (*Config, error) {
+	if c.path == "" {
+		return nil, errors.New("config: reload: the configuration was not read from a file")
+	}
+	return Load(c.path)
 }
 
 // Parse reads a configuration from data: it refuses unknown keys, applies
@@ -95,12 +106,12 @@ func (c *Config) Validate() error {
 		return bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
 	case !oneOf(c.Log.Format, FormatAuto, FormatText, FormatJSON):
 		return bad("log.format", "%q: want auto, text or json", c.Log.Format)
-	case c.UsesKafka() && m.EmbeddedBroker.Enabled:
-		return bad("uplink.mqtt.embeddedBroker.enabled", "the embedded broker is the MQTT uplink's, and uplink.kafka.brokers is set: turn it off, or drop uplink.kafka")
-	case c.UsesKafka() && m.Broker != "":
-		return bad("uplink.kafka.brokers", "set uplink.mqtt.broker or uplink.kafka.brokers, not both")
 	case !c.UsesKafka() && m.Broker == "":
 		return bad("uplink.mqtt.broker", "required (or enable uplink.mqtt.embeddedBroker, or set uplink.kafka.brokers)")
+	case !c.UsesBoth() && c.Uplink.Phase != "":
+		return bad("uplink.phase", "%q, but only one uplink is configured: the phases are for MQTT and Kafka together (set uplink.mqtt.broker and uplink.kafka.brokers), or drop it", c.Uplink.Phase)
+	case !oneOf(c.Uplink.Phase, "", PhaseA, PhaseB, PhaseC):
+		return bad("uplink.phase", "%q: want A (both paths), B (Kafka, MQTT when Kafka is out) or C (Kafka alone)", c.Uplink.Phase)
 	}
 	if c.UsesKafka() {
 		if err := c.validateKafka(); err != nil {
@@ -113,7 +124,7 @@ func (c *Config) Validate() error {
 	if err := m.EmbeddedBroker.Validate(); err != nil {
 		return c.fieldError("uplink.mqtt.embeddedBroker", err)
 	}
-	if !c.UsesKafka() {
+	if c.UsesMQTT() {
 		if err := m.Settings.Validate(); err != nil {
 			return c.fieldError("uplink.mqtt", err)
 		}

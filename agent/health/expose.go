@@ -17,6 +17,9 @@ const (
 	metricOutboxOldestAge   = "iot_hub_agent_outbox_oldest_age_seconds"
 	metricOutboxDropped     = "iot_hub_agent_outbox_dropped_total"
 	metricOutboxQuarantined = "iot_hub_agent_outbox_quarantined"
+	metricOutboxDuplicates  = "iot_hub_agent_outbox_duplicates_total"
+	metricUplinkRecords     = "iot_hub_agent_uplink_records_total"
+	metricUplinkQueued      = "iot_hub_agent_uplink_queued"
 	metricPublished         = "iot_hub_agent_published_total"
 	metricPublishLatency    = "iot_hub_agent_publish_latency_seconds"
 	metricRPCCommands       = "iot_hub_agent_rpc_commands_total"
@@ -76,6 +79,19 @@ func (s *Server) exposition(sn *snapshot) []byte {
 		w.count(metricOutboxDropped, st.Dropped.Refused, "reason", "refused")
 		w.family(metricOutboxQuarantined, typeGauge, "Records set aside in the outbox: refused by the broker for good, or failing their checksum.")
 		w.count(metricOutboxQuarantined, uint64(max(st.Quarantined, 0)))
+		w.family(metricOutboxDuplicates, typeCounter, "Records sent on two uplinks as a failover began or ended, since the agent started.")
+		w.count(metricOutboxDuplicates, st.Duplicates)
+	}
+	if len(sn.uplinks) > 0 {
+		w.family(metricUplinkRecords, typeCounter, "Records by uplink: sent (handed to it, again after a failure included) and acked (acknowledged by its brokers), since the agent started.")
+		for _, u := range sn.uplinks {
+			w.count(metricUplinkRecords, u.Sent, "uplink", u.Name, "state", "sent")
+			w.count(metricUplinkRecords, u.Acked, "uplink", u.Name, "state", "acked")
+		}
+		w.family(metricUplinkQueued, typeGauge, "Records each uplink has still to send, in flight included.")
+		for _, u := range sn.uplinks {
+			w.count(metricUplinkQueued, uint64(max(u.Queued, 0)), "uplink", u.Name)
+		}
 	}
 
 	m := s.metrics

@@ -25,6 +25,7 @@ import (
 	"github.com/iot-hub/agent/agent/health"
 	"github.com/iot-hub/agent/agent/health/healthtest"
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/outbox/outboxtest"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/sensorstest"
 	"github.com/iot-hub/agent/agent/uplink"
@@ -453,4 +454,46 @@ func serve(t *testing.T, cfg health.Config, src health.Sources, m *health.Metric
 		}
 	})
 	return "http://" + srv.Addr().String(), stop
+}
+
+// TestMetricsPerUplink: with two uplinks, /metrics says what each has
+// sent, had acknowledged and has still to send.
+func TestMetricsPerUplink(t *testing.T) {
+	box, _ := outboxtest.Open(t, outbox.Config{Uplinks: []string{"mqtt", "kafka"}})
+	ctx := context.Background()
+	for i := range 3 {
+		r := outbox.Record{Lane: outbox.LaneTelemetry, Topic: "t", Payload: []byte{byte(i)}}
+		if err := box.Append(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := box.View("mqtt")
+	es, err := m.TryNext(10, nil)
+	if err != nil || len(es) != 3 {
+		t.Fatalf("mqtt TryNext = %d, %v; want 3", len(es), err)
+	}
+	m.Ack(es[0].ID, es[1].ID)
+	base, _ := serve(t, health.Config{Settings: health.Settings{Listen: "127.0.0.1:0"}}, health.Sources{Outbox: box}, health.NewMetrics())
+	r := &rig{base: base}
+	e := r.metricsText(t)
+	for _, tt := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"iot_hub_agent_uplink_records_total", []string{"uplink", "mqtt", "state", "sent"}, 3},
+		{"iot_hub_agent_uplink_records_total", []string{"uplink", "mqtt", "state", "acked"}, 2},
+		{"iot_hub_agent_uplink_records_total", []string{"uplink", "kafka", "state", "sent"}, 0},
+		{"iot_hub_agent_uplink_queued", []string{"uplink", "mqtt"}, 1},
+		{"iot_hub_agent_uplink_queued", []string{"uplink", "kafka"}, 3},
+		{"iot_hub_agent_outbox_duplicates_total", nil, 0},
+		{"iot_hub_agent_outbox_depth", []string{"lane", "telemetry"}, 3},
+	} {
+		if got, ok := e.Value(tt.name, tt.labels...); !ok || got != tt.want {
+			t.Errorf("%s%v = %v (present %v); want %v", tt.name, tt.labels, got, ok, tt.want)
+		}
+	}
+	if f := e.Families["iot_hub_agent_uplink_records_total"]; f == nil || f.Type != "counter" {
+		t.Errorf("family iot_hub_agent_uplink_records_total: %+v; want a counter", f)
+	}
 }

@@ -15,7 +15,8 @@ type snapshot struct {
 	now        time.Time
 	uplink     *uplink.State // nil: no uplink
 	outbox     *outbox.Stats
-	outboxErr  error // the outbox cannot be read; outbox is nil
+	uplinks    []outbox.UplinkStats // each uplink's share; none with one unnamed
+	outboxErr  error                // the outbox cannot be read; outbox is nil
 	sensors    []sensors.Status
 	sensorsErr error
 	hasSensors bool
@@ -50,6 +51,11 @@ func (s *Server) read() *snapshot {
 			sn.problems = append(sn.problems, "outbox: cannot be read: "+st.Err.Error())
 		} else {
 			sn.outbox = &st
+			for _, u := range s.src.Outbox.Uplinks() {
+				if u.Name != "" { // a store of one unnamed uplink
+					sn.uplinks = append(sn.uplinks, u)
+				}
+			}
 		}
 	}
 	if s.src.Sensors != nil {

@@ -29,6 +29,8 @@ type Outbox interface {
 	// Stats returns a snapshot of the store; its Err says when the file
 	// could not be read.
 	Stats() outbox.Stats
+	// Uplinks returns each uplink's share of the store.
+	Uplinks() []outbox.UplinkStats
 }
 
 // Sensors is what the server reads of the sampler (*sensors.Sampler).

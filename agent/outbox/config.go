@@ -178,7 +178,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MemoMaxAge %v is negative", ErrInvalidConfig, c.MemoMaxAge)
 	}
 	if err := checkUplinks(c.Uplinks); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return err
 	}
 	return nil
 }

@@ -350,27 +350,28 @@ func (u *View) PutCursor(ctx context.Context, name string, value []byte) error {
 func routeKey(name string) []byte { return []byte("uplink." + name + ".route") }
 func floorKey(name string) []byte { return []byte("uplink." + name + ".floor") }
 
-// checkUplinks reports what is wrong with a list of uplink names.
+// checkUplinks reports what is wrong with a list of uplink names, as an
+// ErrInvalidConfig.
 func checkUplinks(names []string) error {
 	if len(names) > maxUplinks {
-		return fmt.Errorf("Uplinks: %d names; at most %d", len(names), maxUplinks)
+		return fmt.Errorf("%w: Uplinks: %d names; at most %d", ErrInvalidConfig, len(names), maxUplinks)
 	}
 	for i, n := range names {
 		if n == "" {
-			return fmt.Errorf("Uplinks[%d]: empty: an uplink needs a name", i)
+			return fmt.Errorf("%w: Uplinks[%d]: empty: an uplink needs a name", ErrInvalidConfig, i)
 		}
 		if slices.Contains(names[:i], n) {
-			return fmt.Errorf("Uplinks[%d]: %s is there twice", i, strconv.Quote(n))
+			return fmt.Errorf("%w: Uplinks[%d]: %s is there twice", ErrInvalidConfig, i, strconv.Quote(n))
 		}
 	}
 	return nil
 }
 
 // loadViews makes the views of Config.Uplinks, or the one view of a
-// store without them, which keeps nothing in the file. Each name keeps the route
-// bit the file gave it before, for the records stored for it; a new name
-// takes a bit no name took, or else one no configured name has. Each
-// view starts from its floor.
+// store without them, which keeps nothing in the file. Each name keeps
+// the route bit the file gave it before, for the records stored for it;
+// a new name takes a bit no name took, or else one no configured name
+// has. Each view starts from its floor.
 func (s *Store) loadViews() error {
 	names := s.cfg.Uplinks
 	if len(names) == 0 {
@@ -383,6 +384,9 @@ func (s *Store) loadViews() error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(metaBucket).ForEach(func(k, v []byte) error {
 			name, ok := strings.CutPrefix(string(k), "uplink.")
+			if !ok {
+				return nil
+			}
 			if name, ok = strings.CutSuffix(name, ".route"); ok && len(v) == 8 {
 				if b := int(binary.BigEndian.Uint64(v)); b < maxUplinks {
 					given[name], taken[b] = b, true

@@ -51,7 +51,7 @@ func (d *Dispatcher) refuse(req *uplink.Command, cmd *contracts.Envelope, method
 	}
 	recs := []outbox.Record{}
 	if answer := d.errorAnswer(req, cmd, method, code, err); answer != nil {
-		recs = append(recs, d.record(req.Reply, req.ReplyHeaders, answer, contracts.TypeDeviceResponseRPC, cmd.CorrelationID))
+		recs = append(recs, d.record(req.Route, req.Reply, req.ReplyHeaders, answer, contracts.TypeDeviceResponseRPC, cmd.CorrelationID))
 	}
 	if letter := d.letter(req, reason, req.Payload, cmd.CorrelationID, err); letter != nil {
 		recs = append(recs, *letter)
@@ -82,7 +82,7 @@ func (d *Dispatcher) letter(req *uplink.Command, reason string, raw []byte, corr
 		d.log.problems.Error("encode dead letter", "rpc: cannot encode a dead letter", "reason", reason, "err", err)
 		return nil
 	}
-	r := d.record(req.DeadLetters, nil, b, contracts.TypeSystemDLQ, m.CorrelationID)
+	r := d.record(req.Route, req.DeadLetters, nil, b, contracts.TypeSystemDLQ, m.CorrelationID)
 	return &r
 }
 
@@ -151,9 +151,12 @@ func encodeResult(v any) (jsontext.Value, error) {
 	return b, nil
 }
 
-// record is an outbox record of an encoded message on the control lane.
-func (d *Dispatcher) record(topic string, headers []outbox.Header, payload []byte, t contracts.EventType, correlationID string) outbox.Record {
-	return record.Of(outbox.LaneControl, topic, d.cfg.DeviceID, record.Head{EventType: t, CorrelationID: correlationID}, payload, headers...)
+// record is an outbox record of an encoded message on the control lane,
+// for the uplinks of route.
+func (d *Dispatcher) record(route outbox.Route, topic string, headers []outbox.Header, payload []byte, t contracts.EventType, correlationID string) outbox.Record {
+	r := record.Of(outbox.LaneControl, topic, d.cfg.DeviceID, record.Head{EventType: t, CorrelationID: correlationID}, payload, headers...)
+	r.Route = route
+	return r
 }
 
 // observe tells Config.Observe, when set, of the answer m.

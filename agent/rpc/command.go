@@ -241,7 +241,7 @@ func (d *Dispatcher) answer(id string, reqs []*uplink.Command, answer []byte, ke
 	}
 	recs := make([]outbox.Record, len(reqs), len(reqs)+len(extra))
 	for i, r := range reqs {
-		recs[i] = d.record(r.Reply, r.ReplyHeaders, answer, contracts.TypeDeviceResponseRPC, id)
+		recs[i] = d.record(r.Route, r.Reply, r.ReplyHeaders, answer, contracts.TypeDeviceResponseRPC, id)
 	}
 	recs = append(recs, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)

@@ -35,6 +35,7 @@ type deviceStateResult struct {
 	ClockSynchronized     bool               `json:"clockSynchronized"`
 	Uplink                *uplinkResult      `json:"uplink,omitzero"`
 	Outbox                *outboxResult      `json:"outbox,omitzero"`
+	Migration             *migrationResult   `json:"migration,omitzero"`
 	Certificate           *certificateResult `json:"certificate,omitzero"`
 	Sensors               *sensorSummary     `json:"sensors,omitzero"`
 	Memory                memoryResult       `json:"memory"`
@@ -60,6 +61,22 @@ type outboxResult struct {
 	DroppedRefused   uint64  `json:"droppedRefused"`
 	Quarantined      int     `json:"quarantined"`
 	FileBytes        int64   `json:"fileBytes"`
+}
+
+type migrationResult struct {
+	Phase      string        `json:"phase"`
+	FailedOver bool          `json:"failedOver"`
+	Duplicates uint64        `json:"duplicates"`
+	Uplinks    []uplinkShare `json:"uplinks"`
+}
+
+type uplinkShare struct {
+	Name      string `json:"name"`
+	Running   bool   `json:"running"`
+	Connected bool   `json:"connected"`
+	Sent      uint64 `json:"sent"`
+	Acked     uint64 `json:"acked"`
+	Queued    int    `json:"queued"`
 }
 
 type certificateResult struct {
@@ -144,6 +161,9 @@ func (s deviceState) run(ctx context.Context, _ jsontext.Value) (any, error) {
 			DroppedCap: st.Dropped.Cap, DroppedExpired: st.Dropped.Expired, DroppedRefused: st.Dropped.Refused,
 			Quarantined: st.Quarantined, FileBytes: st.FileSize,
 		}
+	}
+	if s.deps.Migration != nil {
+		r.Migration = migrationOf(s.deps.Migration())
 	}
 	if s.deps.Certificate != nil {
 		if c := s.deps.Certificate(); c != nil {

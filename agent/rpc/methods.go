@@ -35,6 +35,9 @@ type Deps struct {
 	Uplink func() uplink.State
 	// Outbox reports the outbox.
 	Outbox func() outbox.Stats
+	// Migration reports the migration phase and each uplink's share,
+	// when the agent runs MQTT and Kafka together; nil otherwise.
+	Migration func() Migration
 	// Sensors are the sampler's sensors.
 	Sensors Sensors
 	// Certificate is the client certificate the uplink presents; nil when

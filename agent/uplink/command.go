@@ -37,6 +37,10 @@ type Command struct {
 	ReplyHeaders []outbox.Header
 	// DeadLetters is the topic of dead letters.
 	DeadLetters string
+	// Route is the outbox route of the uplink it came on, when the agent
+	// runs more than one: its answer and its dead letter go out on that
+	// uplink alone. Zero with one uplink.
+	Route outbox.Route
 	// Ack tells the broker the message is handled; the dispatcher calls it
 	// once the answer or the dead letter is in the outbox. Until then a
 	// restart of the agent, or a new connection, gets the command delivered

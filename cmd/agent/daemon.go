@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"log/slog"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,7 +48,7 @@ var rpcTestHook func(rpc.Deps) rpc.Deps
 // the outbox close. Every wait is bounded; a second SIGTERM or SIGINT
 // exits at once (the outbox is safe against that).
 func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
-	log.Info("agent starting", "version", version, "deviceId", cfg.DeviceID, "broker", cfg.Uplink.MQTT.Broker, "stateDir", cfg.StateDir)
+	log.Info("agent starting", "version", version, "deviceId", cfg.DeviceID, "broker", brokers(cfg), "phase", cfg.Uplink.Phase, "stateDir", cfg.StateDir)
 	var p parts
 	defer p.close()
 	if err := p.open(cfg, log); err != nil {
@@ -147,6 +148,9 @@ func (p *parts) openDispatcher(cfg *config.Config, log *slog.Logger, meter *heal
 		Renewal:     p.rot.renewal(),
 		Events:      p.rot.events(cfg.DeviceID),
 	}
+	if cfg.UsesBoth() {
+		deps.Migration = func() rpc.Migration { return p.up.migration() }
+	}
 	if rpcTestHook != nil {
 		deps = rpcTestHook(deps)
 	}
@@ -191,6 +195,7 @@ wait:
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				up.reloadTLS()
+				reloadConfig(cfg, log, up)
 				continue
 			}
 			log.Info("agent stopping", "signal", sig.String())
@@ -223,6 +228,34 @@ wait:
 		code = exitError
 	}
 	return code
+}
+
+// reloadConfig is SIGHUP for the configuration: the file is read again,
+// and the uplinks take the phase from it. Other keys take effect at the
+// next start.
+func reloadConfig(cfg *config.Config, log *slog.Logger, up *link) {
+	if up.reload == nil {
+		return
+	}
+	c, err := cfg.Reload()
+	if err != nil {
+		log.Error("SIGHUP: configuration not reloaded; the agent goes on as it was", "err", err)
+		return
+	}
+	if !c.UsesBoth() {
+		log.Warn("SIGHUP: the file no longer configures both uplinks; restart the agent to run one")
+		return
+	}
+	up.reload(c)
+}
+
+// brokers names the uplinks' brokers, for the start's log line.
+func brokers(cfg *config.Config) string {
+	var bs []string
+	if cfg.UsesMQTT() {
+		bs = append(bs, cfg.Uplink.MQTT.Broker)
+	}
+	return strings.Join(append(bs, cfg.Uplink.Kafka.Brokers...), ",")
 }
 
 // closeOutbox closes the outbox, logging what is left in it.

@@ -42,7 +42,7 @@ func TestGarbageCommandsOverMQTTAreLoggedOnceAMinute(t *testing.T) {
 		t.Fatal(err)
 	}
 	up, err := mqtt.New(mqtt.Config{Settings: mqtt.Settings{Broker: b.URL(), BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second}, DeviceID: id, Logger: log},
-		box, dispatchMQTT(d))
+		box, dispatchMQTT(d, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,24 +17,42 @@ import (
 )
 
 // link is what the daemon needs of its connection to the backend, MQTT
-// or Kafka, whichever the configuration chooses.
+// or Kafka, whichever the configuration chooses, or both (migration.go).
 type link struct {
+	name        string       // config.UplinkMQTT or UplinkKafka; "" for both
+	view        *outbox.View // its outbox; nil for both
 	run         func(ctx context.Context) error
 	state       func() uplink.State
 	certificate func() *x509.Certificate
 	reloadTLS   func() // SIGHUP
+	// reload takes the configuration read again (SIGHUP): the phase, for
+	// both uplinks; nil for one.
+	reload func(*config.Config)
+	// migration reports the phase and each uplink's share, for both
+	// uplinks; nil for one.
+	migration   func() rpc.Migration
+	ran         bool // run was started: a link runs once
 	stopTimeout time.Duration
 }
 
-// openUplink makes the configured uplink, which drains box and hands the
-// commands it receives to d, and tells meter, when not nil, of every
-// record the brokers acknowledged and every command read for another
-// device. With rot, the MQTT uplink presents the
-// rotation's certificate and tells it of every connection.
+// openUplink makes the configured uplink, or both in their migration
+// phase, which drain box and hand the commands they receive to d, and
+// tell meter, when not nil, of every record the brokers acknowledged and
+// every command read for another device. With rot, the uplink that
+// presents the client certificate (Kafka's, when both run) presents the
+// rotation's and tells it of every connection.
 func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation, meter *health.Metrics) (*link, error) {
-	if cfg.UsesKafka() {
-		return openKafka(cfg, log, box, d, rot, meter)
+	switch {
+	case cfg.UsesBoth():
+		return openMigration(cfg, log, box, d, rot, meter)
+	case cfg.UsesKafka():
+		return openKafka(cfg, log, box.View(config.UplinkKafka), d, rot, meter)
 	}
+	return openMQTT(cfg, log, box.View(config.UplinkMQTT), d, rot, meter)
+}
+
+// openMQTT makes the MQTT uplink, on its view of the outbox.
+func openMQTT(cfg *config.Config, log *slog.Logger, view *outbox.View, d *rpc.Dispatcher, rot *rotation, meter *health.Metrics) (*link, error) {
 	mc := cfg.MQTTConfig(log)
 	if meter != nil {
 		mc.OnPublished = meter.Published
@@ -45,7 +63,7 @@ func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.
 		mc.CertFile, mc.KeyFile = "", ""
 		mc.Certificates, mc.OnConnect = rot.rot, rot.rot.Connected
 	}
-	up, err := mqtt.New(mc, box, dispatchMQTT(d))
+	up, err := mqtt.New(mc, view, dispatchMQTT(d, view.Route()))
 	if err != nil {
 		return nil, err
 	}
@@ -53,6 +71,8 @@ func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.
 		rot.up.set(up)
 	}
 	return &link{
+		name:        config.UplinkMQTT,
+		view:        view,
 		run:         up.Run,
 		state:       up.State,
 		certificate: up.Certificate,
@@ -65,7 +85,7 @@ func openUplink(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.
 
 // openKafka makes the Kafka uplink. With rot, its connections present
 // the rotation's pair, and new certificates are tried with Probe.
-func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.Dispatcher, rot *rotation, meter *health.Metrics) (*link, error) {
+func openKafka(cfg *config.Config, log *slog.Logger, view *outbox.View, d *rpc.Dispatcher, rot *rotation, meter *health.Metrics) (*link, error) {
 	kc, err := cfg.KafkaConfig(log)
 	if err != nil {
 		return nil, err
@@ -77,7 +97,7 @@ func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.D
 		kc.TLS.Certificates = nil
 		kc.TLS.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return rot.rot.ClientCertificate() }
 	}
-	up, err := kafka.New(kc, box, dispatchKafka(d))
+	up, err := kafka.New(kc, view, dispatchKafka(d, view.Route()))
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +113,8 @@ func openKafka(cfg *config.Config, log *slog.Logger, box *outbox.Store, d *rpc.D
 		certificate = func() *x509.Certificate { return nil }
 	}
 	return &link{
+		name:        config.UplinkKafka,
+		view:        view,
 		run:         up.Run,
 		state:       up.State,
 		certificate: certificate,
@@ -120,11 +142,18 @@ func reloadMQTTTLS(up *mqtt.Uplink, cfg *config.Config, log *slog.Logger) {
 }
 
 // dispatchMQTT and dispatchKafka are the uplinks' command handlers: each
-// hands the dispatcher the command as the uplink filled it in.
-func dispatchMQTT(d *rpc.Dispatcher) mqtt.Handler {
-	return func(_ context.Context, c mqtt.Command) { d.Handle(c.Command) }
+// hands the dispatcher the command as the uplink filled it in, answered
+// on route, the uplink's.
+func dispatchMQTT(d *rpc.Dispatcher, route outbox.Route) mqtt.Handler {
+	return func(_ context.Context, c mqtt.Command) {
+		c.Route = route
+		d.Handle(c.Command)
+	}
 }
 
-func dispatchKafka(d *rpc.Dispatcher) kafka.Handler {
-	return func(_ context.Context, c kafka.Command) { d.Handle(c.Command) }
+func dispatchKafka(d *rpc.Dispatcher, route outbox.Route) kafka.Handler {
+	return func(_ context.Context, c kafka.Command) {
+		c.Route = route
+		d.Handle(c.Command)
+	}
 }
