@@ -374,8 +374,7 @@ func (r *reader) exhausted(l Lane, head, until ID) bool {
 }
 
 // mine reports whether the reader's view hands out the stored record v,
-// of ID id: one of its route, not deleted yet, not one it has already
-// (as a carrier).
+// of ID id: one of its route, not deleted yet, not one it has already.
 func (r *reader) mine(id ID, v []byte) bool {
 	if len(r.s.views) == 1 {
 		return true
@@ -387,9 +386,7 @@ func (r *reader) mine(id ID, v []byte) bool {
 	if _, gone := r.s.leaving[id]; gone {
 		return false
 	}
-	// A stand-in hands out what the carriers have not acknowledged,
-	// whatever it passed before.
-	return route != 0 || r.s.routing.Standins&r.v.bit != 0 || !r.v.has(id)
+	return route != 0 || !r.v.has(id)
 }
 
 // landLocked takes id out of v's flight. s.mu must be held.

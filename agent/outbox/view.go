@@ -57,8 +57,11 @@ type view struct {
 	// acknowledged (at or above floor) that wait for another carrier.
 	acked map[ID]Lane
 	// floor: every record below it was acknowledged by this uplink, or
-	// passed by it as not its own. Kept in the meta bucket, so that
-	// after a restart it does not send again what it had; it only rises.
+	// passed by it as another uplink's own. It rises only while the
+	// uplink carries the zero Route (or stands in), so that an uplink
+	// that starts to carry sends what it passed meanwhile. Kept in the
+	// meta bucket, so that after a restart it does not send again what
+	// it had.
 	floor       ID
 	storedFloor ID // the floor as committed
 	// sent and acks count the entries handed out and acknowledged
@@ -161,10 +164,10 @@ func (s *Store) routeOf(r Route) Route {
 }
 
 // SetRouting changes which uplinks carry the records of the zero Route,
-// at once and for every record stored: a carrier that was not one sends
-// what it has not sent yet, an uplink that becomes a stand-in starts
-// from the oldest record, and records every carrier now has are deleted
-// with the next commit. Entries in flight stay so until settled.
+// at once and for every record stored: an uplink that starts to carry,
+// or to stand in, sends every record stored it has not acknowledged,
+// and records every carrier now has are deleted with the next commit.
+// Entries in flight stay so until settled.
 func (s *Store) SetRouting(r Routing) error {
 	if r.Carriers == 0 || (r.Carriers|r.Standins)&^s.allRoutes != 0 {
 		return fmt.Errorf("outbox: routing %+v: the carriers must be one or more of the store's uplinks %q", r, s.cfg.Uplinks)
@@ -177,8 +180,8 @@ func (s *Store) SetRouting(r Routing) error {
 	old := s.routing
 	s.routing = r
 	for _, v := range s.views {
-		if r.Standins&v.bit != 0 && old.Standins&v.bit == 0 {
-			v.restart(0)
+		if s.serves(v, 0) && (old.Carriers|old.Standins)&v.bit == 0 {
+			v.restart(v.floor)
 		}
 	}
 	s.sweep = true
@@ -251,7 +254,7 @@ func (s *Store) riseLocked() map[string]ID {
 			return 0
 		}
 		for _, v := range s.views {
-			if low := v.lowest(first, s.lastID+1); low > v.floor {
+			if low := v.lowest(first, s.lastID+1); low > v.floor && s.serves(v, 0) {
 				v.floor = low
 			}
 		}

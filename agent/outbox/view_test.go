@@ -222,18 +222,49 @@ func TestRoutingToOneCarrierDeletesWhatItHas(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Reopened with both carriers (the store's default): mqtt passed
-	// "kick" while it did not carry, so kafka alone sends it; what comes
-	// after goes to both.
+	// Reopened with both carriers (the store's default): mqtt sends what
+	// it passed while it did not carry, "kick", and what comes after.
 	s = openAt(t, path, twoUplinks())
 	mustAppend(t, s, tel("later"))
-	if got := drainView(t, s.View("mqtt")); !slices.Equal(got, []string{"later"}) {
-		t.Errorf("mqtt got %v after the restart; want [later]", got)
+	if got := drainView(t, s.View("mqtt")); !slices.Equal(got, []string{"kick", "later"}) {
+		t.Errorf("mqtt got %v after the restart; want [kick later]", got)
 	}
 	if got := drainView(t, s.View("kafka")); !slices.Equal(got, []string{"kick", "later"}) {
 		t.Errorf("kafka got %v after the restart; want [kick later]", got)
 	}
 	waitFor(t, "every record to be deleted", func() bool { return depth(s) == 0 })
+}
+
+// A stand-in does not send again what it delivered as a carrier: in
+// phase A MQTT delivered what Kafka lacks; when it stands in for Kafka
+// (phase B, Kafka out) it sends only what came since. Kafka still gets
+// it all once back.
+func TestStandinSkipsWhatItDelivered(t *testing.T) {
+	s, _ := openStore(t, twoUplinks())
+	m, k := s.View("mqtt"), s.View("kafka")
+	early := appendN(t, s, 10, "a")
+	drainView(t, m)
+	if err := s.SetRouting(outbox.Routing{Carriers: s.Route("kafka")}); err != nil {
+		t.Fatal(err)
+	}
+	late := appendN(t, s, 5, "b")
+	none(t, m)
+	own := tel("kafka's own")
+	own.Route = s.Route("kafka")
+	mustAppend(t, s, own)
+	if err := s.SetRouting(outbox.Routing{Carriers: s.Route("kafka"), Standins: s.Route("mqtt")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := drainView(t, m); !slices.Equal(got, late) {
+		t.Fatalf("the stand-in got %v; want only %v", got, late)
+	}
+	if got := drainView(t, k); !slices.Equal(got, append(early, "kafka's own")) {
+		t.Errorf("kafka got %v; want %v and its own", got, early)
+	}
+	waitFor(t, "every record to be deleted", func() bool { return depth(s) == 0 })
+	if d := s.Stats().Duplicates; d != 0 {
+		t.Errorf("Duplicates = %d; want 0", d)
+	}
 }
 
 func TestRouteBitsSurviveOtherUplinkLists(t *testing.T) {
