@@ -42,6 +42,32 @@ func (d *Dispatcher) refuseInvalid(req *uplink.Command, err error) {
 	d.refuse(req, ce.Header, method, code, reason, err)
 }
 
+// refuseUnconverted refuses a command its uplink could not convert from
+// an old format (req.Refusal), as refuseInvalid does a v1 one: one not
+// JSON, or not an object, is a dead letter (malformed); one that names no
+// method is a dead letter (unanswerable), as the old formats match an
+// answer to its command by the method; any other is answered
+// METHOD_NOT_FOUND (a method the contract does not know) or
+// INVALID_COMMAND, with the uplink's correlationId, and dead-lettered
+// (invalid). The dead letter holds the message as received, and the
+// uplink's correlationId.
+func (d *Dispatcher) refuseUnconverted(req *uplink.Command) {
+	r := req.Refusal
+	switch {
+	case errors.Is(r.Err, contracts.ErrMalformed):
+		d.deadLetter(req, contracts.DLQMalformed, req.Payload, r.CorrelationID, r.Err)
+	case r.Method == "":
+		d.deadLetter(req, contracts.DLQUnanswerable, req.Payload, r.CorrelationID, fmt.Errorf("%w (and it names no method to answer)", r.Err))
+	default:
+		code := contracts.CodeInvalidCommand
+		if errors.Is(r.Err, contracts.ErrUnknownMethod) {
+			code = contracts.CodeMethodNotFound
+		}
+		cmd := contracts.Envelope{EventType: contracts.TypeDeviceCommandRPC, CorrelationID: r.CorrelationID}
+		d.refuse(req, &cmd, contracts.Method(r.Method), code, contracts.DLQInvalid, r.Err)
+	}
+}
+
 // refuse answers a command with an error code, when it has a
 // correlationId to answer, and dead-letters it with reason.
 func (d *Dispatcher) refuse(req *uplink.Command, cmd *contracts.Envelope, method contracts.Method, code, reason string, err error) {

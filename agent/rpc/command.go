@@ -24,6 +24,10 @@ func (d *Dispatcher) handle(req *uplink.Command) {
 			fmt.Errorf("rpc: a command of %d bytes is larger than the %d accepted; the first %d are kept here", n, d.cfg.MaxCommandBytes, tooLargeKept))
 		return
 	}
+	if req.Refusal != nil {
+		d.refuseUnconverted(req)
+		return
+	}
 	m, err := contracts.Decode(req.Payload)
 	if err != nil {
 		d.refuseInvalid(req, err)

@@ -41,11 +41,32 @@ type Command struct {
 	// runs more than one: its answer and its dead letter go out on that
 	// uplink alone. Zero with one uplink.
 	Route outbox.Route
+	// Refusal, when set, says the uplink received the message in an old
+	// format (Payload, as received) and could not convert it into a v1
+	// command: the dispatcher refuses it. Nil for a message in v1, and
+	// for one converted (Payload is then its v1 form).
+	Refusal *Refusal
 	// Ack tells the broker the message is handled; the dispatcher calls it
 	// once the answer or the dead letter is in the outbox. Until then a
 	// restart of the agent, or a new connection, gets the command delivered
 	// again. Later calls do nothing. May be nil.
 	Ack func()
+}
+
+// Refusal is why an uplink could not convert a command it received in an
+// old format (a legacy RPC command, package contracts/legacy) into a v1
+// command.
+type Refusal struct {
+	// Err says what is wrong; it matches the sentinels of package
+	// contracts (contracts.ErrMalformed, contracts.ErrUnknownMethod, ...).
+	Err error
+	// Method is the method the message named; "" when it named none,
+	// and then it gets no answer, only a dead letter: the old formats
+	// match an answer to its command by the method.
+	Method string
+	// CorrelationID is the correlationId of the answer: the old formats
+	// have none, the uplink gives one.
+	CorrelationID string
 }
 
 // BodySize is the message body's size as sent.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
@@ -97,6 +99,13 @@ type Settings struct {
 	// ConnectTimeout bounds one connection attempt, and how long stopping
 	// waits for the publishes in flight. Default 10s; 1s to 5m.
 	ConnectTimeout time.Duration `yaml:"connectTimeout" limit:"1s..5m"`
+	// Protocol is the wire format the uplink speaks: ProtocolV1 (the
+	// contract), ProtocolLegacy (the platform's old formats, where they
+	// exist) or ProtocolDual (both). Default ProtocolV1. See legacy.go.
+	Protocol string `yaml:"protocol"`
+	// LegacyTopics are the topics of the old formats, used unless
+	// Protocol is ProtocolV1.
+	LegacyTopics LegacyTopics `yaml:"legacyTopics"`
 }
 
 // DefaultMaxCommandBytes is the default Config.MaxCommandBytes, the RPC
@@ -122,6 +131,8 @@ func (s *Settings) SetDefaults() {
 	confkeys.SetDefault(&s.BackoffMin, time.Second)
 	confkeys.SetDefault(&s.BackoffMax, max(backoff.UplinkMax, s.BackoffMin))
 	confkeys.SetDefault(&s.ConnectTimeout, 10*time.Second)
+	confkeys.SetDefault(&s.Protocol, ProtocolV1)
+	s.LegacyTopics.setDefaults()
 }
 
 func (c Config) withDefaults() Config {
@@ -167,8 +178,10 @@ func (s Settings) Validate() error {
 		return fieldErr("backoffMin", "BackoffMin %v and BackoffMax %v must be positive and in order", s.BackoffMin, s.BackoffMax)
 	case (s.CertFile == "") != (s.KeyFile == ""):
 		return fieldErr("certFile", "CertFile and KeyFile go together")
+	case !slices.Contains(Protocols, s.Protocol):
+		return fieldErr("protocol", "Protocol %q is not one of %s", s.Protocol, strings.Join(Protocols, ", "))
 	}
-	return nil
+	return s.LegacyTopics.validate()
 }
 
 // Validate reports the first field (after defaults) that is wrong, naming

@@ -27,6 +27,11 @@ import (
 // and settles the entry in the outbox (Ack, Quarantine or Release).
 // In-flight publishes stay in the session across reconnects and are sent
 // again by paho, as MQTT wants.
+//
+// An entry is one PUBLISH, or two with ProtocolDual (its v1 and legacy
+// forms, legacy.go): each is a publication, which takes a slot of the
+// window, and the entry is settled once both have their outcome
+// (fanout).
 
 // outboxQueue implements queue.Queue over the outbox.
 type outboxQueue struct {
@@ -36,12 +41,12 @@ type outboxQueue struct {
 	buf    bytes.Buffer // the packet Reader returns
 
 	mu       sync.Mutex
-	taken    int            // entries taken from the outbox and not settled
-	entries  []outbox.Entry // taken, not yet published
-	freed    chan struct{}  // closed when the window has room again
-	wake     chan struct{}  // closed by the outbox when it may have entries
-	drained  chan struct{}  // closed when nothing is taken any more
-	stopping bool           // take nothing more
+	taken    int           // publications of entries taken from the outbox, not landed
+	entries  []publication // taken, not yet published
+	freed    chan struct{} // closed when the window has room again
+	wake     chan struct{} // closed by the outbox when it may have entries
+	drained  chan struct{} // closed when nothing is taken any more
+	stopping bool          // take nothing more
 }
 
 var _ queue.Queue = (*outboxQueue)(nil)
@@ -79,7 +84,11 @@ func (q *outboxQueue) takeLocked() {
 		}
 	}
 	wake := make(chan struct{})
-	entries, err := q.u.box.TryNext(q.window-q.taken, wake)
+	room := q.window - q.taken
+	if q.u.cfg.Protocol == ProtocolDual {
+		room = max(1, room/2) // an entry may be two publications
+	}
+	entries, err := q.u.box.TryNext(room, wake)
 	if err != nil {
 		q.u.log.Error("mqtt: outbox", "err", err)
 		return
@@ -87,8 +96,11 @@ func (q *outboxQueue) takeLocked() {
 	if len(entries) == 0 {
 		q.wake = wake
 	}
-	q.taken += len(entries)
-	q.entries = append(q.entries, entries...)
+	n := len(q.entries)
+	for _, e := range entries {
+		q.entries = q.u.publications(q.entries, e)
+	}
+	q.taken += len(q.entries) - n
 }
 
 // Wait returns a channel closed when there may be an entry to publish:
@@ -136,16 +148,20 @@ func (q *outboxQueue) Peek() (queue.Entry, error) {
 		q.u.flush() // nothing more to write for now: send the batch
 		return nil, queue.ErrEmpty
 	}
-	e := q.entries[0]
+	p := q.entries[0]
 	q.entries = q.entries[1:]
-	q.sess.expect(func(cp packets.ControlPacket) { q.settle(e, cp) })
-	return &queueEntry{q: q, e: e}, nil
+	q.sess.expect(func(cp packets.ControlPacket) { q.settle(p, cp) })
+	return &queueEntry{q: q, p: p}, nil
 }
 
-// land ends the flight of one entry taken.
+// land ends the flight of one publication.
 func (q *outboxQueue) land() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.landLocked()
+}
+
+func (q *outboxQueue) landLocked() {
 	q.taken--
 	if q.freed != nil && q.roomLocked() {
 		close(q.freed)
@@ -164,8 +180,8 @@ func (q *outboxQueue) stop() <-chan struct{} {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.stopping = true
-	for _, e := range q.entries {
-		q.u.box.Release(e.ID)
+	for _, p := range q.entries {
+		q.conclude(p, outcome{kind: unanswered})
 	}
 	q.taken -= len(q.entries)
 	q.entries = nil
@@ -178,36 +194,111 @@ func (q *outboxQueue) stop() <-chan struct{} {
 	return done
 }
 
-// settle ends an entry's flight by its PUBACK, or by its absence.
-func (q *outboxQueue) settle(e outbox.Entry, cp packets.ControlPacket) {
+// settle ends a publication's flight by its PUBACK, or by its absence.
+func (q *outboxQueue) settle(p publication, cp packets.ControlPacket) {
 	defer q.land()
+	q.conclude(p, q.outcomeOf(p, cp))
+}
+
+// outcomeOf returns what became of publication p by cp, its PUBACK or
+// the empty packet of a session that ended first (shutdown, or the
+// broker lost it), logging a refusal.
+func (q *outboxQueue) outcomeOf(p publication, cp packets.ControlPacket) outcome {
 	ack, ok := cp.Content.(*packets.Puback)
 	switch {
-	case !ok: // the session ended first (shutdown, or the broker lost it)
-		q.u.box.Release(e.ID)
+	case !ok:
+		return outcome{kind: unanswered}
 	case ack.ReasonCode < 0x80:
-		q.u.box.Ack(e.ID)
-		if published := q.u.cfg.OnPublished; published != nil {
-			published(e.Lane, max(time.Since(e.AppendedAt), 0))
-		}
+		return outcome{kind: acked}
 	case permanent(ack.ReasonCode):
 		reason := "broker refused the publish: " + ack.Reason()
 		if ack.Properties != nil && ack.Properties.ReasonString != "" {
 			reason += ": " + ack.Properties.ReasonString
 		}
-		if err := q.u.box.Quarantine(e.ID, reason); err != nil {
-			q.u.lines.Error("quarantine failed", "mqtt: quarantine", "id", e.ID, "err", err)
-		}
-		q.u.lines.Error("refused "+ack.Reason(), "mqtt: publish refused for good; record quarantined", "topic", e.Topic, "reasonCode", ack.ReasonCode)
-	default:
-		q.u.box.Release(e.ID)
+		q.u.lines.Error("refused "+ack.Reason(), "mqtt: publish refused for good; record quarantined", "topic", p.Topic, "reasonCode", ack.ReasonCode)
+		return outcome{kind: refused, reason: reason}
 	}
+	return outcome{kind: unanswered}
 }
 
-// queueEntry is one outbox entry as autopaho's queue sees it.
+// conclude settles p's entry in the outbox by o, the outcome of its
+// publication or, when the entry has more than one, by the worst of
+// theirs once each has one. It returns the quarantine's error.
+func (q *outboxQueue) conclude(p publication, o outcome) error {
+	if p.fanout != nil {
+		var all bool
+		if o, all = p.fanout.add(o); !all {
+			return nil
+		}
+	}
+	switch o.kind {
+	case acked:
+		q.u.box.Ack(p.ID)
+		if published := q.u.cfg.OnPublished; published != nil {
+			published(p.Lane, max(time.Since(p.AppendedAt), 0))
+		}
+	case unanswered:
+		q.u.box.Release(p.ID)
+	case refused:
+		if err := q.u.box.Quarantine(p.ID, o.reason); err != nil {
+			q.u.lines.Error("quarantine failed", "mqtt: quarantine", "id", p.ID, "err", err)
+			return err
+		}
+	}
+	return nil
+}
+
+// publication is one PUBLISH of an outbox entry: the entry with the
+// topic, payload, headers and retain flag it is published with (its
+// legacy form, legacy.go, or itself) and, when the entry is published
+// more than once, the fanout that settles it.
+type publication struct {
+	outbox.Entry
+	fanout *fanout
+}
+
+// fanout is an entry published more than once (ProtocolDual). It is
+// settled in the outbox once every publication of it has its outcome, by
+// the worst of them: acked only when each was acknowledged; released
+// when one was not answered (the entry is published again, in every
+// form); quarantined when the broker refused one for good.
+type fanout struct {
+	mu    sync.Mutex
+	left  int // publications without an outcome
+	worst outcome
+}
+
+// add records the outcome of one publication and, once each has one,
+// returns the entry's.
+func (f *fanout) add(o outcome) (worst outcome, all bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if o.kind > f.worst.kind {
+		f.worst = o
+	}
+	f.left--
+	return f.worst, f.left == 0
+}
+
+// outcome is what became of one publication.
+type outcome struct {
+	kind   outcomeKind
+	reason string // why it was refused, for the quarantine
+}
+
+// outcomeKind orders the outcomes, the worst last.
+type outcomeKind int
+
+const (
+	acked      outcomeKind = iota // the broker acknowledged it
+	unanswered                    // it was not (the connection went): release the entry
+	refused                       // the broker refused it for good: quarantine the entry
+)
+
+// queueEntry is one publication as autopaho's queue sees it.
 type queueEntry struct {
 	q *outboxQueue
-	e outbox.Entry
+	p publication
 }
 
 // Reader returns the entry as a serialized PUBLISH packet, in a buffer
@@ -216,7 +307,7 @@ type queueEntry struct {
 func (qe *queueEntry) Reader() (io.Reader, error) {
 	b := &qe.q.buf
 	b.Reset()
-	if _, err := qe.q.u.packet(qe.e).WriteTo(b); err != nil {
+	if _, err := qe.q.u.packet(qe.p.Entry).WriteTo(b); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -239,11 +330,11 @@ func (qe *queueEntry) Leave() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.stopping {
-		q.u.box.Release(qe.e.ID)
-		q.taken--
+		q.conclude(qe.p, outcome{kind: unanswered})
+		q.landLocked()
 		return nil
 	}
-	q.entries = append([]outbox.Entry{qe.e}, q.entries...)
+	q.entries = append([]publication{qe.p}, q.entries...)
 	return nil
 }
 
@@ -255,7 +346,7 @@ func (qe *queueEntry) Quarantine() error {
 func (qe *queueEntry) quarantine(reason string) error {
 	qe.q.sess.expect(nil)
 	defer qe.q.land()
-	return qe.q.u.box.Quarantine(qe.e.ID, reason)
+	return qe.q.conclude(qe.p, outcome{kind: refused, reason: reason})
 }
 
 // packet builds the PUBLISH of an entry: QoS 1, its topic, payload and

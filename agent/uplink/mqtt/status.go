@@ -10,6 +10,7 @@ import (
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/uplink/status"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/contracts/legacy"
 )
 
 // The device's status on the status topic, retained, numbered by
@@ -45,11 +46,12 @@ func (u *Uplink) willFor(c *paho.Connect) error {
 		u.connection, u.dialed = n, false
 		u.mu.Unlock()
 	}
-	will, err := u.status(contracts.DeviceOffline, status.ReasonConnectionLost, n)
+	// One Will per CONNECT: with ProtocolDual, the v1 one.
+	will, err := u.statuses(contracts.DeviceOffline, status.ReasonConnectionLost, n)
 	if err != nil {
 		return err
 	}
-	c.WillMessage = &paho.WillMessage{Topic: u.topics.Status, Payload: will, QoS: 1, Retain: true}
+	c.WillMessage = &paho.WillMessage{Topic: will[0].topic, Payload: will[0].payload, QoS: 1, Retain: true}
 	c.WillProperties = &paho.WillProperties{ContentType: "application/json"}
 	return nil
 }
@@ -65,8 +67,9 @@ func (u *Uplink) queueOnline(ctx context.Context, n uint64) error {
 }
 
 // publishStopped publishes the offline "stopped" of the current
-// connection, and reports whether the broker acknowledged it; then the
-// Will is not needed. Call it only once the queue publishes nothing more.
+// connection, in each format of the protocol, and reports whether the
+// broker acknowledged them all; then the Will is not needed. Call it only
+// once the queue publishes nothing more.
 func (u *Uplink) publishStopped(ctx context.Context, cm *autopaho.ConnectionManager) bool {
 	u.mu.Lock()
 	n, up := u.connection, u.state.Connected
@@ -74,9 +77,12 @@ func (u *Uplink) publishStopped(ctx context.Context, cm *autopaho.ConnectionMana
 	if !up {
 		return false // the broker published the Will when the connection ended
 	}
-	b, err := u.status(contracts.DeviceOffline, status.ReasonStopped, n)
-	if err == nil {
-		_, err = cm.Publish(ctx, &paho.Publish{Topic: u.topics.Status, Payload: b, QoS: 1, Retain: true,
+	msgs, err := u.statuses(contracts.DeviceOffline, status.ReasonStopped, n)
+	for _, m := range msgs {
+		if err != nil {
+			break
+		}
+		_, err = cm.Publish(ctx, &paho.Publish{Topic: m.topic, Payload: m.payload, QoS: 1, Retain: true,
 			Properties: &paho.PublishProperties{ContentType: "application/json"}})
 	}
 	if err != nil {
@@ -93,4 +99,34 @@ func (u *Uplink) status(s contracts.DeviceStatus, reason string, connection uint
 		return nil, fmt.Errorf("mqtt: status: %w", err)
 	}
 	return b, nil
+}
+
+// statusMessage is the device's status in one format, and its topic.
+type statusMessage struct {
+	topic   string
+	payload []byte
+}
+
+// statuses returns a status of this device as the protocol publishes
+// it, the v1 form first: in v1 with ProtocolV1, in the legacy format
+// (which has no connection number) with ProtocolLegacy, in both with
+// ProtocolDual.
+func (u *Uplink) statuses(s contracts.DeviceStatus, reason string, connection uint64) ([]statusMessage, error) {
+	m := status.Event(u.cfg.DeviceID, s, reason, connection)
+	var msgs []statusMessage
+	if u.cfg.Protocol != ProtocolLegacy {
+		b, err := contracts.Encode(m)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt: status: %w", err)
+		}
+		msgs = append(msgs, statusMessage{u.topics.Status, b})
+	}
+	if u.cfg.Protocol != ProtocolV1 {
+		b, err := legacy.EncodeStatusChanged(m)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt: status: %w", err)
+		}
+		msgs = append(msgs, statusMessage{u.legacy.Status, b})
+	}
+	return msgs, nil
 }

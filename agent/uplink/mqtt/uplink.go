@@ -87,6 +87,7 @@ type Uplink struct {
 	log    *slog.Logger
 	lines  *lograte.Logger // the lines the broker sets the pace of: per connection, per refusal
 	topics contracts.MQTTTopics
+	legacy LegacyTopics // this device's, used unless Protocol is ProtocolV1
 	broker *url.URL
 	// maxPacket is the Maximum Packet Size asked of the broker.
 	maxPacket uint32
@@ -129,11 +130,16 @@ func New(cfg Config, box Outbox, handle Handler) (*Uplink, error) {
 		return nil, fmt.Errorf("mqtt: %w", err)
 	}
 	broker, _ := url.Parse(cfg.Broker) // checked by Validate
+	legacyTopics := cfg.LegacyTopics.forDevice(cfg.DeviceID)
+	commands := topics.Commands
+	if cfg.Protocol != ProtocolV1 && len(legacyTopics.Commands) > len(commands) {
+		commands = legacyTopics.Commands
+	}
 	u := &Uplink{
 		cfg: cfg, box: box, handle: handle, log: cfg.Logger, lines: lograte.New(cfg.Logger, lograte.Config{}), topics: topics,
-		broker: broker,
-		state:  uplink.State{Broker: cfg.Broker}, kick: make(chan struct{}, 1),
-		maxPacket: maxPacketSize(cfg.MaxCommandBytes, topics.Commands), cuts: make(map[uint16]int),
+		legacy: legacyTopics, broker: broker,
+		state: uplink.State{Broker: cfg.Broker}, kick: make(chan struct{}, 1),
+		maxPacket: maxPacketSize(cfg.MaxCommandBytes, commands), cuts: make(map[uint16]int),
 	}
 	if u.isTLS() {
 		if u.tls, err = loadTLS(cfg); err != nil {
@@ -468,7 +474,11 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 		// The subscription first: a backend that sends a command as soon
 		// as it sees the device online must find it subscribed, also on
 		// the first connection, when the broker has no session yet.
-		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: u.topics.Commands, QoS: 1}}}); err != nil {
+		subs := []paho.SubscribeOptions{{Topic: u.topics.Commands, QoS: 1}}
+		if u.cfg.Protocol != ProtocolV1 {
+			subs = append(subs, paho.SubscribeOptions{Topic: u.legacy.Commands, QoS: 1})
+		}
+		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: subs}); err != nil {
 			u.lines.Error("subscribe", "mqtt: subscribe to commands", "topic", u.topics.Commands, "err", err)
 		}
 		if err := u.queueOnline(ctx, connection); err != nil {
@@ -486,8 +496,9 @@ func (u *Uplink) onDown() bool {
 	return true
 }
 
-// onMessage passes messages on the commands topic to the handler, which
-// acknowledges each through the session's inbox.
+// onMessage passes messages on the commands topics to the handler, which
+// acknowledges each through the session's inbox; those on the legacy
+// commands topic converted (fromLegacy).
 func (u *Uplink) onMessage(ctx context.Context, sess *ackSession) func(paho.PublishReceived) (bool, error) {
 	return func(pr paho.PublishReceived) (bool, error) {
 		p := pr.Packet
@@ -499,7 +510,13 @@ func (u *Uplink) onMessage(ctx context.Context, sess *ackSession) func(paho.Publ
 				c.Expiry = c.ReceivedAt.Add(time.Duration(*props.MessageExpiry) * time.Second)
 			}
 		}
-		c.Reply, c.ReplyHeaders = c.ReplyTo(u.topics.Responses)
+		// The format is the topic's, whatever the protocol: a session
+		// kept from a run with another may still hold the subscription.
+		if p.Topic == u.legacy.Commands {
+			u.fromLegacy(&c)
+		} else {
+			c.Reply, c.ReplyHeaders = c.ReplyTo(u.topics.Responses)
+		}
 		if u.handle == nil {
 			c.Ack()
 			return true, nil
