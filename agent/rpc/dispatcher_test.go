@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/iot-hub/agent/agent/uplink"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/clocktest"
 )
@@ -91,6 +92,42 @@ func TestRefusals(t *testing.T) {
 			}
 			if tc.code != "" && o.deadLetter.CorrelationID != id {
 				t.Errorf("dead letter's correlationId %s; want the command's, %s, to trace it", o.deadLetter.CorrelationID, id)
+			}
+		})
+	}
+}
+
+// TestRefusedByTheUplink hands the dispatcher commands that their uplink
+// could not convert from an old format (uplink.Refusal): each is a dead
+// letter holding the command as received, with the uplink's
+// correlationId; one that names a method is answered too, with that id.
+func TestRefusedByTheUplink(t *testing.T) {
+	r := newRig(t, Config{})
+	const id = "6f1c1a43-3c27-4a8c-9d0e-2f4b8c1d7e6a"
+	for _, tc := range []struct {
+		name, payload, method string
+		err                   error
+		code, reason          string // code "": no answer
+	}{
+		{"malformed", `{"method":`, "", contracts.ErrMalformed, "", contracts.DLQMalformed},
+		{"no method", `{"deviceId":"gw-test"}`, "", contracts.ErrRequired, "", contracts.DLQUnanswerable},
+		{"unknown method", `{"method":"reboot"}`, "reboot", contracts.ErrUnknownMethod, contracts.CodeMethodNotFound, contracts.DLQInvalid},
+		{"invalid", `{"method":"getSensors","timeout":50}`, "getSensors", contracts.ErrInvalidValue, contracts.CodeInvalidCommand, contracts.DLQInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := request([]byte(tc.payload))
+			req.Refusal = &uplink.Refusal{Err: fmt.Errorf("legacy: decode command: %w", tc.err), Method: tc.method, CorrelationID: id}
+			r.send(req)
+			o := r.decode(r.drain())
+			if tc.code == "" && o.answer != nil {
+				t.Errorf("answered %+v; want no answer", o.answer)
+			}
+			if tc.code != "" && (o.answer == nil || o.answer.Error == nil || o.answer.Error.Code != tc.code || o.answer.CorrelationID != id ||
+				o.answer.Payload.Method != tc.method || !strings.Contains(o.answer.Error.Message, "legacy: decode command")) {
+				t.Errorf("got %v; want an error answer %s to %s, method %s", o, tc.code, id, tc.method)
+			}
+			if o.deadLetter == nil || o.deadLetter.Payload.Reason != tc.reason || string(mustBytes(t, o.deadLetter)) != tc.payload || o.deadLetter.CorrelationID != id {
+				t.Errorf("dead letter %+v; want reason %s with the command as received, correlationId %s", o.deadLetter, tc.reason, id)
 			}
 		})
 	}

@@ -27,6 +27,12 @@
 // (reason invalid), an RPC answered INVALID_COMMAND too. MQTT carries
 // every inbound type on the device's commands topic.
 //
+// An uplink may convert a command from an old format into a v1 one
+// (legacy RPC commands over MQTT): the dispatcher runs it as any other.
+// One the uplink could not convert comes with an uplink.Refusal: a dead
+// letter holding it as received, and an error answer when it names a
+// method.
+//
 // A command runs at most once per correlationId: its answer is kept in the
 // outbox's file with the answer record itself (outbox.Store.AppendMemo),
 // and a command delivered again, even after a restart, gets that answer

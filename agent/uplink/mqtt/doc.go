@@ -16,6 +16,18 @@
 // acked in the outbox only after its PUBACK, released for a retry when the
 // connection goes, and quarantined when the broker refuses it for good.
 //
+// # Legacy protocol
+//
+// Settings.Protocol has the uplink speak the platform's formats from
+// before v1 (package contracts/legacy) too, on the LegacyTopics
+// (protocol.go). Records in the outbox stay v1: the uplink renders
+// telemetry, the status and the answers to legacy commands in the legacy
+// format as it takes them (ProtocolDual: in both, and the entry is acked
+// once every publish of it is), and converts the commands on the legacy
+// commands topic into v1 commands for the handler (legacy.go). The Last
+// Will is the legacy one with ProtocolLegacy, the v1 one with
+// ProtocolDual (MQTT allows one).
+//
 // [Settings], in [Config], are the keys of the agent's configuration
 // file's uplink.mqtt section, with their defaults and checks.
 //

@@ -418,3 +418,113 @@ func TestLegacyBadCommands(t *testing.T) {
 		t.Errorf("%d answers on %s; want 4", n, legacyTopics.Responses)
 	}
 }
+
+// TestDualRefusedLegacyFormQuarantines: with the legacy telemetry topic
+// denied, each telemetry record's v1 publish is acknowledged and its
+// legacy one refused for good: the record is quarantined, not acked on
+// its first PUBACK.
+func TestDualRefusedLegacyFormQuarantines(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Options{ACL: "topic readwrite #\ntopic deny " + legacyTopics.Telemetry})
+	sub := b.Subscribe(t, topics.Telemetry, 1)
+	r := startUplink(t, b, t.TempDir(), mqtt.Config{Settings: mqtt.Settings{Protocol: mqtt.ProtocolDual}})
+	tel, _ := telemetryRecord(t, 7)
+	if err := r.box.Append(context.Background(), tel); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the record to be quarantined", func() bool { return r.box.Stats().Quarantined == 1 })
+	if msgs := sub.WaitFor(t, 1, legacyWait); !bytes.Equal(msgs[0].Payload, tel.Payload) {
+		t.Errorf("v1 telemetry %s; want the record's", msgs[0].Payload)
+	}
+	if st := r.box.Stats(); st.Telemetry.Depth != 0 || st.InFlight != 0 {
+		t.Errorf("outbox %+v; want nothing left, nothing in flight", st)
+	}
+}
+
+// TestDualAcksOnlyWhatArrivedInBothForms stops a dual uplink in the
+// middle of a stream, with a window of 3 (odd: an entry's two publishes
+// straddle it), and checks that every record the outbox let go arrived
+// in both formats, that it kept the others, and that a restart sends
+// those: nothing is lost, and nothing is acked on half its publishes.
+func TestDualAcksOnlyWhatArrivedInBothForms(t *testing.T) {
+	const n = 400
+	b := mqtttest.Start(t, mqtttest.Options{})
+	sub := b.Subscribe(t, "+/+/telemetry", 1) // devices/gw-test/telemetry
+	v1Sub := b.Subscribe(t, topics.Telemetry, 1)
+	dir := t.TempDir()
+	cfg := mqtt.Config{Settings: mqtt.Settings{Protocol: mqtt.ProtocolDual, Window: 3}}
+	r := startUplink(t, b, dir, cfg)
+	recs := make([]outbox.Record, n)
+	for i := range recs {
+		recs[i], _ = telemetryRecord(t, float64(i))
+	}
+	if err := r.box.Append(context.Background(), recs...); err != nil {
+		t.Fatal(err)
+	}
+	sub.WaitFor(t, n/4, legacyWait)
+	r.stop()
+
+	// What the outbox kept, by seq.
+	box := outboxtest.OpenAt(t, filepath.Join(dir, "outbox.db"), outbox.Config{Settings: outbox.Settings{MaxBytes: 256 << 20, LiveShare: -1}})
+	kept := map[float64]bool{}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	for {
+		es, err := box.Next(ctx, 100)
+		if err != nil {
+			break
+		}
+		for _, e := range es {
+			kept[seqOf(t, e.Payload)] = true // not settled: the next open hands it out again
+		}
+	}
+	cancel()
+	box.Close()
+	if len(kept) == 0 || len(kept) == n {
+		t.Fatalf("the outbox kept %d of %d records; want the stop in the middle of the stream", len(kept), n)
+	}
+	// Every record let go arrived in both formats.
+	v1Seen, oldSeen := map[float64]bool{}, map[float64]bool{}
+	count := func() int {
+		for _, m := range v1Sub.Messages() {
+			v1Seen[seqOf(t, m.Payload)] = true
+		}
+		for _, m := range sub.Messages() {
+			if m.Topic == legacyTopics.Telemetry {
+				got, _, err := legacy.DecodeTelemetry(m.Payload, contracts.DeviceOrigin("backend"), legacy.TelemetryOptions{DeviceID: device})
+				if err != nil {
+					t.Fatalf("legacy telemetry %s: %v", m.Payload, err)
+				}
+				oldSeen[got.Payload.Readings[0].Value] = true
+			}
+		}
+		missing := 0
+		for i := range n {
+			if !kept[float64(i)] && (!v1Seen[float64(i)] || !oldSeen[float64(i)]) {
+				missing++
+			}
+		}
+		return missing
+	}
+	waitUntil(t, "every record acked to arrive in both formats", func() bool { return count() == 0 })
+
+	// A restart sends the rest, in both formats.
+	r = startUplink(t, b, dir, cfg)
+	waitUntil(t, "every record to arrive in both formats", func() bool {
+		count()
+		return len(v1Seen) == n && len(oldSeen) == n
+	})
+	waitUntil(t, "the outbox to drain", func() bool {
+		st := r.box.Stats()
+		return st.Telemetry.Depth == 0 && st.InFlight == 0 && st.Quarantined == 0
+	})
+}
+
+// seqOf returns the value of the one reading of a v1 telemetry event.
+func seqOf(t *testing.T, payload []byte) float64 {
+	t.Helper()
+	m, err := contracts.Decode(payload)
+	tel, ok := m.(*contracts.DeviceTelemetry)
+	if err != nil || !ok {
+		t.Fatalf("v1 telemetry %s: %v", payload, err)
+	}
+	return tel.Payload.Readings[0].Value
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -97,6 +98,7 @@ func (q *outboxQueue) takeLocked() {
 		q.wake = wake
 	}
 	n := len(q.entries)
+	q.entries = slices.Grow(q.entries, len(entries)) // one publication each, but in dual
 	for _, e := range entries {
 		q.entries = q.u.publications(q.entries, e)
 	}
