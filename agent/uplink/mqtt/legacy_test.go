@@ -289,7 +289,7 @@ func decodeLegacyAnswer(t *testing.T, msg mqtttest.Message) *contracts.DeviceRes
 // TestLegacyCommand sends legacy commands, with and without Correlation
 // Data and Response Topic, and checks each is answered in the legacy
 // format, on the Response Topic or else the legacy responses topic, with
-// its Correlation Data.
+// its Correlation Data; and that a v1 command is still answered in v1.
 func TestLegacyCommand(t *testing.T) {
 	for _, protocol := range []string{mqtt.ProtocolLegacy, mqtt.ProtocolDual} {
 		t.Run(protocol, func(t *testing.T) {
@@ -309,6 +309,20 @@ func TestLegacyCommand(t *testing.T) {
 			msg = answerOn(t, sub, "backend/replies")
 			if m := decodeLegacyAnswer(t, msg); m.Status != contracts.StatusSuccess || string(msg.CorrelationData) != "request-17" {
 				t.Errorf("answer %s, correlation data %q; want a success, request-17", msg.Payload, msg.CorrelationData)
+			}
+
+			// The v1 commands topic is still read, and answered in v1: the
+			// certificate rotation's messages have no legacy format.
+			v1 := contracts.NewDeviceCommandRPC(contracts.Origin{Source: contracts.Source{Type: contracts.SourceBackend, ID: "test"}},
+				contracts.DeviceCommandRPCPayload{DeviceID: device, Method: contracts.MethodGetDeviceState, RequestedBy: "test"}, time.Minute)
+			payload, err := contracts.Encode(v1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sub.Publish(t, topics.Commands, payload, 1, false, nil)
+			msg = answerOn(t, sub, topics.Responses)
+			if m, err := contracts.Decode(msg.Payload); err != nil || m.Header().CorrelationID != v1.CorrelationID {
+				t.Errorf("answer to a v1 command %s: %v; want a v1 answer to %s", msg.Payload, err, v1.CorrelationID)
 			}
 		})
 	}

@@ -474,12 +474,16 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 		// The subscription first: a backend that sends a command as soon
 		// as it sees the device online must find it subscribed, also on
 		// the first connection, when the broker has no session yet.
-		subs := []paho.SubscribeOptions{{Topic: u.topics.Commands, QoS: 1}}
+		commands := []string{u.topics.Commands}
 		if u.cfg.Protocol != ProtocolV1 {
-			subs = append(subs, paho.SubscribeOptions{Topic: u.legacy.Commands, QoS: 1})
+			commands = append(commands, u.legacy.Commands)
+		}
+		subs := make([]paho.SubscribeOptions, len(commands))
+		for i, topic := range commands {
+			subs[i] = paho.SubscribeOptions{Topic: topic, QoS: 1}
 		}
 		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: subs}); err != nil {
-			u.lines.Error("subscribe", "mqtt: subscribe to commands", "topic", u.topics.Commands, "err", err)
+			u.lines.Error("subscribe", "mqtt: subscribe to commands", "topics", commands, "err", err)
 		}
 		if err := u.queueOnline(ctx, connection); err != nil {
 			u.lines.Error("online status", "mqtt: queue the online status", "err", err)
