@@ -150,10 +150,10 @@ func (q *outboxQueue) Peek() (queue.Entry, error) {
 		q.u.flush() // nothing more to write for now: send the batch
 		return nil, queue.ErrEmpty
 	}
-	p := q.entries[0]
+	qe := &queueEntry{q: q, p: q.entries[0]}
 	q.entries = q.entries[1:]
-	q.sess.expect(func(cp packets.ControlPacket) { q.settle(p, cp) })
-	return &queueEntry{q: q, p: p}, nil
+	q.sess.expect(func(cp packets.ControlPacket) { q.settle(qe.p, cp) }) // one copy of the entry, qe's
+	return qe, nil
 }
 
 // land ends the flight of one publication.
