@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -15,7 +18,9 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/iot-hub/agent/agent/config"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/mqtttest"
 )
@@ -27,16 +32,19 @@ type migrationRig struct {
 	topics  contracts.MQTTTopics
 	broker  *mqtttest.Broker
 	cluster *kfake.Cluster
+	out     atomic.Bool // the cluster drops every connection
 	brokers []string
 	config  string
 	state   string
 	agent   *agentProc
-	mqtt    *rpcClient
+	mqtt    *rpcClient           // commands, answers, status
+	tel     *mqtttest.Subscriber // telemetry, across broker restarts
 	kafka   *kafkaLog
+	sims    int // sim sensors, each read every 100 ms
 }
 
-// migrationConfig is the agent's configuration in phase: both uplinks,
-// the sim sensor read every 100 ms.
+// writeConfig writes the agent's configuration in phase: both uplinks,
+// r.sims sim sensors read every 100 ms.
 func (r *migrationRig) writeConfig(t *testing.T, phase string) {
 	t.Helper()
 	text := fmt.Sprintf(`
@@ -55,14 +63,43 @@ uplink:
     brokers: ["%s"]
     connectTimeout: 2s
 sensors:
-  - {name: sim, type: sim, interval: 100ms}
-`, r.id, r.state, phase, r.broker.URL(), strings.Join(r.brokers, `", "`))
+%s`, r.id, r.state, phase, r.broker.URL(), strings.Join(r.brokers, `", "`), sims(r.sims))
 	if err := os.WriteFile(r.config, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func startMigrationRig(t *testing.T, id, phase string) *migrationRig {
+// sims is the sensors section of n sim sensors, sim0 to sim<n-1>, read
+// every 100 ms, their fastest.
+func sims(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: sim%d, type: sim, interval: 100ms}\n", i)
+	}
+	return b.String()
+}
+
+// startMigrationRig starts mosquitto (persistent: the telemetry
+// subscriber's session outlives a restart), a Kafka cluster and the
+// agent in phase, reading n sim sensors, ten readings a second each.
+func startMigrationRig(t *testing.T, id, phase string, n int) *migrationRig {
+	t.Helper()
+	r := &migrationRig{id: id, broker: mqtttest.Start(t, mqtttest.Options{Persistence: true}), sims: n,
+		config: filepath.Join(t.TempDir(), "agent.yaml"), state: filepath.Join(t.TempDir(), "state")}
+	r.startKafka(t)
+	r.topics, _ = contracts.DeviceTopics(id)
+	r.mqtt = dialRPC(t, r.broker.Addr(), id+"-backend", r.topics.Responses, r.topics.Status, "replies/"+id)
+	r.tel = r.broker.Subscribe(t, r.topics.Telemetry, 1)
+	r.kafka = readKafka(t, r.brokers, contracts.TopicDeviceTelemetry, contracts.TopicDeviceResponses)
+	r.writeConfig(t, phase)
+	r.agent = startAgent(t, r.config)
+	return r
+}
+
+// startKafka starts a cluster of one broker with the contracts' topics,
+// which drops every connection while r.out is set: Kafka out, and back
+// with its topics and records as they were.
+func (r *migrationRig) startKafka(t *testing.T) {
 	t.Helper()
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3,
 		contracts.TopicDeviceCommands, contracts.TopicDeviceResponses, contracts.TopicDeviceTelemetry,
@@ -71,15 +108,17 @@ func startMigrationRig(t *testing.T, id, phase string) *migrationRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
-	r := &migrationRig{id: id, broker: mqtttest.Start(t, mqtttest.Options{}), cluster: cluster, brokers: cluster.ListenAddrs(),
-		config: filepath.Join(t.TempDir(), "agent.yaml"), state: filepath.Join(t.TempDir(), "state")}
-	r.topics, _ = contracts.DeviceTopics(id)
-	r.mqtt = dialRPC(t, r.broker.Addr(), id+"-backend", r.topics.Telemetry, r.topics.Responses, r.topics.Status, "replies/"+id)
-	r.kafka = readKafka(t, r.brokers, contracts.TopicDeviceTelemetry, contracts.TopicDeviceResponses)
-	r.writeConfig(t, phase)
-	r.agent = startAgent(t, r.config)
-	return r
+	cluster.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if r.out.Load() {
+			return nil, errKafkaOut, true // the connection is closed
+		}
+		return nil, nil, false
+	})
+	r.cluster, r.brokers = cluster, cluster.ListenAddrs()
 }
+
+var errKafkaOut = errors.New("kafka is out")
 
 // switchTo rewrites the phase, from one to another, and sends SIGHUP,
 // and waits for the agent to log the change.
@@ -92,7 +131,9 @@ func (r *migrationRig) switchTo(t *testing.T, from, to string) {
 	r.agent.waitLog(t, fmt.Sprintf(`"msg":"migration: phase changed","from":%q,"to":%q`, from, to), 20*time.Second)
 }
 
-// seqs are the sim sensor's seq numbers in telemetry messages.
+// seqsOf returns the readings of the sim sensors in telemetry messages,
+// each as one number: the sensor's seq, plus its index (simN) times
+// seqSpan, so that each sensor's readings are a range of their own.
 func seqsOf(t *testing.T, payloads [][]byte) []int {
 	t.Helper()
 	var out []int
@@ -102,17 +143,21 @@ func seqsOf(t *testing.T, payloads [][]byte) []int {
 			t.Fatalf("telemetry %s: %v", p, err)
 		}
 		for _, rd := range m.(*contracts.DeviceTelemetry).Payload.Readings {
-			if rd.Metric == "seq" {
-				out = append(out, int(rd.Value))
+			n, err := strconv.Atoi(strings.TrimPrefix(rd.Sensor, "sim"))
+			if rd.Metric == "seq" && err == nil {
+				out = append(out, n*seqSpan+int(rd.Value))
 			}
 		}
 	}
 	return out
 }
 
+// seqSpan separates the sensors' seqs in seqsOf.
+const seqSpan = 10_000_000
+
 func (r *migrationRig) mqttSeqs(t *testing.T) []int {
 	var ps [][]byte
-	for _, m := range r.mqtt.matching(func(m *paho.Publish) bool { return m.Topic == r.topics.Telemetry }) {
+	for _, m := range r.tel.Messages() {
 		ps = append(ps, m.Payload)
 	}
 	return seqsOf(t, ps)
@@ -180,6 +225,7 @@ func (l *kafkaLog) holds(topic, s string) bool {
 // device.commands, keyed by its id, and returns its correlationId.
 func (r *migrationRig) sendKafka(t *testing.T) string {
 	t.Helper()
+	r.agent.waitLog(t, `"msg":"kafka: reading commands"`, 30*time.Second) // from its partition's end
 	prod, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -203,26 +249,30 @@ func (l *kafkaLog) values(topic string) [][]byte {
 	return slices.Clone(l.recs[topic])
 }
 
-// contiguous reports the numbers missing between the lowest and the
-// highest of seqs, and how many come more than once.
+// contiguous reports, sensor by sensor (seqsOf), the readings missing
+// between the lowest and the highest, and how many come more than once.
 func contiguous(seqs []int) (missing []int, dups int) {
-	if len(seqs) == 0 {
-		return nil, 0
-	}
 	seen := map[int]int{}
-	lo, hi := seqs[0], seqs[0]
+	lo, hi := map[int]int{}, map[int]int{}
 	for _, s := range seqs {
 		seen[s]++
-		lo, hi = min(lo, s), max(hi, s)
+		k := s / seqSpan
+		if _, ok := lo[k]; !ok {
+			lo[k], hi[k] = s, s
+		}
+		lo[k], hi[k] = min(lo[k], s), max(hi[k], s)
 	}
-	for s := lo; s <= hi; s++ {
-		switch n := seen[s]; {
-		case n == 0:
-			missing = append(missing, s)
-		case n > 1:
-			dups += n - 1
+	for k := range lo {
+		for s := lo[k]; s <= hi[k]; s++ {
+			switch n := seen[s]; {
+			case n == 0:
+				missing = append(missing, s)
+			case n > 1:
+				dups += n - 1
+			}
 		}
 	}
+	slices.Sort(missing)
 	return missing, dups
 }
 
@@ -257,7 +307,7 @@ func (r *migrationRig) migrationState(t *testing.T) map[string]any {
 // the seq numbers that arrived, on Kafka or MQTT, have no gap.
 func TestMigrationPhases(t *testing.T) {
 	const id = "e2e-migration"
-	r := startMigrationRig(t, id, "A")
+	r := startMigrationRig(t, id, "A", 1)
 
 	// Phase A: both paths carry every reading, and each command is
 	// answered on the uplink it came on.
@@ -281,7 +331,6 @@ func TestMigrationPhases(t *testing.T) {
 	for _, v := range r.kafka.values(contracts.TopicDeviceResponses) {
 		t.Errorf("an answer on Kafka to a command that came on MQTT: %s", v)
 	}
-	r.agent.waitLog(t, `"msg":"kafka: reading commands"`, 30*time.Second) // from its partition's end
 	cid := r.sendKafka(t)
 	for deadline := time.Now().Add(rpcWait); !r.kafka.holds(contracts.TopicDeviceResponses, cid); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -317,7 +366,7 @@ func TestMigrationPhases(t *testing.T) {
 	// Kafka goes: after failoverAfter the readings go out on MQTT,
 	// those queued meanwhile too.
 	kafkaLast := slices.Max(r.kafkaSeqs(t))
-	r.cluster.Close()
+	r.out.Store(true)
 	r.agent.waitLog(t, "migration: Kafka is out", 30*time.Second)
 	waitMore(t, "phase B failed over, MQTT", func() []int { return r.mqttSeqs(t) }, 30, 30*time.Second)
 	if m := r.migrationState(t); m["failedOver"] != true {
@@ -340,4 +389,155 @@ func TestMigrationPhases(t *testing.T) {
 	}
 	t.Logf("%d readings, seq %d..%d; on Kafka %d, on MQTT %d (%d after Kafka went); %d on both paths",
 		len(all)-dups, slices.Min(all), slices.Max(all), len(r.kafkaSeqs(t)), len(r.mqttSeqs(t)), len(mqttAfter), dups)
+}
+
+// noneLost checks that no reading is missing from the two paths together
+// and returns how many arrived on both.
+func (r *migrationRig) noneLost(t *testing.T) (both int) {
+	t.Helper()
+	all := append(r.kafkaSeqs(t), r.mqttSeqs(t)...)
+	missing, dups := contiguous(all)
+	if len(missing) > 0 {
+		t.Errorf("%d readings lost on both paths: %v", len(missing), missing[:min(len(missing), 20)])
+	}
+	return dups
+}
+
+// kafkaWindow is the Kafka uplink's window: the most it has in flight.
+const kafkaWindow = 1024
+
+// TestMigrationFailoverAndBack: in phase B, Kafka goes out; after
+// failoverAfter MQTT carries the readings, those Kafka had queued too;
+// Kafka comes back (an empty cluster on the same port) and carries
+// again, MQTT no longer. No reading is lost, and those sent on both are
+// fewer than Kafka's window.
+func TestMigrationFailoverAndBack(t *testing.T) {
+	r := startMigrationRig(t, "e2e-failback", "B", 2)
+	waitMore(t, "Kafka", func() []int { return r.kafkaSeqs(t) }, 20, 30*time.Second)
+	if n := len(r.mqttSeqs(t)); n != 0 {
+		t.Errorf("phase B with Kafka up: %d readings on MQTT", n)
+	}
+	r.out.Store(true)
+	r.agent.waitLog(t, "migration: Kafka is out", 30*time.Second)
+	waitMore(t, "MQTT, failed over", func() []int { return r.mqttSeqs(t) }, 40, 30*time.Second)
+
+	r.out.Store(false)
+	r.agent.waitLog(t, "migration: Kafka is back", 60*time.Second)
+	kafkaBack := len(r.kafkaSeqs(t))
+	waitMore(t, "Kafka, back", func() []int { return r.kafkaSeqs(t) }, 40, 60*time.Second)
+	mqttThen := len(r.mqttSeqs(t))
+	waitMore(t, "Kafka, still", func() []int { return r.kafkaSeqs(t) }, 20, 30*time.Second)
+	if n := len(r.mqttSeqs(t)) - mqttThen; n != 0 {
+		t.Errorf("%d readings on MQTT after Kafka was back and carrying", n)
+	}
+	dup := r.migrationState(t)["duplicates"]
+	if code := r.agent.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d; want 0", code)
+	}
+	both := r.noneLost(t)
+	if both > kafkaWindow {
+		t.Errorf("%d readings on both paths; want at most the Kafka window, %d", both, kafkaWindow)
+	}
+	t.Logf("Kafka %d readings (%d after it came back), MQTT %d; %d on both paths, %v counted by the agent",
+		len(r.kafkaSeqs(t)), len(r.kafkaSeqs(t))-kafkaBack, len(r.mqttSeqs(t)), both, dup)
+}
+
+// TestMigrationOneUplinkDown: in phase A, mosquitto is down while 3,000
+// readings are taken (ten sensors, 100 readings a second, 30 s: the
+// readings of ten minutes at 5 a second); Kafka delivers them as they
+// come, and MQTT gets every one of them once the broker is back.
+func TestMigrationOneUplinkDown(t *testing.T) {
+	r := startMigrationRig(t, "e2e-one-down", "A", 10)
+	waitMore(t, "MQTT", func() []int { return r.mqttSeqs(t) }, 50, 30*time.Second)
+	r.broker.Stop()
+	before := len(r.kafkaSeqs(t))
+	waitMore(t, "Kafka, MQTT down", func() []int { return r.kafkaSeqs(t) }, 3000, 120*time.Second)
+	if st := r.uplinkQueued(t); st[config.UplinkMQTT] < 2500 {
+		t.Errorf("iot_hub_agent_uplink_queued{uplink=mqtt} = %v with MQTT down; want the readings since", st["mqtt"])
+	}
+	r.broker.Restart(t)
+	kafkaNow := r.kafkaSeqs(t)
+	last := slices.Max(kafkaNow)
+	for deadline := time.Now().Add(120 * time.Second); !slices.Contains(r.mqttSeqs(t), last); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("MQTT did not get reading %d within 120 s of the broker's return (%d readings)", last, len(r.mqttSeqs(t)))
+		}
+	}
+	onMQTT := r.mqttSeqs(t)
+	var lacking []int
+	for _, s := range kafkaNow {
+		if !slices.Contains(onMQTT, s) {
+			lacking = append(lacking, s)
+		}
+	}
+	if len(lacking) > 0 {
+		t.Errorf("%d readings Kafka got while MQTT was down never reached MQTT: %v", len(lacking), lacking[:min(len(lacking), 20)])
+	}
+	if code := r.agent.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d; want 0", code)
+	}
+	r.noneLost(t)
+	t.Logf("%d readings on Kafka while MQTT was down, all on MQTT after; %d on MQTT in all", len(kafkaNow)-before, len(onMQTT))
+}
+
+// TestMigrationKillDuringSwitch: in phase A with Kafka out (its share
+// queued), the phase goes to B and the agent is killed (SIGKILL) as it
+// enters it. Started again, still in B with Kafka out, it fails over:
+// MQTT carries what Kafka lacked and MQTT had not had; once Kafka is
+// back it carries again. No reading is lost.
+func TestMigrationKillDuringSwitch(t *testing.T) {
+	r := startMigrationRig(t, "e2e-kill-switch", "A", 5)
+	waitMore(t, "Kafka", func() []int { return r.kafkaSeqs(t) }, 20, 30*time.Second)
+	r.out.Store(true)
+	waitMore(t, "MQTT, Kafka out", func() []int { return r.mqttSeqs(t) }, 200, 30*time.Second)
+	r.switchTo(t, "A", "B")
+	if err := r.agent.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	r.agent.waitExit(t, 10*time.Second, "the agent did not die of SIGKILL")
+	mqttAtKill := len(r.mqttSeqs(t))
+
+	r.agent = startAgent(t, r.config)
+	r.agent.waitLog(t, "migration: Kafka is out", 30*time.Second)
+	waitMore(t, "MQTT, failed over after the restart", func() []int { return r.mqttSeqs(t) }, 100, 30*time.Second)
+	r.out.Store(false)
+	r.agent.waitLog(t, "migration: Kafka is back", 60*time.Second)
+	waitMore(t, "Kafka, back", func() []int { return r.kafkaSeqs(t) }, 50, 60*time.Second)
+	if code := r.agent.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d; want 0", code)
+	}
+	both := r.noneLost(t)
+	t.Logf("MQTT %d readings (%d at the kill), Kafka %d; %d on both paths", len(r.mqttSeqs(t)), mqttAtKill, len(r.kafkaSeqs(t)), both)
+}
+
+// uplinkQueued reads what each uplink has still to send from the
+// agent's getDeviceState, asked over Kafka.
+func (r *migrationRig) uplinkQueued(t *testing.T) map[string]float64 {
+	t.Helper()
+	cid := r.sendKafka(t)
+	var answer []byte
+	for deadline := time.Now().Add(rpcWait); answer == nil; time.Sleep(50 * time.Millisecond) {
+		for _, v := range r.kafka.values(contracts.TopicDeviceResponses) {
+			if strings.Contains(string(v), cid) {
+				answer = v
+			}
+		}
+		if answer == nil && time.Now().After(deadline) {
+			t.Fatalf("no answer on Kafka to getDeviceState within %v", rpcWait)
+		}
+	}
+	m, err := contracts.Decode(answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mig, _ := result(t, m.(*contracts.DeviceResponseRPC))["migration"].(map[string]any)
+	out := map[string]float64{}
+	ups, _ := mig["uplinks"].([]any)
+	for _, u := range ups {
+		m, _ := u.(map[string]any)
+		name, _ := m["name"].(string)
+		q, _ := m["queued"].(float64)
+		out[name] = q
+	}
+	return out
 }
