@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -538,6 +540,138 @@ func (r *migrationRig) uplinkQueued(t *testing.T) map[string]float64 {
 		name, _ := m["name"].(string)
 		q, _ := m["queued"].(float64)
 		out[name] = q
+	}
+	return out
+}
+
+// TestMigrationDualProtocol: phase A with the MQTT uplink speaking both
+// formats (protocol: dual): each reading goes out in v1 on Kafka and on
+// MQTT, and as a plain legacy object on the legacy telemetry topic. A
+// legacy command is answered in the legacy format, within its timeout: a
+// fresh read of a sensor slower than the timeout is answered TIMEOUT
+// after 1 s; and a command sent in both formats with one id runs once.
+func TestMigrationDualProtocol(t *testing.T) {
+	const id = "e2e-dual"
+	r := &migrationRig{id: id, broker: mqtttest.Start(t, mqtttest.Options{}),
+		config: filepath.Join(t.TempDir(), "agent.yaml"), state: filepath.Join(t.TempDir(), "state")}
+	r.startKafka(t)
+	r.topics, _ = contracts.DeviceTopics(id)
+	legacyTel, legacyReq, replies := "devices/"+id+"/telemetry", "devices/"+id+"/rpc/request", "replies/"+id
+	r.mqtt = dialRPC(t, r.broker.Addr(), id+"-backend", r.topics.Telemetry, legacyTel, replies)
+	r.kafka = readKafka(t, r.brokers, contracts.TopicDeviceTelemetry)
+	text := fmt.Sprintf(`
+deviceId: %s
+stateDir: %s
+log: {level: info, format: json}
+uplink:
+  phase: A
+  mqtt:
+    broker: %s
+    protocol: dual
+    connectTimeout: 2s
+  kafka:
+    brokers: ["%s"]
+    connectTimeout: 2s
+sensors:
+  - {name: sim0, type: sim, interval: 100ms}
+  - {name: slow, type: sim, interval: 10s, readDelay: 3s}
+`, id, r.state, r.broker.URL(), strings.Join(r.brokers, `", "`))
+	if err := os.WriteFile(r.config, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.agent = startAgent(t, r.config)
+
+	// The same readings in three forms.
+	legacySeqs := func() []int {
+		var out []int
+		for _, m := range r.mqtt.matching(func(m *paho.Publish) bool { return m.Topic == legacyTel }) {
+			var obj map[string]float64
+			if err := stdjson.Unmarshal(m.Payload, &obj); err != nil {
+				t.Fatalf("legacy telemetry %s: %v", m.Payload, err)
+			}
+			if seq, ok := obj["seq"]; ok && len(obj) == 3 { // sim: temperature, humidity, seq
+				out = append(out, int(seq))
+			}
+		}
+		return out
+	}
+	waitMore(t, "legacy telemetry", legacySeqs, 20, 30*time.Second)
+	waitMore(t, "Kafka", func() []int { return r.kafkaSeqs(t) }, 20, 30*time.Second)
+	v1 := map[int]bool{}
+	for _, s := range seqsOf(t, payloadsOn(r.mqtt, r.topics.Telemetry)) {
+		v1[s%seqSpan] = true
+	}
+	kafka := map[int]bool{}
+	for _, s := range r.kafkaSeqs(t) {
+		kafka[s%seqSpan] = true
+	}
+	for _, s := range legacySeqs()[:10] {
+		if !v1[s] || !kafka[s] {
+			t.Errorf("reading %d in the legacy format: in v1 on MQTT %v, on Kafka %v; want both", s, v1[s], kafka[s])
+		}
+	}
+
+	// A legacy command, answered in the legacy format within its timeout.
+	call := func(body string, cid string) map[string]any {
+		t.Helper()
+		props := &paho.PublishProperties{ResponseTopic: replies, CorrelationData: []byte(cid)}
+		if err := r.mqtt.publish(context.Background(), legacyReq, []byte(body), props); err != nil {
+			t.Fatal(err)
+		}
+		msgs, ok := r.mqtt.waitN(1, rpcWait, func(m *paho.Publish) bool {
+			return m.Topic == replies && m.Properties != nil && string(m.Properties.CorrelationData) == cid
+		})
+		if !ok {
+			t.Fatalf("no answer to the legacy command %s within %v", body, rpcWait)
+		}
+		var answer map[string]any
+		if err := stdjson.Unmarshal(msgs[0].Payload, &answer); err != nil {
+			t.Fatal(err)
+		}
+		return answer
+	}
+	// The slow sensor takes 3 s, the command allows 1 s (the dispatcher's
+	// own limit, rpc.timeout, is 10 s): only the legacy timeout gives
+	// TIMEOUT.
+	a := call(`{"method":"getSensors","deviceId":"`+id+`","timeout":1000,"params":{"sensors":["slow"],"fresh":true}}`, "slow-1")
+	errObj, _ := a["error"].(map[string]any)
+	if a["success"] != false || errObj["code"] != contracts.CodeTimeout || a["method"] != "getSensors" || a["deviceId"] != id {
+		t.Errorf("legacy answer %v; want success false, error TIMEOUT, the method and device", a)
+	}
+
+	// One id in both formats: run once, answered in each.
+	cid, body := rpcCommand(id, "getSensors", `{"sensors":["sim0"],"fresh":true}`, nil)
+	if err := r.mqtt.publish(context.Background(), r.topics.Commands, body, &paho.PublishProperties{ResponseTopic: replies, CorrelationData: []byte("v1-" + cid)}); err != nil {
+		t.Fatal(err)
+	}
+	a = call(`{"method":"getSensors","deviceId":"`+id+`","params":{"sensors":["sim0"],"fresh":true}}`, cid)
+	if a["success"] != true {
+		t.Errorf("legacy answer %v; want success", a)
+	}
+	v1Answer, ok := r.mqtt.waitN(1, rpcWait, func(m *paho.Publish) bool {
+		return m.Properties != nil && string(m.Properties.CorrelationData) == "v1-"+cid
+	})
+	if !ok {
+		t.Fatal("no v1 answer to the v1 form of the command")
+	}
+	m, err := contracts.Decode(v1Answer[0].Payload)
+	if err != nil || m.(*contracts.DeviceResponseRPC).CorrelationID != cid {
+		t.Fatalf("v1 answer %s (%v); want a v1 response to %s", v1Answer[0].Payload, err, cid)
+	}
+	// Run twice, the fresh reads would differ: another seq, another instant.
+	if v1Result := result(t, m.(*contracts.DeviceResponseRPC)); !reflect.DeepEqual(v1Result, a["result"]) {
+		t.Errorf("the two forms' results differ, so the command ran twice:\nv1     %v\nlegacy %v", v1Result, a["result"])
+	}
+	if code := r.agent.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d; want 0", code)
+	}
+}
+
+// payloadsOn returns the payloads rc received on topic.
+func payloadsOn(rc *rpcClient, topic string) [][]byte {
+	var out [][]byte
+	for _, m := range rc.matching(func(m *paho.Publish) bool { return m.Topic == topic }) {
+		out = append(out, m.Payload)
 	}
 	return out
 }
