@@ -543,7 +543,10 @@ func BenchmarkDrain(b *testing.B) {
 // of 1024 entries is handed out (Next 64 at a time) and acked, and the
 // deletion committed; then runtime.GC and debug.FreeOSMemory run and the
 // store, still open, is measured. growth-MiB is the difference (target at
-// most 5 MiB); HeapInuse-MiB tells how much of it is Go heap. ns/op,
+// most 5 MiB); HeapInuse-MiB tells how much of it is Go heap. The same
+// backlog again on a store of two uplinks, one out while the other
+// hands out and acks every record: what the store remembers of acks
+// waiting for the other uplink must not grow with the backlog. ns/op,
 // B/op and allocs/op are those of filling the store (1000 records per
 // Append) and handing out the window, per record.
 func BenchmarkMemory(b *testing.B) {
@@ -600,6 +603,51 @@ func BenchmarkMemory(b *testing.B) {
 		}
 		rss, heap := measure(b, large)
 		report(b, rss, heap)
+		b.ReportMetric(rss-base, "growth-MiB")
+	})
+	// Two uplinks, one out: the other hands out and acks every record,
+	// which all stay for the one out. What the store keeps in memory of
+	// the acks must not grow with them.
+	b.Run(fmt.Sprintf("backlog/%s-records-two-uplinks-one-out", benchCount(large)), func(b *testing.B) {
+		if base == 0 {
+			base, _ = measure(b, small)
+		}
+		s := benchOpen(b, outbox.Config{Uplinks: []string{"up", "out"}})
+		defer s.Close()
+		p := benchStart()
+		p.rate = false
+		benchFill(b, s, large)
+		up := s.View("up")
+		for acked := 0; acked < large; {
+			es, err := up.Next(context.Background(), benchWindow)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids := make([]outbox.ID, len(es))
+			for i, e := range es {
+				ids[i] = e.ID
+			}
+			up.Ack(ids...)
+			acked += len(es)
+		}
+		deadline := time.Now().Add(time.Minute)
+		for s.Uplinks()[0].Queued > 0 || s.Stats().Commits == 0 {
+			if time.Now().After(deadline) {
+				b.Fatalf("the acks not settled after a minute: %+v", s.Uplinks())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		p.stop(b, large)
+		runtime.GC()
+		debug.FreeOSMemory()
+		kb, err := benchRssAnonKB()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		rss := float64(kb) / 1024
+		report(b, rss, float64(ms.HeapInuse)/(1<<20))
 		b.ReportMetric(rss-base, "growth-MiB")
 	})
 }
