@@ -297,6 +297,10 @@ func (r *Rotator) Run(ctx context.Context) error {
 	defer timer.Stop()
 	poll := clk.NewTimer(r.cfg.RequestPoll)
 	defer poll.Stop()
+	// A request a crash left behind is looked at first: it joins the
+	// rotation it had started, which resumes, instead of starting a second
+	// one once that is done.
+	r.checkRequest(ctx, clk.Now())
 	for {
 		now := clk.Now()
 		wake := r.step(ctx, now)

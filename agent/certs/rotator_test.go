@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -502,5 +504,37 @@ func TestRepeatedMessagesAreLoggedOnceAMinute(t *testing.T) {
 	}
 	if len(rg.csrs()) != 1 {
 		t.Errorf("%d CSRs; want 1: the rotation under way goes on", len(rg.csrs()))
+	}
+}
+
+// TestRequestLeftByACrashJoinsItsRotation: `agent cert rotate` asked
+// for a renewal, the agent crashed with the CSR sent and the request not
+// yet removed. Restarted, it resumes that rotation and takes the request
+// as served at once, not at the next poll, after which it would start a
+// second rotation.
+func TestRequestLeftByACrashJoinsItsRotation(t *testing.T) {
+	request := filepath.Join(t.TempDir(), "rotate-request")
+	rg := newRig(t, func(c *RotatorConfig) { c.RequestFile = request; c.RequestPoll = time.Hour })
+	if err := rg.r.handle(ctx, event{rotate: "operator"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(request, []byte("operator\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rg.reopen() // the restart: a rotation under way, the request still there
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- rg.r.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, err := os.Stat(request); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the request left by the crash is still there 10 s after the restart, the clock not moved: it waits for the next poll")
+		}
+	}
+	if n := len(rg.csrs()); n != 1 {
+		t.Errorf("%d CSRs; want the one of the resumed rotation", n)
 	}
 }
