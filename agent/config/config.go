@@ -124,16 +124,6 @@ type MQTT struct {
 	EmbeddedBroker broker.Settings `yaml:"embeddedBroker"`
 }
 
-// The migration phases (uplink.phase).
-const (
-	PhaseA = "A" // both paths: every record on MQTT and on Kafka
-	PhaseB = "B" // Kafka first, MQTT when Kafka is out
-	PhaseC = "C" // Kafka alone; the MQTT uplink does not run
-)
-
-// DefaultFailoverAfter is uplink.failoverAfter's default.
-const DefaultFailoverAfter = 30 * time.Second
-
 // DefaultStateDir is the default stateDir.
 const DefaultStateDir = "/var/lib/iot-hub-agent"
 
@@ -173,13 +163,6 @@ func (c *Config) OutboxConfig(log *slog.Logger) outbox.Config {
 	}
 	return outbox.Config{Settings: c.Outbox, Uplinks: uplinks, Logger: log}
 }
-
-// The uplinks' names in the outbox (outbox.Config.Uplinks) and in the
-// metrics.
-const (
-	UplinkMQTT  = "mqtt"
-	UplinkKafka = "kafka"
-)
 
 // RPCConfig returns the RPC dispatcher's configuration, logging to log.
 func (c *Config) RPCConfig(log *slog.Logger) rpc.Config {

@@ -11,26 +11,6 @@ import (
 // EnvKafkaPassword overrides uplink.kafka.sasl.password.
 const EnvKafkaPassword = "IOT_HUB_KAFKA_PASSWORD"
 
-// UsesKafka reports whether the configuration chooses the Kafka uplink:
-// uplink.kafka.brokers is set.
-func (c *Config) UsesKafka() bool { return len(c.Uplink.Kafka.Brokers) > 0 }
-
-// UsesMQTT reports whether the configuration chooses the MQTT uplink:
-// uplink.mqtt.broker is set, or the embedded broker is enabled, or
-// uplink.kafka.brokers is not set.
-func (c *Config) UsesMQTT() bool {
-	m := &c.Uplink.MQTT
-	return !c.UsesKafka() || m.Broker != "" || m.EmbeddedBroker.Enabled
-}
-
-// UsesBoth reports whether both uplinks are configured: the migration
-// phases (uplink.phase) choose what each carries.
-func (c *Config) UsesBoth() bool { return c.UsesKafka() && c.UsesMQTT() }
-
-// RunsMQTT reports whether the MQTT uplink runs: it is configured, and
-// the phase is not C.
-func (c *Config) RunsMQTT() bool { return c.UsesMQTT() && c.Uplink.Phase != PhaseC }
-
 // validateKafka reports the first wrong key of uplink.kafka
 // (kafka.Settings.Validate): on no line for a key left out, and saying,
 // for a SASL password, that the environment can set it.

@@ -166,7 +166,7 @@ func TestParseBothUplinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.UsesBoth() || !c.RunsMQTT() || c.Uplink.Phase != config.PhaseA || c.Uplink.FailoverAfter != config.DefaultFailoverAfter ||
+	if !c.UsesBoth() || c.Uplink.Phase != config.PhaseA || c.Uplink.FailoverAfter != config.DefaultFailoverAfter ||
 		c.Uplink.MQTT.Window == 0 || c.Uplink.Kafka.Compression == "" {
 		t.Errorf("uplink = %+v; want both, phase A, failoverAfter 30s, both uplinks' defaults", c.Uplink)
 	}
@@ -174,7 +174,7 @@ func TestParseBothUplinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.UsesBoth() || c.RunsMQTT() {
-		t.Errorf("phase C: UsesBoth %v, RunsMQTT %v; want both configured, MQTT not running", c.UsesBoth(), c.RunsMQTT())
+	if !c.UsesBoth() || c.Uplink.Phase != config.PhaseC {
+		t.Errorf("phase C: UsesBoth %v, phase %q; want both configured, phase C", c.UsesBoth(), c.Uplink.Phase)
 	}
 }
