@@ -577,15 +577,7 @@ func BenchmarkMemory(b *testing.B) {
 		s.Ack(ids...)
 		benchWaitBytes(b, s, func(left int64) bool { return left < full })
 		p.stop(b, n)
-		runtime.GC()
-		debug.FreeOSMemory()
-		kb, err := benchRssAnonKB()
-		if err != nil {
-			b.Fatal(err)
-		}
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return float64(kb) / 1024, float64(ms.HeapInuse) / (1 << 20)
+		return benchResident(b)
 	}
 	report := func(b *testing.B, rss, heap float64) {
 		b.ReportMetric(rss, "RssAnon-MiB")
@@ -638,16 +630,22 @@ func BenchmarkMemory(b *testing.B) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		p.stop(b, large)
-		runtime.GC()
-		debug.FreeOSMemory()
-		kb, err := benchRssAnonKB()
-		if err != nil {
-			b.Fatal(err)
-		}
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		rss := float64(kb) / 1024
-		report(b, rss, float64(ms.HeapInuse)/(1<<20))
+		rss, heap := benchResident(b)
+		report(b, rss, heap)
 		b.ReportMetric(rss-base, "growth-MiB")
 	})
+}
+
+// benchResident collects the garbage, returns the memory it can to the
+// system, and returns RssAnon and HeapInuse, in MiB.
+func benchResident(b *testing.B) (rss, heap float64) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	kb, err := benchRssAnonKB()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(kb) / 1024, float64(ms.HeapInuse) / (1 << 20)
 }

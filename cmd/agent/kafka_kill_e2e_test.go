@@ -38,12 +38,7 @@ func TestKafkaCommandsSurviveKill(t *testing.T) {
 	}
 	defer prod.Close()
 	send := func() string {
-		cid, body := rpcCommand(id, "getDeviceState", "", nil)
-		rec := &kgo.Record{Topic: contracts.TopicDeviceCommands, Key: []byte(id), Value: body, Headers: []kgo.RecordHeader{
-			{Key: contracts.HeaderEventType, Value: []byte(contracts.TypeDeviceCommandRPC)},
-			{Key: contracts.HeaderCorrelationID, Value: []byte(cid)},
-			{Key: contracts.HeaderVersion, Value: []byte(contracts.Version)},
-		}}
+		cid, rec := kafkaCommand(id)
 		if err := prod.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
 			t.Errorf("produce a command: %v", err)
 		}
@@ -218,4 +213,16 @@ func (a *answerLog) ranTwice(cids []string) []string {
 		}
 	}
 	return out
+}
+
+// kafkaCommand returns a getDeviceState command for device id as the
+// backend produces it on device.commands, keyed by the id, with the
+// contracts' headers, and its correlationId.
+func kafkaCommand(id string) (string, *kgo.Record) {
+	cid, body := rpcCommand(id, "getDeviceState", "", nil)
+	return cid, &kgo.Record{Topic: contracts.TopicDeviceCommands, Key: []byte(id), Value: body, Headers: []kgo.RecordHeader{
+		{Key: contracts.HeaderEventType, Value: []byte(contracts.TypeDeviceCommandRPC)},
+		{Key: contracts.HeaderCorrelationID, Value: []byte(cid)},
+		{Key: contracts.HeaderVersion, Value: []byte(contracts.Version)},
+	}}
 }

@@ -233,12 +233,7 @@ func (r *migrationRig) sendKafka(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	cid, body := rpcCommand(r.id, "getDeviceState", "", nil)
-	rec := &kgo.Record{Topic: contracts.TopicDeviceCommands, Key: []byte(r.id), Value: body, Headers: []kgo.RecordHeader{
-		{Key: contracts.HeaderEventType, Value: []byte(contracts.TypeDeviceCommandRPC)},
-		{Key: contracts.HeaderCorrelationID, Value: []byte(cid)},
-		{Key: contracts.HeaderVersion, Value: []byte(contracts.Version)},
-	}}
+	cid, rec := kafkaCommand(r.id)
 	if err := prod.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
 		t.Fatalf("produce a command: %v", err)
 	}
