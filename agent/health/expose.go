@@ -79,7 +79,7 @@ func (s *Server) exposition(sn *snapshot) []byte {
 		w.count(metricOutboxDropped, st.Dropped.Refused, "reason", "refused")
 		w.family(metricOutboxQuarantined, typeGauge, "Records set aside in the outbox: refused by the broker for good, or failing their checksum.")
 		w.count(metricOutboxQuarantined, uint64(max(st.Quarantined, 0)))
-		w.family(metricOutboxDuplicates, typeCounter, "Records sent on two uplinks as a failover began or ended, since the agent started.")
+		w.family(metricOutboxDuplicates, typeCounter, "Records an uplink delivered after another had delivered them: as a phase B failover began or ended, or the phase changed, since the agent started.")
 		w.count(metricOutboxDuplicates, st.Duplicates)
 	}
 	if len(sn.uplinks) > 0 {

@@ -17,7 +17,8 @@ type Stats struct {
 	Quarantined int
 	// Duplicates counts, since Open, the entries an uplink acknowledged
 	// after another uplink's acknowledgement had deleted their record:
-	// sent twice, as a stand-in's handing over allows (Routing).
+	// sent twice, as a stand-in's handing over allows, or a change of
+	// Routing that drops a carrier with entries in flight.
 	Duplicates uint64
 	// FileSize is the size of the file in bytes.
 	FileSize int64
