@@ -18,6 +18,7 @@ const (
 	metricOutboxDropped     = "iot_hub_agent_outbox_dropped_total"
 	metricOutboxQuarantined = "iot_hub_agent_outbox_quarantined"
 	metricOutboxDuplicates  = "iot_hub_agent_outbox_duplicates_total"
+	metricOutboxSalvaged    = "iot_hub_agent_outbox_salvaged_total"
 	metricUplinkRecords     = "iot_hub_agent_uplink_records_total"
 	metricUplinkQueued      = "iot_hub_agent_uplink_queued"
 	metricPublished         = "iot_hub_agent_published_total"
@@ -81,6 +82,9 @@ func (s *Server) exposition(sn *snapshot) []byte {
 		w.count(metricOutboxQuarantined, uint64(max(st.Quarantined, 0)))
 		w.family(metricOutboxDuplicates, typeCounter, "Records an uplink delivered after another had delivered them: as a phase B failover began or ended, or the phase changed, since the agent started.")
 		w.count(metricOutboxDuplicates, st.Duplicates)
+		w.family(metricOutboxSalvaged, typeCounter, "Records copied out of a damaged outbox file when the agent started (saved), and those that could not be read (lost).")
+		w.count(metricOutboxSalvaged, st.Salvaged.Saved, "outcome", "saved")
+		w.count(metricOutboxSalvaged, st.Salvaged.Lost, "outcome", "lost")
 	}
 	if len(sn.uplinks) > 0 {
 		w.family(metricUplinkRecords, typeCounter, "Records by uplink: sent (handed to it, again after a failure included) and acked (acknowledged by its brokers), since the agent started.")

@@ -59,8 +59,24 @@
 //     process to take, too.
 //   - bbolt checksums only its meta pages; every record carries a CRC-32C,
 //     and one that fails it is quarantined, never sent. A file that is
-//     damaged or truncated is moved aside at Open and the store starts
-//     empty, so the agent keeps running.
+//     damaged or truncated is salvaged at Open, so the agent keeps
+//     running: the store reads its pages itself (never through bbolt,
+//     which can panic or loop on a damaged page), copies every record
+//     that passes its checksum and whose topic name does too into a new
+//     file, in its lane under its ID, with the quarantine, the memos and
+//     cursors that pass theirs, the drop counters and the uplinks' route
+//     bits, and moves the damaged file aside, to path.corrupt-<time>.
+//     Stats.Salvaged counts the records saved and lost. Records under a
+//     branch page that cannot be read are found by a scan of the pages
+//     no longer reachable and not free. The uplinks' floors are not
+//     kept: what an uplink had acknowledged of records another still
+//     needed is sent again. A cursor lost, or possibly lost, takes the
+//     connection number (status/connection) with it: it is then seeded
+//     with the time in Unix milliseconds, so that it never goes back.
+//     When the meta page of the last commit is lost, the store is that
+//     of the commit before (bbolt's other meta page), and the records of
+//     the last commit are lost uncounted; when the root page is lost
+//     (a truncated file, whose last pages hold it), nothing is saved.
 //   - bbolt never shrinks its file: the store compacts it online once the
 //     queue has drained (to a few records in flight or queued, as under
 //     steady traffic) and the file is much larger than its live data. A

@@ -25,40 +25,63 @@ func boltOptions() *bolt.Options {
 
 // openFile opens the bbolt file at path and checks it. A file that does
 // not open as bbolt, is shorter than its own meta page says, or fails
-// tx.Check is moved aside and replaced by a new one: the agent must keep
-// running, and the damaged file is kept for inspection.
-func openFile(path string, log *slog.Logger) (*bolt.DB, error) {
-	db, err := openOrReplace(path, log)
-	if err != nil {
-		return nil, err
+// tx.Check is salvaged: what can still be read of it is copied into a new
+// file, which replaces it, and the damaged file is moved aside for
+// inspection; the agent must keep running. The counts are the salvage's.
+func openFile(path string, log *slog.Logger, now time.Time) (*bolt.DB, SalvageCounts, error) {
+	// Holding the lock now: a compaction or a salvage that did not
+	// finish left its file, which nothing else can be using. A salvage
+	// that moved the damaged file aside but had not renamed its own file
+	// yet is finished here.
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := atomicfile.Rename(path+salvageSuffix, path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, SalvageCounts{}, err
+		}
 	}
-	// Holding the lock now: a compaction that did not finish left its
-	// temporary file, which nothing else can be using.
-	if err := os.Remove(path + compactSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-		db.Close()
-		return nil, err
+	for _, leftover := range []string{path + compactSuffix, path + salvageSuffix} {
+		if err := os.Remove(leftover); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, SalvageCounts{}, err
+		}
 	}
-	return db, nil
+	return openOrSalvage(path, log, now)
 }
 
-// openOrReplace is checkedOpen, replacing a damaged file by a new one.
-func openOrReplace(path string, log *slog.Logger) (*bolt.DB, error) {
+// openOrSalvage is checkedOpen, replacing a damaged file by what could
+// be salvaged of it.
+func openOrSalvage(path string, log *slog.Logger, now time.Time) (*bolt.DB, SalvageCounts, error) {
 	db, err := checkedOpen(path)
 	if err == nil {
-		return db, nil
+		return db, SalvageCounts{}, nil
 	}
 	if !isDamage(err) {
 		// Locked, out of descriptors, unreadable: the file may be fine,
 		// so it stays where it is and the caller hears why.
-		return nil, err
+		return nil, SalvageCounts{}, err
 	}
-	aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405.000"))
+	tmp := path + salvageSuffix
+	counts, serr := salvage(path, tmp, now)
+	if serr != nil {
+		// No room for the copy, say: the store starts empty, as it must
+		// start.
+		os.Remove(tmp)
+	}
+	aside := fmt.Sprintf("%s.corrupt-%s", path, now.UTC().Format("20060102T150405.000"))
 	if rerr := atomicfile.Rename(path, aside); rerr != nil {
-		return nil, fmt.Errorf("%s is damaged (%w), and moving it aside failed: %w", path, err, rerr)
+		os.Remove(tmp)
+		return nil, SalvageCounts{}, fmt.Errorf("%s is damaged (%w), and moving it aside failed: %w", path, err, rerr)
 	}
-	log.Error("outbox: file is damaged; moved aside, starting with an empty outbox",
-		"path", path, "movedTo", aside, "err", err)
-	return checkedOpen(path)
+	if serr == nil {
+		if rerr := atomicfile.Rename(tmp, path); rerr != nil {
+			return nil, SalvageCounts{}, fmt.Errorf("%s is damaged (%w), and its salvage %s could not replace it: %w", path, err, tmp, rerr)
+		}
+	}
+	attrs := []any{"path", path, "movedTo", aside, "saved", counts.Saved, "lost", counts.Lost, "err", err}
+	if serr != nil {
+		attrs = append(attrs, "salvageErr", serr)
+	}
+	log.Error("outbox: file is damaged; moved aside, the records that could be read copied into a new file", attrs...)
+	db, err = checkedOpen(path)
+	return db, counts, err
 }
 
 // errDamaged marks the errors that show the file itself is damaged.

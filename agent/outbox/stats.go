@@ -20,6 +20,9 @@ type Stats struct {
 	// sent twice, as a stand-in's handing over allows, or a change of
 	// Routing that drops a carrier with entries in flight.
 	Duplicates uint64
+	// Salvaged counts the records Open copied out of a damaged file into
+	// the new one, and those it could not; zero when the file was sound.
+	Salvaged SalvageCounts
 	// FileSize is the size of the file in bytes.
 	FileSize int64
 	// Commits counts write transactions since Open; each costs bbolt two

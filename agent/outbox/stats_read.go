@@ -15,6 +15,7 @@ func (s *Store) Stats() Stats {
 		Dropped:     s.counters.dropped,
 		Quarantined: s.quarantined,
 		Duplicates:  s.duplicates,
+		Salvaged:    s.salvaged,
 		FileSize:    s.fileSize(),
 		Commits:     s.commits,
 		Compactions: s.compactions,

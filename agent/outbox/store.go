@@ -98,6 +98,7 @@ type Store struct {
 	commits, compactions uint64
 	compactFailed        time.Time // when the last compaction failed; the writer's
 	quarantined          int
+	salvaged             SalvageCounts // by Open, from a damaged file
 }
 
 // laneState is what the store keeps in memory of one lane's records.
@@ -135,8 +136,9 @@ const lockSuffix = ".lock"
 
 // Open opens or creates the store in the bbolt file at path (its
 // directory must exist). A file that is damaged or truncated is moved
-// aside, to path.corrupt-<time>, and the store starts empty on a new file;
-// the name is logged at error level. The error is for what cannot be
+// aside, to path.corrupt-<time>, and the store starts on a new file
+// holding every record that could still be read of it (Stats.Salvaged);
+// the name and the counts are logged at error level. The error is for what cannot be
 // worked around: a bad Config, a file held by another process, a directory
 // that cannot be written.
 func Open(path string, cfg Config) (*Store, error) {
@@ -169,12 +171,12 @@ func Open(path string, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox: open: %w", err)
 	}
-	db, err := openFile(path, s.log)
+	db, salvaged, err := openFile(path, s.log, s.now())
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("outbox: open: %w", err)
 	}
-	s.db, s.lock = db, lock
+	s.db, s.lock, s.salvaged = db, lock, salvaged
 	if err := s.load(); err != nil {
 		db.Close()
 		lock.Close()

@@ -1,0 +1,330 @@
+package outbox
+
+import (
+	"encoding/binary"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SalvageCounts counts the records Open copied out of a damaged file
+// before moving it aside: Saved made it into the new file; Lost did not
+// (their page could not be read, they failed their checksum, or their
+// topic's name was lost). Lost is the file's own count of its records,
+// when its meta bucket could be read, less those saved; otherwise the
+// records seen that could not be read, a lower bound.
+type SalvageCounts struct {
+	Saved, Lost uint64
+}
+
+// salvageSuffix names the file a salvage writes, renamed over the
+// store's file once complete.
+const salvageSuffix = ".salvage"
+
+// connectionCursor is the cursor in which package status keeps the last
+// connection number, in decimal: it must never go backwards (see
+// seedConnection).
+const connectionCursor = "status/connection"
+
+// salvageBatch is how many bytes the salvage writes per transaction.
+const salvageBatch = 4 << 20
+
+// salvage copies what can still be read of the damaged bbolt file src
+// into a new file dst: the records that pass their checksum and whose
+// topic is known, in their lane, under their ID; the topics; the
+// quarantined records; the memos and the cursors that pass their
+// checksums; the drop counters and the uplinks' route bits. The uplinks'
+// floors are left: what they had acknowledged is sent again. The meta
+// bucket's counters are those of what was copied, its sequence at least
+// the highest ID. now seeds the connection number when it was lost.
+func salvage(src, dst string, now time.Time) (SalvageCounts, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return SalvageCounts{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return SalvageCounts{}, err
+	}
+	db, err := bolt.Open(dst, 0o600, boltOptions())
+	if err != nil {
+		return SalvageCounts{}, err
+	}
+	c := &copier{db: db, topics: make(map[uint64]bool), meta: make(map[string][]byte)}
+	// The newer meta page whose root page can be read: bbolt keeps the
+	// tree of the commit before the last intact, for its other meta page.
+	c.cursorsLost = true
+	for _, m := range readMetas(f) {
+		pf := &pageFile{f: f, pageSize: m.pageSize, pages: min(m.highWater, uint64(fi.Size())/uint64(m.pageSize))}
+		if _, ok := pf.page(m.root); ok {
+			c.cursorsLost = false
+			c.read(&walker{pf: pf, seen: newBitset(pf.pages)}, m)
+			break
+		}
+	}
+	c.finish(now)
+	if cerr := db.Close(); c.err == nil {
+		c.err = cerr
+	}
+	if c.err != nil {
+		return SalvageCounts{}, c.err
+	}
+	counts := SalvageCounts{Saved: c.saved, Lost: c.bad}
+	if n, ok := c.metaCount(); ok && n > c.saved {
+		counts.Lost = max(counts.Lost, n-c.saved)
+	}
+	return counts, nil
+}
+
+// copier writes what a salvage reads into the new file, a transaction
+// per salvageBatch bytes.
+type copier struct {
+	db      *bolt.DB
+	tx      *bolt.Tx
+	batched int
+	err     error
+
+	topics map[uint64]bool   // the topic ids copied
+	meta   map[string][]byte // the damaged file's meta bucket
+	seq    uint64            // the highest ID, or the meta's sequence
+
+	saved, bad  uint64 // records copied, and seen and not copied
+	lanes       [numLanes]laneState
+	quarantined uint64
+	memos       struct{ count, bytes, seq uint64 }
+	cursorsLost bool // a cursor, or the cursors' bucket, could not be read
+}
+
+// read walks the damaged file whose newer valid meta page is m.
+func (c *copier) read(w *walker, m salvageMeta) {
+	w.seen.set(0)
+	w.seen.set(1)
+	if m.freelist < w.pf.pages {
+		w.seen.set(m.freelist)
+	}
+	roots := make(map[string][]byte)
+	w.walk("", m.root, []byte{}, nil, func(e leafElem) {
+		if e.bucket {
+			roots[string(e.key)] = slices.Clone(e.value)
+		}
+	})
+	handlers := map[string]func(leafElem){
+		string(topicsBucket):     c.topic,
+		string(metaBucket):       c.metaEntry,
+		string(laneBuckets[0]):   func(e leafElem) { c.record(LaneControl, e) },
+		string(laneBuckets[1]):   func(e leafElem) { c.record(LaneTelemetry, e) },
+		string(quarantineBucket): c.quarantine,
+		string(memosBucket):      c.memo,
+		string(cursorsBucket):    c.cursor,
+	}
+	// Topics first, which the records need; the meta's sequence.
+	for _, name := range []string{string(topicsBucket), string(metaBucket), string(laneBuckets[0]), string(laneBuckets[1]), string(quarantineBucket), string(memosBucket), string(cursorsBucket)} {
+		hdr, ok := roots[name]
+		if !ok {
+			w.lost = append(w.lost, lostRange{bucket: name, lo: []byte{}})
+			continue
+		}
+		if name == string(metaBucket) && len(hdr) >= bucketHeaderSize {
+			c.seq = max(c.seq, le.Uint64(hdr[8:]))
+		}
+		w.bucket(name, hdr, handlers[name])
+	}
+	if hdr, ok := roots[string(memoOrderBucket)]; ok && len(hdr) >= bucketHeaderSize {
+		c.memos.seq = max(c.memos.seq, le.Uint64(hdr[8:]))
+	}
+	free, _ := w.pf.freePages(m.freelist)
+	w.orphans(free, handlers)
+	for _, r := range w.lost {
+		if r.bucket == string(cursorsBucket) || r.bucket == "" {
+			c.cursorsLost = true
+		}
+	}
+}
+
+// put writes k and v in bucket, unless k is there already (a page read
+// twice); it reports whether it wrote.
+func (c *copier) put(bucket, k, v []byte) bool {
+	if c.err != nil {
+		return false
+	}
+	if c.tx == nil {
+		if c.tx, c.err = c.db.Begin(true); c.err != nil {
+			return false
+		}
+	}
+	b, err := c.tx.CreateBucketIfNotExists(bucket)
+	if err != nil {
+		c.err = err
+		return false
+	}
+	if b.Get(k) != nil {
+		return false
+	}
+	b.FillPercent = 1 // keys come (mostly) in order: pack the pages
+	if c.err = b.Put(slices.Clone(k), slices.Clone(v)); c.err != nil {
+		return false
+	}
+	if c.batched += len(k) + len(v); c.batched >= salvageBatch {
+		c.commit()
+	}
+	return true
+}
+
+func (c *copier) commit() {
+	if c.tx != nil && c.err == nil {
+		c.err = c.tx.Commit()
+	} else if c.tx != nil {
+		c.tx.Rollback()
+	}
+	c.tx, c.batched = nil, 0
+}
+
+func (c *copier) topic(e leafElem) {
+	if len(e.key) != 8 {
+		return
+	}
+	if _, err := decodeTopic(e.value); err == nil && c.put(topicsBucket, e.key, e.value) {
+		c.topics[binary.BigEndian.Uint64(e.key)] = true
+	}
+}
+
+// metaEntry keeps what the new file takes of the meta bucket, the drop
+// counters and the uplinks' route bits (records stored for one uplink
+// stay its own), and the lanes' counts, of the records lost.
+func (c *copier) metaEntry(e leafElem) {
+	k := string(e.key)
+	kept := strings.HasPrefix(k, "dropped.") || strings.HasPrefix(k, "uplink.") && strings.HasSuffix(k, ".route")
+	if len(e.value) == 8 && (kept || k == string(laneCountKey(LaneControl)) || k == string(laneCountKey(LaneTelemetry))) {
+		c.meta[k] = slices.Clone(e.value)
+	}
+}
+
+func (c *copier) record(l Lane, e leafElem) {
+	if e.bucket {
+		return
+	}
+	var rec Entry
+	topic, err := decodeRecord(e.value, nil, &rec)
+	if len(e.key) != 8 || idOf(e.key) == 0 || err != nil || !c.topics[topic] {
+		c.bad++
+		return
+	}
+	if c.put(laneBuckets[l], e.key, e.value) {
+		c.saved++
+		c.lanes[l].count++
+		c.lanes[l].bytes += int64(len(e.value))
+		c.seq = max(c.seq, uint64(idOf(e.key)))
+	}
+}
+
+// quarantine copies a quarantined record (its lane, its reason, the
+// record) as it is: it is never sent.
+func (c *copier) quarantine(e leafElem) {
+	if len(e.key) == 8 && len(e.value) > 0 && e.value[0] < numLanes && c.put(quarantineBucket, e.key, e.value) {
+		c.quarantined++
+		c.seq = max(c.seq, uint64(idOf(e.key)))
+	}
+}
+
+// memo copies a memo that passes its checksum, and puts it back in the
+// order of memos by its own sequence number.
+func (c *copier) memo(e leafElem) {
+	seq, _, _, ok := decodeMemo(e.value)
+	if !ok || len(e.key) == 0 || len(e.key) > MaxMemoKey || !c.put(memosBucket, e.key, e.value) {
+		return
+	}
+	c.put(memoOrderBucket, binary.BigEndian.AppendUint64(nil, seq), e.key)
+	c.memos.count++
+	c.memos.bytes += memoSize(e.key, e.value)
+	c.memos.seq = max(c.memos.seq, seq)
+}
+
+func (c *copier) cursor(e leafElem) {
+	if _, ok := decodeCursor(string(e.key), e.value); !ok || len(e.key) == 0 || len(e.key) > MaxCursorName {
+		c.cursorsLost = true
+		return
+	}
+	c.put(cursorsBucket, e.key, e.value)
+}
+
+// metaCount is how many records the damaged file said it held.
+func (c *copier) metaCount() (uint64, bool) {
+	var n uint64
+	for l := range Lane(numLanes) {
+		v, ok := c.meta[string(laneCountKey(l))]
+		if !ok {
+			return 0, false
+		}
+		n += binary.BigEndian.Uint64(v)
+	}
+	return n, true
+}
+
+// finish writes the meta bucket of the new file and every bucket the
+// store has, and commits.
+func (c *copier) finish(now time.Time) {
+	if c.cursorsLost {
+		c.seedConnection(now)
+	}
+	if c.err != nil {
+		c.commit()
+		return
+	}
+	if c.tx == nil {
+		if c.tx, c.err = c.db.Begin(true); c.err != nil {
+			return
+		}
+	}
+	c.err = func() error {
+		for _, name := range buckets {
+			if _, err := c.tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := c.tx.Bucket(metaBucket)
+		for k, v := range c.meta {
+			if strings.HasPrefix(k, "dropped.") || strings.HasPrefix(k, "uplink.") {
+				if err := meta.Put([]byte(k), v); err != nil {
+					return err
+				}
+			}
+		}
+		for k, v := range map[string]uint64{
+			string(laneCountKey(LaneControl)):   uint64(c.lanes[LaneControl].count),
+			string(laneBytesKey(LaneControl)):   uint64(c.lanes[LaneControl].bytes),
+			string(laneCountKey(LaneTelemetry)): uint64(c.lanes[LaneTelemetry].count),
+			string(laneBytesKey(LaneTelemetry)): uint64(c.lanes[LaneTelemetry].bytes),
+			string(keyQuarantined):              c.quarantined,
+			string(keyMemoCount):                c.memos.count,
+			string(keyMemoBytes):                c.memos.bytes,
+		} {
+			if err := putUint64(meta, []byte(k), v); err != nil {
+				return err
+			}
+		}
+		if err := meta.SetSequence(c.seq); err != nil {
+			return err
+		}
+		return c.tx.Bucket(memoOrderBucket).SetSequence(c.memos.seq)
+	}()
+	c.commit()
+}
+
+// seedConnection keeps the connection number from going backwards when
+// its cursor was lost, or may have been: consumers rank a device's
+// statuses by it, and a number given again would rank the device's new
+// statuses below its old ones. The number is seeded with the time in
+// Unix milliseconds, above any number the store gave before unless it
+// gave more than one a millisecond since the file was made (the numbers
+// go up by one a connection; a gap does no harm). A clock still at 1970
+// after a boot without a real-time clock makes it low: a few hours'
+// milliseconds are still tens of millions.
+func (c *copier) seedConnection(now time.Time) {
+	seed := strconv.AppendUint(nil, uint64(max(now.UnixMilli(), 1)), 10)
+	c.put(cursorsBucket, []byte(connectionCursor), encodeCursor(connectionCursor, seed)) // unless it was saved
+}
