@@ -2,10 +2,12 @@ package outbox_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -265,4 +267,84 @@ func TestSalvageRandomDamage(t *testing.T) {
 		})
 	}
 	t.Logf("%d of 50 damaged files salvaged: %d records saved, %d counted lost", salvages, saved, lost)
+}
+
+// TestSalvageKeepsMemosCursorsAndRoutes: a salvaged store (a branch page
+// of the telemetry lane overwritten) keeps its memo, its cursors, and the
+// route of a record appended for one uplink; a store whose root page is
+// lost (both meta pages' roots overwritten) seeds the connection number
+// with the time, above the 41 it had, so that it does not go back.
+func TestSalvageKeepsMemosCursorsAndRoutes(t *testing.T) {
+	cfg := outbox.Config{Uplinks: []string{"mqtt", "kafka"}}
+	setup := func(t *testing.T) string {
+		path := filepath.Join(t.TempDir(), "outbox.db")
+		fillSalvage(t, path, 1000)
+		s, err := outbox.Open(path, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		if err := s.View("kafka").Append(ctx, salvageRecord(1000)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AppendMemo(ctx, outbox.Memo{Key: "cmd-1", Value: []byte("answer")}); err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range map[string]string{"status/connection": "41", "kafka/commands/0": "1234"} {
+			if err := s.PutCursor(ctx, name, []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	t.Run("branch page", func(t *testing.T) {
+		path := setup(t)
+		scribble(t, path, int64(findPage(t, path, "branch", 2))*4096, 4096, rand.New(rand.NewPCG(1, 1)))
+		s := openAt(t, path, cfg)
+		if got := s.Stats().Salvaged; got.Saved != 1001 || movedAside(t, path) == nil {
+			t.Fatalf("salvaged %+v; want all 1,001 records saved from a file moved aside", got)
+		}
+		if v, ok, err := s.Memo("cmd-1"); err != nil || !ok || string(v) != "answer" {
+			t.Errorf("memo = %q, %v, %v; want answer", v, ok, err)
+		}
+		for name, want := range map[string]string{"status/connection": "41", "kafka/commands/0": "1234"} {
+			if v, ok, err := s.Cursor(name); err != nil || !ok || string(v) != want {
+				t.Errorf("cursor %s = %q, %v, %v; want %s", name, v, ok, err, want)
+			}
+		}
+		var routed []int
+		for _, p := range drainView(t, s.View("mqtt")) {
+			if salvageIndex([]byte(p)) == 1000 {
+				t.Errorf("the record appended for kafka alone was handed out to mqtt")
+			}
+		}
+		for _, p := range drainView(t, s.View("kafka")) {
+			routed = append(routed, salvageIndex([]byte(p)))
+		}
+		if len(routed) != 1001 || !slices.Contains(routed, 1000) {
+			t.Errorf("kafka was handed %d records; want 1,001, record 1000 (its own) among them", len(routed))
+		}
+	})
+	t.Run("root page lost", func(t *testing.T) {
+		path := setup(t)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		for _, meta := range []int64{0, 4096} { // the root's page id, 16+16 bytes into a meta page
+			root := binary.LittleEndian.Uint64(data[meta+32:])
+			scribble(t, path, int64(root)*4096, 4096, rng)
+		}
+		before := time.Now().UnixMilli()
+		s := openAt(t, path, cfg)
+		v, ok, err := s.Cursor("status/connection")
+		n, perr := strconv.ParseInt(string(v), 10, 64)
+		if err != nil || !ok || perr != nil || n < before {
+			t.Errorf("connection cursor after the salvage = %q, %v, %v; want a number at least %d, the time in Unix ms", v, ok, err, before)
+		}
+	})
 }
