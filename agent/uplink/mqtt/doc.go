@@ -16,6 +16,16 @@
 // acked in the outbox only after its PUBACK, released for a retry when the
 // connection goes, and quarantined when the broker refuses it for good.
 //
+// The uplink writes its PUBLISHes itself, from one goroutine per
+// connection, in outbox order (publisher.go): it stores each in its
+// session (which gives the packet identifier and sends it again after a
+// reconnect) and writes it onto the connection it dialed, as paho's
+// PublishWithOptions with AsyncSend would. autopaho keeps the paho client
+// to itself, and its publish queue serialized every PUBLISH and parsed it
+// back: about half the CPU of a drain, a few KB of garbage per record.
+// autopaho still connects, reconnects, keeps the connection alive, reads,
+// subscribes and publishes the stopped status; its queue stays empty.
+//
 // # Legacy protocol
 //
 // Settings.Protocol has the uplink speak the platform's formats from

@@ -1,45 +1,38 @@
 package mqtt
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho/queue"
 	"github.com/eclipse/paho.golang/packets"
 
 	"github.com/iot-hub/agent/agent/outbox"
 )
 
-// Publishing goes through autopaho's publish queue, which one goroutine
-// drains in order, writing each PUBLISH without waiting for its PUBACK.
-// Order matters (records of a lane must arrive in order), and so does a
-// single writer of PUBLISHes.
+// Publishing is QoS 1 with a window of publishes awaiting their PUBACK,
+// in outbox order, by one writer of PUBLISHes (publisher.go): records of
+// a lane must arrive in order.
 //
-// outboxQueue is that queue, over the outbox: Peek takes entries from
-// the outbox (TryNext) within the window of publishes awaiting their
-// PUBACK, and Wait gives autopaho's goroutine a channel that the outbox
-// closes when entries come, or that a PUBACK closes when the window was
-// full: no goroutine in between. ackSession is paho's in-memory session
-// state with one addition: it learns the PUBACK of each entry's PUBLISH
-// and settles the entry in the outbox (Ack, Quarantine or Release).
-// In-flight publishes stay in the session across reconnects and are sent
-// again by paho, as MQTT wants.
+// outboxQueue is the line of publications between the outbox and that
+// writer: next takes entries from the outbox (TryNext) within the window,
+// and wait gives the writer a channel that the outbox closes when entries
+// come, or that a PUBACK closes when the window was full: no goroutine in
+// between. ackSession is paho's in-memory session state with one
+// addition: it learns the PUBACK of each publication and has the queue
+// settle its entry in the outbox (Ack, Quarantine or Release). In-flight
+// publishes stay in the session across reconnects and are sent again by
+// paho, as MQTT wants.
 //
 // An entry is one PUBLISH, or two with ProtocolDual (its v1 and legacy
 // forms, legacy.go): each is a publication, which takes a slot of the
 // window, and the entry is settled once both have their outcome
 // (fanout).
 
-// outboxQueue implements queue.Queue over the outbox.
+// outboxQueue is the line of publications taken from the outbox.
 type outboxQueue struct {
 	u      *Uplink
-	sess   *ackSession
 	window int
-	buf    bytes.Buffer // the packet Reader returns
 
 	mu       sync.Mutex
 	taken    int           // publications of entries taken from the outbox, not landed
@@ -50,10 +43,8 @@ type outboxQueue struct {
 	stopping bool          // take nothing more
 }
 
-var _ queue.Queue = (*outboxQueue)(nil)
-
-func newOutboxQueue(u *Uplink, sess *ackSession) *outboxQueue {
-	return &outboxQueue{u: u, sess: sess, window: u.cfg.Window}
+func newOutboxQueue(u *Uplink) *outboxQueue {
+	return &outboxQueue{u: u, window: u.cfg.Window}
 }
 
 // roomLocked reports whether the window has room to take entries. While
@@ -105,10 +96,11 @@ func (q *outboxQueue) takeLocked() {
 	q.taken += len(q.entries) - n
 }
 
-// Wait returns a channel closed when there may be an entry to publish:
-// at once if there is one; when the window has room again if it is full;
-// else when the outbox has entries.
-func (q *outboxQueue) Wait() chan struct{} {
+// wait returns a channel closed when there may be a publication to
+// write: at once if there is one; when the window has room again if it is
+// full; else when the outbox has entries. It is never closed once the
+// uplink is stopping.
+func (q *outboxQueue) wait() <-chan struct{} {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !q.stopping && len(q.entries) == 0 && q.roomLocked() {
@@ -116,7 +108,7 @@ func (q *outboxQueue) Wait() chan struct{} {
 	}
 	switch {
 	case q.stopping:
-		return make(chan struct{}) // never: the uplink is stopping
+		return nil // never: the uplink is stopping
 	case len(q.entries) > 0:
 		return closed
 	case !q.roomLocked():
@@ -125,35 +117,46 @@ func (q *outboxQueue) Wait() chan struct{} {
 	case q.wake != nil:
 		return q.wake
 	default: // the outbox failed; it is closing
-		return make(chan struct{})
+		return nil
 	}
 }
 
 // closed is a closed channel.
 var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// Enqueue is not used: records enter through the outbox.
-func (q *outboxQueue) Enqueue(io.Reader) error {
-	return errors.New("mqtt: publish through the outbox, not the queue")
-}
-
-// Peek returns the next entry as a queue entry, and tells the session
-// that the next PUBLISH it stores is that entry's. When there is none, it
-// sends what the connection has buffered.
-func (q *outboxQueue) Peek() (queue.Entry, error) {
+// next returns the next publication to write, taking entries from the
+// outbox when it has none; ok is false when there is none.
+func (q *outboxQueue) next() (p publication, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.entries) == 0 {
 		q.takeLocked()
 	}
 	if len(q.entries) == 0 {
-		q.u.flush() // nothing more to write for now: send the batch
-		return nil, queue.ErrEmpty
+		return publication{}, false
 	}
-	qe := &queueEntry{q: q, p: q.entries[0]}
+	p = q.entries[0]
 	q.entries = q.entries[1:]
-	q.sess.expect(func(cp packets.ControlPacket) { q.settle(qe.p, cp) }) // one copy of the entry, qe's
-	return qe, nil
+	return p, true
+}
+
+// putBack puts p, which next returned and was not written, first in line
+// again; or, when the uplink is stopping, releases its entry.
+func (q *outboxQueue) putBack(p publication) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stopping {
+		q.conclude(p, outcome{kind: unanswered})
+		q.landLocked()
+		return
+	}
+	q.entries = append([]publication{p}, q.entries...)
+}
+
+// quarantine sets p's entry aside: it can never be published.
+func (q *outboxQueue) quarantine(p publication, reason string) {
+	defer q.land()
+	q.conclude(p, outcome{kind: refused, reason: reason})
 }
 
 // land ends the flight of one publication.
@@ -225,12 +228,12 @@ func (q *outboxQueue) outcomeOf(p publication, cp packets.ControlPacket) outcome
 
 // conclude settles p's entry in the outbox by o, the outcome of its
 // publication or, when the entry has more than one, by the worst of
-// theirs once each has one. It returns the quarantine's error.
-func (q *outboxQueue) conclude(p publication, o outcome) error {
+// theirs once each has one.
+func (q *outboxQueue) conclude(p publication, o outcome) {
 	if p.fanout != nil {
 		var all bool
 		if o, all = p.fanout.add(o); !all {
-			return nil
+			return
 		}
 	}
 	switch o.kind {
@@ -244,10 +247,8 @@ func (q *outboxQueue) conclude(p publication, o outcome) error {
 	case refused:
 		if err := q.u.box.Quarantine(p.ID, o.reason); err != nil {
 			q.u.lines.Error("quarantine failed", "mqtt: quarantine", "id", p.ID, "err", err)
-			return err
 		}
 	}
-	return nil
 }
 
 // publication is one PUBLISH of an outbox entry: the entry with the
@@ -296,60 +297,6 @@ const (
 	unanswered                    // it was not (the connection went): release the entry
 	refused                       // the broker refused it for good: quarantine the entry
 )
-
-// queueEntry is one publication as autopaho's queue sees it.
-type queueEntry struct {
-	q *outboxQueue
-	p publication
-}
-
-// Reader returns the entry as a serialized PUBLISH packet, in a buffer
-// the next entry reuses: autopaho's one goroutine reads each in full
-// before it asks for the next.
-func (qe *queueEntry) Reader() (io.Reader, error) {
-	b := &qe.q.buf
-	b.Reset()
-	if _, err := qe.q.u.packet(qe.p.Entry).WriteTo(b); err != nil {
-		return nil, err
-	}
-	return b, nil
-}
-
-// Remove: the PUBLISH is in the session, and its PUBACK settles the entry;
-// unless the session never saw it (paho refused its arguments), then it
-// is quarantined: it can never be sent.
-func (qe *queueEntry) Remove() error {
-	if !qe.q.sess.claimed() {
-		return qe.quarantine("paho refused to publish the record (invalid arguments)")
-	}
-	return nil
-}
-
-// Leave puts the entry back first in line: it was not sent.
-func (qe *queueEntry) Leave() error {
-	q := qe.q
-	q.sess.expect(nil)
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.stopping {
-		q.conclude(qe.p, outcome{kind: unanswered})
-		q.landLocked()
-		return nil
-	}
-	q.entries = append([]publication{qe.p}, q.entries...)
-	return nil
-}
-
-// Quarantine: the packet could not be built; set the record aside.
-func (qe *queueEntry) Quarantine() error {
-	return qe.quarantine("record does not make a valid MQTT PUBLISH")
-}
-
-func (qe *queueEntry) quarantine(reason string) error {
-	qe.q.sess.expect(nil)
-	defer qe.q.land()
-	return qe.q.conclude(qe.p, outcome{kind: refused, reason: reason})
-}
 
 // packet builds the PUBLISH of an entry: QoS 1, its topic, payload and
 // retain flag; headers become user properties, but for the ones that

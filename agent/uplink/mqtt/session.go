@@ -15,10 +15,12 @@ import (
 	"github.com/eclipse/paho.golang/paho/store/memory"
 )
 
-// ackSession is paho's session state with one addition: it hands the
-// response to a PUBLISH announced by expect to the function given there.
-// The responses of all those publishes come on one channel, read by one
-// goroutine, and are told apart by packet identifier.
+// ackSession is paho's session state with one addition: publish stores
+// a PUBLISH of the uplink's own, and hands its response to the function
+// given there. The responses of all those publishes come on one channel,
+// read by one goroutine, and are told apart by packet identifier. paho's
+// own requests (SUBSCRIBE, the stopped status) go through the session as
+// paho makes them.
 //
 // It also holds back the PUBACKs of received messages until their handler
 // acknowledges them (see inbox).
@@ -29,14 +31,7 @@ type ackSession struct {
 	inbox inbox
 
 	mu      sync.Mutex
-	next    func(packets.ControlPacket) // for the next PUBLISH stored
-	waiting map[uint16]ackWaiter        // by packet identifier
-}
-
-// ackWaiter is a PUBLISH stored in the session, awaiting its response.
-type ackWaiter struct {
-	settle func(packets.ControlPacket)
-	resp   chan<- packets.ControlPacket // paho's own, told too
+	waiting map[uint16]func(packets.ControlPacket) // by packet identifier
 }
 
 var _ session.SessionManager = (*ackSession)(nil)
@@ -48,7 +43,7 @@ func newAckSession(window int) *ackSession {
 		State:   state.New(newLazyStore(), memory.New()),
 		acks:    make(chan packets.ControlPacket, window),
 		done:    make(chan struct{}),
-		waiting: make(map[uint16]ackWaiter),
+		waiting: make(map[uint16]func(packets.ControlPacket)),
 	}
 	s.inbox.send = s.State.Ack
 	go s.route()
@@ -63,43 +58,21 @@ func (s *ackSession) Ack(*packets.Publish) error { return nil }
 // close stops routing responses.
 func (s *ackSession) close() { close(s.done) }
 
-// expect sets what to do with the response to the next PUBLISH stored;
-// nil forgets it.
-func (s *ackSession) expect(f func(packets.ControlPacket)) {
-	s.mu.Lock()
-	s.next = f
-	s.mu.Unlock()
-}
-
-// claimed reports whether the PUBLISH announced by expect was stored.
-func (s *ackSession) claimed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.next == nil
-}
-
-// AddToSession stores a packet; for a PUBLISH that expect announced, it
-// routes the response to the expected function as well.
-func (s *ackSession) AddToSession(ctx context.Context, p session.Packet, resp chan<- packets.ControlPacket) error {
-	pub, ok := p.(*packets.Publish)
-	if !ok {
-		return s.State.AddToSession(ctx, p, resp)
-	}
-	s.mu.Lock()
-	f := s.next
-	s.next = nil
-	s.mu.Unlock()
-	if f == nil {
-		return s.State.AddToSession(ctx, p, resp)
-	}
-	// The identifier is known once stored, and the response cannot come
-	// before the caller has written the packet, after this returns.
-	if err := s.State.AddToSession(ctx, p, s.acks); err != nil {
-		s.expect(f) // not stored: the queue will try again
+// publish stores pub in the session, which gives it its packet
+// identifier, and has settle called with its response: the PUBACK, or
+// the empty packet of a session that ended without one. It waits while
+// the broker's Receive Maximum is reached, until ctx ends. Once it
+// returns nil, pub is the session's: written now by the caller, and again
+// by paho on every reconnect until its response comes. It fails with
+// session.ErrNoConnection when the connection is gone.
+func (s *ackSession) publish(ctx context.Context, pub *packets.Publish, settle func(packets.ControlPacket)) error {
+	if err := s.State.AddToSession(ctx, pub, s.acks); err != nil {
 		return err
 	}
+	// The response cannot come before the caller has written the
+	// packet, after this returns.
 	s.mu.Lock()
-	s.waiting[pub.PacketID] = ackWaiter{settle: f, resp: resp}
+	s.waiting[pub.PacketID] = settle
 	s.mu.Unlock()
 	return nil
 }
@@ -115,10 +88,10 @@ func (s *ackSession) ConAckReceived(conn io.Writer, cp *packets.Connect, ca *pac
 	if !ca.SessionPresent {
 		s.mu.Lock()
 		ws := s.waiting
-		s.waiting = make(map[uint16]ackWaiter)
+		s.waiting = make(map[uint16]func(packets.ControlPacket))
 		s.mu.Unlock()
-		for _, w := range ws {
-			w.settle(packets.ControlPacket{})
+		for _, settle := range ws {
+			settle(packets.ControlPacket{})
 		}
 	}
 	return s.State.ConAckReceived(conn, cp, ca)
@@ -137,25 +110,19 @@ func (s *ackSession) route() {
 		select {
 		case cp := <-s.acks:
 			s.mu.Lock()
-			var ws []ackWaiter
+			var settles []func(packets.ControlPacket)
 			if cp.Type == 0 {
-				for id, w := range s.waiting {
-					ws = append(ws, w)
+				for id, settle := range s.waiting {
+					settles = append(settles, settle)
 					delete(s.waiting, id)
 				}
-			} else if w, ok := s.waiting[cp.PacketID()]; ok {
-				ws = append(ws, w)
+			} else if settle, ok := s.waiting[cp.PacketID()]; ok {
+				settles = append(settles, settle)
 				delete(s.waiting, cp.PacketID())
 			}
 			s.mu.Unlock()
-			for _, w := range ws {
-				w.settle(cp)
-				if w.resp != nil {
-					select {
-					case w.resp <- cp:
-					default:
-					}
-				}
+			for _, settle := range settles {
+				settle(cp)
 			}
 		case <-s.done:
 			return

@@ -109,13 +109,18 @@ type Uplink struct {
 	connection uint64
 	dialed     bool
 	stopped    bool // the stopped status is published: disconnect without the Will
-	// onUp's work (subscribe, queue the online status) runs on its own
-	// goroutines, under runCtx; Run ends it and waits for them before it
-	// returns, so none appends to the outbox after. done: Run is
-	// returning, and onUp starts no more.
+	// onUp's work (subscribe, queue the online status, the publisher)
+	// runs on its own goroutines, under runCtx; Run ends it and waits for
+	// them before it returns, so none appends to the outbox after. done:
+	// Run is returning, and onUp starts no more.
 	runCtx context.Context
 	tasks  sync.WaitGroup
 	done   bool
+	// queue and sess are Run's, for the publisher (publisher.go);
+	// stopPublisher stops the current connection's and waits for it.
+	queue         *outboxQueue
+	sess          *ackSession
+	stopPublisher func()
 }
 
 // New checks cfg and returns an uplink that publishes what box hands out
@@ -241,11 +246,12 @@ func SchemeTLS(scheme string) (useTLS, known bool) {
 func (u *Uplink) Run(ctx context.Context) error {
 	connCtx, cancelConn := context.WithCancel(context.Background())
 	defer u.endTasks(cancelConn)
-	u.mu.Lock()
-	u.runCtx = connCtx
-	u.mu.Unlock()
 	sess := newAckSession(u.cfg.Window)
 	defer sess.close()
+	q := newOutboxQueue(u)
+	u.mu.Lock()
+	u.runCtx, u.queue, u.sess = connCtx, q, sess
+	u.mu.Unlock()
 	server := *u.broker
 	if server.Scheme == "tcp" {
 		server.Scheme = "mqtt"
@@ -294,8 +300,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 		},
 	}
 	acfg.AttemptConnection = u.dial
-	q := newOutboxQueue(u, sess)
-	acfg.Session, acfg.Queue = sess, q
+	acfg.Session, acfg.Queue = sess, idleQueue{}
 	cm, err := autopaho.NewConnection(connCtx, acfg)
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)
@@ -419,18 +424,9 @@ func (u *Uplink) sizeAsSent(id uint16, payload []byte) int {
 	return size
 }
 
-// flush sends what the current connection has buffered.
-func (u *Uplink) flush() {
-	u.mu.Lock()
-	c := u.conn
-	u.mu.Unlock()
-	if c != nil {
-		c.Flush()
-	}
-}
-
-// onUp reports the client certificate the connection presented,
-// subscribes to the commands topic and queues the online status.
+// onUp reports the client certificate the connection presented, starts
+// its publisher, subscribes to the commands topic and queues the online
+// status.
 func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 	u.mu.Lock()
 	u.connects++
@@ -449,6 +445,7 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 	connection := u.connection
 	done, runCtx := u.done, u.runCtx
 	if !done {
+		u.startPublisherLocked()
 		u.tasks.Add(1)
 	}
 	u.mu.Unlock()
@@ -491,13 +488,36 @@ func (u *Uplink) onUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 	}()
 }
 
-// onDown records the lost connection; autopaho reconnects.
+// onDown records the lost connection and stops its publisher; autopaho
+// reconnects once it returns.
 func (u *Uplink) onDown() bool {
 	u.mu.Lock()
 	u.state.Connected, u.state.Since = false, time.Now()
+	stop := u.stopPublisher
+	u.stopPublisher = nil
 	u.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	u.lines.Warn("lost", "mqtt: connection lost; reconnecting", "broker", u.cfg.Broker)
 	return true
+}
+
+// startPublisherLocked starts the publisher of the connection just
+// accepted (u.conn), under runCtx.
+func (u *Uplink) startPublisherLocked() {
+	ctx, cancel := context.WithCancel(u.runCtx)
+	ended := make(chan struct{})
+	u.stopPublisher = func() {
+		cancel()
+		<-ended
+	}
+	u.tasks.Add(1)
+	go func(q *outboxQueue, sess *ackSession, conn *batchConn) {
+		defer u.tasks.Done()
+		defer close(ended)
+		u.publish(ctx, q, sess, conn)
+	}(u.queue, u.sess, u.conn)
 }
 
 // onMessage passes messages on the commands topics to the handler, which
