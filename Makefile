@@ -171,7 +171,9 @@ package-check: unit-check arm-smoke deb-test
 ## against mosquitto and kfake; kafkajs 2, MQTT.js 5 and Zod 3, used as the
 ## platform's document uses them, validate every message it sends and
 ## ask it RPCs, two agents on one cluster, round trips timed through
-## docs/backend.md's TypeScript example, compiled by tsc (issue 18).
+## docs/backend.md's TypeScript example, compiled by tsc (issue 18); then
+## one agent with both uplinks in phase A, MQTT in both formats, for up to
+## 20 s (issue 20).
 conformance: agent
 	$(GO) build -o bin/conformance-kfake ./conformance/kfake
 	cd conformance && npm ci --no-audit --no-fund

@@ -3,12 +3,13 @@
 // agent. Usage:
 //
 //   node run.mjs --agent ../bin/agent --kfake ../bin/conformance-kfake \
-//     [--seconds 60] [--uplinks mqtt,kafka] [--command-partitions 3]
+//     [--seconds 60] [--uplinks mqtt,kafka,migration] [--command-partitions 3]
 //
 // It exits 0 only when every message validated and every check passed.
 import { parseArgs } from 'node:util';
 import { runMqtt } from './lib/mqtt-half.mjs';
 import { runKafka } from './lib/kafka-half.mjs';
+import { runMigration } from './lib/migration-half.mjs';
 import { loadExample } from './lib/example.mjs';
 
 const { values } = parseArgs({
@@ -16,7 +17,7 @@ const { values } = parseArgs({
     agent: { type: 'string', default: '../bin/agent' },
     kfake: { type: 'string', default: '../bin/conformance-kfake' },
     seconds: { type: 'string', default: '60' },
-    uplinks: { type: 'string', default: 'mqtt,kafka' },
+    uplinks: { type: 'string', default: 'mqtt,kafka,migration' },
     'command-partitions': { type: 'string', default: '3' },
   },
 });
@@ -26,13 +27,13 @@ if (!(seconds > 0) || !Number.isInteger(commandPartitions) || commandPartitions 
   console.error(`--seconds must be a positive number and --command-partitions a positive integer; got ${values.seconds}, ${values['command-partitions']}`);
   process.exit(2);
 }
-const halves = { mqtt: runMqtt, kafka: runKafka };
+const halves = { mqtt: runMqtt, kafka: runKafka, migration: runMigration };
 // docs/backend.md's example, compiled: both halves call through it.
 const example = await loadExample();
 const reports = [];
 for (const name of values.uplinks.split(',')) {
   if (!halves[name]) {
-    console.error(`--uplinks: unknown uplink ${name}; want mqtt, kafka or both`);
+    console.error(`--uplinks: unknown uplink ${name}; want mqtt, kafka, migration (both at once, phase A), or a list`);
     process.exit(2);
   }
   const started = Date.now();
