@@ -190,13 +190,6 @@ func (s *Store) SetRouting(r Routing) error {
 	return nil
 }
 
-// Routing returns the routing in force.
-func (s *Store) Routing() Routing {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.routing
-}
-
 // settleLocked records that v acknowledged id, of the zero route: the
 // record is deleted when v stands in, or when every other carrier has
 // it; otherwise it waits, in v.acked, for them. s.mu must be held.

@@ -37,9 +37,10 @@ type Command struct {
 	ReplyHeaders []outbox.Header
 	// DeadLetters is the topic of dead letters.
 	DeadLetters string
-	// Route is the outbox route of the uplink it came on, when the agent
-	// runs more than one: its answer and its dead letter go out on that
-	// uplink alone. Zero with one uplink.
+	// Route is the outbox route of the uplink it came on (its
+	// outbox.View's): its answer and its dead letter go out on that
+	// uplink alone. The daemon sets it as it hands the command on; zero,
+	// in a store of one uplink, is that uplink too.
 	Route outbox.Route
 	// Refusal, when set, says the uplink received the message in an old
 	// format (Payload, as received) and could not convert it into a v1

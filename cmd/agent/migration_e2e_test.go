@@ -213,14 +213,20 @@ func readKafka(t *testing.T, brokers []string, topics ...string) *kafkaLog {
 	return l
 }
 
-// holds reports whether a record of topic holds s.
-func (l *kafkaLog) holds(topic, s string) bool {
-	for _, v := range l.values(topic) {
-		if strings.Contains(string(v), s) {
-			return true
+// kafkaAnswer waits up to rpcWait for the answer to the command cid on
+// device.responses and returns it.
+func (r *migrationRig) kafkaAnswer(t *testing.T, cid string) []byte {
+	t.Helper()
+	for deadline := time.Now().Add(rpcWait); ; time.Sleep(50 * time.Millisecond) {
+		for _, v := range r.kafka.values(contracts.TopicDeviceResponses) {
+			if strings.Contains(string(v), cid) {
+				return v
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer on Kafka to the command %s within %v", cid, rpcWait)
 		}
 	}
-	return false
 }
 
 // sendKafka produces a getDeviceState command for the agent on
@@ -273,24 +279,31 @@ func contiguous(seqs []int) (missing []int, dups int) {
 	return missing, dups
 }
 
-// deviceState asks the agent for its state over MQTT and returns the
-// migration part of it.
-func (r *migrationRig) migrationState(t *testing.T) map[string]any {
+// migrationState asks the agent for its state over the uplink over
+// (config.UplinkMQTT or UplinkKafka) and returns the migration part of
+// it.
+func (r *migrationRig) migrationState(t *testing.T, over string) map[string]any {
 	t.Helper()
-	cid, body := rpcCommand(r.id, "getDeviceState", "", nil)
-	props := &paho.PublishProperties{ResponseTopic: "replies/" + r.id, CorrelationData: []byte(cid)}
-	if err := r.mqtt.publish(context.Background(), r.topics.Commands, body, props); err != nil {
-		t.Fatal(err)
+	var answer []byte
+	if over == config.UplinkKafka {
+		answer = r.kafkaAnswer(t, r.sendKafka(t))
+	} else {
+		cid, body := rpcCommand(r.id, "getDeviceState", "", nil)
+		props := &paho.PublishProperties{ResponseTopic: "replies/" + r.id, CorrelationData: []byte(cid)}
+		if err := r.mqtt.publish(context.Background(), r.topics.Commands, body, props); err != nil {
+			t.Fatal(err)
+		}
+		msgs, ok := r.mqtt.waitN(1, rpcWait, func(m *paho.Publish) bool {
+			return m.Properties != nil && string(m.Properties.CorrelationData) == cid
+		})
+		if !ok {
+			t.Fatalf("no answer to getDeviceState within %v", rpcWait)
+		}
+		answer = msgs[0].Payload
 	}
-	msgs, ok := r.mqtt.waitN(1, rpcWait, func(m *paho.Publish) bool {
-		return m.Properties != nil && string(m.Properties.CorrelationData) == cid
-	})
-	if !ok {
-		t.Fatalf("no answer to getDeviceState within %v", rpcWait)
-	}
-	m, err := contracts.Decode(msgs[0].Payload)
+	m, err := contracts.Decode(answer)
 	if err != nil {
-		t.Fatalf("answer %s: %v", msgs[0].Payload, err)
+		t.Fatalf("answer %s: %v", answer, err)
 	}
 	mig, _ := result(t, m.(*contracts.DeviceResponseRPC))["migration"].(map[string]any)
 	return mig
@@ -310,7 +323,7 @@ func TestMigrationPhases(t *testing.T) {
 	// answered on the uplink it came on.
 	waitMore(t, "phase A, MQTT", func() []int { return r.mqttSeqs(t) }, 20, 30*time.Second)
 	waitMore(t, "phase A, Kafka", func() []int { return r.kafkaSeqs(t) }, 20, 30*time.Second)
-	if ph := r.migrationState(t)["phase"]; ph != "A" {
+	if ph := r.migrationState(t, config.UplinkMQTT)["phase"]; ph != "A" {
 		t.Errorf("getDeviceState migration.phase = %v; want A", ph)
 	}
 	onMQTT, onKafka := r.mqttSeqs(t), r.kafkaSeqs(t)
@@ -329,11 +342,7 @@ func TestMigrationPhases(t *testing.T) {
 		t.Errorf("an answer on Kafka to a command that came on MQTT: %s", v)
 	}
 	cid := r.sendKafka(t)
-	for deadline := time.Now().Add(rpcWait); !r.kafka.holds(contracts.TopicDeviceResponses, cid); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no answer on Kafka to a command produced on Kafka within %v", rpcWait)
-		}
-	}
+	r.kafkaAnswer(t, cid)
 	if ms := r.mqtt.matching(func(m *paho.Publish) bool { return strings.Contains(string(m.Payload), cid) }); len(ms) > 0 {
 		t.Errorf("the answer to a Kafka command went out on MQTT too, on %s", ms[0].Topic)
 	}
@@ -352,7 +361,7 @@ func TestMigrationPhases(t *testing.T) {
 	waitStatus(t, r.broker.Addr(), r.topics.Status, contracts.DeviceOnline, 20*time.Second)
 	mqttAtB := len(r.mqttSeqs(t))
 	waitMore(t, "phase B, Kafka", func() []int { return r.kafkaSeqs(t) }, 20, 30*time.Second)
-	m := r.migrationState(t)
+	m := r.migrationState(t, config.UplinkMQTT)
 	if m["phase"] != "B" || m["failedOver"] != false {
 		t.Errorf("getDeviceState migration = %v; want phase B, not failed over", m)
 	}
@@ -366,7 +375,7 @@ func TestMigrationPhases(t *testing.T) {
 	r.out.Store(true)
 	r.agent.waitLog(t, "migration: Kafka is out", 30*time.Second)
 	waitMore(t, "phase B failed over, MQTT", func() []int { return r.mqttSeqs(t) }, 30, 30*time.Second)
-	if m := r.migrationState(t); m["failedOver"] != true {
+	if m := r.migrationState(t, config.UplinkMQTT); m["failedOver"] != true {
 		t.Errorf("getDeviceState migration = %v; want failedOver", m)
 	}
 	if code := r.agent.stop(t, syscall.SIGTERM); code != 0 {
@@ -427,7 +436,7 @@ func TestMigrationFailoverAndBack(t *testing.T) {
 	if n := len(r.mqttSeqs(t)) - mqttThen; n != 0 {
 		t.Errorf("%d readings on MQTT after Kafka was back and carrying", n)
 	}
-	dup := r.migrationState(t)["duplicates"]
+	dup := r.migrationState(t, config.UplinkMQTT)["duplicates"]
 	if code := r.agent.stop(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d; want 0", code)
 	}
@@ -449,7 +458,7 @@ func TestMigrationOneUplinkDown(t *testing.T) {
 	r.broker.Stop()
 	before := len(r.kafkaSeqs(t))
 	waitMore(t, "Kafka, MQTT down", func() []int { return r.kafkaSeqs(t) }, 3000, 120*time.Second)
-	if st := r.uplinkQueued(t); st[config.UplinkMQTT] < 2500 {
+	if st := uplinkQueued(r.migrationState(t, config.UplinkKafka)); st[config.UplinkMQTT] < 2500 {
 		t.Errorf("iot_hub_agent_uplink_queued{uplink=mqtt} = %v with MQTT down; want the readings since", st["mqtt"])
 	}
 	r.broker.Restart(t)
@@ -507,27 +516,9 @@ func TestMigrationKillDuringSwitch(t *testing.T) {
 	t.Logf("MQTT %d readings (%d at the kill), Kafka %d; %d on both paths", len(r.mqttSeqs(t)), mqttAtKill, len(r.kafkaSeqs(t)), both)
 }
 
-// uplinkQueued reads what each uplink has still to send from the
-// agent's getDeviceState, asked over Kafka.
-func (r *migrationRig) uplinkQueued(t *testing.T) map[string]float64 {
-	t.Helper()
-	cid := r.sendKafka(t)
-	var answer []byte
-	for deadline := time.Now().Add(rpcWait); answer == nil; time.Sleep(50 * time.Millisecond) {
-		for _, v := range r.kafka.values(contracts.TopicDeviceResponses) {
-			if strings.Contains(string(v), cid) {
-				answer = v
-			}
-		}
-		if answer == nil && time.Now().After(deadline) {
-			t.Fatalf("no answer on Kafka to getDeviceState within %v", rpcWait)
-		}
-	}
-	m, err := contracts.Decode(answer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mig, _ := result(t, m.(*contracts.DeviceResponseRPC))["migration"].(map[string]any)
+// uplinkQueued returns, by uplink, what each has still to send, from a
+// migration state.
+func uplinkQueued(mig map[string]any) map[string]float64 {
 	out := map[string]float64{}
 	ups, _ := mig["uplinks"].([]any)
 	for _, u := range ups {
