@@ -79,3 +79,48 @@ func TestTryNextBatchReusesItsMemory(t *testing.T) {
 		t.Errorf("TryNextBatch on a drained store = %d entries, %v; want none", len(b.Entries), err)
 	}
 }
+
+// TestTryNextBatchMaxBytes bounds batches by size: records of 1,000
+// bytes come out 5 at a time under a bound of 4,500 bytes as stored (the
+// fifth crosses it), a record larger than the bound ends the batch it
+// comes in, and every record comes out once, in order.
+func TestTryNextBatchMaxBytes(t *testing.T) {
+	s, _ := openStore(t, outbox.Config{})
+	rec := func(i, size int) outbox.Record {
+		p := fmt.Appendf(nil, "rec-%04d:", i)
+		return outbox.Record{Lane: outbox.LaneTelemetry, Topic: "t", Payload: append(p, bytes.Repeat([]byte{'x'}, size-len(p))...)}
+	}
+	var want []string
+	for i := range 23 {
+		size := 1000
+		if i == 12 {
+			size = 10_000
+		}
+		r := rec(i, size)
+		mustAppend(t, s, r)
+		want = append(want, string(r.Payload[:8]))
+	}
+	b := outbox.Batch{MaxBytes: 4500}
+	var sizes []int
+	var got []string
+	for {
+		if err := s.TryNextBatch(&b, 64, nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Entries) == 0 {
+			break
+		}
+		sizes = append(sizes, len(b.Entries))
+		for _, e := range b.Entries {
+			got = append(got, string(e.Payload[:8]))
+		}
+		s.Ack(ids(b.Entries)...)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("records came out as %v; want %v", got, want)
+	}
+	// 0..4, 5..9, 10..11 and the large 12 (crossing the bound), 13..17, 18..22
+	if wantSizes := []int{5, 5, 3, 5, 5}; fmt.Sprint(sizes) != fmt.Sprint(wantSizes) {
+		t.Errorf("batches of %v entries; want %v", sizes, wantSizes)
+	}
+}

@@ -70,7 +70,12 @@ func (s *Store) TryNext(max int, wake chan struct{}) ([]Entry, error) {
 type Batch struct {
 	// Entries are the entries the last TryNextBatch handed out.
 	Entries []Entry
-	mem     arena
+	// MaxBytes, when positive, bounds a TryNextBatch by size too: it
+	// hands out no more entries once those handed out hold MaxBytes
+	// bytes as stored (always at least one), so that a batch of large
+	// records takes no more memory than one of small ones.
+	MaxBytes int
+	mem      arena
 }
 
 // TryNextBatch is TryNext into b: it replaces b.Entries with the entries
@@ -175,7 +180,7 @@ func (s *Store) handOutLocked(v *view, b *Batch, max int) error {
 	}
 	b.mem.keys = &s.headerKeys
 	err := s.db.View(func(tx *bolt.Tx) error {
-		r := reader{s: s, v: v, tx: tx, max: max, out: b.Entries, mem: &b.mem}
+		r := reader{s: s, v: v, tx: tx, max: max, maxBytes: b.MaxBytes, out: b.Entries, mem: &b.mem}
 		r.lane(LaneControl)
 		r.telemetry()
 		b.Entries, dropped = r.out, r.dropped
@@ -193,16 +198,24 @@ func (s *Store) handOutLocked(v *view, b *Batch, max int) error {
 
 // reader hands out entries within one read transaction.
 type reader struct {
-	s       *Store
-	v       *view // the uplink it hands out to
-	tx      *bolt.Tx
-	max     int
-	out     []Entry
-	mem     *arena // of out's records
-	dropped bool   // expired or corrupt records were found
+	s        *Store
+	v        *view // the uplink it hands out to
+	tx       *bolt.Tx
+	max      int
+	maxBytes int // of out's records as stored; 0 for no bound
+	bytes    int // of out's records as stored
+	out      []Entry
+	mem      *arena // of out's records
+	dropped  bool   // expired or corrupt records were found
 }
 
-func (r *reader) room() int { return r.max - len(r.out) }
+// room is how many more entries the reader may hand out.
+func (r *reader) room() int {
+	if r.maxBytes > 0 && r.bytes >= r.maxBytes {
+		return 0
+	}
+	return r.max - len(r.out)
+}
 
 // lane hands out released entries, then entries from head on.
 func (r *reader) lane(l Lane) {
@@ -263,7 +276,7 @@ func (r *reader) scan(l Lane, from, until ID, n int) ID {
 	}
 	taken := 0
 	for id, v := range r.records(l, from) {
-		if taken >= n || until != 0 && id > until {
+		if taken >= n || r.room() <= 0 || until != 0 && id > until {
 			break
 		}
 		from = id + 1
@@ -305,6 +318,7 @@ func (r *reader) take(l Lane, id ID, v []byte) bool {
 		return false
 	}
 	e.Topic, e.Lane = topic, l
+	r.bytes += len(v)
 	r.v.inFlight[id] = flight{lane: l, route: e.Route}
 	r.v.inFlightN[l]++
 	r.v.sent++

@@ -61,8 +61,8 @@ func TestValidate(t *testing.T) {
 
 func TestDefaultConfig(t *testing.T) {
 	d := kafka.DefaultConfig()
-	if d.Window != 1024 || d.ConnectTimeout != 10*time.Second || d.Topics != kafka.DefaultTopics() || d.Topics.Commands != "device.commands" || d.Compression != kafka.CompressionGzip || d.Logger == nil {
-		t.Errorf("DefaultConfig() = %+v; want Window 1024, ConnectTimeout 10s, the contracts' topics, gzip, a logger", d)
+	if d.Window != 4096 || d.ConnectTimeout != 10*time.Second || d.Topics != kafka.DefaultTopics() || d.Topics.Commands != "device.commands" || d.Compression != kafka.CompressionGzip || d.Logger == nil {
+		t.Errorf("DefaultConfig() = %+v; want Window 4096, ConnectTimeout 10s, the contracts' topics, gzip, a logger", d)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -62,10 +63,11 @@ type producer struct {
 	offline  string        // correlationId of the offline status, once queued
 	sentOff  bool          // the offline status is acknowledged
 
-	readMu sync.Mutex    // held while a round is read and queued in ahead
-	ahead  chan *round   // read ahead by readAhead, not buffered; one at most
-	free   chan struct{} // a token while ahead has room: readAhead reads only then
-	spares chan *round   // settled rounds whose memory later rounds reuse
+	readMu  sync.Mutex    // held while a round is read and queued in ahead
+	ahead   chan *round   // read ahead by readAhead, not buffered; one at most
+	free    chan struct{} // a token while ahead has room: readAhead reads only then
+	spares  chan *round   // settled rounds whose memory later rounds reuse
+	drained atomic.Bool   // the outbox had no entries: rounds are not reused
 
 	suspectsMu sync.Mutex
 	suspects   map[outbox.ID]struct{} // refused with their partition; go alone
@@ -242,6 +244,7 @@ func (p *producer) take(ctx context.Context, keep func(*round) bool) bool {
 		}
 		wake := make(chan struct{})
 		p.readMu.Lock()
+		r.batch.MaxBytes = RoundBytes
 		err := p.box.TryNextBatch(&r.batch, p.u.cfg.Window, wake)
 		n := len(r.batch.Entries)
 		kept := err == nil && n > 0 && keep(r)
@@ -255,8 +258,13 @@ func (p *producer) take(ctx context.Context, keep func(*round) bool) bool {
 			}
 		case n == 0:
 			p.wake = wake
+			p.dropSpares()
+			if cap(r.batch.Entries) > 0 {
+				r = &round{} // and this one's
+			}
 		default:
 			p.wake = nil
+			p.drained.Store(false)
 			if kept {
 				r = nil // keep's now
 				return true
@@ -316,9 +324,28 @@ func (p *producer) prepare(r *round) bool {
 	return len(r.entries) > 0
 }
 
+// dropSpares lets the memory of the spare rounds go, and of those
+// settled until the outbox has entries again: it is drained, and rounds
+// the size of a backlog's would otherwise stay with the gateway for
+// good.
+func (p *producer) dropSpares() {
+	p.drained.Store(true)
+	for {
+		select {
+		case <-p.spares:
+		default:
+			return
+		}
+	}
+}
+
 // reuse keeps the memory of a round franz-go is done with for a later
 // one.
+// None is kept while the outbox is drained: see dropSpares.
 func (p *producer) reuse(r *round) {
+	if p.drained.Load() {
+		return
+	}
 	select {
 	case p.spares <- r:
 	default:
