@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/iot-hub/agent/agent/config"
+	"github.com/iot-hub/agent/agent/uplink/kafka"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/mqtttest"
 )
@@ -410,7 +411,7 @@ func (r *migrationRig) noneLost(t *testing.T) (both int) {
 }
 
 // kafkaWindow is the Kafka uplink's window: the most it has in flight.
-const kafkaWindow = 1024
+var kafkaWindow = kafka.DefaultConfig().Window
 
 // TestMigrationFailoverAndBack: in phase B, Kafka goes out; after
 // failoverAfter MQTT carries the readings, those Kafka had queued too;
