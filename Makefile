@@ -16,6 +16,10 @@ CONFORMANCE_SECONDS ?= 60
 # all.
 CONFORMANCE_COMMAND_PARTITIONS ?= 3
 OUTBOX_RECORDS ?= 1000000
+# FLEET_N is how many gateways make fleet runs; FLEET_FLAGS, more of its
+# flags (go run ./internal/fleet -h).
+FLEET_N     ?= 1000
+FLEET_FLAGS ?=
 # VERSION is what `bin/agent version` prints.
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X main.version=$(VERSION)
@@ -53,7 +57,7 @@ DEB_VERSION ?= $(shell v='$(VERSION:v%=%)'; case $$v in ([0-9]*.*) ;; (*) v=0.0.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 
 .PHONY: all build agent run test lint bench fuzz generate tidy cross package \
-        unit-check arm-smoke deb-test package-check conformance
+        unit-check arm-smoke deb-test package-check conformance fleet
 
 all: lint test build
 
@@ -100,6 +104,14 @@ bench:
 	  $(GO) test -run '^$$' -bench '^BenchmarkAppend$$' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./agent/outbox && \
 	  $(GO) test -run '^$$' -bench . -skip '^BenchmarkAppend$$' -benchmem -benchtime 1x -count 1 -timeout 30m ./agent/outbox -outbox.records $(OUTBOX_RECORDS); \
 	} | tee bench.out | $(GO) run ./internal/benchtable
+
+## fleet: FLEET_N gateways (the agent's outbox, MQTT uplink and sampler,
+## in one process) against mosquitto, killed and started again after 60 s;
+## prints the reconnect storm, the readings lost and duplicated, and what
+## one gateway costs a Kafka cluster (docs/fleet.md). Needs mosquitto.
+## Fails when a reading is lost or a target is missed.
+fleet:
+	$(GO) run ./internal/fleet -n $(FLEET_N) -check $(FLEET_FLAGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 30s).
 fuzz:
