@@ -59,12 +59,28 @@ func salvage(src, dst string, now time.Time) (SalvageCounts, error) {
 	// The newer meta page whose root page can be read: bbolt keeps the
 	// tree of the commit before the last intact, for its other meta page.
 	c.cursorsLost = true
-	for _, m := range readMetas(f) {
+	metas := readMetas(f)
+	read := false
+	for _, m := range metas {
 		pf := &pageFile{f: f, pageSize: m.pageSize, pages: min(m.highWater, uint64(fi.Size())/uint64(m.pageSize))}
 		if _, ok := pf.page(m.root); ok {
 			c.cursorsLost = false
 			c.read(&walker{pf: pf, seen: newBitset(pf.pages)}, m)
+			read = true
 			break
+		}
+	}
+	if !read && len(metas) > 0 {
+		// Both meta pages' roots are lost (the file's end cut off, say):
+		// walk from the newest older root still in the file instead.
+		m := metas[0]
+		pf := &pageFile{f: f, pageSize: m.pageSize, pages: min(m.highWater, uint64(fi.Size())/uint64(m.pageSize))}
+		if root, ok := newestOldRoot(pf); ok {
+			m.root = root
+			c.oldRoot = true
+			c.read(&walker{pf: pf, seen: newBitset(pf.pages)}, m)
+		} else {
+			c.bad = countRecords(pf)
 		}
 	}
 	c.finish(now)
@@ -98,6 +114,10 @@ type copier struct {
 	quarantined uint64
 	memos       struct{ count, bytes, seq uint64 }
 	cursorsLost bool // a cursor, or the cursors' bucket, could not be read
+	// oldRoot: the walk starts from a root of an earlier commit (see
+	// newestOldRoot), whose cursors may be behind: the connection
+	// number's is not copied, but seeded.
+	oldRoot bool
 }
 
 // read walks the damaged file whose newer valid meta page is m.
@@ -245,7 +265,7 @@ func (c *copier) memo(e leafElem) {
 }
 
 func (c *copier) cursor(e leafElem) {
-	if _, ok := decodeCursor(string(e.key), e.value); !ok || len(e.key) == 0 || len(e.key) > MaxCursorName {
+	if _, ok := decodeCursor(string(e.key), e.value); !ok || len(e.key) == 0 || len(e.key) > MaxCursorName || c.oldRoot && string(e.key) == connectionCursor {
 		c.cursorsLost = true
 		return
 	}

@@ -120,3 +120,72 @@ func (w *walker) orphans(free bitset, handlers map[string]func(leafElem)) {
 		}
 	}
 }
+
+// newestOldRoot looks through the readable pages of pf for the newest
+// root of an earlier commit: bbolt writes a commit's pages anew and
+// frees the old ones, which stay in the file until reused. A root is a
+// leaf page whose elements are all buckets, the store's lanes and meta
+// among them; the newest has the highest sequence in its meta bucket's
+// header (the IDs given out by then), and of those the highest page id.
+// It reports false when there is none.
+func newestOldRoot(pf *pageFile) (uint64, bool) {
+	var best, bestSeq uint64
+	for id := uint64(2); id < pf.pages; id++ {
+		p, ok := pf.page(id)
+		if !ok {
+			continue
+		}
+		id += uint64(le.Uint32(p[12:])) // its overflow
+		seq, ok := rootSequence(p)
+		if ok && (best == 0 || seq >= bestSeq) {
+			best, bestSeq = id-uint64(le.Uint32(p[12:])), seq
+		}
+	}
+	return best, best != 0
+}
+
+// rootSequence reports whether page p is the store's root, and its meta
+// bucket's sequence.
+func rootSequence(p []byte) (uint64, bool) {
+	es := leafElems(p)
+	if len(es) == 0 {
+		return 0, false
+	}
+	var seq uint64
+	found := 0
+	for _, e := range es {
+		if !e.bucket || len(e.value) < bucketHeaderSize {
+			return 0, false
+		}
+		switch string(e.key) {
+		case string(metaBucket):
+			seq = le.Uint64(e.value[8:])
+			found++
+		case string(laneBuckets[0]), string(laneBuckets[1]):
+			found++
+		}
+	}
+	return seq, found == 3
+}
+
+// countRecords counts the records, by their keys, on the readable leaf
+// pages of pf, the pages of records deleted since included: with no root
+// to walk, what a salvage can say of the records it could not send (their
+// topics' names are lost with the root).
+func countRecords(pf *pageFile) uint64 {
+	keys := make(map[uint64]bool)
+	for id := uint64(2); id < pf.pages; id++ {
+		p, ok := pf.page(id)
+		if !ok {
+			continue
+		}
+		id += uint64(le.Uint32(p[12:])) // its overflow
+		for _, e := range leafElems(p) {
+			var rec Entry
+			if _, err := decodeRecord(e.value, nil, &rec); err == nil && !e.bucket && len(e.key) == 8 {
+				keys[uint64(idOf(e.key))] = true
+			}
+		}
+	}
+	return uint64(len(keys))
+}
