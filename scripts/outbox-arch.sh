@@ -26,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-REEXEC='^(TestCrash|TestCursorCrash|TestOpenFailureIsNotTreatedAsGarbage|TestLockedWhileCompacting)$'
+REEXEC='^(TestCrash|TestCursorCrash|TestOpenFailureIsNotTreatedAsGarbage|TestLockedWhileCompacting|TestPowerCut)$'
 GO=${GO:-go}
 arch=${1:?usage: outbox-arch.sh 386|arm|arm64}
 qemu=

@@ -610,7 +610,7 @@ func TestCursorCrash(t *testing.T) {
 	var printed, underWay, midCompaction int
 	var compactions uint64
 	for round := range kills {
-		run := runCrashChild(t, path, mode, from, rng)
+		run := runCrashChild(t, path, mode, from, rng, nil)
 		where := fmt.Sprintf("kill %d (after %d numbers and %v; child put from %d)", round+1, run.threshold, run.delay, from)
 		if len(run.other) > 0 {
 			t.Logf("%s: the child printed %d unexpected lines, first %q", where, len(run.other), run.other[0])

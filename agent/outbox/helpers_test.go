@@ -13,6 +13,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if code, served := servePowerCut(); served {
+		os.Exit(code) // the filesystem of the power-cut test
+	}
 	if path := os.Getenv(envCrashChild); path != "" {
 		os.Exit(crashChildMain(path)) // a child of the crash tests, not a test run
 	}
