@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"os"
 	"testing"
 	"time"
 
@@ -17,7 +18,12 @@ import (
 
 // TestMain fails the package's tests if any leaves a goroutine behind: a
 // rotator's Run among them.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if code, served := servePowerCut(); served {
+		os.Exit(code) // TestPowerCutPromote's filesystem, or its child
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // t0 is the tests' "now".
 var t0 = time.Date(2026, 11, 27, 10, 15, 30, 0, time.UTC)

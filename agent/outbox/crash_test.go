@@ -52,12 +52,16 @@ type crashMode struct {
 	// Append until the store has compacted (or 50 ms), so that it compacts
 	// again and again and kills land in compactions.
 	compact bool
+	// memos: each Append is an AppendMemo of one record with a memo, as
+	// the RPC dispatcher's answers are, which must be there with it.
+	memos bool
 }
 
 var crashModes = []crashMode{
 	{name: "append", appenders: 4},
 	{name: "append+ack", appenders: 4, drain: true},
 	{name: "append+ack+compact", appenders: 1, drain: true, compact: true},
+	{name: "append-memo+ack", appenders: 4, drain: true, memos: true},
 }
 
 func crashModeNamed(name string) (crashMode, bool) {
@@ -91,6 +95,12 @@ func crashRecord(n uint64) outbox.Record {
 		r.Lane, r.Topic = outbox.LaneControl, "crash/control"
 	}
 	return r
+}
+
+// crashMemo is the memo the child appends with number n, in the memos
+// variant.
+func crashMemo(n uint64) outbox.Memo {
+	return outbox.Memo{Key: "command-" + strconv.FormatUint(n, 10), Value: []byte("answer to " + strconv.FormatUint(n, 10))}
 }
 
 // crashChildMain is the body of the child processes the crash,
@@ -150,6 +160,9 @@ func crashChild(path string) int {
 			nums := make([]uint64, 0, maxPerAppend)
 			for {
 				k := 1 + rng.IntN(maxPerAppend)
+				if mode.memos {
+					k = 1
+				}
 				first := counter.Add(uint64(k)) - uint64(k)
 				recs := make([]outbox.Record, k)
 				compactions := s.Stats().Compactions
@@ -158,7 +171,13 @@ func crashChild(path string) int {
 					nums = append(nums, first+uint64(i))
 					recs[i] = crashRecord(nums[i])
 				}
-				if err := s.Append(context.Background(), recs...); err != nil {
+				var err error
+				if mode.memos {
+					err = s.AppendMemo(context.Background(), crashMemo(first), recs...)
+				} else {
+					err = s.Append(context.Background(), recs...)
+				}
+				if err != nil {
 					fail <- err
 					return
 				}
@@ -267,19 +286,26 @@ type crashTotals struct {
 // fails its checksum, that bbolt's check passes and that the file was not
 // moved aside.
 func TestCrash(t *testing.T) {
+	forEachCrashMode(t, "kills", *crashKills, runCrashMode)
+}
+
+// forEachCrashMode runs run, in parallel, for each of crashModes, sharing
+// total (kills, cuts: what) between them, each with a seed of its own
+// from -crash.seed, or from the clock, which it logs.
+func forEachCrashMode(t *testing.T, what string, total int, run func(t *testing.T, m crashMode, n int, seed uint64)) {
 	seed := *crashSeed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	t.Logf("%d kills over %d variants; seed %d (replay with -crash.seed=%d)", *crashKills, len(crashModes), seed, seed)
+	t.Logf("%d %s over %d variants; seed %d (replay with -crash.seed=%d)", total, what, len(crashModes), seed, seed)
 	for i, m := range crashModes {
-		kills := *crashKills / len(crashModes)
-		if i < *crashKills%len(crashModes) {
-			kills++
+		n := total / len(crashModes)
+		if i < total%len(crashModes) {
+			n++
 		}
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
-			runCrashMode(t, m, kills, seed+uint64(i))
+			run(t, m, n, seed+uint64(i))
 		})
 	}
 }
@@ -465,6 +491,15 @@ func checkAfterCrash(t *testing.T, path string, m crashMode, round int, start ui
 	if len(missing) > 0 {
 		t.Errorf("%s: %d of the %d numbers printed after Append returned nil (and not acked) are not in the store, e.g. %v",
 			where, len(missing), len(run.appended), missing[:min(len(missing), 10)])
+	}
+	for _, num := range run.appended {
+		if !m.memos {
+			break
+		}
+		want := crashMemo(num)
+		if v, ok, err := s.Memo(want.Key); err != nil || !ok || !bytes.Equal(v, want.Value) {
+			t.Errorf("%s: memo %q after its AppendMemo returned: %q, %v, %v; want %q", where, want.Key, v, ok, err, want.Value)
+		}
 	}
 	for num := range run.acked {
 		if !run.acking[num] {

@@ -20,7 +20,7 @@ import (
 // completed is dropped, every other cut with a random half of them
 // written first, whole or by sectors, as a disk's cache does. After each
 // cut the store must open, unsalvaged, with every record whose
-// Append returned, as after a kill. Run more with
+// Append returned (and memo whose AppendMemo did), as after a kill. Run more with
 //
 //	go test ./agent/outbox -run '^TestPowerCut$' -powercut.cuts=2000
 //
@@ -41,21 +41,7 @@ func TestPowerCut(t *testing.T) {
 	if err := powercut.Available(); err != nil {
 		t.Skip("power cuts need FUSE:", err)
 	}
-	seed := *crashSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("%d power cuts over %d variants; seed %d (replay with -crash.seed=%d)", *powerCuts, len(crashModes), seed, seed)
-	for i, m := range crashModes {
-		cuts := *powerCuts / len(crashModes)
-		if i < *powerCuts%len(crashModes) {
-			cuts++
-		}
-		t.Run(m.name, func(t *testing.T) {
-			t.Parallel()
-			runPowerCuts(t, m, cuts, seed+uint64(i))
-		})
-	}
+	forEachCrashMode(t, "power cuts", *powerCuts, runPowerCuts)
 }
 
 // runPowerCuts cuts the power cuts times under children of mode m, on a

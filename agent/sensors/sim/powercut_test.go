@@ -1,0 +1,152 @@
+//go:build linux && (amd64 || arm64)
+
+package sim_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	mrand "math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iot-hub/agent/agent/sensors/sim"
+	"github.com/iot-hub/agent/internal/powercut"
+)
+
+func TestMain(m *testing.M) {
+	if code, served := powercut.Serve(); served {
+		os.Exit(code) // TestPowerCutSeq's filesystem
+	}
+	if dir, ok := os.LookupEnv(envSeqChild); ok {
+		os.Exit(seqChild(dir)) // TestPowerCutSeq's child
+	}
+	os.Exit(m.Run())
+}
+
+// TestPowerCutSeq cuts the power, 40 times, under a child reading a sim
+// sensor as fast as it can, on internal/powercut's filesystem, which
+// drops what was not fsynced (see agent/outbox's TestPowerCut). After
+// each cut the sensor's next seq must be past every seq a read returned:
+// a reading's seq is never given twice.
+func TestPowerCutSeq(t *testing.T) {
+	if err := powercut.Available(); err != nil {
+		t.Skip("power cuts need FUSE:", err)
+	}
+	const cuts = 40
+	fsys, err := powercut.Start(os.Args[0], t.TempDir(), t.TempDir(), uint64(time.Now().UnixNano()), 2*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := fsys.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 11))
+	var dropped, torn int
+	var reads uint64
+	for cut := range cuts {
+		last := runSeqChild(t, fsys, rng)
+		d, tr, err := fsys.PowerCut(cut%2 == 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dropped, torn = dropped+d, torn+tr
+		s, err := sim.New(sim.Config{Name: "probe", StateDir: fsys.Dir()})
+		if err != nil {
+			t.Fatalf("cut %d: %v", cut+1, err)
+		}
+		if s.Seq() < last {
+			t.Fatalf("cut %d: the sensor starts again from seq %d; a read had returned %d", cut+1, s.Seq(), last)
+		}
+		reads = s.Seq()
+	}
+	t.Logf("%d power cuts under %d reads, dropping %d unsynced pages, %d of them written torn or whole: no seq given twice", cuts, reads, dropped, torn)
+}
+
+// envSeqChild, set to a directory, makes the test binary TestPowerCutSeq's
+// child: it reads the sim sensor "probe" there for ever, printing each
+// seq once its read returned.
+const envSeqChild = "SIM_POWERCUT_CHILD"
+
+func seqChild(dir string) int {
+	s, err := sim.New(sim.Config{Name: "probe", StateDir: dir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "seq child:", err)
+		return 2
+	}
+	for {
+		if _, err := s.Read(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "seq child:", err) // the power gone
+			return 1
+		}
+		fmt.Printf("S %d\n", s.Seq())
+	}
+}
+
+// runSeqChild starts a child reading the sensor, lets it read a while,
+// turns the power off, kills it, and returns the last seq it printed.
+func runSeqChild(t *testing.T, fsys *powercut.Proc, rng *mrand.Rand) uint64 {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envSeqChild+"="+fsys.Dir())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	seqs := make(chan uint64)
+	go func() {
+		defer close(seqs)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if n, ok := strings.CutPrefix(sc.Text(), "S "); ok {
+				if v, err := strconv.ParseUint(n, 10, 64); err == nil {
+					seqs <- v
+				}
+			}
+		}
+	}()
+	var last uint64
+	select {
+	case v, ok := <-seqs:
+		if !ok {
+			cmd.Wait()
+			t.Fatalf("the child ended before its first read: %s", stderr.Bytes())
+		}
+		last = v
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("the child read nothing within a minute")
+	}
+	deadline := time.After(time.Duration(rng.Int64N(int64(20 * time.Millisecond))))
+	for waiting := true; waiting; {
+		select {
+		case v, ok := <-seqs:
+			if ok {
+				last = v
+			}
+		case <-deadline:
+			waiting = false
+		}
+	}
+	if err := fsys.PowerOff(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Kill()
+	for v := range seqs { // printed before the kill
+		last = v
+	}
+	cmd.Wait()
+	return last
+}
