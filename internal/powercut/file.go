@@ -81,6 +81,9 @@ func (h *file) Read(_ context.Context, dest []byte, off int64) (fuse.ReadResult,
 
 // Write keeps data in memory, page by page, until an fsync.
 func (h *file) Write(_ context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if h.fs.stopped() {
+		return 0, syscall.EIO
+	}
 	st, errno := h.stat()
 	if errno != 0 {
 		return 0, errno
@@ -113,6 +116,9 @@ func (h *file) Write(_ context.Context, data []byte, off int64) (uint32, syscall
 // keeps it.
 func (h *file) Fsync(_ context.Context, _ uint32) syscall.Errno {
 	time.Sleep(h.fs.syncDelay) // the card's time, the data not safe yet
+	if h.fs.stopped() {
+		return syscall.EIO
+	}
 	st, errno := h.stat()
 	if errno != 0 {
 		return errno
@@ -120,7 +126,7 @@ func (h *file) Fsync(_ context.Context, _ uint32) syscall.Errno {
 	h.fs.mu.Lock()
 	defer h.fs.mu.Unlock()
 	if h.fs.off {
-		return syscall.EIO // the power went first
+		return syscall.EIO // the power went during the sync
 	}
 	d := h.fs.dirtyLocked(h.path, st, false)
 	if d == nil {

@@ -41,8 +41,11 @@ type fsys struct {
 
 	mu    sync.Mutex
 	files map[uint64]*dirtyFile // by the file's inode below
-	off   bool                  // the power is off: no fsync completes until the cut
-	rng   *rand.Rand
+	// off: the power is off. The writes and fsyncs from then on fail,
+	// keeping nothing: the disk's state is that of the moment the power
+	// went, whatever the writer goes on doing until it is killed.
+	off bool
+	rng *rand.Rand
 }
 
 // mountFS mounts a new filesystem over the directory back, at dir; seed
@@ -91,7 +94,7 @@ func (f *fsys) unmount() error {
 // mounts it again, with an empty page cache. It returns how many pages
 // were dropped, and how many of them were written in part or whole.
 func (f *fsys) powerCut(tear bool) (dropped, torn int, err error) {
-	f.powerOff() // before the unmount, which waits for the requests under way
+	f.powerOff()
 	if err := f.unmount(); err != nil {
 		return 0, 0, err
 	}
@@ -108,12 +111,19 @@ func (f *fsys) powerCut(tear bool) (dropped, torn int, err error) {
 	return dropped, torn, f.mount()
 }
 
-// powerOff turns the power off: from now on until the cut no fsync
-// completes, and what is written stays unsynced.
+// powerOff turns the power off: from now on until the cut every write
+// and fsync fails, and keeps nothing.
 func (f *fsys) powerOff() {
 	f.mu.Lock()
 	f.off = true
 	f.mu.Unlock()
+}
+
+// stopped reports whether the power is off.
+func (f *fsys) stopped() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.off
 }
 
 // tearLocked writes a random half of d's unsynced pages to the file

@@ -120,9 +120,10 @@ func Start(bin, back, dir string, seed uint64, syncDelay time.Duration) (*Proc, 
 // Dir is where the filesystem is mounted.
 func (p *Proc) Dir() string { return p.dir }
 
-// PowerOff turns the power off, as the moment of a cut: no fsync under
-// way or to come completes, and what is written from now on is not kept.
-// Kill the processes using the filesystem, then call PowerCut.
+// PowerOff turns the power off, as the moment of a cut: every write and
+// fsync from now on fails and keeps nothing, so that the disk holds what
+// it held at this moment, whatever the processes using the filesystem
+// go on doing. Kill them, then call PowerCut.
 func (p *Proc) PowerOff() error {
 	if _, err := fmt.Fprintln(p.in, "off"); err != nil {
 		return err
