@@ -3,7 +3,10 @@
 // reconnect storm, the time until the fleet is connected again, the
 // readings lost (none may be) and duplicated, and the broker's CPU. Then
 // it measures what one gateway's Kafka uplink costs a cluster (kfake):
-// its connections, and its requests a second when idle.
+// its connections, and its requests a second when idle; and runs
+// -kafka-gateways gateways on the Kafka uplink against kfake, counting
+// their connections and requests, and reading every reading back from
+// the telemetry topic.
 //
 // Each gateway is the agent's own code, in this one process: its outbox
 // (a bbolt file in a directory of its own), its MQTT uplink, and its
@@ -27,7 +30,8 @@
 // handed to mosquitto and seen acknowledged before the kill is counted
 // apart, as lost by the broker (mosquitto had it, and died before it
 // saved or forwarded it); any other is the agent's loss. The exit status
-// is 1 when the agent lost a reading, or when -check is set and a target
-// is missed: 99% of the gateways connected within 15 s of the broker's
-// return, at most N/5 connection attempts in any second.
+// is 1 when the agent lost a reading, over MQTT or Kafka, or when -check
+// is set and a target is missed: 99% of the gateways connected within
+// 15 s of the broker's return, at most N/5 connection attempts in any
+// second.
 package main

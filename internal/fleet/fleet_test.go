@@ -105,7 +105,7 @@ func TestReportTargets(t *testing.T) {
 		{16 * time.Second, []int{100}, false},
 		{10 * time.Second, []int{201}, false},
 	} {
-		r := report{o: options{n: 1000}, at99: tc.at99, accepts: tc.accepts}
+		r := report{o: options{n: 1000}, at99: tc.at99, ok99: true, accepts: tc.accepts}
 		if got := r.targetsMet(); got != tc.met {
 			t.Errorf("at99 %v, accepts %v: targetsMet = %v; want %v", tc.at99, tc.accepts, got, tc.met)
 		}

@@ -54,18 +54,22 @@ func newGateway(i int, dir, brokerURL string, interval time.Duration, l *ledger)
 		box.Close()
 		return nil, err
 	}
-	sensor, err := sim.New(sim.Config{Name: "weather", StateDir: state})
-	if err != nil {
-		box.Close()
-		return nil, err
-	}
-	g.sampler, err = sensors.NewSampler(sensors.SamplerConfig{DeviceID: g.id, StartJitter: interval, Logger: slog.New(slog.DiscardHandler)},
-		recordingAppender{box: box, g: g}, sensors.Schedule{Sensor: sensor, Interval: interval})
-	if err != nil {
+	if g.sampler, err = newSampler(g.id, state, interval, box, l); err != nil {
 		box.Close()
 		return nil, err
 	}
 	return g, nil
+}
+
+// newSampler is gateway id's sampler, reading a sim sensor in state
+// every interval into box, and telling l of each reading stored.
+func newSampler(id, state string, interval time.Duration, box *outbox.Store, l *ledger) (*sensors.Sampler, error) {
+	sensor, err := sim.New(sim.Config{Name: "weather", StateDir: state})
+	if err != nil {
+		return nil, err
+	}
+	return sensors.NewSampler(sensors.SamplerConfig{DeviceID: id, StartJitter: interval, Logger: slog.New(slog.DiscardHandler)},
+		recordingAppender{box: box, id: id, ledger: l}, sensors.Schedule{Sensor: sensor, Interval: interval})
 }
 
 // onConnect notes a connection; the uplink calls it after every CONNACK.
@@ -128,8 +132,9 @@ func (t trackedBox) Ack(ids ...outbox.ID) {
 // recordingAppender is the sampler's outbox, telling the ledger of each
 // reading the outbox stored.
 type recordingAppender struct {
-	box *outbox.Store
-	g   *gateway
+	box    *outbox.Store
+	id     string // the gateway's
+	ledger *ledger
 }
 
 // Append appends as the outbox does; the readings it stored go into the
@@ -140,7 +145,7 @@ func (a recordingAppender) Append(ctx context.Context, recs ...outbox.Record) er
 	}
 	for _, r := range recs {
 		if r.Lane == outbox.LaneTelemetry {
-			a.g.ledger.sampled(correlationID(r.Headers), a.g.id)
+			a.ledger.sampled(correlationID(r.Headers), a.id)
 		}
 	}
 	return nil

@@ -24,6 +24,8 @@ type options struct {
 	dir       string
 	mosquitto string
 	kafkaIdle time.Duration
+	kafkaN    int
+	kafkaRun  time.Duration
 	check     bool
 	verbose   bool
 }
@@ -38,6 +40,8 @@ func main() {
 	flag.StringVar(&o.dir, "dir", "", "the gateways' state directories and the broker's files (default: a new temporary directory, removed after)")
 	flag.StringVar(&o.mosquitto, "mosquitto", "mosquitto", "the mosquitto binary")
 	flag.DurationVar(&o.kafkaIdle, "kafka-idle", 20*time.Second, "how long one Kafka gateway is watched idle (0: not at all)")
+	flag.IntVar(&o.kafkaN, "kafka-gateways", 200, "gateways run against kfake with the Kafka uplink (0: none)")
+	flag.DurationVar(&o.kafkaRun, "kafka-run", 20*time.Second, "how long the Kafka gateways read their sensors")
 	flag.BoolVar(&o.check, "check", false, "exit 1 when a target is missed, not only when a reading is lost")
 	flag.BoolVar(&o.verbose, "verbose-broker", false, "mosquitto logs every packet (with -dir, to look into a lost reading)")
 	flag.Parse()
@@ -121,7 +125,7 @@ func run(o options, w io.Writer) error {
 		return err
 	}
 	cpuBack := b.runningCPU()
-	at99, _ := awaitConnected(gws, back, 0.99, o.watch)
+	at99, ok99 := awaitConnected(gws, back, 0.99, o.watch)
 	at100, all := awaitConnected(gws, back, 1.0, o.watch-min(at99, o.watch))
 	if rest := o.watch - time.Since(back); rest > 0 {
 		time.Sleep(rest)
@@ -136,17 +140,22 @@ func run(o options, w io.Writer) error {
 	}
 	t := l.count(killed)
 	kc, kerr := kafkaCost(o.kafkaIdle)
+	var kf kafkaFleetResult
+	var kferr error
+	if o.kafkaN > 0 {
+		kf, kferr = kafkaFleet(o.kafkaN, dir, o.interval, o.kafkaRun)
+	}
 
 	r := report{
-		o: o, killed: killed, back: back, at99: at99, at100: at100, all: all,
+		o: o, killed: killed, back: back, at99: at99, ok99: ok99, at100: at100, all: all,
 		accepts: accepts, cpuWatch: cpuWatch, tally: t, drained: drained, drainedIn: drainedIn,
-		kafka: kc, kafkaErr: kerr,
+		kafka: kc, kafkaErr: kerr, kafkaFleet: kf, kafkaFleetErr: kferr,
 	}
 	r.print(w)
 	if !drained || t.lostByAgent > 0 {
 		diagnose(w, gws, l)
 	}
-	if t.lostByAgent > 0 || !drained || o.check && !r.targetsMet() {
+	if t.lostByAgent > 0 || !drained || kferr != nil || kf.lost > 0 || o.check && !r.targetsMet() {
 		return errTargets
 	}
 	return nil
