@@ -3,8 +3,6 @@
 package certs
 
 import (
-	"bufio"
-	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/tls"
@@ -19,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -81,66 +78,17 @@ func TestPowerCutPromote(t *testing.T) {
 }
 
 // runPromoteChild starts a child rotating the store in dir from serial
-// start; once it has promoted a pair, after a random delay, it turns the
-// power off and kills the child. It returns the last serial the child
-// printed Promote returned for.
+// start and cuts the power under it, after its first promotion and a
+// random delay. It returns the last serial Promote returned for.
 func runPromoteChild(t *testing.T, dir string, start int64, rng *mrand.Rand, fsys *powercut.Proc) int64 {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envPromoteChild+"="+dir, envPromoteStart+"="+strconv.FormatInt(start, 10))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
+	last, err := fsys.RunWriter(cmd, "P", time.Duration(rng.Int64N(int64(20*time.Millisecond))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan int64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if n, ok := strings.CutPrefix(sc.Text(), "P "); ok {
-				if v, err := strconv.ParseInt(n, 10, 64); err == nil {
-					lines <- v
-				}
-			}
-		}
-	}()
-	var last int64
-	select {
-	case v, ok := <-lines:
-		if !ok {
-			cmd.Wait()
-			t.Fatalf("the child ended before it promoted: %s", stderr.Bytes())
-		}
-		last = v
-	case <-time.After(time.Minute):
-		cmd.Process.Kill()
-		t.Fatal("the child promoted nothing within a minute")
-	}
-	deadline := time.After(time.Duration(rng.Int64N(int64(20 * time.Millisecond))))
-	for waiting := true; waiting; {
-		select {
-		case v, ok := <-lines:
-			if ok {
-				last = v
-			}
-		case <-deadline:
-			waiting = false
-		}
-	}
-	if err := fsys.PowerOff(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Process.Kill()
-	for v := range lines { // printed before the kill
-		last = v
-	}
-	cmd.Wait()
-	return last
+	return int64(last)
 }
 
 // The child of TestPowerCutPromote is told what to do by its environment.

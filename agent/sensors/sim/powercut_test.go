@@ -3,15 +3,11 @@
 package sim_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -90,63 +86,16 @@ func seqChild(dir string) int {
 	}
 }
 
-// runSeqChild starts a child reading the sensor, lets it read a while,
-// turns the power off, kills it, and returns the last seq it printed.
+// runSeqChild starts a child reading the sensor and cuts the power under
+// it, after its first read and a random delay. It returns the last seq
+// a read returned.
 func runSeqChild(t *testing.T, fsys *powercut.Proc, rng *mrand.Rand) uint64 {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envSeqChild+"="+fsys.Dir())
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
+	last, err := fsys.RunWriter(cmd, "S", time.Duration(rng.Int64N(int64(20*time.Millisecond))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	seqs := make(chan uint64)
-	go func() {
-		defer close(seqs)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if n, ok := strings.CutPrefix(sc.Text(), "S "); ok {
-				if v, err := strconv.ParseUint(n, 10, 64); err == nil {
-					seqs <- v
-				}
-			}
-		}
-	}()
-	var last uint64
-	select {
-	case v, ok := <-seqs:
-		if !ok {
-			cmd.Wait()
-			t.Fatalf("the child ended before its first read: %s", stderr.Bytes())
-		}
-		last = v
-	case <-time.After(time.Minute):
-		cmd.Process.Kill()
-		t.Fatal("the child read nothing within a minute")
-	}
-	deadline := time.After(time.Duration(rng.Int64N(int64(20 * time.Millisecond))))
-	for waiting := true; waiting; {
-		select {
-		case v, ok := <-seqs:
-			if ok {
-				last = v
-			}
-		case <-deadline:
-			waiting = false
-		}
-	}
-	if err := fsys.PowerOff(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Process.Kill()
-	for v := range seqs { // printed before the kill
-		last = v
-	}
-	cmd.Wait()
 	return last
 }
