@@ -31,19 +31,8 @@ import (
 // last one Promote returned for or a later one; the candidate and the
 // previous pair, when there, decode too.
 func TestPowerCutPromote(t *testing.T) {
-	if err := powercut.Available(); err != nil {
-		t.Skip("power cuts need FUSE:", err)
-	}
 	const cuts = 60
-	fsys, err := powercut.Start(os.Args[0], t.TempDir(), t.TempDir(), uint64(time.Now().UnixNano()), 2*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := fsys.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	fsys := powercut.ForTest(t, uint64(time.Now().UnixNano()), 2*time.Millisecond)
 	dir := filepath.Join(fsys.Dir(), "certs")
 	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	next, promotions := int64(1), 0

@@ -49,15 +49,7 @@ func TestPowerCut(t *testing.T) {
 func runPowerCuts(t *testing.T, m crashMode, cuts int, seed uint64) {
 	// The filesystem's server is this binary, native: the code under
 	// test is the child's (childBinary, emulated in outbox-arch.sh).
-	fsys, err := powercut.Start(os.Args[0], t.TempDir(), t.TempDir(), seed, cardSync)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := fsys.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	fsys := powercut.ForTest(t, seed, cardSync)
 	rng := rand.New(rand.NewPCG(seed, 0x706f77657263))
 	path := filepath.Join(fsys.Dir(), "outbox.db")
 	began := time.Now()

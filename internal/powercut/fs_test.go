@@ -19,31 +19,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// mount mounts a filesystem for the test, served by a child, or skips
-// the test saying why it cannot (no /dev/fuse, not root).
-func mount(t *testing.T) *powercut.Proc {
-	t.Helper()
-	if err := powercut.Available(); err != nil {
-		t.Skip("powercut:", err)
-	}
-	f, err := powercut.Start(os.Args[0], t.TempDir(), t.TempDir(), 1, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := f.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return f
-}
-
 // TestSyncedSurvivesUnsyncedGoes: data written and fsynced survives a
 // power cut; data written after is lost, the file keeping the size the
 // last fsync left; a file created and never synced is there, empty; a
 // rename is durable at once.
 func TestSyncedSurvivesUnsyncedGoes(t *testing.T) {
-	f := mount(t)
+	f := powercut.ForTest(t, 1, 0)
 	p := filepath.Join(f.Dir(), "a")
 	fh, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -89,7 +70,7 @@ func TestSyncedSurvivesUnsyncedGoes(t *testing.T) {
 // TestTornWrite: with tear, a cut writes some unsynced pages, whole or
 // their first sectors, and never more than was written.
 func TestTornWrite(t *testing.T) {
-	f := mount(t)
+	f := powercut.ForTest(t, 1, 0)
 	p := filepath.Join(f.Dir(), "torn")
 	if err := os.WriteFile(p, make([]byte, 64*4096), 0o600); err != nil {
 		t.Fatal(err)
@@ -131,7 +112,7 @@ func TestTornWrite(t *testing.T) {
 // TestMmapReadsSeeUnsyncedWrites: a file written with pwrite and read
 // through mmap, as bbolt does, reads what was written.
 func TestMmapReadsSeeUnsyncedWrites(t *testing.T) {
-	f := mount(t)
+	f := powercut.ForTest(t, 1, 0)
 	fh, err := os.OpenFile(filepath.Join(f.Dir(), "m"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)

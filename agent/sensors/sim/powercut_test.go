@@ -31,19 +31,8 @@ func TestMain(m *testing.M) {
 // each cut the sensor's next seq must be past every seq a read returned:
 // a reading's seq is never given twice.
 func TestPowerCutSeq(t *testing.T) {
-	if err := powercut.Available(); err != nil {
-		t.Skip("power cuts need FUSE:", err)
-	}
 	const cuts = 40
-	fsys, err := powercut.Start(os.Args[0], t.TempDir(), t.TempDir(), uint64(time.Now().UnixNano()), 2*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := fsys.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	fsys := powercut.ForTest(t, uint64(time.Now().UnixNano()), 2*time.Millisecond)
 	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	var dropped, torn int
 	var reads uint64
