@@ -65,14 +65,35 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		return 0, b.err
 	}
 	b.buf = append(b.buf, p...)
+	return len(p), b.bufferedLocked()
+}
+
+// writePublish encodes the PUBLISH p into the buffer, whole: no packet of
+// paho's goes in the middle of it. It fails only with the error of an
+// earlier flush.
+func (b *batchConn) writePublish(p *publishPacket) error {
+	b.Lock()
+	defer b.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return b.err
+	}
+	b.buf = p.appendTo(b.buf)
+	return b.bufferedLocked()
+}
+
+// bufferedLocked sends the buffer when it is full, else has the timer
+// send it within flushDelay.
+func (b *batchConn) bufferedLocked() error {
 	if len(b.buf) >= flushSize {
-		return len(p), b.flushLocked()
+		return b.flushLocked()
 	}
 	if !b.pending {
 		b.pending = true
 		b.timer.Reset(flushDelay)
 	}
-	return len(p), nil
+	return nil
 }
 
 // Flush sends what is buffered.

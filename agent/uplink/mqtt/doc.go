@@ -23,8 +23,12 @@
 // PublishWithOptions with AsyncSend would. autopaho keeps the paho client
 // to itself, and its publish queue serialized every PUBLISH and parsed it
 // back: about half the CPU of a drain, a few KB of garbage per record.
-// autopaho still connects, reconnects, keeps the connection alive, reads,
-// subscribes and publishes the stopped status; its queue stays empty.
+// The session is the uplink's own too (session.go): paho's State spent a
+// goroutine, a context and three map entries on every PUBLISH, and its
+// reader some 2 KB on every PUBACK, which the connection now takes for
+// the session itself (packetLimit). autopaho still connects, reconnects,
+// keeps the connection alive, reads the rest, subscribes and publishes
+// the stopped status; its queue stays empty.
 //
 // # Legacy protocol
 //

@@ -19,17 +19,20 @@ import (
 // they fit within max, its properties; its payload is cut to its first
 // keep bytes and the rest is read and thrown away as it comes, a buffer at
 // a time. onCut is told the packet identifier and the payload's size as
-// sent before paho reads the packet. Other packets pass as they came.
+// sent before paho reads the packet. PUBACKs without properties go to
+// onPubacks, not to paho (below). Other packets pass as they came.
 //
 // Only paho's reading goroutine calls Read.
 type packetLimit struct {
 	max, keep int
 	onCut     func(id uint16, size int)
+	onPubacks func([]pubAck) // takes the PUBACKs without properties; nil passes them to paho
 
 	r    *bufio.Reader
-	head []byte // the header of a PUBLISH cut short, to hand out first
-	pass int    // bytes of the current packet to hand out as they come
-	skip int    // bytes to throw away after those
+	head []byte   // the header of a PUBLISH cut short, to hand out first
+	pass int      // bytes of the current packet to hand out as they come
+	skip int      // bytes to throw away after those
+	acks []pubAck // PUBACKs read and not handed to onPubacks yet
 }
 
 // errMalformed is a packet whose lengths do not add up; paho drops the
@@ -56,6 +59,7 @@ func (l *packetLimit) Read(p []byte) (int, error) {
 			}
 		default:
 			if err := l.next(); err != nil {
+				l.flushAcks()
 				return 0, err
 			}
 		}
@@ -63,8 +67,9 @@ func (l *packetLimit) Read(p []byte) (int, error) {
 }
 
 // next looks at the fixed header of the next packet: the type, and the
-// Remaining Length (1 to 4 bytes). It passes a packet within max whole,
-// and cuts a PUBLISH beyond it.
+// Remaining Length (1 to 4 bytes). It takes a PUBACK without properties
+// for onPubacks, passes other packets within max whole, and cuts a
+// PUBLISH beyond it.
 func (l *packetLimit) next() error {
 	var b []byte
 	var remaining, n int
@@ -74,17 +79,74 @@ func (l *packetLimit) next() error {
 			return errMalformed
 		}
 		var err error
-		if b, err = l.r.Peek(1 + n); err != nil {
+		if b, err = l.peek(1 + n); err != nil {
 			return err
 		}
 		remaining |= int(b[n]&0x7f) << (7 * (n - 1))
 		more = b[n]&0x80 != 0
 	}
+	if b[0] == packets.PUBACK<<4 && l.onPubacks != nil && remaining >= 2 && remaining <= 4 {
+		return l.puback(1+n, remaining)
+	}
+	l.flushAcks() // before paho reads anything that comes after them
 	if b[0]>>4 != packets.PUBLISH || 1+n+remaining <= l.max {
 		l.pass = 1 + n + remaining
 		return nil
 	}
 	return l.cut(b[0], 1+n, remaining)
+}
+
+// PUBACKs are taken off the connection, leaving paho's reading
+// goroutine, which reads each packet into a buffer it allocates (some
+// 2 KB for 4 bytes), only the rest. Those read are handed over together
+// before the reader waits for more bytes, and before any other packet
+// goes to paho, so the session sees every packet in the order it came.
+
+// maxAcks bounds the PUBACKs handed over at once.
+const maxAcks = 256
+
+// puback reads a PUBACK of Remaining Length remaining: its packet
+// identifier and, when there, its reason code. One with properties (a
+// reason string, user properties) passes to paho whole.
+func (l *packetLimit) puback(fixedHeader, remaining int) error {
+	b, err := l.peek(fixedHeader + remaining)
+	if err != nil {
+		return err
+	}
+	v := b[fixedHeader:]
+	if remaining == 4 && v[3] != 0 {
+		l.flushAcks()
+		l.pass = fixedHeader + remaining
+		return nil
+	}
+	a := pubAck{id: binary.BigEndian.Uint16(v)}
+	if remaining > 2 {
+		a.reason = v[2]
+	}
+	if _, err := l.r.Discard(fixedHeader + remaining); err != nil {
+		return err
+	}
+	if l.acks = append(l.acks, a); len(l.acks) >= maxAcks {
+		l.flushAcks()
+	}
+	return nil
+}
+
+// peek is bufio.Reader.Peek, which hands over the PUBACKs read first
+// when it would wait for bytes to come.
+func (l *packetLimit) peek(n int) ([]byte, error) {
+	if l.r.Buffered() < n {
+		l.flushAcks()
+	}
+	return l.r.Peek(n)
+}
+
+// flushAcks hands the PUBACKs read to onPubacks.
+func (l *packetLimit) flushAcks() {
+	if len(l.acks) > 0 {
+		l.onPubacks(l.acks)
+		l.acks = l.acks[:0]
+	}
 }
 
 // cut reads the variable header of a PUBLISH too large (its topic is at

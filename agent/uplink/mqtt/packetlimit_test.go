@@ -3,6 +3,7 @@ package mqtt
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"runtime/metrics"
 	"slices"
@@ -131,6 +132,50 @@ func TestPacketLimitRefusesMalformedLengths(t *testing.T) {
 				t.Errorf("ReadPacket(% x) = nil error; want one", tc.stream[:min(len(tc.stream), 8)])
 			}
 		})
+	}
+}
+
+// TestPacketLimitTakesPubacks reads PUBACKs for the session: those
+// without properties, in their three lengths, are handed over in order
+// before paho reads the packet after them; one with properties, and the
+// other packets, go to paho as they came.
+func TestPacketLimitTakesPubacks(t *testing.T) {
+	var stream bytes.Buffer
+	for _, p := range []io.WriterTo{
+		&packets.Puback{PacketID: 1, Properties: &packets.Properties{}}, // Remaining Length 2
+		&packets.Puback{PacketID: 2, ReasonCode: 0x10},                  // 3: a reason code
+		&packets.Puback{PacketID: 3, ReasonCode: 0x97, Properties: &packets.Properties{ReasonString: "quota"}},
+		&packets.Suback{PacketID: 4, Reasons: []byte{1}, Properties: &packets.Properties{}},
+		&packets.Puback{PacketID: 5, Properties: &packets.Properties{}},
+	} {
+		if _, err := p.WriteTo(&stream); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stream.Write([]byte{packets.PUBACK << 4, 4, 0, 6, 0x80, 0}) // 4: reason code and an empty property length
+
+	var taken [][]pubAck
+	l := &packetLimit{max: 1 << 20, keep: 10, onCut: func(uint16, int) {},
+		onPubacks: func(acks []pubAck) { taken = append(taken, slices.Clone(acks)) },
+		r:         bufio.NewReader(bytes.NewReader(stream.Bytes()))}
+	var read []string
+	for {
+		cp, err := packets.ReadPacket(l)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		read = append(read, fmt.Sprintf("%s %d (after %d batches)", cp.PacketType(), cp.PacketID(), len(taken)))
+	}
+	wantRead := []string{"PUBACK 3 (after 1 batches)", "SUBACK 4 (after 1 batches)"}
+	if !slices.Equal(read, wantRead) {
+		t.Errorf("paho read %q; want %q", read, wantRead)
+	}
+	wantTaken := [][]pubAck{{{id: 1}, {id: 2, reason: 0x10}}, {{id: 5}, {id: 6, reason: 0x80}}}
+	if fmt.Sprint(taken) != fmt.Sprint(wantTaken) {
+		t.Errorf("handed over %v; want %v", taken, wantTaken)
 	}
 }
 

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho/queue"
-	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho/session"
 )
 
@@ -41,19 +41,24 @@ const retryWait = time.Second
 // (MQTT v5 §1.5.5): a PUBLISH is at most about 256 MiB.
 const maxRemainingLength = 268_435_455
 
-// tooLarge reports whether pub is larger than an MQTT packet can be: the
-// outbox takes records of any size.
-func tooLarge(pub *packets.Publish) bool {
-	return len(pub.Payload) > 1<<20 && remainingLength(pub) > maxRemainingLength
-}
+// maxString is the longest string MQTT encodes (§1.5.4), in bytes.
+const maxString = 65_535
 
-// remainingLength is the Remaining Length of pub's packet.
-func remainingLength(pub *packets.Publish) int {
-	n := 0
-	for _, b := range pub.Buffers() {
-		n += len(b)
+// unsendable says why a PUBLISH cannot be sent, or "": the outbox takes
+// records of any size, with topics and headers of any length.
+func (p *publishPacket) unsendable() string {
+	if len(p.topic) > maxString {
+		return "its topic is longer than an MQTT string can be (65,535 bytes)"
 	}
-	return n
+	for _, h := range p.headers {
+		if len(h.Key) > maxString || len(h.Value) > maxString {
+			return "its header " + strconv.Quote(h.Key[:min(len(h.Key), 64)]) + " is longer than an MQTT string can be (65,535 bytes)"
+		}
+	}
+	if p.tooLarge() {
+		return "the record is larger than an MQTT packet can be (256 MiB)"
+	}
+	return ""
 }
 
 // publish writes the queue's publications onto conn, in order, until ctx
@@ -78,12 +83,12 @@ func (u *Uplink) publish(ctx context.Context, q *outboxQueue, sess *ackSession, 
 				break
 			}
 			pub := u.packet(p.Entry)
-			if tooLarge(pub) {
-				u.lines.Error("too large", "mqtt: record larger than an MQTT packet can be; quarantined", "topic", p.Topic, "payloadBytes", len(p.Payload))
-				q.quarantine(p, "the record is larger than an MQTT packet can be (256 MiB)")
+			if why := pub.unsendable(); why != "" {
+				u.lines.Error("unsendable", "mqtt: record cannot be an MQTT packet; quarantined", "topic", p.Topic[:min(len(p.Topic), 256)], "payloadBytes", len(p.Payload), "why", why)
+				q.quarantine(p, why)
 				continue
 			}
-			if err := sess.publish(ctx, pub, func(cp packets.ControlPacket) { q.settle(p, cp) }); err != nil {
+			if err := sess.publish(ctx, pub, p); err != nil {
 				q.putBack(p)
 				if ctx.Err() != nil || errors.Is(err, session.ErrNoConnection) {
 					return // the connection is going: the next one goes on
@@ -96,9 +101,9 @@ func (u *Uplink) publish(ctx context.Context, q *outboxQueue, sess *ackSession, 
 				}
 				continue
 			}
-			// From here the PUBLISH is in the session: paho sends it again
+			// From here the PUBLISH is in the session: it sends it again
 			// on the next connection if this write fails.
-			if _, err := pub.WriteTo(conn); err != nil {
+			if err := conn.writePublish(pub); err != nil {
 				return
 			}
 		}

@@ -199,28 +199,37 @@ func (q *outboxQueue) stop() <-chan struct{} {
 	return done
 }
 
-// settle ends a publication's flight by its PUBACK, or by its absence.
-func (q *outboxQueue) settle(p publication, cp packets.ControlPacket) {
-	defer q.land()
-	q.conclude(p, q.outcomeOf(p, cp))
+// settleAll ends the flights of publications by their responses: their
+// entries are settled in the outbox together (one Ack for all those
+// acknowledged), then their window slots freed.
+func (q *outboxQueue) settleAll(rs []response) {
+	var s settlement
+	for _, r := range rs {
+		s.add(q, r.p, q.outcomeOf(r))
+	}
+	s.apply(q)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for range rs {
+		q.landLocked()
+	}
 }
 
-// outcomeOf returns what became of publication p by cp, its PUBACK or
-// the empty packet of a session that ended first (shutdown, or the
-// broker lost it), logging a refusal.
-func (q *outboxQueue) outcomeOf(p publication, cp packets.ControlPacket) outcome {
-	ack, ok := cp.Content.(*packets.Puback)
+// outcomeOf returns what became of a publication by its response,
+// logging a refusal.
+func (q *outboxQueue) outcomeOf(r response) outcome {
 	switch {
-	case !ok:
+	case !r.answered:
 		return outcome{kind: unanswered}
-	case ack.ReasonCode < 0x80:
+	case r.reason < 0x80:
 		return outcome{kind: acked}
-	case permanent(ack.ReasonCode):
+	case permanent(r.reason):
+		ack := packets.Puback{ReasonCode: r.reason}
 		reason := "broker refused the publish: " + ack.Reason()
-		if ack.Properties != nil && ack.Properties.ReasonString != "" {
-			reason += ": " + ack.Properties.ReasonString
+		if r.reasonString != "" {
+			reason += ": " + r.reasonString
 		}
-		q.u.lines.Error("refused "+ack.Reason(), "mqtt: publish refused for good; record quarantined", "topic", p.Topic, "reasonCode", ack.ReasonCode)
+		q.u.lines.Error("refused "+ack.Reason(), "mqtt: publish refused for good; record quarantined", "topic", r.p.Topic, "reasonCode", r.reason)
 		return outcome{kind: refused, reason: reason}
 	}
 	return outcome{kind: unanswered}
@@ -230,6 +239,22 @@ func (q *outboxQueue) outcomeOf(p publication, cp packets.ControlPacket) outcome
 // publication or, when the entry has more than one, by the worst of
 // theirs once each has one.
 func (q *outboxQueue) conclude(p publication, o outcome) {
+	var s settlement
+	s.add(q, p, o)
+	s.apply(q)
+}
+
+// settlement gathers the outcomes of entries to settle them in the
+// outbox together.
+type settlement struct {
+	acked    []publication
+	released []outbox.ID
+}
+
+// add records o, the outcome of publication p, or, when p's entry has
+// more than one, the worst of theirs once each has one. An entry refused
+// is quarantined at once.
+func (s *settlement) add(q *outboxQueue, p publication, o outcome) {
 	if p.fanout != nil {
 		var all bool
 		if o, all = p.fanout.add(o); !all {
@@ -238,16 +263,34 @@ func (q *outboxQueue) conclude(p publication, o outcome) {
 	}
 	switch o.kind {
 	case acked:
-		q.u.box.Ack(p.ID)
-		if published := q.u.cfg.OnPublished; published != nil {
-			published(p.Lane, max(time.Since(p.AppendedAt), 0))
-		}
+		s.acked = append(s.acked, p)
 	case unanswered:
-		q.u.box.Release(p.ID)
+		s.released = append(s.released, p.ID)
 	case refused:
 		if err := q.u.box.Quarantine(p.ID, o.reason); err != nil {
 			q.u.lines.Error("quarantine failed", "mqtt: quarantine", "id", p.ID, "err", err)
 		}
+	}
+}
+
+// apply settles the entries in the outbox, and tells OnPublished of
+// those acknowledged.
+func (s *settlement) apply(q *outboxQueue) {
+	if len(s.acked) > 0 {
+		ids := make([]outbox.ID, len(s.acked))
+		for i, p := range s.acked {
+			ids[i] = p.ID
+		}
+		q.u.box.Ack(ids...)
+		if published := q.u.cfg.OnPublished; published != nil {
+			now := time.Now()
+			for _, p := range s.acked {
+				published(p.Lane, max(now.Sub(p.AppendedAt), 0))
+			}
+		}
+	}
+	if len(s.released) > 0 {
+		q.u.box.Release(s.released...)
 	}
 }
 
@@ -297,25 +340,3 @@ const (
 	unanswered                    // it was not (the connection went): release the entry
 	refused                       // the broker refused it for good: quarantine the entry
 )
-
-// packet builds the PUBLISH of an entry: QoS 1, its topic, payload and
-// retain flag; headers become user properties, but for the ones that
-// name MQTT properties; Expiry becomes the Message Expiry Interval.
-func (u *Uplink) packet(e outbox.Entry) *packets.Publish {
-	p := &packets.Publish{QoS: 1, Topic: e.Topic, Payload: e.Payload, Retain: e.Retain, Properties: &packets.Properties{}}
-	for _, h := range e.Headers {
-		switch h.Key {
-		case HeaderCorrelationData:
-			p.Properties.CorrelationData = h.Value
-		case HeaderContentType:
-			p.Properties.ContentType = string(h.Value)
-		default:
-			p.Properties.User = append(p.Properties.User, packets.User{Key: h.Key, Value: string(h.Value)})
-		}
-	}
-	if !e.Expiry.IsZero() {
-		secs := uint32(max(time.Until(e.Expiry)/time.Second, 1))
-		p.Properties.MessageExpiry = &secs
-	}
-	return p
-}

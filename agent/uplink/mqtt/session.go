@@ -1,53 +1,370 @@
 package mqtt
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"fmt"
 	"io"
 	"slices"
 	"sync"
 
 	"github.com/eclipse/paho.golang/packets"
+	paholog "github.com/eclipse/paho.golang/paho/log"
 	"github.com/eclipse/paho.golang/paho/session"
 	"github.com/eclipse/paho.golang/paho/session/state"
 	"github.com/eclipse/paho.golang/paho/store/memory"
 )
 
-// ackSession is paho's session state with one addition: publish stores
-// a PUBLISH of the uplink's own, and hands its response to the function
-// given there. The responses of all those publishes come on one channel,
-// read by one goroutine, and are told apart by packet identifier. paho's
-// own requests (SUBSCRIBE, the stopped status) go through the session as
-// paho makes them.
+// ackSession is the MQTT session state of the uplink's connections, the
+// session.SessionManager autopaho's client keeps:
+//
+//   - The client side, what the agent sends: the packet identifiers, the
+//     broker's Receive Maximum, the PUBLISHes in flight, sent again on a
+//     reconnect to a session the broker kept, and their responses. The
+//     queue's publications (publish) cost no goroutine and no channel
+//     each: their PUBACKs, taken off the connection by packetLimit, are
+//     settled in batches (pubacks, then settle). paho's own requests
+//     (SUBSCRIBE, the stopped status) get their response on their
+//     channel, as from paho's State.
+//   - The server side, the broker's QoS 1 and 2 PUBLISHes (commands):
+//     paho's State, which never holds a packet of the client's here.
+//
+// paho's State did the client side too, with a goroutine, a context and
+// three map entries for every PUBLISH and a channel between each PUBACK
+// and its settling: a third of the agent's CPU in a drain.
 //
 // It also holds back the PUBACKs of received messages until their handler
 // acknowledges them (see inbox).
 type ackSession struct {
-	*state.State
-	acks  chan packets.ControlPacket
-	done  chan struct{}
-	inbox inbox
+	server  *state.State
+	inbox   inbox
+	settler settler
 
 	mu      sync.Mutex
-	waiting map[uint16]func(packets.ControlPacket) // by packet identifier
+	conn    io.Writer     // nil while disconnected
+	lost    chan struct{} // closed when the connection is lost
+	expiry  uint32        // the Session Expiry Interval in force
+	quota   int           // PUBLISHes the broker takes before it answers one
+	room    chan struct{} // closed when quota comes above 0; nil when none waits
+	lastID  uint16
+	seq     uint64
+	flights map[uint16]flight // by packet identifier
 }
 
 var _ session.SessionManager = (*ackSession)(nil)
 
-// newAckSession returns a session for up to window publishes in flight;
-// stop it with close.
-func newAckSession(window int) *ackSession {
-	s := &ackSession{
-		State:   state.New(newLazyStore(), memory.New()),
-		acks:    make(chan packets.ControlPacket, window),
-		done:    make(chan struct{}),
-		waiting: make(map[uint16]func(packets.ControlPacket)),
+// flight is a packet of the client's awaiting its response.
+type flight struct {
+	seq  uint64 // the order the PUBLISHes are sent again in
+	kind byte   // PUBLISH, PUBREL (a QoS 2 PUBLISH after its PUBREC), SUBSCRIBE or UNSUBSCRIBE
+	// packet is what is sent again on a reconnect: the PUBLISH, or the
+	// PUBREL.
+	packet io.WriterTo
+	resp   chan<- packets.ControlPacket // paho's request's; nil for a publication
+	p      publication                  // the queue's publication
+}
+
+// response is a publication with its outcome: answered by a PUBACK, of
+// reason code reason, or not (the session ended without one).
+type response struct {
+	p            publication
+	answered     bool
+	reason       byte
+	reasonString string
+}
+
+// settler hands the responses to settle on its own goroutine, in the
+// order they came, as many at a time as have come: the connection's
+// reader goes on reading meanwhile.
+type settler struct {
+	mu      sync.Mutex
+	pending []response
+	spare   []response
+	bell    chan struct{} // has a token when pending has responses
+	done    chan struct{} // closed by close: settle what is pending and end
+	ended   chan struct{} // closed when the goroutine ends
+}
+
+// queue adds responses to settle.
+func (t *settler) queue(rs []response) {
+	if len(rs) == 0 {
+		return
 	}
-	s.inbox.send = s.State.Ack
-	go s.route()
+	t.mu.Lock()
+	t.pending = append(t.pending, rs...)
+	t.mu.Unlock()
+	select {
+	case t.bell <- struct{}{}:
+	default:
+	}
+}
+
+// run settles what is queued, by settle, until close.
+func (t *settler) run(settle func([]response)) {
+	defer close(t.ended)
+	for {
+		select {
+		case <-t.bell:
+		case <-t.done:
+			t.settleQueued(settle)
+			return
+		}
+		t.settleQueued(settle)
+	}
+}
+
+func (t *settler) settleQueued(settle func([]response)) {
+	t.mu.Lock()
+	rs := t.pending
+	t.pending = t.spare[:0]
+	t.mu.Unlock()
+	if len(rs) > 0 {
+		settle(rs)
+	}
+	clear(rs) // let the entries' memory go
+	t.mu.Lock()
+	t.spare = rs[:0]
+	t.mu.Unlock()
+}
+
+// close settles what is queued and stops the goroutine.
+func (t *settler) close() {
+	close(t.done)
+	<-t.ended
+}
+
+// pubAck is a PUBACK without properties, as packetLimit reads it.
+type pubAck struct {
+	id     uint16
+	reason byte
+}
+
+// newAckSession returns a session that hands the responses of its
+// publications to settle; close it when the uplink stops.
+func newAckSession(settle func([]response)) *ackSession {
+	s := &ackSession{
+		server:  state.New(memory.New(), memory.New()),
+		settler: settler{bell: make(chan struct{}, 1), done: make(chan struct{}), ended: make(chan struct{})},
+		flights: make(map[uint16]flight),
+	}
+	s.inbox.send = s.server.Ack
+	go s.settler.run(settle)
 	return s
+}
+
+// publish stores pub, the PUBLISH of p, in the session, which gives it
+// its packet identifier, and has p settled with its response. It waits
+// while the broker's Receive Maximum is reached, until ctx ends. Once it
+// returns nil, pub is the session's: written now by the caller, and
+// again on every reconnect until its response comes. It fails with
+// session.ErrNoConnection when the connection is gone.
+func (s *ackSession) publish(ctx context.Context, pub *publishPacket, p publication) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	id, err := s.nextIDLocked()
+	if err != nil {
+		s.releaseLocked()
+		return err
+	}
+	pub.id = id
+	s.seq++
+	s.flights[id] = flight{seq: s.seq, kind: packets.PUBLISH, packet: pub, p: p}
+	return nil
+}
+
+// AddToSession stores one of paho's requests (a SUBSCRIBE, a QoS 1
+// PUBLISH) and gives it its packet identifier; resp gets its response,
+// or an empty packet if the session forgets it.
+func (s *ackSession) AddToSession(ctx context.Context, packet session.Packet, resp chan<- packets.ControlPacket) error {
+	kind := packet.Type()
+	if kind == packets.PUBLISH {
+		if err := s.acquire(ctx); err != nil {
+			return err
+		}
+	} else {
+		s.mu.Lock()
+		if s.conn == nil {
+			s.mu.Unlock()
+			return session.ErrNoConnection
+		}
+	}
+	defer s.mu.Unlock()
+	id, err := s.nextIDLocked()
+	if err != nil {
+		if kind == packets.PUBLISH {
+			s.releaseLocked()
+		}
+		return err
+	}
+	packet.SetIdentifier(id)
+	s.seq++
+	s.flights[id] = flight{seq: s.seq, kind: kind, packet: packet, resp: resp}
+	return nil
+}
+
+// acquire takes a slot of the broker's Receive Maximum, waiting for one
+// until ctx ends or the connection is lost. It returns with s.mu held
+// when it took one.
+func (s *ackSession) acquire(ctx context.Context) error {
+	s.mu.Lock()
+	for {
+		if s.conn == nil {
+			s.mu.Unlock()
+			return session.ErrNoConnection
+		}
+		if s.quota > 0 {
+			s.quota--
+			return nil
+		}
+		if s.room == nil {
+			s.room = make(chan struct{})
+		}
+		room, lost := s.room, s.lost
+		s.mu.Unlock()
+		select {
+		case <-room:
+		case <-lost:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.mu.Lock()
+	}
+}
+
+// releaseLocked gives a slot of the Receive Maximum back.
+func (s *ackSession) releaseLocked() {
+	s.quota++
+	if s.quota > 0 && s.room != nil {
+		close(s.room)
+		s.room = nil
+	}
+}
+
+// nextIDLocked gives the next free packet identifier after the last,
+// round-robin, so that one comes back only 65,535 later.
+func (s *ackSession) nextIDLocked() (uint16, error) {
+	for range 65535 {
+		s.lastID++
+		if s.lastID == 0 {
+			s.lastID = 1
+		}
+		if _, busy := s.flights[s.lastID]; !busy {
+			return s.lastID, nil
+		}
+	}
+	return 0, session.ErrPacketIdentifiersExhausted
+}
+
+// pubacks settles the flights the PUBACKs answer, in one batch.
+func (s *ackSession) pubacks(acks []pubAck) {
+	var rs []response
+	s.mu.Lock()
+	for _, a := range acks {
+		f, ok := s.endLocked(a.id, packets.PUBLISH)
+		switch {
+		case !ok:
+		case f.resp == nil:
+			rs = append(rs, response{p: f.p, answered: true, reason: a.reason})
+		default:
+			f.resp <- packets.ControlPacket{FixedHeader: packets.FixedHeader{Type: packets.PUBACK},
+				Content: &packets.Puback{PacketID: a.id, ReasonCode: a.reason, Properties: &packets.Properties{}}}
+		}
+	}
+	s.mu.Unlock()
+	s.settler.queue(rs)
+}
+
+// endLocked takes the flight of id out of the session when it is one of
+// kind, freeing its Receive Maximum slot if it takes one.
+func (s *ackSession) endLocked(id uint16, kind byte) (flight, bool) {
+	f, ok := s.flights[id]
+	if !ok || f.kind != kind {
+		return flight{}, false
+	}
+	delete(s.flights, id)
+	if f.kind == packets.PUBLISH || f.kind == packets.PUBREL {
+		s.releaseLocked()
+	}
+	return f, true
+}
+
+// PacketReceived takes the broker's responses to the client's packets and
+// passes the broker's PUBLISHes and PUBRELs to paho's State.
+func (s *ackSession) PacketReceived(cp *packets.ControlPacket, pubChan chan<- *packets.Publish) error {
+	var kind byte
+	switch p := cp.Content.(type) {
+	case *packets.Puback:
+		s.pubackWithProperties(p)
+		return nil
+	case *packets.Pubrec:
+		return s.pubrec(p, cp)
+	case *packets.Pubcomp:
+		kind = packets.PUBREL
+	case *packets.Suback:
+		kind = packets.SUBSCRIBE
+	case *packets.Unsuback:
+		kind = packets.UNSUBSCRIBE
+	default: // the broker's PUBLISH or PUBREL
+		return s.server.PacketReceived(cp, pubChan)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.endLocked(cp.PacketID(), kind); ok && f.resp != nil {
+		f.resp <- *cp
+	}
+	return nil
+}
+
+// pubackWithProperties settles the flight a PUBACK that packetLimit
+// left to paho answers: one with a reason string or user properties.
+func (s *ackSession) pubackWithProperties(p *packets.Puback) {
+	s.mu.Lock()
+	f, ok := s.endLocked(p.PacketID, packets.PUBLISH)
+	if ok && f.resp != nil {
+		f.resp <- packets.ControlPacket{FixedHeader: packets.FixedHeader{Type: packets.PUBACK}, Content: p}
+	}
+	s.mu.Unlock()
+	if ok && f.resp == nil {
+		r := response{p: f.p, answered: true, reason: p.ReasonCode}
+		if p.Properties != nil {
+			r.reasonString = p.Properties.ReasonString
+		}
+		s.settler.queue([]response{r})
+	}
+}
+
+// pubrec answers the PUBREC of a QoS 2 PUBLISH of paho's with its PUBREL,
+// which then takes the PUBLISH's place in the session, or ends the flight
+// on a failure. The uplink itself publishes at QoS 1.
+func (s *ackSession) pubrec(p *packets.Pubrec, cp *packets.ControlPacket) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.flights[p.PacketID]
+	if !ok || f.kind != packets.PUBLISH {
+		rel := &packets.Pubrel{PacketID: p.PacketID, ReasonCode: 0x92} // Packet Identifier not found
+		return s.writeLocked(rel)
+	}
+	if p.ReasonCode >= 0x80 {
+		if f, ok := s.endLocked(p.PacketID, packets.PUBLISH); ok && f.resp != nil {
+			f.resp <- *cp
+		}
+		return nil
+	}
+	rel := &packets.Pubrel{PacketID: p.PacketID}
+	f.kind, f.packet = packets.PUBREL, rel
+	s.flights[p.PacketID] = f
+	return s.writeLocked(rel)
+}
+
+// writeLocked writes a packet of the session's own onto the connection,
+// if there is one.
+func (s *ackSession) writeLocked(p io.WriterTo) error {
+	if s.conn == nil {
+		return nil // sent again on the next connection, or not needed
+	}
+	_, err := p.WriteTo(s.conn)
+	return err
 }
 
 // Ack is paho's call to acknowledge a received PUBLISH once its handlers
@@ -55,151 +372,131 @@ func newAckSession(window int) *ackSession {
 // handled.
 func (s *ackSession) Ack(*packets.Publish) error { return nil }
 
-// close stops routing responses.
-func (s *ackSession) close() { close(s.done) }
-
-// publish stores pub in the session, which gives it its packet
-// identifier, and has settle called with its response: the PUBACK, or
-// the empty packet of a session that ended without one. It waits while
-// the broker's Receive Maximum is reached, until ctx ends. Once it
-// returns nil, pub is the session's: written now by the caller, and again
-// by paho on every reconnect until its response comes. It fails with
-// session.ErrNoConnection when the connection is gone.
-func (s *ackSession) publish(ctx context.Context, pub *packets.Publish, settle func(packets.ControlPacket)) error {
-	if err := s.State.AddToSession(ctx, pub, s.acks); err != nil {
-		return err
-	}
-	// The response cannot come before the caller has written the
-	// packet, after this returns.
-	s.mu.Lock()
-	s.waiting[pub.PacketID] = settle
-	s.mu.Unlock()
-	return nil
-}
-
-// ConAckReceived starts a connection's use of the session. Received
-// messages not acknowledged yet are forgotten: the broker sends them
-// again on this connection if it kept the session. When the
-// broker has no session for the client (it lost it, or it expired), paho
-// forgets the publishes in flight without answering them: they are
-// settled here as unanswered first, so the queue sends them again.
+// ConAckReceived starts a connection's use of the session. When the
+// broker kept the session, the PUBLISHes and PUBRELs in flight are sent
+// again, in the order they were first sent, the PUBLISHes marked DUP;
+// when it has none for the client (it lost it, or it expired), the
+// session forgets them: the publications are settled as unanswered, so
+// the queue sends them again. Received messages not acknowledged yet are
+// forgotten: the broker sends them again if it kept the session.
 func (s *ackSession) ConAckReceived(conn io.Writer, cp *packets.Connect, ca *packets.Connack) error {
 	s.inbox.reset()
+	if err := s.server.ConAckReceived(conn, cp, ca); err != nil {
+		return err
+	}
+	var forgotten []response
+	defer func() { s.settleUnanswered(forgotten) }()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		forgotten = s.lostLocked(nil)
+	}
 	if !ca.SessionPresent {
-		s.mu.Lock()
-		ws := s.waiting
-		s.waiting = make(map[uint16]func(packets.ControlPacket))
-		s.mu.Unlock()
-		for _, settle := range ws {
-			settle(packets.ControlPacket{})
+		forgotten = append(forgotten, s.forgetLocked(nil)...)
+	}
+	switch {
+	case ca.Properties != nil && ca.Properties.SessionExpiryInterval != nil:
+		s.expiry = *ca.Properties.SessionExpiryInterval
+	case cp.Properties != nil && cp.Properties.SessionExpiryInterval != nil:
+		s.expiry = *cp.Properties.SessionExpiryInterval
+	default:
+		s.expiry = 0
+	}
+	receiveMax := 65535 // MQTT v5 §3.2.2.3.3
+	if ca.Properties != nil && ca.Properties.ReceiveMaximum != nil {
+		receiveMax = int(*ca.Properties.ReceiveMaximum)
+	}
+	s.conn, s.lost = conn, make(chan struct{})
+	// The send quota is not kept across connections (MQTT v5 §4.9); the
+	// packets sent again count in it, and may take it below 0.
+	s.quota = receiveMax
+	again := make([]flight, 0, len(s.flights))
+	for _, f := range s.flights {
+		again = append(again, f)
+	}
+	slices.SortFunc(again, func(a, b flight) int { return cmp.Compare(a.seq, b.seq) })
+	for _, f := range again {
+		if pub, ok := f.packet.(*packets.Publish); ok {
+			pub.Duplicate = true
+		}
+		s.quota--
+		if _, err := f.packet.WriteTo(conn); err != nil {
+			return err // paho drops the connection
 		}
 	}
-	return s.State.ConAckReceived(conn, cp, ca)
+	if s.quota > 0 && s.room != nil {
+		close(s.room)
+		s.room = nil
+	}
+	return nil
 }
 
-// route settles each response. paho answers a session that ends with
-// empty packets, one per PUBLISH in it, without identifiers: the first
-// ends every flight.
-//
-// paho gives identifiers round-robin, so one comes back only 65,535
-// publishes later; a response waiting here holds its window slot, and
-// with it every later one, so no identifier is given again before its
-// response has been routed.
-func (s *ackSession) route() {
-	for {
-		select {
-		case cp := <-s.acks:
-			s.mu.Lock()
-			var settles []func(packets.ControlPacket)
-			if cp.Type == 0 {
-				for id, settle := range s.waiting {
-					settles = append(settles, settle)
-					delete(s.waiting, id)
-				}
-			} else if settle, ok := s.waiting[cp.PacketID()]; ok {
-				settles = append(settles, settle)
-				delete(s.waiting, cp.PacketID())
-			}
-			s.mu.Unlock()
-			for _, settle := range settles {
-				settle(cp)
-			}
-		case <-s.done:
-			return
+// ConnectionLost ends the connection's use of the session: the requests
+// that are no part of the session state (SUBSCRIBE, UNSUBSCRIBE) end
+// unanswered, and so does everything when the Session Expiry Interval is
+// 0.
+func (s *ackSession) ConnectionLost(dp *packets.Disconnect) error {
+	s.mu.Lock()
+	forgotten := s.lostLocked(dp)
+	s.mu.Unlock()
+	s.settleUnanswered(forgotten)
+	return s.server.ConnectionLost(dp)
+}
+
+// lostLocked ends the connection, and returns the publications the
+// session forgot.
+func (s *ackSession) lostLocked(dp *packets.Disconnect) []response {
+	if s.conn == nil {
+		return nil
+	}
+	s.conn = nil
+	close(s.lost)
+	if dp != nil && dp.Properties != nil && dp.Properties.SessionExpiryInterval != nil {
+		s.expiry = *dp.Properties.SessionExpiryInterval
+	}
+	if s.expiry == 0 {
+		return s.forgetLocked(nil)
+	}
+	return s.forgetLocked(func(f flight) bool { return f.kind != packets.PUBLISH && f.kind != packets.PUBREL })
+}
+
+// forgetLocked takes the flights that which picks (all when nil) out of
+// the session: paho's requests get an empty packet, and the
+// publications are returned.
+func (s *ackSession) forgetLocked(which func(flight) bool) []response {
+	var forgotten []response
+	for id, f := range s.flights {
+		if which != nil && !which(f) {
+			continue
+		}
+		delete(s.flights, id)
+		if f.resp != nil {
+			f.resp <- packets.ControlPacket{}
+		} else {
+			forgotten = append(forgotten, response{p: f.p})
 		}
 	}
+	return forgotten
 }
 
-// lazyStore is paho's in-memory store of the publishes in flight, without
-// the copy: it keeps each packet as given and serializes it only when
-// paho reads it back, to send again after a reconnect.
-type lazyStore struct {
-	mu   sync.Mutex
-	seq  int
-	data map[uint16]lazyPacket
+// settleUnanswered settles publications the session forgot.
+func (s *ackSession) settleUnanswered(rs []response) { s.settler.queue(rs) }
+
+// Close forgets everything: paho's requests get an empty packet and the
+// publications are settled as unanswered, to go out again. It returns
+// once every response is settled.
+func (s *ackSession) Close() error {
+	s.mu.Lock()
+	forgotten := s.lostLocked(nil)
+	forgotten = append(forgotten, s.forgetLocked(nil)...)
+	s.mu.Unlock()
+	s.settleUnanswered(forgotten)
+	s.settler.close()
+	return s.server.Close()
 }
 
-type lazyPacket struct {
-	seq int
-	p   io.WriterTo
-}
+// SetErrorLogger sets the logger of paho's State for the server side.
+func (s *ackSession) SetErrorLogger(l paholog.Logger) { s.server.SetErrorLogger(l) }
 
-func newLazyStore() *lazyStore { return &lazyStore{data: make(map[uint16]lazyPacket)} }
-
-// Put keeps the packet.
-func (m *lazyStore) Put(id uint16, _ byte, p io.WriterTo) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.data[id] = lazyPacket{seq: m.seq, p: p}
-	m.seq++
-	return nil
-}
-
-// Get serializes a kept packet.
-func (m *lazyStore) Get(id uint16) (io.ReadCloser, error) {
-	m.mu.Lock()
-	d, ok := m.data[id]
-	m.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("mqtt: session: packet %d: %w", id, memory.ErrNotInStore)
-	}
-	var b bytes.Buffer
-	if _, err := d.p.WriteTo(&b); err != nil {
-		return nil, err
-	}
-	return io.NopCloser(&b), nil
-}
-
-// Delete forgets a packet.
-func (m *lazyStore) Delete(id uint16) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.data[id]; !ok {
-		return fmt.Errorf("mqtt: session: delete packet %d: %w", id, memory.ErrNotInStore)
-	}
-	delete(m.data, id)
-	return nil
-}
-
-// Quarantine forgets a packet paho found damaged.
-func (m *lazyStore) Quarantine(id uint16) error { return m.Delete(id) }
-
-// List returns the identifiers in the order they were put.
-func (m *lazyStore) List() ([]uint16, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ids := make([]uint16, 0, len(m.data))
-	for id := range m.data {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b uint16) int { return cmp.Compare(m.data[a].seq, m.data[b].seq) })
-	return ids, nil
-}
-
-// Reset forgets every packet.
-func (m *lazyStore) Reset() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	clear(m.data)
-	return nil
-}
+// SetDebugLogger sets the logger of paho's State for the server side.
+func (s *ackSession) SetDebugLogger(l paholog.Logger) { s.server.SetDebugLogger(l) }

@@ -246,9 +246,9 @@ func SchemeTLS(scheme string) (useTLS, known bool) {
 func (u *Uplink) Run(ctx context.Context) error {
 	connCtx, cancelConn := context.WithCancel(context.Background())
 	defer u.endTasks(cancelConn)
-	sess := newAckSession(u.cfg.Window)
-	defer sess.close()
 	q := newOutboxQueue(u)
+	sess := newAckSession(q.settleAll)
+	defer sess.Close()
 	u.mu.Lock()
 	u.runCtx, u.queue, u.sess = connCtx, q, sess
 	u.mu.Unlock()
@@ -386,7 +386,10 @@ func (u *Uplink) dial(ctx context.Context, _ autopaho.ClientConfig, server *url.
 	if err != nil {
 		return nil, err
 	}
-	b := newBatchConn(conn, packetLimit{max: int(u.maxPacket), keep: u.cfg.MaxCommandBytes + 1, onCut: u.cut})
+	u.mu.Lock()
+	sess := u.sess
+	u.mu.Unlock()
+	b := newBatchConn(conn, packetLimit{max: int(u.maxPacket), keep: u.cfg.MaxCommandBytes + 1, onCut: u.cut, onPubacks: sess.pubacks})
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.redials != redials {
