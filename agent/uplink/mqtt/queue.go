@@ -37,6 +37,7 @@ type outboxQueue struct {
 	mu       sync.Mutex
 	taken    int           // publications of entries taken from the outbox, not landed
 	entries  []publication // taken, not yet published
+	spare    []publication // entries's memory from its start, for when it is empty
 	freed    chan struct{} // closed when the window has room again
 	wake     chan struct{} // closed by the outbox when it may have entries
 	drained  chan struct{} // closed when nothing is taken any more
@@ -89,7 +90,13 @@ func (q *outboxQueue) takeLocked() {
 		q.wake = wake
 	}
 	n := len(q.entries)
+	if n == 0 {
+		q.entries = q.spare[:0] // next moved its start on
+	}
 	q.entries = slices.Grow(q.entries, len(entries)) // one publication each, but in dual
+	if n == 0 {
+		q.spare = q.entries[:0]
+	}
 	for _, e := range entries {
 		q.entries = q.u.publications(q.entries, e)
 	}
@@ -136,6 +143,7 @@ func (q *outboxQueue) next() (p publication, ok bool) {
 		return publication{}, false
 	}
 	p = q.entries[0]
+	q.entries[0] = publication{} // its record's memory goes with p
 	q.entries = q.entries[1:]
 	return p, true
 }
@@ -240,21 +248,21 @@ func (q *outboxQueue) outcomeOf(r response) outcome {
 // theirs once each has one.
 func (q *outboxQueue) conclude(p publication, o outcome) {
 	var s settlement
-	s.add(q, p, o)
+	s.add(q, &p, o)
 	s.apply(q)
 }
 
 // settlement gathers the outcomes of entries to settle them in the
 // outbox together.
 type settlement struct {
-	acked    []publication
+	acked    []*publication
 	released []outbox.ID
 }
 
 // add records o, the outcome of publication p, or, when p's entry has
 // more than one, the worst of theirs once each has one. An entry refused
 // is quarantined at once.
-func (s *settlement) add(q *outboxQueue, p publication, o outcome) {
+func (s *settlement) add(q *outboxQueue, p *publication, o outcome) {
 	if p.fanout != nil {
 		var all bool
 		if o, all = p.fanout.add(o); !all {

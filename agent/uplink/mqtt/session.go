@@ -45,7 +45,7 @@ type ackSession struct {
 	room    chan struct{} // closed when quota comes above 0; nil when none waits
 	lastID  uint16
 	seq     uint64
-	flights map[uint16]flight // by packet identifier
+	flights map[uint16]*flight // by packet identifier
 }
 
 var _ session.SessionManager = (*ackSession)(nil)
@@ -64,7 +64,7 @@ type flight struct {
 // response is a publication with its outcome: answered by a PUBACK, of
 // reason code reason, or not (the session ended without one).
 type response struct {
-	p            publication
+	p            *publication
 	answered     bool
 	reason       byte
 	reasonString string
@@ -82,7 +82,7 @@ func newAckSession(settle func([]response)) *ackSession {
 	s := &ackSession{
 		server:  state.New(memory.New(), memory.New()),
 		settler: settler{bell: make(chan struct{}, 1), done: make(chan struct{}), ended: make(chan struct{})},
-		flights: make(map[uint16]flight),
+		flights: make(map[uint16]*flight),
 	}
 	s.inbox.send = s.server.Ack
 	go s.settler.run(settle)
@@ -107,7 +107,7 @@ func (s *ackSession) publish(ctx context.Context, pub *publishPacket, p publicat
 	}
 	pub.id = id
 	s.seq++
-	s.flights[id] = flight{seq: s.seq, kind: packets.PUBLISH, packet: pub, p: p}
+	s.flights[id] = &flight{seq: s.seq, kind: packets.PUBLISH, packet: pub, p: p}
 	return nil
 }
 
@@ -137,7 +137,7 @@ func (s *ackSession) AddToSession(ctx context.Context, packet session.Packet, re
 	}
 	packet.SetIdentifier(id)
 	s.seq++
-	s.flights[id] = flight{seq: s.seq, kind: kind, packet: packet, resp: resp}
+	s.flights[id] = &flight{seq: s.seq, kind: kind, packet: packet, resp: resp}
 	return nil
 }
 
@@ -196,14 +196,15 @@ func (s *ackSession) nextIDLocked() (uint16, error) {
 
 // pubacks settles the flights the PUBACKs answer, in one batch.
 func (s *ackSession) pubacks(acks []pubAck) {
-	var rs []response
+	var buf [64]response
+	rs := buf[:0]
 	s.mu.Lock()
 	for _, a := range acks {
 		f, ok := s.endLocked(a.id, packets.PUBLISH)
 		switch {
 		case !ok:
 		case f.resp == nil:
-			rs = append(rs, response{p: f.p, answered: true, reason: a.reason})
+			rs = append(rs, response{p: &f.p, answered: true, reason: a.reason})
 		default:
 			f.resp <- packets.ControlPacket{FixedHeader: packets.FixedHeader{Type: packets.PUBACK},
 				Content: &packets.Puback{PacketID: a.id, ReasonCode: a.reason, Properties: &packets.Properties{}}}
@@ -215,10 +216,10 @@ func (s *ackSession) pubacks(acks []pubAck) {
 
 // endLocked takes the flight of id out of the session when it is one of
 // kind, freeing its Receive Maximum slot if it takes one.
-func (s *ackSession) endLocked(id uint16, kind byte) (flight, bool) {
+func (s *ackSession) endLocked(id uint16, kind byte) (*flight, bool) {
 	f, ok := s.flights[id]
 	if !ok || f.kind != kind {
-		return flight{}, false
+		return nil, false
 	}
 	delete(s.flights, id)
 	if f.kind == packets.PUBLISH || f.kind == packets.PUBREL {
@@ -264,7 +265,7 @@ func (s *ackSession) pubackWithProperties(p *packets.Puback) {
 	}
 	s.mu.Unlock()
 	if ok && f.resp == nil {
-		r := response{p: f.p, answered: true, reason: p.ReasonCode}
+		r := response{p: &f.p, answered: true, reason: p.ReasonCode}
 		if p.Properties != nil {
 			r.reasonString = p.Properties.ReasonString
 		}
@@ -291,7 +292,6 @@ func (s *ackSession) pubrec(p *packets.Pubrec, cp *packets.ControlPacket) error 
 	}
 	rel := &packets.Pubrel{PacketID: p.PacketID}
 	f.kind, f.packet = packets.PUBREL, rel
-	s.flights[p.PacketID] = f
 	return s.writeLocked(rel)
 }
 

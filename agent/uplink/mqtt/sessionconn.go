@@ -49,11 +49,11 @@ func (s *ackSession) ConAckReceived(conn io.Writer, cp *packets.Connect, ca *pac
 	// The send quota is not kept across connections (MQTT v5 §4.9); the
 	// packets sent again count in it, and may take it below 0.
 	s.quota = receiveMax
-	again := make([]flight, 0, len(s.flights))
+	again := make([]*flight, 0, len(s.flights))
 	for _, f := range s.flights {
 		again = append(again, f)
 	}
-	slices.SortFunc(again, func(a, b flight) int { return cmp.Compare(a.seq, b.seq) })
+	slices.SortFunc(again, func(a, b *flight) int { return cmp.Compare(a.seq, b.seq) })
 	for _, f := range again {
 		if pub, ok := f.packet.(*packets.Publish); ok {
 			pub.Duplicate = true
@@ -96,13 +96,13 @@ func (s *ackSession) lostLocked(dp *packets.Disconnect) []response {
 	if s.expiry == 0 {
 		return s.forgetLocked(nil)
 	}
-	return s.forgetLocked(func(f flight) bool { return f.kind != packets.PUBLISH && f.kind != packets.PUBREL })
+	return s.forgetLocked(func(f *flight) bool { return f.kind != packets.PUBLISH && f.kind != packets.PUBREL })
 }
 
 // forgetLocked takes the flights that which picks (all when nil) out of
 // the session: paho's requests get an empty packet, and the
 // publications are returned.
-func (s *ackSession) forgetLocked(which func(flight) bool) []response {
+func (s *ackSession) forgetLocked(which func(*flight) bool) []response {
 	var forgotten []response
 	for id, f := range s.flights {
 		if which != nil && !which(f) {
@@ -112,7 +112,7 @@ func (s *ackSession) forgetLocked(which func(flight) bool) []response {
 		if f.resp != nil {
 			f.resp <- packets.ControlPacket{}
 		} else {
-			forgotten = append(forgotten, response{p: f.p})
+			forgotten = append(forgotten, response{p: &f.p})
 		}
 	}
 	return forgotten
