@@ -98,7 +98,7 @@ func TestParseDefaults(t *testing.T) {
 	if m.Broker != "mqtt://127.0.0.1:1883" || m.EmbeddedBroker.Listen != "127.0.0.1:1883" {
 		t.Errorf("broker %q, listen %q; want the embedded broker's defaults", m.Broker, m.EmbeddedBroker.Listen)
 	}
-	if m.KeepAlive != 30*time.Second || m.SessionExpiry != 24*time.Hour || m.Window != 64 || m.ConnectTimeout != 10*time.Second ||
+	if m.KeepAlive != 30*time.Second || m.SessionExpiry != 24*time.Hour || m.Window != 256 || m.ConnectTimeout != 10*time.Second ||
 		m.BackoffMin != time.Second || m.BackoffMax != 15*time.Second {
 		t.Errorf("mqtt defaults = %+v", m)
 	}

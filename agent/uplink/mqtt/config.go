@@ -83,8 +83,10 @@ type Settings struct {
 	Username string `yaml:"username"`
 	// Password authenticates, when set.
 	Password string `yaml:"password"`
-	// Window is how many publishes may await their PUBACK at once.
-	// Default 64; 1 to 65535.
+	// Window is how many publishes may await their PUBACK at once, within
+	// the broker's Receive Maximum. It bounds a backlog's drain to Window
+	// records a round trip: 2,560 a second over a 100 ms link. Default
+	// 256; 1 to 65535.
 	Window int `yaml:"window" limit:"1..65535"`
 	// BackoffMin and BackoffMax bound the wait between connection
 	// attempts, drawn from [0, d] ("full jitter"), d doubling from
@@ -127,7 +129,7 @@ func DefaultConfig() Config {
 func (s *Settings) SetDefaults() {
 	confkeys.SetDefault(&s.KeepAlive, 30*time.Second)
 	confkeys.SetDefault(&s.SessionExpiry, 24*time.Hour)
-	confkeys.SetDefault(&s.Window, 64)
+	confkeys.SetDefault(&s.Window, 256)
 	confkeys.SetDefault(&s.BackoffMin, time.Second)
 	confkeys.SetDefault(&s.BackoffMax, max(backoff.UplinkMax, s.BackoffMin))
 	confkeys.SetDefault(&s.ConnectTimeout, 10*time.Second)

@@ -15,7 +15,7 @@ import (
 func TestSettings(t *testing.T) {
 	s := mqtt.Settings{Broker: "mqtt://b:1883"}
 	s.SetDefaults()
-	if s.KeepAlive != 30*time.Second || s.SessionExpiry != 24*time.Hour || s.Window != 64 || s.BackoffMin != time.Second ||
+	if s.KeepAlive != 30*time.Second || s.SessionExpiry != 24*time.Hour || s.Window != 256 || s.BackoffMin != time.Second ||
 		s.BackoffMax != 15*time.Second || s.ConnectTimeout != 10*time.Second || s.Broker != "mqtt://b:1883" ||
 		s.Protocol != mqtt.ProtocolV1 || s.LegacyTopics != (mqtt.LegacyTopics{Commands: "devices/{deviceId}/rpc/request",
 		Responses: "devices/{deviceId}/rpc/response", Telemetry: "devices/{deviceId}/telemetry", Status: "devices/{deviceId}/status"}) {
