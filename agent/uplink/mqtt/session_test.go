@@ -73,6 +73,17 @@ func publishes(t *testing.T, conn *bytes.Buffer) []*packets.Publish {
 	return out
 }
 
+// connected returns a session on its first connection, to a broker
+// without a session for it, and what it settles; it is closed when the
+// test ends.
+func connected(t *testing.T, expiry uint32, receiveMax uint16) (*ackSession, settled) {
+	got := make(settled, 16)
+	s := newAckSession(got.settle)
+	t.Cleanup(func() { s.Close() })
+	connect(t, s, new(bytes.Buffer), false, expiry, receiveMax)
+	return s, got
+}
+
 func entry(id outbox.ID) publication { return publication{Entry: outbox.Entry{ID: id}} }
 
 func newPublish(payload string) *publishPacket {
@@ -84,11 +95,7 @@ func newPublish(payload string) *publishPacket {
 // until a PUBACK frees a slot, and settles each by its PUBACK and reason
 // code.
 func TestSessionPublishesWithinReceiveMaximum(t *testing.T) {
-	got := make(settled, 16)
-	s := newAckSession(got.settle)
-	defer s.Close()
-	var conn bytes.Buffer
-	connect(t, s, &conn, false, 3600, 2)
+	s, got := connected(t, 3600, 2)
 
 	pubs := []*publishPacket{newPublish("a"), newPublish("b"), newPublish("c")}
 	for i, pub := range pubs[:2] {
@@ -130,11 +137,7 @@ func TestSessionPublishesWithinReceiveMaximum(t *testing.T) {
 // settled unanswered for the queue to publish again. A publish waiting
 // for a slot when the connection goes fails with ErrNoConnection.
 func TestSessionSendsInFlightAgainOnReconnect(t *testing.T) {
-	got := make(settled, 16)
-	s := newAckSession(got.settle)
-	defer s.Close()
-	var conn bytes.Buffer
-	connect(t, s, &conn, false, 3600, 3)
+	s, got := connected(t, 3600, 3)
 	for i, payload := range []string{"a", "b", "c"} {
 		if err := s.publish(context.Background(), newPublish(payload), entry(outbox.ID(i+1))); err != nil {
 			t.Fatal(err)
@@ -207,11 +210,7 @@ func TestSessionSendsInFlightAgainOnReconnect(t *testing.T) {
 // TestSessionWithoutExpiryForgetsOnLoss: with a Session Expiry Interval
 // of 0 the session ends with the connection.
 func TestSessionWithoutExpiryForgetsOnLoss(t *testing.T) {
-	got := make(settled, 16)
-	s := newAckSession(got.settle)
-	defer s.Close()
-	var conn bytes.Buffer
-	connect(t, s, &conn, false, 0, 10)
+	s, got := connected(t, 0, 10)
 	if err := s.publish(context.Background(), newPublish("a"), entry(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -227,11 +226,7 @@ func TestSessionWithoutExpiryForgetsOnLoss(t *testing.T) {
 // PUBACK with properties, left to paho, settles a publication with its
 // reason string.
 func TestSessionAnswersPahosRequests(t *testing.T) {
-	got := make(settled, 16)
-	s := newAckSession(got.settle)
-	defer s.Close()
-	var conn bytes.Buffer
-	connect(t, s, &conn, false, 3600, 10)
+	s, got := connected(t, 3600, 10)
 
 	sub := &packets.Subscribe{Properties: &packets.Properties{}}
 	subResp := make(chan packets.ControlPacket, 1)
