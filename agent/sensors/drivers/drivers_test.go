@@ -84,6 +84,14 @@ func TestOpenEveryType(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(zones, "thermal_zone0", "temp"), []byte("48312\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	w1 := filepath.Join(t.TempDir(), "w1")
+	if err := os.MkdirAll(filepath.Join(w1, "28-0316a2791cff"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w1, "28-0316a2791cff", "w1_slave"),
+		[]byte("72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// Two slaves on one RS-485 line: one port, one queue.
 	rs485 := ptytest.NewPair(t)
 	line := modbustest.NewLine(t, 9600)
@@ -111,14 +119,16 @@ func TestOpenEveryType(t *testing.T) {
     registers: [{metric: energy, address: 10, type: uint32, wordOrder: little, unit: kW.h}]
   - {name: mcu, type: serial-line, port: `+mcu.Path()+`, format: kv, units: {temp: Cel}}
   - {name: weather, type: bme280, bus: /dev/i2c-99}
+  - {name: tank, type: ds18b20, path: `+w1+`, names: {28-0316a2791cff: flow}}
+  - {name: now1, type: ds18b20, path: `+filepath.Join(w1, "none")+`}
 `), slog.New(slog.NewTextHandler(&logs, nil)))
 
 	var names []string
 	for _, sc := range set.Schedules {
 		names = append(names, sc.Sensor.Name())
 	}
-	if got := strings.Join(names, " "); got != "sim board boiler meter mcu weather" {
-		t.Errorf("sensors %s; want all but nozones, whose source is absent", got)
+	if got := strings.Join(names, " "); got != "sim board boiler meter mcu weather tank" {
+		t.Errorf("sensors %s; want all but nozones and now1, whose sources are absent", got)
 	}
 	if !strings.Contains(logs.String(), `msg="sensor skipped: its source is absent" sensor=nozones`) {
 		t.Errorf("the log does not say nozones was skipped:\n%s", logs.String())
@@ -128,6 +138,7 @@ func TestOpenEveryType(t *testing.T) {
 		"board":  {Metric: "thermal_zone0", Value: 48.312, Unit: "Cel"},
 		"boiler": {Metric: "temperature", Value: 21.5, Unit: "Cel"},
 		"meter":  {Metric: "energy", Value: 0x00020001, Unit: "kW.h"},
+		"tank":   {Metric: "flow", Value: 23.125, Unit: "Cel"},
 	} {
 		rs, err := read(t, set, name)
 		if err != nil || len(rs) != 1 || rs[0].Metric != want.Metric || rs[0].Unit != want.Unit || !near(rs[0].Value, want.Value) {

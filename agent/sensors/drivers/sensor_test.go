@@ -24,7 +24,7 @@ func TestDecodeKeysOfItsType(t *testing.T) {
 		{"{name: s, type: sim, port: /x}", confkeys.ErrUnknownKey,
 			"sensors[0].port: unknown key for a sim sensor (port is a key of modbus-rtu and serial-line sensors)"},
 		{"{name: s, type: nope, path: /x}", confkeys.ErrUnknownKey,
-			"sensors[0].path: unknown key for a nope sensor (path is a key of thermal sensors)"},
+			"sensors[0].path: unknown key for a nope sensor (path is a key of thermal and ds18b20 sensors)"},
 		{"{name: s, type: modbus-rtu, adress: 1}", confkeys.ErrUnknownKey, "sensors[0].adress: unknown key (did you mean address?)"},
 		{"{name: s, type: sim, intervall: 1s}", confkeys.ErrUnknownKey, "sensors[0].intervall: unknown key (did you mean interval?)"},
 		// Without a type, the keys of every type are read and checked.
@@ -73,7 +73,7 @@ func TestSensorInGo(t *testing.T) {
 	if err := wrong.Validate(); err == nil {
 		t.Error("Validate of a thermal sensor with a sim sensor's keys = nil; want an error")
 	}
-	if got, want := drivers.Types(), []string{"sim", "thermal", "modbus-rtu", "serial-line", "bme280"}; !slices.Equal(got, want) {
+	if got, want := drivers.Types(), []string{"sim", "thermal", "modbus-rtu", "serial-line", "bme280", "ds18b20"}; !slices.Equal(got, want) {
 		t.Errorf("Types() = %v; want %v", got, want)
 	}
 	if serial, settings := drivers.NewKeys("nope"); serial != nil || settings != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/bme280"
 	"github.com/iot-hub/agent/agent/sensors/modbus"
+	"github.com/iot-hub/agent/agent/sensors/onewire"
 	"github.com/iot-hub/agent/agent/sensors/serialline"
 	"github.com/iot-hub/agent/agent/sensors/serialport"
 	"github.com/iot-hub/agent/agent/sensors/sim"
@@ -46,6 +47,12 @@ var registry = []driver{
 		func(k *bme280.Settings, _ *Sensor) error { return k.Validate() },
 		func(set *Set, s *Sensor, k *bme280.Settings, _ *serialport.Port) (sensors.Sensor, error) {
 			return bme280.New(k.Config(s.Name, set.buses.Get(k.Bus), set.log.With("sensor", s.Name)))
+		}),
+	typeOf("ds18b20", noPort,
+		func(k *onewire.Settings, _ *Sensor) { k.SetDefaults() },
+		func(k *onewire.Settings, _ *Sensor) error { return k.Validate() },
+		func(_ *Set, s *Sensor, k *onewire.Settings, _ *serialport.Port) (sensors.Sensor, error) {
+			return onewire.New(onewire.Config{Name: s.Name, Settings: *k})
 		}),
 }
 

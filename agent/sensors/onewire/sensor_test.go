@@ -1,0 +1,149 @@
+package onewire_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/iot-hub/agent/agent/sensors"
+	"github.com/iot-hub/agent/agent/sensors/onewire"
+)
+
+// Files as w1_therm writes them.
+const (
+	good    = "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n"
+	powerOn = "50 05 4b 46 7f ff 0c 10 1c : crc=1c YES\n50 05 4b 46 7f ff 0c 10 1c t=85000\n"
+	badCRC  = "72 01 4b 46 7f ff 0e 10 58 : crc=57 NO\n72 01 4b 46 7f ff 0e 10 58 t=23125\n"
+)
+
+// bus makes a fake /sys/bus/w1/devices: files by path under it, and the
+// bus master's directory, which is no probe.
+func bus(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "w1_bus_master1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		put(t, filepath.Join(dir, name), content)
+	}
+	return dir
+}
+
+func put(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadsTheProbesFound reads every probe on the bus, by w1_slave or,
+// without one, temperature, names one, and leaves out those that fail,
+// while another reads.
+func TestReadsTheProbesFound(t *testing.T) {
+	dir := bus(t, map[string]string{
+		"28-0316a2791cff/w1_slave":    good,
+		"28-00000a1b2c3d/temperature": "19500\n",
+		"28-0000075d3c1b/w1_slave":    powerOn,
+		"28-000005e2fdc3/w1_slave":    badCRC,
+		"28-0000075d3c1b/name":        "28-0000075d3c1b\n",
+	})
+	s, err := onewire.New(onewire.Config{Name: "tank", Settings: onewire.Settings{Path: dir,
+		Names: map[string]string{"28-0316a2791cff": "flow"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sensors.Reading{
+		{Metric: "28-00000a1b2c3d", Value: 19.5, Unit: "Cel"},
+		{Metric: "flow", Value: 23.125, Unit: "Cel"},
+	}
+	if !reflect.DeepEqual(rs, want) {
+		t.Errorf("Read = %v; want %v (the power-on and bad-CRC probes left out)", rs, want)
+	}
+
+	// A probe plugged in is read from the next read on.
+	put(t, filepath.Join(dir, "28-0000000000aa", "temperature"), "-5250\n")
+	if rs, err = s.Read(context.Background()); err != nil || len(rs) != 3 || rs[0] != (sensors.Reading{Metric: "28-0000000000aa", Value: -5.25, Unit: "Cel"}) {
+		t.Errorf("Read after a probe was plugged in = %v, %v; want it first of three", rs, err)
+	}
+}
+
+// TestFailsWhenEveryProbeFails names each probe and why.
+func TestFailsWhenEveryProbeFails(t *testing.T) {
+	dir := bus(t, map[string]string{"28-0000075d3c1b/w1_slave": powerOn, "28-000005e2fdc3/w1_slave": badCRC})
+	s, err := onewire.New(onewire.Config{Name: "tank", Settings: onewire.Settings{Path: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Read(context.Background())
+	if !errors.Is(err, onewire.ErrPowerOn) || !errors.Is(err, onewire.ErrCRC) ||
+		!strings.Contains(err.Error(), "28-0000075d3c1b") || !strings.Contains(err.Error(), "28-000005e2fdc3") {
+		t.Errorf("Read = %v; want the power-on value of 28-0000075d3c1b and the CRC of 28-000005e2fdc3", err)
+	}
+}
+
+// TestConfiguredProbes reads only the probes named, and fails on one not
+// on the bus.
+func TestConfiguredProbes(t *testing.T) {
+	dir := bus(t, map[string]string{"28-0316a2791cff/w1_slave": good, "28-00000a1b2c3d/temperature": "19500\n"})
+	s, err := onewire.New(onewire.Config{Name: "pipe", Settings: onewire.Settings{Path: dir, Probes: []string{"28-0316a2791cff"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := s.Read(context.Background()); err != nil || len(rs) != 1 || rs[0].Metric != "28-0316a2791cff" {
+		t.Errorf("Read = %v, %v; want the one probe configured", rs, err)
+	}
+	gone, err := onewire.New(onewire.Config{Name: "gone", Settings: onewire.Settings{Path: dir, Probes: []string{"28-00000000ffff"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gone.Read(context.Background()); err == nil || !strings.Contains(err.Error(), "28-00000000ffff: not on the bus") {
+		t.Errorf("Read of a probe not on the bus = %v; want an error saying so", err)
+	}
+}
+
+// TestAbsentAndEmptyBus: no bus directory is an absent source; a bus
+// without probes is there, and its reads fail until one comes.
+func TestAbsentAndEmptyBus(t *testing.T) {
+	_, err := onewire.New(onewire.Config{Name: "x", Settings: onewire.Settings{Path: filepath.Join(t.TempDir(), "w1")}})
+	if !errors.Is(err, sensors.ErrAbsent) {
+		t.Errorf("New without the bus = %v; want sensors.ErrAbsent", err)
+	}
+	s, err := onewire.New(onewire.Config{Name: "x", Settings: onewire.Settings{Path: bus(t, nil)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Read(context.Background()); err == nil || !strings.Contains(err.Error(), "no temperature probe") {
+		t.Errorf("Read of an empty bus = %v; want an error saying there is no probe", err)
+	}
+}
+
+func TestSettingsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		s    onewire.Settings
+		want string
+	}{
+		{onewire.Settings{Probes: []string{"28-0316a2791cff"}, Names: map[string]string{"28-0316a2791cff": "flow"}}, ""},
+		{onewire.Settings{Probes: []string{"28-0316A2791CFF"}}, "probes"},
+		{onewire.Settings{Probes: []string{"w1_bus_master1"}}, "probes"},
+		{onewire.Settings{Names: map[string]string{"flow": "28-0316a2791cff"}}, "names"},
+		{onewire.Settings{Names: map[string]string{"28-0316a2791cff": ""}}, "names"},
+		{onewire.Settings{Names: map[string]string{"28-0316a2791cff": "t", "28-00000a1b2c3d": "t"}}, "names"},
+	} {
+		err := tc.s.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Validate(%+v) = %v; want an error on %q", tc.s, err, tc.want)
+		}
+	}
+}
