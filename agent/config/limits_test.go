@@ -52,6 +52,7 @@ var keyLimits = map[string]string{
 	"sensors[].registers[].function":     "outside 3..4",
 	"sensors[].registers[].address":      "outside 0..65535",
 	"sensors[].maxLineBytes":             "outside 16B..64KiB",
+	"sensors[].maxOutputBytes":           "outside 1KiB..1MiB",
 	"sensors[].address":                  "outside 0x76..0x77",
 	"sensors[].oversampling.temperature": "outside 1..16",
 	"sensors[].oversampling.pressure":    "outside 1..16",
@@ -275,6 +276,8 @@ var validSensors = []map[string]any{
 		"registers": []any{map[string]any{"metric": "temperature", "address": 0}}},
 	{"name": "mcu", "type": "serial-line", "port": "/dev/ttyACM0"},
 	{"name": "weather", "type": "bme280"},
+	{"name": "tank", "type": "ds18b20"},
+	{"name": "script", "type": "exec", "command": []any{"/usr/local/bin/read-level"}},
 }
 
 // docFor returns a valid configuration in which k applies, and k's path

@@ -121,13 +121,14 @@ func TestOpenEveryType(t *testing.T) {
   - {name: weather, type: bme280, bus: /dev/i2c-99}
   - {name: tank, type: ds18b20, path: `+w1+`, names: {28-0316a2791cff: flow}}
   - {name: now1, type: ds18b20, path: `+filepath.Join(w1, "none")+`}
+  - {name: script, type: exec, command: [/bin/sh, -c, "echo level=0.82"], format: kv, units: {level: m}}
 `), slog.New(slog.NewTextHandler(&logs, nil)))
 
 	var names []string
 	for _, sc := range set.Schedules {
 		names = append(names, sc.Sensor.Name())
 	}
-	if got := strings.Join(names, " "); got != "sim board boiler meter mcu weather tank" {
+	if got := strings.Join(names, " "); got != "sim board boiler meter mcu weather tank script" {
 		t.Errorf("sensors %s; want all but nozones and now1, whose sources are absent", got)
 	}
 	if !strings.Contains(logs.String(), `msg="sensor skipped: its source is absent" sensor=nozones`) {
@@ -139,6 +140,7 @@ func TestOpenEveryType(t *testing.T) {
 		"boiler": {Metric: "temperature", Value: 21.5, Unit: "Cel"},
 		"meter":  {Metric: "energy", Value: 0x00020001, Unit: "kW.h"},
 		"tank":   {Metric: "flow", Value: 23.125, Unit: "Cel"},
+		"script": {Metric: "level", Value: 0.82, Unit: "m"},
 	} {
 		rs, err := read(t, set, name)
 		if err != nil || len(rs) != 1 || rs[0].Metric != want.Metric || rs[0].Unit != want.Unit || !near(rs[0].Value, want.Value) {

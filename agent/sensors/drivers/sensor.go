@@ -20,7 +20,8 @@ type Sensor struct {
 	// letters, digits, '.', '_' and '-'. It names files in the state
 	// directory.
 	Name string `yaml:"name"`
-	// Type is the driver: sim, thermal, modbus-rtu, serial-line, bme280 or ds18b20
+	// Type is the driver: sim, thermal, modbus-rtu, serial-line, bme280,
+	// ds18b20 or exec
 	// (Types).
 	Type string `yaml:"type"`
 	// Interval is how often it is read. Default 10s; 100ms to 24h.
@@ -146,7 +147,8 @@ func (s *Sensor) Port() (keys *serialport.Settings, alone bool) {
 	return s.Serial, d.port == portAlone
 }
 
-// typeList is "sim, thermal, modbus-rtu, serial-line, bme280 or ds18b20".
+// typeList is "sim, thermal, modbus-rtu, serial-line, bme280, ds18b20 or
+// exec".
 func typeList() string {
 	t := Types()
 	return strings.Join(t[:len(t)-1], ", ") + " or " + t[len(t)-1]

@@ -5,6 +5,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/bme280"
+	"github.com/iot-hub/agent/agent/sensors/command"
 	"github.com/iot-hub/agent/agent/sensors/modbus"
 	"github.com/iot-hub/agent/agent/sensors/onewire"
 	"github.com/iot-hub/agent/agent/sensors/serialline"
@@ -53,6 +54,12 @@ var registry = []driver{
 		func(k *onewire.Settings, _ *Sensor) error { return k.Validate() },
 		func(_ *Set, s *Sensor, k *onewire.Settings, _ *serialport.Port) (sensors.Sensor, error) {
 			return onewire.New(onewire.Config{Name: s.Name, Settings: *k})
+		}),
+	typeOf("exec", noPort,
+		func(k *command.Settings, _ *Sensor) { k.SetDefaults() },
+		func(k *command.Settings, _ *Sensor) error { return k.Validate() },
+		func(_ *Set, s *Sensor, k *command.Settings, _ *serialport.Port) (sensors.Sensor, error) {
+			return command.New(command.Config{Name: s.Name, Settings: *k})
 		}),
 }
 

@@ -3,6 +3,7 @@ package serialline
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -125,3 +126,16 @@ func decodeKV(line []byte, add func(string, float64)) {
 
 // isSeparator reports the separators of kv pairs.
 func isSeparator(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == ';' }
+
+// DecodeRecord decodes one record of format (FormatJSON or FormatKV), as
+// a line of a serial-line device, into readings with units from units;
+// the command driver decodes a command's output with it. A record that
+// gives no reading is an error that says why: garbage, malformed or no
+// value.
+func DecodeRecord(format string, record []byte, units map[string]string) ([]sensors.Reading, error) {
+	rs, why := decode(format, record, units)
+	if why != 0 {
+		return nil, fmt.Errorf("no reading: %s", why)
+	}
+	return rs, nil
+}
