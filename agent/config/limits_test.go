@@ -277,6 +277,7 @@ var validSensors = []map[string]any{
 	{"name": "mcu", "type": "serial-line", "port": "/dev/ttyACM0"},
 	{"name": "weather", "type": "bme280"},
 	{"name": "tank", "type": "ds18b20"},
+	{"name": "room", "type": "sht4x"},
 	{"name": "script", "type": "exec", "command": []any{"/usr/local/bin/read-level"}},
 }
 

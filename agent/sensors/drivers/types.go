@@ -10,6 +10,7 @@ import (
 	"github.com/iot-hub/agent/agent/sensors/onewire"
 	"github.com/iot-hub/agent/agent/sensors/serialline"
 	"github.com/iot-hub/agent/agent/sensors/serialport"
+	"github.com/iot-hub/agent/agent/sensors/sht"
 	"github.com/iot-hub/agent/agent/sensors/sim"
 	"github.com/iot-hub/agent/agent/sensors/thermal"
 	"github.com/iot-hub/agent/internal/confkeys"
@@ -55,12 +56,24 @@ var registry = []driver{
 		func(_ *Set, s *Sensor, k *onewire.Settings, _ *serialport.Port) (sensors.Sensor, error) {
 			return onewire.New(onewire.Config{Name: s.Name, Settings: *k})
 		}),
+	shtType(sht.SHT3x),
+	shtType(sht.SHT4x),
 	typeOf("exec", noPort,
 		func(k *command.Settings, _ *Sensor) { k.SetDefaults() },
 		func(k *command.Settings, _ *Sensor) error { return k.Validate() },
 		func(_ *Set, s *Sensor, k *command.Settings, _ *serialport.Port) (sensors.Sensor, error) {
 			return command.New(command.Config{Name: s.Name, Settings: *k})
 		}),
+}
+
+// shtType is the driver of a Sensirion chip.
+func shtType(chip sht.Chip) driver {
+	return typeOf(chip.String(), noPort,
+		func(k *sht.Settings, _ *Sensor) { k.SetDefaults() },
+		func(k *sht.Settings, _ *Sensor) error { return k.Validate(chip) },
+		func(set *Set, s *Sensor, k *sht.Settings, _ *serialport.Port) (sensors.Sensor, error) {
+			return sht.New(k.Config(s.Name, chip, set.buses.Get(k.Bus)))
+		})
 }
 
 // portUse is how the sensors of a type use a serial port.
