@@ -20,9 +20,9 @@ type Sensor struct {
 	// letters, digits, '.', '_' and '-'. It names files in the state
 	// directory.
 	Name string `yaml:"name"`
-	// Type is the driver: sim, thermal, modbus-rtu, serial-line, bme280,
-	// ds18b20 or exec
-	// (Types).
+	// Type is the driver: one of Types, "sim", "thermal", "modbus-rtu",
+	// "serial-line", "bme280", "ds18b20", "ads1115", "sht3x", "sht4x" or
+	// "exec".
 	Type string `yaml:"type"`
 	// Interval is how often it is read. Default 10s; 100ms to 24h.
 	Interval time.Duration `yaml:"interval" limit:"100ms..24h"`
@@ -147,8 +147,8 @@ func (s *Sensor) Port() (keys *serialport.Settings, alone bool) {
 	return s.Serial, d.port == portAlone
 }
 
-// typeList is "sim, thermal, modbus-rtu, serial-line, bme280, ds18b20 or
-// exec".
+// typeList is Types as a message gives them: "sim, thermal, ..., sht4x
+// or exec".
 func typeList() string {
 	t := Types()
 	return strings.Join(t[:len(t)-1], ", ") + " or " + t[len(t)-1]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/iot-hub/agent/agent/sensors"
+	"github.com/iot-hub/agent/agent/sensors/ads1115"
 	"github.com/iot-hub/agent/agent/sensors/bme280"
 	"github.com/iot-hub/agent/agent/sensors/command"
 	"github.com/iot-hub/agent/agent/sensors/modbus"
@@ -55,6 +56,12 @@ var registry = []driver{
 		func(k *onewire.Settings, _ *Sensor) error { return k.Validate() },
 		func(_ *Set, s *Sensor, k *onewire.Settings, _ *serialport.Port) (sensors.Sensor, error) {
 			return onewire.New(onewire.Config{Name: s.Name, Settings: *k})
+		}),
+	typeOf("ads1115", noPort,
+		func(k *ads1115.Settings, _ *Sensor) { k.SetDefaults() },
+		func(k *ads1115.Settings, _ *Sensor) error { return k.Validate() },
+		func(set *Set, s *Sensor, k *ads1115.Settings, _ *serialport.Port) (sensors.Sensor, error) {
+			return ads1115.New(k.Config(s.Name, set.buses.Get(k.Bus)))
 		}),
 	shtType(sht.SHT3x),
 	shtType(sht.SHT4x),
