@@ -8,11 +8,12 @@ import (
 
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/i2cbus"
+	"github.com/iot-hub/agent/agent/sensors/modbus"
 	"github.com/iot-hub/agent/agent/sensors/serialport"
 )
 
-// Set is the sensors of a configuration, with the ports and buses they
-// share.
+// Set is the sensors of a configuration, with the ports, buses and Modbus
+// TCP servers they share.
 type Set struct {
 	// Schedules are the sensors to sample, in the configuration's order.
 	Schedules []sensors.Schedule
@@ -21,6 +22,7 @@ type Set struct {
 	log      *slog.Logger
 	ports    serialport.Ports
 	buses    i2cbus.Buses
+	servers  modbus.Servers
 	closers  []io.Closer // the sensors that hold resources of their own
 }
 
@@ -76,6 +78,6 @@ func (s *Set) Close() error {
 	for _, c := range s.closers {
 		errs = append(errs, c.Close())
 	}
-	errs = append(errs, s.ports.Close(), s.buses.Close())
+	errs = append(errs, s.ports.Close(), s.buses.Close(), s.servers.Close())
 	return errors.Join(errs...)
 }

@@ -39,6 +39,13 @@ var registry = []driver{
 		func(set *Set, s *Sensor, k *modbus.Settings, port *serialport.Port) (sensors.Sensor, error) {
 			return modbus.New(modbus.Config{Name: s.Name, Port: port, Settings: *k, Logger: set.log.With("sensor", s.Name)})
 		}),
+	typeOf("modbus-tcp", noPort,
+		func(k *modbus.TCPSettings, s *Sensor) { k.SetDefaults(s.Timeout) },
+		func(k *modbus.TCPSettings, s *Sensor) error { return k.Validate(s.Timeout) },
+		func(set *Set, s *Sensor, k *modbus.TCPSettings, _ *serialport.Port) (sensors.Sensor, error) {
+			return modbus.New(modbus.Config{Name: s.Name, Server: set.servers.Get(k.Server, k.Framing), Settings: k.Settings(),
+				Logger: set.log.With("sensor", s.Name)})
+		}),
 	typeOf("serial-line", portAlone,
 		func(k *serialline.Settings, _ *Sensor) { k.SetDefaults() },
 		func(k *serialline.Settings, _ *Sensor) error { return k.Validate() },

@@ -12,15 +12,20 @@ import (
 	"github.com/iot-hub/agent/internal/confkeys"
 )
 
-// Config configures a Sensor: one slave on a serial line and the
-// registers to read from it. Zero values mean the defaults.
+// Config configures a Sensor: one slave on a serial line, or one unit of
+// a Modbus TCP server, and the registers to read from it. Zero values
+// mean the defaults.
 type Config struct {
 	// Name is the sensor's name in telemetry. Required.
 	Name string
 	// Port is the serial line the slave is on; the sensor uses it and
 	// does not close it. Every sensor of a line must share one Port
-	// (serialport.Ports.Get). Required.
+	// (serialport.Ports.Get). Port or Server is required.
 	Port *serialport.Port
+	// Server is the Modbus TCP server (or serial device server) the unit
+	// is behind, Settings.Slave its unit id; every sensor of a server
+	// shares one (Servers.Get), and the sensor does not close it.
+	Server *Server
 	// Settings are the slave, its registers, and how requests wait and
 	// are retried: the keys of a modbus-rtu sensor.
 	Settings
@@ -166,13 +171,15 @@ func (c Config) Validate() error {
 	switch {
 	case c.Name == "":
 		return fieldErr("name", "required")
-	case c.Port == nil:
+	case c.Port == nil && c.Server == nil:
 		return fieldErr("port", "required")
+	case c.Port != nil && c.Server != nil:
+		return fieldErr("server", "a serial port or a server, not both")
 	}
 	if err := c.withDefaults().Settings.Validate(0); err != nil {
 		return err
 	}
-	if c.ResponseTimeout > 0 {
+	if c.ResponseTimeout > 0 && c.Port != nil {
 		longest := 0
 		for _, b := range plan(c.Slave, c.Registers) {
 			longest = max(longest, b.responseLen())

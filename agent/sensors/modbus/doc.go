@@ -1,7 +1,11 @@
-// Package modbus is the modbus-rtu sensor driver: a Modbus RTU client
-// that reads holding registers (function 3) and input registers
-// (function 4) of one slave on a serial line, through a
-// serialport.Port shared with the other slaves of the line.
+// Package modbus is the modbus-rtu and modbus-tcp sensor drivers: a
+// Modbus client that reads holding registers (function 3) and input
+// registers (function 4) of one slave on a serial line, through a
+// serialport.Port shared with the other slaves of the line, or of one
+// unit of a Modbus TCP server, through a [Server] shared with the other
+// units behind it ([TCPSettings], tcp.go: MBAP framing with transaction
+// ids, or RTU frames over TCP for serial device servers; one request at
+// a time on one connection, made again with backoff when lost).
 //
 // There are only a few types. A [Config] gives the port and the
 // [Settings]: the slave and its [Register]s (per metric, where the value

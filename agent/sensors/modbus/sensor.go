@@ -9,9 +9,10 @@ import (
 	"github.com/iot-hub/agent/agent/sensors/serialport"
 )
 
-// Sensor reads registers of one Modbus RTU slave. It is safe for
-// concurrent use; its requests take turns on the port with those of
-// every other user of the port.
+// Sensor reads registers of one Modbus RTU slave, or of one unit of a
+// Modbus TCP server. It is safe for concurrent use; its requests take
+// turns on the port, or the server's connection, with those of every
+// other user of it.
 type Sensor struct {
 	cfg     Config // with defaults
 	batches []batch
@@ -63,19 +64,13 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
 	return rs, nil
 }
 
-// do runs q, each attempt in its own turn on the port so that other
-// slaves' requests can go between, until an attempt succeeds or fails
-// for good.
+// do runs q, each attempt in its own turn on the port or the server's
+// connection so that other slaves' requests can go between, until an
+// attempt succeeds or fails for good.
 func (s *Sensor) do(ctx context.Context, q request) ([]uint16, error) {
-	gap := frameGap(s.cfg.Port.Config().Baud)
 	attempts := *s.cfg.Retries + 1
 	for a := 1; ; a++ {
-		var words []uint16
-		err := s.cfg.Port.Do(ctx, func(ctx context.Context, c serialport.Conn) error {
-			var err error
-			words, err = exchange(ctx, c, gap, s.cfg.ResponseTimeout, q)
-			return err
-		})
+		words, err := s.attempt(ctx, q)
 		if err == nil {
 			return words, nil
 		}
@@ -84,4 +79,19 @@ func (s *Sensor) do(ctx context.Context, q request) ([]uint16, error) {
 		}
 		s.cfg.Logger.Debug("modbus: attempt failed", "request", q.String(), "attempt", a, "err", err)
 	}
+}
+
+// attempt is one attempt of q.
+func (s *Sensor) attempt(ctx context.Context, q request) ([]uint16, error) {
+	if s.cfg.Server != nil {
+		return s.cfg.Server.attempt(ctx, q, s.cfg.ResponseTimeout)
+	}
+	var words []uint16
+	gap := frameGap(s.cfg.Port.Config().Baud)
+	err := s.cfg.Port.Do(ctx, func(ctx context.Context, c serialport.Conn) error {
+		var err error
+		words, err = exchange(ctx, c, gap, s.cfg.ResponseTimeout, q)
+		return err
+	})
+	return words, err
 }
