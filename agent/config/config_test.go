@@ -190,7 +190,7 @@ func TestParseErrors(t *testing.T) {
 		{"outbox limit", base + "outbox:\n  maxBytes: 1KiB\n", config.ErrInvalid,
 			"config: line 6: outbox.maxBytes: 1KiB is below 1MiB"},
 		{"sensor type", base + "sensors:\n  - name: s\n    type: bme\n", config.ErrInvalid,
-			`config: line 7: sensors[0].type: unknown type "bme": want sim, thermal, modbus-rtu, modbus-tcp, serial-line, bme280, ds18b20, ads1115, sht3x, sht4x or exec`},
+			`config: line 7: sensors[0].type: unknown type "bme": want sim, thermal, modbus-rtu, modbus-tcp, serial-line, bme280, ds18b20, ads1115, sht3x, sht4x, gpio-input, gpio-counter or exec`},
 		{"sensor interval", base + "sensors:\n  - name: s\n    type: sim\n    interval: 1ms\n", config.ErrInvalid,
 			"config: line 8: sensors[0].interval: 1ms is outside 100ms..24h"},
 		{"sim readDelay negative", base + "sensors:\n  - name: s\n    type: sim\n    readDelay: -1s\n", config.ErrInvalid,

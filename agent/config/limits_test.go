@@ -54,6 +54,7 @@ var keyLimits = map[string]string{
 	"sensors[].maxLineBytes":             "outside 16B..64KiB",
 	"sensors[].maxOutputBytes":           "outside 1KiB..1MiB",
 	"sensors[].dataRate":                 "outside 8..860",
+	"sensors[].debounce":                 "outside 1ms..1s",
 	"sensors[].address":                  "outside 0x76..0x77",
 	"sensors[].oversampling.temperature": "outside 1..16",
 	"sensors[].oversampling.pressure":    "outside 1..16",
@@ -279,6 +280,8 @@ var validSensors = []map[string]any{
 	{"name": "weather", "type": "bme280"},
 	{"name": "tank", "type": "ds18b20"},
 	{"name": "room", "type": "sht4x"},
+	{"name": "door", "type": "gpio-input", "line": "GPIO17"},
+	{"name": "meter", "type": "gpio-counter", "line": "GPIO27"},
 	{"name": "loop", "type": "ads1115", "channels": []any{map[string]any{"metric": "v", "input": "AIN0"}}},
 	{"name": "script", "type": "exec", "command": []any{"/usr/local/bin/read-level"}},
 }

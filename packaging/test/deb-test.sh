@@ -8,8 +8,8 @@
 # The amd64 package, in a throw-away Debian 12 root made by debootstrap
 # (minbase, with adduser and systemd: Raspberry Pi OS has both) and
 # entered with chroot, goes through what an operator does:
-#   install    dpkg -i: the user iot-hub-agent (system, nologin) in dialout
-#              and i2c (made when missing), /var/lib/iot-hub-agent 0700
+#   install    dpkg -i: the user iot-hub-agent (system, nologin) in dialout,
+#              i2c and gpio (made when missing), /var/lib/iot-hub-agent 0700
 #              iot-hub-agent, /etc/iot-hub-agent 0750 and agent.yaml 0640
 #              root:iot-hub-agent (a conffile), the unit in
 #              /usr/lib/systemd/system and enabled; the shipped agent.yaml
@@ -148,7 +148,7 @@ IFS=: read -r _ _ uid _ _ home shell <<<"$entry"
 [[ $shell == /usr/sbin/nologin && $home == /var/lib/$NAME ]] || fail "user $NAME: home $home, shell $shell"
 ok "user: $entry"
 groups=$(in_root id -Gn $NAME)
-for g in $NAME dialout i2c; do
+for g in $NAME dialout i2c gpio; do
 	[[ " $groups " == *" $g "* ]] || fail "user $NAME is in groups: $groups; want $g"
 done
 ok "groups: $groups"
@@ -219,8 +219,8 @@ for gone in /etc/$NAME /var/lib/$NAME; do
 done
 ! in_root getent passwd $NAME >/dev/null || fail "user $NAME left after purge"
 ! in_root getent group $NAME >/dev/null || fail "group $NAME left after purge"
-for g in dialout i2c; do
+for g in dialout i2c gpio; do
 	in_root getent group $g >/dev/null || fail "purge took the group $g"
 done
-ok "user, group, /etc/$NAME and /var/lib/$NAME gone; dialout and i2c kept"
+ok "user, group, /etc/$NAME and /var/lib/$NAME gone; dialout, i2c and gpio kept"
 echo "deb-test: ok"

@@ -73,7 +73,7 @@ func TestSensorInGo(t *testing.T) {
 	if err := wrong.Validate(); err == nil {
 		t.Error("Validate of a thermal sensor with a sim sensor's keys = nil; want an error")
 	}
-	if got, want := drivers.Types(), []string{"sim", "thermal", "modbus-rtu", "modbus-tcp", "serial-line", "bme280", "ds18b20", "ads1115", "sht3x", "sht4x", "exec"}; !slices.Equal(got, want) {
+	if got, want := drivers.Types(), []string{"sim", "thermal", "modbus-rtu", "modbus-tcp", "serial-line", "bme280", "ds18b20", "ads1115", "sht3x", "sht4x", "gpio-input", "gpio-counter", "exec"}; !slices.Equal(got, want) {
 		t.Errorf("Types() = %v; want %v", got, want)
 	}
 	if serial, settings := drivers.NewKeys("nope"); serial != nil || settings != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/iot-hub/agent/agent/sensors/ads1115"
 	"github.com/iot-hub/agent/agent/sensors/bme280"
 	"github.com/iot-hub/agent/agent/sensors/command"
+	"github.com/iot-hub/agent/agent/sensors/gpio"
 	"github.com/iot-hub/agent/agent/sensors/modbus"
 	"github.com/iot-hub/agent/agent/sensors/onewire"
 	"github.com/iot-hub/agent/agent/sensors/serialline"
@@ -72,6 +73,18 @@ var registry = []driver{
 		}),
 	shtType(sht.SHT3x),
 	shtType(sht.SHT4x),
+	typeOf("gpio-input", noPort,
+		func(k *gpio.InputSettings, _ *Sensor) { k.SetDefaults() },
+		func(k *gpio.InputSettings, _ *Sensor) error { return k.Validate() },
+		func(_ *Set, s *Sensor, k *gpio.InputSettings, _ *serialport.Port) (sensors.Sensor, error) {
+			return gpio.NewInput(s.Name, *k, nil)
+		}),
+	typeOf("gpio-counter", noPort,
+		func(k *gpio.CounterSettings, _ *Sensor) { k.SetDefaults() },
+		func(k *gpio.CounterSettings, _ *Sensor) error { return k.Validate() },
+		func(set *Set, s *Sensor, k *gpio.CounterSettings, _ *serialport.Port) (sensors.Sensor, error) {
+			return gpio.NewCounter(s.Name, set.stateDir, *k, nil)
+		}),
 	typeOf("exec", noPort,
 		func(k *command.Settings, _ *Sensor) { k.SetDefaults() },
 		func(k *command.Settings, _ *Sensor) error { return k.Validate() },
