@@ -11,6 +11,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/i2cbus"
+	"github.com/iot-hub/agent/internal/backoff"
 )
 
 // The registers' pointers and config bits (datasheet, "Register Map").
@@ -91,8 +92,8 @@ func (s *Sensor) convert(ctx context.Context, bus i2c.Bus, config uint16) (int16
 		return 0, fmt.Errorf("start: %w", err)
 	}
 	start := time.Now()
-	if err := sleep(ctx, s.period+s.period/10); err != nil {
-		return 0, err
+	if !backoff.Sleep(ctx, s.period+s.period/10) {
+		return 0, ctx.Err()
 	}
 	var b [2]byte
 	for {
@@ -105,8 +106,8 @@ func (s *Sensor) convert(ctx context.Context, bus i2c.Bus, config uint16) (int16
 		if time.Since(start) > 3*s.period {
 			return 0, fmt.Errorf("%w after %v", ErrBusy, time.Since(start).Round(time.Millisecond))
 		}
-		if err := sleep(ctx, max(s.period/8, time.Millisecond)); err != nil {
-			return 0, err
+		if !backoff.Sleep(ctx, max(s.period/8, time.Millisecond)) {
+			return 0, ctx.Err()
 		}
 	}
 	if err := bus.Tx(s.cfg.Address, []byte{regConversion}, b[:]); err != nil {
@@ -117,15 +118,3 @@ func (s *Sensor) convert(ctx context.Context, bus i2c.Bus, config uint16) (int16
 
 // volts is a conversion's value: a step is range/32768.
 func volts(raw int16, fullScale float64) float64 { return float64(raw) * fullScale / 32768 }
-
-// sleep waits d, or returns ctx's error first.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}

@@ -10,30 +10,13 @@ import (
 	"go.uber.org/goleak"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
+	"periph.io/x/conn/v3/physic"
 
 	"github.com/iot-hub/agent/agent/sensors/i2cbus"
+	"github.com/iot-hub/agent/agent/sensors/i2cbus/i2cbustest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// bus returns a bus whose transactions are the playback of ops, checked
-// done at the test's end.
-func bus(t *testing.T, ops ...i2ctest.IO) *i2cbus.Bus {
-	t.Helper()
-	p := &i2ctest.Playback{Ops: ops, DontPanic: true}
-	b := i2cbus.Open("/dev/i2c-1", func(string) (i2c.BusCloser, error) { return nopCloser{p}, nil })
-	t.Cleanup(func() {
-		b.Close()
-		if err := p.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return b
-}
-
-type nopCloser struct{ i2c.Bus }
-
-func (nopCloser) Close() error { return nil }
 
 // conversion is the transcript of one single-shot conversion at address
 // 0x48: the config written (OS set), the config read back busy times
@@ -56,7 +39,7 @@ func conversion(config uint16, busy int, result uint16) []i2ctest.IO {
 func TestReadChannels(t *testing.T) {
 	// 12 mA × 150 Ω = 1.8 V = 14400 steps of 4.096/32768; −0.1 V = −12800 steps of 0.256/32768.
 	ops := append(conversion(0xC3E3, 1, 14400), conversion(0xBBE3, 0, uint16(0x10000-12800))...)
-	b := bus(t, ops...)
+	b := i2cbustest.Playback(t, ops...)
 	// bar = (V/150 Ω − 4 mA) × 10 bar / 16 mA = V × 4.1667 − 2.5
 	s := Settings{DataRate: 860, Channels: []Channel{
 		{Metric: "pressure", Input: "AIN0", Scale: 10 / 0.016 / 150, Offset: -2.5, Unit: "bar"},
@@ -80,12 +63,7 @@ func TestReadChannels(t *testing.T) {
 // TestConversionNeverDone: a chip whose OS bit stays clear fails the
 // read after three periods, rather than returning the previous result.
 func TestConversionNeverDone(t *testing.T) {
-	ops := []i2ctest.IO{{Addr: 0x48, W: []byte{0x01, 0xC3, 0xE3}}}
-	for range 64 {
-		ops = append(ops, i2ctest.IO{Addr: 0x48, W: []byte{0x01}, R: []byte{0x43, 0xE3}})
-	}
-	p := &i2ctest.Playback{Ops: ops, DontPanic: true}
-	b := i2cbus.Open("/dev/i2c-1", func(string) (i2c.BusCloser, error) { return nopCloser{p}, nil })
+	b := i2cbus.Open("/dev/i2c-1", func(string) (i2c.BusCloser, error) { return stuck{}, nil })
 	defer b.Close()
 	s := Settings{DataRate: 860, Channels: []Channel{{Metric: "v", Input: "AIN0"}}}
 	s.SetDefaults()
@@ -97,6 +75,18 @@ func TestConversionNeverDone(t *testing.T) {
 		t.Errorf("Read = %v; want ErrBusy naming the chip and channel", err)
 	}
 }
+
+// stuck is a chip whose config register always reads OS clear: a
+// conversion that never ends.
+type stuck struct{}
+
+func (stuck) Tx(_ uint16, _, r []byte) error {
+	copy(r, []byte{0x43, 0xE3})
+	return nil
+}
+func (stuck) SetSpeed(physic.Frequency) error { return nil }
+func (stuck) String() string                  { return "stuck" }
+func (stuck) Close() error                    { return nil }
 
 func TestSettingsValidate(t *testing.T) {
 	for _, tc := range []struct {

@@ -2,7 +2,6 @@ package ads1115
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 
 	"github.com/iot-hub/agent/agent/sensors/i2cbus"
@@ -79,8 +78,8 @@ func (s *Settings) SetDefaults() {
 // Validate reports the first key of s, defaults filled in, that is
 // wrong, as a *confkeys.FieldError.
 func (s Settings) Validate() error {
-	if !i2cBus.MatchString(s.Bus) {
-		return confkeys.Invalid("bus", "%q: want an I2C bus device such as /dev/i2c-1", s.Bus)
+	if err := i2cbus.ValidateBusKey(s.Bus); err != nil {
+		return err
 	}
 	if _, ok := rates[s.DataRate]; !ok {
 		return confkeys.Invalid("dataRate", "%d: want 8, 16, 32, 64, 128, 250, 475 or 860", s.DataRate)
@@ -116,6 +115,3 @@ func (s Settings) Validate() error {
 func (s Settings) Config(name string, bus *i2cbus.Bus) Config {
 	return Config{Name: name, Bus: bus, Address: s.Address, DataRate: s.DataRate, Channels: slices.Clone(s.Channels)}
 }
-
-// i2cBus is what an I²C bus device's path may be.
-var i2cBus = regexp.MustCompile(`^/dev/i2c-[0-9]+$`)

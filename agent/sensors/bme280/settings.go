@@ -2,7 +2,6 @@ package bme280
 
 import (
 	"log/slog"
-	"regexp"
 
 	"github.com/iot-hub/agent/agent/sensors/i2cbus"
 	"github.com/iot-hub/agent/internal/confkeys"
@@ -46,9 +45,10 @@ func (s *Settings) SetDefaults() {
 // or an oversampling or filter outside its set.
 func (s Settings) Validate() error {
 	o := s.Oversampling
+	if err := i2cbus.ValidateBusKey(s.Bus); err != nil {
+		return err
+	}
 	switch {
-	case !i2cBus.MatchString(s.Bus):
-		return confkeys.Invalid("bus", "%q: want an I2C bus device such as /dev/i2c-1", s.Bus)
 	case !oversamplingKey(o.Temperature):
 		return confkeys.Invalid("oversampling.temperature", "%d: want 1, 2, 4, 8 or 16", o.Temperature)
 	case !oversamplingKey(o.Pressure):
@@ -60,9 +60,6 @@ func (s Settings) Validate() error {
 	}
 	return nil
 }
-
-// i2cBus is what an I²C bus device's path may be.
-var i2cBus = regexp.MustCompile(`^/dev/i2c-[0-9]+$`)
 
 // oversamplingKey reports whether n is an oversampling the configuration
 // may give: 1, 2, 4, 8 or 16.

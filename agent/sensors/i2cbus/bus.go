@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sync/atomic"
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
+
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 // Bus is one I²C bus shared by the drivers of the devices on it. Every
@@ -133,3 +136,15 @@ func (b *Bus) Close() error {
 }
 
 func (b *Bus) errClosed() error { return fmt.Errorf("i2cbus: %s: %w", b.path, ErrClosed) }
+
+// devicePath is what an I²C bus device's path may be.
+var devicePath = regexp.MustCompile(`^/dev/i2c-[0-9]+$`)
+
+// ValidateBusKey checks a sensor's bus key: an I²C bus device such as
+// /dev/i2c-1. Its error is a *confkeys.FieldError of the key "bus".
+func ValidateBusKey(path string) error {
+	if !devicePath.MatchString(path) {
+		return confkeys.Invalid("bus", "%q: want an I2C bus device such as /dev/i2c-1", path)
+	}
+	return nil
+}

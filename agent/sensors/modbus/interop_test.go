@@ -43,7 +43,16 @@ func requirePymodbus(t *testing.T) {
 // ends; it returns once the server has its port open.
 func startPymodbus(t *testing.T, path string, baud int, args ...string) {
 	t.Helper()
-	cmd := exec.Command(systemPython, append([]string{"testdata/pymodbus_slave.py", path, itoa(baud)}, args...)...)
+	if line := runPymodbus(t, "testdata/pymodbus_slave.py", append([]string{path, itoa(baud)}, args...)...); line != "ready" {
+		t.Fatalf("pymodbus server did not start: %q", line)
+	}
+}
+
+// runPymodbus runs a pymodbus server script with args until the test
+// ends, and returns the first line it prints, which says it is ready.
+func runPymodbus(t *testing.T, script string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(systemPython, append([]string{script}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test binary
 	cmd.Stderr = &strings.Builder{}
 	stdout, err := cmd.StdoutPipe()
@@ -65,11 +74,13 @@ func startPymodbus(t *testing.T, path string, baud int, args ...string) {
 	}()
 	select {
 	case line := <-ready:
-		if line != "ready\n" {
-			t.Fatalf("pymodbus server did not start: %q; stderr:\n%s", line, cmd.Stderr)
+		if line == "" {
+			t.Fatalf("%s exited; stderr:\n%s", script, cmd.Stderr)
 		}
+		return strings.TrimSpace(line)
 	case <-time.After(30 * time.Second):
-		t.Fatalf("pymodbus server not ready after 30s; stderr:\n%s", cmd.Stderr)
+		t.Fatalf("%s not ready after 30s; stderr:\n%s", script, cmd.Stderr)
+		return ""
 	}
 }
 

@@ -1,16 +1,13 @@
 package modbus_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"io"
 	"net"
-	"os/exec"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,37 +20,12 @@ import (
 // returns its address.
 func startPymodbusTCP(t *testing.T, framing string, unit int, holding, input string) string {
 	t.Helper()
-	cmd := exec.Command(systemPython, "testdata/pymodbus_tcp.py", framing, itoa(unit), holding, input)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stderr = &strings.Builder{}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	line := runPymodbus(t, "testdata/pymodbus_tcp.py", framing, itoa(unit), holding, input)
+	port, ok := strings.CutPrefix(line, "ready ")
+	if !ok {
+		t.Fatalf("pymodbus TCP server did not start: %q", line)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		syscall.Kill(pid, syscall.SIGKILL)
-		cmd.Wait()
-	})
-	ready := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		ready <- line
-	}()
-	select {
-	case line := <-ready:
-		port, ok := strings.CutPrefix(strings.TrimSpace(line), "ready ")
-		if !ok {
-			t.Fatalf("pymodbus TCP server did not start: %q; stderr:\n%s", line, cmd.Stderr)
-		}
-		return "127.0.0.1:" + port
-	case <-time.After(30 * time.Second):
-		t.Fatalf("pymodbus TCP server not ready after 30s; stderr:\n%s", cmd.Stderr)
-		return ""
-	}
+	return "127.0.0.1:" + port
 }
 
 // TestPymodbusTCPInterop reads registers from pymodbus's TCP server, in

@@ -10,6 +10,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/i2cbus"
+	"github.com/iot-hub/agent/internal/backoff"
 )
 
 // Chip is a sensor family: what to send and how to convert.
@@ -72,11 +73,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
 		if err := bus.Tx(s.addr, s.chip.measure, nil); err != nil {
 			return fmt.Errorf("measure: %w", err)
 		}
-		t := time.NewTimer(s.chip.wait)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
+		if !backoff.Sleep(ctx, s.chip.wait) {
 			return ctx.Err()
 		}
 		if err := bus.Tx(s.addr, nil, b[:]); err != nil {

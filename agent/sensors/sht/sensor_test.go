@@ -8,10 +8,9 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
-	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
-	"github.com/iot-hub/agent/agent/sensors/i2cbus"
+	"github.com/iot-hub/agent/agent/sensors/i2cbus/i2cbustest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -32,25 +31,6 @@ func measurement(st, srh uint16) []byte {
 	h := []byte{byte(srh >> 8), byte(srh)}
 	return append(append(b, h...), crc8(h))
 }
-
-// bus returns a bus whose transactions are the playback of ops, checked
-// done at the test's end.
-func bus(t *testing.T, ops ...i2ctest.IO) *i2cbus.Bus {
-	t.Helper()
-	p := &i2ctest.Playback{Ops: ops, DontPanic: true}
-	b := i2cbus.Open("/dev/i2c-1", func(string) (i2c.BusCloser, error) { return nopCloser{p}, nil })
-	t.Cleanup(func() {
-		b.Close()
-		if err := p.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return b
-}
-
-type nopCloser struct{ i2c.Bus }
-
-func (nopCloser) Close() error { return nil }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-3 }
 
@@ -73,7 +53,7 @@ func TestReadBothChips(t *testing.T) {
 		{SHT4x, 0x44, []byte{0xfd}, 0xffff, 0xffff, 130, 100},
 	} {
 		t.Run(tc.chip.String(), func(t *testing.T) {
-			b := bus(t, i2ctest.IO{Addr: tc.addr, W: tc.cmd}, i2ctest.IO{Addr: tc.addr, R: measurement(tc.st, tc.srh)})
+			b := i2cbustest.Playback(t, i2ctest.IO{Addr: tc.addr, W: tc.cmd}, i2ctest.IO{Addr: tc.addr, R: measurement(tc.st, tc.srh)})
 			s, err := New(Settings{Address: tc.addr}.Config("room", tc.chip, b))
 			if err != nil {
 				t.Fatal(err)
@@ -95,7 +75,7 @@ func TestBadCRCIsAFailure(t *testing.T) {
 	for _, at := range []int{1, 4} {
 		m := measurement(0x6666, 0x8000)
 		m[at] ^= 0x01
-		b := bus(t, i2ctest.IO{Addr: 0x44, W: []byte{0xfd}}, i2ctest.IO{Addr: 0x44, R: m})
+		b := i2cbustest.Playback(t, i2ctest.IO{Addr: 0x44, W: []byte{0xfd}}, i2ctest.IO{Addr: 0x44, R: m})
 		s, _ := New(Settings{Address: 0x44}.Config("room", SHT4x, b))
 		if rs, err := s.Read(context.Background()); !errors.Is(err, ErrCRC) {
 			t.Errorf("byte %d damaged: Read = %v, %v; want ErrCRC", at, rs, err)
@@ -106,7 +86,7 @@ func TestBadCRCIsAFailure(t *testing.T) {
 // TestNoChip: a chip that does not answer fails the read, naming the
 // chip, the bus and the address.
 func TestNoChip(t *testing.T) {
-	b := bus(t) // no transaction expected: the playback refuses the first
+	b := i2cbustest.Playback(t) // no transaction expected: the playback refuses the first
 	s, _ := New(Settings{Address: 0x44}.Config("room", SHT3x, b))
 	_, err := s.Read(context.Background())
 	if err == nil || !strings.HasPrefix(err.Error(), "sht3x /dev/i2c-1 0x44: measure") {

@@ -1,8 +1,6 @@
 package sht
 
 import (
-	"regexp"
-
 	"github.com/iot-hub/agent/agent/sensors/i2cbus"
 	"github.com/iot-hub/agent/internal/confkeys"
 )
@@ -33,9 +31,10 @@ func (s *Settings) SetDefaults() {
 // Validate reports the first key of s, defaults filled in, that is wrong
 // for chip, as a *confkeys.FieldError.
 func (s Settings) Validate(chip Chip) error {
+	if err := i2cbus.ValidateBusKey(s.Bus); err != nil {
+		return err
+	}
 	switch {
-	case !i2cBus.MatchString(s.Bus):
-		return confkeys.Invalid("bus", "%q: want an I2C bus device such as /dev/i2c-1", s.Bus)
 	case chip.name == SHT3x.name && s.Address == 0x46:
 		return confkeys.Invalid("address", "0x46: an SHT3x is at 0x44 or 0x45")
 	}
@@ -47,6 +46,3 @@ func (s Settings) Validate(chip Chip) error {
 func (s Settings) Config(name string, chip Chip, bus *i2cbus.Bus) Config {
 	return Config{Name: name, Chip: chip, Bus: bus, Address: s.Address}
 }
-
-// i2cBus is what an I²C bus device's path may be.
-var i2cBus = regexp.MustCompile(`^/dev/i2c-[0-9]+$`)
