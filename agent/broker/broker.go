@@ -55,7 +55,18 @@ func Start(cfg Config) (*Broker, error) {
 		Capabilities: caps,
 		Logger:       slog.New(quiet{limited(cfg.Logger.Handler())}),
 	})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+	var access mochi.Hook = new(auth.AllowHook)
+	if len(cfg.Users) > 0 {
+		if err := validateUsers(cfg.Users); err != nil {
+			return nil, fmt.Errorf("broker: %w", err)
+		}
+		users := &usersHook{users: map[string]User{}}
+		for _, u := range cfg.Users {
+			users.users[u.Username] = u
+		}
+		access = users
+	}
+	if err := srv.AddHook(access, nil); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	if err := srv.AddHook(new(dropTooLarge), nil); err != nil {

@@ -11,9 +11,13 @@
 //
 // # Caveats
 //
-//   - Every client is accepted, without authentication, and may publish and
-//     subscribe to every topic: listen on a loopback or trusted address
-//     only (the default is 127.0.0.1:1883).
+//   - Without Settings.Users every client is accepted, without
+//     authentication, and may publish and subscribe to every topic:
+//     listen on a loopback or trusted address only (the default is
+//     127.0.0.1:1883). With them, only those users are, each by its
+//     password (compared in constant time), publishing and subscribing
+//     within its own topic filters (users.go); the agent's own uplink
+//     must then be one of them.
 //   - Nothing is persisted: retained messages and sessions are lost when
 //     the agent stops. The agent's own messages wait in its outbox, not in
 //     the broker.

@@ -21,6 +21,11 @@ type Settings struct {
 	// Listen is the TCP address it listens on; port 0 picks a free port
 	// (see Broker.Addr). Default [DefaultListen].
 	Listen string `yaml:"listen"`
+	// Users, when given, are the only clients the broker accepts, each
+	// within its topic filters: devices on the gateway's network. The
+	// agent's own uplink, if it uses this broker, must be one of them.
+	// Default: none, and every client is accepted with every topic.
+	Users []User `yaml:"users,omitempty"`
 }
 
 // DefaultListen is the default Settings.Listen: loopback only.
@@ -45,5 +50,5 @@ func (s Settings) Validate() error {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return confkeys.Invalid("listen", "%q: port %q is not 0..65535", s.Listen, port)
 	}
-	return nil
+	return validateUsers(s.Users)
 }

@@ -402,3 +402,22 @@ func TestMaskedYAML(t *testing.T) {
 		t.Errorf("MaskedYAML() without a password shows the mask:\n%s", b)
 	}
 }
+
+// TestMaskedYAMLHidesBrokerUsers: the embedded broker's users' passwords
+// are secrets too.
+func TestMaskedYAMLHidesBrokerUsers(t *testing.T) {
+	c, err := config.Parse([]byte("deviceId: gw\nuplink: {mqtt: {embeddedBroker: {enabled: true, listen: 0.0.0.0:1883, users: [{username: meter-1, password: meter-s3cret, publish: [meters/1/#]}]}}}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.MaskedYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := string(b); strings.Contains(out, "meter-s3cret") || !strings.Contains(out, "username: meter-1") {
+		t.Errorf("MaskedYAML() shows a user's password, or not the user:\n%s", out)
+	}
+	if c.Uplink.MQTT.EmbeddedBroker.Users[0].Password != "meter-s3cret" {
+		t.Error("MaskedYAML changed the config")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/goccy/go-yaml"
 
@@ -68,13 +69,19 @@ func decode(data []byte) (*Config, error) {
 	return nil, &Error{Msg: err.Error(), Err: ErrInvalid}
 }
 
-// MaskedYAML returns c as YAML, every key present, with the password
-// replaced by "***" when it is set.
+// MaskedYAML returns c as YAML, every key present, with the passwords
+// (the uplinks', the embedded broker's users') replaced by "***" when
+// they are set.
 func (c *Config) MaskedYAML() ([]byte, error) {
 	m := *c
 	if m.Uplink.MQTT.Password != "" {
 		m.Uplink.MQTT.Password = Mask
 	}
+	users := slices.Clone(m.Uplink.MQTT.EmbeddedBroker.Users)
+	for i := range users {
+		users[i].Password = Mask
+	}
+	m.Uplink.MQTT.EmbeddedBroker.Users = users
 	if m.Uplink.Kafka.SASL.Password != "" {
 		m.Uplink.Kafka.SASL.Password = Mask
 	}

@@ -1,0 +1,116 @@
+package broker_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/iot-hub/agent/agent/broker"
+)
+
+// login connects an MQTT v5 client to addr as user with password, and
+// returns it with its messages, or the CONNACK's error.
+func login(t *testing.T, addr, id, user, password string) (*paho.Client, <-chan *paho.Publish, error) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := make(chan *paho.Publish, 16)
+	c := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+		func(pr paho.PublishReceived) (bool, error) { msgs <- pr.Packet; return true, nil },
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30,
+		UsernameFlag: true, Username: user, PasswordFlag: true, Password: []byte(password)}); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	t.Cleanup(func() {
+		_ = c.Disconnect(&paho.Disconnect{})
+		<-c.Done()
+	})
+	return c, msgs, nil
+}
+
+// TestUsersAndTheirFilters: with users configured, a wrong password or
+// an unknown user is refused; a user publishes and subscribes within
+// its filters only.
+func TestUsersAndTheirFilters(t *testing.T) {
+	b, err := broker.Start(broker.Config{Settings: broker.Settings{Listen: "127.0.0.1:0", Users: []broker.User{
+		{Username: "meter-1", Password: "s3cret-meter", Publish: []string{"meters/1/#"}},
+		{Username: "agent", Password: "s3cret-agent", Subscribe: []string{"meters/+/power"}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, bad := range [][2]string{{"meter-1", "wrong-password"}, {"nobody", "s3cret-meter"}, {"", ""}} {
+		if _, _, err := login(t, b.Addr(), "x", bad[0], bad[1]); err == nil {
+			t.Errorf("user %q, password %q: connected; want refused", bad[0], bad[1])
+		}
+	}
+	agent, msgs, err := login(t, b.Addr(), "agent", "agent", "s3cret-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		filter string
+		ok     bool
+	}{{"meters/+/power", true}, {"meters/1/power", true}, {"meters/#", false}, {"meters/+/+", false}, {"other/x", false}} {
+		ack, err := agent.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: tc.filter, QoS: 1}}})
+		granted := err == nil && len(ack.Reasons) == 1 && ack.Reasons[0] < 0x80
+		if granted != tc.ok {
+			t.Errorf("subscribe %q: granted %v (%v, %+v); want %v", tc.filter, granted, err, ack, tc.ok)
+		}
+	}
+	meter, _, err := login(t, b.Addr(), "meter-1", "meter-1", "s3cret-meter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{"meters/2/power", "meters/1/power"} { // the first is not the meter's
+		if _, err := meter.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: []byte(topic)}); err != nil && !strings.Contains(topic, "/2/") {
+			t.Fatalf("publish %s: %v", topic, err)
+		}
+	}
+	select {
+	case m := <-msgs:
+		if m.Topic != "meters/1/power" {
+			t.Errorf("received %s; want only meters/1/power, the meter's own", m.Topic)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the meter's own publish did not arrive")
+	}
+	select {
+	case m := <-msgs:
+		t.Errorf("received %s too; want one message", m.Topic)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestUsersValidate(t *testing.T) {
+	for _, tc := range []struct {
+		users []broker.User
+		want  string
+	}{
+		{[]broker.User{{Username: "a", Password: "12345678", Publish: []string{"x/+/y", "z/#"}}}, ""},
+		{[]broker.User{{Password: "12345678"}}, "users[0].username"},
+		{[]broker.User{{Username: "a", Password: "short"}}, "users[0].password"},
+		{[]broker.User{{Username: "a", Password: "12345678"}, {Username: "a", Password: "12345678"}}, "users[1].username"},
+		{[]broker.User{{Username: "a", Password: "12345678", Subscribe: []string{"x/#/y"}}}, "users[0].subscribe[0]"},
+		{[]broker.User{{Username: "a", Password: "12345678", Publish: []string{"x+"}}}, "users[0].publish[0]"},
+	} {
+		s := broker.Settings{Enabled: true, Listen: "0.0.0.0:1883", Users: tc.users}
+		err := s.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Validate(%+v) = %v; want an error on %q", tc.users, err, tc.want)
+		}
+	}
+}
