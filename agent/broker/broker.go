@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
@@ -21,6 +22,11 @@ type Config struct {
 	Settings
 	// Logger receives the broker's warnings and errors. Default: discard.
 	Logger *slog.Logger
+	// OnMessage receives the messages Settings.Integrate takes, on the
+	// publishing client's goroutine, before the broker acknowledges
+	// them; an error has the broker answer the device with one (MQTT v5,
+	// QoS 1 and 2) and not pass the message on. Default: none taken.
+	OnMessage func(Message) error
 }
 
 // DefaultConfig returns the defaults.
@@ -33,8 +39,9 @@ func DefaultConfig() Config {
 // Broker is a running MQTT broker. Its methods are safe for concurrent
 // use.
 type Broker struct {
-	srv *mochi.Server
-	tcp *Listener
+	srv       *mochi.Server
+	tcp       *Listener
+	integrate *integrateHook // nil when nothing is taken
 }
 
 // Start listens on cfg.Listen and serves MQTT 3.1.1 and 5 until Close.
@@ -72,6 +79,13 @@ func Start(cfg Config) (*Broker, error) {
 	if err := srv.AddHook(new(dropTooLarge), nil); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
+	var integrate *integrateHook
+	if cfg.OnMessage != nil && len(cfg.Integrate.Topics) > 0 {
+		integrate = &integrateHook{cfg: cfg.Integrate, onMessage: cfg.OnMessage, now: time.Now, buckets: map[string]*bucket{}}
+		if err := srv.AddHook(integrate, nil); err != nil {
+			return nil, fmt.Errorf("broker: %w", err)
+		}
+	}
 	tcp := NewListener("tcp", cfg.Listen, nil)
 	if err := srv.AddListener(tcp); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", cfg.Listen, err)
@@ -80,7 +94,16 @@ func Start(cfg Config) (*Broker, error) {
 		_ = srv.Close()
 		return nil, fmt.Errorf("broker: serve: %w", err)
 	}
-	return &Broker{srv: srv, tcp: tcp}, nil
+	return &Broker{srv: srv, tcp: tcp, integrate: integrate}, nil
+}
+
+// IntegrateStats returns how many messages Settings.Integrate took, and
+// left out.
+func (b *Broker) IntegrateStats() IntegrateStats {
+	if b.integrate == nil {
+		return IntegrateStats{}
+	}
+	return b.integrate.Stats()
 }
 
 // Addr returns the address the broker listens on, "127.0.0.1:1883".

@@ -18,6 +18,9 @@
 //     password (compared in constant time), publishing and subscribing
 //     within its own topic filters (users.go); the agent's own uplink
 //     must then be one of them.
+//   - With Settings.Integrate, the messages of its clients on chosen
+//     topics go to Config.OnMessage before the broker acknowledges them
+//     (integrate.go), each client within a rate and a size.
 //   - Nothing is persisted: retained messages and sessions are lost when
 //     the agent stops. The agent's own messages wait in its outbox, not in
 //     the broker.

@@ -26,6 +26,9 @@ type Settings struct {
 	// agent's own uplink, if it uses this broker, must be one of them.
 	// Default: none, and every client is accepted with every topic.
 	Users []User `yaml:"users,omitempty"`
+	// Integrate makes the messages of its clients on chosen topics the
+	// agent's integration.mqtt.received events. Default: none.
+	Integrate Integrate `yaml:"integrate,omitempty"`
 }
 
 // DefaultListen is the default Settings.Listen: loopback only.
@@ -34,6 +37,7 @@ const DefaultListen = "127.0.0.1:1883"
 // SetDefaults fills in the keys left out of s.
 func (s *Settings) SetDefaults() {
 	confkeys.SetDefault(&s.Listen, DefaultListen)
+	s.Integrate.setDefaults()
 }
 
 // Validate reports a Listen (defaults filled in) that is not host:port,
@@ -50,5 +54,8 @@ func (s Settings) Validate() error {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return confkeys.Invalid("listen", "%q: port %q is not 0..65535", s.Listen, port)
 	}
-	return validateUsers(s.Users)
+	if err := validateUsers(s.Users); err != nil {
+		return err
+	}
+	return s.Integrate.validate()
 }
