@@ -20,27 +20,14 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// client connects an MQTT v5 client to addr; received messages go to the
-// returned channel.
+// client connects an MQTT v5 client to addr, without credentials;
+// received messages go to the returned channel.
 func client(t *testing.T, addr, id string) (*paho.Client, <-chan *paho.Publish) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
+	c, msgs, err := login(t, addr, id, "", "")
 	if err != nil {
-		t.Fatal(err)
-	}
-	msgs := make(chan *paho.Publish, 16)
-	c := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
-		func(pr paho.PublishReceived) (bool, error) { msgs <- pr.Packet; return true, nil },
-	}})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
-	t.Cleanup(func() {
-		_ = c.Disconnect(&paho.Disconnect{})
-		<-c.Done()
-	})
 	return c, msgs
 }
 

@@ -12,8 +12,9 @@ import (
 	"github.com/iot-hub/agent/agent/broker"
 )
 
-// login connects an MQTT v5 client to addr as user with password, and
-// returns it with its messages, or the CONNACK's error.
+// login connects an MQTT v5 client to addr as user with password (none
+// when user is ""), and returns it with its messages, or the CONNACK's
+// error.
 func login(t *testing.T, addr, id, user, password string) (*paho.Client, <-chan *paho.Publish, error) {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
@@ -26,8 +27,11 @@ func login(t *testing.T, addr, id, user, password string) (*paho.Client, <-chan 
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30,
-		UsernameFlag: true, Username: user, PasswordFlag: true, Password: []byte(password)}); err != nil {
+	cp := &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}
+	if user != "" {
+		cp.UsernameFlag, cp.Username, cp.PasswordFlag, cp.Password = true, user, true, []byte(password)
+	}
+	if _, err := c.Connect(ctx, cp); err != nil {
 		conn.Close()
 		return nil, nil, err
 	}
