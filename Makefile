@@ -93,14 +93,16 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 ## bench: run the benchmarks and print a table with ratios to the baselines
-## measured in the same run. BenchmarkAgentCPU (two agents side by side
-## for a minute, one reading 50 sensors a second) runs once. The outbox's
+## measured in the same run. BenchmarkAgentCPU and BenchmarkAgentMixedCPU
+## (two agents side by side for a minute each: one reading 50 sensors a
+## second, or 200 of five types and 50 local MQTT messages a second; the
+## other idle) run once. The outbox's
 ## benchmarks run on their own: BenchmarkAppend like the others, the heavy
 ## ones (a million records each, OUTBOX_RECORDS) once, as their numbers do
 ## not depend on -benchtime.
 bench:
-	{ $(GO) test -run '^$$' -bench . -skip '^BenchmarkAgentCPU$$' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $$($(GO) list ./... | grep -v '/agent/outbox$$') && \
-	  $(GO) test -run '^$$' -bench '^BenchmarkAgentCPU$$' -benchtime 1x -count 1 ./cmd/agent && \
+	{ $(GO) test -run '^$$' -bench . -skip '^BenchmarkAgent(Mixed)?CPU$$' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $$($(GO) list ./... | grep -v '/agent/outbox$$') && \
+	  $(GO) test -run '^$$' -bench '^BenchmarkAgent(Mixed)?CPU$$' -benchtime 1x -count 1 ./cmd/agent && \
 	  $(GO) test -run '^$$' -bench '^BenchmarkAppend$$' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./agent/outbox && \
 	  $(GO) test -run '^$$' -bench . -skip '^BenchmarkAppend$$' -benchmem -benchtime 1x -count 1 -timeout 30m ./agent/outbox -outbox.records $(OUTBOX_RECORDS); \
 	} | tee bench.out | $(GO) run ./internal/benchtable

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/mqtttest"
+)
+
+// The mixed load of BenchmarkAgentMixedCPU (issue 22): 200 sensors of
+// the drivers whose work is the agent's own (file reads, a program run),
+// each read once a second, and 50 messages a second from devices on its
+// embedded broker, taken as integration events.
+const (
+	mixedThermal = 110 // thermal zones
+	mixedProbes  = 60  // ds18b20 sensors, a probe each
+	mixedSim     = 25  // sim sensors
+	mixedExec    = 5   // exec sensors, a program started each second each
+	mixedDevices = 5   // devices publishing on the embedded broker
+	mixedRate    = 10  // messages a second each: 50 in all
+)
+
+// BenchmarkAgentMixedCPU runs two agents side by side against mosquitto
+// for -agent.cpuwindow (a minute): one reading 200 sensors of five types
+// once a second and taking 50 messages a second from devices on its
+// embedded broker as integration events, the other with no sensor and no
+// broker, the baseline. It reports each agent's CPU time as a percentage
+// of one core, the load's cost above the baseline, and the readings and
+// events that reached the broker per second. Run it with -benchtime 1x.
+func BenchmarkAgentMixedCPU(b *testing.B) {
+	broker := mqtttest.Start(b, mqtttest.Options{})
+	dir := b.TempDir()
+	zones := filepath.Join(dir, "thermal")
+	writeFile(b, filepath.Join(zones, "thermal_zone0", "temp"), "48312\n")
+	w1 := filepath.Join(dir, "w1")
+	writeFile(b, filepath.Join(w1, "28-0316a2791cff", "w1_slave"), "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n")
+	record := filepath.Join(dir, "level.kv")
+	writeFile(b, record, "level=0.82\n")
+
+	var list strings.Builder
+	for i := range mixedThermal {
+		fmt.Fprintf(&list, "  - {name: zone-%03d, type: thermal, interval: 1s, path: %s}\n", i, zones)
+	}
+	for i := range mixedProbes {
+		fmt.Fprintf(&list, "  - {name: probe-%03d, type: ds18b20, interval: 1s, path: %s}\n", i, w1)
+	}
+	for i := range mixedSim {
+		fmt.Fprintf(&list, "  - {name: sim-%03d, type: sim, interval: 1s}\n", i)
+	}
+	for i := range mixedExec {
+		fmt.Fprintf(&list, "  - {name: exec-%03d, type: exec, interval: 1s, format: kv, command: [/bin/cat, %s]}\n", i, record)
+	}
+	local := freeAddr(b)
+	loaded := startAgent(b, writeConfig(b, fmt.Sprintf(`
+deviceId: gw-mixed
+stateDir: %s
+log: {level: info, format: json}
+uplink: {mqtt: {broker: %s, embeddedBroker: {enabled: true, listen: %s, integrate: {topics: ["local/#"]}}}}
+sensors:
+%s`, filepath.Join(dir, "state"), broker.URL(), local, list.String())))
+	idle := startBenchAgent(b, broker, "gw-mixed-idle", "  []\n")
+
+	topics, _ := contracts.DeviceTopics("gw-mixed")
+	readings := broker.Subscribe(b, topics.Telemetry, 1)
+	defer readings.Close()
+	events := broker.Subscribe(b, topics.Events, 1)
+	defer events.Close()
+	const sensors = mixedThermal + mixedProbes + mixedSim + mixedExec
+	readings.WaitFor(b, 2*sensors, 60*time.Second)
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan struct{})
+	for d := range mixedDevices {
+		c := deviceClient(b, local, fmt.Sprintf("device-%d", d))
+		go func() {
+			defer func() { done <- struct{}{} }()
+			tick := time.NewTicker(time.Second / mixedRate)
+			defer tick.Stop()
+			for n := 0; ; n++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				_, _ = c.Publish(pctx, &paho.Publish{Topic: fmt.Sprintf("local/device-%d/power", d), QoS: 1, Payload: fmt.Appendf(nil, `{"w":%d}`, n)})
+				cancel()
+			}
+		}()
+	}
+	time.Sleep(5 * time.Second) // past the start's work and the first reads' jitter
+	readings.Clear()
+	events.Clear()
+
+	b.ResetTimer()
+	startLoaded, startIdle, start := procCPU(b, loaded), procCPU(b, idle), time.Now()
+	time.Sleep(*cpuWindow)
+	usedLoaded, usedIdle, window := procCPU(b, loaded)-startLoaded, procCPU(b, idle)-startIdle, time.Since(start)
+	nReadings, nEvents := len(readings.Messages()), len(events.Messages())
+	b.StopTimer()
+	stop()
+	for range mixedDevices {
+		<-done
+	}
+
+	loadedPct, idlePct := 100*usedLoaded.Seconds()/window.Seconds(), 100*usedIdle.Seconds()/window.Seconds()
+	b.Run(fmt.Sprintf("%d-sensors-1Hz-%d-local-msgs", sensors, mixedDevices*mixedRate), func(b *testing.B) {
+		b.ReportMetric(loadedPct, "cpu-%")
+		b.ReportMetric(loadedPct-idlePct, "cpu-%-above-baseline")
+		b.ReportMetric(float64(nReadings)/window.Seconds(), "readings/s")
+		b.ReportMetric(float64(nEvents)/window.Seconds(), "events/s")
+	})
+	b.Run("baseline-no-sensor", func(b *testing.B) {
+		b.ReportMetric(idlePct, "cpu-%")
+	})
+	if min := int(0.9 * sensors * window.Seconds()); nReadings < min {
+		b.Errorf("%d readings in %v; want at least %d", nReadings, window, min)
+	}
+	if min := int(0.9 * mixedDevices * mixedRate * window.Seconds()); nEvents < min {
+		b.Errorf("%d events in %v; want at least %d", nEvents, window, min)
+	}
+}
+
+// writeFile writes content to path, making its directory.
+func writeFile(b *testing.B, path, content string) {
+	b.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// deviceClient connects a device to the agent's embedded broker at addr,
+// trying for up to 30 s while the agent starts.
+func deviceClient(b *testing.B, addr, id string) *paho.Client {
+	b.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			c := paho.NewClient(paho.ClientConfig{Conn: conn})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err = c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30})
+			cancel()
+			if err == nil {
+				b.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
+				return c
+			}
+			conn.Close()
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("connect to the agent's embedded broker at %s: %v", addr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
