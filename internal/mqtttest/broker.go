@@ -67,6 +67,12 @@ type Options struct {
 	// for anonymous clients). The embedded broker has no ACLs: Start fails
 	// the test when ACL is set and mosquitto is missing.
 	ACL string
+
+	// StockReceiveMaximum keeps mosquitto's default max_inflight_messages,
+	// 20, which it sends clients as their Receive Maximum: the window a
+	// stock broker gives the agent. Without it the tests' mosquitto sets
+	// 0 (no limit). The embedded broker ignores it.
+	StockReceiveMaximum bool
 }
 
 // Broker is a running MQTT broker started by [Start]: a mosquitto child

@@ -58,7 +58,9 @@ func (b *Broker) writeConfig(port int) error {
 		}
 		line("acl_file %s", acl)
 	}
-	line("max_inflight_messages 0")
+	if !b.opts.StockReceiveMaximum {
+		line("max_inflight_messages 0")
+	}
 	line("max_queued_messages 1000000")
 	line("set_tcp_nodelay true")
 	line("log_dest file %s", b.LogFile)

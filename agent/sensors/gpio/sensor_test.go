@@ -2,6 +2,7 @@ package gpio
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/iot-hub/agent/agent/sensors"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -194,7 +197,7 @@ func TestDamagedCountFileIsAnError(t *testing.T) {
 }
 
 func TestAbsentChip(t *testing.T) {
-	if _, err := OpenCharDev("/dev/gpiochip99", "17", PullNone, edgeNone); err == nil {
-		t.Error("OpenCharDev of a chip that is not there: nil error")
+	if _, err := OpenCharDev("/dev/gpiochip99", "17", PullNone, edgeNone); !errors.Is(err, sensors.ErrAbsent) {
+		t.Errorf("OpenCharDev of a chip that is not there = %v; want sensors.ErrAbsent, for the sensor to be left out", err)
 	}
 }

@@ -115,6 +115,9 @@ func TestPublishesEveryRecordInLaneOrder(t *testing.T) {
 	}{
 		{"mosquitto", mqtttest.Options{}},
 		{"mosquitto-tls-client-cert", mqtttest.Options{TLS: true, RequireClientCert: true}},
+		// A stock mosquitto's Receive Maximum, 20, below the uplink's
+		// window of 256: the session holds the rest back.
+		{"mosquitto-stock-receive-maximum", mqtttest.Options{StockReceiveMaximum: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := mqtttest.Start(t, tc.opts)
