@@ -10,9 +10,9 @@ import (
 	"github.com/iot-hub/agent/contracts"
 )
 
-// benchMessages are the two shapes the agent handles most: an RPC command
-// (every request it answers) and a telemetry event of 20 readings (its
-// steady output).
+// benchMessages are the shapes the agent handles most: an RPC command
+// (every request it answers), a telemetry event of 20 readings (its
+// steady output) and a local device's message (integration events).
 func benchMessages() map[string]contracts.Message {
 	o := contracts.DeviceOrigin("gw-0042")
 	o.Clock = func() time.Time { return time.Date(2026, 11, 27, 10, 15, 30, 123e6, time.UTC) }
@@ -24,7 +24,8 @@ func benchMessages() map[string]contracts.Message {
 		readings[i] = contracts.Reading{Sensor: fmt.Sprintf("sensor-%d", i/3), Metric: "temperature", Value: 20 + float64(i)/8, Unit: "Cel", At: o.Now()}
 	}
 	tel := contracts.NewDeviceTelemetry(o, contracts.DeviceTelemetryPayload{DeviceID: "gw-0042", Readings: readings})
-	return map[string]contracts.Message{"rpc-command": cmd, "telemetry-20": tel}
+	local := contracts.NewIntegrationMQTTReceived(o, "local/meter-7/power", []byte(`{"w":1520,"kwh":8123.4}`), 1, o.Now())
+	return map[string]contracts.Message{"rpc-command": cmd, "telemetry-20": tel, "integration-mqtt": local}
 }
 
 // BenchmarkDecode measures validated Decode next to two baselines in the

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,7 +18,73 @@ import (
 	"github.com/iot-hub/agent/internal/mqtttest"
 )
 
-var cpuWindow = flag.Duration("agent.cpuwindow", time.Minute, "how long BenchmarkAgentCPU measures the agents' CPU time")
+var (
+	cpuWindow  = flag.Duration("agent.cpuwindow", time.Minute, "how long BenchmarkAgentCPU measures the agents' CPU time")
+	cpuProfile = flag.String("agent.cpuprofile", "", "write a CPU profile of the loaded agent of BenchmarkAgent(Mixed)CPU, its measured window, to this file")
+)
+
+// profileEnv names the file a child agent writes its CPU profile to, and
+// profileAfterEnv how long after its start it begins.
+const (
+	profileEnv      = "IOT_HUB_AGENT_TEST_CPUPROFILE"
+	profileAfterEnv = "IOT_HUB_AGENT_TEST_CPUPROFILE_AFTER"
+)
+
+// profiledEnv is the environment that has a loaded agent write the
+// profile -agent.cpuprofile asks for, from warm after its start, when
+// the benchmark's window has begun, until it is stopped.
+func profiledEnv(warm time.Duration) []string {
+	if *cpuProfile == "" {
+		return nil
+	}
+	path, _ := filepath.Abs(*cpuProfile)
+	return []string{profileEnv + "=" + path, profileAfterEnv + "=" + warm.String()}
+}
+
+// stopProfiled stops a loaded agent with SIGTERM when it writes a
+// profile, so that the profile is complete.
+func stopProfiled(b *testing.B, p *agentProc) {
+	if *cpuProfile != "" {
+		p.stop(b, syscall.SIGTERM)
+	}
+}
+
+// profileCPU, in a child agent, starts the CPU profile its environment
+// asks for, and returns what ends it.
+func profileCPU() (stop func()) {
+	path := os.Getenv(profileEnv)
+	if path == "" {
+		return func() {}
+	}
+	wait, err := time.ParseDuration(os.Getenv(profileAfterEnv))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", profileAfterEnv, err)
+		return func() {}
+	}
+	var mu sync.Mutex
+	stopped := false
+	go func() {
+		time.Sleep(wait)
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "CPU profile: %v\n", err)
+		}
+	}()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		pprof.StopCPUProfile()
+	}
+}
 
 // cpuSensors is how many sensors the loaded agent of BenchmarkAgentCPU
 // reads, each once a second.

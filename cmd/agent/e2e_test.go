@@ -68,7 +68,7 @@ func startAgentWith(t testing.TB, path string, env ...string) *agentProc {
 
 // stop sends sig and returns the exit code, failing the test when the
 // agent does not exit within 30 s.
-func (p *agentProc) stop(t *testing.T, sig os.Signal) int {
+func (p *agentProc) stop(t testing.TB, sig os.Signal) int {
 	t.Helper()
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)

@@ -22,7 +22,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv(beMain) == "1" {
 		rpcTestHook = panicOnSensor
 		certsTestHook = certsE2EHook
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		stopProfile := profileCPU()
+		code := run(os.Args[1:], os.Stdout, os.Stderr)
+		stopProfile()
+		os.Exit(code)
 	}
 	goleak.VerifyTestMain(m)
 }

@@ -60,13 +60,13 @@ func BenchmarkAgentMixedCPU(b *testing.B) {
 		fmt.Fprintf(&list, "  - {name: exec-%03d, type: exec, interval: 1s, format: kv, command: [/bin/cat, %s]}\n", i, record)
 	}
 	local := freeAddr(b)
-	loaded := startAgent(b, writeConfig(b, fmt.Sprintf(`
+	loaded := startAgentWith(b, writeConfig(b, fmt.Sprintf(`
 deviceId: gw-mixed
 stateDir: %s
 log: {level: info, format: json}
 uplink: {mqtt: {broker: %s, embeddedBroker: {enabled: true, listen: %s, integrate: {topics: ["local/#"]}}}}
 sensors:
-%s`, filepath.Join(dir, "state"), broker.URL(), local, list.String())))
+%s`, filepath.Join(dir, "state"), broker.URL(), local, list.String())), profiledEnv(12*time.Second)...)
 	idle := startBenchAgent(b, broker, "gw-mixed-idle", "  []\n")
 
 	topics, _ := contracts.DeviceTopics("gw-mixed")
@@ -108,6 +108,7 @@ sensors:
 	usedLoaded, usedIdle, window := procCPU(b, loaded)-startLoaded, procCPU(b, idle)-startIdle, time.Since(start)
 	nReadings, nEvents := len(readings.Messages()), len(events.Messages())
 	b.StopTimer()
+	stopProfiled(b, loaded)
 	stop()
 	for range mixedDevices {
 		<-done
