@@ -175,12 +175,13 @@ func (s *Store) quarantine(v *view, id ID, reason string) error {
 // held.
 func (s *Store) handOutLocked(v *view, b *Batch, max int) error {
 	var dropped bool
+	expect := min(max, s.waitingLocked(v))
 	if b.Entries == nil {
-		b.Entries = make([]Entry, 0, min(max, 1024))
+		b.Entries = make([]Entry, 0, min(expect, 1024))
 	}
 	b.mem.keys = &s.headerKeys
 	err := s.db.View(func(tx *bolt.Tx) error {
-		r := reader{s: s, v: v, tx: tx, max: max, maxBytes: b.MaxBytes, out: b.Entries, mem: &b.mem}
+		r := reader{s: s, v: v, tx: tx, max: max, expect: expect, maxBytes: b.MaxBytes, out: b.Entries, mem: &b.mem}
 		r.lane(LaneControl)
 		r.telemetry()
 		b.Entries, dropped = r.out, r.dropped
@@ -196,12 +197,25 @@ func (s *Store) handOutLocked(v *view, b *Batch, max int) error {
 	return err
 }
 
+// waitingLocked is at least how many entries v could be handed out now,
+// at least one: the stored and staged records less those in flight to
+// it. It sizes the memory of a hand-out, so that a trickle of records,
+// handed out one by one, does not allocate for a full window each time.
+func (s *Store) waitingLocked(v *view) int {
+	n := 0
+	for l := range numLanes {
+		n += s.lanes[l].count + len(s.pending[l]) - v.inFlightN[l]
+	}
+	return max(n, 1)
+}
+
 // reader hands out entries within one read transaction.
 type reader struct {
 	s        *Store
 	v        *view // the uplink it hands out to
 	tx       *bolt.Tx
 	max      int
+	expect   int // how many it will likely hand out, for its memory
 	maxBytes int // of out's records as stored; 0 for no bound
 	bytes    int // of out's records as stored
 	out      []Entry
@@ -296,7 +310,7 @@ func (r *reader) scan(l Lane, from, until ID, n int) ID {
 // whether it was handed out.
 func (r *reader) take(l Lane, id ID, v []byte) bool {
 	s := r.s
-	r.mem.room = r.room()
+	r.mem.room = max(min(r.room(), r.expect-len(r.out)), 1)
 	r.out = append(r.out, Entry{ID: id})
 	e := &r.out[len(r.out)-1]
 	topicID, err := decodeRecord(v, r.mem, e)
