@@ -91,11 +91,11 @@ func (p *parts) open(cfg *config.Config, log *slog.Logger) *openError {
 	p.closers = append(p.closers, func() { closeOutbox(box, log) })
 
 	if eb := cfg.Uplink.MQTT.EmbeddedBroker; eb.Enabled {
-		onMessage, err := integrator(cfg.DeviceID, box, log)
+		in, err := newIntegrator(cfg.DeviceID, box, log)
 		if err != nil {
 			return &openError{"embedded broker", err}
 		}
-		b, err := broker.Start(broker.Config{Settings: eb, Logger: log, OnMessage: onMessage})
+		b, err := broker.Start(broker.Config{Settings: eb, Logger: log, OnMessage: in.take})
 		if err != nil {
 			return &openError{"embedded broker", err}
 		}
