@@ -92,10 +92,15 @@ func (in Integrate) validate() error {
 
 // Message is a client's message the broker hands to OnMessage.
 type Message struct {
-	Client     string
-	Topic      string
-	Payload    []byte // the broker's: copy it to keep it
-	QoS        byte
+	// Client is the publishing client's MQTT client id.
+	Client string
+	// Topic is the topic it published on.
+	Topic string
+	// Payload is the message's body, the broker's: copy it to keep it.
+	Payload []byte
+	// QoS is the publish's quality of service, 0 to 2.
+	QoS byte
+	// ReceivedAt is when the broker received it.
 	ReceivedAt time.Time
 	// Legacy: the message came on one of Integrate.LegacyTelemetry's
 	// filters, and is to be adapted.
