@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -24,9 +25,12 @@ type Config struct {
 	Logger *slog.Logger
 	// OnMessage receives the messages Settings.Integrate takes, on the
 	// publishing client's goroutine, before the broker acknowledges
-	// them; an error has the broker answer the device with one (MQTT v5,
-	// QoS 1 and 2) and not pass the message on. Default: none taken.
-	OnMessage func(Message) error
+	// them, and returns how it kept one: Taken, Adapted, or Unadapted
+	// with the error that says why it could not be adapted. Any other
+	// error has the broker answer the device with one (MQTT v5, QoS 1
+	// and 2) and not pass the message on, counted as Failed. Default:
+	// none taken.
+	OnMessage func(Message) (Outcome, error)
 }
 
 // DefaultConfig returns the defaults.
@@ -80,8 +84,8 @@ func Start(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	var integrate *integrateHook
-	if cfg.OnMessage != nil && len(cfg.Integrate.Topics) > 0 {
-		integrate = &integrateHook{cfg: cfg.Integrate, onMessage: cfg.OnMessage, now: time.Now, buckets: map[string]*bucket{}}
+	if cfg.OnMessage != nil && cfg.Integrate.takes() {
+		integrate = newIntegrateHook(cfg.Integrate, cfg.OnMessage, time.Now)
 		if err := srv.AddHook(integrate, nil); err != nil {
 			return nil, fmt.Errorf("broker: %w", err)
 		}
@@ -97,13 +101,18 @@ func Start(cfg Config) (*Broker, error) {
 	return &Broker{srv: srv, tcp: tcp, integrate: integrate}, nil
 }
 
-// IntegrateStats returns how many messages Settings.Integrate took, and
-// left out.
-func (b *Broker) IntegrateStats() IntegrateStats {
-	if b.integrate == nil {
-		return IntegrateStats{}
+// Stats returns the clients connected and what became of their messages
+// on Settings.Integrate's topics.
+func (b *Broker) Stats() Stats {
+	var s Stats
+	if b.integrate != nil {
+		s = b.integrate.stats(func(id string) bool {
+			cl, ok := b.srv.Clients.Get(id)
+			return ok && !cl.Closed()
+		})
 	}
-	return b.integrate.Stats()
+	s.Connected = int(atomic.LoadInt64(&b.srv.Info.ClientsConnected))
+	return s
 }
 
 // Addr returns the address the broker listens on, "127.0.0.1:1883".

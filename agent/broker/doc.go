@@ -20,7 +20,11 @@
 //     must then be one of them.
 //   - With Settings.Integrate, the messages of its clients on chosen
 //     topics go to Config.OnMessage before the broker acknowledges them
-//     (integrate.go), each client within a rate and a size.
+//     (hook.go), each client within a rate and a size, and all clients
+//     together within a total rate; those on its LegacyTelemetry filters
+//     are marked to be adapted. [Broker.Stats] counts what became of
+//     them ([Outcome]), in all and for each client (the latest
+//     [MaxClientStats] seen).
 //   - Nothing is persisted: retained messages and sessions are lost when
 //     the agent stops. The agent's own messages wait in its outbox, not in
 //     the broker.

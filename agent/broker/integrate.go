@@ -1,33 +1,39 @@
 package broker
 
 import (
-	"bytes"
 	"fmt"
-	"sync"
 	"time"
-
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/iot-hub/agent/internal/confkeys"
 )
 
 // Integrate says which messages of the broker's clients become the
-// agent's integration.mqtt.received events, and how many a client may
-// make: a device that floods is cut to its rate, so that it neither
-// starves the gateway's own telemetry nor fills the outbox.
+// agent's own messages, and how many they may make: a device that floods
+// is cut to its rate, and all of them together to a total rate, so that
+// they neither starve the gateway's own telemetry nor fill the outbox.
 type Integrate struct {
-	// Topics are the MQTT topic filters whose messages are taken.
-	// Default: none, nothing is taken.
+	// Topics are the MQTT topic filters whose messages are taken as
+	// integration.mqtt.received events. Default: none.
 	Topics []string `yaml:"topics,omitempty"`
+	// LegacyTelemetry are the MQTT topic filters whose messages are
+	// plain telemetry objects of the platform's old format
+	// ({"temperature":21.5}), adapted into device.telemetry (see
+	// Message.Legacy). None may overlap one of Topics. Default: none.
+	LegacyTelemetry []string `yaml:"legacyTelemetry,omitempty"`
 	// MaxMessageBytes bounds a message taken; larger ones are left out
 	// and counted. Default 64KiB; 1B to 1MiB.
 	MaxMessageBytes confkeys.Size `yaml:"maxMessageBytes,omitempty" limit:"1B..1MiB"`
-	// RatePerClient is how many messages a second a client's may become
-	// events, with bursts of BurstPerClient; the rest are left out and
-	// counted. Defaults 10 and 20.
+	// RatePerClient is how many messages a second a client's may be
+	// taken, with bursts of BurstPerClient; the rest are left out and
+	// counted. Defaults 10 and 20; (0, 10000] and 1 to 10000.
 	RatePerClient  float64 `yaml:"ratePerClient,omitempty"`
 	BurstPerClient int     `yaml:"burstPerClient,omitempty" limit:"1..10000"`
+	// RateTotal is how many messages a second all clients' together may
+	// be taken, with bursts of BurstTotal, whatever their number; the
+	// rest are left out and counted. Defaults 100 and 200; (0, 100000]
+	// and 1 to 100000.
+	RateTotal  float64 `yaml:"rateTotal,omitempty"`
+	BurstTotal int     `yaml:"burstTotal,omitempty" limit:"1..100000"`
 }
 
 // Defaults of Integrate.
@@ -35,6 +41,8 @@ const (
 	DefaultMaxMessageBytes = 64 << 10
 	DefaultRatePerClient   = 10
 	DefaultBurstPerClient  = 20
+	DefaultRateTotal       = 100
+	DefaultBurstTotal      = 200
 )
 
 // setDefaults fills in the keys left out of in.
@@ -42,140 +50,59 @@ func (in *Integrate) setDefaults() {
 	confkeys.SetDefault(&in.MaxMessageBytes, DefaultMaxMessageBytes)
 	confkeys.SetDefault(&in.RatePerClient, DefaultRatePerClient)
 	confkeys.SetDefault(&in.BurstPerClient, DefaultBurstPerClient)
+	confkeys.SetDefault(&in.RateTotal, DefaultRateTotal)
+	confkeys.SetDefault(&in.BurstTotal, DefaultBurstTotal)
 }
+
+// takes reports whether in takes any message.
+func (in Integrate) takes() bool { return len(in.Topics)+len(in.LegacyTelemetry) > 0 }
 
 // validate reports the first key of in, defaults filled in, that is
 // wrong; with no topics, nothing is taken and nothing checked.
 func (in Integrate) validate() error {
-	if len(in.Topics) == 0 {
+	if !in.takes() {
 		return nil
 	}
-	for i, f := range in.Topics {
-		if err := checkFilter(f); err != nil {
-			return confkeys.Invalid(fmt.Sprintf("integrate.topics[%d]", i), "%q: %v", f, err)
+	for _, key := range []struct {
+		name    string
+		filters []string
+	}{{"topics", in.Topics}, {"legacyTelemetry", in.LegacyTelemetry}} {
+		for i, f := range key.filters {
+			if err := checkFilter(f); err != nil {
+				return confkeys.Invalid(fmt.Sprintf("integrate.%s[%d]", key.name, i), "%q: %v", f, err)
+			}
 		}
 	}
-	if in.RatePerClient <= 0 || in.RatePerClient > 10000 {
+	for i, l := range in.LegacyTelemetry {
+		for j, f := range in.Topics {
+			if overlap(l, f) {
+				return confkeys.Invalid(fmt.Sprintf("integrate.legacyTelemetry[%d]", i),
+					"%q overlaps integrate.topics[%d] %q: a message on both would be adapted and taken as is; make them disjoint", l, j, f)
+			}
+		}
+	}
+	switch {
+	case in.RatePerClient <= 0 || in.RatePerClient > 10000:
 		return confkeys.Invalid("integrate.ratePerClient", "%v is outside (0, 10000]", in.RatePerClient)
+	case in.RateTotal <= 0 || in.RateTotal > 100000:
+		return confkeys.Invalid("integrate.rateTotal", "%v is outside (0, 100000]", in.RateTotal)
 	}
 	return nil
 }
 
 // Message is a client's message the broker hands to OnMessage.
 type Message struct {
-	Client     string
-	Topic      string
-	Payload    []byte // the broker's: copy it to keep it
-	QoS        byte
+	// Client is the publishing client's MQTT client id.
+	Client string
+	// Topic is the topic it published on.
+	Topic string
+	// Payload is the message's body, the broker's: copy it to keep it.
+	Payload []byte
+	// QoS is the publish's quality of service, 0 to 2.
+	QoS byte
+	// ReceivedAt is when the broker received it.
 	ReceivedAt time.Time
-}
-
-// IntegrateStats count the messages taken, left out, and those
-// OnMessage failed to keep.
-type IntegrateStats struct {
-	Taken, TooLarge, OverRate, Failed uint64
-}
-
-// integrateHook hands the messages on Integrate's topics to onMessage,
-// each client within its rate, before the broker acknowledges them: a
-// message onMessage fails to keep is answered with an error code, for
-// the device to send again (MQTT v5, QoS 1 and 2), and not passed on. It
-// runs on the publishing client's goroutine: an onMessage that waits
-// holds back that client only.
-type integrateHook struct {
-	mochi.HookBase
-	cfg       Integrate
-	onMessage func(Message) error
-	now       func() time.Time
-
-	mu      sync.Mutex
-	buckets map[string]*bucket
-	stats   IntegrateStats
-}
-
-// bucket is a client's token bucket.
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-// ID names the hook.
-func (h *integrateHook) ID() string { return "iot-hub-integrate" }
-
-// Provides says which events the hook answers.
-func (h *integrateHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mochi.OnPublish, mochi.OnDisconnect}, []byte{b})
-}
-
-// OnPublish takes a client's message on one of the topics, after the
-// broker's ACL check and before its acknowledgement. A message left out
-// (too large, over the rate) goes on to the broker's subscribers.
-func (h *integrateHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline || !h.wanted(pk.TopicName) {
-		return pk, nil
-	}
-	now := h.now()
-	h.mu.Lock()
-	switch {
-	case len(pk.Payload) > int(h.cfg.MaxMessageBytes):
-		h.stats.TooLarge++
-		h.mu.Unlock()
-		return pk, nil
-	case !h.takeLocked(cl.ID, now):
-		h.stats.OverRate++
-		h.mu.Unlock()
-		return pk, nil
-	}
-	h.mu.Unlock()
-	if err := h.onMessage(Message{Client: cl.ID, Topic: pk.TopicName, Payload: pk.Payload, QoS: pk.FixedHeader.Qos, ReceivedAt: now}); err != nil {
-		h.mu.Lock()
-		h.stats.Failed++
-		h.mu.Unlock()
-		return pk, packets.ErrImplementationSpecificError
-	}
-	h.mu.Lock()
-	h.stats.Taken++
-	h.mu.Unlock()
-	return pk, nil
-}
-
-// wanted reports whether topic is within one of the filters.
-func (h *integrateHook) wanted(topic string) bool {
-	for _, f := range h.cfg.Topics {
-		if within(topic, f) {
-			return true
-		}
-	}
-	return false
-}
-
-// takeLocked takes a token of client's bucket, refilled at the rate.
-func (h *integrateHook) takeLocked(client string, now time.Time) bool {
-	b, ok := h.buckets[client]
-	if !ok {
-		b = &bucket{tokens: float64(h.cfg.BurstPerClient), at: now}
-		h.buckets[client] = b
-	}
-	b.tokens = min(float64(h.cfg.BurstPerClient), b.tokens+now.Sub(b.at).Seconds()*h.cfg.RatePerClient)
-	b.at = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-// OnDisconnect forgets the client's bucket: a client that reconnects
-// starts with a burst again, which its connection's cost bounds.
-func (h *integrateHook) OnDisconnect(cl *mochi.Client, _ error, _ bool) {
-	h.mu.Lock()
-	delete(h.buckets, cl.ID)
-	h.mu.Unlock()
-}
-
-// Stats returns the counts.
-func (h *integrateHook) Stats() IntegrateStats {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.stats
+	// Legacy: the message came on one of Integrate.LegacyTelemetry's
+	// filters, and is to be adapted.
+	Legacy bool
 }

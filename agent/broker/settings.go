@@ -27,7 +27,8 @@ type Settings struct {
 	// Default: none, and every client is accepted with every topic.
 	Users []User `yaml:"users,omitempty"`
 	// Integrate makes the messages of its clients on chosen topics the
-	// agent's integration.mqtt.received events. Default: none.
+	// agent's integration.mqtt.received events, or its device.telemetry
+	// when they are old plain telemetry objects. Default: none.
 	Integrate Integrate `yaml:"integrate,omitempty"`
 }
 

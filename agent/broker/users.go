@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"fmt"
-	"strings"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -52,25 +51,6 @@ func validateUsers(users []User) error {
 	return nil
 }
 
-// checkFilter reports an MQTT topic filter that is not one (MQTT v5
-// §4.7): empty, or with a wildcard that is not a whole level, or a # not
-// last.
-func checkFilter(f string) error {
-	if f == "" {
-		return fmt.Errorf("an empty filter")
-	}
-	levels := strings.Split(f, "/")
-	for i, l := range levels {
-		switch {
-		case strings.Contains(l, "#") && (l != "#" || i != len(levels)-1):
-			return fmt.Errorf("# must be a whole level, and the last")
-		case strings.Contains(l, "+") && l != "+":
-			return fmt.Errorf("+ must be a whole level")
-		}
-	}
-	return nil
-}
-
 // usersHook admits only the configured users, each within its filters.
 type usersHook struct {
 	mochi.HookBase
@@ -107,26 +87,4 @@ func (h *usersHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool 
 		}
 	}
 	return false
-}
-
-// within reports whether topic (or a subscription's filter) lies within
-// filter, a wildcard of topic matching only the same wildcard or # in
-// filter.
-func within(topic, filter string) bool {
-	t, f := strings.Split(topic, "/"), strings.Split(filter, "/")
-	for i, fl := range f {
-		switch {
-		case fl == "#":
-			return true
-		case i >= len(t):
-			return false
-		case t[i] == "#":
-			return false // asks for more than the filter gives
-		case fl == "+":
-			continue
-		case t[i] != fl:
-			return false
-		}
-	}
-	return len(t) == len(f)
 }

@@ -205,6 +205,8 @@ func TestParseErrors(t *testing.T) {
 			`config: line 6: sensors[0].name: "../x": want up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`},
 		{"embedded listen", "deviceId: gw\nuplink: {mqtt: {embeddedBroker: {enabled: true, listen: nowhere}}}\n", config.ErrInvalid,
 			`config: line 2: uplink.mqtt.embeddedBroker.listen: "nowhere" is not host:port`},
+		{"integrate overlap", "deviceId: gw\nuplink: {mqtt: {embeddedBroker: {enabled: true, integrate: {topics: [\"m/#\"], legacyTelemetry: [m/+/t]}}}}\n", config.ErrInvalid,
+			`config: line 2: uplink.mqtt.embeddedBroker.integrate.legacyTelemetry[0]: "m/+/t" overlaps integrate.topics[0] "m/#": a message on both would be adapted and taken as is; make them disjoint`},
 		{"alias", "deviceId: &a gw\n", config.ErrInvalid,
 			"config: line 1: deviceId: YAML anchors and aliases are not supported: write the value out"},
 		{"two documents", "deviceId: a\n---\ndeviceId: b\n", config.ErrSyntax, ""},

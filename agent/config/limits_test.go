@@ -41,6 +41,7 @@ var keyLimits = map[string]string{
 	"certificates.tryTimeout":                              "below 1s",
 	"uplink.mqtt.embeddedBroker.integrate.maxMessageBytes": "outside 1B..1MiB",
 	"uplink.mqtt.embeddedBroker.integrate.burstPerClient":  "outside 1..10000",
+	"uplink.mqtt.embeddedBroker.integrate.burstTotal":      "outside 1..100000",
 	"sensors[].interval":                                   "outside 100ms..24h",
 	"sensors[].timeout":                                    "outside 1ms..interval",
 	"sensors[].period":                                     "below 1s",

@@ -3,6 +3,7 @@ package health
 import (
 	"net/http"
 
+	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/outbox"
 )
 
@@ -28,6 +29,8 @@ const (
 	metricRPCDuration       = "iot_hub_agent_rpc_duration_seconds"
 	metricSensorReadErrors  = "iot_hub_agent_sensor_read_errors_total"
 	metricCertDaysLeft      = "iot_hub_agent_certificate_days_left"
+	metricBrokerClients     = "iot_hub_agent_embedded_broker_clients"
+	metricBrokerMessages    = "iot_hub_agent_embedded_broker_messages_total"
 )
 
 // lanes are the outbox's lanes, in the order of Metrics.published.
@@ -123,6 +126,15 @@ func (s *Server) exposition(sn *snapshot) []byte {
 		w.family(metricSensorReadErrors, typeCounter, "Failed reads, by sensor.")
 		for _, st := range sn.sensors {
 			w.count(metricSensorReadErrors, st.Failures, "sensor", st.Name)
+		}
+	}
+
+	if b := sn.broker; b != nil {
+		w.family(metricBrokerClients, typeGauge, "Clients connected to the embedded broker.")
+		w.count(metricBrokerClients, uint64(max(b.Connected, 0)))
+		w.family(metricBrokerMessages, typeCounter, "Messages of the embedded broker's clients on its integrate topics, by outcome: kept (taken as events, adapted into telemetry, unadapted legacy kept as events) or left out (too_large, over_rate of their client, over_total of all clients, failed to be queued).")
+		for _, o := range broker.Outcomes() {
+			w.count(metricBrokerMessages, b.Integrate.Of(o), "outcome", o.String())
 		}
 	}
 

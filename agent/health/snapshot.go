@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/uplink"
@@ -21,6 +22,7 @@ type snapshot struct {
 	sensorsErr error
 	hasSensors bool
 	cert       *x509.Certificate // nil: none presented
+	broker     *broker.Stats     // nil: no embedded broker
 	problems   []string          // why the agent is unhealthy; none when healthy
 }
 
@@ -64,6 +66,10 @@ func (s *Server) read() *snapshot {
 	}
 	if s.src.Certificate != nil {
 		sn.cert = s.src.Certificate()
+	}
+	if s.src.Broker != nil {
+		st := s.src.Broker()
+		sn.broker = &st
 	}
 	return sn
 }

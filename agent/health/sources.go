@@ -3,6 +3,7 @@ package health
 import (
 	"crypto/x509"
 
+	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/uplink"
@@ -22,6 +23,9 @@ type Sources struct {
 	// Certificate is the client certificate the uplink presents; nil
 	// when it presents none.
 	Certificate func() *x509.Certificate
+	// Broker reports the embedded broker's clients and what became of
+	// their messages; nil when the agent runs none.
+	Broker func() broker.Stats
 }
 
 // Outbox is what the server reads of the outbox (*outbox.Store).

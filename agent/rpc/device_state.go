@@ -13,7 +13,8 @@ import (
 )
 
 // deviceState answers getDeviceState: the agent, the machine, the uplink,
-// the outbox, the certificate and the sensors, at one instant.
+// the outbox, the certificate, the sensors and the embedded broker's
+// devices, at one instant.
 type deviceState struct {
 	deps     Deps
 	deviceID string
@@ -23,24 +24,25 @@ type deviceState struct {
 // deviceStateResult is the result of getDeviceState. Parts the agent
 // does not have (no TLS, no sensors) are left out.
 type deviceStateResult struct {
-	DeviceID              string             `json:"deviceId"`
-	AgentVersion          string             `json:"agentVersion"`
-	AgentStartedAt        string             `json:"agentStartedAt,omitzero"`
-	OS                    string             `json:"os"`
-	Arch                  string             `json:"arch"`
-	Kernel                string             `json:"kernel,omitzero"`
-	Hostname              string             `json:"hostname,omitzero"`
-	BootTime              string             `json:"bootTime,omitzero"`
-	UptimeSeconds         float64            `json:"uptimeSeconds"`
-	ClockSynchronized     bool               `json:"clockSynchronized"`
-	Uplink                *uplinkResult      `json:"uplink,omitzero"`
-	Outbox                *outboxResult      `json:"outbox,omitzero"`
-	Migration             *migrationResult   `json:"migration,omitzero"`
-	Certificate           *certificateResult `json:"certificate,omitzero"`
-	Sensors               *sensorSummary     `json:"sensors,omitzero"`
-	Memory                memoryResult       `json:"memory"`
-	Disk                  diskResult         `json:"disk"`
-	CPUTemperatureCelsius *float64           `json:"cpuTemperatureCelsius,omitzero"`
+	DeviceID              string                `json:"deviceId"`
+	AgentVersion          string                `json:"agentVersion"`
+	AgentStartedAt        string                `json:"agentStartedAt,omitzero"`
+	OS                    string                `json:"os"`
+	Arch                  string                `json:"arch"`
+	Kernel                string                `json:"kernel,omitzero"`
+	Hostname              string                `json:"hostname,omitzero"`
+	BootTime              string                `json:"bootTime,omitzero"`
+	UptimeSeconds         float64               `json:"uptimeSeconds"`
+	ClockSynchronized     bool                  `json:"clockSynchronized"`
+	Uplink                *uplinkResult         `json:"uplink,omitzero"`
+	Outbox                *outboxResult         `json:"outbox,omitzero"`
+	Migration             *migrationResult      `json:"migration,omitzero"`
+	Certificate           *certificateResult    `json:"certificate,omitzero"`
+	Sensors               *sensorSummary        `json:"sensors,omitzero"`
+	EmbeddedBroker        *embeddedBrokerResult `json:"embeddedBroker,omitzero"`
+	Memory                memoryResult          `json:"memory"`
+	Disk                  diskResult            `json:"disk"`
+	CPUTemperatureCelsius *float64              `json:"cpuTemperatureCelsius,omitzero"`
 }
 
 type uplinkResult struct {
@@ -191,6 +193,9 @@ func (s deviceState) run(ctx context.Context, _ jsontext.Value) (any, error) {
 			}
 		}
 		r.Sensors = sum
+	}
+	if s.deps.Broker != nil {
+		r.EmbeddedBroker = embeddedBrokerOf(s.deps.Broker())
 	}
 	return r, nil
 }

@@ -3,19 +3,25 @@ package rpc
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/contracts"
 )
 
 // getSensors answers getSensors: the latest reading and the health of
 // every sensor, or of those params.sensors names; with params.fresh, the
-// sensors are read now, within the command's deadline.
+// sensors are read now, within the command's deadline. The devices on
+// the embedded broker that published on its integrate topics follow the
+// gateway's sensors, each named by its MQTT client id: a name is looked
+// up among the gateway's sensors first.
 type getSensors struct {
 	sensors Sensors
+	broker  func() broker.Stats // nil: no embedded broker
 }
 
 // getSensorsParams are the params of getSensors.
@@ -30,12 +36,13 @@ type sensorsResult struct {
 }
 
 type sensorResult struct {
-	Name                string          `json:"name"`
-	Health              sensors.Health  `json:"health"`
-	Readings            []readingResult `json:"readings"`
-	ConsecutiveFailures int             `json:"consecutiveFailures"`
-	LastError           string          `json:"lastError,omitzero"`
-	LastErrorAt         string          `json:"lastErrorAt,omitzero"`
+	Name                string             `json:"name"`
+	Health              sensors.Health     `json:"health"`
+	Readings            []readingResult    `json:"readings"`
+	ConsecutiveFailures int                `json:"consecutiveFailures"`
+	LastError           string             `json:"lastError,omitzero"`
+	LastErrorAt         string             `json:"lastErrorAt,omitzero"`
+	LocalDevice         *localDeviceResult `json:"localDevice,omitzero"`
 }
 
 type readingResult struct {
@@ -50,18 +57,70 @@ func (g getSensors) run(ctx context.Context, raw jsontext.Value) (any, error) {
 	if err := decodeParams(raw, &p); err != nil {
 		return nil, err
 	}
-	if g.sensors == nil {
-		if len(p.Sensors) > 0 {
-			return nil, errorf(contracts.CodeInvalidCommand, "params.sensors: this device has no sensors")
+	names, locals, err := g.pick(p.Sensors)
+	if err != nil {
+		return nil, err
+	}
+	out := sensorsResult{Sensors: []sensorResult{}}
+	if len(p.Sensors) == 0 || len(names) > 0 {
+		if out.Sensors, err = g.own(ctx, names, p.Fresh); err != nil {
+			return nil, err
 		}
-		return sensorsResult{Sensors: []sensorResult{}}, nil
+	}
+	for _, c := range locals {
+		out.Sensors = append(out.Sensors, localSensorOf(c))
+	}
+	return out, nil
+}
+
+// pick splits the names asked for into the gateway's sensors and the
+// devices on the embedded broker; none asked for is every one of both.
+// A name that is neither is left to the gateway's sensors, which refuse
+// it.
+func (g getSensors) pick(asked []string) (names []string, locals []broker.ClientStats, err error) {
+	var all []broker.ClientStats
+	if g.broker != nil {
+		all = g.broker().Clients
+	}
+	if len(asked) == 0 {
+		return nil, all, nil
+	}
+	own := map[string]bool{}
+	if g.sensors != nil {
+		sts, err := g.sensors.Status()
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, st := range sts {
+			own[st.Name] = true
+		}
+	}
+	for _, name := range asked {
+		i := slices.IndexFunc(all, func(c broker.ClientStats) bool { return c.ID == name })
+		if own[name] || i < 0 {
+			names = append(names, name)
+		} else {
+			locals = append(locals, all[i])
+		}
+	}
+	return names, locals, nil
+}
+
+// own returns the entries of the gateway's sensors named, or of all of
+// them when none is.
+func (g getSensors) own(ctx context.Context, names []string, fresh bool) ([]sensorResult, error) {
+	if g.sensors == nil {
+		if len(names) > 0 {
+			return nil, errorf(contracts.CodeInvalidCommand, "params.sensors: this device has no sensor %q", names[0])
+		}
+		return []sensorResult{}, nil
 	}
 	var sts []sensors.Status
 	var err error
-	if p.Fresh {
-		sts, err = g.sensors.ReadNow(ctx, p.Sensors...)
+	if fresh {
+		sts, err = g.sensors.ReadNow(ctx, names...)
 	} else {
-		sts, err = g.sensors.Status(p.Sensors...)
+		sts, err = g.sensors.Status(names...)
 	}
 	if errors.Is(err, sensors.ErrUnknownSensor) {
 		return nil, errorf(contracts.CodeInvalidCommand, "params.sensors: %v", err)
@@ -69,7 +128,7 @@ func (g getSensors) run(ctx context.Context, raw jsontext.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := sensorsResult{Sensors: make([]sensorResult, len(sts))}
+	out := make([]sensorResult, len(sts))
 	for i, st := range sts {
 		r := sensorResult{Name: st.Name, Health: st.Health, Readings: make([]readingResult, len(st.Readings)),
 			ConsecutiveFailures: st.ConsecutiveFailures, LastError: st.LastError}
@@ -79,7 +138,7 @@ func (g getSensors) run(ctx context.Context, raw jsontext.Value) (any, error) {
 		for j, rd := range st.Readings {
 			r.Readings[j] = readingResult{Metric: rd.Metric, Value: rd.Value, Unit: rd.Unit, At: stamp(st.At)}
 		}
-		out.Sensors[i] = r
+		out[i] = r
 	}
 	return out, nil
 }

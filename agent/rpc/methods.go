@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"time"
 
+	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/certs"
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/sensors"
@@ -17,7 +18,7 @@ import (
 func methods(deps Deps, cfg Config) map[contracts.Method]Method {
 	return map[contracts.Method]Method{
 		contracts.MethodGetDeviceState: deviceState{deps: deps, deviceID: cfg.DeviceID, now: cfg.Clock.Now}.run,
-		contracts.MethodGetSensors:     getSensors{sensors: deps.Sensors}.run,
+		contracts.MethodGetSensors:     getSensors{sensors: deps.Sensors, broker: deps.Broker}.run,
 	}
 }
 
@@ -43,6 +44,11 @@ type Deps struct {
 	// Certificate is the client certificate the uplink presents; nil when
 	// it presents none.
 	Certificate func() *x509.Certificate
+	// Broker reports the embedded broker's clients and what became of
+	// their messages: getDeviceState sums them up, getSensors gives
+	// each device that published on its integrate topics an entry; nil
+	// when the agent runs no embedded broker.
+	Broker func() broker.Stats
 	// Renewal reports the certificate's renewal (the rotator's Status);
 	// nil when the agent does not renew it.
 	Renewal func() certs.Status

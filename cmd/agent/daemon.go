@@ -62,6 +62,7 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 // closers it runs, in the reverse order, once everything stopped.
 type parts struct {
 	box        *outbox.Store
+	broker     *broker.Broker // nil without the embedded broker
 	sampler    *sensors.Sampler
 	rot        *rotation
 	dispatcher *rpc.Dispatcher
@@ -91,15 +92,16 @@ func (p *parts) open(cfg *config.Config, log *slog.Logger) *openError {
 	p.closers = append(p.closers, func() { closeOutbox(box, log) })
 
 	if eb := cfg.Uplink.MQTT.EmbeddedBroker; eb.Enabled {
-		onMessage, err := integrator(cfg.DeviceID, box, log)
+		in, err := newIntegrator(cfg.DeviceID, box, log)
 		if err != nil {
 			return &openError{"embedded broker", err}
 		}
-		b, err := broker.Start(broker.Config{Settings: eb, Logger: log, OnMessage: onMessage})
+		b, err := broker.Start(broker.Config{Settings: eb, Logger: log, OnMessage: in.take})
 		if err != nil {
 			return &openError{"embedded broker", err}
 		}
 		log.Info("embedded MQTT broker listening", "addr", b.Addr())
+		p.broker = b
 		// Closed before the outbox; and after the uplink has stopped, so
 		// that its offline status reaches the broker's subscribers.
 		p.closers = append(p.closers, func() {
@@ -134,7 +136,7 @@ func (p *parts) open(cfg *config.Config, log *slog.Logger) *openError {
 	if p.up, err = openUplink(cfg, log, box, p.dispatcher, p.rot, meter); err != nil {
 		return &openError{"uplink", err}
 	}
-	if p.hs, err = listenHealth(cfg, log, meter, p.up, box, p.sampler); err != nil {
+	if p.hs, err = p.listenHealth(cfg, log, meter); err != nil {
 		return &openError{"health", err}
 	}
 	return nil
@@ -151,6 +153,9 @@ func (p *parts) openDispatcher(cfg *config.Config, log *slog.Logger, meter *heal
 		Certificate: func() *x509.Certificate { return p.up.certificate() },
 		Renewal:     p.rot.renewal(),
 		Events:      p.rot.events(cfg.DeviceID),
+	}
+	if p.broker != nil {
+		deps.Broker = p.broker.Stats
 	}
 	if cfg.UsesBoth() {
 		deps.Migration = func() rpc.Migration { return p.up.migration() }
@@ -275,15 +280,19 @@ func closeOutbox(box *outbox.Store, log *slog.Logger) {
 
 // listenHealth makes the health and metrics endpoint when it is enabled,
 // listening already, on the agent's parts; nil when it is not.
-func listenHealth(cfg *config.Config, log *slog.Logger, meter *health.Metrics, up *link, box *outbox.Store, sampler *sensors.Sampler) (*health.Server, error) {
+func (p *parts) listenHealth(cfg *config.Config, log *slog.Logger, meter *health.Metrics) (*health.Server, error) {
 	if !cfg.Health.Enabled {
 		return nil, nil
 	}
-	return health.Listen(cfg.HealthConfig(log), health.Sources{
+	src := health.Sources{
 		Version:     version,
-		Uplink:      up.state,
-		Outbox:      box,
-		Sensors:     sampler,
-		Certificate: up.certificate,
-	}, meter)
+		Uplink:      p.up.state,
+		Outbox:      p.box,
+		Sensors:     p.sampler,
+		Certificate: p.up.certificate,
+	}
+	if p.broker != nil {
+		src.Broker = p.broker.Stats
+	}
+	return health.Listen(cfg.HealthConfig(log), src, meter)
 }

@@ -145,7 +145,7 @@ func writeFile(b *testing.B, path, content string) {
 
 // deviceClient connects a device to the agent's embedded broker at addr,
 // trying for up to 30 s while the agent starts.
-func deviceClient(b *testing.B, addr, id string) *paho.Client {
+func deviceClient(b testing.TB, addr, id string) *paho.Client {
 	b.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -156,7 +156,10 @@ func deviceClient(b *testing.B, addr, id string) *paho.Client {
 			_, err = c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30})
 			cancel()
 			if err == nil {
-				b.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
+				b.Cleanup(func() {
+					_ = c.Disconnect(&paho.Disconnect{})
+					<-c.Done()
+				})
 				return c
 			}
 			conn.Close()
