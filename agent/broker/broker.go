@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -50,6 +51,7 @@ type Broker struct {
 // Settings.TLSConfig).
 func Start(cfg Config) (*Broker, error) {
 	d := DefaultConfig()
+	cfg.Users = slices.Clone(cfg.Users) // SetDefaults fills them in: the caller's stay as they are
 	cfg.Settings.SetDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = d.Logger

@@ -115,14 +115,18 @@ func refusedBy(err error) bool {
 // refused by the CONNACK.
 func TestTLSCertificateUsers(t *testing.T) {
 	p := newPKI(t)
-	b, err := broker.Start(broker.Config{Settings: broker.Settings{Listen: "127.0.0.1:0", TLS: p.files, Users: []broker.User{
+	users := []broker.User{
 		{CertificateCN: "meter-7", Publish: []string{"meters/7/#"}},
 		{Username: "agent", Password: "s3cret-agent", Subscribe: []string{"meters/#"}},
-	}}})
+	}
+	b, err := broker.Start(broker.Config{Settings: broker.Settings{Listen: "127.0.0.1:0", TLS: p.files, Users: users}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	if users[0].Username != "" {
+		t.Errorf("Start filled in the caller's users: %+v", users[0])
+	}
 	if !strings.HasPrefix(b.URL(), "mqtts://127.0.0.1:") {
 		t.Errorf("URL() = %q; want mqtts://", b.URL())
 	}
