@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -45,12 +46,16 @@ func DefaultConfig() Config {
 type Broker struct {
 	srv       *mochi.Server
 	tcp       *Listener
+	tls       bool           // the listener serves TLS
 	integrate *integrateHook // nil when nothing is taken
 }
 
-// Start listens on cfg.Listen and serves MQTT 3.1.1 and 5 until Close.
+// Start listens on cfg.Listen and serves MQTT 3.1.1 and 5 until Close,
+// over TLS when cfg.TLS is set, whose files it reads (see
+// Settings.TLSConfig).
 func Start(cfg Config) (*Broker, error) {
 	d := DefaultConfig()
+	cfg.Users = slices.Clone(cfg.Users) // SetDefaults fills them in: the caller's stay as they are
 	cfg.Settings.SetDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = d.Logger
@@ -66,16 +71,16 @@ func Start(cfg Config) (*Broker, error) {
 		Capabilities: caps,
 		Logger:       slog.New(quiet{limited(cfg.Logger.Handler())}),
 	})
+	tlsConfig, err := cfg.Settings.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
 	var access mochi.Hook = new(auth.AllowHook)
 	if len(cfg.Users) > 0 {
-		if err := validateUsers(cfg.Users); err != nil {
+		if err := validateUsers(cfg.Users, tlsConfig != nil && tlsConfig.ClientCAs != nil); err != nil {
 			return nil, fmt.Errorf("broker: %w", err)
 		}
-		users := &usersHook{users: map[string]User{}}
-		for _, u := range cfg.Users {
-			users.users[u.Username] = u
-		}
-		access = users
+		access = newUsersHook(cfg.Users)
 	}
 	if err := srv.AddHook(access, nil); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
@@ -90,7 +95,7 @@ func Start(cfg Config) (*Broker, error) {
 			return nil, fmt.Errorf("broker: %w", err)
 		}
 	}
-	tcp := NewListener("tcp", cfg.Listen, nil)
+	tcp := NewListener("tcp", cfg.Listen, tlsConfig)
 	if err := srv.AddListener(tcp); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", cfg.Listen, err)
 	}
@@ -98,7 +103,7 @@ func Start(cfg Config) (*Broker, error) {
 		_ = srv.Close()
 		return nil, fmt.Errorf("broker: serve: %w", err)
 	}
-	return &Broker{srv: srv, tcp: tcp, integrate: integrate}, nil
+	return &Broker{srv: srv, tcp: tcp, tls: tlsConfig != nil, integrate: integrate}, nil
 }
 
 // Stats returns the clients connected and what became of their messages
@@ -118,8 +123,14 @@ func (b *Broker) Stats() Stats {
 // Addr returns the address the broker listens on, "127.0.0.1:1883".
 func (b *Broker) Addr() string { return b.tcp.Address() }
 
-// URL returns the broker's URL for an MQTT client: "mqtt://" + Addr.
-func (b *Broker) URL() string { return "mqtt://" + b.Addr() }
+// URL returns the broker's URL for an MQTT client: "mqtt://" + Addr, or
+// "mqtts://" + Addr when it serves TLS.
+func (b *Broker) URL() string {
+	if b.tls {
+		return "mqtts://" + b.Addr()
+	}
+	return "mqtt://" + b.Addr()
+}
 
 // Close disconnects every client (DISCONNECT "server shutting down"),
 // stops listening and waits for the clients' goroutines to end.

@@ -1,7 +1,7 @@
 // Package broker is the MQTT broker the agent can run inside itself, for
 // a single gateway that has no broker to talk to: a demo, a lab bench, or
 // a site whose local consumers subscribe on the gateway itself. It is
-// github.com/mochi-mqtt/server/v2 with one TCP listener.
+// github.com/mochi-mqtt/server/v2 with one TCP listener, plain or TLS.
 //
 // [Start] listens and serves; [Broker.Close] disconnects every client and
 // stops. [Settings], in Config, are the keys of the agent's configuration
@@ -18,6 +18,15 @@
 //     password (compared in constant time), publishing and subscribing
 //     within its own topic filters (users.go); the agent's own uplink
 //     must then be one of them.
+//   - With Settings.TLS the listener serves TLS 1.2 or 1.3 (tls.go); with
+//     its ClientCAFile too, every client must present a certificate that
+//     chains to those CAs, or the handshake fails, password users
+//     included. A client that then sends no password is the certificate
+//     user (User.CertificateCN) named by its certificate's Subject CN,
+//     or is refused (CONNACK 0x86, mochi's code for every refusal); one
+//     that sends a password is the password user it names, or refused.
+//     The files are read by Start: a renewed broker certificate takes a
+//     restart. Revocation lists are not checked.
 //   - With Settings.Integrate, the messages of its clients on chosen
 //     topics go to Config.OnMessage before the broker acknowledges them
 //     (hook.go), each client within a rate and a size, and all clients

@@ -11,9 +11,10 @@ import (
 // configuration file (uplink.mqtt.embeddedBroker): the MQTT broker the
 // agent can run itself, for a single gateway without a broker of its own
 // (a demo, a lab bench, a site whose local consumers subscribe on the
-// gateway). It accepts every client without authentication: keep it on a
-// loopback or trusted address. Zero values are keys left out, which
-// SetDefaults fills in.
+// gateway). Without Users it accepts every client without
+// authentication, and without TLS it speaks plain MQTT: keep it on a
+// loopback or trusted address unless both are set. Zero values are keys
+// left out, which SetDefaults fills in.
 type Settings struct {
 	// Enabled starts the broker: the agent calls Start only when it is
 	// set, which Start does not read. Default false.
@@ -21,10 +22,15 @@ type Settings struct {
 	// Listen is the TCP address it listens on; port 0 picks a free port
 	// (see Broker.Addr). Default [DefaultListen].
 	Listen string `yaml:"listen"`
+	// TLS has the listener serve TLS, and ask clients for certificates.
+	// Default: none, plain MQTT.
+	TLS TLS `yaml:"tls,omitempty"`
 	// Users, when given, are the only clients the broker accepts, each
-	// within its topic filters: devices on the gateway's network. The
-	// agent's own uplink, if it uses this broker, must be one of them.
-	// Default: none, and every client is accepted with every topic.
+	// by its password or its certificate, and within its topic filters:
+	// devices on the gateway's network. The agent's own uplink, if it
+	// uses this broker, must be one of them. Default: none, and every
+	// client (that passes TLS.ClientCAFile, when set) is accepted with
+	// every topic.
 	Users []User `yaml:"users,omitempty"`
 	// Integrate makes the messages of its clients on chosen topics the
 	// agent's integration.mqtt.received events, or its device.telemetry
@@ -38,12 +44,17 @@ const DefaultListen = "127.0.0.1:1883"
 // SetDefaults fills in the keys left out of s.
 func (s *Settings) SetDefaults() {
 	confkeys.SetDefault(&s.Listen, DefaultListen)
+	for i := range s.Users {
+		s.Users[i].setDefaults()
+	}
 	s.Integrate.setDefaults()
 }
 
-// Validate reports a Listen (defaults filled in) that is not host:port,
-// when s is Enabled, as a *confkeys.FieldError at listen wrapping
-// confkeys.ErrInvalid. A disabled broker's keys are not checked.
+// Validate reports the first key of s (defaults filled in) that is
+// wrong, when s is Enabled, as a *confkeys.FieldError at it wrapping
+// confkeys.ErrInvalid: a Listen that is not host:port ("listen"), a TLS
+// key missing beside another, a user that is wrong. It reads no file:
+// TLSConfig does. A disabled broker's keys are not checked.
 func (s Settings) Validate() error {
 	if !s.Enabled {
 		return nil
@@ -55,7 +66,10 @@ func (s Settings) Validate() error {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return confkeys.Invalid("listen", "%q: port %q is not 0..65535", s.Listen, port)
 	}
-	if err := validateUsers(s.Users); err != nil {
+	if err := s.TLS.validate(); err != nil {
+		return err
+	}
+	if err := validateUsers(s.Users, s.TLS.ClientCAFile != ""); err != nil {
 		return err
 	}
 	return s.Integrate.validate()

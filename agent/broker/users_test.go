@@ -2,7 +2,9 @@ package broker_test
 
 import (
 	"context"
+	"errors"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,10 +12,11 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/iot-hub/agent/agent/broker"
+	"github.com/iot-hub/agent/internal/confkeys"
 )
 
-// login connects an MQTT v5 client to addr as user with password (none
-// when user is ""), and returns it with its messages, or the CONNACK's
+// login connects an MQTT v5 client to addr as user with password (each
+// left out when ""), and returns it with its messages, or the CONNACK's
 // error.
 func login(t *testing.T, addr, id, user, password string) (*paho.Client, <-chan *paho.Publish, error) {
 	t.Helper()
@@ -21,6 +24,13 @@ func login(t *testing.T, addr, id, user, password string) (*paho.Client, <-chan 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return loginOn(t, conn, id, user, password)
+}
+
+// loginOn is login on conn, which it closes when the CONNECT fails, and
+// else when the test ends.
+func loginOn(t *testing.T, conn net.Conn, id, user, password string) (*paho.Client, <-chan *paho.Publish, error) {
+	t.Helper()
 	msgs := make(chan *paho.Publish, 16)
 	c := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 		func(pr paho.PublishReceived) (bool, error) { msgs <- pr.Packet; return true, nil },
@@ -29,7 +39,10 @@ func login(t *testing.T, addr, id, user, password string) (*paho.Client, <-chan 
 	defer cancel()
 	cp := &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}
 	if user != "" {
-		cp.UsernameFlag, cp.Username, cp.PasswordFlag, cp.Password = true, user, true, []byte(password)
+		cp.UsernameFlag, cp.Username = true, user
+	}
+	if password != "" {
+		cp.PasswordFlag, cp.Password = true, []byte(password)
 	}
 	if _, err := c.Connect(ctx, cp); err != nil {
 		conn.Close()
@@ -99,22 +112,38 @@ func TestUsersAndTheirFilters(t *testing.T) {
 	}
 }
 
+// TestUsersValidate: Validate refuses a user that is wrong, naming its
+// key: a certificate user needs tls.clientCAFile and no password; names
+// and certificate CNs are unique.
 func TestUsersValidate(t *testing.T) {
+	withCA := broker.TLS{CertFile: "broker.pem", KeyFile: "broker.key", ClientCAFile: "ca.pem"}
 	for _, tc := range []struct {
+		tls   broker.TLS
 		users []broker.User
 		want  string
 	}{
-		{[]broker.User{{Username: "a", Password: "12345678", Publish: []string{"x/+/y", "z/#"}}}, ""},
-		{[]broker.User{{Password: "12345678"}}, "users[0].username"},
-		{[]broker.User{{Username: "a", Password: "short"}}, "users[0].password"},
-		{[]broker.User{{Username: "a", Password: "12345678"}, {Username: "a", Password: "12345678"}}, "users[1].username"},
-		{[]broker.User{{Username: "a", Password: "12345678", Subscribe: []string{"x/#/y"}}}, "users[0].subscribe[0]"},
-		{[]broker.User{{Username: "a", Password: "12345678", Publish: []string{"x+"}}}, "users[0].publish[0]"},
+		{broker.TLS{}, []broker.User{{Username: "a", Password: "12345678", Publish: []string{"x/+/y", "z/#"}}}, ""},
+		{broker.TLS{}, []broker.User{{Password: "12345678"}}, "users[0].username: required"},
+		{broker.TLS{}, []broker.User{{Username: "a", Password: "short"}}, "users[0].password: required"},
+		{broker.TLS{}, []broker.User{{Username: "a", Password: "12345678"}, {Username: "a", Password: "12345678"}}, "users[1].username"},
+		{broker.TLS{}, []broker.User{{Username: "a", Password: "12345678", Subscribe: []string{"x/#/y"}}}, "users[0].subscribe[0]"},
+		{broker.TLS{}, []broker.User{{Username: "a", Password: "12345678", Publish: []string{"x+"}}}, "users[0].publish[0]"},
+		{broker.TLS{}, []broker.User{{CertificateCN: "m-7"}}, "users[0].certificateCN: needs tls.clientCAFile"},
+		{withCA, []broker.User{{CertificateCN: "m-7", Publish: []string{"m/7/#"}}, {Username: "a", Password: "12345678"}}, ""},
+		{withCA, []broker.User{{CertificateCN: "m-7", Password: "12345678"}}, "users[0].password: set beside certificateCN"},
+		{withCA, []broker.User{{CertificateCN: "m-7"}, {Username: "m-7", Password: "12345678"}}, `users[1].username: "m-7" is another user's too`},
+		{withCA, []broker.User{{CertificateCN: "m-7"}, {Username: "b", CertificateCN: "m-7"}}, `users[1].certificateCN: "m-7" is another user's too`},
 	} {
-		s := broker.Settings{Enabled: true, Listen: "0.0.0.0:1883", Users: tc.users}
+		s := broker.Settings{Enabled: true, Listen: "0.0.0.0:1883", TLS: tc.tls, Users: slices.Clone(tc.users)}
+		s.SetDefaults()
 		err := s.Validate()
-		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("Validate(%+v) = %v; want an error on %q", tc.users, err, tc.want)
+		e, ok := errors.AsType[*confkeys.FieldError](err)
+		if tc.want == "" && err != nil || tc.want != "" && (!ok || !strings.HasPrefix(e.Error(), tc.want) || !errors.Is(err, confkeys.ErrInvalid)) {
+			t.Errorf("Validate(%+v, TLS %+v) = %v; want an error %q", tc.users, tc.tls, err, tc.want)
 		}
+	}
+	s := broker.Settings{Users: []broker.User{{CertificateCN: "m-7"}}}
+	if s.SetDefaults(); s.Users[0].Username != "m-7" {
+		t.Errorf("SetDefaults(): a certificate user's username %q; want its CN, m-7", s.Users[0].Username)
 	}
 }

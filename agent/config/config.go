@@ -2,7 +2,6 @@ package config
 
 import (
 	"log/slog"
-	"net"
 	"path/filepath"
 	"time"
 
@@ -115,7 +114,7 @@ type Uplink struct {
 // those of its embedded broker, broker.Settings. Its broker is required,
 // unless the embedded broker is enabled: then it defaults to
 // mqtt://<embeddedBroker.listen> (on 127.0.0.1 when that listens on every
-// interface). IOT_HUB_MQTT_USERNAME and IOT_HUB_MQTT_PASSWORD override
+// interface), mqtts:// when the embedded broker serves TLS. IOT_HUB_MQTT_USERNAME and IOT_HUB_MQTT_PASSWORD override
 // its username and password, which keeps them out of the file;
 // MaskedYAML prints the password as "***".
 type MQTT struct {
@@ -203,10 +202,7 @@ func (c *Config) applyDefaults() {
 	m := &c.Uplink.MQTT
 	m.EmbeddedBroker.SetDefaults()
 	if m.Broker == "" && m.EmbeddedBroker.Enabled {
-		m.Broker = "mqtt://" + m.EmbeddedBroker.Listen
-		if host, port, err := net.SplitHostPort(m.EmbeddedBroker.Listen); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
-			m.Broker = "mqtt://" + net.JoinHostPort("127.0.0.1", port)
-		}
+		m.Broker = m.embeddedBrokerURL()
 	}
 	m.Settings.SetDefaults()
 	c.Outbox.SetDefaults()

@@ -18,7 +18,10 @@
 // the environment overrides ([EnvMQTTUsername], [EnvMQTTPassword],
 // [EnvKafkaPassword]), fill in the defaults and validate, so that a Config
 // they return is complete: printing it ([Config.MaskedYAML]) shows the
-// effective configuration. [Config.MQTTConfig], [Config.OutboxConfig] and
+// effective configuration. Load also reads the files that the agent
+// reads only as it starts, the embedded broker's TLS files, so that
+// check-config reports one that is wrong at its key; the uplinks' and
+// the certificates' files are read by the daemon. [Config.MQTTConfig], [Config.OutboxConfig] and
 // the other methods give the components' configurations, with what they
 // take from other sections (the device id, RPC's largest command for the
 // MQTT uplink).
@@ -41,11 +44,12 @@
 // relative to the section: this package puts it under the section and
 // on the key's line. Adding a key to a section changes the component's
 // package only (and, for a number key, the table of its limits in this
-// package's TestZeroValues). This package keeps what spans sections: the MQTT and
-// Kafka uplinks exclude each other, the embedded broker's address is the
-// MQTT broker's default, the certificates' caFile defaults to the
-// uplink's and rotation needs one, a client certificate needs TLS, and
-// the environment overrides.
+// package's TestZeroValues). This package keeps what spans sections: the
+// MQTT and Kafka uplinks exclude each other, the embedded broker's
+// address is the MQTT broker's default (mqtts:// when it serves TLS, and
+// the uplink then needs a certificate if the broker asks for one), the
+// certificates' caFile defaults to the uplink's and rotation needs one, a
+// client certificate needs TLS, and the environment overrides.
 //
 // The keys of a sensor are its driver's: drivers.Sensor holds name, type,
 // interval and timeout, and the keys of its type, which its driver

@@ -13,20 +13,26 @@ import (
 )
 
 // Load reads the configuration file at path as Parse does, with the
-// process's environment. Errors name the file.
+// process's environment, and then the files it names that the agent
+// reads only as it starts (the embedded broker's TLS files), an error at
+// the key of the file. Errors name the configuration file.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	c, err := Parse(data, os.Getenv)
+	if err == nil {
+		err = c.checkFiles()
+	}
 	if e, ok := errors.AsType[*Error](err); ok {
 		e.File = path
 	}
-	if c != nil {
-		c.path = path
+	if err != nil {
+		return nil, err
 	}
-	return c, err
+	c.path = path
+	return c, nil
 }
 
 // Reload reads again the file c was loaded from, as Load does.
@@ -79,7 +85,9 @@ func (c *Config) MaskedYAML() ([]byte, error) {
 	}
 	users := slices.Clone(m.Uplink.MQTT.EmbeddedBroker.Users)
 	for i := range users {
-		users[i].Password = Mask
+		if users[i].Password != "" {
+			users[i].Password = Mask
+		}
 	}
 	m.Uplink.MQTT.EmbeddedBroker.Users = users
 	if m.Uplink.Kafka.SASL.Password != "" {
@@ -128,8 +136,8 @@ func (c *Config) Validate() error {
 	if err := c.validateCertificates(bad); err != nil {
 		return err
 	}
-	if err := m.EmbeddedBroker.Validate(); err != nil {
-		return c.fieldError("uplink.mqtt.embeddedBroker", err)
+	if err := c.validateEmbeddedBroker(bad); err != nil {
+		return err
 	}
 	if c.UsesMQTT() {
 		if err := m.Settings.Validate(); err != nil {

@@ -101,6 +101,19 @@ func TestCheckConfig(t *testing.T) {
 	}
 }
 
+// TestCheckConfigReadsBrokerTLSFiles: check-config, and run, read the
+// embedded broker's TLS files, and name the key of one that is missing.
+func TestCheckConfigReadsBrokerTLSFiles(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "broker.pem")
+	path := writeConfig(t, "deviceId: gw\nuplink:\n  mqtt:\n    embeddedBroker:\n      enabled: true\n      tls:\n        certFile: "+missing+"\n        keyFile: "+missing+"\n")
+	want := "agent: config: " + path + ":7: uplink.mqtt.embeddedBroker.tls.certFile: open " + missing + ": no such file or directory\n"
+	for _, args := range [][]string{{"check-config", path}, {"run", "--config", path}} {
+		if code, stdout, stderr := runArgs(args...); code != exitError || stdout != "" || stderr != want {
+			t.Errorf("agent %q = %d, stdout %q, stderr %q; want %d, %q", args, code, stdout, stderr, exitError, want)
+		}
+	}
+}
+
 // TestCheckConfigRefusesZeroInterval runs the agent binary's check-config
 // on a sensor whose interval is written as 0, as a user would: it exits
 // 1, naming the key and its limits, as it does for 50ms, instead of
