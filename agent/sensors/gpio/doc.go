@@ -4,11 +4,12 @@
 // energy or water meter's S0 output.
 //
 // A counter watches its line on a goroutine of its own, started by New
-// and stopped by Close. Debounce is by re-sampling: after an edge it
-// waits the debounce time and reads the line; only a level that differs
-// from the last stable one is a change, and only the changes the edge
-// setting names are pulses. Contact bounce, and glitches shorter than
-// the debounce time, are not counted.
+// and stopped by Close. Debounce is by settling: after an edge it waits
+// until the line has had no edge for the debounce time, then reads it;
+// only a level that differs from the last stable one is a change, and
+// only the changes the edge setting names are pulses. Contact bounce,
+// and glitches shorter than the debounce time, are not counted; a line
+// that never holds still for the debounce time counts nothing.
 //
 // The count is a meter's: it goes on across restarts. Each Read writes
 // the count to the state directory (atomically, synced) before returning

@@ -97,26 +97,20 @@ func NewCounter(name, stateDir string, s CounterSettings, open Opener) (*Counter
 // Name returns the configured name.
 func (c *Counter) Name() string { return c.name }
 
-// watch counts pulses until Close: after an edge it waits out the
-// debounce, then reads the level; a level other than the last stable one
-// is a change, and a pulse when it is the configured edge's.
+// watch counts pulses until Close: after an edge it waits until the
+// line has had no edge for the debounce time, then reads the level; a
+// level other than the last stable one is a change, and a pulse when it
+// is the configured edge's.
 func (c *Counter) watch() {
 	defer close(c.done)
-	for {
-		select {
-		case <-c.stop:
-			return
-		default:
-		}
+	for !c.stopped() {
 		if !c.line.WaitForEdge(edgeWait) {
 			continue
 		}
-		t := time.NewTimer(c.s.Debounce)
-		select {
-		case <-t.C:
-		case <-c.stop:
-			t.Stop()
-			return
+		for c.line.WaitForEdge(c.s.Debounce) { // bouncing: wait until it settles
+			if c.stopped() {
+				return
+			}
 		}
 		level := c.line.Read()
 		c.mu.Lock()
@@ -127,6 +121,16 @@ func (c *Counter) watch() {
 			}
 		}
 		c.mu.Unlock()
+	}
+}
+
+// stopped reports whether Close has been called.
+func (c *Counter) stopped() bool {
+	select {
+	case <-c.stop:
+		return true
+	default:
+		return false
 	}
 }
 
