@@ -162,7 +162,7 @@ func (s *Store) awaitAppend() []*appendReq {
 }
 
 // ackDelay is how long acks may wait for appends to share their commit.
-const ackDelay = 10 * time.Millisecond
+const ackDelay = 100 * time.Millisecond
 
 // finish commits what is left when the store closes.
 func (s *Store) finish() {

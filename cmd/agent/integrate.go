@@ -31,6 +31,7 @@ type integrator struct {
 	origin   contracts.Origin
 	box      *outbox.Store
 	lines    *lograte.Logger
+	batches  *coalescer
 }
 
 // newIntegrator returns the integrator of the gateway deviceID.
@@ -40,7 +41,7 @@ func newIntegrator(deviceID string, box *outbox.Store, log *slog.Logger) (*integ
 		return nil, err
 	}
 	return &integrator{deviceID: deviceID, topics: topics, origin: contracts.DeviceOrigin(deviceID), box: box,
-		lines: lograte.New(log, lograte.Config{})}, nil
+		lines: lograte.New(log, lograte.Config{}), batches: newCoalescer(box, integrateWindow, integrateRecords, integrateBytes)}, nil
 }
 
 // take is the embedded broker's OnMessage.
@@ -86,7 +87,7 @@ func (in *integrator) queue(m broker.Message, msg contracts.Message) error {
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), integrateTimeout)
 		h := msg.Header()
-		err = in.box.Append(ctx, record.Of(outbox.LaneTelemetry, in.topics.For(h.EventType), in.deviceID, record.HeadOf(h), b))
+		err = in.batches.append(ctx, record.Of(outbox.LaneTelemetry, in.topics.For(h.EventType), in.deviceID, record.HeadOf(h), b))
 		cancel()
 	}
 	if err != nil {

@@ -104,7 +104,10 @@ func (b *batchConn) Flush() {
 }
 
 func (b *batchConn) flushLocked() error {
-	b.pending = false
+	if b.pending {
+		b.pending = false
+		b.timer.Stop() // a timer left to fire spends a goroutine on an empty buffer
+	}
 	if len(b.buf) == 0 || b.err != nil {
 		return b.err
 	}
