@@ -20,7 +20,7 @@ import (
 
 var (
 	cpuWindow  = flag.Duration("agent.cpuwindow", time.Minute, "how long BenchmarkAgentCPU measures the agents' CPU time")
-	cpuProfile = flag.String("agent.cpuprofile", "", "write a CPU profile of the loaded agent of BenchmarkAgent(Mixed)CPU, its measured window, to this file")
+	cpuProfile = flag.String("agent.cpuprofile", "", "write a CPU profile of the loaded agent of BenchmarkAgentMixedCPU, over its measured window, to this file")
 )
 
 // profileEnv names the file a child agent writes its CPU profile to, and

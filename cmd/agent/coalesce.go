@@ -6,24 +6,44 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/sensors"
 )
 
-// The grouping of the devices' messages in the outbox: those that come
-// within integrateWindow of the first share one Append, of at most
-// integrateRecords records and integrateBytes bytes.
+var _ sensors.Appender = (*coalescer)(nil)
+
+// The grouping of telemetry in the outbox: the records that come within
+// a window of the first (maxWindow, or a quarter of the shortest
+// sensor's interval if less) share one Append, of at most groupRecords
+// records and groupBytes bytes.
 const (
-	integrateWindow  = 50 * time.Millisecond
-	integrateRecords = 256
-	integrateBytes   = 256 << 10
+	maxWindow    = 50 * time.Millisecond
+	groupRecords = 256
+	groupBytes   = 256 << 10
+	// groupTimeout bounds a group's wait for its commit; its callers may
+	// give up sooner, each with its own context.
+	groupTimeout = 30 * time.Second
 )
 
-// coalescer gathers the records its callers append within a window of
-// the first into one outbox Append: one commit, one hand-out to the
-// uplinks, one round of publishes and acknowledgements for them all.
-// Devices' messages come one at a time, each at its own moment; appended
-// apart, each cost a commit (two fsyncs) and a round of its own, most of
-// what the agent spends on them (BenchmarkAgentMixedCPU). A caller waits
-// at most the window longer for its record to be durable.
+// telemetryWindow is the grouping window for sensors read on schedules:
+// maxWindow, or a quarter of the shortest interval if less, so that a
+// read's wait for its group keeps well within its interval.
+func telemetryWindow(schedules []sensors.Schedule) time.Duration {
+	w := maxWindow
+	for _, sc := range schedules {
+		w = min(w, sc.Interval/4)
+	}
+	return w
+}
+
+// coalescer gathers the telemetry records its callers append (the
+// sensors' readings, the devices' messages) within a window of the
+// first into one outbox Append: one commit, one hand-out to the uplinks,
+// one round of publishes and acknowledgements for them all. Appended
+// apart, as they come (a Modbus slave's reading after another's, each
+// device's message at its own moment), each cost a commit (two fsyncs)
+// and a round of its own: most of what the agent spent on them
+// (BenchmarkAgentMixedCPU). A caller waits at most the window longer
+// for its records to be durable.
 type coalescer struct {
 	box      *outbox.Store
 	window   time.Duration
@@ -49,10 +69,11 @@ func newCoalescer(box *outbox.Store, window time.Duration, records, maxBytes int
 	return &coalescer{box: box, window: window, records: records, maxBytes: maxBytes}
 }
 
-// append appends rec with the others of its window and returns once they
-// are durable, with the Append's error; or with ctx's error if ctx ends
-// first, when rec may still be appended.
-func (c *coalescer) append(ctx context.Context, rec outbox.Record) error {
+// Append appends recs with the others of their window and returns once
+// they are durable, with the Append's error; or with ctx's error if ctx
+// ends first, when recs may still be appended. It is the sampler's
+// sensors.Appender.
+func (c *coalescer) Append(ctx context.Context, recs ...outbox.Record) error {
 	c.mu.Lock()
 	g := c.cur
 	if g == nil {
@@ -60,8 +81,10 @@ func (c *coalescer) append(ctx context.Context, rec outbox.Record) error {
 		c.cur = g
 		time.AfterFunc(c.window, func() { c.flush(g) })
 	}
-	g.recs = append(g.recs, rec)
-	g.bytes += len(rec.Payload)
+	g.recs = append(g.recs, recs...)
+	for _, r := range recs {
+		g.bytes += len(r.Payload)
+	}
 	full := len(g.recs) >= c.records || g.bytes >= c.maxBytes
 	c.mu.Unlock()
 	if full {
@@ -85,7 +108,7 @@ func (c *coalescer) flush(g *group) {
 	}
 	c.cur = nil
 	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), integrateTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	g.err = c.box.Append(ctx, g.recs...)
 	cancel()
 	close(g.done)

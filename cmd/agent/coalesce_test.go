@@ -38,7 +38,7 @@ func TestCoalescerSharesOneCommit(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
 	for i := range 20 { // one at a time, as devices' messages come: apart, each would commit alone
-		wg.Go(func() { errs <- c.append(context.Background(), localRecord(i)) })
+		wg.Go(func() { errs <- c.Append(context.Background(), localRecord(i)) })
 		time.Sleep(2 * time.Millisecond)
 	}
 	wg.Wait()
@@ -72,7 +72,7 @@ func TestCoalescerFlushesAFullGroupAtOnce(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range 4 {
 				wg.Go(func() {
-					if err := c.append(ctx, localRecord(i)); err != nil {
+					if err := c.Append(ctx, localRecord(i)); err != nil {
 						t.Errorf("append %d: %v; want it stored with a full group, not after the hour's window", i, err)
 					}
 				})
@@ -91,7 +91,7 @@ func TestCoalescerGivesUpWithItsContext(t *testing.T) {
 	c := newCoalescer(openBox(t), time.Hour, 256, 1<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := c.append(ctx, localRecord(1)); !errors.Is(err, context.DeadlineExceeded) {
+	if err := c.Append(ctx, localRecord(1)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("append with a context that ends first = %v; want context.DeadlineExceeded", err)
 	}
 }

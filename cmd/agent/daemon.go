@@ -91,8 +91,20 @@ func (p *parts) open(cfg *config.Config, log *slog.Logger) *openError {
 	p.box = box
 	p.closers = append(p.closers, func() { closeOutbox(box, log) })
 
+	set, err := drivers.Open(cfg.Sensors, cfg.StateDir, log)
+	if err != nil {
+		return &openError{"sensors", err}
+	}
+	p.closers = append(p.closers, func() { // after the sampler has stopped
+		if err := set.Close(); err != nil {
+			log.Warn("agent: closing the sensors", "err", err)
+		}
+	})
+	// The sensors' readings and the devices' messages go into the outbox
+	// in groups: see coalescer.
+	telemetry := newCoalescer(box, telemetryWindow(set.Schedules), groupRecords, groupBytes)
 	if eb := cfg.Uplink.MQTT.EmbeddedBroker; eb.Enabled {
-		in, err := newIntegrator(cfg.DeviceID, box, log)
+		in, err := newIntegrator(cfg.DeviceID, telemetry, log)
 		if err != nil {
 			return &openError{"embedded broker", err}
 		}
@@ -111,16 +123,7 @@ func (p *parts) open(cfg *config.Config, log *slog.Logger) *openError {
 		})
 	}
 
-	set, err := drivers.Open(cfg.Sensors, cfg.StateDir, log)
-	if err != nil {
-		return &openError{"sensors", err}
-	}
-	p.closers = append(p.closers, func() { // after the sampler has stopped
-		if err := set.Close(); err != nil {
-			log.Warn("agent: closing the sensors", "err", err)
-		}
-	})
-	if p.sampler, err = sensors.NewSampler(sensors.SamplerConfig{DeviceID: cfg.DeviceID, Logger: log, StartJitter: sensorStartJitter}, box, set.Schedules...); err != nil {
+	if p.sampler, err = sensors.NewSampler(sensors.SamplerConfig{DeviceID: cfg.DeviceID, Logger: log, StartJitter: sensorStartJitter}, telemetry, set.Schedules...); err != nil {
 		return &openError{"sensors", err}
 	}
 	if p.rot, err = openRotation(cfg, log, box); err != nil {

@@ -29,19 +29,18 @@ type integrator struct {
 	deviceID string
 	topics   contracts.MQTTTopics
 	origin   contracts.Origin
-	box      *outbox.Store
+	box      *coalescer
 	lines    *lograte.Logger
-	batches  *coalescer
 }
 
 // newIntegrator returns the integrator of the gateway deviceID.
-func newIntegrator(deviceID string, box *outbox.Store, log *slog.Logger) (*integrator, error) {
+func newIntegrator(deviceID string, box *coalescer, log *slog.Logger) (*integrator, error) {
 	topics, err := contracts.DeviceTopics(deviceID)
 	if err != nil {
 		return nil, err
 	}
 	return &integrator{deviceID: deviceID, topics: topics, origin: contracts.DeviceOrigin(deviceID), box: box,
-		lines: lograte.New(log, lograte.Config{}), batches: newCoalescer(box, integrateWindow, integrateRecords, integrateBytes)}, nil
+		lines: lograte.New(log, lograte.Config{})}, nil
 }
 
 // take is the embedded broker's OnMessage.
@@ -87,7 +86,7 @@ func (in *integrator) queue(m broker.Message, msg contracts.Message) error {
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), integrateTimeout)
 		h := msg.Header()
-		err = in.batches.append(ctx, record.Of(outbox.LaneTelemetry, in.topics.For(h.EventType), in.deviceID, record.HeadOf(h), b))
+		err = in.box.Append(ctx, record.Of(outbox.LaneTelemetry, in.topics.For(h.EventType), in.deviceID, record.HeadOf(h), b))
 		cancel()
 	}
 	if err != nil {

@@ -34,7 +34,7 @@ func TestIntegrateFloodOfManyClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer box.Close()
-	in, err := newIntegrator("gw-flood", box, slog.New(slog.DiscardHandler))
+	in, err := newIntegrator("gw-flood", newCoalescer(box, maxWindow, groupRecords, groupBytes), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

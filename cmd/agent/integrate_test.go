@@ -24,7 +24,7 @@ func TestIntegratorQueues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer box.Close()
-	in, err := newIntegrator("gw-7", box, slog.New(slog.DiscardHandler))
+	in, err := newIntegrator("gw-7", newCoalescer(box, maxWindow, groupRecords, groupBytes), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

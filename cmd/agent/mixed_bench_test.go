@@ -12,18 +12,23 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/iot-hub/agent/agent/sensors/modbus/modbustest"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/mqtttest"
+	"github.com/iot-hub/agent/internal/ptytest"
 )
 
 // The mixed load of BenchmarkAgentMixedCPU (issue 22): 200 sensors of
-// the drivers whose work is the agent's own (file reads, a program run),
-// each read once a second, and 50 messages a second from devices on its
-// embedded broker, taken as integration events.
+// the drivers whose work is the agent's own (file reads, a serial bus, a
+// program run), each read once a second, and 50 messages a second from
+// devices on its embedded broker, taken as integration events. The sim
+// sensor is not among them: it writes and syncs its seq file on every
+// read, by design (it is the tests' detector of lost readings), which
+// no driver of a real device does.
 const (
 	mixedThermal = 110 // thermal zones
 	mixedProbes  = 60  // ds18b20 sensors, a probe each
-	mixedSim     = 25  // sim sensors
+	mixedModbus  = 25  // Modbus RTU slaves on one RS-485 line, 19200 baud
 	mixedExec    = 5   // exec sensors, a program started each second each
 	mixedDevices = 5   // devices publishing on the embedded broker
 	mixedRate    = 10  // messages a second each: 50 in all
@@ -53,8 +58,13 @@ func BenchmarkAgentMixedCPU(b *testing.B) {
 	for i := range mixedProbes {
 		fmt.Fprintf(&list, "  - {name: probe-%03d, type: ds18b20, interval: 1s, path: %s}\n", i, w1)
 	}
-	for i := range mixedSim {
-		fmt.Fprintf(&list, "  - {name: sim-%03d, type: sim, interval: 1s}\n", i)
+	link := ptytest.NewLink(b) // the RS-485 adapter, the slaves on its line
+	line := modbustest.NewLine(b, 19200)
+	line.Serve(link.Pair())
+	for i := range mixedModbus {
+		slave := uint8(i + 1)
+		line.Slave(slave).SetInput(0, 2305, 1520) // 230.5 V, 1520 W
+		fmt.Fprintf(&list, "  - {name: meter-%03d, type: modbus-rtu, interval: 1s, port: %s, baud: 19200, slave: %d, registers: [{metric: voltage, function: 4, address: 0, scale: 0.1, unit: V}, {metric: power, function: 4, address: 1, unit: W}]}\n", i, link.Path(), slave)
 	}
 	for i := range mixedExec {
 		fmt.Fprintf(&list, "  - {name: exec-%03d, type: exec, interval: 1s, format: kv, command: [/bin/cat, %s]}\n", i, record)
@@ -74,7 +84,7 @@ sensors:
 	defer readings.Close()
 	events := broker.Subscribe(b, topics.Events, 1)
 	defer events.Close()
-	const sensors = mixedThermal + mixedProbes + mixedSim + mixedExec
+	const sensors = mixedThermal + mixedProbes + mixedModbus + mixedExec
 	readings.WaitFor(b, 2*sensors, 60*time.Second)
 
 	ctx, stop := context.WithCancel(context.Background())
