@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,11 +18,7 @@ import (
 // telemetry topic, the readings' sensor the device's client id; a
 // legacy message that does not decode, an event again, Unadapted.
 func TestIntegratorQueues(t *testing.T) {
-	box, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer box.Close()
+	box := openBox(t)
 	in, err := newIntegrator("gw-7", newCoalescer(box, maxWindow, groupRecords, groupBytes), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
