@@ -181,24 +181,7 @@ func TestTLSCertificateUsers(t *testing.T) {
 	if err == nil && len(ack.Reasons) == 1 && ack.Reasons[0] < 0x80 {
 		t.Errorf("the certificate user subscribed to meters/#, the agent's filter; want refused")
 	}
-	for _, topic := range []string{"meters/8/power", "meters/7/power"} { // the first is not the meter's
-		if _, err := meter.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: []byte(topic)}); err != nil && topic == "meters/7/power" {
-			t.Fatalf("publish %s: %v", topic, err)
-		}
-	}
-	select {
-	case m := <-msgs:
-		if m.Topic != "meters/7/power" {
-			t.Errorf("received %s; want only meters/7/power, the meter's own", m.Topic)
-		}
-	case <-ctx.Done():
-		t.Fatal("the meter's own publish did not arrive")
-	}
-	select {
-	case m := <-msgs:
-		t.Errorf("received %s too; want one message", m.Topic)
-	case <-time.After(200 * time.Millisecond):
-	}
+	onlyOwnArrives(t, meter, msgs, "meters/8/power", "meters/7/power")
 }
 
 // TestTLSPasswordUsers: without clientCAFile the broker serves TLS to
