@@ -11,9 +11,9 @@
 // and glitches shorter than the debounce time, are not counted; a line
 // that never holds still for the debounce time counts nothing.
 //
-// The count is a meter's: it goes on across restarts. Each Read writes
-// the count to the state directory (atomically, synced) before returning
-// it, and Close writes it again, so a restart starts from at least the
+// The count is a meter's: it goes on across restarts. A Read writes the
+// count to the state directory (atomically, synced) before returning it,
+// when it has changed since the last write, and Close writes it again, so a restart starts from at least the
 // last count reported and never counts a pulse twice; pulses after the
 // last Read before a crash (not a clean stop) are lost.
 //

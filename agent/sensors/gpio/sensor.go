@@ -61,6 +61,8 @@ type Counter struct {
 	count  uint64 // pulses since the first start
 	stable bool   // the line's last stable level
 
+	saved uint64 // the count on disk; Read's and Close's, which do not overlap
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -85,6 +87,7 @@ func NewCounter(name, stateDir string, s CounterSettings, open Opener) (*Counter
 		if c.count, err = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err != nil {
 			return nil, fmt.Errorf("gpio: count file %s is damaged: %w", c.path, err)
 		}
+		c.saved = c.count
 	}
 	if c.line, err = open(s.Chip, s.Line, s.Pull, EdgeBoth); err != nil {
 		return nil, err
@@ -134,7 +137,7 @@ func (c *Counter) stopped() bool {
 	}
 }
 
-// Read saves the count and returns it, scaled.
+// Read saves the count, when it has changed, and returns it, scaled.
 func (c *Counter) Read(ctx context.Context) ([]sensors.Reading, error) {
 	c.mu.Lock()
 	n := c.count
@@ -145,10 +148,16 @@ func (c *Counter) Read(ctx context.Context) ([]sensors.Reading, error) {
 	return []sensors.Reading{{Metric: c.s.Metric, Value: float64(n) * c.s.Scale, Unit: c.s.Unit}}, nil
 }
 
+// save writes n to the count file, unless it holds n already: a meter
+// that is still costs no write (two fsyncs) a read.
 func (c *Counter) save(n uint64) error {
+	if n == c.saved {
+		return nil
+	}
 	if err := atomicfile.WriteFile(c.path, []byte(strconv.FormatUint(n, 10)+"\n")); err != nil {
 		return fmt.Errorf("gpio: save count: %w", err)
 	}
+	c.saved = n
 	return nil
 }
 

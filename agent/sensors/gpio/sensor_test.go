@@ -192,6 +192,41 @@ func TestCounterBothEdges(t *testing.T) {
 	}
 }
 
+// TestStillCounterWritesNothing: a read of a count already on disk
+// writes nothing; a read after a pulse writes the new count.
+func TestStillCounterWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gpio-meter.count")
+	f := newFakeLine(true)
+	c := counter(t, dir, f, EdgeFalling)
+	defer c.Close()
+	if got := read(t, c); got != 0 {
+		t.Fatalf("a new meter reads %v; want 0", got)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("count file after reading 0 with none saved: %v; want none written", err)
+	}
+	pulse(f, false)
+	read(t, c)
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatalf("count file after a pulse: %v", err)
+	}
+	for range 3 {
+		read(t, c)
+	}
+	if st, err := os.Stat(path); err != nil || !st.ModTime().Equal(old) {
+		t.Errorf("count file after 3 reads of an unchanged count: %v, %v; want it untouched since %v", st.ModTime(), err, old)
+	}
+	pulse(f, false)
+	if got := read(t, c); got != 0.002 {
+		t.Errorf("after a second pulse: %v; want 0.002", got)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "2\n" {
+		t.Errorf("count file %q, %v; want 2 once it changed", b, err)
+	}
+}
+
 func TestDamagedCountFileIsAnError(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "gpio-meter.count"), []byte("x"), 0o600); err != nil {
