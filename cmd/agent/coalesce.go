@@ -6,13 +6,17 @@ import (
 	"time"
 
 	"github.com/iot-hub/agent/agent/outbox"
+	"github.com/iot-hub/agent/agent/sensors"
 )
 
-// The grouping of the devices' messages in the outbox: those that come
-// within groupWindow of the first share one Append, of at most
-// groupRecords records and groupBytes bytes.
+var _ sensors.Appender = (*coalescer)(nil)
+
+// The grouping of telemetry in the outbox: the records that come within
+// a window of the first (maxWindow, or a quarter of the shortest
+// sensor's interval if less) share one Append, of at most groupRecords
+// records and groupBytes bytes.
 const (
-	groupWindow  = 50 * time.Millisecond
+	maxWindow    = 50 * time.Millisecond
 	groupRecords = 256
 	groupBytes   = 256 << 10
 	// groupTimeout bounds a group's wait for its commit; its callers may
@@ -20,19 +24,33 @@ const (
 	groupTimeout = 30 * time.Second
 )
 
-// coalescer gathers the records its callers append (the devices'
-// messages) within a window of the first into one outbox Append: one
-// commit, one hand-out to the uplinks, one round of publishes and
-// acknowledgements for them all. Appended apart, as they come, each
-// device's message at its own moment, each cost a commit (two fsyncs)
+// telemetryWindow is the grouping window for sensors read on schedules:
+// maxWindow, or a quarter of the shortest interval if less, so that a
+// read's wait for its group keeps well within its interval.
+func telemetryWindow(schedules []sensors.Schedule) time.Duration {
+	w := maxWindow
+	for _, sc := range schedules {
+		w = min(w, sc.Interval/4)
+	}
+	return w
+}
+
+// coalescer gathers the telemetry records its callers append (the
+// sensors' readings, the devices' messages) within a window of the
+// first into one outbox Append: one commit, one hand-out to the uplinks,
+// one round of publishes and acknowledgements for them all. Appended
+// apart, as they come (a Modbus slave's reading after another's, each
+// device's message at its own moment), each cost a commit (two fsyncs)
 // and a round of its own: most of what the agent spent on them
 // (BenchmarkAgentMixedCPU). A caller waits at most the window longer
 // for its records to be durable.
 //
-// The sensors' readings do not go through it: a reading waiting for its
-// group would be lost to a kill -9 for up to the window, where appended
-// at once only those of the commit in progress are (the migration tests
-// kill the agent and count the sim sensors' seqs: they saw the window's).
+// What a kill -9 or a power cut may take is unchanged in kind: records
+// whose Append has not returned, as for a commit in progress without
+// groups; the group makes that moment up to the window long, where a
+// commit alone takes a few milliseconds. A reading so taken is gone
+// (the sensor reads again at its interval); a device's message was not
+// acknowledged, and the device sends it again.
 type coalescer struct {
 	box      *outbox.Store
 	window   time.Duration
@@ -60,7 +78,8 @@ func newCoalescer(box *outbox.Store, window time.Duration, records, maxBytes int
 
 // Append appends recs with the others of their window and returns once
 // they are durable, with the Append's error; or with ctx's error if ctx
-// ends first, when recs may still be appended.
+// ends first, when recs may still be appended. It is the sampler's
+// sensors.Appender.
 func (c *coalescer) Append(ctx context.Context, recs ...outbox.Record) error {
 	c.mu.Lock()
 	g := c.cur

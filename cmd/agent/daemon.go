@@ -100,10 +100,11 @@ func (p *parts) open(cfg *config.Config, log *slog.Logger) *openError {
 			log.Warn("agent: closing the sensors", "err", err)
 		}
 	})
-	// The devices' messages go into the outbox in groups: see coalescer.
-	local := newCoalescer(box, groupWindow, groupRecords, groupBytes)
+	// The sensors' readings and the devices' messages go into the outbox
+	// in groups: see coalescer.
+	telemetry := newCoalescer(box, telemetryWindow(set.Schedules), groupRecords, groupBytes)
 	if eb := cfg.Uplink.MQTT.EmbeddedBroker; eb.Enabled {
-		in, err := newIntegrator(cfg.DeviceID, local, log)
+		in, err := newIntegrator(cfg.DeviceID, telemetry, log)
 		if err != nil {
 			return &openError{"embedded broker", err}
 		}
@@ -122,7 +123,7 @@ func (p *parts) open(cfg *config.Config, log *slog.Logger) *openError {
 		})
 	}
 
-	if p.sampler, err = sensors.NewSampler(sensors.SamplerConfig{DeviceID: cfg.DeviceID, Logger: log, StartJitter: sensorStartJitter}, box, set.Schedules...); err != nil {
+	if p.sampler, err = sensors.NewSampler(sensors.SamplerConfig{DeviceID: cfg.DeviceID, Logger: log, StartJitter: sensorStartJitter}, telemetry, set.Schedules...); err != nil {
 		return &openError{"sensors", err}
 	}
 	if p.rot, err = openRotation(cfg, log, box); err != nil {

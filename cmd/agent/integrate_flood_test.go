@@ -28,7 +28,7 @@ func TestIntegrateFloodOfManyClients(t *testing.T) {
 		floodFor   = 1500 * time.Millisecond
 	)
 	box := openBox(t)
-	in, err := newIntegrator("gw-flood", newCoalescer(box, groupWindow, groupRecords, groupBytes), slog.New(slog.DiscardHandler))
+	in, err := newIntegrator("gw-flood", newCoalescer(box, maxWindow, groupRecords, groupBytes), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 // legacy message that does not decode, an event again, Unadapted.
 func TestIntegratorQueues(t *testing.T) {
 	box := openBox(t)
-	in, err := newIntegrator("gw-7", newCoalescer(box, groupWindow, groupRecords, groupBytes), slog.New(slog.DiscardHandler))
+	in, err := newIntegrator("gw-7", newCoalescer(box, maxWindow, groupRecords, groupBytes), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

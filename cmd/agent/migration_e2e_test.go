@@ -398,16 +398,43 @@ func TestMigrationPhases(t *testing.T) {
 		len(all)-dups, slices.Min(all), slices.Max(all), len(r.kafkaSeqs(t)), len(r.mqttSeqs(t)), len(mqttAfter), dups)
 }
 
-// noneLost checks that no reading is missing from the two paths together
-// and returns how many arrived on both.
-func (r *migrationRig) noneLost(t *testing.T) (both int) {
+// noneLost checks that no reading is missing from the two paths together,
+// but those of inFlight, and returns how many arrived on both.
+func (r *migrationRig) noneLost(t *testing.T, inFlight map[int]bool) (both int) {
 	t.Helper()
 	all := append(r.kafkaSeqs(t), r.mqttSeqs(t)...)
 	missing, dups := contiguous(all)
+	lost := len(missing)
+	missing = slices.DeleteFunc(missing, func(s int) bool { return inFlight[s] })
+	if n := lost - len(missing); n > 0 {
+		t.Logf("%d readings in flight at the kill lost, of %d sensors", n, len(inFlight))
+	}
 	if len(missing) > 0 {
 		t.Errorf("%d readings lost on both paths: %v", len(missing), missing[:min(len(missing), 20)])
 	}
 	return dups
+}
+
+// lastRead returns, for a stopped agent, the last seq each sim sensor
+// gave a read (its seq file), as seqsOf numbers them. After a kill -9 it
+// is the reading whose Append may not have returned: the only one of the
+// sensor's that the outbox may lack (design.md: nothing lost that
+// Append had returned for; a sensor's reads take turns).
+func (r *migrationRig) lastRead(t *testing.T) map[int]bool {
+	t.Helper()
+	out := map[int]bool{}
+	for i := range r.sims {
+		b, err := os.ReadFile(filepath.Join(r.state, fmt.Sprintf("sim-sim%d.seq", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatalf("sim%d's seq file: %v", i, err)
+		}
+		out[i*seqSpan+seq] = true
+	}
+	return out
 }
 
 // kafkaWindow is the Kafka uplink's window: the most it has in flight.
@@ -441,7 +468,7 @@ func TestMigrationFailoverAndBack(t *testing.T) {
 	if code := r.agent.stop(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d; want 0", code)
 	}
-	both := r.noneLost(t)
+	both := r.noneLost(t, nil)
 	if both > kafkaWindow {
 		t.Errorf("%d readings on both paths; want at most the Kafka window, %d", both, kafkaWindow)
 	}
@@ -483,7 +510,7 @@ func TestMigrationOneUplinkDown(t *testing.T) {
 	if code := r.agent.stop(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d; want 0", code)
 	}
-	r.noneLost(t)
+	r.noneLost(t, nil)
 	t.Logf("%d readings on Kafka while MQTT was down, all on MQTT after; %d on MQTT in all", len(kafkaNow)-before, len(onMQTT))
 }
 
@@ -491,7 +518,9 @@ func TestMigrationOneUplinkDown(t *testing.T) {
 // queued), the phase goes to B and the agent is killed (SIGKILL) as it
 // enters it. Started again, still in B with Kafka out, it fails over:
 // MQTT carries what Kafka lacked and MQTT had not had; once Kafka is
-// back it carries again. No reading is lost.
+// back it carries again. No reading is lost, but for the one a sensor
+// may have had on its way into the outbox at the kill (read, its Append
+// not yet returned: the rule is about what Append returned for).
 func TestMigrationKillDuringSwitch(t *testing.T) {
 	r := startMigrationRig(t, "e2e-kill-switch", "A", 5)
 	waitMore(t, "Kafka", func() []int { return r.kafkaSeqs(t) }, 20, 30*time.Second)
@@ -503,6 +532,7 @@ func TestMigrationKillDuringSwitch(t *testing.T) {
 	}
 	r.agent.waitExit(t, 10*time.Second, "the agent did not die of SIGKILL")
 	mqttAtKill := len(r.mqttSeqs(t))
+	inFlight := r.lastRead(t)
 
 	r.agent = startAgent(t, r.config)
 	r.agent.waitLog(t, "migration: Kafka is out", 30*time.Second)
@@ -513,7 +543,7 @@ func TestMigrationKillDuringSwitch(t *testing.T) {
 	if code := r.agent.stop(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d; want 0", code)
 	}
-	both := r.noneLost(t)
+	both := r.noneLost(t, inFlight)
 	t.Logf("MQTT %d readings (%d at the kill), Kafka %d; %d on both paths", len(r.mqttSeqs(t)), mqttAtKill, len(r.kafkaSeqs(t)), both)
 }
 
