@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"go.bug.st/serial"
@@ -146,6 +147,9 @@ func (c *conn) Write(b []byte) (int, error) {
 	for written < len(b) {
 		n, err := c.sp.Write(b[written:])
 		written += n
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
 		if err != nil {
 			return written, c.fail("write", err)
 		}
@@ -169,7 +173,7 @@ func (c *conn) ResetInputBuffer() error {
 	if err := c.usable("reset input"); err != nil {
 		return err
 	}
-	if err := c.sp.ResetInputBuffer(); err != nil {
+	if err := retryInterrupted(c.sp.ResetInputBuffer); err != nil {
 		return c.fail("reset input", err)
 	}
 	return nil
@@ -179,7 +183,7 @@ func (c *conn) Drain() error {
 	if err := c.usable("drain"); err != nil {
 		return err
 	}
-	if err := c.sp.Drain(); err != nil {
+	if err := retryInterrupted(c.sp.Drain); err != nil {
 		return c.fail("drain", err)
 	}
 	c.p.lastByte = time.Now()
@@ -187,3 +191,14 @@ func (c *conn) Drain() error {
 }
 
 func (c *conn) LastByte() time.Time { return c.p.lastByte }
+
+// retryInterrupted calls op again while it fails with EINTR: go.bug.st/serial
+// passes the error of an interrupted ioctl on, and a tracer attaching to
+// the agent (strace -p) interrupts tcdrain; the port is not lost.
+func retryInterrupted(op func() error) error {
+	for {
+		if err := op(); !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}

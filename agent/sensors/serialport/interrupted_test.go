@@ -1,0 +1,72 @@
+package serialport
+
+import (
+	"context"
+	"syscall"
+	"testing"
+
+	"go.bug.st/serial"
+)
+
+// interrupting is a port whose Write, Drain and ResetInputBuffer fail
+// with EINTR the first time each is called, as go.bug.st/serial's do
+// when a tracer (strace -p) attaches during the system call.
+type interrupting struct {
+	serial.Port // nil: the other methods are not called
+	calls       map[string]int
+	written     []byte
+}
+
+func (p *interrupting) interrupted(op string) bool {
+	p.calls[op]++
+	return p.calls[op] == 1
+}
+
+func (p *interrupting) Write(b []byte) (int, error) {
+	if p.interrupted("write") {
+		return 0, syscall.EINTR
+	}
+	p.written = append(p.written, b...)
+	return len(b), nil
+}
+
+func (p *interrupting) Drain() error {
+	if p.interrupted("drain") {
+		return syscall.EINTR
+	}
+	return nil
+}
+
+func (p *interrupting) ResetInputBuffer() error {
+	if p.interrupted("reset") {
+		return syscall.EINTR
+	}
+	return nil
+}
+
+// TestInterruptedCallsAreRetried: a system call interrupted by a signal
+// is made again, and the port is not taken for lost.
+func TestInterruptedCallsAreRetried(t *testing.T) {
+	sp := &interrupting{calls: map[string]int{}}
+	c := &conn{p: &Port{}, sp: sp, ctx: context.Background(), timeout: -1}
+	if err := c.ResetInputBuffer(); err != nil {
+		t.Fatalf("ResetInputBuffer: %v", err)
+	}
+	if n, err := c.Write([]byte{1, 3, 0, 0, 0, 2}); err != nil || n != 6 {
+		t.Fatalf("Write = %d, %v; want 6, nil", n, err)
+	}
+	if err := c.Drain(); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	if c.lost != nil {
+		t.Fatalf("the port was taken for lost: %v", c.lost)
+	}
+	if string(sp.written) != "\x01\x03\x00\x00\x00\x02" {
+		t.Errorf("written % x; want 01 03 00 00 00 02", sp.written)
+	}
+	for _, op := range []string{"reset", "write", "drain"} {
+		if sp.calls[op] != 2 {
+			t.Errorf("%s called %d times; want 2 (interrupted, then done)", op, sp.calls[op])
+		}
+	}
+}
