@@ -12,11 +12,11 @@ import (
 var _ sensors.Appender = (*coalescer)(nil)
 
 // The grouping of telemetry in the outbox: the records that come within
-// a window of the first (maxWindow, or a quarter of the shortest
-// sensor's interval if less) share one Append, of at most groupRecords
-// records and groupBytes bytes.
+// one window (maxWindow, or a quarter of the shortest sensor's interval
+// if less) of a grid of them from the agent's start share one Append, of
+// at most groupRecords records and groupBytes bytes.
 const (
-	maxWindow    = 50 * time.Millisecond
+	maxWindow    = 100 * time.Millisecond
 	groupRecords = 256
 	groupBytes   = 256 << 10
 	// groupTimeout bounds a group's wait for its commit; its callers may
@@ -36,14 +36,18 @@ func telemetryWindow(schedules []sensors.Schedule) time.Duration {
 }
 
 // coalescer gathers the telemetry records its callers append (the
-// sensors' readings, the devices' messages) within a window of the
-// first into one outbox Append: one commit, one hand-out to the uplinks,
+// sensors' readings, the devices' messages) within one window into one
+// outbox Append: one commit, one hand-out to the uplinks,
 // one round of publishes and acknowledgements for them all. Appended
 // apart, as they come (a Modbus slave's reading after another's, each
 // device's message at its own moment), each cost a commit (two fsyncs)
 // and a round of its own: most of what the agent spent on them
 // (BenchmarkAgentMixedCPU). A caller waits at most the window longer
-// for its records to be durable.
+// for its records to be durable, half of it on average. The windows
+// keep to a grid, rather than each starting with its first record, so
+// that the moments the agent wakes for them are at most one a window:
+// the sensors' readings and the devices' messages of a window share
+// them.
 //
 // What a kill -9 or a power cut may take is unchanged in kind: records
 // whose Append has not returned, as for a commit in progress without
@@ -56,6 +60,8 @@ type coalescer struct {
 	window   time.Duration
 	records  int
 	maxBytes int
+
+	origin time.Time // of the windows' grid
 
 	mu  sync.Mutex
 	cur *group // gathering; nil when none is
@@ -70,10 +76,10 @@ type group struct {
 }
 
 // newCoalescer returns a coalescer appending to box groups of the
-// records that come within window of the first, at most records of them
-// and maxBytes of payload.
+// records that come within one window of a grid from now, at most
+// records of them and maxBytes of payload.
 func newCoalescer(box *outbox.Store, window time.Duration, records, maxBytes int) *coalescer {
-	return &coalescer{box: box, window: window, records: records, maxBytes: maxBytes}
+	return &coalescer{box: box, window: window, records: records, maxBytes: maxBytes, origin: time.Now()}
 }
 
 // Append appends recs with the others of their window and returns once
@@ -86,7 +92,7 @@ func (c *coalescer) Append(ctx context.Context, recs ...outbox.Record) error {
 	if g == nil {
 		g = &group{done: make(chan struct{})}
 		c.cur = g
-		time.AfterFunc(c.window, func() { c.flush(g) })
+		time.AfterFunc(c.window-time.Since(c.origin)%c.window, func() { c.flush(g) })
 	}
 	g.recs = append(g.recs, recs...)
 	for _, r := range recs {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -42,6 +43,7 @@ const (
 // of one core, the load's cost above the baseline, and the readings and
 // events that reached the broker per second. Run it with -benchtime 1x.
 func BenchmarkAgentMixedCPU(b *testing.B) {
+	part := mixParts(b)
 	broker := mqtttest.Start(b, mqtttest.Options{})
 	dir := b.TempDir()
 	zones := filepath.Join(dir, "thermal")
@@ -52,21 +54,21 @@ func BenchmarkAgentMixedCPU(b *testing.B) {
 	writeFile(b, record, "level=0.82\n")
 
 	var list strings.Builder
-	for i := range mixedThermal {
+	for i := range part["thermal"] {
 		fmt.Fprintf(&list, "  - {name: zone-%03d, type: thermal, interval: 1s, path: %s}\n", i, zones)
 	}
-	for i := range mixedProbes {
+	for i := range part["ds18b20"] {
 		fmt.Fprintf(&list, "  - {name: probe-%03d, type: ds18b20, interval: 1s, path: %s}\n", i, w1)
 	}
 	link := ptytest.NewLink(b) // the RS-485 adapter, the slaves on its line
 	line := modbustest.NewLine(b, 19200)
 	line.Serve(link.Pair())
-	for i := range mixedModbus {
+	for i := range part["modbus"] {
 		slave := uint8(i + 1)
 		line.Slave(slave).SetInput(0, 2305, 1520) // 230.5 V, 1520 W
 		fmt.Fprintf(&list, "  - {name: meter-%03d, type: modbus-rtu, interval: 1s, port: %s, baud: 19200, slave: %d, registers: [{metric: voltage, function: 4, address: 0, scale: 0.1, unit: V}, {metric: power, function: 4, address: 1, unit: W}]}\n", i, link.Path(), slave)
 	}
-	for i := range mixedExec {
+	for i := range part["exec"] {
 		fmt.Fprintf(&list, "  - {name: exec-%03d, type: exec, interval: 1s, format: kv, command: [/bin/cat, %s]}\n", i, record)
 	}
 	local := freeAddr(b)
@@ -84,13 +86,13 @@ sensors:
 	defer readings.Close()
 	events := broker.Subscribe(b, topics.Events, 1)
 	defer events.Close()
-	const sensors = mixedThermal + mixedProbes + mixedModbus + mixedExec
+	sensors := part["thermal"] + part["ds18b20"] + part["modbus"] + part["exec"]
 	readings.WaitFor(b, 2*sensors, 60*time.Second)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	done := make(chan struct{})
-	for d := range mixedDevices {
+	for d := range part["devices"] {
 		c := deviceClient(b, local, fmt.Sprintf("device-%d", d))
 		go func() {
 			defer func() { done <- struct{}{} }()
@@ -120,12 +122,12 @@ sensors:
 	b.StopTimer()
 	stopProfiled(b, loaded)
 	stop()
-	for range mixedDevices {
+	for range part["devices"] {
 		<-done
 	}
 
 	loadedPct, idlePct := 100*usedLoaded.Seconds()/window.Seconds(), 100*usedIdle.Seconds()/window.Seconds()
-	b.Run(fmt.Sprintf("%d-sensors-1Hz-%d-local-msgs", sensors, mixedDevices*mixedRate), func(b *testing.B) {
+	b.Run(fmt.Sprintf("%d-sensors-1Hz-%d-local-msgs", sensors, part["devices"]*mixedRate), func(b *testing.B) {
 		b.ReportMetric(loadedPct, "cpu-%")
 		b.ReportMetric(loadedPct-idlePct, "cpu-%-above-baseline")
 		b.ReportMetric(float64(nReadings)/window.Seconds(), "readings/s")
@@ -134,13 +136,34 @@ sensors:
 	b.Run("baseline-no-sensor", func(b *testing.B) {
 		b.ReportMetric(idlePct, "cpu-%")
 	})
-	if min := int(0.9 * sensors * window.Seconds()); nReadings < min {
+	if min := int(0.9 * float64(sensors) * window.Seconds()); nReadings < min {
 		b.Errorf("%d readings in %v; want at least %d", nReadings, window, min)
 	}
-	if min := int(0.9 * mixedDevices * mixedRate * window.Seconds()); nEvents < min {
+	if min := int(0.9 * float64(part["devices"]*mixedRate) * window.Seconds()); nEvents < min {
 		b.Errorf("%d events in %v; want at least %d", nEvents, window, min)
 	}
 }
+
+// mixParts returns how many of each part of the mix -agent.mix names
+// the benchmark runs: all of them by default; fewer to see what a part
+// costs.
+func mixParts(b *testing.B) map[string]int {
+	all := map[string]int{"thermal": mixedThermal, "ds18b20": mixedProbes, "modbus": mixedModbus, "exec": mixedExec, "devices": mixedDevices}
+	if *mix == "" {
+		return all
+	}
+	out := map[string]int{}
+	for name := range strings.SplitSeq(*mix, ",") {
+		n, ok := all[name]
+		if !ok {
+			b.Fatalf("-agent.mix: no part %q; the parts are thermal, ds18b20, modbus, exec, devices", name)
+		}
+		out[name] = n
+	}
+	return out
+}
+
+var mix = flag.String("agent.mix", "", "the parts of BenchmarkAgentMixedCPU's load to run, comma-separated (thermal, ds18b20, modbus, exec, devices); default all")
 
 // writeFile writes content to path, making its directory.
 func writeFile(b *testing.B, path, content string) {
