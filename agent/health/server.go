@@ -16,7 +16,8 @@ import (
 // being answered; those still running then are cut.
 const ShutdownTimeout = 2 * time.Second
 
-// Server serves /healthz and /metrics on a loopback address. Listen makes
+// Server serves /healthz and /metrics on a loopback address, and POST
+// /v1/rpc/{method} when its Sources have Commands. Listen makes
 // it; Run serves until its context ends. Its methods are safe for
 // concurrent use.
 type Server struct {
@@ -52,6 +53,9 @@ func Listen(cfg Config, src Sources, m *Metrics) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.serveHealth) // GET serves HEAD too
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
+	if src.Commands != nil {
+		mux.HandleFunc("POST /v1/rpc/{method}", s.serveRPC)
+	}
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

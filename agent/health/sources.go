@@ -26,6 +26,12 @@ type Sources struct {
 	// Broker reports the embedded broker's clients and what became of
 	// their messages; nil when the agent runs none.
 	Broker func() broker.Stats
+	// Commands answers POST /v1/rpc/{method}, the commands of callers on
+	// the gateway (see rpc.go), for the device DeviceID, with bodies of at
+	// most MaxCommandBytes; nil leaves the path out.
+	Commands        Commands
+	DeviceID        string
+	MaxCommandBytes int
 }
 
 // Outbox is what the server reads of the outbox (*outbox.Store).

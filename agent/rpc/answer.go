@@ -76,13 +76,14 @@ func (d *Dispatcher) refuse(req *uplink.Command, cmd *contracts.Envelope, method
 		return
 	}
 	recs := []outbox.Record{}
-	if answer := d.errorAnswer(req, cmd, method, code, err); answer != nil {
+	answer := d.errorAnswer(req, cmd, method, code, err)
+	if answer != nil && !req.Local() {
 		recs = append(recs, d.record(req.Route, req.Reply, req.ReplyHeaders, answer, contracts.TypeDeviceResponseRPC, cmd.CorrelationID))
 	}
 	if letter := d.letter(req, reason, req.Payload, cmd.CorrelationID, err); letter != nil {
 		recs = append(recs, *letter)
 	}
-	d.queue(req, cmd.CorrelationID, recs)
+	d.queue(req, cmd.CorrelationID, recs, answer)
 }
 
 // deadLetter puts raw aside as a system.dlq with the reason, under the
@@ -93,7 +94,7 @@ func (d *Dispatcher) deadLetter(req *uplink.Command, reason string, raw []byte, 
 	if letter := d.letter(req, reason, raw, correlationID, err); letter != nil {
 		recs = append(recs, *letter)
 	}
-	d.queue(req, correlationID, recs)
+	d.queue(req, correlationID, recs, nil)
 }
 
 // letter builds the dead-letter record of req, with the command's
@@ -112,15 +113,18 @@ func (d *Dispatcher) letter(req *uplink.Command, reason string, raw []byte, corr
 	return &r
 }
 
-// queue appends recs and acknowledges req once they are in the outbox.
-func (d *Dispatcher) queue(req *uplink.Command, correlationID string, recs []outbox.Record) {
-	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
-	defer cancel()
-	if err := d.box.Append(ctx, recs...); err != nil {
-		d.log.problems.Error("queue refusal", "rpc: cannot queue the refusal; the command comes again with the next connection", "correlationId", correlationID, "err", err)
-		return
+// queue appends recs, then settles req with answer (nil for none): see
+// uplink.Command.Answered.
+func (d *Dispatcher) queue(req *uplink.Command, correlationID string, recs []outbox.Record, answer []byte) {
+	var err error
+	if len(recs) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+		defer cancel()
+		if err = d.box.Append(ctx, recs...); err != nil {
+			d.log.problems.Error("queue refusal", "rpc: cannot queue the refusal; the command comes again with the next connection", "correlationId", correlationID, "err", err)
+		}
 	}
-	req.Acknowledge()
+	req.Answered(answer, err == nil)
 }
 
 // errorAnswer encodes an error answer to cmd, or returns nil (logged).

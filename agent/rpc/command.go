@@ -239,29 +239,31 @@ func (d *Dispatcher) land(id string, f *flight, answer []byte, keep bool, extra 
 func (d *Dispatcher) answer(id string, reqs []*uplink.Command, answer []byte, keep bool, extra ...outbox.Record) {
 	if answer == nil {
 		for _, r := range reqs {
-			r.Acknowledge()
+			r.Answered(nil, true)
 		}
 		return
 	}
-	recs := make([]outbox.Record, len(reqs), len(reqs)+len(extra))
-	for i, r := range reqs {
-		recs[i] = d.record(r.Route, r.Reply, r.ReplyHeaders, answer, contracts.TypeDeviceResponseRPC, id)
+	recs := make([]outbox.Record, 0, len(reqs)+len(extra))
+	for _, r := range reqs {
+		if !r.Local() { // a local caller's answer goes to it alone
+			recs = append(recs, d.record(r.Route, r.Reply, r.ReplyHeaders, answer, contracts.TypeDeviceResponseRPC, id))
+		}
 	}
 	recs = append(recs, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
 	defer cancel()
 	var err error
-	if keep {
+	switch {
+	case keep:
 		err = d.box.AppendMemo(ctx, outbox.Memo{Key: memoKey(id), Value: answer}, recs...)
-	} else {
+	case len(recs) > 0:
 		err = d.box.Append(ctx, recs...)
 	}
 	if err != nil {
 		d.log.problems.Error("queue answer", "rpc: cannot queue the answer; the command comes again with the next connection", "correlationId", id, "err", err)
-		return
 	}
 	for _, r := range reqs {
-		r.Acknowledge()
+		r.Answered(answer, err == nil)
 	}
 }
 

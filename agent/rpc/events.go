@@ -38,9 +38,10 @@ func (d *Dispatcher) handleEvent(req *uplink.Command, m contracts.Message, h Eve
 	switch {
 	case err == nil:
 		d.log.answers.Info("handled "+string(h0.EventType), "rpc: handled", "eventType", h0.EventType, "correlationId", h0.CorrelationID)
-		req.Acknowledge()
+		req.Answered(nil, true)
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		d.log.problems.Error("not handled "+string(h0.EventType), "rpc: not handled in time; the broker delivers it again", "eventType", h0.EventType, "correlationId", h0.CorrelationID, "err", err)
+		req.Answered(nil, false)
 	default:
 		d.deadLetter(req, contracts.DLQInvalid, req.Payload, h0.CorrelationID, err)
 	}

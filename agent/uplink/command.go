@@ -52,6 +52,13 @@ type Command struct {
 	// restart of the agent, or a new connection, gets the command delivered
 	// again. Later calls do nothing. May be nil.
 	Ack func()
+	// Deliver, when set, makes the command a local caller's (the health
+	// listener's POST /v1/rpc/{method}): its answer goes to Deliver, not
+	// into the outbox for Reply, and Ack is not called. It is called
+	// once, with the answer (nil when the command gets none, only a dead
+	// letter), once the answer's memo and any dead letter are in the
+	// outbox or could not be put there.
+	Deliver func(answer []byte)
 }
 
 // Refusal is why an uplink could not convert a command it received in an
@@ -77,5 +84,22 @@ func (c *Command) BodySize() int { return max(len(c.Payload), c.Size) }
 func (c *Command) Acknowledge() {
 	if c.Ack != nil {
 		c.Ack()
+	}
+}
+
+// Local reports whether the command is a local caller's (Deliver is set).
+func (c *Command) Local() bool { return c.Deliver != nil }
+
+// Answered settles the command once its answer (nil for none) has gone
+// to the outbox, kept telling whether the outbox took it: a local caller
+// is handed the answer either way; a broker's message is acknowledged
+// when kept, and otherwise left unacknowledged, for the broker to
+// deliver again.
+func (c *Command) Answered(answer []byte, kept bool) {
+	switch {
+	case c.Deliver != nil:
+		c.Deliver(answer)
+	case kept:
+		c.Acknowledge()
 	}
 }

@@ -297,5 +297,6 @@ func (p *parts) listenHealth(cfg *config.Config, log *slog.Logger, meter *health
 	if p.broker != nil {
 		src.Broker = p.broker.Stats
 	}
+	src.Commands, src.DeviceID, src.MaxCommandBytes = p.dispatcher, cfg.DeviceID, int(cfg.RPC.MaxCommandBytes)
 	return health.Listen(cfg.HealthConfig(log), src, meter)
 }
