@@ -35,12 +35,13 @@ type Method string
 const (
 	MethodGetDeviceState Method = "getDeviceState"
 	MethodGetSensors     Method = "getSensors"
+	MethodGetLogs        Method = "getLogs"
 )
 
 // Values lists every method of contract v1.
 func (Method) Values() []string { return slices.Clone(methods) }
 
-var methods = []string{"getDeviceState", "getSensors"}
+var methods = []string{"getDeviceState", "getSensors", "getLogs"}
 
 func (Method) members() []string { return methods }
 

@@ -60,7 +60,15 @@ type Log struct {
 	// Format is text, json, or auto: text when stderr is a terminal, JSON
 	// otherwise (systemd's journal, a file). Default auto.
 	Format string `yaml:"format"`
+	// RingBytes is how much of the latest log the agent keeps in memory
+	// for the getLogs method, the lines written at Level and above, as
+	// JSON. Default 256KiB; 16KiB to 16MiB. rpc.disable: [getLogs]
+	// keeps none.
+	RingBytes confkeys.Size `yaml:"ringBytes" limit:"16KiB..16MiB"`
 }
+
+// DefaultLogRingBytes is the default of Log.RingBytes.
+const DefaultLogRingBytes = 256 << 10
 
 // Log levels and formats.
 const (
@@ -199,6 +207,7 @@ func (c *Config) applyDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = FormatAuto
 	}
+	confkeys.SetDefault(&c.Log.RingBytes, DefaultLogRingBytes)
 	m := &c.Uplink.MQTT
 	m.EmbeddedBroker.SetDefaults()
 	if m.Broker == "" && m.EmbeddedBroker.Enabled {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,9 @@ func (d *Dispatcher) handle(req *uplink.Command) {
 	case !req.Expiry.IsZero() && now.After(req.Expiry):
 		err := fmt.Errorf("rpc: the message expired at %s (MQTT Message Expiry), before it could run", stamp(req.Expiry))
 		d.refuse(req, &cmd.Envelope, cmd.Payload.Method, contracts.CodeExpired, contracts.DLQExpired, err)
+	case !known && slices.Contains(d.cfg.Disable, cmd.Payload.Method):
+		err := fmt.Errorf("rpc: payload.method: %s is switched off on this gateway (rpc.disable in its configuration)", cmd.Payload.Method)
+		d.refuse(req, &cmd.Envelope, cmd.Payload.Method, contracts.CodeMethodNotFound, contracts.DLQInvalid, err)
 	case !known:
 		err := fmt.Errorf("rpc: payload.method: this agent does not implement %q", cmd.Payload.Method)
 		d.refuse(req, &cmd.Envelope, cmd.Payload.Method, contracts.CodeMethodNotFound, contracts.DLQInvalid, err)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/iot-hub/agent/contracts"
@@ -55,6 +57,9 @@ type Settings struct {
 	// broker (the uplink asks for a Maximum Packet Size from it). Default
 	// 64KiB; 1KiB to 1MiB.
 	MaxCommandBytes confkeys.Size `yaml:"maxCommandBytes" limit:"1KiB..1MiB"`
+	// Disable switches methods off: a command naming one is answered
+	// METHOD_NOT_FOUND, saying it is switched off. Default none.
+	Disable []contracts.Method `yaml:"disable,omitempty"`
 }
 
 // What Config.Observe is told besides the methods and the contract's
@@ -106,6 +111,11 @@ func (s Settings) Validate() error {
 		return fieldErr("timeout", "Timeout %v is negative", s.Timeout)
 	case s.MaxCommandBytes < confkeys.KiB || s.MaxCommandBytes > confkeys.MiB:
 		return fieldErr("maxCommandBytes", "MaxCommandBytes %d is outside 1 KiB..1 MiB", int64(s.MaxCommandBytes))
+	}
+	for i, m := range s.Disable {
+		if !slices.Contains(m.Values(), string(m)) {
+			return fieldErr(fmt.Sprintf("disable[%d]", i), "%q is not a method; the methods are %s", m, strings.Join(m.Values(), ", "))
+		}
 	}
 	return nil
 }

@@ -16,10 +16,15 @@ import (
 // methods is every method the agent answers. Adding one is a line here,
 // its name in the contract (contracts.Method), and its file.
 func methods(deps Deps, cfg Config) map[contracts.Method]Method {
-	return map[contracts.Method]Method{
+	all := map[contracts.Method]Method{
 		contracts.MethodGetDeviceState: deviceState{deps: deps, deviceID: cfg.DeviceID, now: cfg.Clock.Now}.run,
 		contracts.MethodGetSensors:     getSensors{sensors: deps.Sensors, broker: deps.Broker}.run,
+		contracts.MethodGetLogs:        getLogs{logs: deps.Logs}.run,
 	}
+	for _, m := range cfg.Disable {
+		delete(all, m)
+	}
+	return all
 }
 
 // Deps are what the methods read, and the handlers of the other messages
@@ -52,6 +57,9 @@ type Deps struct {
 	// Renewal reports the certificate's renewal (the rotator's Status);
 	// nil when the agent does not renew it.
 	Renewal func() certs.Status
+	// Logs are the agent's latest log lines, for getLogs; nil: the agent
+	// keeps none, and getLogs answers none.
+	Logs Logs
 	// Events handle the messages that are not RPCs, by type (the
 	// certificate rotation's). A type without a handler is refused as
 	// not a command this device runs.

@@ -32,11 +32,13 @@ type rig struct {
 	path string
 	box  *outbox.Store
 	d    *Dispatcher
+	// edits change the dispatcher's Deps as the rig opens it.
+	edits []func(*Deps)
 }
 
-func newRig(t *testing.T, cfg Config) *rig {
+func newRig(t *testing.T, cfg Config, edits ...func(*Deps)) *rig {
 	t.Helper()
-	r := &rig{t: t, path: filepath.Join(t.TempDir(), "outbox.db")}
+	r := &rig{t: t, path: filepath.Join(t.TempDir(), "outbox.db"), edits: edits}
 	r.open(cfg)
 	t.Cleanup(r.close)
 	return r
@@ -53,7 +55,11 @@ func (r *rig) open(cfg Config) {
 		r.t.Fatal(err)
 	}
 	cfg.DeviceID = device
-	d, err := New(cfg, box, Deps{Version: "test", StateDir: r.t.TempDir(), Started: time.Now(), Outbox: box.Stats, Sensors: sampler})
+	deps := Deps{Version: "test", StateDir: r.t.TempDir(), Started: time.Now(), Outbox: box.Stats, Sensors: sampler}
+	for _, edit := range r.edits {
+		edit(&deps)
+	}
+	d, err := New(cfg, box, deps)
 	if err != nil {
 		r.t.Fatal(err)
 	}

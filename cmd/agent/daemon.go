@@ -16,6 +16,7 @@ import (
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/drivers"
 	"github.com/iot-hub/agent/agent/uplink"
+	"github.com/iot-hub/agent/internal/logring"
 )
 
 // sensorStartJitter delays the sensors' first reads by up to this long
@@ -47,9 +48,9 @@ var rpcTestHook func(rpc.Deps) rpc.Deps
 // the broker publishes the offline status; then the embedded broker and
 // the outbox close. Every wait is bounded; a second SIGTERM or SIGINT
 // exits at once (the outbox is safe against that).
-func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
+func runAgent(cfg *config.Config, log *slog.Logger, ring *logring.Ring, sigs <-chan os.Signal) int {
 	log.Info("agent starting", "version", version, "deviceId", cfg.DeviceID, "broker", brokers(cfg), "phase", cfg.Uplink.Phase, "stateDir", cfg.StateDir)
-	var p parts
+	p := parts{logs: ring}
 	defer p.close()
 	if err := p.open(cfg, log); err != nil {
 		log.Error("agent: "+err.what, "err", err.err)
@@ -61,6 +62,7 @@ func runAgent(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal) int {
 // parts are what runAgent opens, in the order it opens them, and the
 // closers it runs, in the reverse order, once everything stopped.
 type parts struct {
+	logs       *logring.Ring // the latest log lines; nil with getLogs off
 	box        *outbox.Store
 	broker     *broker.Broker // nil without the embedded broker
 	sampler    *sensors.Sampler
@@ -159,6 +161,9 @@ func (p *parts) openDispatcher(cfg *config.Config, log *slog.Logger, meter *heal
 	}
 	if p.broker != nil {
 		deps.Broker = p.broker.Stats
+	}
+	if p.logs != nil {
+		deps.Logs = p.logs
 	}
 	if cfg.UsesBoth() {
 		deps.Migration = func() rpc.Migration { return p.up.migration() }

@@ -4,8 +4,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 
 	"github.com/iot-hub/agent/agent/config"
+	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/logring"
 )
 
 // newLogger returns the agent's logger, writing to w: text when the
@@ -28,4 +31,15 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// keepLogs returns log writing its lines also to a ring of
+// log.ringBytes, and the ring, which getLogs reads; log itself and nil
+// when getLogs is switched off (rpc.disable).
+func keepLogs(cfg *config.Config, log *slog.Logger) (*slog.Logger, *logring.Ring) {
+	if slices.Contains(cfg.RPC.Disable, contracts.MethodGetLogs) {
+		return log, nil
+	}
+	ring := logring.New(int(cfg.Log.RingBytes))
+	return slog.New(ring.Handler(log.Handler(), cfg.Log.SlogLevel())), ring
 }

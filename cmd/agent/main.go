@@ -147,7 +147,8 @@ func runCmd(args []string, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	return runAgent(cfg, newLogger(cfg.Log, stderr), sigs)
+	log, ring := keepLogs(cfg, newLogger(cfg.Log, stderr))
+	return runAgent(cfg, log, ring, sigs)
 }
 
 // checkConfigCmd is "agent check-config FILE".

@@ -166,7 +166,7 @@ func mixParts(b *testing.B) map[string]int {
 var mix = flag.String("agent.mix", "", "the parts of BenchmarkAgentMixedCPU's load to run, comma-separated (thermal, ds18b20, modbus, exec, devices); default all")
 
 // writeFile writes content to path, making its directory.
-func writeFile(b *testing.B, path, content string) {
+func writeFile(b testing.TB, path, content string) {
 	b.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		b.Fatal(err)
