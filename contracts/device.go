@@ -36,12 +36,13 @@ const (
 	MethodGetDeviceState Method = "getDeviceState"
 	MethodGetSensors     Method = "getSensors"
 	MethodGetLogs        Method = "getLogs"
+	MethodGetConfig      Method = "getConfig"
 )
 
 // Values lists every method of contract v1.
 func (Method) Values() []string { return slices.Clone(methods) }
 
-var methods = []string{"getDeviceState", "getSensors", "getLogs"}
+var methods = []string{"getDeviceState", "getSensors", "getLogs", "getConfig"}
 
 func (Method) members() []string { return methods }
 

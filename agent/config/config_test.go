@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -421,5 +422,46 @@ func TestMaskedYAMLHidesBrokerUsers(t *testing.T) {
 	}
 	if c.Uplink.MQTT.EmbeddedBroker.Users[0].Password != "meter-s3cret" {
 		t.Error("MaskedYAML changed the config")
+	}
+}
+
+// TestMaskedJSON: the same configuration as MaskedYAML's, as a JSON
+// object of the file's keys, passwords masked.
+func TestMaskedJSON(t *testing.T) {
+	c, err := config.Parse([]byte(valid), func(k string) string {
+		if k == config.EnvMQTTPassword {
+			return "from-env"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.MaskedJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"from-env", "s3cret"} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("MaskedJSON() shows the password %q:\n%s", secret, b)
+		}
+	}
+	var m struct {
+		DeviceID string `json:"deviceId"`
+		Uplink   struct {
+			MQTT struct {
+				Password  string `json:"password"`
+				KeepAlive string `json:"keepAlive"`
+			} `json:"mqtt"`
+		} `json:"uplink"`
+		Outbox struct {
+			MaxBytes string `json:"maxBytes"`
+		} `json:"outbox"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("MaskedJSON() is not a JSON object: %v\n%s", err, b)
+	}
+	if m.DeviceID != "gw-0042" || m.Uplink.MQTT.Password != config.Mask || m.Uplink.MQTT.KeepAlive != "45s" || m.Outbox.MaxBytes != "16MiB" {
+		t.Errorf("MaskedJSON() = %+v; want gw-0042, the password masked, keepAlive 45s, maxBytes 16MiB", m)
 	}
 }

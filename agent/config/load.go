@@ -100,6 +100,21 @@ func (c *Config) MaskedYAML() ([]byte, error) {
 	return b, nil
 }
 
+// MaskedJSON returns c as MaskedYAML does, as a JSON object: the keys of
+// the file, durations and sizes as the file writes them ("10s",
+// "64KiB").
+func (c *Config) MaskedJSON() ([]byte, error) {
+	y, err := c.MaskedYAML()
+	if err != nil {
+		return nil, err
+	}
+	b, err := yaml.YAMLToJSON(y)
+	if err != nil {
+		return nil, fmt.Errorf("config: as JSON: %w", err)
+	}
+	return b, nil
+}
+
 // Validate reports the first value of c (with defaults filled in) that is
 // wrong, naming its key path and, when c was read from a file, its line.
 // The limits of a number key on its own are not checked here but as the

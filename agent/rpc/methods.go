@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/certs"
 	"github.com/iot-hub/agent/agent/outbox"
@@ -20,6 +22,7 @@ func methods(deps Deps, cfg Config) map[contracts.Method]Method {
 		contracts.MethodGetDeviceState: deviceState{deps: deps, deviceID: cfg.DeviceID, now: cfg.Clock.Now}.run,
 		contracts.MethodGetSensors:     getSensors{sensors: deps.Sensors, broker: deps.Broker}.run,
 		contracts.MethodGetLogs:        getLogs{logs: deps.Logs}.run,
+		contracts.MethodGetConfig:      getConfig{config: deps.Config}.run,
 	}
 	for _, m := range cfg.Disable {
 		delete(all, m)
@@ -57,6 +60,10 @@ type Deps struct {
 	// Renewal reports the certificate's renewal (the rotator's Status);
 	// nil when the agent does not renew it.
 	Renewal func() certs.Status
+	// Config returns the configuration the agent runs with, secrets
+	// masked, as a JSON object, for getConfig; nil: getConfig answers an
+	// empty object.
+	Config func() (jsontext.Value, error)
 	// Logs are the agent's latest log lines, for getLogs; nil: the agent
 	// keeps none, and getLogs answers none.
 	Logs Logs

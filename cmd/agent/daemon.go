@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/config"
 	"github.com/iot-hub/agent/agent/health"
@@ -167,6 +169,13 @@ func (p *parts) openDispatcher(cfg *config.Config, log *slog.Logger, meter *heal
 	}
 	if cfg.UsesBoth() {
 		deps.Migration = func() rpc.Migration { return p.up.migration() }
+	}
+	deps.Config = func() (jsontext.Value, error) {
+		running := *cfg
+		if deps.Migration != nil { // SIGHUP may have changed it
+			running.Uplink.Phase = deps.Migration().Phase
+		}
+		return running.MaskedJSON()
 	}
 	if rpcTestHook != nil {
 		deps = rpcTestHook(deps)

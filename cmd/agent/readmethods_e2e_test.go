@@ -12,6 +12,8 @@ import (
 	"github.com/iot-hub/agent/contracts"
 )
 
+// The methods that read the agent: getLogs, getConfig.
+
 // TestGetLogs: the backend asks the running agent for its latest log
 // lines: they are its own (its start, with its device id), JSON objects
 // oldest first, filtered by level when asked; the MQTT password it was
@@ -81,5 +83,50 @@ func TestGetLogsSwitchedOff(t *testing.T) {
 	resp, _ := r.answer(t, cid)
 	if resp.Error == nil || resp.Error.Code != contracts.CodeMethodNotFound || !strings.Contains(resp.Error.Message, "switched off") {
 		t.Errorf("getLogs switched off answered %s %+v; want METHOD_NOT_FOUND, switched off", resp.Status, resp.Error)
+	}
+}
+
+// TestGetConfig: getConfig answers the configuration the agent runs
+// with, every key with its default filled in, as the file's keys; the
+// MQTT password it was given is masked and in no byte of the answer.
+func TestGetConfig(t *testing.T) {
+	const id, password = "gw-getconfig", "an0ther-s3cret-e2e"
+	r := launchRPCRig(t, id, fmt.Sprintf("    password: %s\n    username: gateway\nrpc:\n  timeout: 7s\n", password))
+	r.waitReady(t)
+	cid, body := rpcCommand(id, "getConfig", "", nil)
+	r.send(t, body, cid, nil)
+	resp, m := r.answer(t, cid)
+	if resp.Status != contracts.StatusSuccess {
+		t.Fatalf("getConfig answered %+v", resp.Error)
+	}
+	if bytes.Contains(m.Payload, []byte(password)) {
+		t.Errorf("the MQTT password is in getConfig's answer")
+	}
+	var res struct {
+		Config struct {
+			DeviceID string `json:"deviceId"`
+			Uplink   struct {
+				MQTT struct {
+					Broker   string `json:"broker"`
+					Username string `json:"username"`
+					Password string `json:"password"`
+				} `json:"mqtt"`
+			} `json:"uplink"`
+			RPC struct {
+				Timeout        string `json:"timeout"`
+				MaxCommandByes string `json:"maxCommandBytes"`
+			} `json:"rpc"`
+			Log struct {
+				RingBytes string `json:"ringBytes"`
+			} `json:"log"`
+		} `json:"config"`
+	}
+	if err := stdjson.Unmarshal(resp.Payload.Result, &res); err != nil {
+		t.Fatal(err)
+	}
+	c := res.Config
+	if c.DeviceID != id || c.Uplink.MQTT.Broker != r.broker.URL() || c.Uplink.MQTT.Username != "gateway" || c.Uplink.MQTT.Password != "***" ||
+		c.RPC.Timeout != "7s" || c.RPC.MaxCommandByes != "64KiB" || c.Log.RingBytes != "256KiB" {
+		t.Errorf("getConfig = %+v; want %s on %s, user gateway, password ***, rpc.timeout 7s with the defaults filled in", c, id, r.broker.URL())
 	}
 }
