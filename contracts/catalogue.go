@@ -20,6 +20,8 @@ const (
 	TypeDeviceStatusChanged EventType = "device.status.changed"
 	TypeDeviceBound         EventType = "device.bound"
 	TypeDeviceUnbound       EventType = "device.unbound"
+	// Device management events.
+	TypeDeviceManagementAudit EventType = "device.management.audit"
 	// Certificate commands and events.
 	TypeCertificateCommandRotate  EventType = "certificate.command.rotate"
 	TypeCertificateCSRCreated     EventType = "certificate.csr.created"
@@ -68,6 +70,7 @@ var catalogue = map[EventType]spec{
 	TypeDeviceStatusChanged:       {TopicDeviceEvents, func() Message { return new(DeviceStatusChanged) }},
 	TypeDeviceBound:               {TopicDeviceEvents, func() Message { return new(DeviceBound) }},
 	TypeDeviceUnbound:             {TopicDeviceEvents, func() Message { return new(DeviceUnbound) }},
+	TypeDeviceManagementAudit:     {TopicDeviceEvents, func() Message { return new(DeviceManagementAudit) }},
 	TypeCertificateCommandRotate:  {TopicDeviceCommands, func() Message { return new(CertificateCommandRotate) }},
 	TypeCertificateCSRCreated:     {TopicCertificateEvents, func() Message { return new(CertificateCSRCreated) }},
 	TypeCertificateIssued:         {TopicCertificateEvents, func() Message { return new(CertificateIssued) }},
@@ -87,6 +90,7 @@ func EventTypes() []EventType {
 		TypeDeviceCommandRPC,
 		TypeDeviceResponseRPC,
 		TypeDeviceTelemetry, TypeDeviceStatusChanged, TypeDeviceBound, TypeDeviceUnbound,
+		TypeDeviceManagementAudit,
 		TypeCertificateCommandRotate, TypeCertificateCSRCreated, TypeCertificateIssued,
 		TypeCertificateInstalled, TypeCertificateRotationFailed,
 		TypeUserCreated, TypeUserUpdated, TypeUserDeleted,

@@ -15,6 +15,7 @@ func TestCatalogue(t *testing.T) {
 		contracts.TypeDeviceStatusChanged:       "device.events",
 		contracts.TypeDeviceBound:               "device.events",
 		contracts.TypeDeviceUnbound:             "device.events",
+		contracts.TypeDeviceManagementAudit:     "device.events",
 		contracts.TypeCertificateCommandRotate:  "device.commands",
 		contracts.TypeCertificateCSRCreated:     "certificate.events",
 		contracts.TypeCertificateIssued:         "certificate.events",

@@ -37,12 +37,13 @@ const (
 	MethodGetSensors     Method = "getSensors"
 	MethodGetLogs        Method = "getLogs"
 	MethodGetConfig      Method = "getConfig"
+	MethodRestartAgent   Method = "restartAgent"
 )
 
 // Values lists every method of contract v1.
 func (Method) Values() []string { return slices.Clone(methods) }
 
-var methods = []string{"getDeviceState", "getSensors", "getLogs", "getConfig"}
+var methods = []string{"getDeviceState", "getSensors", "getLogs", "getConfig", "restartAgent"}
 
 func (Method) members() []string { return methods }
 

@@ -156,7 +156,7 @@ func (d *Dispatcher) execute(req *uplink.Command, cmd *contracts.DeviceCommandRP
 			d.land(cmd.CorrelationID, f, d.encodeOutcome(req, cmd, nil, timeout), true)
 		}
 	})
-	result, err := d.call(ctx, cmd, method)
+	result, err := d.call(context.WithValue(ctx, commandKey{}, cmd), cmd, method)
 	if ctx.Err() != nil { // it returned, cut short, at its deadline: too late
 		result, err = nil, timeout
 	}
@@ -174,7 +174,14 @@ func (d *Dispatcher) execute(req *uplink.Command, cmd *contracts.DeviceCommandRP
 		}
 	}
 	d.land(cmd.CorrelationID, f, d.encodeOutcome(req, cmd, result, err), true, letters...)
+	if then, ok := result.(afterAnswer); ok && err == nil {
+		then.afterAnswer()
+	}
 }
+
+// afterAnswer is a result with something to do once it is answered (the
+// answer in the outbox): restartAgent's restart.
+type afterAnswer interface{ afterAnswer() }
 
 // call runs method, turning a panic into INTERNAL.
 func (d *Dispatcher) call(ctx context.Context, cmd *contracts.DeviceCommandRPC, method Method) (result any, err error) {

@@ -35,6 +35,8 @@ type Dispatcher struct {
 	origin  contracts.Origin
 	methods map[contracts.Method]Method
 	events  map[contracts.EventType]EventHandler
+	// eventsTopic is the device's events topic: the audit events'.
+	eventsTopic string
 
 	intake  chan struct{} // bounds the requests being handled
 	running chan struct{} // bounds the methods running: Concurrency
@@ -70,7 +72,9 @@ func New(cfg Config, box Outbox, deps Deps) (*Dispatcher, error) {
 		running: make(chan struct{}, cfg.Concurrency),
 		flights: make(map[string]*flight),
 	}
-	d.methods = methods(deps, cfg)
+	topics, _ := contracts.DeviceTopics(cfg.DeviceID) // checked by Validate
+	d.eventsTopic = topics.Events
+	d.methods = methods(deps, cfg, d.audit)
 	d.events = deps.Events
 	return d, nil
 }

@@ -394,7 +394,7 @@ func TestResultIsAnObjectOrAbsent(t *testing.T) {
 // Every method of the agent answers an object, the result the contract
 // allows.
 func TestEveryMethodAnswersAnObject(t *testing.T) {
-	r := newRig(t, Config{})
+	r := newRig(t, Config{}, func(d *Deps) { d.Restart = func(string) {} })
 	type call struct {
 		method contracts.Method
 		params string
@@ -413,7 +413,7 @@ func TestEveryMethodAnswersAnObject(t *testing.T) {
 }
 
 func TestEveryContractMethodHasAHandler(t *testing.T) {
-	m := methods(Deps{}, Config{}.withDefaults())
+	m := methods(Deps{}, Config{}.withDefaults(), nil)
 	for _, name := range contracts.Method("").Values() {
 		if m[contracts.Method(name)] == nil {
 			t.Errorf("method %s of the contract has no handler in methods.go", name)

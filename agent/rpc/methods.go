@@ -17,12 +17,13 @@ import (
 
 // methods is every method the agent answers. Adding one is a line here,
 // its name in the contract (contracts.Method), and its file.
-func methods(deps Deps, cfg Config) map[contracts.Method]Method {
+func methods(deps Deps, cfg Config, audit auditor) map[contracts.Method]Method {
 	all := map[contracts.Method]Method{
 		contracts.MethodGetDeviceState: deviceState{deps: deps, deviceID: cfg.DeviceID, now: cfg.Clock.Now}.run,
 		contracts.MethodGetSensors:     getSensors{sensors: deps.Sensors, broker: deps.Broker}.run,
 		contracts.MethodGetLogs:        getLogs{logs: deps.Logs}.run,
 		contracts.MethodGetConfig:      getConfig{config: deps.Config}.run,
+		contracts.MethodRestartAgent:   restartAgent{restart: deps.Restart, audit: audit}.run,
 	}
 	for _, m := range cfg.Disable {
 		delete(all, m)
@@ -64,6 +65,11 @@ type Deps struct {
 	// masked, as a JSON object, for getConfig; nil: getConfig answers an
 	// empty object.
 	Config func() (jsontext.Value, error)
+	// Restart has the agent stop cleanly, for its supervisor (systemd's
+	// Restart=always) to start it again, once the command's answer is
+	// out; reason is the command's, for the log. Nil: restartAgent fails
+	// INTERNAL, saying the agent cannot restart itself.
+	Restart func(reason string)
 	// Logs are the agent's latest log lines, for getLogs; nil: the agent
 	// keeps none, and getLogs answers none.
 	Logs Logs

@@ -81,6 +81,7 @@ type outcome struct {
 	answer     *contracts.DeviceResponseRPC
 	answerRec  outbox.Entry
 	deadLetter *contracts.SystemDLQ
+	audits     []*contracts.DeviceManagementAudit
 }
 
 // request makes a request of payload with a reply topic of its own.
@@ -151,6 +152,11 @@ func (r *rig) decode(es []outbox.Entry) outcome {
 			o.deadLetter = m
 			if e.Topic != topics.DLQ {
 				r.t.Errorf("dead letter on %q; want %q", e.Topic, topics.DLQ)
+			}
+		case *contracts.DeviceManagementAudit:
+			o.audits = append(o.audits, m)
+			if e.Topic != topics.Events {
+				r.t.Errorf("audit event on %q; want %q", e.Topic, topics.Events)
 			}
 		default:
 			r.t.Fatalf("unexpected %T in the outbox", m)

@@ -52,7 +52,7 @@ var rpcTestHook func(rpc.Deps) rpc.Deps
 // exits at once (the outbox is safe against that).
 func runAgent(cfg *config.Config, log *slog.Logger, ring *logring.Ring, sigs <-chan os.Signal) int {
 	log.Info("agent starting", "version", version, "deviceId", cfg.DeviceID, "broker", brokers(cfg), "phase", cfg.Uplink.Phase, "stateDir", cfg.StateDir)
-	p := parts{logs: ring}
+	p := parts{logs: ring, restart: make(chan string, 1)}
 	defer p.close()
 	if err := p.open(cfg, log); err != nil {
 		log.Error("agent: "+err.what, "err", err.err)
@@ -65,6 +65,7 @@ func runAgent(cfg *config.Config, log *slog.Logger, ring *logring.Ring, sigs <-c
 // closers it runs, in the reverse order, once everything stopped.
 type parts struct {
 	logs       *logring.Ring // the latest log lines; nil with getLogs off
+	restart    chan string   // restartAgent's reason: stop, to be started again
 	box        *outbox.Store
 	broker     *broker.Broker // nil without the embedded broker
 	sampler    *sensors.Sampler
@@ -170,6 +171,12 @@ func (p *parts) openDispatcher(cfg *config.Config, log *slog.Logger, meter *heal
 	if cfg.UsesBoth() {
 		deps.Migration = func() rpc.Migration { return p.up.migration() }
 	}
+	deps.Restart = func(reason string) {
+		select {
+		case p.restart <- reason:
+		default: // one asked already
+		}
+	}
 	deps.Config = func() (jsontext.Value, error) {
 		running := *cfg
 		if deps.Migration != nil { // SIGHUP may have changed it
@@ -225,6 +232,11 @@ wait:
 				continue
 			}
 			log.Info("agent stopping", "signal", sig.String())
+			break wait
+		case reason := <-p.restart:
+			log.Info("agent restarting: restartAgent", "reason", reason)
+			p.awaitControl(restartGrace)
+			code = exitRestart
 			break wait
 		case err := <-uplinking.ended():
 			uplinking = nil
@@ -313,4 +325,19 @@ func (p *parts) listenHealth(cfg *config.Config, log *slog.Logger, meter *health
 	}
 	src.Commands, src.DeviceID, src.MaxCommandBytes = p.dispatcher, cfg.DeviceID, int(cfg.RPC.MaxCommandBytes)
 	return health.Listen(cfg.HealthConfig(log), src, meter)
+}
+
+// restartGrace bounds restartAgent's wait for its answer and its audit
+// event to go out before the agent stops; what has not gone out by then
+// goes after the restart, kept in the outbox.
+const restartGrace = 3 * time.Second
+
+// awaitControl waits, up to limit, until the outbox's control lane (the
+// answers, the events) has been sent and acknowledged.
+func (p *parts) awaitControl(limit time.Duration) {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st := p.box.Stats(); st.Err == nil && st.Control.Depth == 0 {
+			return
+		}
+	}
 }

@@ -59,6 +59,10 @@ const (
 	exitOK    = 0
 	exitError = 1 // the agent failed, or the configuration is invalid
 	exitUsage = 2 // the command line is wrong
+	// exitRestart: stopped cleanly for restartAgent, to be started again
+	// (EX_TEMPFAIL): systemd's Restart=always does, and so does any
+	// supervisor that restarts on failure.
+	exitRestart = 75
 )
 
 const usage = `Usage:
