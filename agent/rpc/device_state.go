@@ -23,6 +23,14 @@ type deviceState struct {
 
 // deviceStateResult is the result of getDeviceState. Parts the agent
 // does not have (no TLS, no sensors) are left out.
+// bindingResult is the gateway's binding to a platform user, as the
+// backend's device.bound and device.unbound events said.
+type bindingResult struct {
+	Bound  bool   `json:"bound"`
+	UserID string `json:"userId,omitzero"`
+	Since  string `json:"since,omitzero"`
+}
+
 type deviceStateResult struct {
 	DeviceID              string                `json:"deviceId"`
 	AgentVersion          string                `json:"agentVersion"`
@@ -40,6 +48,7 @@ type deviceStateResult struct {
 	Certificate           *certificateResult    `json:"certificate,omitzero"`
 	Sensors               *sensorSummary        `json:"sensors,omitzero"`
 	EmbeddedBroker        *embeddedBrokerResult `json:"embeddedBroker,omitzero"`
+	Binding               *bindingResult        `json:"binding,omitzero"`
 	Memory                memoryResult          `json:"memory"`
 	Disk                  diskResult            `json:"disk"`
 	CPUTemperatureCelsius *float64              `json:"cpuTemperatureCelsius,omitzero"`
@@ -174,6 +183,13 @@ func (s deviceState) run(ctx context.Context, _ jsontext.Value) (any, error) {
 			if s.deps.Renewal != nil {
 				r.Certificate.Renewal = renewalOf(s.deps.Renewal())
 			}
+		}
+	}
+	if s.deps.Binding != nil {
+		b := s.deps.Binding()
+		r.Binding = &bindingResult{Bound: b.Bound, UserID: b.UserID}
+		if !b.Since.IsZero() {
+			r.Binding.Since = stamp(b.Since)
 		}
 	}
 	if s.deps.Sensors != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/iot-hub/agent/agent/binding"
 	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/certs"
 	"github.com/iot-hub/agent/agent/outbox"
@@ -65,6 +66,9 @@ type Deps struct {
 	// masked, as a JSON object, for getConfig; nil: getConfig answers an
 	// empty object.
 	Config func() (jsontext.Value, error)
+	// Binding reports the gateway's binding to a user (device.bound,
+	// device.unbound), for getDeviceState; nil leaves it out.
+	Binding func() binding.Status
 	// Restart has the agent stop cleanly, for its supervisor (systemd's
 	// Restart=always) to start it again, once the command's answer is
 	// out; reason is the command's, for the log. Nil: restartAgent fails

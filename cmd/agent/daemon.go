@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/x509"
 	"log/slog"
+	"maps"
 	"os"
 	"strings"
 	"syscall"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/iot-hub/agent/agent/binding"
 	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/config"
 	"github.com/iot-hub/agent/agent/health"
@@ -66,6 +68,7 @@ func runAgent(cfg *config.Config, log *slog.Logger, ring *logring.Ring, sigs <-c
 type parts struct {
 	logs       *logring.Ring // the latest log lines; nil with getLogs off
 	restart    chan string   // restartAgent's reason: stop, to be started again
+	binding    *binding.Store
 	box        *outbox.Store
 	broker     *broker.Broker // nil without the embedded broker
 	sampler    *sensors.Sampler
@@ -134,6 +137,9 @@ func (p *parts) open(cfg *config.Config, log *slog.Logger) *openError {
 	if p.rot, err = openRotation(cfg, log, box); err != nil {
 		return &openError{"client certificate", err}
 	}
+	if p.binding, err = binding.Open(cfg.StateDir, cfg.DeviceID); err != nil {
+		return &openError{"binding", err}
+	}
 	var meter *health.Metrics // what the components count for /metrics; nil with health off
 	if cfg.Health.Enabled {
 		meter = health.NewMetrics()
@@ -160,8 +166,10 @@ func (p *parts) openDispatcher(cfg *config.Config, log *slog.Logger, meter *heal
 		Sensors:     p.sampler,
 		Certificate: func() *x509.Certificate { return p.up.certificate() },
 		Renewal:     p.rot.renewal(),
-		Events:      p.rot.events(cfg.DeviceID),
+		Events:      bindingEvents(p.binding, log),
+		Binding:     p.binding.Status,
 	}
+	maps.Copy(deps.Events, p.rot.events(cfg.DeviceID))
 	if p.broker != nil {
 		deps.Broker = p.broker.Stats
 	}
