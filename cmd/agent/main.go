@@ -74,6 +74,9 @@ const usage = `Usage:
   agent cert rotate --config FILE [--reason TEXT]
                               ask the running agent to renew its client
                               certificate now
+  agent qr --config FILE [--png FILE]
+                              print the gateway's binding QR code (device id
+                              and claim code), and write it as a PNG
   agent version               print the version
 
 IOT_HUB_MQTT_USERNAME and IOT_HUB_MQTT_PASSWORD, when set, override the
@@ -111,6 +114,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return callCmd(rest, stdout, stderr)
 	case "cert":
 		return certCmd(rest, stdout, stderr)
+	case "qr":
+		return qrCmd(rest, stdout, stderr)
 	case "version":
 		if len(rest) > 0 {
 			fmt.Fprintln(stderr, "agent version: takes no arguments")
