@@ -65,7 +65,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
 	}
 	by := "local"
 	if name := strings.TrimSpace(r.Header.Get(HeaderRequestedBy)); name != "" {
-		by += ":" + name[:min(len(name), maxRequestedBy)]
+		by += ":" + strings.ToValidUTF8(name[:min(len(name), maxRequestedBy)], "") // a rune cut in two goes
 	}
 	params, err := io.ReadAll(io.LimitReader(r.Body, int64(s.src.MaxCommandBytes)+1))
 	switch {

@@ -85,6 +85,10 @@ sensors:
 		t.Errorf("getDeviceState twice with %s: %d\n%s\nthen\n%s\nwant 200 and the same answer", cid, code, first, again)
 	}
 
+	if code, _, body := post("getDeviceState", "", health.HeaderRequestedBy, "x"+strings.Repeat("é", 100)); code != http.StatusOK {
+		t.Errorf("a long X-Requested-By, cut within a character: %d %s; want 200", code, body)
+	}
+
 	code, _, body = post("selfDestruct", "")
 	if a := answerOf(body); code != http.StatusNotFound || a.Error == nil || a.Error.Code != contracts.CodeMethodNotFound {
 		t.Errorf("an unknown method: %d %s; want 404 METHOD_NOT_FOUND", code, body)
