@@ -15,11 +15,7 @@ func Encode(m Message) ([]byte, error) {
 	if err := check(m); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(m, encodeOptions)
-	if err != nil {
-		return nil, newError(ErrInvalidValue, "", err.Error())
-	}
-	return b, nil
+	return EncodeUnchecked(m)
 }
 
 // EncodeUnchecked encodes m as Encode does, but without checking it: for

@@ -361,7 +361,10 @@ func TestEnvOverride(t *testing.T) {
 	}
 }
 
-func TestMaskedYAML(t *testing.T) {
+// parseWithEnvPassword parses valid with the MQTT password "from-env"
+// from the environment.
+func parseWithEnvPassword(t *testing.T) *config.Config {
+	t.Helper()
 	c, err := config.Parse([]byte(valid), func(k string) string {
 		if k == config.EnvMQTTPassword {
 			return "from-env"
@@ -371,6 +374,11 @@ func TestMaskedYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func TestMaskedYAML(t *testing.T) {
+	c := parseWithEnvPassword(t)
 	b, err := c.MaskedYAML()
 	if err != nil {
 		t.Fatal(err)
@@ -428,16 +436,7 @@ func TestMaskedYAMLHidesBrokerUsers(t *testing.T) {
 // TestMaskedJSON: the same configuration as MaskedYAML's, as a JSON
 // object of the file's keys, passwords masked.
 func TestMaskedJSON(t *testing.T) {
-	c, err := config.Parse([]byte(valid), func(k string) string {
-		if k == config.EnvMQTTPassword {
-			return "from-env"
-		}
-		return ""
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := c.MaskedJSON()
+	b, err := parseWithEnvPassword(t).MaskedJSON()
 	if err != nil {
 		t.Fatal(err)
 	}
