@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"sync"
@@ -150,6 +151,29 @@ func (b *bounded) Write(p []byte) (int, error) {
 		b.full()
 	}
 	return 0, ErrTooMuchOutput
+}
+
+// ReadFrom writes what it reads from r, up to its end, as Write does.
+// os/exec copies a program's output with it, through its small buffer
+// instead of a 32 KiB one made for every run.
+func (b *bounded) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	chunk := make([]byte, 512)
+	for {
+		n, err := r.Read(chunk)
+		total += int64(n)
+		if n > 0 {
+			if _, werr := b.Write(chunk[:n]); werr != nil {
+				return total, werr
+			}
+		}
+		switch {
+		case err == io.EOF:
+			return total, nil
+		case err != nil:
+			return total, err
+		}
+	}
 }
 
 // Bytes returns what was kept.
