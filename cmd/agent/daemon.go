@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -53,7 +54,8 @@ var rpcTestHook func(rpc.Deps) rpc.Deps
 // the outbox close. Every wait is bounded; a second SIGTERM or SIGINT
 // exits at once (the outbox is safe against that).
 func runAgent(cfg *config.Config, log *slog.Logger, ring *logring.Ring, sigs <-chan os.Signal) int {
-	log.Info("agent starting", "version", version, "deviceId", cfg.DeviceID, "broker", brokers(cfg), "phase", cfg.Uplink.Phase, "stateDir", cfg.StateDir)
+	log.Info("agent starting", "version", version, "deviceId", cfg.DeviceID, "broker", brokers(cfg), "phase", cfg.Uplink.Phase, "stateDir", cfg.StateDir,
+		"gomaxprocs", runtime.GOMAXPROCS(0))
 	p := parts{logs: ring, restart: make(chan string, 1)}
 	defer p.close()
 	if err := p.open(cfg, log); err != nil {

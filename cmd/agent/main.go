@@ -152,6 +152,7 @@ func runCmd(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "agent:", err)
 		return exitError
 	}
+	runOnOneCore()
 	// Listen before anything starts, so that no signal is missed.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
