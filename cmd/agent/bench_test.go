@@ -119,8 +119,11 @@ func BenchmarkAgentCPU(b *testing.B) {
 	for i := range cpuSensors {
 		fmt.Fprintf(&list, "  - {name: zone-%02d, type: thermal, interval: 1s, path: %s}\n", i, zones)
 	}
-	loaded := startBenchAgent(b, broker, "gw-cpu-loaded", list.String())
-	idle := startBenchAgent(b, broker, "gw-cpu-idle", "  []\n")
+	var loaded, idle *agentProc
+	asTheUnitRuns(b, func() {
+		loaded = startBenchAgent(b, broker, "gw-cpu-loaded", list.String())
+		idle = startBenchAgent(b, broker, "gw-cpu-idle", "  []\n")
+	})
 
 	topics, _ := contracts.DeviceTopics("gw-cpu-loaded")
 	sub := broker.Subscribe(b, topics.Telemetry, 1)

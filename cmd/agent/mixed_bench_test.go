@@ -72,14 +72,17 @@ func BenchmarkAgentMixedCPU(b *testing.B) {
 		fmt.Fprintf(&list, "  - {name: exec-%03d, type: exec, interval: 1s, format: kv, command: [/bin/cat, %s]}\n", i, record)
 	}
 	local := freeAddr(b)
-	loaded := startAgentWith(b, writeConfig(b, fmt.Sprintf(`
+	var loaded, idle *agentProc
+	asTheUnitRuns(b, func() {
+		loaded = startAgentWith(b, writeConfig(b, fmt.Sprintf(`
 deviceId: gw-mixed
 stateDir: %s
 log: {level: info, format: json}
 uplink: {mqtt: {broker: %s, embeddedBroker: {enabled: true, listen: %s, integrate: {topics: ["local/#"]}}}}
 sensors:
 %s`, filepath.Join(dir, "state"), broker.URL(), local, list.String())), profiledEnv(12*time.Second)...)
-	idle := startBenchAgent(b, broker, "gw-mixed-idle", "  []\n")
+		idle = startBenchAgent(b, broker, "gw-mixed-idle", "  []\n")
+	})
 
 	topics, _ := contracts.DeviceTopics("gw-mixed")
 	readings := broker.Subscribe(b, topics.Telemetry, 1)
