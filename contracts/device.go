@@ -38,12 +38,13 @@ const (
 	MethodGetLogs        Method = "getLogs"
 	MethodGetConfig      Method = "getConfig"
 	MethodRestartAgent   Method = "restartAgent"
+	MethodSetConfig      Method = "setConfig"
 )
 
 // Values lists every method of contract v1.
 func (Method) Values() []string { return slices.Clone(methods) }
 
-var methods = []string{"getDeviceState", "getSensors", "getLogs", "getConfig", "restartAgent"}
+var methods = []string{"getDeviceState", "getSensors", "getLogs", "getConfig", "restartAgent", "setConfig"}
 
 func (Method) members() []string { return methods }
 

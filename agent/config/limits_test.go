@@ -36,6 +36,7 @@ var keyLimits = map[string]string{
 	"rpc.concurrency":             "outside 1..1024",
 	"rpc.timeout":                 "below 1ms",
 	"rpc.maxCommandBytes":         "outside 1KiB..1MiB",
+	"rpc.rollbackAfter":           "below 1s",
 	"log.ringBytes":               "outside 16KiB..16MiB",
 	"certificates.retryMin":       "below 1s",
 	"certificates.retryMax":       "below 1s",

@@ -35,6 +35,9 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
+// Path is the file c was loaded from; empty when c was parsed from bytes.
+func (c *Config) Path() string { return c.path }
+
 // Reload reads again the file c was loaded from, as Load does.
 func (c *Config) Reload() (*Config, error) {
 	if c.path == "" {

@@ -29,10 +29,32 @@ func (d *Dispatcher) audit(ctx context.Context, outcome contracts.AuditOutcome, 
 	if cmd == nil {
 		return fmt.Errorf("rpc: audit: no command in the context")
 	}
-	d.log.answers.Info("audit "+string(cmd.Payload.Method), "rpc: management action", "action", cmd.Payload.Method, "outcome", outcome,
-		"requestedBy", cmd.Payload.RequestedBy, "reason", reason, "correlationId", cmd.CorrelationID)
-	m := contracts.NewDeviceManagementAudit(d.origin, &cmd.Envelope, contracts.DeviceManagementAuditPayload{
-		DeviceID: d.cfg.DeviceID, Action: cmd.Payload.Method, RequestedBy: cmd.Payload.RequestedBy, Outcome: outcome, Reason: reason})
+	return d.Record(ctx, Audit{CorrelationID: cmd.CorrelationID, Action: cmd.Payload.Method,
+		RequestedBy: cmd.Payload.RequestedBy, Outcome: outcome, Reason: reason})
+}
+
+// Audit is the record of a management action.
+type Audit struct {
+	// CorrelationID is the command's that asked for the action.
+	CorrelationID string
+	// Action is the method.
+	Action contracts.Method
+	// RequestedBy is the command's requestedBy.
+	RequestedBy string
+	// Outcome is what became of it.
+	Outcome contracts.AuditOutcome
+	// Reason says why, or what the asker gave as one.
+	Reason string
+}
+
+// Record logs a and puts its device.management.audit event in the
+// outbox, durable when it returns: for the outcomes that come after the
+// command was answered (a configuration's trial that ended).
+func (d *Dispatcher) Record(ctx context.Context, a Audit) error {
+	d.log.answers.Info("audit "+string(a.Action), "rpc: management action", "action", a.Action, "outcome", a.Outcome,
+		"requestedBy", a.RequestedBy, "reason", a.Reason, "correlationId", a.CorrelationID)
+	m := contracts.NewDeviceManagementAudit(d.origin, &contracts.Envelope{CorrelationID: a.CorrelationID}, contracts.DeviceManagementAuditPayload{
+		DeviceID: d.cfg.DeviceID, Action: a.Action, RequestedBy: a.RequestedBy, Outcome: a.Outcome, Reason: a.Reason})
 	b, err := contracts.Encode(m)
 	if err != nil {
 		return fmt.Errorf("rpc: audit: %w", err)

@@ -60,6 +60,10 @@ type Settings struct {
 	// Disable switches methods off: a command naming one is answered
 	// METHOD_NOT_FOUND, saying it is switched off. Default none.
 	Disable []contracts.Method `yaml:"disable,omitempty"`
+	// RollbackAfter is how long a configuration set by setConfig has,
+	// at each start, to connect the uplink before the agent goes back to
+	// the one before. Default 5m; at least 1s.
+	RollbackAfter time.Duration `yaml:"rollbackAfter" limit:"1s.."`
 }
 
 // What Config.Observe is told besides the methods and the contract's
@@ -79,6 +83,7 @@ const (
 	DefaultConcurrency     = 8
 	DefaultTimeout         = 10 * time.Second
 	DefaultMaxCommandBytes = 64 << 10
+	DefaultRollbackAfter   = 5 * time.Minute
 )
 
 // ErrInvalidConfig is returned for a Config out of range.
@@ -89,6 +94,7 @@ func (s *Settings) SetDefaults() {
 	confkeys.SetDefault(&s.Concurrency, DefaultConcurrency)
 	confkeys.SetDefault(&s.Timeout, DefaultTimeout)
 	confkeys.SetDefault(&s.MaxCommandBytes, DefaultMaxCommandBytes)
+	confkeys.SetDefault(&s.RollbackAfter, DefaultRollbackAfter)
 }
 
 func (c Config) withDefaults() Config {
@@ -111,6 +117,8 @@ func (s Settings) Validate() error {
 		return fieldErr("timeout", "Timeout %v is negative", s.Timeout)
 	case s.MaxCommandBytes < confkeys.KiB || s.MaxCommandBytes > confkeys.MiB:
 		return fieldErr("maxCommandBytes", "MaxCommandBytes %d is outside 1 KiB..1 MiB", int64(s.MaxCommandBytes))
+	case s.RollbackAfter < time.Second:
+		return fieldErr("rollbackAfter", "RollbackAfter %v is under 1s", s.RollbackAfter)
 	}
 	for i, m := range s.Disable {
 		if !slices.Contains(m.Values(), string(m)) {

@@ -25,6 +25,7 @@ func methods(deps Deps, cfg Config, audit auditor) map[contracts.Method]Method {
 		contracts.MethodGetLogs:        getLogs{logs: deps.Logs}.run,
 		contracts.MethodGetConfig:      getConfig{config: deps.Config}.run,
 		contracts.MethodRestartAgent:   restartAgent{restart: deps.Restart, audit: audit}.run,
+		contracts.MethodSetConfig:      setConfig{plan: deps.SetConfig, audit: audit}.run,
 	}
 	for _, m := range cfg.Disable {
 		delete(all, m)
@@ -74,6 +75,11 @@ type Deps struct {
 	// out; reason is the command's, for the log. Nil: restartAgent fails
 	// INTERNAL, saying the agent cannot restart itself.
 	Restart func(reason string)
+	// SetConfig makes a plan of a setConfig request: the new
+	// configuration validated, ready to keep on trial; a configuration
+	// that is not valid is a *ConfigRefused naming the fields. Nil:
+	// setConfig fails INTERNAL.
+	SetConfig func(ctx context.Context, req ConfigChange) (ConfigPlan, error)
 	// Logs are the agent's latest log lines, for getLogs; nil: the agent
 	// keeps none, and getLogs answers none.
 	Logs Logs
