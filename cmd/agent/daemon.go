@@ -21,6 +21,7 @@ import (
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/drivers"
 	"github.com/iot-hub/agent/agent/uplink"
+	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/logring"
 )
 
@@ -53,10 +54,10 @@ var rpcTestHook func(rpc.Deps) rpc.Deps
 // the broker publishes the offline status; then the embedded broker and
 // the outbox close. Every wait is bounded; a second SIGTERM or SIGINT
 // exits at once (the outbox is safe against that).
-func runAgent(cfg *config.Config, log *slog.Logger, ring *logring.Ring, sigs <-chan os.Signal) int {
+func runAgent(cfg *config.Config, remote *remoteConfig, log *slog.Logger, ring *logring.Ring, sigs <-chan os.Signal) int {
 	log.Info("agent starting", "version", version, "deviceId", cfg.DeviceID, "broker", brokers(cfg), "phase", cfg.Uplink.Phase, "stateDir", cfg.StateDir,
 		"gomaxprocs", runtime.GOMAXPROCS(0))
-	p := parts{logs: ring, restart: make(chan string, 1)}
+	p := parts{logs: ring, remote: remote, restart: make(chan restartRequest, 1)}
 	defer p.close()
 	if err := p.open(cfg, log); err != nil {
 		log.Error("agent: "+err.what, "err", err.err)
@@ -68,8 +69,9 @@ func runAgent(cfg *config.Config, log *slog.Logger, ring *logring.Ring, sigs <-c
 // parts are what runAgent opens, in the order it opens them, and the
 // closers it runs, in the reverse order, once everything stopped.
 type parts struct {
-	logs       *logring.Ring // the latest log lines; nil with getLogs off
-	restart    chan string   // restartAgent's reason: stop, to be started again
+	logs       *logring.Ring       // the latest log lines; nil with getLogs off
+	restart    chan restartRequest // stop, to be started again
+	remote     *remoteConfig       // the configuration setConfig keeps, and its trial
 	binding    *binding.Store
 	box        *outbox.Store
 	broker     *broker.Broker // nil without the embedded broker
@@ -149,6 +151,9 @@ func (p *parts) open(cfg *config.Config, log *slog.Logger) *openError {
 	if p.dispatcher, err = p.openDispatcher(cfg, log, meter); err != nil {
 		return &openError{"rpc", err}
 	}
+	if err := p.reportRolledBack(log); err != nil {
+		log.Error("setConfig: the rollback's audit event", "err", err)
+	}
 	if p.up, err = openUplink(cfg, log, box, p.dispatcher, p.rot, meter); err != nil {
 		return &openError{"uplink", err}
 	}
@@ -181,12 +186,8 @@ func (p *parts) openDispatcher(cfg *config.Config, log *slog.Logger, meter *heal
 	if cfg.UsesBoth() {
 		deps.Migration = func() rpc.Migration { return p.up.migration() }
 	}
-	deps.Restart = func(reason string) {
-		select {
-		case p.restart <- reason:
-		default: // one asked already
-		}
-	}
+	deps.Restart = func(reason string) { p.requestRestart(contracts.MethodRestartAgent, reason) }
+	deps.SetConfig = p.planConfig(cfg)
 	deps.Config = func() (jsontext.Value, error) {
 		running := *cfg
 		if deps.Migration != nil { // SIGHUP may have changed it
@@ -202,6 +203,21 @@ func (p *parts) openDispatcher(cfg *config.Config, log *slog.Logger, meter *heal
 		rc.Observe = meter.RPC
 	}
 	return rpc.New(rc, p.box, deps)
+}
+
+// restartRequest is a method's request that the agent restart, and why.
+type restartRequest struct {
+	by     contracts.Method
+	reason string
+}
+
+// requestRestart has serve stop the agent, to be started again (exit
+// code 75), as method by asked for reason.
+func (p *parts) requestRestart(by contracts.Method, reason string) {
+	select {
+	case p.restart <- restartRequest{by, reason}:
+	default: // one asked already
+	}
 }
 
 // close runs the closers, the last opened first.
@@ -229,10 +245,22 @@ func (p *parts) serve(cfg *config.Config, log *slog.Logger, sigs <-chan os.Signa
 	pings, stopPings := notify.tick()
 	defer stopPings()
 
+	trial := p.watchTrial()
+	defer func() { trial.stop() }()
+
 	code := exitOK
 wait:
 	for {
 		select {
+		case <-trial.poll:
+			if p.trialConnected(log) {
+				trial.stop()
+				trial = trialWatch{stop: func() {}}
+			}
+		case <-trial.expired:
+			p.trialExpired(log)
+			code = exitRestart
+			break wait
 		case <-pings:
 			notify.ping()
 		case sig := <-sigs:
@@ -243,8 +271,8 @@ wait:
 			}
 			log.Info("agent stopping", "signal", sig.String())
 			break wait
-		case reason := <-p.restart:
-			log.Info("agent restarting: restartAgent", "reason", reason)
+		case req := <-p.restart:
+			log.Info("agent restarting: "+string(req.by), "reason", req.reason)
 			p.awaitControl(restartGrace)
 			code = exitRestart
 			break wait

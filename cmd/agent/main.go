@@ -152,13 +152,21 @@ func runCmd(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "agent:", err)
 		return exitError
 	}
+	cfg, remote, err := configToRun(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "agent:", err)
+		return exitError
+	}
 	runOnOneCore()
 	// Listen before anything starts, so that no signal is missed.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	log, ring := keepLogs(cfg, newLogger(cfg.Log, stderr))
-	return runAgent(cfg, log, ring, sigs)
+	if remote.note != "" {
+		log.Warn("setConfig: " + remote.note)
+	}
+	return runAgent(cfg, remote, log, ring, sigs)
 }
 
 // checkConfigCmd is "agent check-config FILE".
