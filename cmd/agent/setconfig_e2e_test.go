@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/iot-hub/agent/agent/config"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/mqtttest"
 )
@@ -289,4 +293,42 @@ func (s *supervisor) settled(t *testing.T, r *rpcRig) any {
 	}
 	t.Fatalf("the agent did not settle, answering and on no trial, within 60 s")
 	return nil
+}
+
+// TestSetConfigSwitchesThePhase: the migration's phase (issue 13) is
+// switched by setConfig, a patch of uplink.phase sent over MQTT in phase
+// A: the agent restarts in phase B on trial, Kafka connects, the trial
+// ends, and getDeviceState over Kafka says phase B.
+func TestSetConfigSwitchesThePhase(t *testing.T) {
+	r := startMigrationRig(t, "gw-setconfig-phase", "A", 1)
+	waitMore(t, "phase A, MQTT", func() []int { return r.mqttSeqs(t) }, 5, 30*time.Second)
+	cid, body := rpcCommand(r.id, "setConfig", `{"patch": {"uplink": {"phase": "B"}}, "reason": "migration to Kafka"}`, nil)
+	props := &paho.PublishProperties{ResponseTopic: "replies/" + r.id, CorrelationData: []byte(cid)}
+	if err := r.mqtt.publish(context.Background(), r.topics.Commands, body, props); err != nil {
+		t.Fatal(err)
+	}
+	msgs, ok := r.mqtt.waitN(1, rpcWait, func(m *paho.Publish) bool {
+		return m.Properties != nil && string(m.Properties.CorrelationData) == cid
+	})
+	if !ok {
+		t.Fatalf("no answer to setConfig within %v", rpcWait)
+	}
+	if m, err := contracts.Decode(msgs[0].Payload); err != nil || m.(*contracts.DeviceResponseRPC).Status != contracts.StatusSuccess {
+		t.Fatalf("setConfig answered %s (%v)", msgs[0].Payload, err)
+	}
+	r.agent.waitExit(t, 30*time.Second, "the agent did not restart for the new phase")
+	r.agent = startAgent(t, r.config) // Restart=always
+	if ph := r.migrationState(t, config.UplinkKafka)["phase"]; ph != "B" {
+		t.Fatalf("after setConfig getDeviceState over Kafka: migration.phase = %v; want B", ph)
+	}
+	trial := filepath.Join(r.state, "config", "trial.json")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(trial); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("phase B connected, and still on trial 30 s later")
+		}
+	}
+	r.agent.waitLog(t, `"msg":"setConfig: the new configuration connected; it stays"`, 5*time.Second)
 }
