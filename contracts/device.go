@@ -39,12 +39,13 @@ const (
 	MethodGetConfig      Method = "getConfig"
 	MethodRestartAgent   Method = "restartAgent"
 	MethodSetConfig      Method = "setConfig"
+	MethodUpdateAgent    Method = "updateAgent"
 )
 
 // Values lists every method of contract v1.
 func (Method) Values() []string { return slices.Clone(methods) }
 
-var methods = []string{"getDeviceState", "getSensors", "getLogs", "getConfig", "restartAgent", "setConfig"}
+var methods = []string{"getDeviceState", "getSensors", "getLogs", "getConfig", "restartAgent", "setConfig", "updateAgent"}
 
 func (Method) members() []string { return methods }
 

@@ -67,6 +67,6 @@ func ExampleDecode() {
 	}
 	// Output:
 	// command getSensors for gw-0042 params {"fresh": true}
-	// contracts: payload.method: "selfDestruct" is not one of getDeviceState, getSensors, getLogs, getConfig, restartAgent, setConfig
+	// contracts: payload.method: "selfDestruct" is not one of getDeviceState, getSensors, getLogs, getConfig, restartAgent, setConfig, updateAgent
 	// error METHOD_NOT_FOUND 0b8e3f7c-5d1a-4c9e-9f0a-2f4b8c1d7e6a
 }

@@ -38,6 +38,9 @@ func (c *Config) validateEmbeddedBroker(bad func(path, format string, args ...an
 // that Load, and check-config, report them: the embedded broker's TLS
 // files (broker.Settings.TLSConfig), an error at the key of the file.
 func (c *Config) checkFiles() error {
+	if _, err := c.Update.Client(); err != nil {
+		return c.fieldError("update", err)
+	}
 	eb := c.Uplink.MQTT.EmbeddedBroker
 	if !eb.Enabled {
 		return nil

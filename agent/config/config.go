@@ -11,6 +11,7 @@ import (
 	"github.com/iot-hub/agent/agent/outbox"
 	"github.com/iot-hub/agent/agent/rpc"
 	"github.com/iot-hub/agent/agent/sensors/drivers"
+	"github.com/iot-hub/agent/agent/update"
 	"github.com/iot-hub/agent/agent/uplink/kafka"
 	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/internal/confkeys"
@@ -43,6 +44,8 @@ type Config struct {
 	// Health configures the local health and metrics endpoint: its keys
 	// are health.Settings'.
 	Health health.Settings `yaml:"health"`
+	// Update configures updateAgent: its keys are update.Settings'.
+	Update update.Settings `yaml:"update"`
 	// Sensors lists the sensors to read; it may be empty. Each entry's
 	// keys are those of drivers.Sensor: its name, type, interval and
 	// timeout, and its type's.
@@ -218,6 +221,7 @@ func (c *Config) applyDefaults() {
 	c.RPC.SetDefaults()
 	c.applyCertificatesDefaults()
 	c.Health.SetDefaults()
+	c.Update.SetDefaults()
 	for i := range c.Sensors {
 		c.Sensors[i].SetDefaults()
 	}

@@ -37,6 +37,7 @@ var keyLimits = map[string]string{
 	"rpc.timeout":                 "below 1ms",
 	"rpc.maxCommandBytes":         "outside 1KiB..1MiB",
 	"rpc.rollbackAfter":           "below 1s",
+	"update.maxBytes":             "outside 1MiB..1GiB",
 	"log.ringBytes":               "outside 16KiB..16MiB",
 	"certificates.retryMin":       "below 1s",
 	"certificates.retryMax":       "below 1s",

@@ -171,6 +171,9 @@ func (c *Config) Validate() error {
 	if err := c.Health.Validate(); err != nil {
 		return c.fieldError("health", err)
 	}
+	if err := c.Update.Validate(); err != nil {
+		return c.fieldError("update", err)
+	}
 	return c.validateSensors()
 }
 

@@ -60,7 +60,7 @@ type Trial struct {
 	RequestedBy string `json:"requestedBy"`
 	// RollbackAfter is how long each start of the new configuration has
 	// to connect its uplink before it is rolled back.
-	RollbackAfter Duration `json:"rollbackAfter"`
+	RollbackAfter time.Duration `json:"rollbackAfterNs"`
 	// SHA256 is the new configuration's (agent.yaml's) SHA-256, hex.
 	SHA256 string `json:"sha256"`
 	// Starts is how many times the agent has started with it.
@@ -72,23 +72,6 @@ type RolledBack struct {
 	Trial
 	// Reason says why it was rolled back.
 	Reason string `json:"reason"`
-}
-
-// Duration is a time.Duration written as "5m0s" in JSON.
-type Duration time.Duration
-
-// MarshalJSON writes d as time.Duration's String.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	v, err := time.ParseDuration(s)
-	*d = Duration(v)
-	return err
 }
 
 // Store is the directory that keeps the remotely set configuration of an

@@ -53,7 +53,7 @@ func (r *rig) begin() (configstore.Start, string) {
 
 func (r *rig) stage(config string) {
 	r.t.Helper()
-	if err := r.store.Stage([]byte(config), configstore.Trial{CorrelationID: "c-" + config[:4], RequestedBy: "ops", RollbackAfter: configstore.Duration(time.Minute)}); err != nil {
+	if err := r.store.Stage([]byte(config), configstore.Trial{CorrelationID: "c-" + config[:4], RequestedBy: "ops", RollbackAfter: time.Minute}); err != nil {
 		r.t.Fatal(err)
 	}
 }

@@ -34,6 +34,7 @@ type bindingResult struct {
 type deviceStateResult struct {
 	DeviceID              string                `json:"deviceId"`
 	AgentVersion          string                `json:"agentVersion"`
+	AgentSlot             string                `json:"agentSlot,omitzero"`
 	AgentStartedAt        string                `json:"agentStartedAt,omitzero"`
 	OS                    string                `json:"os"`
 	Arch                  string                `json:"arch"`
@@ -145,7 +146,7 @@ func (s deviceState) run(ctx context.Context, _ jsontext.Value) (any, error) {
 		return nil, err
 	}
 	r := deviceStateResult{
-		DeviceID: s.deviceID, AgentVersion: s.deps.Version, OS: facts.OS, Arch: facts.Arch, Kernel: facts.Kernel,
+		DeviceID: s.deviceID, AgentVersion: s.deps.Version, AgentSlot: s.deps.Slot, OS: facts.OS, Arch: facts.Arch, Kernel: facts.Kernel,
 		Hostname: facts.Hostname, UptimeSeconds: seconds(facts.Uptime), ClockSynchronized: facts.ClockSynchronized,
 		Memory:                memoryResult{TotalBytes: facts.MemTotalBytes, AvailableBytes: facts.MemAvailableBytes, AgentRSSBytes: facts.ProcessRSSBytes},
 		Disk:                  diskResult{Path: facts.Disk.Path, TotalBytes: facts.Disk.TotalBytes, AvailableBytes: facts.Disk.AvailableBytes},

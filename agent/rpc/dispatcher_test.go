@@ -3,6 +3,7 @@ package rpc
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	stdjson "encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -396,6 +397,7 @@ func TestResultIsAnObjectOrAbsent(t *testing.T) {
 func TestEveryMethodAnswersAnObject(t *testing.T) {
 	r := newRig(t, Config{}, func(d *Deps) {
 		d.Restart = func(string) {}
+		d.Update = func(context.Context, UpdateRequest) error { return nil }
 		d.SetConfig = func(context.Context, ConfigChange) (ConfigPlan, error) {
 			return ConfigPlan{RollbackAfter: "5m0s", Keep: func(string, string) error { return nil }, Restart: func() {}}, nil
 		}
@@ -404,9 +406,11 @@ func TestEveryMethodAnswersAnObject(t *testing.T) {
 		method contracts.Method
 		params string
 	}
-	calls := []call{{contracts.MethodGetSensors, `{"fresh":true}`}, {contracts.MethodSetConfig, `{"patch":{}}`}}
+	sig := base64.StdEncoding.EncodeToString(make([]byte, 64))
+	calls := []call{{contracts.MethodGetSensors, `{"fresh":true}`}, {contracts.MethodSetConfig, `{"patch":{}}`},
+		{contracts.MethodUpdateAgent, `{"url":"https://releases/agent","sha256":"` + strings.Repeat("0", 64) + `","signature":"` + sig + `","version":"v2"}`}}
 	for _, name := range contracts.Method("").Values() {
-		if name != string(contracts.MethodSetConfig) { // params required
+		if name != string(contracts.MethodSetConfig) && name != string(contracts.MethodUpdateAgent) { // params required
 			calls = append(calls, call{contracts.Method(name), ""})
 		}
 	}

@@ -26,6 +26,7 @@ func methods(deps Deps, cfg Config, audit auditor) map[contracts.Method]Method {
 		contracts.MethodGetConfig:      getConfig{config: deps.Config}.run,
 		contracts.MethodRestartAgent:   restartAgent{restart: deps.Restart, audit: audit}.run,
 		contracts.MethodSetConfig:      setConfig{plan: deps.SetConfig, audit: audit}.run,
+		contracts.MethodUpdateAgent:    updateAgent{start: deps.Update, audit: audit}.run,
 	}
 	for _, m := range cfg.Disable {
 		delete(all, m)
@@ -39,6 +40,9 @@ func methods(deps Deps, cfg Config, audit auditor) map[contracts.Method]Method {
 type Deps struct {
 	// Version is the agent's version.
 	Version string
+	// Slot is the binary that runs: "packaged", or the update slot "a"
+	// or "b" (agent/update); empty leaves it out.
+	Slot string
 	// StateDir is the agent's state directory, whose disk is reported.
 	StateDir string
 	// Started is when the agent started.
@@ -77,9 +81,13 @@ type Deps struct {
 	Restart func(reason string)
 	// SetConfig makes a plan of a setConfig request: the new
 	// configuration validated, ready to keep on trial; a configuration
-	// that is not valid is a *ConfigRefused naming the fields. Nil:
+	// that is not valid is a *Refused naming the fields. Nil:
 	// setConfig fails INTERNAL.
 	SetConfig func(ctx context.Context, req ConfigChange) (ConfigPlan, error)
+	// Update starts installing the binary an updateAgent names, in the
+	// background, once the request is audited; a request it will not
+	// carry out is a *Refused. Nil: updateAgent is off (no key pinned).
+	Update func(ctx context.Context, req UpdateRequest) error
 	// Logs are the agent's latest log lines, for getLogs; nil: the agent
 	// keeps none, and getLogs answers none.
 	Logs Logs

@@ -58,12 +58,13 @@ type setConfigResult struct {
 
 func (r setConfigResult) afterAnswer() { r.restart() }
 
-// ConfigRefused is the error a setConfig Deps function returns for a
-// configuration that is not valid: its message names the fields, and the
-// command is answered INVALID_COMMAND with it.
-type ConfigRefused struct{ Msg string }
+// Refused is the error a setConfig or updateAgent Deps function returns
+// for a request it will not carry out (a configuration that is not valid,
+// a trial in progress): its message names the fields, and the command is
+// answered INVALID_COMMAND with it.
+type Refused struct{ Msg string }
 
-func (e *ConfigRefused) Error() string { return e.Msg }
+func (e *Refused) Error() string { return e.Msg }
 
 func (s setConfig) run(ctx context.Context, raw jsontext.Value) (any, error) {
 	var p ConfigChange
@@ -77,7 +78,7 @@ func (s setConfig) run(ctx context.Context, raw jsontext.Value) (any, error) {
 		return nil, errorf(contracts.CodeInternal, "setConfig: this agent keeps no configuration of its own")
 	}
 	plan, err := s.plan(ctx, p)
-	if refused, ok := errors.AsType[*ConfigRefused](err); ok {
+	if refused, ok := errors.AsType[*Refused](err); ok {
 		_ = s.audit(ctx, contracts.AuditRefused, refused.Msg)
 		return nil, errorf(contracts.CodeInvalidCommand, "%s", refused.Msg)
 	}

@@ -386,7 +386,7 @@ func TestCallUsageErrors(t *testing.T) {
 
 	code, stdout, stderr := runArgs("call", "-h")
 	if code != callSuccess || stderr != "" || !strings.HasPrefix(stdout, "Usage: agent call") ||
-		!strings.Contains(stdout, "Exit status: 0 success, 1 error response") || !strings.Contains(stdout, "Methods: getDeviceState, getSensors, getLogs, getConfig, restartAgent, setConfig\n") {
+		!strings.Contains(stdout, "Exit status: 0 success, 1 error response") || !strings.Contains(stdout, "Methods: getDeviceState, getSensors, getLogs, getConfig, restartAgent, setConfig, updateAgent\n") {
 		t.Errorf("agent call -h = %d, stdout %q, stderr %q; want 0 and the usage with exit codes and methods", code, stdout, stderr)
 	}
 	if code, stdout, _ := runArgs("help"); code != exitOK || !strings.Contains(stdout, "agent call --broker URL --device ID") {

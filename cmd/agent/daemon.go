@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,7 +56,7 @@ var rpcTestHook func(rpc.Deps) rpc.Deps
 // the outbox close. Every wait is bounded; a second SIGTERM or SIGINT
 // exits at once (the outbox is safe against that).
 func runAgent(cfg *config.Config, remote *remoteConfig, log *slog.Logger, ring *logring.Ring, sigs <-chan os.Signal) int {
-	log.Info("agent starting", "version", version, "deviceId", cfg.DeviceID, "broker", brokers(cfg), "phase", cfg.Uplink.Phase, "stateDir", cfg.StateDir,
+	log.Info("agent starting", "version", version, "slot", runningSlot(), "deviceId", cfg.DeviceID, "broker", brokers(cfg), "phase", cfg.Uplink.Phase, "stateDir", cfg.StateDir,
 		"gomaxprocs", runtime.GOMAXPROCS(0))
 	p := parts{logs: ring, remote: remote, restart: make(chan restartRequest, 1)}
 	defer p.close()
@@ -69,9 +70,11 @@ func runAgent(cfg *config.Config, remote *remoteConfig, log *slog.Logger, ring *
 // parts are what runAgent opens, in the order it opens them, and the
 // closers it runs, in the reverse order, once everything stopped.
 type parts struct {
-	logs       *logring.Ring       // the latest log lines; nil with getLogs off
-	restart    chan restartRequest // stop, to be started again
-	remote     *remoteConfig       // the configuration setConfig keeps, and its trial
+	logs       *logring.Ring         // the latest log lines; nil with getLogs off
+	restart    chan restartRequest   // stop, to be started again
+	remote     *remoteConfig         // the configuration setConfig keeps, and its trial
+	trial      atomic.Pointer[trial] // the change this run is on trial with; nil when none
+	updater    *updater              // nil with updateAgent off
 	binding    *binding.Store
 	box        *outbox.Store
 	broker     *broker.Broker // nil without the embedded broker
@@ -151,8 +154,18 @@ func (p *parts) open(cfg *config.Config, log *slog.Logger) *openError {
 	if p.dispatcher, err = p.openDispatcher(cfg, log, meter); err != nil {
 		return &openError{"rpc", err}
 	}
-	if err := p.reportRolledBack(log); err != nil {
+	if err := p.reportConfigRolledBack(log); err != nil {
 		log.Error("setConfig: the rollback's audit event", "err", err)
+	}
+	if err := p.reportUpdateRolledBack(cfg.StateDir, log); err != nil {
+		log.Error("updateAgent: the rollback's audit event", "err", err)
+	}
+	if t := p.configTrial(); t != nil {
+		p.trial.Store(t)
+	} else if t, err := updateTrial(cfg.StateDir); err != nil {
+		return &openError{"update", err}
+	} else if t != nil {
+		p.trial.Store(t)
 	}
 	if p.up, err = openUplink(cfg, log, box, p.dispatcher, p.rot, meter); err != nil {
 		return &openError{"uplink", err}
@@ -187,6 +200,17 @@ func (p *parts) openDispatcher(cfg *config.Config, log *slog.Logger, meter *heal
 		deps.Migration = func() rpc.Migration { return p.up.migration() }
 	}
 	deps.Restart = func(reason string) { p.requestRestart(contracts.MethodRestartAgent, reason) }
+	deps.Slot = runningSlot()
+	u, err := newUpdater(cfg, log, func(reason string) { p.requestRestart(contracts.MethodUpdateAgent, reason) },
+		func(a rpc.Audit) { p.audit(log, a) }, p.refuseOnTrial)
+	if err != nil {
+		return nil, err
+	}
+	if u != nil {
+		p.updater = u
+		p.closers = append(p.closers, u.Close) // before the outbox closes
+		deps.Update = u.Start
+	}
 	deps.SetConfig = p.planConfig(cfg)
 	deps.Config = func() (jsontext.Value, error) {
 		running := *cfg

@@ -152,10 +152,14 @@ func runCmd(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "agent:", err)
 		return exitError
 	}
+	launched := launchInstalled(cfg.StateDir, stderr) // returns in the binary that is to run
 	cfg, remote, err := configToRun(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "agent:", err)
 		return exitError
+	}
+	if configTestHook != nil {
+		configTestHook(cfg)
 	}
 	runOnOneCore()
 	// Listen before anything starts, so that no signal is missed.
@@ -165,6 +169,9 @@ func runCmd(args []string, stderr io.Writer) int {
 	log, ring := keepLogs(cfg, newLogger(cfg.Log, stderr))
 	if remote.note != "" {
 		log.Warn("setConfig: " + remote.note)
+	}
+	if launched != "" {
+		log.Warn("updateAgent: " + launched)
 	}
 	return runAgent(cfg, remote, log, ring, sigs)
 }

@@ -22,6 +22,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(beMain) == "1" {
 		rpcTestHook = panicOnSensor
 		certsTestHook = certsE2EHook
+		slotTestHooks()
 		stopProfile := profileCPU()
 		code := run(os.Args[1:], os.Stdout, os.Stderr)
 		stopProfile()

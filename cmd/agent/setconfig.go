@@ -72,11 +72,8 @@ func configToRun(started *config.Config) (*config.Config, *remoteConfig, error) 
 // on trial, and the agent restarted into it.
 func (p *parts) planConfig(cfg *config.Config) func(context.Context, rpc.ConfigChange) (rpc.ConfigPlan, error) {
 	return func(_ context.Context, req rpc.ConfigChange) (rpc.ConfigPlan, error) {
-		if t, err := p.remote.store.OnTrial(); err != nil || t != nil {
-			if err != nil {
-				return rpc.ConfigPlan{}, err
-			}
-			return rpc.ConfigPlan{}, &rpc.ConfigRefused{Msg: fmt.Sprintf("setConfig: the configuration set by %s is on trial until the uplink connects with it (or it is rolled back)", t.CorrelationID)}
+		if err := p.refuseOnTrial(contracts.MethodSetConfig); err != nil {
+			return rpc.ConfigPlan{}, err
 		}
 		running, err := os.ReadFile(cfg.Path())
 		if err != nil {
@@ -88,20 +85,20 @@ func (p *parts) planConfig(cfg *config.Config) func(context.Context, rpc.ConfigC
 		}
 		file, err := config.Change(running, req.Config, req.Patch)
 		if err != nil {
-			return rpc.ConfigPlan{}, &rpc.ConfigRefused{Msg: err.Error()}
+			return rpc.ConfigPlan{}, &rpc.Refused{Msg: err.Error()}
 		}
 		next, err := loadCandidate(cfg.StateDir, file)
 		if err != nil {
 			if _, ok := errors.AsType[*config.Error](err); ok {
-				return rpc.ConfigPlan{}, &rpc.ConfigRefused{Msg: config.Refusal(param, err)}
+				return rpc.ConfigPlan{}, &rpc.Refused{Msg: config.Refusal(param, err)}
 			}
 			return rpc.ConfigPlan{}, err
 		}
 		switch {
 		case next.DeviceID != cfg.DeviceID:
-			return rpc.ConfigPlan{}, &rpc.ConfigRefused{Msg: param + ".deviceId: cannot be changed remotely (it names the gateway)"}
+			return rpc.ConfigPlan{}, &rpc.Refused{Msg: param + ".deviceId: cannot be changed remotely (it names the gateway)"}
 		case next.StateDir != cfg.StateDir:
-			return rpc.ConfigPlan{}, &rpc.ConfigRefused{Msg: param + ".stateDir: cannot be changed remotely (the outbox and this configuration live there)"}
+			return rpc.ConfigPlan{}, &rpc.Refused{Msg: param + ".stateDir: cannot be changed remotely (the outbox and this configuration live there)"}
 		}
 		sum := sha256.Sum256(file)
 		after := next.RPC.RollbackAfter
@@ -109,7 +106,7 @@ func (p *parts) planConfig(cfg *config.Config) func(context.Context, rpc.ConfigC
 			RollbackAfter: after.String(),
 			SHA256:        hex.EncodeToString(sum[:]),
 			Keep: func(correlationID, requestedBy string) error {
-				return p.remote.store.Stage(file, configstore.Trial{CorrelationID: correlationID, RequestedBy: requestedBy, RollbackAfter: configstore.Duration(after)})
+				return p.remote.store.Stage(file, configstore.Trial{CorrelationID: correlationID, RequestedBy: requestedBy, RollbackAfter: after})
 			},
 			Restart: func() { p.requestRestart(contracts.MethodSetConfig, "a new configuration, on trial") },
 		}, nil
@@ -135,9 +132,9 @@ func loadCandidate(stateDir string, file []byte) (*config.Config, error) {
 	return config.Load(f.Name())
 }
 
-// reportRolledBack sends the audit event of a trial rolled back before
-// this start, then forgets it.
-func (p *parts) reportRolledBack(log *slog.Logger) error {
+// reportConfigRolledBack sends the audit event of a configuration's
+// trial rolled back before this start, then forgets it.
+func (p *parts) reportConfigRolledBack(log *slog.Logger) error {
 	rb, err := p.remote.store.RolledBackTrial()
 	if err != nil || rb == nil {
 		return err
@@ -152,54 +149,13 @@ func (p *parts) reportRolledBack(log *slog.Logger) error {
 	return p.remote.store.ClearRolledBack()
 }
 
-// trialWatch watches the trial of the configuration the agent runs, if
-// on one: connected returns once the uplink connects, expired when
-// rollbackAfter passed first.
-type trialWatch struct {
-	poll    <-chan time.Time
-	expired <-chan time.Time
-	stop    func()
-}
-
-// watchTrial starts watching p's trial; nil channels when there is none.
-func (p *parts) watchTrial() trialWatch {
-	if p.remote.trial == nil {
-		return trialWatch{stop: func() {}}
-	}
-	tick := time.NewTicker(250 * time.Millisecond)
-	limit := time.NewTimer(time.Duration(p.remote.trial.RollbackAfter))
-	return trialWatch{poll: tick.C, expired: limit.C, stop: func() { tick.Stop(); limit.Stop() }}
-}
-
-// trialConnected ends the trial as good, once the uplink is connected:
-// it reports whether it did.
-func (p *parts) trialConnected(log *slog.Logger) bool {
-	if !p.up.state().Connected {
-		return false
-	}
+// configTrial is the trial of the configuration p runs, if on one.
+func (p *parts) configTrial() *trial {
 	t := p.remote.trial
-	if err := p.remote.store.Confirm(); err != nil {
-		log.Error("setConfig: the trial could not be ended; it goes on", "err", err)
-		return false
+	if t == nil {
+		return nil
 	}
-	log.Info("setConfig: the new configuration connected; it stays", "correlationId", t.CorrelationID, "starts", t.Starts)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := p.dispatcher.Record(ctx, rpc.Audit{CorrelationID: t.CorrelationID, Action: contracts.MethodSetConfig,
-		RequestedBy: t.RequestedBy, Outcome: contracts.AuditDone, Reason: "the uplink connected with the new configuration"}); err != nil {
-		log.Error("setConfig: audit", "err", err)
-	}
-	p.remote.trial = nil
-	return true
-}
-
-// trialExpired rolls the configuration back: it did not connect in
-// time. The agent then restarts into the one before.
-func (p *parts) trialExpired(log *slog.Logger) {
-	reason := fmt.Sprintf("the uplink did not connect within %v (rpc.rollbackAfter)", time.Duration(p.remote.trial.RollbackAfter))
-	if err := p.remote.store.RollBack(reason); err != nil {
-		log.Error("setConfig: roll back", "err", err) // the next starts roll it back (MaxStarts)
-		return
-	}
-	log.Warn("setConfig: configuration rolled back; restarting with the one before", "reason", reason, "correlationId", p.remote.trial.CorrelationID)
+	store := p.remote.store
+	return &trial{what: "the new configuration", passed: "the uplink connected with the new configuration", action: contracts.MethodSetConfig, correlationID: t.CorrelationID,
+		requestedBy: t.RequestedBy, after: t.RollbackAfter, confirm: store.Confirm, rollBack: store.RollBack}
 }

@@ -197,7 +197,7 @@ func TestSetConfigRollsBackOneThatCannotConnect(t *testing.T) {
 // the new one: never left unreachable, never half-changed.
 func TestSetConfigKilled(t *testing.T) {
 	r := launchSetConfigRig(t, "gw-setconfig-kill")
-	sup := supervise(t, r.rpcRig)
+	sup := supervise(t, r.rpcRig, nil)
 	old := float64(8) // rpc.concurrency's default
 	for i, delay := range []time.Duration{0, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 200 * time.Millisecond} {
 		asked := float64(2 + i)
@@ -219,13 +219,14 @@ func TestSetConfigKilled(t *testing.T) {
 type supervisor struct {
 	t      *testing.T
 	config string
+	env    []string // the agents' environment besides the test's
 	mu     sync.Mutex
 	cur    *agentProc
 	starts int
 }
 
-func supervise(t *testing.T, r *rpcRig) *supervisor {
-	s := &supervisor{t: t, config: r.config, cur: r.agent}
+func supervise(t *testing.T, r *rpcRig, env []string) *supervisor {
+	s := &supervisor{t: t, config: r.config, env: env, cur: r.agent}
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -245,7 +246,7 @@ func supervise(t *testing.T, r *rpcRig) *supervisor {
 				return
 			default:
 			}
-			next := startAgent(t, s.config)
+			next := startAgentWith(t, s.config, s.env...)
 			s.mu.Lock()
 			s.cur, s.starts = next, s.starts+1
 			s.mu.Unlock()

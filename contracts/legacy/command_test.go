@@ -107,7 +107,7 @@ func TestDecodeCommandErrors(t *testing.T) {
 		{"method missing", `{"deviceId":"gw-1"}`, contracts.ErrRequired, "method: required"},
 		{"method empty", `{"method":"","deviceId":"gw-1"}`, contracts.ErrRequired, "method: required"},
 		{"method number", `{"method":1,"deviceId":"gw-1"}`, contracts.ErrWrongType, "method: want string, got number"},
-		{"method unknown", `{"method":"reboot","deviceId":"gw-1"}`, contracts.ErrUnknownMethod, `method: "reboot" is not one of getDeviceState, getSensors, getLogs, getConfig, restartAgent, setConfig`},
+		{"method unknown", `{"method":"reboot","deviceId":"gw-1"}`, contracts.ErrUnknownMethod, `method: "reboot" is not one of getDeviceState, getSensors, getLogs, getConfig, restartAgent, setConfig, updateAgent`},
 		{"method unknown is an invalid value", `{"method":"GetSensors","deviceId":"gw-1"}`, contracts.ErrInvalidValue, `method: "GetSensors" is not one of`},
 		{"deviceId missing", `{"method":"getSensors"}`, contracts.ErrRequired, "deviceId: required"},
 		{"deviceId object", `{"method":"getSensors","deviceId":{}}`, contracts.ErrWrongType, "deviceId: want string, got object"},

@@ -68,5 +68,5 @@ func ExampleDecodeCommand() {
 	// expires at: 2026-11-27T10:15:35.123Z
 	// {"method":"getSensors","deviceId":"gw-0042","timeout":3500,"params":{"fresh":true}} <nil>
 	// legacy: decode command: timeout: 50 is outside 1000..30000 ms
-	// legacy: decode command: method: "reboot" is not one of getDeviceState, getSensors, getLogs, getConfig, restartAgent, setConfig true
+	// legacy: decode command: method: "reboot" is not one of getDeviceState, getSensors, getLogs, getConfig, restartAgent, setConfig, updateAgent true
 }
