@@ -253,18 +253,18 @@ func TestRepublishesWhatTheBrokerForgot(t *testing.T) {
 	b.Stop()
 	inFlight := r.box.Stats().InFlight
 	b.Restart(t)
-	sub := b.Subscribe(t, "iot/v1/devices/"+device+"/+", 1)
+	if inFlight == 0 {
+		t.Fatal("nothing was in flight when the broker stopped; the test proves nothing")
+	}
+	// The restarted broker knows nothing of the publishes in flight: only
+	// ones sent again can be acknowledged, and until they are they hold
+	// the window. (A subscriber of the restarted broker cannot count
+	// them: the uplink may send them before it subscribes again.)
 	waitUntil(t, "every record acknowledged", func() bool {
 		st := r.box.Stats()
 		return st.Control.Depth+st.Telemetry.Depth == 0 && st.InFlight == 0
 	})
-	if inFlight == 0 {
-		t.Fatal("nothing was in flight when the broker stopped; the test proves nothing")
-	}
-	if got := len(sub.Messages()); got < inFlight {
-		t.Errorf("the restarted broker got %d messages; want at least the %d in flight when it stopped", got, inFlight)
-	}
-	t.Logf("%d publishes were in flight when the broker lost its sessions; all sent again", inFlight)
+	t.Logf("%d publishes were in flight when the broker lost its sessions; all sent again and acknowledged", inFlight)
 }
 
 func TestCommandsSentWhileOfflineArriveAfterReconnect(t *testing.T) {
