@@ -280,6 +280,24 @@ func contiguous(seqs []int) (missing []int, dups int) {
 	return missing, dups
 }
 
+// callMQTT sends the command method with params over MQTT, with a
+// Response Topic, and returns the answer's bytes.
+func (r *migrationRig) callMQTT(t *testing.T, method, params string) []byte {
+	t.Helper()
+	cid, body := rpcCommand(r.id, method, params, nil)
+	props := &paho.PublishProperties{ResponseTopic: "replies/" + r.id, CorrelationData: []byte(cid)}
+	if err := r.mqtt.publish(context.Background(), r.topics.Commands, body, props); err != nil {
+		t.Fatal(err)
+	}
+	msgs, ok := r.mqtt.waitN(1, rpcWait, func(m *paho.Publish) bool {
+		return m.Properties != nil && string(m.Properties.CorrelationData) == cid
+	})
+	if !ok {
+		t.Fatalf("no answer to %s within %v", method, rpcWait)
+	}
+	return msgs[0].Payload
+}
+
 // migrationState asks the agent for its state over the uplink over
 // (config.UplinkMQTT or UplinkKafka) and returns the migration part of
 // it.
@@ -289,18 +307,7 @@ func (r *migrationRig) migrationState(t *testing.T, over string) map[string]any 
 	if over == config.UplinkKafka {
 		answer = r.kafkaAnswer(t, r.sendKafka(t))
 	} else {
-		cid, body := rpcCommand(r.id, "getDeviceState", "", nil)
-		props := &paho.PublishProperties{ResponseTopic: "replies/" + r.id, CorrelationData: []byte(cid)}
-		if err := r.mqtt.publish(context.Background(), r.topics.Commands, body, props); err != nil {
-			t.Fatal(err)
-		}
-		msgs, ok := r.mqtt.waitN(1, rpcWait, func(m *paho.Publish) bool {
-			return m.Properties != nil && string(m.Properties.CorrelationData) == cid
-		})
-		if !ok {
-			t.Fatalf("no answer to getDeviceState within %v", rpcWait)
-		}
-		answer = msgs[0].Payload
+		answer = r.callMQTT(t, "getDeviceState", "")
 	}
 	m, err := contracts.Decode(answer)
 	if err != nil {

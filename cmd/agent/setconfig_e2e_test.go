@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/iot-hub/agent/agent/config"
 	"github.com/iot-hub/agent/contracts"
@@ -303,19 +300,9 @@ func (s *supervisor) settled(t *testing.T, r *rpcRig) any {
 func TestSetConfigSwitchesThePhase(t *testing.T) {
 	r := startMigrationRig(t, "gw-setconfig-phase", "A", 1)
 	waitMore(t, "phase A, MQTT", func() []int { return r.mqttSeqs(t) }, 5, 30*time.Second)
-	cid, body := rpcCommand(r.id, "setConfig", `{"patch": {"uplink": {"phase": "B"}}, "reason": "migration to Kafka"}`, nil)
-	props := &paho.PublishProperties{ResponseTopic: "replies/" + r.id, CorrelationData: []byte(cid)}
-	if err := r.mqtt.publish(context.Background(), r.topics.Commands, body, props); err != nil {
-		t.Fatal(err)
-	}
-	msgs, ok := r.mqtt.waitN(1, rpcWait, func(m *paho.Publish) bool {
-		return m.Properties != nil && string(m.Properties.CorrelationData) == cid
-	})
-	if !ok {
-		t.Fatalf("no answer to setConfig within %v", rpcWait)
-	}
-	if m, err := contracts.Decode(msgs[0].Payload); err != nil || m.(*contracts.DeviceResponseRPC).Status != contracts.StatusSuccess {
-		t.Fatalf("setConfig answered %s (%v)", msgs[0].Payload, err)
+	answer := r.callMQTT(t, "setConfig", `{"patch": {"uplink": {"phase": "B"}}, "reason": "migration to Kafka"}`)
+	if m, err := contracts.Decode(answer); err != nil || m.(*contracts.DeviceResponseRPC).Status != contracts.StatusSuccess {
+		t.Fatalf("setConfig answered %s (%v)", answer, err)
 	}
 	r.agent.waitExit(t, 30*time.Second, "the agent did not restart for the new phase")
 	r.agent = startAgent(t, r.config) // Restart=always
