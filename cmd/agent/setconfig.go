@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/iot-hub/agent/agent/config"
 	"github.com/iot-hub/agent/agent/configstore"
@@ -140,9 +139,7 @@ func (p *parts) reportConfigRolledBack(log *slog.Logger) error {
 		return err
 	}
 	log.Warn("setConfig: the configuration was rolled back", "reason", rb.Reason, "correlationId", rb.CorrelationID)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := p.dispatcher.Record(ctx, rpc.Audit{CorrelationID: rb.CorrelationID, Action: contracts.MethodSetConfig,
+	if err := p.record(rpc.Audit{CorrelationID: rb.CorrelationID, Action: contracts.MethodSetConfig,
 		RequestedBy: rb.RequestedBy, Outcome: contracts.AuditRolledBack, Reason: rb.Reason}); err != nil {
 		return err
 	}

@@ -76,11 +76,21 @@ func (p *parts) trialExpired(log *slog.Logger) {
 	log.Warn(fmt.Sprintf("%s: %s rolled back; restarting with what was before", t.action, t.what), "reason", reason, "correlationId", t.correlationID)
 }
 
-// audit records a management action's outcome, logging a failure to.
-func (p *parts) audit(log *slog.Logger, a rpc.Audit) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+// auditTimeout bounds the wait for an audit event to be durable in the
+// outbox.
+const auditTimeout = 30 * time.Second
+
+// record puts a management action's outcome in the outbox as an audit
+// event, durable when it returns nil.
+func (p *parts) record(a rpc.Audit) error {
+	ctx, cancel := context.WithTimeout(context.Background(), auditTimeout)
 	defer cancel()
-	if err := p.dispatcher.Record(ctx, a); err != nil {
+	return p.dispatcher.Record(ctx, a)
+}
+
+// audit is record, logging a failure.
+func (p *parts) audit(log *slog.Logger, a rpc.Audit) {
+	if err := p.record(a); err != nil {
 		log.Error("audit", "action", a.Action, "outcome", a.Outcome, "err", err)
 	}
 }

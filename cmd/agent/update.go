@@ -244,9 +244,7 @@ func (p *parts) reportUpdateRolledBack(stateDir string, log *slog.Logger) error 
 	}
 	rb := st.RolledBack
 	log.Warn("updateAgent: the update was rolled back", "version", rb.Version, "reason", rb.Reason, "correlationId", rb.CorrelationID)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := p.dispatcher.Record(ctx, rpc.Audit{CorrelationID: rb.CorrelationID, Action: contracts.MethodUpdateAgent,
+	if err := p.record(rpc.Audit{CorrelationID: rb.CorrelationID, Action: contracts.MethodUpdateAgent,
 		RequestedBy: rb.RequestedBy, Outcome: contracts.AuditRolledBack, Reason: "version " + rb.Version + ": " + rb.Reason}); err != nil {
 		return err
 	}
