@@ -173,6 +173,20 @@ func (c *conn) ResetInputBuffer() error {
 	if err := c.usable("reset input"); err != nil {
 		return err
 	}
+	// Flush only when there is input: most of the time there is none,
+	// and a flush is not free (a pty's wakes the process at its other
+	// end, every transaction). pymodbus checks in_waiting the same way.
+	if err := c.sp.SetReadTimeout(0); err != nil {
+		return c.fail("reset input", err)
+	}
+	var probe [64]byte
+	n, err := c.sp.Read(probe[:])
+	switch {
+	case err != nil:
+		return c.fail("reset input", err)
+	case n == 0:
+		return nil
+	}
 	if err := retryInterrupted(c.sp.ResetInputBuffer); err != nil {
 		return c.fail("reset input", err)
 	}

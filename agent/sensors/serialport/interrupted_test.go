@@ -4,6 +4,7 @@ import (
 	"context"
 	"syscall"
 	"testing"
+	"time"
 
 	"go.bug.st/serial"
 )
@@ -35,6 +36,15 @@ func (p *interrupting) Drain() error {
 		return syscall.EINTR
 	}
 	return nil
+}
+
+// SetReadTimeout and Read find a byte of noise waiting, so that
+// ResetInputBuffer goes on to flush.
+func (p *interrupting) SetReadTimeout(time.Duration) error { return nil }
+
+func (p *interrupting) Read(b []byte) (int, error) {
+	b[0] = 0xff
+	return 1, nil
 }
 
 func (p *interrupting) ResetInputBuffer() error {

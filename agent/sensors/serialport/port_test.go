@@ -1,6 +1,7 @@
 package serialport_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -251,5 +252,39 @@ func TestCloseWithDoInFlight(t *testing.T) {
 	p2, _ := newPort(t, serialport.Config{Path: dev.Path()})
 	if err := p2.Do(t.Context(), errFn(nil)); err != nil {
 		t.Errorf("Do on a new port = %v", err)
+	}
+}
+
+// TestResetInputBufferDropsWhatWaits: noise (or a late answer) waiting
+// in the input is gone after ResetInputBuffer, more of it than one read
+// takes; with nothing waiting, it leaves the port as it was.
+func TestResetInputBufferDropsWhatWaits(t *testing.T) {
+	dev := ptytest.NewPair(t)
+	p, _ := newPort(t, serialport.Config{Path: dev.Path()})
+	buf := make([]byte, 8)
+	err := p.Do(t.Context(), func(ctx context.Context, c serialport.Conn) error {
+		if err := c.ResetInputBuffer(); err != nil {
+			t.Errorf("ResetInputBuffer with nothing waiting = %v", err)
+		}
+		if _, err := dev.Write(bytes.Repeat([]byte{0xFF}, 200)); err != nil {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond) // through the pty
+		if err := c.ResetInputBuffer(); err != nil {
+			t.Errorf("ResetInputBuffer with noise waiting = %v", err)
+		}
+		if _, err := dev.Write([]byte("ok")); err != nil {
+			return err
+		}
+		if err := c.SetReadTimeout(5 * time.Second); err != nil {
+			return err
+		}
+		if n, err := c.Read(buf); err != nil || string(buf[:n]) != "ok" {
+			t.Errorf("Read after the reset = %q, %v; want \"ok\" alone", buf[:n], err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
