@@ -56,8 +56,12 @@ var rpcTestHook func(rpc.Deps) rpc.Deps
 // the outbox close. Every wait is bounded; a second SIGTERM or SIGINT
 // exits at once (the outbox is safe against that).
 func runAgent(cfg *config.Config, remote *remoteConfig, log *slog.Logger, ring *logring.Ring, sigs <-chan os.Signal) int {
+	cpu, err := runOnOneCore()
+	if err != nil {
+		log.Warn("agent: runs on every CPU it may", "err", err)
+	}
 	log.Info("agent starting", "version", version, "slot", runningSlot(), "deviceId", cfg.DeviceID, "broker", brokers(cfg), "phase", cfg.Uplink.Phase, "stateDir", cfg.StateDir,
-		"gomaxprocs", runtime.GOMAXPROCS(0))
+		"gomaxprocs", runtime.GOMAXPROCS(0), "cpu", cpu)
 	p := parts{logs: ring, remote: remote, restart: make(chan restartRequest, 1)}
 	defer p.close()
 	if err := p.open(cfg, log); err != nil {

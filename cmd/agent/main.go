@@ -161,7 +161,6 @@ func runCmd(args []string, stderr io.Writer) int {
 	if configTestHook != nil {
 		configTestHook(cfg)
 	}
-	runOnOneCore()
 	// Listen before anything starts, so that no signal is missed.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
