@@ -23,6 +23,14 @@ func Encode(m Message) ([]byte, error) {
 // (the health listener's POST /v1/rpc), which the dispatcher decodes and
 // refuses, if it must, as it refuses one from the backend.
 func EncodeUnchecked(m Message) ([]byte, error) {
+	if a, ok := m.(appender); ok {
+		w := jsonWriter{b: make([]byte, 0, a.sizeHint())}
+		a.appendJSON(&w)
+		if w.err != nil {
+			return nil, newError(ErrInvalidValue, "", w.err.Error())
+		}
+		return w.b, nil
+	}
 	b, err := json.Marshal(m, encodeOptions)
 	if err != nil {
 		return nil, newError(ErrInvalidValue, "", err.Error())

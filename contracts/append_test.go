@@ -1,0 +1,47 @@
+package contracts
+
+import (
+	"bytes"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/go-json-experiment/json"
+)
+
+// FuzzAppendersWriteWhatMarshalWrites: the hand-written encodings of
+// device.telemetry and integration.mqtt.received are, byte for byte,
+// json.Marshal's (the encoding every other message gets), and fail where
+// it fails (invalid UTF-8, NaN, infinities).
+func FuzzAppendersWriteWhatMarshalWrites(f *testing.F) {
+	f.Add("gw-1", "zone-0", "temperature", "Cel", 21.5, int64(1764238530123456789), "local/a/b", "hello", "", 1)
+	f.Add("gw \"quoted\" \\ <b>&</b>", "ü\u2028\u2029\x7f", "\t\n\r\x00\x1f", "", math.Copysign(0, -1), int64(0), "+/#", "{\"w\":1}", "base64", 0)
+	f.Add("bad \xff utf-8", "s", "m", "u", 1e-7, int64(-1), "t", "p", "utf8", 2)
+	f.Add("g", "s", "m", "u", 1e21, int64(253402300799999999), "t", "\xc3\x28", "", 2)
+	f.Add("g", "s", "m", "u", 123456789012345678901.0, int64(1), "t", "p", "", 1)
+	f.Add("g", "s", "m", "u", 5e-324, int64(1), "t", "p", "", 1)
+	f.Add("g", "s", "m", "u", math.MaxFloat64, int64(1), "t", "p", "", 1)
+	f.Add("g", "s", "m", "u", math.NaN(), int64(1), "t", "p", "", 1)
+	f.Add("g", "s", "m", "u", math.Inf(-1), int64(1), "t", "p", "", 1)
+	f.Add("g", "s", "m", "u", 0.000001, int64(1), "t", "p", "", -7)
+	f.Fuzz(func(t *testing.T, id, sensor, metric, unit string, value float64, nanos int64, topic, payload, encoding string, qos int) {
+		at := time.Unix(0, nanos).In(time.FixedZone("X", 3600))
+		h := Envelope{EventType: "e", CorrelationID: id + "-c", Timestamp: at, Source: Source{Type: SourceType(id), ID: id}, Version: metric}
+		readings := []Reading{{Sensor: sensor, Metric: metric, Value: value, Unit: unit, At: at}, {Sensor: unit, Metric: sensor, Value: -value / 3, Unit: metric, At: at.Add(time.Millisecond)}}
+		for _, m := range []Message{
+			&DeviceTelemetry{Event{h}, DeviceTelemetryPayload{DeviceID: id, Readings: readings}},
+			&DeviceTelemetry{Event{h}, DeviceTelemetryPayload{DeviceID: id}},
+			&DeviceTelemetry{Event{h}, DeviceTelemetryPayload{DeviceID: id, Readings: readings[:1]}},
+			&IntegrationMQTTReceived{Event{h}, IntegrationMQTTReceivedPayload{Topic: topic, Payload: payload, PayloadEncoding: Encoding(encoding), QoS: qos, ReceivedAt: at}},
+		} {
+			want, wantErr := json.Marshal(m, encodeOptions)
+			got, err := EncodeUnchecked(m)
+			switch {
+			case (err != nil) != (wantErr != nil):
+				t.Fatalf("%T: error %v; json.Marshal's %v", m, err, wantErr)
+			case err == nil && !bytes.Equal(got, want):
+				t.Fatalf("%T:\n got %s\nwant %s", m, got, want)
+			}
+		}
+	})
+}
