@@ -12,7 +12,7 @@ import (
 // appender is a message that writes its own JSON: the agent's two
 // high-rate events, a read's telemetry and a local device's message,
 // which a gateway encodes hundreds of times a second. It writes exactly
-// what json.Marshal writes for it (TestAppendersWriteWhatMarshalWrites),
+// what json.Marshal writes for it (FuzzAppendersWriteWhatMarshalWrites),
 // without reflection: on a mostly idle gateway every encoding runs with
 // cold caches, and the reflective path touched far more memory (6% of
 // the agent's CPU in BenchmarkAgentMixedCPU).
