@@ -3,6 +3,8 @@ package contracts
 import (
 	"bytes"
 	"math"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,4 +46,36 @@ func FuzzAppendersWriteWhatMarshalWrites(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAppendersKnowEveryField: the appenders write these members, in
+// this order, and the types have no others. A field added to one of the
+// types fails here until its appender writes it (the fuzz test alone
+// would not see a field it never sets).
+func TestAppendersKnowEveryField(t *testing.T) {
+	for _, tc := range []struct {
+		typ  reflect.Type
+		want string
+	}{
+		{reflect.TypeFor[Envelope](), "eventType correlationId timestamp source __version"},
+		{reflect.TypeFor[Source](), "type id"},
+		{reflect.TypeFor[DeviceTelemetry](), "Event payload"},
+		{reflect.TypeFor[DeviceTelemetryPayload](), "deviceId readings"},
+		{reflect.TypeFor[Reading](), "sensor metric value unit at"},
+		{reflect.TypeFor[IntegrationMQTTReceived](), "Event payload"},
+		{reflect.TypeFor[IntegrationMQTTReceivedPayload](), "topic payload payloadEncoding qos receivedAt"},
+		{reflect.TypeFor[Event](), "Envelope"},
+	} {
+		var names []string
+		for f := range tc.typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" {
+				name = f.Name
+			}
+			names = append(names, name)
+		}
+		if got := strings.Join(names, " "); got != tc.want {
+			t.Errorf("%v has %q; the appenders write %q", tc.typ, got, tc.want)
+		}
+	}
 }

@@ -27,8 +27,9 @@ import (
 //     The runtime's threads (the one running Go code, the one it hands
 //     the work to while the first waits in a system call, sysmon) then
 //     wake each other on their own CPU, rather than with an
-//     interprocessor interrupt that wakes another: 2.2% → 1.8–2.0% of a
-//     core in the same benchmark. The programs of exec sensors share it.
+//     interprocessor interrupt that wakes another: about 0.2 point of a
+//     core less in the same benchmark (11 alternated or side-by-side
+//     pairs of runs). The programs of exec sensors share it.
 //
 // It leaves the other cores to the gateway's applications. Draining a
 // large backlog is then bound by one core; give the agent more with
