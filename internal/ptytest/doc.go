@@ -1,5 +1,5 @@
 // Package ptytest gives tests serial devices made of Linux pseudo-terminals,
-// so that code that opens a tty path (go.bug.st/serial, pyserial, socat) can
+// so that code that opens a tty path (the agent's serialport, pyserial, socat) can
 // be tested without hardware.
 //
 // There are only a few types. A [Pair] is one pseudo-terminal: the test's
@@ -25,7 +25,7 @@
 // XON/XOFF, no signals, 8 bits) before anyone opens it, so every byte value
 // (0x00, 0x0A, 0x0D, 0x11, 0x13 included) passes both ways as written, even
 // to a program that opens the path without configuring it.
-// go.bug.st/serial sets raw mode again when it opens the tty, and its baud
+// The agent's serialport sets raw mode again when it opens the tty, and its baud
 // rate, parity and stop bits, which a pty stores but ignores: a pty
 // transfers bytes instantly and never makes framing or parity errors.
 //
@@ -39,8 +39,7 @@
 //     writes more blocks until the tty is read or flushed.
 //   - Closing a pair (an unplug) hangs the tty up, exactly as when a USB
 //     adapter is pulled: the other side's writes fail with EIO and its
-//     reads return end of file (0 bytes; go.bug.st/serial reports them as
-//     "port closed"); its /dev/pts/N node disappears once the other side
+//     reads return end of file (0 bytes); its /dev/pts/N node disappears once the other side
 //     has closed it too.
 //   - Linux reuses a freed /dev/pts number for the next pty; [Link.Replug]
 //     makes sure the new tty has a number the link never had.

@@ -2,6 +2,7 @@ package ptytest_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -11,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iot-hub/agent/agent/sensors/serialport"
 	"github.com/iot-hub/agent/internal/ptytest"
-	"go.bug.st/serial"
 	"go.uber.org/goleak"
 )
 
@@ -48,24 +49,47 @@ func readFull(t *testing.T, what string, r deadliner, want []byte) {
 	}
 }
 
-// serialReadFull reads len(want) bytes from a go.bug.st/serial port and
-// checks them.
-func serialReadFull(t *testing.T, what string, p serial.Port, want []byte) {
+// openPort opens path as the agent opens a serial device (serialport:
+// raw mode set again, the framing cfg gives), now.
+func openPort(t *testing.T, path string, cfg serialport.Config) *serialport.Port {
 	t.Helper()
-	if err := p.SetReadTimeout(100 * time.Millisecond); err != nil {
+	cfg.Path = path
+	p, err := serialport.New(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	got := make([]byte, 0, len(want))
-	buf := make([]byte, 512)
-	for deadline := time.Now().Add(5 * time.Second); len(got) < len(want); {
-		n, err := p.Read(buf[:min(len(buf), len(want)-len(got))])
-		if err != nil {
-			t.Fatalf("%s: read: %v", what, err)
-		}
-		if n == 0 && time.Now().After(deadline) {
-			t.Fatalf("%s: read % x before timing out; want % x", what, got, want)
-		}
-		got = append(got, buf[:n]...)
+	t.Cleanup(func() { p.Close() })
+	// The first transaction opens it, and drops what waits: open it now.
+	if err := p.Do(context.Background(), func(context.Context, serialport.Conn) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// portWrite writes b to p.
+func portWrite(t *testing.T, what string, p *serialport.Port, b []byte) {
+	t.Helper()
+	err := p.Do(context.Background(), func(_ context.Context, c serialport.Conn) error {
+		_, err := c.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%s: write: %v", what, err)
+	}
+}
+
+// portReadFull reads len(want) bytes from p within 5 s and checks them.
+func portReadFull(t *testing.T, what string, p *serialport.Port, want []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got := make([]byte, len(want))
+	err := p.Do(ctx, func(_ context.Context, c serialport.Conn) error {
+		_, err := io.ReadFull(c, got)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%s: read: %v", what, err)
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s: read % x; want % x", what, got, want)
@@ -92,21 +116,15 @@ func TestPairPassesBytesUnaltered(t *testing.T) {
 		}
 		readFull(t, "tty to device", p, want) // no echo of the first write either
 	})
-	t.Run("go.bug.st/serial", func(t *testing.T) {
+	t.Run("serialport", func(t *testing.T) {
 		p := ptytest.NewPair(t)
-		sp, err := serial.Open(p.Path(), &serial.Mode{BaudRate: 9600, DataBits: 8, Parity: serial.EvenParity, StopBits: serial.TwoStopBits})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer sp.Close()
+		sp := openPort(t, p.Path(), serialport.Config{Baud: 9600, DataBits: 8, Parity: serialport.ParityEven, StopBits: 2})
 		want := allBytes()
 		if _, err := p.Write(want); err != nil {
 			t.Fatal(err)
 		}
-		serialReadFull(t, "device to port", sp, want)
-		if _, err := sp.Write(want); err != nil {
-			t.Fatal(err)
-		}
+		portReadFull(t, "device to port", sp, want)
+		portWrite(t, "port to device", sp, want)
 		readFull(t, "port to device", p, want)
 	})
 }
@@ -150,8 +168,7 @@ func TestLinkUnplugReplug(t *testing.T) {
 		t.Error("Pair() after Unplug != nil")
 	}
 	// A hung-up tty reads as end of file and fails writes with EIO, as a
-	// pulled USB adapter's does; go.bug.st/serial reports that read as
-	// "port closed".
+	// pulled USB adapter's does.
 	if n, err := f.Read(make([]byte, 8)); n != 0 || err != io.EOF {
 		t.Errorf("tty Read after Unplug = %d, %v; want 0, EOF", n, err)
 	}
@@ -192,32 +209,23 @@ func TestLinkUnplugReplug(t *testing.T) {
 
 func TestNullModem(t *testing.T) {
 	m := ptytest.NewNullModem(t)
-	mode := &serial.Mode{BaudRate: 19200, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit}
-	a, err := serial.Open(m.PathA(), mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := serial.Open(m.PathB(), mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	cfg := serialport.Config{Baud: 19200, DataBits: 8, Parity: serialport.ParityNone, StopBits: 1}
+	a, b := openPort(t, m.PathA(), cfg), openPort(t, m.PathB(), cfg)
 	want := allBytes()
-	if _, err := a.Write(want); err != nil {
-		t.Fatal(err)
-	}
-	serialReadFull(t, "A to B", b, want)
-	if _, err := b.Write(want[:17]); err != nil {
-		t.Fatal(err)
-	}
-	serialReadFull(t, "B to A", a, want[:17])
+	portWrite(t, "A to B", a, want)
+	portReadFull(t, "A to B", b, want)
+	portWrite(t, "B to A", b, want[:17])
+	portReadFull(t, "B to A", a, want[:17])
 
 	if err := m.Close(); err != nil {
 		t.Fatalf("Close = %v", err)
 	}
-	if _, err := a.Write([]byte("x")); !errors.Is(err, syscall.EIO) {
-		t.Errorf("Write after Close = %v; want EIO", err)
+	err := a.Do(context.Background(), func(_ context.Context, c serialport.Conn) error {
+		_, err := c.Write([]byte("x"))
+		return err
+	})
+	if !errors.Is(err, serialport.ErrPortLost) || !errors.Is(err, syscall.EIO) {
+		t.Errorf("Write after Close = %v; want ErrPortLost, EIO", err)
 	}
 	// goleak (TestMain) checks that the bridging goroutines ended.
 }

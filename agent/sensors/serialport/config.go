@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"time"
-
-	"go.bug.st/serial"
 )
 
 // Parity is a port's parity: [ParityNone], [ParityEven] or [ParityOdd].
@@ -141,19 +139,4 @@ func (c Config) Validate() error {
 // error naming a conflict reads: "9600 8N1".
 func (c Config) framing() string {
 	return fmt.Sprintf("%d %d%c%d", c.Baud, c.DataBits, c.Parity[0]-'a'+'A', c.StopBits)
-}
-
-// mode is c as go.bug.st/serial wants it.
-func (c Config) mode() *serial.Mode {
-	m := &serial.Mode{BaudRate: c.Baud, DataBits: c.DataBits, Parity: serial.NoParity, StopBits: serial.OneStopBit}
-	switch c.Parity {
-	case ParityEven:
-		m.Parity = serial.EvenParity
-	case ParityOdd:
-		m.Parity = serial.OddParity
-	}
-	if c.StopBits == 2 {
-		m.StopBits = serial.TwoStopBits
-	}
-	return m
 }

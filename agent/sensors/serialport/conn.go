@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"syscall"
 	"time"
-
-	"go.bug.st/serial"
 )
 
 // Conn is the open port as one transaction sees it, valid until the
@@ -42,19 +42,14 @@ type Conn interface {
 	LastByte() time.Time
 }
 
-// readSlice bounds one wait of the underlying port, so that a Read sees
-// its ctx cancelled soon: go.bug.st/serial's Read can only be interrupted
-// by closing the port, which closes the descriptor under the reader.
-const readSlice = 200 * time.Millisecond
-
 // errHangup is what a read of a hung-up tty (a pulled adapter, a closed
-// pty) means: go.bug.st/serial reports it as "Port has been closed".
+// pty) means when it returns end of file.
 var errHangup = errors.New("device hung up (end of file)")
 
 // conn is a Conn of one transaction.
 type conn struct {
 	p       *Port
-	sp      serial.Port
+	dev     device
 	ctx     context.Context
 	timeout time.Duration // < 0: none
 	ended   bool
@@ -82,14 +77,17 @@ func (c *conn) usable(op string) error {
 
 // fail records err, of op, as losing the port and returns it wrapped.
 func (c *conn) fail(op string, err error) error {
-	var pe *serial.PortError
-	if errors.As(err, &pe) && pe.Code() == serial.PortClosed {
+	if errors.Is(err, io.EOF) {
 		err = errHangup
 	}
 	c.lost = fmt.Errorf("serialport: %s %s: %w: %w", op, c.p.cfg.Path, ErrPortLost, err)
 	return c.lost
 }
 
+// Read waits until the earlier of the read timeout and ctx's deadline.
+// ctx's end moves the device's read deadline to the past (see
+// Port.Do), which ends a Read waiting; a Read that begins after it sees
+// ctx's error first.
 func (c *conn) Read(b []byte) (int, error) {
 	if err := c.usable("read"); err != nil {
 		return 0, err
@@ -97,46 +95,56 @@ func (c *conn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	var limit time.Time
-	if c.timeout >= 0 {
-		limit = time.Now().Add(c.timeout)
+	if c.timeout == 0 {
+		return c.readWaiting(b)
 	}
-	deadline, hasDeadline := c.ctx.Deadline()
-	for {
+	var deadline time.Time
+	if c.timeout > 0 {
+		deadline = time.Now().Add(c.timeout)
+	}
+	ctxDeadline, hasDeadline := c.ctx.Deadline()
+	if hasDeadline && (deadline.IsZero() || ctxDeadline.Before(deadline)) {
+		deadline = ctxDeadline
+	}
+	if err := c.dev.SetReadDeadline(deadline); err != nil {
+		return 0, c.fail("read", err)
+	}
+	if c.ctx.Err() != nil { // after the deadline is set: see above
+		return 0, context.Cause(c.ctx)
+	}
+	n, err := c.dev.Read(b)
+	switch {
+	case n > 0:
+		c.p.lastByte = time.Now()
+		return n, nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		if c.ctx.Err() != nil {
 			return 0, context.Cause(c.ctx)
 		}
-		now := time.Now()
-		wait := readSlice
-		if !limit.IsZero() {
-			wait = min(wait, limit.Sub(now))
-		}
-		if hasDeadline {
-			wait = min(wait, deadline.Sub(now))
-		}
-		if err := c.sp.SetReadTimeout(max(wait, 0)); err != nil {
-			return 0, c.fail("read", err)
-		}
-		// go.bug.st/serial returns (0, nil) when the timeout passes.
-		n, err := c.sp.Read(b)
-		if err != nil {
-			return 0, c.fail("read", err)
-		}
-		if n > 0 {
-			c.p.lastByte = time.Now()
-			return n, nil
-		}
-		now = time.Now()
-		switch {
-		case hasDeadline && !now.Before(deadline):
-			if err := context.Cause(c.ctx); err != nil {
-				return 0, err
-			}
+		if hasDeadline && !time.Now().Before(ctxDeadline) {
 			return 0, context.DeadlineExceeded // the ctx's timer has not fired yet
-		case !limit.IsZero() && !now.Before(limit):
-			return 0, fmt.Errorf("serialport: read %s: %w after %v", c.p.cfg.Path, ErrTimeout, c.timeout)
 		}
+		return 0, fmt.Errorf("serialport: read %s: %w after %v", c.p.cfg.Path, ErrTimeout, c.timeout)
+	case err == nil:
+		err = io.EOF
 	}
+	return 0, c.fail("read", err)
+}
+
+// readWaiting is Read with no wait: it reads what the input holds.
+func (c *conn) readWaiting(b []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	n, err := c.dev.ReadWaiting(b)
+	switch {
+	case err != nil:
+		return 0, c.fail("read", err)
+	case n == 0:
+		return 0, fmt.Errorf("serialport: read %s: %w after %v", c.p.cfg.Path, ErrTimeout, c.timeout)
+	}
+	c.p.lastByte = time.Now()
+	return n, nil
 }
 
 func (c *conn) Write(b []byte) (int, error) {
@@ -145,7 +153,7 @@ func (c *conn) Write(b []byte) (int, error) {
 	}
 	written := 0
 	for written < len(b) {
-		n, err := c.sp.Write(b[written:])
+		n, err := c.dev.Write(b[written:])
 		written += n
 		if errors.Is(err, syscall.EINTR) {
 			continue
@@ -173,21 +181,7 @@ func (c *conn) ResetInputBuffer() error {
 	if err := c.usable("reset input"); err != nil {
 		return err
 	}
-	// Flush only when there is input: most of the time there is none,
-	// and a flush is not free (a pty's wakes the process at its other
-	// end, every transaction). pymodbus checks in_waiting the same way.
-	if err := c.sp.SetReadTimeout(0); err != nil {
-		return c.fail("reset input", err)
-	}
-	var probe [64]byte
-	n, err := c.sp.Read(probe[:])
-	switch {
-	case err != nil:
-		return c.fail("reset input", err)
-	case n == 0:
-		return nil
-	}
-	if err := retryInterrupted(c.sp.ResetInputBuffer); err != nil {
+	if err := retryInterrupted(c.dev.DropWaiting); err != nil {
 		return c.fail("reset input", err)
 	}
 	return nil
@@ -197,7 +191,7 @@ func (c *conn) Drain() error {
 	if err := c.usable("drain"); err != nil {
 		return err
 	}
-	if err := retryInterrupted(c.sp.Drain); err != nil {
+	if err := retryInterrupted(c.dev.Drain); err != nil {
 		return c.fail("drain", err)
 	}
 	c.p.lastByte = time.Now()
@@ -206,9 +200,9 @@ func (c *conn) Drain() error {
 
 func (c *conn) LastByte() time.Time { return c.p.lastByte }
 
-// retryInterrupted calls op again while it fails with EINTR: go.bug.st/serial
-// passes the error of an interrupted ioctl on, and a tracer attaching to
-// the agent (strace -p) interrupts tcdrain; the port is not lost.
+// retryInterrupted calls op again while it fails with EINTR: a tracer
+// attaching to the agent (strace -p) interrupts tcdrain, whose error
+// an ioctl passes on; the port is not lost.
 func retryInterrupted(op func() error) error {
 	for {
 		if err := op(); !errors.Is(err, syscall.EINTR) {

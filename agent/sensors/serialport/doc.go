@@ -38,18 +38,16 @@
 //   - Each open discards the input received before it (it is stale), and
 //     [Port.Generation] changes, so a transaction can tell that bytes may
 //     have been lost since its previous one.
-//   - go.bug.st/serial reports a read timeout as (0, nil) (issue #148) and
-//     can only interrupt a blocked read by closing the port under it. Conn
-//     turns the former into ErrTimeout, and waits in slices of at most
-//     200 ms so that a cancelled ctx or [Port.Close] ends a Read in that
-//     time without closing the port under a reader.
+//   - The device is opened non-blocking, in the runtime's poller, as a
+//     socket is: a Read waiting parks its goroutine, not a thread, and a
+//     cancelled ctx or [Port.Close] ends it at once. The framing is set
+//     with termios2, so any baud rate the UART can make is taken.
 //   - A read never waits past the transaction's ctx deadline; a write
 //     cannot be interrupted (with no flow control a UART always drains).
-//   - go.bug.st/serial opens the port with TIOCEXCL: another non-root
-//     process cannot open it while the agent has it open ("Serial port
-//     busy"); root ignores TIOCEXCL. Two Ports on two symlinks to the same
-//     device are not detected.
-//   - go.bug.st/serial waits with select(2) and panics on a descriptor of
-//     1024 or more: the agent must keep fewer files open than that.
+//   - The port is opened with TIOCEXCL: another non-root process cannot
+//     open it while the agent has it open (EBUSY); root ignores TIOCEXCL.
+//     Two Ports on two symlinks to the same device are not detected.
+//   - Linux only: elsewhere opening a port fails with
+//     errors.ErrUnsupported.
 //   - A Conn is valid only inside its transaction, on its goroutine.
 package serialport

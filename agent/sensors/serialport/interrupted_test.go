@@ -4,18 +4,15 @@ import (
 	"context"
 	"syscall"
 	"testing"
-	"time"
-
-	"go.bug.st/serial"
 )
 
-// interrupting is a port whose Write, Drain and ResetInputBuffer fail
-// with EINTR the first time each is called, as go.bug.st/serial's do
-// when a tracer (strace -p) attaches during the system call.
+// interrupting is a device whose Drain and DropWaiting fail with EINTR
+// the first time each is called, as an ioctl does when a tracer (strace
+// -p) attaches during the system call.
 type interrupting struct {
-	serial.Port // nil: the other methods are not called
-	calls       map[string]int
-	written     []byte
+	device  // nil: the other methods are not called
+	calls   map[string]int
+	written []byte
 }
 
 func (p *interrupting) interrupted(op string) bool {
@@ -24,9 +21,6 @@ func (p *interrupting) interrupted(op string) bool {
 }
 
 func (p *interrupting) Write(b []byte) (int, error) {
-	if p.interrupted("write") {
-		return 0, syscall.EINTR
-	}
 	p.written = append(p.written, b...)
 	return len(b), nil
 }
@@ -38,16 +32,7 @@ func (p *interrupting) Drain() error {
 	return nil
 }
 
-// SetReadTimeout and Read find a byte of noise waiting, so that
-// ResetInputBuffer goes on to flush.
-func (p *interrupting) SetReadTimeout(time.Duration) error { return nil }
-
-func (p *interrupting) Read(b []byte) (int, error) {
-	b[0] = 0xff
-	return 1, nil
-}
-
-func (p *interrupting) ResetInputBuffer() error {
+func (p *interrupting) DropWaiting() error {
 	if p.interrupted("reset") {
 		return syscall.EINTR
 	}
@@ -58,7 +43,7 @@ func (p *interrupting) ResetInputBuffer() error {
 // is made again, and the port is not taken for lost.
 func TestInterruptedCallsAreRetried(t *testing.T) {
 	sp := &interrupting{calls: map[string]int{}}
-	c := &conn{p: &Port{}, sp: sp, ctx: context.Background(), timeout: -1}
+	c := &conn{p: &Port{}, dev: sp, ctx: context.Background(), timeout: -1}
 	if err := c.ResetInputBuffer(); err != nil {
 		t.Fatalf("ResetInputBuffer: %v", err)
 	}
@@ -74,7 +59,7 @@ func TestInterruptedCallsAreRetried(t *testing.T) {
 	if string(sp.written) != "\x01\x03\x00\x00\x00\x02" {
 		t.Errorf("written % x; want 01 03 00 00 00 02", sp.written)
 	}
-	for _, op := range []string{"reset", "write", "drain"} {
+	for _, op := range []string{"reset", "drain"} {
 		if sp.calls[op] != 2 {
 			t.Errorf("%s called %d times; want 2 (interrupted, then done)", op, sp.calls[op])
 		}

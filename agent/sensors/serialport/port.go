@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.bug.st/serial"
-
 	"github.com/iot-hub/agent/internal/clock"
 	"github.com/iot-hub/agent/internal/lograte"
 )
@@ -32,13 +30,13 @@ type Port struct {
 	gen     atomic.Uint64
 
 	// Only the turn's holder touches these.
-	sp       serial.Port // nil while closed
-	target   string      // the device sp is, the symlink resolved
-	failures int         // failed opens in a row
-	lastErr  error       // of the last failed open
-	next     time.Time   // earliest next open after a failure
-	down     time.Time   // when the port was lost, or the first failed open; zero while fine
-	lastByte time.Time   // see Conn.LastByte
+	dev      device    // nil while closed
+	target   string    // the device sp is, the symlink resolved
+	failures int       // failed opens in a row
+	lastErr  error     // of the last failed open
+	next     time.Time // earliest next open after a failure
+	down     time.Time // when the port was lost, or the first failed open; zero while fine
+	lastByte time.Time // see Conn.LastByte
 }
 
 // New returns a port configured by cfg, its zero values the defaults,
@@ -87,7 +85,7 @@ func (p *Port) Do(ctx context.Context, fn func(ctx context.Context, c Conn) erro
 	if p.closing.Err() != nil {
 		return fmt.Errorf("serialport: %s: %w", p.cfg.Path, ErrClosed)
 	}
-	if p.sp == nil {
+	if p.dev == nil {
 		if err := p.open(); err != nil {
 			return err
 		}
@@ -96,7 +94,19 @@ func (p *Port) Do(ctx context.Context, fn func(ctx context.Context, c Conn) erro
 	defer cancel(nil)
 	stop := context.AfterFunc(p.closing, func() { cancel(ErrClosed) })
 	defer stop()
-	c := &conn{p: p, sp: p.sp, ctx: fctx, timeout: serial.NoTimeout}
+	// ctx's end ends a Read waiting; and is done with before the next
+	// transaction's reads.
+	dev, interrupted := p.dev, make(chan struct{})
+	interrupt := context.AfterFunc(fctx, func() {
+		defer close(interrupted)
+		_ = dev.SetReadDeadline(time.Unix(1, 0))
+	})
+	defer func() {
+		if !interrupt() {
+			<-interrupted
+		}
+	}()
+	c := &conn{p: p, dev: dev, ctx: fctx, timeout: -1}
 	err := fn(fctx, c)
 	lost := c.end()
 	if lost == nil && errors.Is(err, ErrPortLost) {
@@ -119,11 +129,11 @@ func (p *Port) open() error {
 	if err != nil {
 		target = p.cfg.Path
 	}
-	sp, err := serial.Open(p.cfg.Path, p.cfg.mode())
+	dev, err := openTTY(p.cfg)
 	if err == nil {
 		// Input from before the open is stale: a late answer, line noise.
-		if err = sp.ResetInputBuffer(); err != nil {
-			sp.Close()
+		if err = retryInterrupted(dev.FlushInput); err != nil {
+			dev.Close()
 		}
 	}
 	if err != nil {
@@ -142,7 +152,7 @@ func (p *Port) open() error {
 	} else if !p.down.IsZero() {
 		p.cfg.Logger.Info("serial port opened", "port", p.cfg.Path, "device", target, "failedAttempts", p.failures)
 	}
-	p.sp, p.target = sp, target
+	p.dev, p.target = dev, target
 	p.failures, p.lastErr, p.down = 0, nil, time.Time{}
 	p.gen.Add(1)
 	return nil
@@ -152,8 +162,8 @@ func (p *Port) open() error {
 // it.
 func (p *Port) lose(err error) {
 	p.lines.Warn("lost", "serial port lost", "port", p.cfg.Path, "device", p.target, "err", err)
-	p.sp.Close() // the device is gone: its error says nothing more
-	p.sp, p.target = nil, ""
+	p.dev.Close() // the device is gone: its error says nothing more
+	p.dev, p.target = nil, ""
 	p.down = p.clock.Now()
 }
 
@@ -166,11 +176,11 @@ func (p *Port) Close() error {
 	if !p.turns.close() {
 		return nil
 	}
-	if p.sp == nil {
+	if p.dev == nil {
 		return nil
 	}
-	err := p.sp.Close()
-	p.sp = nil
+	err := p.dev.Close()
+	p.dev = nil
 	if err != nil {
 		return fmt.Errorf("serialport: close %s: %w", p.cfg.Path, err)
 	}

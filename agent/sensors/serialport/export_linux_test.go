@@ -1,0 +1,4 @@
+package serialport
+
+// SetFraming is setFraming.
+var SetFraming = setFraming
