@@ -216,6 +216,16 @@ func (p *DeviceResponseRPCPayload) check() *Error {
 	)
 }
 
+// Validate checks p as [Validate] checks the payload of a
+// device.telemetry event; the error, if any, is an [*Error] naming the
+// first field that is wrong.
+func (p *DeviceTelemetryPayload) Validate() error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	return nil
+}
+
 func (p *DeviceTelemetryPayload) check() *Error {
 	if err := requireString("payload.deviceId", p.DeviceID); err != nil {
 		return err

@@ -22,6 +22,17 @@ type Appender interface {
 	Append(ctx context.Context, recs ...outbox.Record) error
 }
 
+// ReadingsAppender is an Appender that sends a sensor's readings with
+// other sensors' in one device.telemetry event of the gateway (the
+// agent's: those of one window). The sampler gives it the readings,
+// checked, instead of an event of their own. AppendReadings returns the
+// event's correlationId once it is durable, or the error of the append,
+// as Append does.
+type ReadingsAppender interface {
+	Appender
+	AppendReadings(ctx context.Context, rs []contracts.Reading) (correlationID string, err error)
+}
+
 // Schedule is a sensor and how often to read it.
 type Schedule struct {
 	// Sensor is read; the sampler does not own it.
@@ -187,9 +198,10 @@ func (s *Sampler) read(ctx context.Context, st *sensorState, scheduled bool) (St
 	return st.status(), nil
 }
 
-// Sample reads sen once and appends its telemetry event: it returns once
-// the event is durable in the outbox, or with the read's or the append's
-// error. It leaves the sampler's statuses alone.
+// Sample reads sen once and appends its readings, in a telemetry event
+// (see ReadingsAppender): it returns once the event is durable in the
+// outbox, or with the read's or the append's error. It leaves the
+// sampler's statuses alone.
 func (s *Sampler) Sample(ctx context.Context, sen Sensor) error {
 	_, _, err := s.sample(ctx, sen, 0)
 	return err
@@ -215,6 +227,17 @@ func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration)
 	for i, r := range rs {
 		p.Readings[i] = contracts.Reading{Sensor: sen.Name(), Metric: r.Metric, Value: r.Value, Unit: r.Unit, At: at}
 	}
+	if ra, ok := s.box.(ReadingsAppender); ok {
+		if err := p.Validate(); err != nil {
+			return nil, time.Time{}, fmt.Errorf("sensors: %s: %w", sen.Name(), err)
+		}
+		id, err := ra.AppendReadings(ctx, p.Readings)
+		if err != nil {
+			return rs, at, fmt.Errorf("sensors: %s: %w", sen.Name(), err)
+		}
+		s.logQueued(ctx, sen, rs, id)
+		return rs, at, nil
+	}
 	m := contracts.NewDeviceTelemetry(s.origin, p)
 	b, err := contracts.Encode(m)
 	if err != nil {
@@ -223,10 +246,16 @@ func (s *Sampler) sample(ctx context.Context, sen Sensor, timeout time.Duration)
 	if err := s.box.Append(ctx, record.Of(outbox.LaneTelemetry, s.topic, s.cfg.DeviceID, record.HeadOf(m.Header()), b)); err != nil {
 		return rs, at, fmt.Errorf("sensors: %s: %w", sen.Name(), err)
 	}
-	if s.cfg.Logger.Enabled(ctx, slog.LevelDebug) { // spare summary's work at 50 reads a second
-		s.cfg.Logger.Debug("telemetry queued", "sensor", sen.Name(), summary(rs), "correlationId", m.CorrelationID)
-	}
+	s.logQueued(ctx, sen, rs, m.CorrelationID)
 	return rs, at, nil
+}
+
+// logQueued logs, at debug, that sen's readings rs are durable in the
+// event correlationID.
+func (s *Sampler) logQueued(ctx context.Context, sen Sensor, rs []Reading, correlationID string) {
+	if s.cfg.Logger.Enabled(ctx, slog.LevelDebug) { // spare summary's work at 200 reads a second
+		s.cfg.Logger.Debug("telemetry queued", "sensor", sen.Name(), summary(rs), "correlationId", correlationID)
+	}
 }
 
 // summary groups readings for a log line: in text

@@ -22,6 +22,7 @@ import (
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/drivers"
 	"github.com/iot-hub/agent/agent/uplink"
+	"github.com/iot-hub/agent/agent/uplink/mqtt"
 	"github.com/iot-hub/agent/contracts"
 	"github.com/iot-hub/agent/internal/logring"
 )
@@ -142,7 +143,18 @@ func (p *parts) open(cfg *config.Config, log *slog.Logger) *openError {
 		})
 	}
 
-	if p.sampler, err = sensors.NewSampler(sensors.SamplerConfig{DeviceID: cfg.DeviceID, Logger: log, StartJitter: sensorStartJitter}, telemetry, set.Schedules...); err != nil {
+	// The readings of a window go as one device.telemetry event; not
+	// where the uplink also renders telemetry in the legacy format,
+	// whose one flat object a reading cannot hold two sensors' metrics of
+	// the same name: there each read makes its own event.
+	var readings sensors.Appender = struct{ sensors.Appender }{telemetry}
+	if cfg.Uplink.MQTT.Protocol == mqtt.ProtocolV1 {
+		if err := telemetry.mergeReadingsOf(cfg.DeviceID); err != nil {
+			return &openError{"sensors", err}
+		}
+		readings = telemetry
+	}
+	if p.sampler, err = sensors.NewSampler(sensors.SamplerConfig{DeviceID: cfg.DeviceID, Logger: log, StartJitter: sensorStartJitter}, readings, set.Schedules...); err != nil {
 		return &openError{"sensors", err}
 	}
 	if p.rot, err = openRotation(cfg, log, box); err != nil {

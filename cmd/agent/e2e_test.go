@@ -254,9 +254,10 @@ func waitStatus(t *testing.T, addr, topic string, want contracts.DeviceStatus, w
 	}
 }
 
-// waitTelemetry waits up to 15 s for a telemetry message from sensor and
-// checks it.
-func waitTelemetry(t *testing.T, s *subscriber, topic, deviceID, sensor string) *contracts.DeviceTelemetry {
+// waitTelemetry waits up to 15 s for a telemetry message with readings
+// of sensor, checks it and returns those readings (the message may hold
+// other sensors' too: those of one window share it).
+func waitTelemetry(t *testing.T, s *subscriber, topic, deviceID, sensor string) []contracts.Reading {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
@@ -281,8 +282,14 @@ func waitTelemetry(t *testing.T, s *subscriber, topic, deviceID, sensor string) 
 		if got := userProperty(m, "correlationId"); got != tm.CorrelationID {
 			t.Errorf("user property correlationId = %q; want %q", got, tm.CorrelationID)
 		}
-		if tm.Payload.Readings[0].Sensor == sensor {
-			return tm
+		var rs []contracts.Reading
+		for _, r := range tm.Payload.Readings {
+			if r.Sensor == sensor {
+				rs = append(rs, r)
+			}
+		}
+		if len(rs) > 0 {
+			return rs
 		}
 	}
 	t.Fatalf("no telemetry from sensor %q within 15 s", sensor)
@@ -349,17 +356,17 @@ sensors:
 `, id, stateDir, b.URL(), fakeThermal(t), t.TempDir()))
 	agent := startAgent(t, path)
 
-	tm := waitTelemetry(t, sub, topics.Telemetry, id, "sim")
+	sim := waitTelemetry(t, sub, topics.Telemetry, id, "sim")
 	metrics := map[string]bool{}
-	for _, r := range tm.Payload.Readings {
+	for _, r := range sim {
 		metrics[r.Metric] = true
 	}
 	if !metrics["temperature"] || !metrics["humidity"] || !metrics["seq"] {
-		t.Errorf("sim readings %+v; want temperature, humidity and seq", tm.Payload.Readings)
+		t.Errorf("sim readings %+v; want temperature, humidity and seq", sim)
 	}
-	tm = waitTelemetry(t, sub, topics.Telemetry, id, "board")
-	if r := tm.Payload.Readings[0]; r.Metric != "thermal_zone0" || r.Value != 42.5 || r.Unit != "Cel" {
-		t.Errorf("thermal reading %+v; want thermal_zone0 42.5 Cel", r)
+	board := waitTelemetry(t, sub, topics.Telemetry, id, "board")
+	if r := board[0]; len(board) != 1 || r.Metric != "thermal_zone0" || r.Value != 42.5 || r.Unit != "Cel" {
+		t.Errorf("thermal readings %+v; want thermal_zone0 42.5 Cel", board)
 	}
 	waitStatus(t, b.Addr(), topics.Status, contracts.DeviceOnline, 10*time.Second)
 

@@ -90,7 +90,7 @@ sensors:
 	events := broker.Subscribe(b, topics.Events, 1)
 	defer events.Close()
 	sensors := part["thermal"] + part["ds18b20"] + part["modbus"] + part["exec"]
-	readings.WaitFor(b, 2*sensors, 60*time.Second)
+	waitForReadings(b, readings, 2*sensors, 60*time.Second)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -121,7 +121,7 @@ sensors:
 	startLoaded, startIdle, start := procCPU(b, loaded), procCPU(b, idle), time.Now()
 	time.Sleep(*cpuWindow)
 	usedLoaded, usedIdle, window := procCPU(b, loaded)-startLoaded, procCPU(b, idle)-startIdle, time.Since(start)
-	nReadings, nEvents := len(readings.Messages()), len(events.Messages())
+	nReadings, nEvents := countReadings(b, readings.Messages()), len(events.Messages())
 	b.StopTimer()
 	stopProfiled(b, loaded)
 	stop()
@@ -144,6 +144,30 @@ sensors:
 	}
 	if min := int(0.9 * float64(part["devices"]*mixedRate) * window.Seconds()); nEvents < min {
 		b.Errorf("%d events in %v; want at least %d", nEvents, window, min)
+	}
+}
+
+// countReadings counts the readings in msgs, device.telemetry events.
+func countReadings(b testing.TB, msgs []mqtttest.Message) int {
+	b.Helper()
+	n := 0
+	for _, m := range msgs {
+		tm, err := contracts.Decode(m.Payload)
+		if err != nil {
+			b.Fatalf("telemetry: %v", err)
+		}
+		n += len(tm.(*contracts.DeviceTelemetry).Payload.Readings)
+	}
+	return n
+}
+
+// waitForReadings waits until sub has n readings, for up to timeout.
+func waitForReadings(b testing.TB, sub *mqtttest.Subscriber, n int, timeout time.Duration) {
+	b.Helper()
+	for deadline := time.Now().Add(timeout); countReadings(b, sub.Messages()) < n; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d readings in %v; want %d", countReadings(b, sub.Messages()), timeout, n)
+		}
 	}
 }
 
