@@ -31,7 +31,7 @@ type Port struct {
 
 	// Only the turn's holder touches these.
 	dev      device    // nil while closed
-	target   string    // the device sp is, the symlink resolved
+	target   string    // the device dev is, the symlink resolved
 	failures int       // failed opens in a row
 	lastErr  error     // of the last failed open
 	next     time.Time // earliest next open after a failure
