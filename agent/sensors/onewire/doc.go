@@ -5,8 +5,10 @@
 //
 // A [Sensor] reads the probes on the bus, one reading each: metric the
 // probe's id ("28-0316a2791cff") or its name from [Settings.Names], unit
-// Cel. Probes are found by themselves: the bus is listed again on every
-// read, so a probe plugged in later is read from then on. [Settings.Probes]
+// Cel. Probes are found by themselves: the bus is listed again every
+// 10 s, the kernel's own search interval, and at the read after a probe
+// was gone, so a probe plugged in later is read from then on.
+// [Settings.Probes]
 // limits a sensor to the probes it names; one sensor per probe gives each
 // its own health in getSensors.
 //

@@ -8,9 +8,17 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/iot-hub/agent/agent/sensors"
 )
+
+// relistEvery is how long a sensor of every probe found reads the probes
+// it listed before it lists the bus again. Linux's w1 bus master
+// searches the bus every 10 s (the wire module's timeout): a probe
+// plugged in is in sysfs no sooner. A probe that is gone has the bus
+// listed again at the next read.
+const relistEvery = 10 * time.Second
 
 // Sensor reads the temperature probes on a 1-Wire bus. Read is called
 // from one goroutine at a time.
@@ -19,6 +27,10 @@ type Sensor struct {
 	dir    string
 	probes []string // the configured ones; nil: every probe found
 	names  map[string]string
+	now    func() time.Time
+
+	found  []string  // by the last listing; nil: list again
+	listed time.Time // when
 }
 
 // Config configures a Sensor.
@@ -43,7 +55,7 @@ func New(cfg Config) (*Sensor, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("onewire: %w", err)
 	}
-	return &Sensor{name: cfg.Name, dir: cfg.Path, probes: slices.Clone(cfg.Probes), names: cfg.Names}, nil
+	return &Sensor{name: cfg.Name, dir: cfg.Path, probes: slices.Clone(cfg.Probes), names: cfg.Names, now: time.Now}, nil
 }
 
 // Name returns the configured name.
@@ -55,7 +67,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
 	probes := s.probes
 	if probes == nil {
 		var err error
-		if probes, err = s.found(); err != nil {
+		if probes, err = s.onTheBus(); err != nil {
 			return nil, err
 		}
 	}
@@ -66,6 +78,9 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
 			return nil, err
 		}
 		m, err := s.readProbe(id)
+		if errors.Is(err, errGone) {
+			s.found = nil // list the bus again at the next read
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", id, err))
 			continue
@@ -82,9 +97,22 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
 	return rs, nil
 }
 
-// found lists the probes on the bus: the devices with a w1_slave or a
+// onTheBus returns the probes on the bus, as listed within relistEvery.
+func (s *Sensor) onTheBus() ([]string, error) {
+	if now := s.now(); s.found == nil || now.Sub(s.listed) >= relistEvery || now.Before(s.listed) {
+		found, err := s.list()
+		if err != nil {
+			s.found = nil
+			return nil, err
+		}
+		s.found, s.listed = found, now
+	}
+	return s.found, nil
+}
+
+// list lists the probes on the bus: the devices with a w1_slave or a
 // temperature file.
-func (s *Sensor) found() ([]string, error) {
+func (s *Sensor) list() ([]string, error) {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("onewire: %w", err)
@@ -113,13 +141,16 @@ func (s *Sensor) readProbe(id string) (int64, error) {
 	}
 	b, err = os.ReadFile(filepath.Join(s.dir, id, "temperature"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, errors.New("not on the bus")
+		return 0, errGone
 	}
 	if err != nil {
 		return 0, err // w1_therm fails the read on a bad CRC
 	}
 	return parseTemperature(b)
 }
+
+// errGone: a probe's files are not there.
+var errGone = errors.New("not on the bus")
 
 func exists(path string) bool {
 	_, err := os.Stat(path)

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iot-hub/agent/agent/sensors"
 	"github.com/iot-hub/agent/agent/sensors/onewire"
@@ -72,10 +73,47 @@ func TestReadsTheProbesFound(t *testing.T) {
 		t.Errorf("Read = %v; want %v (the power-on and bad-CRC probes left out)", rs, want)
 	}
 
-	// A probe plugged in is read from the next read on.
+}
+
+// TestFindsProbesPluggedInAndGone: the bus is listed again once the
+// kernel's 10 s search may have found a probe plugged in, and at once
+// after a probe is gone.
+func TestFindsProbesPluggedInAndGone(t *testing.T) {
+	dir := bus(t, map[string]string{"28-0316a2791cff/w1_slave": good})
+	s, err := onewire.New(onewire.Config{Name: "tank", Settings: onewire.Settings{Path: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	onewire.SetNow(s, func() time.Time { return now })
+	read := func() ([]sensors.Reading, error) { return s.Read(context.Background()) }
+	if rs, err := read(); err != nil || len(rs) != 1 {
+		t.Fatalf("Read = %v, %v; want the one probe", rs, err)
+	}
+
 	put(t, filepath.Join(dir, "28-0000000000aa", "temperature"), "-5250\n")
-	if rs, err = s.Read(context.Background()); err != nil || len(rs) != 3 || rs[0] != (sensors.Reading{Metric: "28-0000000000aa", Value: -5.25, Unit: "Cel"}) {
-		t.Errorf("Read after a probe was plugged in = %v, %v; want it first of three", rs, err)
+	now = now.Add(9 * time.Second)
+	if rs, err := read(); err != nil || len(rs) != 1 {
+		t.Errorf("Read 9 s after the listing = %v, %v; want the probe listed, the new one not yet", rs, err)
+	}
+	now = now.Add(time.Second)
+	if rs, err := read(); err != nil || len(rs) != 2 || rs[0] != (sensors.Reading{Metric: "28-0000000000aa", Value: -5.25, Unit: "Cel"}) {
+		t.Errorf("Read 10 s after the listing = %v, %v; want the new probe first of two", rs, err)
+	}
+
+	// Both go, another comes: the read finds them gone, the next one
+	// lists the bus again, within the 10 s.
+	for _, id := range []string{"28-0000000000aa", "28-0316a2791cff"} {
+		if err := os.RemoveAll(filepath.Join(dir, id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(t, filepath.Join(dir, "28-0000000000bb", "w1_slave"), good)
+	if _, err := read(); err == nil || !strings.Contains(err.Error(), "not on the bus") {
+		t.Errorf("Read with the probes gone = %v; want them not on the bus", err)
+	}
+	if rs, err := read(); err != nil || len(rs) != 1 || rs[0].Metric != "28-0000000000bb" {
+		t.Errorf("the next Read = %v, %v; want the other probe, listed again", rs, err)
 	}
 }
 
