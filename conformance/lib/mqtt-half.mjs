@@ -24,6 +24,7 @@ export async function runMqtt({ agentBin, seconds, deviceId, example }) {
   const replyTopic = `conformance/replies/${deviceId}`;
   const waiters = new Map(); // correlationId -> resolve(parsed answer)
   const statuses = [];
+  let merged = 0; // telemetry events holding several sensors' readings
   let agent;
   let client;
   try {
@@ -32,6 +33,7 @@ export async function runMqtt({ agentBin, seconds, deviceId, example }) {
       if (topic === base + 'commands') return; // the suite's own
       const msg = report.validate(topic, payload);
       if (!msg) return;
+      if (msg.eventType === 'device.telemetry' && new Set(msg.payload.readings.map((r) => r.sensor)).size > 1) merged++;
       if (topic === replyTopic) {
         const data = packet.properties?.correlationData?.toString('utf8');
         if (data !== msg.correlationId) report.check(`Correlation Data of the answer ${msg.correlationId}`, false, `got ${data}`);
@@ -84,6 +86,8 @@ export async function runMqtt({ agentBin, seconds, deviceId, example }) {
       plain.answer ? checkAnswer(plain.cmd, plain.answer) : 'no answer');
 
     report.check('telemetry received', (report.valid.get('device.telemetry') ?? 0) > 0);
+    report.check('telemetry of two sensors read together, in one event the schema takes', merged > 0,
+      `${merged} of ${report.valid.get('device.telemetry') ?? 0} events`);
 
     // waitForResponse's round trip, with Nagle's algorithm on (MQTT.js's
     // default) and off on the backend's connection; mosquitto keeps its
@@ -117,6 +121,7 @@ uplink:
     backoffMax: 1s
 sensors:
   - {name: sim, type: sim, interval: 1s}
+  - {name: sim-2, type: sim, interval: 1s}
 `;
 }
 
