@@ -396,12 +396,7 @@ func TestCallUsageErrors(t *testing.T) {
 
 func TestCallCannotConnect(t *testing.T) {
 	t.Run("refused", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
+		addr := freeAddr(t) // nothing listens there
 		code, _, stderr := runArgs("call", "--broker", "tcp://"+addr, "--device", "gw", "getSensors")
 		if code != callNotAsked || !strings.HasPrefix(stderr, "agent call: connect to tcp://"+addr+": ") {
 			t.Errorf("agent call = %d, stderr %q; want 3, connect error", code, stderr)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/contracts"
+	"github.com/iot-hub/agent/internal/freeport"
 	"github.com/iot-hub/agent/internal/syncbuf"
 )
 
@@ -320,12 +322,11 @@ func fakeThermal(t *testing.T) string {
 // ago.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Port() // not one mqtttest's brokers were given
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 func TestRunPublishesAndStops(t *testing.T) {

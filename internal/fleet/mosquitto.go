@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/iot-hub/agent/internal/freeport"
 )
 
 // broker is the mosquitto process the fleet talks to, started again on
@@ -29,7 +31,7 @@ type broker struct {
 // startBroker writes mosquitto's configuration in dir and starts it on a
 // free loopback port; verbose, it logs every packet.
 func startBroker(bin, dir string, verbose bool) (*broker, error) {
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return nil, err
 	}
@@ -190,14 +192,4 @@ func (b *broker) acceptsPerSecond(since time.Time) ([]int, error) {
 		return nil, errors.New("no connection in mosquitto's log since the return")
 	}
 	return counts, nil
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	return port, l.Close()
 }

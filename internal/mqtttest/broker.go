@@ -18,6 +18,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 
 	"github.com/iot-hub/agent/agent/broker"
+	"github.com/iot-hub/agent/internal/freeport"
 )
 
 // EnvMosquitto names the environment variable that overrides where the
@@ -176,7 +177,7 @@ func Start(t testing.TB, opts Options) *Broker {
 	var err error
 	for attempt := 1; ; attempt++ {
 		var port int
-		port, err = freePort()
+		port, err = freeport.Port()
 		if err != nil {
 			t.Fatalf("mqtttest: finding a free port: %v", err)
 		}
@@ -435,16 +436,6 @@ func findMosquitto() (bin, why string) {
 func isExecutable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	return port, l.Close()
 }
 
 // errAddrInUse marks a start that failed because the port was taken.
