@@ -95,7 +95,7 @@ const cpuSensors = 50
 // second, the other with no sensor at all, the baseline. It reports
 // each agent's CPU time (user and system, from its /proc/PID/stat, what
 // the agent itself would read from /proc/self/stat) as a percentage of
-// one core, and the readings that reached the broker per second. The
+// one core, and the sensors' reads that reached the broker per second. The
 // sensors are thermal zones in a temporary directory: a driver whose own
 // work is a file read, so the figure is the agent's: sampling, the
 // telemetry events, the outbox and the uplink. It does a fixed amount of
@@ -128,26 +128,26 @@ func BenchmarkAgentCPU(b *testing.B) {
 	topics, _ := contracts.DeviceTopics("gw-cpu-loaded")
 	sub := broker.Subscribe(b, topics.Telemetry, 1)
 	defer sub.Close()
-	sub.WaitFor(b, 2*cpuSensors, 30*time.Second) // both agents run, and the first reads arrived
-	time.Sleep(5 * time.Second)                  // past the start's work and the first reads' jitter
+	waitForReads(b, sub, 2*cpuSensors, 30*time.Second) // both agents run, and the first reads arrived
+	time.Sleep(5 * time.Second)                        // past the start's work and the first reads' jitter
 	sub.Clear()
 
 	b.ResetTimer()
 	startLoaded, startIdle, start := procCPU(b, loaded), procCPU(b, idle), time.Now()
 	time.Sleep(*cpuWindow)
 	usedLoaded, usedIdle, window := procCPU(b, loaded)-startLoaded, procCPU(b, idle)-startIdle, time.Since(start)
-	readings := len(sub.Messages())
+	reads := countReads(b, sub.Messages())
 	b.StopTimer()
 
 	b.Run(fmt.Sprintf("%d-sensors-1Hz", cpuSensors), func(b *testing.B) {
 		b.ReportMetric(100*usedLoaded.Seconds()/window.Seconds(), "cpu-%")
-		b.ReportMetric(float64(readings)/window.Seconds(), "readings/s")
+		b.ReportMetric(float64(reads)/window.Seconds(), "reads/s")
 	})
 	b.Run("baseline-no-sensor", func(b *testing.B) {
 		b.ReportMetric(100*usedIdle.Seconds()/window.Seconds(), "cpu-%")
 	})
-	if min := int(0.9 * cpuSensors * window.Seconds()); readings < min {
-		b.Errorf("%d readings in %v; want at least %d", readings, window, min)
+	if min := int(0.9 * cpuSensors * window.Seconds()); reads < min {
+		b.Errorf("%d reads in %v; want at least %d", reads, window, min)
 	}
 }
 
