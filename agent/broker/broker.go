@@ -34,6 +34,10 @@ type Config struct {
 	OnMessage func(Message) (Outcome, error)
 }
 
+// sysInterval is how often the broker updates its $SYS topics:
+// mosquitto's default sys_interval.
+const sysInterval = 10 * time.Second
+
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	c := Config{Logger: slog.New(slog.DiscardHandler)}
@@ -69,7 +73,11 @@ func Start(cfg Config) (*Broker, error) {
 	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 	srv := mochi.New(&mochi.Options{
 		Capabilities: caps,
-		Logger:       slog.New(quiet{limited(cfg.Logger.Handler())}),
+		// $SYS topics every sysInterval, as mosquitto's sys_interval does,
+		// rather than mochi's every second: each round stops the world
+		// (runtime.ReadMemStats) and republishes twenty retained messages.
+		SysTopicResendInterval: int64(sysInterval / time.Second),
+		Logger:                 slog.New(quiet{limited(cfg.Logger.Handler())}),
 	})
 	tlsConfig, err := cfg.Settings.TLSConfig()
 	if err != nil {
