@@ -87,8 +87,9 @@ type coalescer struct {
 	deviceID string
 	topic    string
 
-	mu  sync.Mutex
-	cur *group // gathering; nil when none is
+	mu       sync.Mutex
+	cur      *group // gathering; nil when none is
+	lastSize int    // how many readings the event filling last held
 }
 
 // group is the records and readings of one window and their callers'
@@ -159,10 +160,13 @@ func (c *coalescer) AppendReadings(ctx context.Context, rs []contracts.Reading) 
 	if n := len(g.events); n > 0 && g.events[n-1].bytes+size <= eventBytes {
 		e = g.events[n-1]
 	} else {
-		e = &readingsEvent{correlationID: contracts.NewCorrelationID()}
+		// Sized as the last one was: the sensors of an interval are read
+		// together, window after window.
+		e = &readingsEvent{correlationID: contracts.NewCorrelationID(), readings: make([]contracts.Reading, 0, max(c.lastSize, len(rs)))}
 		g.events = append(g.events, e)
 	}
 	e.readings = append(e.readings, rs...)
+	c.lastSize = len(e.readings)
 	e.bytes += size
 	g.bytes += size
 	return e.correlationID, c.await(ctx, g)
