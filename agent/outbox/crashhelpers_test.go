@@ -7,6 +7,7 @@ package outbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,7 +45,9 @@ func movedAside(t testing.TB, path string) []string {
 }
 
 // drainExactly takes n entries from s with Next, max per call, and fails
-// the test if they do not all come within timeout. It does not ack them.
+// the test if they do not all come within timeout, saying which entries
+// did come, by lane: the IDs tell records missing from the file from
+// records the store did not hand out. It does not ack them.
 func drainExactly(t testing.TB, s *outbox.Store, n, max int, timeout time.Duration) []outbox.Entry {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -53,11 +56,22 @@ func drainExactly(t testing.TB, s *outbox.Store, n, max int, timeout time.Durati
 	for len(out) < n {
 		es, err := s.Next(ctx, min(max, n-len(out)))
 		if err != nil {
-			t.Fatalf("Next after %d of %d entries: %v (stats %+v)", len(out), n, err, s.Stats())
+			t.Fatalf("Next after %d of %d entries: %v (stats %+v); handed out: %s", len(out), n, err, s.Stats(), entryIDs(out))
 		}
 		out = append(out, es...)
 	}
 	return out
+}
+
+// entryIDs lists the IDs of es by lane, for a failure's message.
+func entryIDs(es []outbox.Entry) string {
+	var byLane [2][]outbox.ID
+	for _, e := range es {
+		if int(e.Lane) < len(byLane) {
+			byLane[e.Lane] = append(byLane[e.Lane], e.ID)
+		}
+	}
+	return fmt.Sprintf("control %v, telemetry %v", byLane[outbox.LaneControl], byLane[outbox.LaneTelemetry])
 }
 
 // expectNoEntry fails the test if Next hands out anything within wait.
