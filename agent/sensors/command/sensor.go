@@ -78,7 +78,10 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Reading, error) {
 	stderr.max = stderrKept
 	cmd.Stdout, cmd.Stderr = out, &stderr
 
-	err = cmd.Run()
+	if err = cmd.Start(); err == nil {
+		awaitExit(cmd.Process)
+		err = cmd.Wait()
+	}
 	switch {
 	case out.over:
 		return nil, fmt.Errorf("command %s: %w (%d bytes)", prog, ErrTooMuchOutput, s.cfg.MaxOutputBytes)
