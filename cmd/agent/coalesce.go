@@ -23,12 +23,9 @@ const (
 	maxWindow    = 100 * time.Millisecond
 	groupRecords = 256
 	groupBytes   = 256 << 10
-	// groupTimeout bounds a group's wait for its commit, past which its
-	// callers are answered with the error (a stalled disk, say): a
-	// device's message waits at most that long, a window more, holding
-	// back that device's connection only. Callers may give up sooner,
-	// each with its own context (a sensor's read, its interval).
-	groupTimeout = 5 * time.Second
+	// groupTimeout bounds a group's wait for its commit; its callers may
+	// give up sooner, each with its own context.
+	groupTimeout = 30 * time.Second
 	// eventBytes bounds the readings of one device.telemetry event made
 	// of a window's (as estimated by readingBytes), unless one sensor's
 	// take more: a window of more makes more events; a sensor's readings

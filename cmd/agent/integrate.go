@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/iot-hub/agent/agent/broker"
 	"github.com/iot-hub/agent/agent/outbox"
@@ -11,6 +12,10 @@ import (
 	"github.com/iot-hub/agent/contracts/legacy"
 	"github.com/iot-hub/agent/internal/lograte"
 )
+
+// integrateTimeout bounds the wait of a device's message for its place
+// in the outbox; it holds back that device's connection only.
+const integrateTimeout = 5 * time.Second
 
 // integrator queues the messages the embedded broker takes from the
 // devices on the gateway's network, in the telemetry lane: as
@@ -79,10 +84,10 @@ func (in *integrator) adapt(m broker.Message) (*contracts.DeviceTelemetry, error
 func (in *integrator) queue(m broker.Message, msg contracts.Message) error {
 	b, err := contracts.Encode(msg)
 	if err == nil {
-		// The coalescer bounds the wait (groupTimeout): no timer of its
-		// own for each of the devices' messages.
+		ctx, cancel := context.WithTimeout(context.Background(), integrateTimeout)
 		h := msg.Header()
-		err = in.box.Append(context.Background(), record.Of(outbox.LaneTelemetry, in.topics.For(h.EventType), in.deviceID, record.HeadOf(h), b))
+		err = in.box.Append(ctx, record.Of(outbox.LaneTelemetry, in.topics.For(h.EventType), in.deviceID, record.HeadOf(h), b))
+		cancel()
 	}
 	if err != nil {
 		in.lines.Warn("integrate", "agent: a device's message is not queued; the device is told so", "client", m.Client, "topic", m.Topic, "err", err)
