@@ -12,6 +12,7 @@ import (
 // txState is what a commit works on: copies of the store's state, put back
 // only if the transaction commits.
 type txState struct {
+	segs        *segments // the lanes' records
 	lanes       [numLanes]laneState
 	memoBytes   int64      // of every memo, after the transaction
 	memosNew    []uint64   // memoHash of the memos put
@@ -172,7 +173,7 @@ func (s *Store) transact(p *commitPlan) error {
 // changed. It may run twice (transact): it starts from p's state each
 // time.
 func (s *Store) write(tx *bolt.Tx, p *commitPlan) error {
-	p.st, p.skipped = txState{lanes: p.startLanes}, 0
+	p.st, p.skipped = txState{segs: newSegments(tx), lanes: p.startLanes}, 0
 	clear(p.results)
 	topicsB := tx.Bucket(topicsBucket)
 	for id, name := range p.topics {
@@ -180,14 +181,14 @@ func (s *Store) write(tx *bolt.Tx, p *commitPlan) error {
 			return err
 		}
 	}
-	if err := deleteRecords(tx, &p.st, p.before); err != nil {
+	if err := deleteRecords(&p.st, p.before); err != nil {
 		return err
 	}
 	memos, err := s.writeBatch(tx, p)
 	if err != nil {
 		return err
 	}
-	if err := deleteRecords(tx, &p.st, p.after); err != nil {
+	if err := deleteRecords(&p.st, p.after); err != nil {
 		return err
 	}
 	for _, q := range p.quarantines {
@@ -199,6 +200,9 @@ func (s *Store) write(tx *bolt.Tx, p *commitPlan) error {
 		if err := s.pruneMemos(tx, &p.st); err != nil {
 			return err
 		}
+	}
+	if err := p.st.segs.flush(); err != nil {
+		return err
 	}
 	return writeMeta(tx.Bucket(metaBucket), p)
 }

@@ -1,8 +1,11 @@
 package outbox
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,7 +28,9 @@ const compactRetryInterval = time.Minute
 // meanwhile: their IDs stay, and their acks delete them from the copy.
 // Waiting for none to be (a queue wholly empty) would put compaction off
 // for good under steady traffic, where the newest records are always on
-// their way. Only the writer calls it; it holds s.mu throughout, so
+// their way. The copy takes the lanes' live records only, into new
+// segments: what is gone from a segment still in use is left behind.
+// Only the writer calls it; it holds s.mu throughout, so
 // nothing reads the file meanwhile.
 func (s *Store) maybeCompact() {
 	s.mu.Lock()
@@ -74,7 +79,7 @@ func (s *Store) compactLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := bolt.Compact(dst, s.db, 4<<20); err != nil {
+	if err := copyLive(dst, s.db); err != nil {
 		dst.Close()
 		os.Remove(tmp)
 		return err
@@ -91,6 +96,51 @@ func (s *Store) compactLocked() error {
 		return s.reopenLocked(err)
 	}
 	return s.reopenLocked(nil)
+}
+
+// compactBatch is how many bytes a compaction writes per transaction.
+const compactBatch = 4 << 20
+
+// copyLive copies src into dst, a new file: the lanes' live records, in
+// new segments, and every other bucket as it is, with its sequence.
+func copyLive(dst, src *bolt.DB) error {
+	w := &batchWriter{db: dst, batch: compactBatch}
+	err := src.View(func(tx *bolt.Tx) error {
+		ss := newSegments(tx)
+		for l := range Lane(numLanes) {
+			c := ss.cursor(l)
+			for id, v := c.First(); id != 0 && w.err == nil; id, v = c.Next() {
+				w.putRecord(l, id, v)
+			}
+		}
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			if slices.ContainsFunc(segmentBuckets[:], func(s []byte) bool { return bytes.Equal(s, name) }) || !w.begin() {
+				return w.err
+			}
+			nb, err := w.tx.CreateBucketIfNotExists(name)
+			if err != nil {
+				return err
+			}
+			if err := nb.SetSequence(b.Sequence()); err != nil {
+				return err
+			}
+			return b.ForEach(func(k, v []byte) error {
+				if v != nil {
+					w.put(name, k, v)
+				}
+				return w.err
+			})
+		})
+	})
+	if err == nil && w.begin() {
+		for _, name := range buckets {
+			if _, err := w.tx.CreateBucketIfNotExists(name); err != nil {
+				w.err = err
+			}
+		}
+	}
+	w.commit()
+	return cmp.Or(err, w.err)
 }
 
 // reopenLocked opens the file again after compaction closed it; cause is

@@ -7,26 +7,25 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// deleteRecords removes the records of ds that are still there, counting
-// the expired ones as dropped.
-func deleteRecords(tx *bolt.Tx, st *txState, ds []pendingDelete) error {
+// deleteRecords takes the records of ds that are still there out of the
+// lanes, counting the expired ones as dropped: their segments mark them
+// gone (see segments).
+func deleteRecords(st *txState, ds []pendingDelete) error {
 	if len(ds) == 0 {
 		return nil
 	}
-	// Highest ID first, lane by lane: see deleter. ds is sorted in a copy,
+	// Lowest ID first, lane by lane: see remover. ds is sorted in a copy,
 	// as Stats reads the transaction's deletes meanwhile.
 	sorted := slices.Clone(ds)
 	slices.SortFunc(sorted, func(a, b pendingDelete) int {
-		return cmp.Or(cmp.Compare(a.lane, b.lane), cmp.Compare(b.id, a.id))
+		return cmp.Or(cmp.Compare(a.lane, b.lane), cmp.Compare(a.id, b.id))
 	})
-	var d deleter
+	var r remover
 	for i, pd := range sorted {
 		if i == 0 || pd.lane != sorted[i-1].lane {
-			d = deleter{c: tx.Bucket(laneBuckets[pd.lane]).Cursor()}
+			r = st.segs.remover(pd.lane)
 		}
-		if err := d.delete(st, pd.lane, pd.id); err != nil {
-			return err
-		}
+		r.remove(st, pd.id)
 		if pd.expired {
 			st.dropped.Expired++
 		}
@@ -34,53 +33,75 @@ func deleteRecords(tx *bolt.Tx, st *txState, ds []pendingDelete) error {
 	return nil
 }
 
-// deleteRecord removes a record if it is still there.
-func deleteRecord(tx *bolt.Tx, st *txState, l Lane, id ID) error {
-	d := deleter{c: tx.Bucket(laneBuckets[l]).Cursor()}
-	return d.delete(st, l, id)
+// deleteRecord takes a record out of its lane if it is still there.
+func deleteRecord(st *txState, l Lane, id ID) {
+	r := st.segs.remover(l)
+	r.remove(st, id)
 }
 
-// deleter removes records of one lane with one cursor, given in
-// descending ID order. A drain acks records in runs of neighbours, so
-// the record to delete is most often the one before the last deleted:
-// the cursor steps back to it, where a seek per record searched the tree
-// from its root, the larger part of a drain's deletes.
-//
-// Stepping back is what stays right after a delete. bbolt's cursor sits
-// on a page as it was read, or on the node a write made of it, and a
-// delete from a node shifts the records after it: the cursor's next
-// record is then the one after the next (etcd-io/bbolt#146). The records
-// before it do not move, in either form, so Prev finds the predecessor.
-// When the cursor has nothing before it, or is more than a few records
-// past the one wanted, it seeks.
-type deleter struct {
-	c *bolt.Cursor
-	k []byte // the key the cursor is on; nil when it must seek
-	v []byte
+// remover marks records of one lane gone, given in ascending ID order.
+// A drain acks records in runs of neighbours, so the record to mark is
+// most often the next in its segment: the cursor steps on to it, where
+// a seek would search the segment's tree from its root. The segment's
+// records are not written, only its state (segments.flush), so the
+// cursor stays valid.
+type remover struct {
+	ss   *segments
+	l    Lane
+	segs *bolt.Cursor // over the lane's segments
+	g    *segState    // the segment the cursor is in
+	next ID           // the next segment's first ID, 0 for none
+	c    *bolt.Cursor // in g
+	k, v []byte       // where c is; k nil when it must seek
 }
 
-// maxSteps bounds how far a deleter steps back before it seeks.
+func (ss *segments) remover(l Lane) remover {
+	return remover{ss: ss, l: l, segs: ss.lane(l).Cursor()}
+}
+
+// maxSteps bounds how far a remover steps on before it seeks.
 const maxSteps = 4
 
-// delete removes record id of lane l if it is still there.
-func (d *deleter) delete(st *txState, l Lane, id ID) error {
+// remove marks record id gone if it is there and not gone already.
+func (r *remover) remove(st *txState, id ID) {
+	if r.g == nil || id < r.g.first || r.next != 0 && id >= r.next {
+		k := floor(r.segs, id)
+		if k == nil {
+			r.g = nil
+			return // below every segment: gone
+		}
+		b := r.ss.lane(r.l).Bucket(k)
+		if b == nil {
+			r.g = nil
+			return
+		}
+		r.g = r.ss.state(r.l, idOf(k), b)
+		r.next = 0
+		if nk := nextSegment(r.segs); nk != nil {
+			r.next = idOf(nk)
+		}
+		r.c, r.k, r.v = b.Cursor(), nil, nil
+	}
+	if r.g.gone(id) {
+		return
+	}
 	for range maxSteps {
-		if d.k == nil || idOf(d.k) <= id {
+		if r.k == nil || idOf(r.k) >= id {
 			break
 		}
-		d.k, d.v = d.c.Prev()
+		r.k, r.v = r.c.Next()
 	}
-	if d.k == nil || idOf(d.k) > id {
-		d.k, d.v = d.c.Seek(idKey(id))
+	if r.k == nil || idOf(r.k) != id {
+		r.k, r.v = r.c.Seek(idKey(id))
 	}
-	if d.k == nil || idOf(d.k) != id {
-		return nil // gone already; the cursor is past id, or at its end
+	if r.k == nil || idOf(r.k) != id {
+		return // not there
 	}
-	st.lanes[l].count--
-	st.lanes[l].bytes -= int64(len(d.v))
-	if err := d.c.Delete(); err != nil {
-		return err
-	}
-	d.k, d.v = d.c.Prev()
-	return nil
+	g := r.g
+	g.leave(id)
+	g.live--
+	g.liveSize -= int64(len(r.v))
+	g.dirty = true
+	st.lanes[r.l].count--
+	st.lanes[r.l].bytes -= int64(len(r.v))
 }

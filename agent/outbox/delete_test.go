@@ -10,12 +10,14 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// TestDeleteRecordsMatchesAModel deletes records from a tree of many
-// pages, in transactions that also put records and delete in several
+// TestDeleteRecordsMatchesAModel deletes records from segments of many
+// pages, in transactions that also put records (some below IDs put
+// before, as appends committed out of order) and delete in several
 // passes, some of the IDs deleted before or never there, in any order:
-// what is left, and the counts, must be what a map says. A deleter that
-// trusted its cursor after a delete (etcd-io/bbolt#146) skips records
-// here, or counts one twice.
+// what is left, read back by a lane cursor, and the counts, must be what
+// a map says. After each commit every segment must have a live record
+// and a state that tells its gone records from its live ones, and a
+// segment none of whose records is live must be gone.
 func TestDeleteRecordsMatchesAModel(t *testing.T) {
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "delete.db"), 0o600, nil)
 	if err != nil {
@@ -26,17 +28,28 @@ func TestDeleteRecordsMatchesAModel(t *testing.T) {
 	model := [numLanes]map[ID]int{{}, {}} // ID to the record's size
 	var st txState
 	next := ID(1)
-	put := func(tx *bolt.Tx, n int) {
+	var held []ID // IDs given out and put later, as a slow append's
+	put := func(n int) {
 		for range n {
+			id := next
+			switch {
+			case len(held) > 0 && rng.IntN(20) == 0:
+				id, held = held[0], held[1:]
+			case rng.IntN(50) == 0:
+				held = append(held, next)
+				next++
+				continue
+			default:
+				next++
+			}
 			l := Lane(min(rng.IntN(4), 1)) // a quarter control
 			size := 50 + rng.IntN(400)
-			if err := tx.Bucket(laneBuckets[l]).Put(idKey(next), make([]byte, size)); err != nil {
+			if err := st.segs.put(l, id, make([]byte, size)); err != nil {
 				t.Fatal(err)
 			}
-			model[l][next] = size
+			model[l][id] = size
 			st.lanes[l].count++
 			st.lanes[l].bytes += int64(size)
-			next++
 		}
 	}
 	// deletes picks IDs to delete: runs of neighbours, as acks come,
@@ -56,21 +69,23 @@ func TestDeleteRecordsMatchesAModel(t *testing.T) {
 		return ds
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, name := range laneBuckets {
+		for _, name := range segmentBuckets {
 			if _, err := tx.CreateBucket(name); err != nil {
 				return err
 			}
 		}
-		put(tx, 20000)
-		return nil
+		st.segs = newSegments(tx)
+		put(20000)
+		return st.segs.flush()
 	}); err != nil {
 		t.Fatal(err)
 	}
 	for round := range 60 {
 		err := db.Update(func(tx *bolt.Tx) error {
+			st.segs = newSegments(tx)
 			for range 1 + rng.IntN(3) {
 				if rng.IntN(2) == 0 {
-					put(tx, rng.IntN(200))
+					put(rng.IntN(200))
 				}
 				ds := deletes()
 				want := st
@@ -84,37 +99,89 @@ func TestDeleteRecordsMatchesAModel(t *testing.T) {
 						want.dropped.Expired++
 					}
 				}
-				if err := deleteRecords(tx, &st, ds); err != nil {
+				if err := deleteRecords(&st, ds); err != nil {
 					return err
 				}
 				if st.lanes != want.lanes || st.dropped != want.dropped {
 					t.Fatalf("round %d: counts after deleting %d records are %+v, want %+v", round, len(ds), st, want)
 				}
 			}
-			return nil
+			return st.segs.flush()
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		err = db.View(func(tx *bolt.Tx) error {
+			ss := newSegments(tx)
 			for l := range Lane(numLanes) {
 				var got []ID
-				if err := tx.Bucket(laneBuckets[l]).ForEach(func(k, _ []byte) error {
-					got = append(got, idOf(k))
-					return nil
-				}); err != nil {
-					return err
+				c := ss.cursor(l)
+				for id, v := c.First(); id != 0; id, v = c.Next() {
+					got = append(got, id)
+					if len(v) != model[l][id] {
+						t.Fatalf("round %d: record %d holds %d bytes, want %d", round, id, len(v), model[l][id])
+					}
 				}
 				want := slices.Sorted(maps.Keys(model[l]))
 				if !slices.Equal(got, want) {
 					t.Fatalf("round %d: lane %v holds %d records, want %d (first difference at %v)", round, l, len(got), len(want), firstDifference(got, want))
 				}
+				checkSegments(t, tx, l, model[l])
 			}
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// checkSegments checks the segments of lane l against model, the live
+// records by ID: each segment's state counts its live records and bytes,
+// and its gone ones are none of them; none is without a live record;
+// and each holds its records, those from its first ID up to the next
+// segment's.
+func checkSegments(t *testing.T, tx *bolt.Tx, l Lane, model map[ID]int) {
+	t.Helper()
+	lb := tx.Bucket(segmentBuckets[l])
+	var prev *segState
+	err := lb.ForEachBucket(func(k []byte) error {
+		b := lb.Bucket(k)
+		g, ok := decodeSegState(idOf(k), lb.Get(stateKey(idOf(k))))
+		if !ok {
+			t.Fatalf("lane %v, segment %d: its state does not decode", l, idOf(k))
+		}
+		live, size, puts := 0, int64(0), 0
+		err := b.ForEach(func(rk, v []byte) error {
+			if len(rk) != 8 {
+				return nil
+			}
+			id := idOf(rk)
+			puts++
+			_, isLive := model[id]
+			if isLive == g.gone(id) {
+				t.Fatalf("lane %v, segment %d: record %d live %v, but gone by the state %v", l, g.first, id, isLive, g.gone(id))
+			}
+			if id < g.first || id > g.last || prev != nil && id <= prev.last {
+				t.Fatalf("lane %v, segment %d (last %d): holds record %d", l, g.first, g.last, id)
+			}
+			if isLive {
+				live++
+				size += int64(len(v))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if live == 0 || g.live != live || g.liveSize != size || g.puts != puts {
+			t.Fatalf("lane %v, segment %d: state live %d (%d bytes), puts %d; holds %d live (%d bytes) of %d", l, g.first, g.live, g.liveSize, g.puts, live, size, puts)
+		}
+		prev = g
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -181,7 +181,7 @@ func (s *Store) handOutLocked(v *view, b *Batch, max int) error {
 	}
 	b.mem.keys = &s.headerKeys
 	err := s.db.View(func(tx *bolt.Tx) error {
-		r := reader{s: s, v: v, tx: tx, max: max, expect: expect, maxBytes: b.MaxBytes, out: b.Entries, mem: &b.mem}
+		r := reader{s: s, v: v, segs: newSegments(tx), max: max, expect: expect, maxBytes: b.MaxBytes, out: b.Entries, mem: &b.mem}
 		r.lane(LaneControl)
 		r.telemetry()
 		b.Entries, dropped = r.out, r.dropped
@@ -212,8 +212,8 @@ func (s *Store) waitingLocked(v *view) int {
 // reader hands out entries within one read transaction.
 type reader struct {
 	s        *Store
-	v        *view // the uplink it hands out to
-	tx       *bolt.Tx
+	v        *view     // the uplink it hands out to
+	segs     *segments // of the read transaction
 	max      int
 	expect   int // how many it will likely hand out, for its memory
 	maxBytes int // of out's records as stored; 0 for no bound
@@ -344,16 +344,16 @@ func (r *reader) take(l Lane, id ID, v []byte) bool {
 // yet (a record in both, just committed, comes once).
 func (r *reader) records(l Lane, from ID) iter.Seq2[ID, []byte] {
 	return func(yield func(ID, []byte) bool) {
-		c := r.tx.Bucket(laneBuckets[l]).Cursor()
-		k, v := c.Seek(idKey(from))
+		c := r.segs.cursor(l)
+		k, v := c.Seek(from)
 		pend := r.s.pending[l]
 		i, _ := slices.BinarySearchFunc(pend, from, func(p stagedRecord, id ID) int { return cmp.Compare(p.id, id) })
-		for k != nil || i < len(pend) {
+		for k != 0 || i < len(pend) {
 			var id ID
 			var val []byte
 			switch {
-			case i == len(pend) || k != nil && idOf(k) <= pend[i].id:
-				id, val = idOf(k), v
+			case i == len(pend) || k != 0 && k <= pend[i].id:
+				id, val = k, v
 				if i < len(pend) && pend[i].id == id {
 					i++
 				}
@@ -371,7 +371,7 @@ func (r *reader) records(l Lane, from ID) iter.Seq2[ID, []byte] {
 
 // get returns the record id of lane l, or nil.
 func (r *reader) get(l Lane, id ID) []byte {
-	if v := r.tx.Bucket(laneBuckets[l]).Get(idKey(id)); v != nil {
+	if v := r.segs.get(l, id); v != nil {
 		return v
 	}
 	recs := r.s.pending[l]
@@ -387,10 +387,7 @@ func (r *reader) lastID(l Lane) ID {
 	if recs := r.s.pending[l]; len(recs) > 0 {
 		last = recs[len(recs)-1].id
 	}
-	if k, _ := r.tx.Bucket(laneBuckets[l]).Cursor().Last(); k != nil {
-		last = max(last, idOf(k))
-	}
-	return last
+	return max(last, r.segs.cursor(l).Last())
 }
 
 // exhausted reports whether no entry of lane l is left in [head, until].

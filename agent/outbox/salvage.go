@@ -55,7 +55,7 @@ func salvage(src, dst string, now time.Time) (SalvageCounts, error) {
 	if err != nil {
 		return SalvageCounts{}, err
 	}
-	c := &copier{db: db, topics: make(map[uint64]bool), meta: make(map[string][]byte)}
+	c := &copier{batchWriter: batchWriter{db: db, batch: salvageBatch}, states: make(map[segKey]*segState), topics: make(map[uint64]bool), meta: make(map[string][]byte)}
 	// The newer meta page whose root page can be read: bbolt keeps the
 	// tree of the commit before the last intact, for its other meta page.
 	c.cursorsLost = true
@@ -100,14 +100,13 @@ func salvage(src, dst string, now time.Time) (SalvageCounts, error) {
 // copier writes what a salvage reads into the new file, a transaction
 // per salvageBatch bytes.
 type copier struct {
-	db      *bolt.DB
-	tx      *bolt.Tx
-	batched int
-	err     error
+	batchWriter
 
-	topics map[uint64]bool   // the topic ids copied
-	meta   map[string][]byte // the damaged file's meta bucket
-	seq    uint64            // the highest ID, or the meta's sequence
+	segs   []foundSegment       // in the lanes' buckets, to walk
+	states map[segKey]*segState // the segments' states read
+	topics map[uint64]bool      // the topic ids copied
+	meta   map[string][]byte    // the damaged file's meta bucket
+	seq    uint64               // the highest ID, or the meta's sequence
 
 	saved, bad  uint64 // records copied, and seen and not copied
 	lanes       [numLanes]laneState
@@ -136,14 +135,24 @@ func (c *copier) read(w *walker, m salvageMeta) {
 	handlers := map[string]func(leafElem){
 		string(topicsBucket):     c.topic,
 		string(metaBucket):       c.metaEntry,
-		string(laneBuckets[0]):   func(e leafElem) { c.record(LaneControl, e) },
-		string(laneBuckets[1]):   func(e leafElem) { c.record(LaneTelemetry, e) },
 		string(quarantineBucket): c.quarantine,
 		string(memosBucket):      c.memo,
 		string(cursorsBucket):    c.cursor,
 	}
-	// Topics first, which the records need; the meta's sequence.
-	for _, name := range []string{string(topicsBucket), string(metaBucket), string(laneBuckets[0]), string(laneBuckets[1]), string(quarantineBucket), string(memosBucket), string(cursorsBucket)} {
+	names := []string{string(topicsBucket), string(metaBucket)} // first: the records need them
+	for l := range Lane(numLanes) {
+		// A file of the release before segments has its records in
+		// laneBuckets; one upgraded and opened by that release again
+		// has both.
+		for _, name := range []string{string(laneBuckets[l]), string(segmentBuckets[l])} {
+			handlers[name] = c.lane(l, name)
+			if _, ok := roots[name]; ok || name == string(segmentBuckets[l]) && roots[string(laneBuckets[l])] == nil {
+				names = append(names, name)
+			}
+		}
+	}
+	names = append(names, string(quarantineBucket), string(memosBucket), string(cursorsBucket))
+	for _, name := range names {
 		hdr, ok := roots[name]
 		if !ok {
 			w.lost = append(w.lost, lostRange{bucket: name, lo: []byte{}})
@@ -154,6 +163,7 @@ func (c *copier) read(w *walker, m salvageMeta) {
 		}
 		w.bucket(name, hdr, handlers[name])
 	}
+	c.segments(w, handlers)
 	if hdr, ok := roots[string(memoOrderBucket)]; ok && len(hdr) >= bucketHeaderSize {
 		c.memos.seq = max(c.memos.seq, le.Uint64(hdr[8:]))
 	}
@@ -164,44 +174,6 @@ func (c *copier) read(w *walker, m salvageMeta) {
 			c.cursorsLost = true
 		}
 	}
-}
-
-// put writes k and v in bucket, unless k is there already (a page read
-// twice); it reports whether it wrote.
-func (c *copier) put(bucket, k, v []byte) bool {
-	if c.err != nil {
-		return false
-	}
-	if c.tx == nil {
-		if c.tx, c.err = c.db.Begin(true); c.err != nil {
-			return false
-		}
-	}
-	b, err := c.tx.CreateBucketIfNotExists(bucket)
-	if err != nil {
-		c.err = err
-		return false
-	}
-	if b.Get(k) != nil {
-		return false
-	}
-	b.FillPercent = 1 // keys come (mostly) in order: pack the pages
-	if c.err = b.Put(slices.Clone(k), slices.Clone(v)); c.err != nil {
-		return false
-	}
-	if c.batched += len(k) + len(v); c.batched >= salvageBatch {
-		c.commit()
-	}
-	return true
-}
-
-func (c *copier) commit() {
-	if c.tx != nil && c.err == nil {
-		c.err = c.tx.Commit()
-	} else if c.tx != nil {
-		c.tx.Rollback()
-	}
-	c.tx, c.batched = nil, 0
 }
 
 func (c *copier) topic(e leafElem) {
@@ -224,8 +196,50 @@ func (c *copier) metaEntry(e leafElem) {
 	}
 }
 
-func (c *copier) record(l Lane, e leafElem) {
-	if e.bucket {
+// lane returns the handler of the lane bucket name, of lane l. It keeps
+// the segments and their states, for segments to walk once the lane's
+// bucket is read; records straight in the lane's bucket are of an
+// earlier release, or of a segment's pages that only the orphans' scan
+// finds.
+func (c *copier) lane(l Lane, name string) func(leafElem) {
+	return func(e leafElem) {
+		switch {
+		case e.bucket && isSegment(e.key):
+			c.segs = append(c.segs, foundSegment{lane: l, name: name + "/" + strconv.FormatUint(uint64(idOf(e.key)), 10), first: idOf(e.key), hdr: slices.Clone(e.value)})
+		case !e.bucket && len(e.key) == 9 && e.key[8] == 0:
+			if g, ok := decodeSegState(idOf(e.key), e.value); ok {
+				c.states[segKey{l, g.first}] = g
+			}
+		case !e.bucket:
+			c.record(l, e, nil)
+		}
+	}
+}
+
+// segments walks the segments the lanes' buckets hold, each with a
+// handler of its own, registered in handlers for its pages that only the
+// orphans' scan finds.
+func (c *copier) segments(w *walker, handlers map[string]func(leafElem)) {
+	for _, s := range c.segs {
+		state := c.states[segKey{s.lane, s.first}]
+		h := func(e leafElem) { c.record(s.lane, e, state) }
+		handlers[s.name] = h
+		w.bucket(s.name, s.hdr, h)
+	}
+}
+
+// foundSegment is a segment a lane's bucket holds.
+type foundSegment struct {
+	lane  Lane
+	name  string // for lost ranges: the lane's bucket and the first ID
+	first ID
+	hdr   []byte // its bucket's header
+}
+
+// record copies a record that passes its checksum and whose topic is
+// known, unless its segment's state says it is gone (state may be nil).
+func (c *copier) record(l Lane, e leafElem, state *segState) {
+	if e.bucket || len(e.key) == 8 && state != nil && state.gone(idOf(e.key)) {
 		return
 	}
 	var rec Entry
@@ -234,7 +248,7 @@ func (c *copier) record(l Lane, e leafElem) {
 		c.bad++
 		return
 	}
-	if c.put(laneBuckets[l], e.key, e.value) {
+	if c.putRecord(l, idOf(e.key), e.value) {
 		c.saved++
 		c.lanes[l].count++
 		c.lanes[l].bytes += int64(len(e.value))

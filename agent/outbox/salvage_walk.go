@@ -161,11 +161,11 @@ func rootSequence(p []byte) (uint64, bool) {
 		case string(metaBucket):
 			seq = le.Uint64(e.value[8:])
 			found++
-		case string(laneBuckets[0]), string(laneBuckets[1]):
+		case string(laneBuckets[0]), string(laneBuckets[1]), string(segmentBuckets[0]), string(segmentBuckets[1]):
 			found++
 		}
 	}
-	return seq, found == 3
+	return seq, found >= 3
 }
 
 // countRecords counts the records, by their keys, on the readable leaf

@@ -35,7 +35,7 @@ func (s *Store) Stats() Stats {
 			for _, r := range s.pending[l] {
 				ls.Bytes += int64(len(r.data))
 			}
-			if _, v := tx.Bucket(laneBuckets[l]).Cursor().First(); v != nil {
+			if _, v := newSegments(tx).cursor(l).First(); v != nil {
 				var e Entry
 				if _, err := decodeRecord(v, nil, &e); err == nil {
 					ls.OldestAge = max(now.Sub(e.AppendedAt), 0)

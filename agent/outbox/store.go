@@ -14,12 +14,11 @@ import (
 	"github.com/iot-hub/agent/internal/lograte"
 )
 
-// Bucket names. Lane buckets map an ID (8 bytes, big-endian) to a stored
-// record; quarantine maps an ID to a quarantined record; topics maps a
-// topic id to its name; meta holds the counters, and its sequence is the
-// last ID given out.
+// Bucket names. The lanes' records are in segmentBuckets (segment.go);
+// quarantine maps an ID (8 bytes, big-endian) to a quarantined record;
+// topics maps a topic id to its name; meta holds the counters, and its
+// sequence is the last ID given out.
 var (
-	laneBuckets      = [numLanes][]byte{[]byte("control"), []byte("telemetry")}
 	quarantineBucket = []byte("quarantine")
 	topicsBucket     = []byte("topics")
 	metaBucket       = []byte("meta")
@@ -192,7 +191,7 @@ func Open(path string, cfg Config) (*Store, error) {
 }
 
 // buckets are every bucket of the file.
-var buckets = [][]byte{laneBuckets[0], laneBuckets[1], quarantineBucket, topicsBucket, metaBucket, memosBucket, memoOrderBucket, cursorsBucket}
+var buckets = [][]byte{segmentBuckets[0], segmentBuckets[1], quarantineBucket, topicsBucket, metaBucket, memosBucket, memoOrderBucket, cursorsBucket}
 
 // load creates the buckets of a new file and reads the state kept on disk.
 // Opening an existing file writes nothing, unless it lacks a bucket a
@@ -217,6 +216,9 @@ func (s *Store) load() error {
 		if err != nil {
 			return err
 		}
+	}
+	if err := upgrade(s.db, s.log); err != nil {
+		return fmt.Errorf("upgrade: %w", err)
 	}
 	if err := s.loadViews(); err != nil {
 		return err

@@ -239,7 +239,7 @@ func (s *Store) riseLocked() map[string]ID {
 	}
 	var floors map[string]ID
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		r := reader{s: s, tx: tx}
+		r := reader{s: s, segs: newSegments(tx)}
 		first := func(l Lane, from ID) ID {
 			for id := range r.records(l, from) {
 				return id
@@ -496,9 +496,8 @@ func (s *Store) sweepLocked() {
 	}
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		for l := range Lane(numLanes) {
-			c := tx.Bucket(laneBuckets[l]).Cursor()
-			for k, val := c.First(); k != nil && idOf(k) < top; k, val = c.Next() {
-				id := idOf(k)
+			c := newSegments(tx).cursor(l)
+			for id, val := c.First(); id != 0 && id < top; id, val = c.Next() {
 				if _, gone := s.leaving[id]; gone || s.routeOf(storedRoute(val)) != 0 {
 					continue
 				}
@@ -556,13 +555,14 @@ func (s *Store) Uplinks() []UplinkStats {
 		}
 	}
 	_ = s.db.View(func(tx *bolt.Tx) error {
+		ss := newSegments(tx)
 		for l := range Lane(numLanes) {
-			c := tx.Bucket(laneBuckets[l]).Cursor()
-			for k, val := c.First(); k != nil; k, val = c.Next() {
-				count(idOf(k), val)
+			c := ss.cursor(l)
+			for id, val := c.First(); id != 0; id, val = c.Next() {
+				count(id, val)
 			}
 			for _, r := range s.pending[l] {
-				if tx.Bucket(laneBuckets[l]).Get(idKey(r.id)) == nil {
+				if ss.get(l, r.id) == nil {
 					count(r.id, r.data)
 				}
 			}

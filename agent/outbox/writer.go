@@ -191,9 +191,7 @@ func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]bool, req *appen
 		}
 	}
 	for _, r := range req.recs {
-		b := tx.Bucket(laneBuckets[r.lane])
-		b.FillPercent = 1 // keys (almost) only grow: pack the pages
-		if err := b.Put(idKey(r.id), r.data); err != nil {
+		if err := st.segs.put(r.lane, r.id, r.data); err != nil {
 			return false, err
 		}
 		st.lanes[r.lane].count++
@@ -207,15 +205,15 @@ func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]bool, req *appen
 func (s *Store) evict(tx *bolt.Tx, st *txState, busy map[ID]bool, over int64) error {
 	var victims []pendingDelete
 	var freed int64
-	c := tx.Bucket(laneBuckets[LaneTelemetry]).Cursor()
-	for k, v := c.First(); k != nil && freed < over; k, v = c.Next() {
-		if _, ok := busy[idOf(k)]; ok {
+	c := st.segs.cursor(LaneTelemetry)
+	for id, v := c.First(); id != 0 && freed < over; id, v = c.Next() {
+		if _, ok := busy[id]; ok {
 			continue
 		}
-		victims = append(victims, pendingDelete{id: idOf(k), lane: LaneTelemetry})
+		victims = append(victims, pendingDelete{id: id, lane: LaneTelemetry})
 		freed += int64(len(v))
 	}
-	if err := deleteRecords(tx, st, victims); err != nil {
+	if err := deleteRecords(st, victims); err != nil {
 		return err
 	}
 	st.dropped.Cap += uint64(len(victims))
@@ -235,20 +233,20 @@ func (s *Store) stagedLocked(l Lane, id ID) bool {
 // quarantineRecord moves a record to the quarantine bucket with its lane
 // and the reason.
 func (s *Store) quarantineRecord(tx *bolt.Tx, st *txState, q pendingQuarantine) error {
-	k := idKey(q.id)
-	v := tx.Bucket(laneBuckets[q.lane]).Get(k)
+	v := st.segs.get(q.lane, q.id)
 	if v == nil {
 		return nil
 	}
 	val := []byte{byte(q.lane)}
 	val = appendBytes(val, []byte(q.reason))
 	val = append(val, v...)
-	if err := tx.Bucket(quarantineBucket).Put(k, val); err != nil {
+	if err := tx.Bucket(quarantineBucket).Put(idKey(q.id), val); err != nil {
 		return err
 	}
 	st.quarantined++
 	s.lines.Warn("quarantined "+q.lane.String(), "outbox: record quarantined", "id", q.id, "lane", q.lane.String(), "reason", q.reason)
-	return deleteRecord(tx, st, q.lane, q.id)
+	deleteRecord(st, q.lane, q.id)
+	return nil
 }
 
 func addDrops(a, b DropCounts) DropCounts {
