@@ -29,8 +29,11 @@ type commitPlan struct {
 	inBatch map[ID]bool
 	maxID   ID
 
-	before      []pendingDelete // acks of records committed earlier
-	after       []pendingDelete // acks of the batch's own records
+	before []pendingDelete // acks of records committed earlier
+	after  []pendingDelete // acks of the batch's own records
+	// gone are the IDs of after: records acked before their commit,
+	// not written at all.
+	gone        map[ID]bool
 	quarantines []pendingQuarantine
 	topics      map[uint64]string
 
@@ -107,6 +110,10 @@ func (s *Store) plan(batch []*appendReq) *commitPlan {
 		switch {
 		case p.inBatch[d.id]:
 			p.after = append(p.after, d)
+			if p.gone == nil {
+				p.gone = make(map[ID]bool)
+			}
+			p.gone[d.id] = true
 		case s.stagedLocked(d.lane, d.id):
 			carry = append(carry, d)
 		default:
@@ -227,7 +234,7 @@ func (s *Store) writeBatch(tx *bolt.Tx, p *commitPlan) (memos bool, err error) {
 			p.skipped++
 			continue
 		}
-		ok, err := s.appendReq(tx, &p.st, p.busy, req)
+		ok, err := s.appendReq(&p.st, p.busy, p.gone, req)
 		if err != nil {
 			return false, err
 		}

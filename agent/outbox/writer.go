@@ -179,11 +179,13 @@ func hasControl(batch []*appendReq) bool {
 }
 
 // appendReq stores the records of req, dropping old telemetry to make room
-// if needed. It reports false, having stored nothing, when they do not fit.
-func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]bool, req *appendReq) (bool, error) {
+// if needed, but for those in gone, acked already: their acks find them
+// gone (and count those expired). It reports false, having stored
+// nothing, when they do not fit.
+func (s *Store) appendReq(st *txState, busy, gone map[ID]bool, req *appendReq) (bool, error) {
 	need := req.bytes()
 	if over := st.lanes[0].bytes + st.lanes[1].bytes + need - int64(s.cfg.MaxBytes); over > 0 {
-		if err := s.evict(tx, st, busy, over); err != nil {
+		if err := s.evict(st, busy, over); err != nil {
 			return false, err
 		}
 		if st.lanes[0].bytes+st.lanes[1].bytes+need > int64(s.cfg.MaxBytes) {
@@ -191,6 +193,9 @@ func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]bool, req *appen
 		}
 	}
 	for _, r := range req.recs {
+		if gone[r.id] {
+			continue
+		}
 		if err := st.segs.put(r.lane, r.id, r.data); err != nil {
 			return false, err
 		}
@@ -202,7 +207,7 @@ func (s *Store) appendReq(tx *bolt.Tx, st *txState, busy map[ID]bool, req *appen
 
 // evict drops the oldest telemetry that is not in flight until over bytes
 // are free or none is left to drop.
-func (s *Store) evict(tx *bolt.Tx, st *txState, busy map[ID]bool, over int64) error {
+func (s *Store) evict(st *txState, busy map[ID]bool, over int64) error {
 	var victims []pendingDelete
 	var freed int64
 	c := st.segs.cursor(LaneTelemetry)
