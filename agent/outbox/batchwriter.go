@@ -61,7 +61,7 @@ func (w *batchWriter) putRecord(l Lane, id ID, v []byte) bool {
 	if !w.begin() {
 		return false
 	}
-	if _, err := w.tx.CreateBucketIfNotExists(segmentBuckets[l]); err != nil {
+	if _, err := w.tx.CreateBucketIfNotExists(indexBuckets[l]); err != nil {
 		w.err = err
 		return false
 	}

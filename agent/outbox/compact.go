@@ -114,7 +114,9 @@ func copyLive(dst, src *bolt.DB) error {
 			}
 		}
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-			if slices.ContainsFunc(segmentBuckets[:], func(s []byte) bool { return bytes.Equal(s, name) }) || !w.begin() {
+			_, _, segment := segmentOf(name)
+			index := slices.ContainsFunc(indexBuckets[:], func(s []byte) bool { return bytes.Equal(s, name) })
+			if segment || index || !w.begin() {
 				return w.err
 			}
 			nb, err := w.tx.CreateBucketIfNotExists(name)

@@ -48,7 +48,7 @@ func deleteRecord(st *txState, l Lane, id ID) {
 type remover struct {
 	ss   *segments
 	l    Lane
-	segs *bolt.Cursor // over the lane's segments
+	segs *bolt.Cursor // over the lane's index
 	g    *segState    // the segment the cursor is in
 	next ID           // the next segment's first ID, 0 for none
 	c    *bolt.Cursor // in g
@@ -56,7 +56,7 @@ type remover struct {
 }
 
 func (ss *segments) remover(l Lane) remover {
-	return remover{ss: ss, l: l, segs: ss.lane(l).Cursor()}
+	return remover{ss: ss, l: l, segs: ss.index(l).Cursor()}
 }
 
 // maxSteps bounds how far a remover steps on before it seeks.
@@ -65,21 +65,18 @@ const maxSteps = 4
 // remove marks record id gone if it is there and not gone already.
 func (r *remover) remove(st *txState, id ID) {
 	if r.g == nil || id < r.g.first || r.next != 0 && id >= r.next {
-		k := floor(r.segs, id)
-		if k == nil {
+		first, sv := floor(r.segs, id)
+		var b *bolt.Bucket
+		if first != 0 {
+			b = r.ss.bucket(r.l, first)
+		}
+		if b == nil {
 			r.g = nil
 			return // below every segment: gone
 		}
-		b := r.ss.lane(r.l).Bucket(k)
-		if b == nil {
-			r.g = nil
-			return
-		}
-		r.g = r.ss.state(r.l, idOf(k), b)
-		r.next = 0
-		if nk := nextSegment(r.segs); nk != nil {
-			r.next = idOf(nk)
-		}
+		r.g = r.ss.state(r.l, first, sv)
+		nk, _ := r.segs.Next()
+		r.next = keyID(nk)
 		r.c, r.k, r.v = b.Cursor(), nil, nil
 	}
 	if r.g.gone(id) {

@@ -69,7 +69,7 @@ func TestDeleteRecordsMatchesAModel(t *testing.T) {
 		return ds
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, name := range segmentBuckets {
+		for _, name := range indexBuckets {
 			if _, err := tx.CreateBucket(name); err != nil {
 				return err
 			}
@@ -143,14 +143,18 @@ func TestDeleteRecordsMatchesAModel(t *testing.T) {
 // segment's.
 func checkSegments(t *testing.T, tx *bolt.Tx, l Lane, model map[ID]int) {
 	t.Helper()
-	lb := tx.Bucket(segmentBuckets[l])
 	var prev *segState
-	err := lb.ForEachBucket(func(k []byte) error {
-		b := lb.Bucket(k)
-		g, ok := decodeSegState(idOf(k), lb.Get(stateKey(idOf(k))))
+	segs := 0
+	err := tx.Bucket(indexBuckets[l]).ForEach(func(k, sv []byte) error {
+		g, ok := decodeSegState(idOf(k), sv)
 		if !ok {
 			t.Fatalf("lane %v, segment %d: its state does not decode", l, idOf(k))
 		}
+		b := tx.Bucket(segmentName(l, g.first))
+		if b == nil {
+			t.Fatalf("lane %v, segment %d: in the index, not in the file", l, g.first)
+		}
+		segs++
 		live, size, puts := 0, int64(0), 0
 		err := b.ForEach(func(rk, v []byte) error {
 			if len(rk) != 8 {
@@ -182,6 +186,15 @@ func checkSegments(t *testing.T, tx *bolt.Tx, l Lane, model map[ID]int) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		if sl, _, ok := segmentOf(name); ok && sl == l {
+			segs--
+		}
+		return nil
+	})
+	if segs != 0 {
+		t.Fatalf("lane %v: %d segments in the index and not in the file, or the other way", l, segs)
 	}
 }
 

@@ -8,29 +8,29 @@ import bolt "go.etcd.io/bbolt"
 type laneCursor struct {
 	ss   *segments
 	l    Lane
-	lb   *bolt.Bucket
-	segs *bolt.Cursor // over the lane's segments
+	segs *bolt.Cursor // over the lane's index
 	g    *segState    // the segment c is in
 	c    *bolt.Cursor // nil past the last segment
 }
 
 func (ss *segments) cursor(l Lane) *laneCursor {
-	lb := ss.lane(l)
-	return &laneCursor{ss: ss, l: l, lb: lb, segs: lb.Cursor()}
+	return &laneCursor{ss: ss, l: l, segs: ss.index(l).Cursor()}
 }
 
 // First returns the lane's first live record.
 func (lc *laneCursor) First() (ID, []byte) {
-	return lc.enter(firstSegment(lc.segs), 0)
+	k, v := lc.segs.First()
+	return lc.enter(keyID(k), v, 0)
 }
 
 // Seek returns the first live record at or after id.
 func (lc *laneCursor) Seek(id ID) (ID, []byte) {
-	k := floor(lc.segs, id)
-	if k == nil { // every segment starts above id
-		k = firstSegment(lc.segs)
+	first, v := floor(lc.segs, id)
+	if first == 0 { // every segment starts above id
+		k, fv := lc.segs.First()
+		first, v = keyID(k), fv
 	}
-	return lc.enter(k, id)
+	return lc.enter(first, v, id)
 }
 
 // Next returns the live record after the last returned.
@@ -42,19 +42,20 @@ func (lc *laneCursor) Next() (ID, []byte) {
 	if id, v := lc.skip(k, v); id != 0 {
 		return id, v
 	}
-	return lc.enter(nextSegment(lc.segs), 0)
+	nk, nv := lc.segs.Next()
+	return lc.enter(keyID(nk), nv, 0)
 }
 
 // Last returns the ID of the lane's last live record, or 0.
 func (lc *laneCursor) Last() ID {
-	for k := lastSegment(lc.segs); k != nil; k, _ = lc.segs.Prev() {
-		b := lc.lb.Bucket(k)
-		if b == nil || !isSegment(k) {
+	for k, sv := lc.segs.Last(); k != nil; k, sv = lc.segs.Prev() {
+		b := lc.ss.bucket(lc.l, keyID(k))
+		if b == nil {
 			continue
 		}
-		g := lc.ss.state(lc.l, idOf(k), b)
+		g := lc.ss.state(lc.l, keyID(k), sv)
 		c := b.Cursor()
-		for rk, _ := c.Last(); len(rk) == 8; rk, _ = c.Prev() {
+		for rk, _ := c.Last(); rk != nil; rk, _ = c.Prev() {
 			if !g.gone(idOf(rk)) {
 				return idOf(rk)
 			}
@@ -63,20 +64,20 @@ func (lc *laneCursor) Last() ID {
 	return 0
 }
 
-// enter returns the first live record at or after id in segment k, or in
-// the segments after it.
-func (lc *laneCursor) enter(k []byte, id ID) (ID, []byte) {
-	for ; k != nil; k = nextSegment(lc.segs) {
-		b := lc.lb.Bucket(k)
-		if b == nil {
-			continue
+// enter returns the first live record at or after id in segment first,
+// whose stored state is sv, or in the segments after it.
+func (lc *laneCursor) enter(first ID, sv []byte, id ID) (ID, []byte) {
+	for first != 0 {
+		if b := lc.ss.bucket(lc.l, first); b != nil {
+			lc.g = lc.ss.state(lc.l, first, sv)
+			lc.c = b.Cursor()
+			rk, rv := lc.c.Seek(idKey(max(id, first)))
+			if id, v := lc.skip(rk, rv); id != 0 {
+				return id, v
+			}
 		}
-		lc.g = lc.ss.state(lc.l, idOf(k), b)
-		lc.c = b.Cursor()
-		rk, rv := lc.c.Seek(idKey(max(id, idOf(k))))
-		if id, v := lc.skip(rk, rv); id != 0 {
-			return id, v
-		}
+		k, v := lc.segs.Next()
+		first, sv = keyID(k), v
 	}
 	lc.c = nil
 	return 0, nil
@@ -85,10 +86,6 @@ func (lc *laneCursor) enter(k []byte, id ID) (ID, []byte) {
 // skip returns the first live record of the segment from key k on.
 func (lc *laneCursor) skip(k, v []byte) (ID, []byte) {
 	for k != nil {
-		if len(k) != 8 {
-			k, v = lc.c.Next()
-			continue
-		}
 		id := idOf(k)
 		i, gone := lc.g.rangeOf(id)
 		if !gone {

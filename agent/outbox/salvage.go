@@ -143,14 +143,23 @@ func (c *copier) read(w *walker, m salvageMeta) {
 	for l := range Lane(numLanes) {
 		// A file of the release before segments has its records in
 		// laneBuckets; one upgraded and opened by that release again
-		// has both.
-		for _, name := range []string{string(laneBuckets[l]), string(segmentBuckets[l])} {
-			handlers[name] = c.lane(l, name)
-			if _, ok := roots[name]; ok || name == string(segmentBuckets[l]) && roots[string(laneBuckets[l])] == nil {
-				names = append(names, name)
-			}
+		// has both. The index first: the segments need their states.
+		old, index := string(laneBuckets[l]), string(indexBuckets[l])
+		handlers[old] = func(e leafElem) { c.record(l, e, nil) }
+		handlers[index] = c.index(l)
+		if _, ok := roots[old]; ok {
+			names = append(names, old)
+		}
+		if _, ok := roots[index]; ok || roots[old] == nil {
+			names = append(names, index)
 		}
 	}
+	for name, hdr := range roots {
+		if l, first, ok := segmentOf([]byte(name)); ok {
+			c.segs = append(c.segs, foundSegment{lane: l, name: name, first: first, hdr: hdr})
+		}
+	}
+	slices.SortFunc(c.segs, func(a, b foundSegment) int { return strings.Compare(a.name, b.name) })
 	names = append(names, string(quarantineBucket), string(memosBucket), string(cursorsBucket))
 	for _, name := range names {
 		hdr, ok := roots[name]
@@ -196,29 +205,22 @@ func (c *copier) metaEntry(e leafElem) {
 	}
 }
 
-// lane returns the handler of the lane bucket name, of lane l. It keeps
-// the segments and their states, for segments to walk once the lane's
-// bucket is read; records straight in the lane's bucket are of an
-// earlier release, or of a segment's pages that only the orphans' scan
-// finds.
-func (c *copier) lane(l Lane, name string) func(leafElem) {
+// index returns the handler of lane l's index: it keeps the segments'
+// states, for the segments to be walked with.
+func (c *copier) index(l Lane) func(leafElem) {
 	return func(e leafElem) {
-		switch {
-		case e.bucket && isSegment(e.key):
-			c.segs = append(c.segs, foundSegment{lane: l, name: name + "/" + strconv.FormatUint(uint64(idOf(e.key)), 10), first: idOf(e.key), hdr: slices.Clone(e.value)})
-		case !e.bucket && len(e.key) == 9 && e.key[8] == 0:
-			if g, ok := decodeSegState(idOf(e.key), e.value); ok {
-				c.states[segKey{l, g.first}] = g
-			}
-		case !e.bucket:
-			c.record(l, e, nil)
+		if e.bucket || len(e.key) != 8 {
+			return
+		}
+		if g, ok := decodeSegState(idOf(e.key), e.value); ok {
+			c.states[segKey{l, g.first}] = g
 		}
 	}
 }
 
-// segments walks the segments the lanes' buckets hold, each with a
-// handler of its own, registered in handlers for its pages that only the
-// orphans' scan finds.
+// segments walks the segments of the lanes, each with a handler of its
+// own, registered in handlers for its pages that only the orphans' scan
+// finds.
 func (c *copier) segments(w *walker, handlers map[string]func(leafElem)) {
 	for _, s := range c.segs {
 		state := c.states[segKey{s.lane, s.first}]
@@ -228,10 +230,10 @@ func (c *copier) segments(w *walker, handlers map[string]func(leafElem)) {
 	}
 }
 
-// foundSegment is a segment a lane's bucket holds.
+// foundSegment is a segment's bucket the root holds.
 type foundSegment struct {
 	lane  Lane
-	name  string // for lost ranges: the lane's bucket and the first ID
+	name  string
 	first ID
 	hdr   []byte // its bucket's header
 }

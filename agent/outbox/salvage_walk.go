@@ -161,7 +161,7 @@ func rootSequence(p []byte) (uint64, bool) {
 		case string(metaBucket):
 			seq = le.Uint64(e.value[8:])
 			found++
-		case string(laneBuckets[0]), string(laneBuckets[1]), string(segmentBuckets[0]), string(segmentBuckets[1]):
+		case string(laneBuckets[0]), string(laneBuckets[1]), string(indexBuckets[0]), string(indexBuckets[1]):
 			found++
 		}
 	}

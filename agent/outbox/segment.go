@@ -2,42 +2,57 @@ package outbox
 
 import (
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// Records are kept in segments. A lane's bucket (segmentBuckets) holds a
-// bucket per segment, under the ID of the segment's first record (8
-// bytes, big-endian), and the segment's state beside it, under that ID
-// and a zero byte (stateKey), which sorts between it and the next
-// segment. A segment holds the records whose IDs run from its key up to
-// the next segment's, each under its ID. The states are in the lane's
-// bucket, not the segments', because a commit that touches a segment
-// writes the lane bucket's page of it anyway (the segment's root moves),
-// where a state in the segment would be one more page to write.
+// Records are kept in segments: a top-level bucket per segment, named
+// by its lane and the ID of its first record (segmentName), holding the
+// records whose IDs run from that one up to the next segment's first,
+// each under its ID. A lane's index bucket (indexBuckets) maps each
+// segment's first ID (8 bytes, big-endian) to its state, in ID order.
 //
 // A record that leaves (acknowledged, expired, dropped for room,
 // quarantined) stays in its segment: its ID joins the segment's
-// acknowledged ranges, and the segment goes with one DeleteBucket once
-// none of its records is live. Deleting records one by one cost a search
-// of the tree and a rewrite of a leaf for each, the larger part of a
-// drain's commits. A segment that stays sparse, a few records live among
-// many gone (the answers for an uplink that is out, say), is pruned: its
-// gone records deleted one by one, once (see prune).
+// acknowledged ranges, in its state, and the segment goes with one
+// DeleteBucket once none of its records is live. Deleting records one by
+// one cost a search of the tree and a rewrite of a leaf for each, the
+// larger part of a drain's commits.
+//
+// The segments are top-level buckets, and the states in an index of their
+// own, so that a commit writes no page for them beside the root's: a
+// bucket holding buckets is never stored inline in its parent's page, so
+// segments within a lane's bucket would cost that bucket's page in every
+// commit; an index of a few states, as under steady traffic, is inline
+// in the root's page.
 //
 // New records go to the lane's last segment until it holds segMaxRecords
-// records or segMaxBytes bytes, then to a new one. A record whose ID is
-// below the last segment's (appended before a record committed earlier)
-// goes to the segment its ID falls in.
-var segmentBuckets = [numLanes][]byte{[]byte("control.segments"), []byte("telemetry.segments")}
+// records or segMaxBytes bytes, or none of its records is live, then to a
+// new one. A record whose ID is below the last segment's (appended
+// before a record committed earlier) goes to the segment its ID falls in.
+var indexBuckets = [numLanes][]byte{[]byte("control.segments"), []byte("telemetry.segments")}
 
-// stateKey is the key of the state of segment first.
-func stateKey(first ID) []byte { return append(idKey(first), 0) }
+// segmentPrefixes start the names of a lane's segments.
+var segmentPrefixes = [numLanes][]byte{[]byte("control/"), []byte("telemetry/")}
 
-// isSegment reports whether k, a key of a lane's bucket, is a segment's.
-func isSegment(k []byte) bool { return len(k) == 8 }
+// segmentName is the name of the bucket of segment first of lane l.
+func segmentName(l Lane, first ID) []byte {
+	return binary.BigEndian.AppendUint64(slices.Clip(segmentPrefixes[l]), uint64(first))
+}
+
+// segmentOf tells the lane and first ID of a segment's bucket by its name.
+func segmentOf(name []byte) (Lane, ID, bool) {
+	for l, p := range segmentPrefixes {
+		if len(name) == len(p)+8 && string(name[:len(p)]) == string(p) {
+			return Lane(l), idOf(name[len(p):]), true
+		}
+	}
+	return 0, 0, false
+}
 
 // Segment bounds, chosen by measurement (docs/development.md): a drain
 // deletes a segment per this many records, and a sparse segment pins
@@ -45,12 +60,15 @@ func isSegment(k []byte) bool { return len(k) == 8 }
 const (
 	segMaxRecords = 1024
 	segMaxBytes   = 256 << 10
+	// segSpentRecords is how many records a segment takes at least
+	// before it is spent for most of them being gone.
+	segSpentRecords = 16
 )
 
 // idRange is the IDs from lo to hi, both included.
 type idRange struct{ lo, hi ID }
 
-// segState is a segment's state. Stored, under stateKey, it is
+// segState is a segment's state. Stored, in its lane's index, it is
 //
 //	last uvarint, the highest ID put, less the segment's first
 //	puts, live uvarint: records put, and those not gone
@@ -68,6 +86,17 @@ type segState struct {
 
 // full reports whether the segment takes no more records at its end.
 func (g *segState) full() bool { return g.puts >= segMaxRecords || g.bytes >= segMaxBytes }
+
+// spent reports whether the segment is done with though not full: none
+// of its records is live (it is deleted with this commit), or most of
+// them are gone. A drain that keeps up leaves the last segment spent
+// commit after commit: new records then go to a new segment, small
+// enough to be stored in its parent's page or one of its own, where
+// the last of a growing one would cost a page for its records and one
+// for its branch in each commit.
+func (g *segState) spent() bool {
+	return g.live == 0 || g.puts >= segSpentRecords && g.live*4 <= g.puts
+}
 
 // gone reports whether record id left the segment.
 func (g *segState) gone(id ID) bool {
@@ -171,24 +200,32 @@ func newSegments(tx *bolt.Tx) *segments {
 	return &segments{tx: tx, states: make(map[segKey]*segState)}
 }
 
-func (ss *segments) lane(l Lane) *bolt.Bucket { return ss.tx.Bucket(segmentBuckets[l]) }
+// index is lane l's index of segments.
+func (ss *segments) index(l Lane) *bolt.Bucket { return ss.tx.Bucket(indexBuckets[l]) }
 
-// state returns the state of the segment first of lane l, whose bucket
-// is b. A state that fails its checksum, or is missing, is rebuilt from
-// the records: the segment's gone records, then, are live again (sent
-// again, and counted in the lane again on their way out).
-func (ss *segments) state(l Lane, first ID, b *bolt.Bucket) *segState {
+// bucket is the bucket of segment first of lane l, or nil.
+func (ss *segments) bucket(l Lane, first ID) *bolt.Bucket {
+	return ss.tx.Bucket(segmentName(l, first))
+}
+
+// state returns the state of segment first of lane l, whose stored form
+// is v. A state that fails its checksum is rebuilt from the records: the
+// segment's gone records, then, are live again (sent again, and counted
+// in the lane again on their way out).
+func (ss *segments) state(l Lane, first ID, v []byte) *segState {
 	if g, ok := ss.states[segKey{l, first}]; ok {
 		return g
 	}
-	g, ok := decodeSegState(first, ss.lane(l).Get(stateKey(first)))
+	g, ok := decodeSegState(first, v)
 	if !ok {
 		g = &segState{first: first, dirty: ss.tx.Writable()}
-		c := b.Cursor()
-		for k, v := c.Seek(idKey(first)); k != nil; k, v = c.Next() {
-			g.last = max(g.last, idOf(k))
-			g.puts++
-			g.bytes += int64(len(v))
+		if b := ss.bucket(l, first); b != nil {
+			c := b.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				g.last = max(g.last, idOf(k))
+				g.puts++
+				g.bytes += int64(len(v))
+			}
 		}
 		g.live, g.liveSize = g.puts, g.bytes
 	}
@@ -196,83 +233,53 @@ func (ss *segments) state(l Lane, first ID, b *bolt.Bucket) *segState {
 	return g
 }
 
-// floor positions c, a cursor over a lane's bucket, on the segment
-// holding id: the last whose first ID is not above id. It returns its key,
-// or nil when every segment starts above id.
-func floor(c *bolt.Cursor, id ID) []byte {
-	k, _ := c.Seek(idKey(id))
-	if k != nil && isSegment(k) && idOf(k) == id {
-		return k
+// floor positions c, a cursor over a lane's index, on the segment holding
+// id: the last whose first ID is not above id. It returns its first ID
+// and stored state, or 0 when every segment starts above id.
+func floor(c *bolt.Cursor, id ID) (ID, []byte) {
+	k, v := c.Seek(idKey(id))
+	switch {
+	case k != nil && idOf(k) == id:
+	case k == nil:
+		k, v = c.Last()
+	default:
+		k, v = c.Prev()
 	}
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	for k != nil && !isSegment(k) {
-		k, _ = c.Prev()
-	}
-	return k
+	return keyID(k), v
 }
 
-// nextSegment steps c, a cursor over a lane's bucket, on to the next
-// segment, and returns its key (nil past the last).
-func nextSegment(c *bolt.Cursor) []byte {
-	k, _ := c.Next()
-	for k != nil && !isSegment(k) {
-		k, _ = c.Next()
+// keyID is the ID of an index key, or 0 for none.
+func keyID(k []byte) ID {
+	if len(k) != 8 {
+		return 0
 	}
-	return k
-}
-
-// firstSegment is nextSegment from the start.
-func firstSegment(c *bolt.Cursor) []byte {
-	k, _ := c.First()
-	if k != nil && !isSegment(k) {
-		return nextSegment(c)
-	}
-	return k
-}
-
-// lastSegment is the last segment's key, c positioned on it.
-func lastSegment(c *bolt.Cursor) []byte {
-	k, _ := c.Last()
-	for k != nil && !isSegment(k) {
-		k, _ = c.Prev()
-	}
-	return k
+	return idOf(k)
 }
 
 // put stores record id of lane l.
 func (ss *segments) put(l Lane, id ID, data []byte) error {
-	lb := ss.lane(l)
 	if !ss.tailKnown[l] {
-		if k := lastSegment(lb.Cursor()); k != nil {
-			ss.tail[l] = ss.state(l, idOf(k), lb.Bucket(k))
+		if k, v := ss.index(l).Cursor().Last(); k != nil {
+			ss.tail[l] = ss.state(l, keyID(k), v)
 		}
 		ss.tailKnown[l] = true
 	}
 	g := ss.tail[l]
+	var err error
 	switch {
-	case g == nil || id > g.last && (g.full() || g.live == 0):
-		// A segment whose records are all gone is deleted with this
-		// commit, not written to.
-		g = ss.create(l, id)
-		ss.tail[l] = g
-	case id < g.first: // appended before a record committed earlier
-		if k := floor(lb.Cursor(), id); k != nil {
-			g = ss.state(l, idOf(k), lb.Bucket(k))
-		} else {
-			g = ss.create(l, id)
-		}
-	}
-	b := lb.Bucket(idKey(g.first))
-	if b == nil {
-		if _, err := lb.CreateBucket(idKey(g.first)); err != nil {
+	case g == nil || id > g.last && (g.full() || g.spent()):
+		if g, err = ss.create(l, id); err != nil {
 			return err
 		}
-		b = lb.Bucket(idKey(g.first))
+		ss.tail[l] = g
+	case id < g.first: // appended before a record committed earlier
+		if first, v := floor(ss.index(l).Cursor(), id); first != 0 {
+			g = ss.state(l, first, v)
+		} else if g, err = ss.create(l, id); err != nil {
+			return err
+		}
 	}
+	b := ss.bucket(l, g.first)
 	b.FillPercent = 1 // keys (almost) only grow: pack the pages
 	if err := b.Put(idKey(id), data); err != nil {
 		return err
@@ -286,23 +293,32 @@ func (ss *segments) put(l Lane, id ID, data []byte) error {
 	return nil
 }
 
-// create starts segment id of lane l; put makes its bucket.
-func (ss *segments) create(l Lane, id ID) *segState {
+// create starts segment id of lane l: its bucket, and its entry in the
+// index, for the lookups of this transaction (flush writes its state).
+func (ss *segments) create(l Lane, id ID) (*segState, error) {
+	if _, err := ss.tx.CreateBucket(segmentName(l, id)); err != nil {
+		return nil, err
+	}
 	g := &segState{first: id, last: id}
+	if err := ss.index(l).Put(idKey(id), g.encode()); err != nil {
+		return nil, err
+	}
 	ss.states[segKey{l, id}] = g
-	return g
+	return g, nil
 }
 
 // get returns record id of lane l, or nil when it is not there or gone.
 func (ss *segments) get(l Lane, id ID) []byte {
-	lb := ss.lane(l)
-	k := floor(lb.Cursor(), id)
-	if k == nil {
+	first, sv := floor(ss.index(l).Cursor(), id)
+	if first == 0 {
 		return nil
 	}
-	b := lb.Bucket(k)
+	b := ss.bucket(l, first)
+	if b == nil {
+		return nil
+	}
 	v := b.Get(idKey(id))
-	if v == nil || ss.state(l, idOf(k), b).gone(id) {
+	if v == nil || ss.state(l, first, sv).gone(id) {
 		return nil
 	}
 	return v
@@ -315,17 +331,17 @@ func (ss *segments) flush() error {
 		if !g.dirty {
 			continue
 		}
-		lb := ss.lane(key.lane)
+		idx := ss.index(key.lane)
 		if g.live == 0 {
-			if err := lb.DeleteBucket(idKey(key.first)); err != nil {
+			if err := ss.tx.DeleteBucket(segmentName(key.lane, key.first)); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 				return err
 			}
-			if err := lb.Delete(stateKey(key.first)); err != nil {
+			if err := idx.Delete(idKey(key.first)); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := lb.Put(stateKey(key.first), g.encode()); err != nil {
+		if err := idx.Put(idKey(key.first), g.encode()); err != nil {
 			return err
 		}
 		g.dirty = false

@@ -191,7 +191,7 @@ func Open(path string, cfg Config) (*Store, error) {
 }
 
 // buckets are every bucket of the file.
-var buckets = [][]byte{segmentBuckets[0], segmentBuckets[1], quarantineBucket, topicsBucket, metaBucket, memosBucket, memoOrderBucket, cursorsBucket}
+var buckets = [][]byte{indexBuckets[0], indexBuckets[1], quarantineBucket, topicsBucket, metaBucket, memosBucket, memoOrderBucket, cursorsBucket}
 
 // load creates the buckets of a new file and reads the state kept on disk.
 // Opening an existing file writes nothing, unless it lacks a bucket a
