@@ -37,55 +37,14 @@ func upgrade(db *bolt.DB, log *slog.Logger) error {
 	}
 	for l := range Lane(numLanes) {
 		moved := 0
-		for {
-			done := false
+		for done := false; !done; {
 			err := db.Update(func(tx *bolt.Tx) error {
-				old := tx.Bucket(laneBuckets[l])
-				if old == nil {
-					done = true
-					return nil
-				}
-				ss := newSegments(tx)
-				c := old.Cursor()
-				var last []byte
-				n, size, exhausted := 0, 0, true
-				for k, v := c.First(); k != nil; k, v = c.Next() {
-					if size >= upgradeBatch {
-						exhausted = false
-						break
-					}
-					if len(k) == 8 && v != nil {
-						if err := ss.put(l, idOf(k), v); err != nil {
-							return err
-						}
-						n++
-						size += len(v)
-					}
-					last = slices.Clone(k)
-				}
-				if err := ss.flush(); err != nil {
-					return err
-				}
-				moved += n
-				if exhausted {
-					done = true
-					return tx.DeleteBucket(laneBuckets[l])
-				}
-				// Delete what was moved, first key first: after a Delete
-				// the cursor is not to be trusted (etcd-io/bbolt#146), so
-				// each is found again from the start.
-				for k, _ := c.First(); k != nil && string(k) <= string(last); k, _ = c.First() {
-					if err := c.Delete(); err != nil {
-						return err
-					}
-				}
-				return nil
+				n, d, err := upgradeStep(tx, l, upgradeBatch)
+				moved, done = moved+n, d
+				return err
 			})
 			if err != nil {
 				return err
-			}
-			if done {
-				break
 			}
 		}
 		if moved > 0 {
@@ -93,4 +52,48 @@ func upgrade(db *bolt.DB, log *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// upgradeStep moves the oldest records of lane l's old bucket, about
+// batch bytes of them, into segments, and deletes them from it, or the
+// bucket once it has none left. It returns how many it moved, and
+// whether the lane is done.
+func upgradeStep(tx *bolt.Tx, l Lane, batch int) (moved int, done bool, err error) {
+	old := tx.Bucket(laneBuckets[l])
+	if old == nil {
+		return 0, true, nil
+	}
+	ss := newSegments(tx)
+	c := old.Cursor()
+	var last []byte
+	size, exhausted := 0, true
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if size >= batch {
+			exhausted = false
+			break
+		}
+		if len(k) == 8 && v != nil {
+			if err := ss.put(l, idOf(k), v); err != nil {
+				return 0, false, err
+			}
+			moved++
+			size += len(v)
+		}
+		last = slices.Clone(k)
+	}
+	if err := ss.flush(); err != nil {
+		return 0, false, err
+	}
+	if exhausted {
+		return moved, true, tx.DeleteBucket(laneBuckets[l])
+	}
+	// Delete what was moved, first key first: after a Delete the cursor
+	// is not to be trusted (etcd-io/bbolt#146), so each is found again
+	// from the start.
+	for k, _ := c.First(); k != nil && string(k) <= string(last); k, _ = c.First() {
+		if err := c.Delete(); err != nil {
+			return 0, false, err
+		}
+	}
+	return moved, false, nil
 }
