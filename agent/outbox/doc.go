@@ -32,6 +32,24 @@
 // appends; [Store.Cursor] reads it back. Cursors are few and small, kept
 // apart from records and memos until replaced or deleted.
 //
+// # Segments
+//
+// A lane's records are stored in segments of at most 1,024 records or
+// 256 KiB, each a bucket of its own, with its state (how many of its
+// records are live, and the IDs of those gone, as ranges) in an index
+// beside it. An acknowledged record is not deleted from the tree: its
+// ID joins its segment's ranges, and the segment is deleted whole once
+// none of its records is live. A drain so marks records gone for the
+// price of a few bytes of state per commit, not a search and a leaf
+// rewritten per record. Records dropped for room, expired or
+// quarantined leave the same way.
+//
+// Opening a file of the release before segments (records keyed by ID in
+// a bucket per lane) converts it, oldest first, in transactions of
+// 8 MiB, each moving records and deleting them from the old bucket
+// together: nothing is lost or doubled by a crash, and the next Open
+// goes on.
+//
 // # Caveats
 //
 //   - Delivery is at-least-once: entries handed out but not acked when the
@@ -41,8 +59,12 @@
 //     them overlaps the fsync: an entry may be handed out, even acked,
 //     before its Append returns. If that commit fails, the Append fails
 //     though the record may have been sent.
-//   - The byte cap (Config.MaxBytes) counts stored record bytes; cursors,
-//     bounded by their own limits (MaxCursors), do not count. Reaching
+//   - The byte cap (Config.MaxBytes) counts the live records' bytes;
+//     cursors, bounded by their own limits (MaxCursors), do not count,
+//     nor do records gone from a segment that still has a live one: the
+//     file holds them until the segment goes, or compaction leaves them
+//     behind (at most a segment, 256 KiB, per record still live; under a
+//     drain, the segment being drained). Reaching
 //     the cap drops the oldest telemetry that is not in flight, counted in
 //     Stats.Dropped.Cap; control records are never dropped for room, so an
 //     Append that cannot fit fails with ErrFull.
@@ -79,11 +101,19 @@
 //     (a truncated file, whose last pages hold it), nothing is saved.
 //   - bbolt never shrinks its file: the store compacts it online once the
 //     queue has drained (to a few records in flight or queued, as under
-//     steady traffic) and the file is much larger than its live data. A
+//     steady traffic) and the file is much larger than its live data,
+//     copying the live records only. A
 //     compaction that fails (no room for the copy) is tried again a
 //     minute later, not at the next commit.
 //   - On 32-bit ARM the file must fit a 2 GiB memory map: MaxBytes is at
 //     most 512 MiB there, refused at Open otherwise.
 //   - One process opens a store at a time: Open locks path.lock (and bbolt
 //     the file itself); a second Open waits a second, then fails.
+//   - The release before segments, opening a converted file again (an
+//     update rolled back), finds its lane buckets gone and makes them
+//     anew, empty: it sends what it appends itself, and the records in
+//     segments wait for a release with segments, which sends them. Its
+//     lanes' counts include those records, so its byte cap takes them
+//     for its own: with a backlog of them it drops its own telemetry
+//     sooner.
 package outbox
