@@ -73,8 +73,8 @@ type idRange struct{ lo, hi ID }
 //	last uvarint, the highest ID put, less the segment's first
 //	puts, live uvarint: records put, and those not gone
 //	bytes, liveBytes uvarint: their bytes
-//	ranges uvarint, then for each: lo less the previous hi (or the
-//	  first), hi less lo, uvarints
+//	ranges uvarint, then for each: lo less the lowest it may be (the
+//	  first ID, or the previous hi plus 2), hi less lo, uvarints
 //	CRC-32C of all of the above, 4 bytes big-endian
 type segState struct {
 	first, last     ID
@@ -144,16 +144,21 @@ func (g *segState) encode() []byte {
 	b = binary.AppendUvarint(b, uint64(g.bytes))
 	b = binary.AppendUvarint(b, uint64(g.liveSize))
 	b = binary.AppendUvarint(b, uint64(len(g.acked)))
-	prev := g.first
-	for _, r := range g.acked {
-		b = binary.AppendUvarint(b, uint64(r.lo-prev))
+	for i, r := range g.acked {
+		from := g.first
+		if i > 0 {
+			from = g.acked[i-1].hi + 2
+		}
+		b = binary.AppendUvarint(b, uint64(r.lo-from))
 		b = binary.AppendUvarint(b, uint64(r.hi-r.lo))
-		prev = r.hi
 	}
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// decodeSegState parses the stored state of the segment first.
+// decodeSegState parses the stored state of the segment first. It
+// refuses one that fails its checksum, or whose counts or ranges could
+// not have been written (more live records than put, ranges out of
+// order, touching, or past the IDs' end).
 func decodeSegState(first ID, b []byte) (*segState, bool) {
 	if len(b) < 4 || crc32.Checksum(b[:len(b)-4], castagnoli) != binary.BigEndian.Uint32(b[len(b)-4:]) {
 		return nil, false
@@ -167,12 +172,24 @@ func decodeSegState(first ID, b []byte) (*segState, bool) {
 	if d.err || n > uint64(len(d.b)) {
 		return nil, false
 	}
+	if g.last < first || g.live > g.puts || g.liveSize > g.bytes || g.live < 0 || g.liveSize < 0 {
+		return nil, false
+	}
 	g.acked = make([]idRange, n)
-	prev := first
 	for i := range g.acked {
-		lo := prev + ID(d.uvarint())
-		g.acked[i] = idRange{lo, lo + ID(d.uvarint())}
-		prev = g.acked[i].hi
+		from := first // the lowest lo may be
+		if i > 0 {
+			from = g.acked[i-1].hi + 2 // ranges that touch are one
+			if from < g.acked[i-1].hi {
+				return nil, false
+			}
+		}
+		lo := from + ID(d.uvarint())
+		hi := lo + ID(d.uvarint())
+		if lo < from || hi < lo {
+			return nil, false
+		}
+		g.acked[i] = idRange{lo, hi}
 	}
 	if d.err || len(d.b) != 0 {
 		return nil, false
@@ -185,7 +202,7 @@ func decodeSegState(first ID, b []byte) (*segState, bool) {
 // transaction, written back by flush.
 type segments struct {
 	tx     *bolt.Tx
-	states map[segKey]*segState
+	states map[segKey]*segState // made by the first state kept
 	// tail is each lane's last segment, once looked up (tailKnown).
 	tail      [numLanes]*segState
 	tailKnown [numLanes]bool
@@ -196,8 +213,14 @@ type segKey struct {
 	first ID
 }
 
-func newSegments(tx *bolt.Tx) *segments {
-	return &segments{tx: tx, states: make(map[segKey]*segState)}
+func newSegments(tx *bolt.Tx) *segments { return &segments{tx: tx} }
+
+// keep remembers the state g for the rest of the transaction.
+func (ss *segments) keep(l Lane, g *segState) {
+	if ss.states == nil {
+		ss.states = make(map[segKey]*segState)
+	}
+	ss.states[segKey{l, g.first}] = g
 }
 
 // index is lane l's index of segments.
@@ -229,7 +252,7 @@ func (ss *segments) state(l Lane, first ID, v []byte) *segState {
 		}
 		g.live, g.liveSize = g.puts, g.bytes
 	}
-	ss.states[segKey{l, first}] = g
+	ss.keep(l, g)
 	return g
 }
 
@@ -303,7 +326,7 @@ func (ss *segments) create(l Lane, id ID) (*segState, error) {
 	if err := ss.index(l).Put(idKey(id), g.encode()); err != nil {
 		return nil, err
 	}
-	ss.states[segKey{l, id}] = g
+	ss.keep(l, g)
 	return g, nil
 }
 
