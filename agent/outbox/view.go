@@ -56,6 +56,9 @@ type view struct {
 	// acked holds the records of the zero Route this uplink has
 	// acknowledged (at or above floor) that wait for another carrier.
 	acked map[ID]Lane
+	// ackedPeak is the most acked has held since it was last made: a Go
+	// map does not give back its memory as entries go (see shrinkAcked).
+	ackedPeak int
 	// floor: every record below it was acknowledged by this uplink, or
 	// passed by it as another uplink's own. It rises only while the
 	// uplink carries the zero Route (or stands in), so that an uplink
@@ -89,6 +92,22 @@ type flight struct {
 
 func newView(name string, bit Route) *view {
 	return &view{name: name, bit: bit, inFlight: make(map[ID]flight), acked: make(map[ID]Lane)}
+}
+
+// shrinkAcked makes acked anew when it holds an eighth of what it held
+// at most: a drain acknowledges records faster than commits raise the
+// floor (up to ackDelay's worth, 100,000 records and 5 MiB at a million
+// a second), and a map keeps the memory of its peak.
+func (v *view) shrinkAcked() {
+	n := len(v.acked)
+	if v.ackedPeak <= 1024 || n > v.ackedPeak/8 {
+		return
+	}
+	acked := make(map[ID]Lane, n)
+	for id, l := range v.acked {
+		acked[id] = l
+	}
+	v.acked, v.ackedPeak = acked, n
 }
 
 // has reports whether the view acknowledged record id, of the zero
@@ -199,6 +218,7 @@ func (s *Store) settleLocked(v *view, id ID, l Lane) {
 		return
 	}
 	v.acked[id] = l
+	v.ackedPeak = max(v.ackedPeak, len(v.acked))
 }
 
 // everyCarrierHas reports whether every carrier but except has id.
@@ -259,6 +279,7 @@ func (s *Store) riseLocked() map[string]ID {
 				delete(v.acked, id)
 			}
 		}
+		v.shrinkAcked()
 		if v.floor != v.storedFloor {
 			if floors == nil {
 				floors = make(map[string]ID)
