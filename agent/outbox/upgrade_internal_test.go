@@ -10,12 +10,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// TestUpgradeGoesOnAfterACrash stops an upgrade of testdata/upgrade/v1.db
-// after its first transaction, as a crash would (part of the telemetry in
-// segments, the rest still in the old bucket), then opens the file: the
-// upgrade goes on, the old buckets go, and every record is handed out
-// once, in order.
-func TestUpgradeGoesOnAfterACrash(t *testing.T) {
+// copyUpgradeFile copies testdata/upgrade/v1.db, a file of the release
+// before segments, into a new directory of t's, and returns its path.
+func copyUpgradeFile(t testing.TB) string {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "upgrade", "v1.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -24,6 +22,16 @@ func TestUpgradeGoesOnAfterACrash(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// TestUpgradeGoesOnAfterACrash stops an upgrade of testdata/upgrade/v1.db
+// after its first transaction, as a crash would (part of the telemetry in
+// segments, the rest still in the old bucket), then opens the file: the
+// upgrade goes on, the old buckets go, and every record is handed out
+// once, in order.
+func TestUpgradeGoesOnAfterACrash(t *testing.T) {
+	path := copyUpgradeFile(t)
 	db, err := bolt.Open(path, 0o600, boltOptions())
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,6 @@ package outbox_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -18,14 +16,7 @@ import (
 // every record not acknowledged comes out once, in lane order, as it was
 // appended, and nothing else is lost.
 func TestUpgradeOpensAndDrainsAFileOfTheLastRelease(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "upgrade", "v1.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "outbox.db")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := outbox.CopyUpgradeFile(t)
 	s := openAt(t, path, outbox.Config{})
 	st := s.Stats()
 	if st.Control.Depth != 16 || st.Telemetry.Depth != 1049 || st.Quarantined != 1 || st.Err != nil {
