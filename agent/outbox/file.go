@@ -101,6 +101,9 @@ func checkedOpen(path string) (db *bolt.DB, err error) {
 	if err := checkLength(path); err != nil {
 		return nil, err
 	}
+	if err := verifyTree(path); err != nil {
+		return nil, err
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {

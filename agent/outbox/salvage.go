@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/binary"
 	"os"
 	"slices"
@@ -221,12 +222,54 @@ func (c *copier) index(l Lane) func(leafElem) {
 // segments walks the segments of the lanes, each with a handler of its
 // own, registered in handlers for its pages that only the orphans' scan
 // finds.
+//
+// A segment's keys are the IDs from its first up to the next segment's
+// of its lane, which the index, or else the segments found, tell: what
+// it loses is bounded so, and an orphaned page of the other lane, whose
+// IDs run between, is claimed by two ranges and left, rather than put
+// in the wrong lane. A segment the index names and the root does not
+// hold (its header lost) loses its whole span, for the orphans' scan.
 func (c *copier) segments(w *walker, handlers map[string]func(leafElem)) {
+	var firsts [numLanes][]ID
+	found := make(map[segKey]foundSegment, len(c.segs))
 	for _, s := range c.segs {
-		state := c.states[segKey{s.lane, s.first}]
-		h := func(e leafElem) { c.record(s.lane, e, state) }
-		handlers[s.name] = h
-		w.bucket(s.name, s.hdr, h)
+		found[segKey{s.lane, s.first}] = s
+		firsts[s.lane] = append(firsts[s.lane], s.first)
+	}
+	for k := range c.states {
+		if _, ok := found[k]; !ok {
+			firsts[k.lane] = append(firsts[k.lane], k.first)
+		}
+	}
+	for l := range Lane(numLanes) {
+		slices.Sort(firsts[l])
+		for i, first := range firsts[l] {
+			var hi []byte // the span's end, nil for none
+			if i+1 < len(firsts[l]) {
+				hi = idKey(firsts[l][i+1])
+			}
+			key := segKey{l, first}
+			name := string(segmentName(l, first))
+			state := c.states[key]
+			h := func(e leafElem) { c.record(l, e, state) }
+			handlers[name] = h
+			s, ok := found[key]
+			if !ok {
+				w.lost = append(w.lost, lostRange{bucket: name, lo: idKey(first), hi: hi})
+				continue
+			}
+			from := len(w.lost)
+			w.bucket(s.name, s.hdr, h)
+			for j := from; j < len(w.lost); j++ {
+				r := &w.lost[j]
+				if bytes.Compare(r.lo, idKey(first)) < 0 {
+					r.lo = idKey(first)
+				}
+				if hi != nil && (r.hi == nil || bytes.Compare(r.hi, hi) > 0) {
+					r.hi = hi
+				}
+			}
+		}
 	}
 }
 
@@ -311,10 +354,8 @@ func (c *copier) finish(now time.Time) {
 		c.commit()
 		return
 	}
-	if c.tx == nil {
-		if c.tx, c.err = c.db.Begin(true); c.err != nil {
-			return
-		}
+	if !c.begin() {
+		return
 	}
 	c.err = func() error {
 		for _, name := range buckets {

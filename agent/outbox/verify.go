@@ -1,0 +1,156 @@
+package outbox
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+)
+
+// verifyTree walks the tree of the file at path before bbolt opens it,
+// page by page with ReadAt (the salvage's reader), and refuses what
+// would make bbolt fault or panic where no recover here can catch it:
+// bbolt's consistency check (tx.Check) and its rebuilding of a freelist
+// run in goroutines of their own, and a page whose key length points
+// past the memory map faults there, which kills the process, at every
+// start, with the file that did it. So this refuses a page out of
+// bounds, one that is not the page it says, reached twice, neither a
+// branch nor a leaf, an element past its page's end, keys out of order
+// or outside their parent's range, a bucket's header cut short. It
+// returns nil when bbolt may open the file, and an error marked
+// errDamaged when the file must be salvaged instead.
+//
+// It walks the tree of the newest meta page that is valid, the one
+// bbolt opens; the freelist page is bbolt's to read, in Open's own
+// goroutine, where checkedOpen recovers a fault.
+func verifyTree(path string) error {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return err
+	}
+	metas := readMetas(f)
+	if len(metas) == 0 {
+		return nil // bbolt refuses it (ErrInvalid), in its own goroutine
+	}
+	m := metas[0]
+	pf := &pageFile{f: f, pageSize: m.pageSize, pages: min(m.highWater, uint64(fi.Size())/uint64(m.pageSize))}
+	v := verifier{pf: pf, seen: newBitset(pf.pages)}
+	if err := v.tree(m.root, nil, nil); err != nil {
+		return fmt.Errorf("%w: %w", errDamaged, err)
+	}
+	return nil
+}
+
+// verifier walks a file's tree for verifyTree.
+type verifier struct {
+	pf   *pageFile
+	seen bitset
+}
+
+// tree checks the tree under page id, whose keys must lie in [lo, hi)
+// (nil for no bound), and the buckets its leaves hold.
+func (v *verifier) tree(id uint64, lo, hi []byte) error {
+	if id < 2 || id >= v.pf.pages {
+		return fmt.Errorf("page %d: out of bounds (%d pages)", id, v.pf.pages)
+	}
+	p, ok := v.pf.page(id)
+	if !ok {
+		return fmt.Errorf("page %d: cannot be read, or is another page", id)
+	}
+	for o := range uint64(le.Uint32(p[12:])) + 1 {
+		if v.seen.has(id + o) {
+			return fmt.Errorf("page %d: reached twice", id+o)
+		}
+		v.seen.set(id + o)
+	}
+	switch flags := pageFlags(p); {
+	case flags&branchPageFlag != 0:
+		return v.branch(id, p, lo, hi)
+	case flags&leafPageFlag != 0:
+		return v.leaf(id, p, lo, hi)
+	default:
+		return fmt.Errorf("page %d: neither a branch nor a leaf (flags %#x)", id, flags)
+	}
+}
+
+// branch checks branch page p and the trees under it.
+func (v *verifier) branch(id uint64, p, lo, hi []byte) error {
+	n := int(le.Uint16(p[10:]))
+	es := branchElems(p)
+	if len(es) != n {
+		return fmt.Errorf("page %d: %d of its %d elements past its end", id, n-len(es), n)
+	}
+	var prev []byte
+	for i, e := range es {
+		if err := checkKey(id, i, e.key, prev, lo, hi); err != nil {
+			return err
+		}
+		prev = e.key
+	}
+	for i, e := range es {
+		childHi := hi
+		if i+1 < len(es) {
+			childHi = es[i+1].key
+		}
+		if err := v.tree(e.child, e.key, childHi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leaf checks leaf page p, or a bucket's inline page when id is 0, and
+// the buckets it holds.
+func (v *verifier) leaf(id uint64, p, lo, hi []byte) error {
+	if len(p) < pageHeaderSize || pageFlags(p)&leafPageFlag == 0 {
+		return fmt.Errorf("page %d: an inline bucket's page is not a leaf", id)
+	}
+	n := int(le.Uint16(p[10:]))
+	if pageHeaderSize+n*pageElementSize > len(p) {
+		return fmt.Errorf("page %d: %d elements do not fit it", id, n)
+	}
+	es := leafElems(p)
+	if len(es) != n {
+		return fmt.Errorf("page %d: %d of its %d elements past its end", id, n-len(es), n)
+	}
+	var prev []byte
+	for i, e := range es {
+		if err := checkKey(id, i, e.key, prev, lo, hi); err != nil {
+			return err
+		}
+		prev = e.key
+		if !e.bucket {
+			continue
+		}
+		if len(e.value) < bucketHeaderSize {
+			return fmt.Errorf("page %d: bucket %q: its header is cut short", id, e.key)
+		}
+		if root := le.Uint64(e.value); root != 0 {
+			if err := v.tree(root, nil, nil); err != nil {
+				return err
+			}
+		} else if err := v.leaf(0, e.value[bucketHeaderSize:], nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkKey checks that key i of page id, k, is within [lo, hi) (nil for
+// no bound) and above prev, the key before it (nil for the first).
+func checkKey(id uint64, i int, k, prev, lo, hi []byte) error {
+	if lo != nil && bytes.Compare(k, lo) < 0 || hi != nil && bytes.Compare(k, hi) >= 0 {
+		return fmt.Errorf("page %d: key %d outside its parent's range", id, i)
+	}
+	if prev != nil && bytes.Compare(prev, k) >= 0 {
+		return fmt.Errorf("page %d: key %d not above the key before it", id, i)
+	}
+	return nil
+}
