@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 )
 
 // verifyTree walks the tree of the file at path before bbolt opens it,
@@ -15,9 +16,14 @@ import (
 // start, with the file that did it. So this refuses a page out of
 // bounds, one that is not the page it says, reached twice, neither a
 // branch nor a leaf, an element past its page's end, keys out of order
-// or outside their parent's range, a bucket's header cut short. It
-// returns nil when bbolt may open the file, and an error marked
-// errDamaged when the file must be salvaged instead.
+// or outside their parent's range, a bucket's header cut short. And one
+// thing of the store's own layout, which bbolt cannot know: a segment's
+// keys must lie in its span of IDs, from its first up to the next
+// segment's (see segments): a damaged key that stays in order can
+// still run past the span, and the drain, taking it for the lane's
+// last, would pass the segments after it. It returns nil when bbolt may
+// open the file, and an error marked errDamaged when the file must be
+// salvaged instead.
 //
 // It walks the tree of the newest meta page that is valid, the one
 // bbolt opens; the freelist page is bbolt's to read, in Open's own
@@ -52,6 +58,11 @@ func verifyTree(path string) error {
 type verifier struct {
 	pf   *pageFile
 	seen bitset
+	// firsts are each lane's segments, by their first IDs, read from its
+	// index (which the root's order has walked before the segments);
+	// collect is where the keys of the tree being walked go, if not nil.
+	firsts  [numLanes][]ID
+	collect *[]ID
 }
 
 // tree checks the tree under page id, whose keys must lie in [lo, hi)
@@ -126,21 +137,44 @@ func (v *verifier) leaf(id uint64, p, lo, hi []byte) error {
 			return err
 		}
 		prev = e.key
+		if v.collect != nil && len(e.key) == 8 {
+			*v.collect = append(*v.collect, idOf(e.key))
+		}
 		if !e.bucket {
 			continue
 		}
 		if len(e.value) < bucketHeaderSize {
 			return fmt.Errorf("page %d: bucket %q: its header is cut short", id, e.key)
 		}
-		if root := le.Uint64(e.value); root != 0 {
-			if err := v.tree(root, nil, nil); err != nil {
-				return err
-			}
-		} else if err := v.leaf(0, e.value[bucketHeaderSize:], nil, nil); err != nil {
+		if err := v.bucket(e.key, e.value); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// bucket checks the bucket name whose header (and inline page) is hdr:
+// a segment's keys within its span, an index's keys kept for the spans.
+func (v *verifier) bucket(name, hdr []byte) error {
+	var lo, hi []byte
+	collect := v.collect
+	v.collect = nil
+	if l, first, ok := segmentOf(name); ok {
+		lo = idKey(first)
+		if i, found := slices.BinarySearch(v.firsts[l], first); found && i+1 < len(v.firsts[l]) {
+			hi = idKey(v.firsts[l][i+1])
+		}
+	}
+	for l, index := range indexBuckets {
+		if string(name) == string(index) {
+			v.collect = &v.firsts[l]
+		}
+	}
+	defer func() { v.collect = collect }()
+	if root := le.Uint64(hdr); root != 0 {
+		return v.tree(root, lo, hi)
+	}
+	return v.leaf(0, hdr[bucketHeaderSize:], lo, hi)
 }
 
 // checkKey checks that key i of page id, k, is within [lo, hi) (nil for
