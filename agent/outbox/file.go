@@ -98,10 +98,7 @@ func isDamage(err error) bool {
 // the end of a truncated file faults (SIGBUS); the fault is turned into an
 // error here instead of killing the process.
 func checkedOpen(path string) (db *bolt.DB, err error) {
-	if err := checkLength(path); err != nil {
-		return nil, err
-	}
-	if err := verifyTree(path); err != nil {
+	if err := checkFile(path); err != nil {
 		return nil, err
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))

@@ -8,14 +8,15 @@ import (
 	"os"
 )
 
-// checkLength refuses a file that is shorter than its bbolt meta pages
+// checkFile refuses a file that is shorter than its bbolt meta pages
 // say, before bbolt maps it: bbolt would read pages past the end of the
 // file, which faults, and on some platforms inside bbolt.Open, where the
 // mapping could not be released. It reads the two meta pages as bbolt
 // lays them out (native byte order: little-endian on every target of the
 // agent) and uses only those whose checksum holds; a file without a valid
-// meta page is left to bbolt to refuse.
-func checkLength(path string) error {
+// meta page is left to bbolt to refuse. Then it walks the file's tree
+// (verifyTree).
+func checkFile(path string) error {
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return nil
@@ -44,7 +45,7 @@ func checkLength(path string) error {
 	if fi.Size() < need {
 		return fmt.Errorf("%w: truncated: %d bytes, its meta page says %d", errDamaged, fi.Size(), need)
 	}
-	return nil
+	return verifyTree(f, fi.Size())
 }
 
 // parseMeta reads the meta page at offset off of head: the high-water page

@@ -7,7 +7,7 @@ import (
 	"slices"
 )
 
-// verifyTree walks the tree of the file at path before bbolt opens it,
+// verifyTree walks the tree of file f, of size bytes, before bbolt opens it,
 // page by page with ReadAt (the salvage's reader), and refuses what
 // would make bbolt fault or panic where no recover here can catch it:
 // bbolt's consistency check (tx.Check) and its rebuilding of a freelist
@@ -28,25 +28,13 @@ import (
 // It walks the tree of the newest meta page that is valid, the one
 // bbolt opens; the freelist page is bbolt's to read, in Open's own
 // goroutine, where checkedOpen recovers a fault.
-func verifyTree(path string) error {
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 {
-		return err
-	}
+func verifyTree(f *os.File, size int64) error {
 	metas := readMetas(f)
 	if len(metas) == 0 {
 		return nil // bbolt refuses it (ErrInvalid), in its own goroutine
 	}
 	m := metas[0]
-	pf := &pageFile{f: f, pageSize: m.pageSize, pages: min(m.highWater, uint64(fi.Size())/uint64(m.pageSize))}
+	pf := &pageFile{f: f, pageSize: m.pageSize, pages: min(m.highWater, uint64(size)/uint64(m.pageSize))}
 	v := verifier{pf: pf, seen: newBitset(pf.pages)}
 	if err := v.tree(m.root, nil, nil); err != nil {
 		return fmt.Errorf("%w: %w", errDamaged, err)
@@ -93,17 +81,9 @@ func (v *verifier) tree(id uint64, lo, hi []byte) error {
 
 // branch checks branch page p and the trees under it.
 func (v *verifier) branch(id uint64, p, lo, hi []byte) error {
-	n := int(le.Uint16(p[10:]))
 	es := branchElems(p)
-	if len(es) != n {
-		return fmt.Errorf("page %d: %d of its %d elements past its end", id, n-len(es), n)
-	}
-	var prev []byte
-	for i, e := range es {
-		if err := checkKey(id, i, e.key, prev, lo, hi); err != nil {
-			return err
-		}
-		prev = e.key
+	if err := checkElements(id, p, es, func(e branchElem) []byte { return e.key }, lo, hi); err != nil {
+		return err
 	}
 	for i, e := range es {
 		childHi := hi
@@ -123,20 +103,11 @@ func (v *verifier) leaf(id uint64, p, lo, hi []byte) error {
 	if len(p) < pageHeaderSize || pageFlags(p)&leafPageFlag == 0 {
 		return fmt.Errorf("page %d: an inline bucket's page is not a leaf", id)
 	}
-	n := int(le.Uint16(p[10:]))
-	if pageHeaderSize+n*pageElementSize > len(p) {
-		return fmt.Errorf("page %d: %d elements do not fit it", id, n)
-	}
 	es := leafElems(p)
-	if len(es) != n {
-		return fmt.Errorf("page %d: %d of its %d elements past its end", id, n-len(es), n)
+	if err := checkElements(id, p, es, func(e leafElem) []byte { return e.key }, lo, hi); err != nil {
+		return err
 	}
-	var prev []byte
-	for i, e := range es {
-		if err := checkKey(id, i, e.key, prev, lo, hi); err != nil {
-			return err
-		}
-		prev = e.key
+	for _, e := range es {
 		if v.collect != nil && len(e.key) == 8 {
 			*v.collect = append(*v.collect, idOf(e.key))
 		}
@@ -177,14 +148,21 @@ func (v *verifier) bucket(name, hdr []byte) error {
 	return v.leaf(0, hdr[bucketHeaderSize:], lo, hi)
 }
 
-// checkKey checks that key i of page id, k, is within [lo, hi) (nil for
-// no bound) and above prev, the key before it (nil for the first).
-func checkKey(id uint64, i int, k, prev, lo, hi []byte) error {
-	if lo != nil && bytes.Compare(k, lo) < 0 || hi != nil && bytes.Compare(k, hi) >= 0 {
-		return fmt.Errorf("page %d: key %d outside its parent's range", id, i)
+// checkElements checks that every element of page p (id) is within it,
+// es being those that are, and that their keys (key tells one) are within
+// [lo, hi) (nil for no bound), each above the one before it.
+func checkElements[E any](id uint64, p []byte, es []E, key func(E) []byte, lo, hi []byte) error {
+	if n := int(le.Uint16(p[10:])); pageHeaderSize+n*pageElementSize > len(p) || len(es) != n {
+		return fmt.Errorf("page %d: %d of its %d elements past its end", id, n-len(es), n)
 	}
-	if prev != nil && bytes.Compare(prev, k) >= 0 {
-		return fmt.Errorf("page %d: key %d not above the key before it", id, i)
+	for i, e := range es {
+		k := key(e)
+		if lo != nil && bytes.Compare(k, lo) < 0 || hi != nil && bytes.Compare(k, hi) >= 0 {
+			return fmt.Errorf("page %d: key %d outside its parent's range", id, i)
+		}
+		if i > 0 && bytes.Compare(key(es[i-1]), k) >= 0 {
+			return fmt.Errorf("page %d: key %d not above the key before it", id, i)
+		}
 	}
 	return nil
 }

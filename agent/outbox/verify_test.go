@@ -36,8 +36,8 @@ func TestVerifyTree(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := verifyTree(sound); err != nil {
-		t.Fatalf("verifyTree(a sound file) = %v", err)
+	if err := checkFile(sound); err != nil {
+		t.Fatalf("checkFile(a sound file) = %v", err)
 	}
 	data, err := os.ReadFile(sound)
 	if err != nil {
@@ -63,8 +63,8 @@ func TestVerifyTree(t *testing.T) {
 			if err := os.WriteFile(path, damaged, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if err := verifyTree(path); !errors.Is(err, errDamaged) {
-				t.Fatalf("verifyTree = %v; want the file refused as damaged", err)
+			if err := checkFile(path); !errors.Is(err, errDamaged) {
+				t.Fatalf("checkFile = %v; want the file refused as damaged", err)
 			}
 		})
 	}
