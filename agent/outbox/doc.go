@@ -82,10 +82,14 @@
 //   - bbolt checksums only its meta pages; every record carries a CRC-32C,
 //     and one that fails it is quarantined, never sent. A file that is
 //     damaged or truncated is salvaged at Open, so the agent keeps
-//     running: the store reads its pages itself (never through bbolt,
+//     running. Open walks the file's tree itself before bbolt opens it:
+//     bbolt's own check runs in a goroutine that a damaged page can kill
+//     with the whole process, at every start. To salvage, the store reads
+//     its pages itself (never through bbolt,
 //     which can panic or loop on a damaged page), copies every record
 //     that passes its checksum and whose topic name does too into a new
-//     file, in its lane under its ID, with the quarantine, the memos and
+//     file, in its lane under its ID (a segment's records gone by its
+//     state left out), with the quarantine, the memos and
 //     cursors that pass theirs, the drop counters and the uplinks' route
 //     bits, and moves the damaged file aside, to path.corrupt-<time>.
 //     Stats.Salvaged counts the records saved and lost. Records under a
