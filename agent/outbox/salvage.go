@@ -56,7 +56,7 @@ func salvage(src, dst string, now time.Time) (SalvageCounts, error) {
 	if err != nil {
 		return SalvageCounts{}, err
 	}
-	c := &copier{batchWriter: batchWriter{db: db, batch: salvageBatch}, states: make(map[segKey]*segState), topics: make(map[uint64]bool), meta: make(map[string][]byte)}
+	c := &copier{batchWriter: batchWriter{db: db, batch: salvageBatch}, segs: make(map[segKey][]byte), states: make(map[segKey]*segState), topics: make(map[uint64]bool), meta: make(map[string][]byte)}
 	// The newer meta page whose root page can be read: bbolt keeps the
 	// tree of the commit before the last intact, for its other meta page.
 	c.cursorsLost = true
@@ -103,7 +103,7 @@ func salvage(src, dst string, now time.Time) (SalvageCounts, error) {
 type copier struct {
 	batchWriter
 
-	segs   []foundSegment       // in the lanes' buckets, to walk
+	segs   map[segKey][]byte    // the segments the root holds: their headers
 	states map[segKey]*segState // the segments' states read
 	topics map[uint64]bool      // the topic ids copied
 	meta   map[string][]byte    // the damaged file's meta bucket
@@ -157,10 +157,9 @@ func (c *copier) read(w *walker, m salvageMeta) {
 	}
 	for name, hdr := range roots {
 		if l, first, ok := segmentOf([]byte(name)); ok {
-			c.segs = append(c.segs, foundSegment{lane: l, name: name, first: first, hdr: hdr})
+			c.segs[segKey{l, first}] = hdr
 		}
 	}
-	slices.SortFunc(c.segs, func(a, b foundSegment) int { return strings.Compare(a.name, b.name) })
 	names = append(names, string(quarantineBucket), string(memosBucket), string(cursorsBucket))
 	for _, name := range names {
 		hdr, ok := roots[name]
@@ -226,18 +225,18 @@ func (c *copier) index(l Lane) func(leafElem) {
 // A segment's keys are the IDs from its first up to the next segment's
 // of its lane, which the index, or else the segments found, tell: what
 // it loses is bounded so, and an orphaned page of the other lane, whose
-// IDs run between, is claimed by two ranges and left, rather than put
-// in the wrong lane. A segment the index names and the root does not
-// hold (its header lost) loses its whole span, for the orphans' scan.
+// IDs run between, is left when that lane lost the range too, rather
+// than put in the wrong lane. (One the other lane lost nothing for is
+// still taken: the records do not name their lane.) A segment the index
+// names and the root does not hold (its header lost) loses its whole
+// span, for the orphans' scan.
 func (c *copier) segments(w *walker, handlers map[string]func(leafElem)) {
 	var firsts [numLanes][]ID
-	found := make(map[segKey]foundSegment, len(c.segs))
-	for _, s := range c.segs {
-		found[segKey{s.lane, s.first}] = s
-		firsts[s.lane] = append(firsts[s.lane], s.first)
+	for k := range c.segs {
+		firsts[k.lane] = append(firsts[k.lane], k.first)
 	}
 	for k := range c.states {
-		if _, ok := found[k]; !ok {
+		if _, ok := c.segs[k]; !ok {
 			firsts[k.lane] = append(firsts[k.lane], k.first)
 		}
 	}
@@ -253,13 +252,13 @@ func (c *copier) segments(w *walker, handlers map[string]func(leafElem)) {
 			state := c.states[key]
 			h := func(e leafElem) { c.record(l, e, state) }
 			handlers[name] = h
-			s, ok := found[key]
+			hdr, ok := c.segs[key]
 			if !ok {
 				w.lost = append(w.lost, lostRange{bucket: name, lo: idKey(first), hi: hi})
 				continue
 			}
 			from := len(w.lost)
-			w.bucket(s.name, s.hdr, h)
+			w.bucket(name, hdr, h)
 			for j := from; j < len(w.lost); j++ {
 				r := &w.lost[j]
 				if bytes.Compare(r.lo, idKey(first)) < 0 {
@@ -271,14 +270,6 @@ func (c *copier) segments(w *walker, handlers map[string]func(leafElem)) {
 			}
 		}
 	}
-}
-
-// foundSegment is a segment's bucket the root holds.
-type foundSegment struct {
-	lane  Lane
-	name  string
-	first ID
-	hdr   []byte // its bucket's header
 }
 
 // record copies a record that passes its checksum and whose topic is

@@ -234,7 +234,6 @@ func (ss *segments) flush() error {
 		if err := idx.Put(idKey(key.first), g.encode()); err != nil {
 			return err
 		}
-		g.dirty = false
 	}
 	clear(ss.states)
 	ss.tail, ss.tailKnown = [numLanes]*segState{}, [numLanes]bool{}
