@@ -272,16 +272,17 @@ func (c *copier) segments(w *walker, handlers map[string]func(leafElem)) {
 	}
 }
 
-// record copies a record that passes its checksum and whose topic is
-// known, unless its segment's state says it is gone (state may be nil).
+// record copies a record that passes its checksum and whose
+// topic is known, unless its segment's state says it is gone, or was
+// never put, as its key is above the highest put (state may be nil).
 func (c *copier) record(l Lane, e leafElem, state *segState) {
 	if e.bucket || len(e.key) == 8 && state != nil && state.gone(idOf(e.key)) {
 		return
 	}
 	var rec Entry
 	topic, err := decodeRecord(e.value, nil, &rec)
-	if len(e.key) != 8 || idOf(e.key) == 0 || err != nil || !c.topics[topic] {
-		c.bad++
+	if len(e.key) != 8 || idOf(e.key) == 0 || err != nil || !c.topics[topic] || state != nil && idOf(e.key) > state.last {
+		c.bad++ // a key above the highest put was damaged
 		return
 	}
 	if c.putRecord(l, idOf(e.key), e.value) {

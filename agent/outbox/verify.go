@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"slices"
@@ -19,9 +20,10 @@ import (
 // or outside their parent's range, a bucket's header cut short. And one
 // thing of the store's own layout, which bbolt cannot know: a segment's
 // keys must lie in its span of IDs, from its first up to the next
-// segment's (see segments): a damaged key that stays in order can
-// still run past the span, and the drain, taking it for the lane's
-// last, would pass the segments after it. It returns nil when bbolt may
+// segment's (see segments), and none above the highest its state says
+// was put: a damaged key that stays in order can still run past them,
+// and the drain, taking it for the lane's last, would pass the segments
+// after it, and the records appended after it. It returns nil when bbolt may
 // open the file, and an error marked errDamaged when the file must be
 // salvaged instead.
 //
@@ -46,12 +48,18 @@ func verifyTree(f *os.File, size int64) error {
 type verifier struct {
 	pf   *pageFile
 	seen bitset
-	// firsts are each lane's segments, by their first IDs, read from its
-	// index (which the root's order has walked before the segments);
-	// collect is where the keys of the tree being walked go, if not nil.
-	firsts  [numLanes][]ID
-	collect *[]ID
+	// spans are each lane's segments, in the order of their first IDs,
+	// read from its index (which the root's order has walked before the
+	// segments); collect is where the entries of the index being walked
+	// go, if not nil.
+	spans   [numLanes][]segSpan
+	collect *[]segSpan
 }
+
+// segSpan is what the index says of a segment: its first ID, and the
+// highest put, 0 when its state does not decode (segments.state rebuilds
+// it from the records).
+type segSpan struct{ first, last ID }
 
 // tree checks the tree under page id, whose keys must lie in [lo, hi)
 // (nil for no bound), and the buckets its leaves hold.
@@ -109,7 +117,11 @@ func (v *verifier) leaf(id uint64, p, lo, hi []byte) error {
 	}
 	for _, e := range es {
 		if v.collect != nil && len(e.key) == 8 {
-			*v.collect = append(*v.collect, idOf(e.key))
+			span := segSpan{first: idOf(e.key)}
+			if g, ok := decodeSegState(span.first, e.value); ok {
+				span.last = g.last
+			}
+			*v.collect = append(*v.collect, span)
 		}
 		if !e.bucket {
 			continue
@@ -132,13 +144,19 @@ func (v *verifier) bucket(name, hdr []byte) error {
 	v.collect = nil
 	if l, first, ok := segmentOf(name); ok {
 		lo = idKey(first)
-		if i, found := slices.BinarySearch(v.firsts[l], first); found && i+1 < len(v.firsts[l]) {
-			hi = idKey(v.firsts[l][i+1])
+		spans := v.spans[l]
+		if i, found := slices.BinarySearchFunc(spans, first, func(s segSpan, id ID) int { return cmp.Compare(s.first, id) }); found {
+			if i+1 < len(spans) {
+				hi = idKey(spans[i+1].first)
+			}
+			if last := spans[i].last; last != 0 && (hi == nil || last < idOf(hi)-1) {
+				hi = idKey(last + 1)
+			}
 		}
 	}
 	for l, index := range indexBuckets {
 		if string(name) == string(index) {
-			v.collect = &v.firsts[l]
+			v.collect = &v.spans[l]
 		}
 	}
 	defer func() { v.collect = collect }()

@@ -19,7 +19,9 @@ import (
 // of order, a page reached twice, a page that is not the page it says;
 // and a key of a segment, still in order, past the segment's span (the
 // drain took it for the lane's last and passed the segments after it:
-// also found by TestSalvageRandomDamage).
+// also found by TestSalvageRandomDamage), or in the lane's last segment
+// above the highest ID put (the records appended after it were never
+// handed out: the same).
 func TestVerifyTree(t *testing.T) {
 	dir := t.TempDir()
 	sound := filepath.Join(dir, "sound.db")
@@ -54,7 +56,8 @@ func TestVerifyTree(t *testing.T) {
 		{"keys out of order", int64(leaf)*4096 + 16 + pageElementSize + 4, le32(0)},
 		{"page reached twice", int64(branch)*4096 + 16 + pageElementSize + 8, binary.LittleEndian.AppendUint64(nil, childOf(data, branch, 0))},
 		{"another page's id", int64(leaf) * 4096, binary.LittleEndian.AppendUint64(nil, uint64(leaf+1))},
-		{"a key past its segment", lastKeyOfFirstSegment(t, sound), []byte{0x7f, 0, 0, 0, 0, 0, 0, 0}},
+		{"a key past its segment", lastKeyOfSegment(t, sound, false), []byte{0x7f, 0, 0, 0, 0, 0, 0, 0}},
+		{"a key of the last segment above the highest put", lastKeyOfSegment(t, sound, true), []byte{0x7f, 0, 0, 0, 0, 0, 0, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "damaged.db")
@@ -97,9 +100,9 @@ func pageOfType(t *testing.T, path string, flag uint16) uint64 {
 	return found
 }
 
-// lastKeyOfFirstSegment is where, in the file at path, the last key of
-// the first telemetry segment is.
-func lastKeyOfFirstSegment(t *testing.T, path string) int64 {
+// lastKeyOfSegment is where, in the file at path, the last key of the
+// first telemetry segment is, or of the last one.
+func lastKeyOfSegment(t *testing.T, path string, lastSegment bool) int64 {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -115,6 +118,9 @@ func lastKeyOfFirstSegment(t *testing.T, path string) int64 {
 		k, _ := tx.Bucket(indexBuckets[LaneTelemetry]).Cursor().First()
 		if next, _ := tx.Bucket(indexBuckets[LaneTelemetry]).Cursor().Last(); string(next) == string(k) {
 			t.Fatal("one telemetry segment; the test needs two")
+		}
+		if lastSegment {
+			k, _ = tx.Bucket(indexBuckets[LaneTelemetry]).Cursor().Last()
 		}
 		root = uint64(tx.Bucket(segmentName(LaneTelemetry, idOf(k))).Root())
 		return nil
