@@ -10,8 +10,8 @@ import (
 
 // A stored record is
 //
-//	format byte (1)
-//	flags uvarint: bit 0 is Retain; the bits above it are the Route
+//	format byte (2)
+//	flags uvarint: bit 0 is Retain, bit 1 the Lane; the bits above are the Route
 //	appendedAt uvarint, Unix milliseconds
 //	expiry uvarint, Unix milliseconds, 0 for none
 //	topic uvarint, an id of the topics bucket
@@ -24,14 +24,25 @@ import (
 //
 // bbolt checksums only its meta pages; the CRC catches a record that rotted
 // on the card, which is then quarantined instead of sent.
+//
+// A record of format 1, written before segments (and converted with them),
+// has no Lane bit: its Route starts at bit 1. The lane of a record is its
+// segment's; the salvage reads the bit to leave out a page of the other
+// lane's records that falls in a lost range of this one's (copier.record).
 
-const recordFormat = 1
+// The record formats: formatNoLane, then recordFormat, which encodeRecord
+// writes.
+const (
+	formatNoLane = 1
+	recordFormat = 2
+)
 
-// Record flags: Retain, then the Route above it (a record stored before
-// routes has the zero Route).
+// Record flags: Retain, the Lane, then the Route above them (a record stored
+// before routes has the zero Route).
 const (
 	flagRetain = 1 << 0
-	routeShift = 1
+	laneShift  = 1
+	routeShift = 2
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -53,7 +64,7 @@ func encodeRecord(dst []byte, r *Record, topic uint64, at time.Time) []byte {
 	if r.Retain {
 		flags |= flagRetain
 	}
-	flags |= uint64(r.Route) << routeShift
+	flags |= uint64(r.Lane)<<laneShift | uint64(r.Route)<<routeShift
 	dst = binary.AppendUvarint(dst, flags)
 	dst = binary.AppendUvarint(dst, uint64(at.UnixMilli()))
 	var exp uint64
@@ -85,7 +96,7 @@ func decodeRecord(b []byte, a *arena, e *Entry) (topic uint64, err error) {
 		return 0, errCorrupt
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
-	if crc32.Checksum(body, castagnoli) != sum || body[0] != recordFormat {
+	if crc32.Checksum(body, castagnoli) != sum || body[0] != recordFormat && body[0] != formatNoLane {
 		return 0, errCorrupt
 	}
 	// One copy of the fields, out of bbolt's memory map, which the
@@ -93,7 +104,7 @@ func decodeRecord(b []byte, a *arena, e *Entry) (topic uint64, err error) {
 	d := decoder{b: a.copy(body[1:])}
 	flags := d.uvarint()
 	e.Retain = flags&flagRetain != 0
-	e.Route = Route(flags >> routeShift)
+	e.Route = Route(flags >> flagsRouteShift(body[0]))
 	e.AppendedAt = time.UnixMilli(int64(d.uvarint()))
 	if exp := d.uvarint(); exp != 0 {
 		e.Expiry = time.UnixMilli(int64(exp))
@@ -173,16 +184,43 @@ func decodeTopic(b []byte) (string, error) {
 	return string(name), nil
 }
 
+// flagsRouteShift is where the Route starts in the flags of a record of
+// format f.
+func flagsRouteShift(f byte) int {
+	if f == formatNoLane {
+		return laneShift
+	}
+	return routeShift
+}
+
+// storedFlags reads the format and the flags of a stored record without
+// decoding the rest; ok is false when they do not parse.
+func storedFlags(b []byte) (format byte, flags uint64, ok bool) {
+	if len(b) < 2 {
+		return 0, 0, false
+	}
+	flags, n := binary.Uvarint(b[1:])
+	return b[0], flags, n > 0
+}
+
 // storedRoute reads the Route of a stored record without decoding the
 // rest; a record that does not parse has the zero Route, and fails its
 // checksum when handed out.
 func storedRoute(b []byte) Route {
-	if len(b) < 2 {
+	format, flags, ok := storedFlags(b)
+	if !ok {
 		return 0
 	}
-	flags, n := binary.Uvarint(b[1:])
-	if n <= 0 {
-		return 0
+	return Route(flags >> flagsRouteShift(format))
+}
+
+// storedLane reads the Lane a stored record was appended to; ok is false
+// for a record of format 1, which does not say, and one that does not
+// parse. Check the record's checksum first (decodeRecord).
+func storedLane(b []byte) (l Lane, ok bool) {
+	format, flags, ok := storedFlags(b)
+	if !ok || format != recordFormat {
+		return 0, false
 	}
-	return Route(flags >> routeShift)
+	return Lane(flags>>laneShift) & 1, true
 }

@@ -227,7 +227,9 @@ func (c *copier) index(l Lane) func(leafElem) {
 // it loses is bounded so, and an orphaned page of the other lane, whose
 // IDs run between, is left when that lane lost the range too, rather
 // than put in the wrong lane. (One the other lane lost nothing for is
-// still taken: the records do not name their lane.) A segment the index
+// taken, and its records left out by the lane each names: see record.
+// Records of format 1, converted from the release before segments, do
+// not name it.) A segment the index
 // names and the root does not hold (its header lost) loses its whole
 // span, for the orphans' scan.
 func (c *copier) segments(w *walker, handlers map[string]func(leafElem)) {
@@ -272,9 +274,13 @@ func (c *copier) segments(w *walker, handlers map[string]func(leafElem)) {
 	}
 }
 
-// record copies a record that passes its checksum and whose
+// record copies a record of lane l that passes its checksum and whose
 // topic is known, unless its segment's state says it is gone, or was
-// never put, as its key is above the highest put (state may be nil).
+// never put, as its key is above the highest put (state may be nil). A
+// record that names the other lane is left out, uncounted: an orphaned
+// page whose keys fall in a lost range of l's may be an old copy of the
+// other lane's page, freed, as the lanes' IDs interleave (a file without
+// a freelist on disk keeps no account of the pages freed).
 func (c *copier) record(l Lane, e leafElem, state *segState) {
 	if e.bucket || len(e.key) == 8 && state != nil && state.gone(idOf(e.key)) {
 		return
@@ -283,6 +289,9 @@ func (c *copier) record(l Lane, e leafElem, state *segState) {
 	topic, err := decodeRecord(e.value, nil, &rec)
 	if len(e.key) != 8 || idOf(e.key) == 0 || err != nil || !c.topics[topic] || state != nil && idOf(e.key) > state.last {
 		c.bad++ // a key above the highest put was damaged
+		return
+	}
+	if lane, ok := storedLane(e.value); ok && lane != l {
 		return
 	}
 	if c.putRecord(l, idOf(e.key), e.value) {
