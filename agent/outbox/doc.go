@@ -94,7 +94,11 @@
 //     bits, and moves the damaged file aside, to path.corrupt-<time>.
 //     Stats.Salvaged counts the records saved and lost. Records under a
 //     branch page that cannot be read are found by a scan of the pages
-//     no longer reachable and not free. The uplinks' floors are not
+//     no longer reachable. The file keeps no freelist (a page less per
+//     commit; bbolt finds the free pages at Open by walking the tree), so
+//     the scan also meets old copies of pages, freed: a record acked since
+//     is left out by its segment's state, one of the other lane by the
+//     lane each record names, and one still live is copied once. The uplinks' floors are not
 //     kept: what an uplink had acknowledged of records another still
 //     needed is sent again. A cursor lost, or possibly lost, takes the
 //     connection number (status/connection) with it: it is then seeded
