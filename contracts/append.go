@@ -11,7 +11,8 @@ import (
 
 // appender is a message that writes its own JSON: the agent's two
 // high-rate events, a read's telemetry and a local device's message,
-// which a gateway encodes hundreds of times a second. It writes exactly
+// which a gateway encodes hundreds of times a second, and the answer to
+// an RPC, whose time to encode a caller waits for. It writes exactly
 // what json.Marshal writes for it (FuzzAppendersWriteWhatMarshalWrites),
 // without reflection: on a mostly idle gateway every encoding runs with
 // cold caches, and the reflective path touched far more memory (6% of
@@ -72,9 +73,24 @@ func (w *jsonWriter) float(f float64) {
 	}
 }
 
+// value appends v as json.Marshal writes a jsontext.Value: checked, and
+// compact.
+func (w *jsonWriter) value(v jsontext.Value) {
+	if w.err != nil {
+		return
+	}
+	w.b, w.err = jsontext.AppendFormat(w.b, v)
+}
+
 // envelope appends the header members and the payload's name, opening
 // the message's object.
 func (w *jsonWriter) envelope(h *Envelope) {
+	w.header(h)
+	w.raw(`,"payload":`)
+}
+
+// header appends the header members, opening the message's object.
+func (w *jsonWriter) header(h *Envelope) {
 	w.raw(`{"eventType":`)
 	w.str(string(h.EventType))
 	w.raw(`,"correlationId":`)
@@ -87,14 +103,15 @@ func (w *jsonWriter) envelope(h *Envelope) {
 	w.str(h.Source.ID)
 	w.raw(`},"__version":`)
 	w.str(h.Version)
-	w.raw(`,"payload":`)
 }
 
 // Sizes of the encodings, for the buffer: an envelope with the members
-// of the payload's own, and a reading.
+// of the payload's own, a reading, an answer's members besides its result
+// and error.
 const (
 	envelopeBytes = 320
 	readingBytes  = 160
+	answerBytes   = 128
 )
 
 func (m *DeviceTelemetry) sizeHint() int {
@@ -103,6 +120,40 @@ func (m *DeviceTelemetry) sizeHint() int {
 
 func (m *IntegrationMQTTReceived) sizeHint() int {
 	return envelopeBytes + len(m.Payload.Topic) + len(m.Payload.Payload)
+}
+
+func (m *DeviceResponseRPC) sizeHint() int {
+	n := envelopeBytes + answerBytes + len(m.Payload.Result)
+	if m.Error != nil {
+		n += len(m.Error.Code) + len(m.Error.Message)
+	}
+	return n
+}
+
+func (m *DeviceResponseRPC) appendJSON(w *jsonWriter) {
+	w.header(&m.Envelope)
+	w.raw(`,"status":`)
+	w.str(string(m.Status))
+	if m.Error != nil {
+		w.raw(`,"error":{"code":`)
+		w.str(m.Error.Code)
+		w.raw(`,"message":`)
+		w.str(m.Error.Message)
+		w.raw("}")
+	}
+	w.raw(`,"payload":{"deviceId":`)
+	w.str(m.Payload.DeviceID)
+	w.raw(`,"method":`)
+	w.str(m.Payload.Method)
+	if m.Payload.Result != nil {
+		w.raw(`,"result":`)
+		w.value(m.Payload.Result)
+	}
+	if m.Payload.DurationMs != 0 { // omitzero: -0 too
+		w.raw(`,"durationMs":`)
+		w.float(m.Payload.DurationMs)
+	}
+	w.raw("}}")
 }
 
 func (m *DeviceTelemetry) appendJSON(w *jsonWriter) {

@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // FuzzAppendersWriteWhatMarshalWrites: the hand-written encodings of
-// device.telemetry and integration.mqtt.received are, byte for byte,
-// json.Marshal's (the encoding every other message gets), and fail where
-// it fails (invalid UTF-8, NaN, infinities).
+// device.telemetry, integration.mqtt.received and device.response.rpc
+// are, byte for byte, json.Marshal's (the encoding every other message
+// gets), and fail where it fails (invalid UTF-8, NaN, infinities, a
+// result that is not one JSON value). The fuzzer's payload is also an
+// answer's result, as raw JSON.
 func FuzzAppendersWriteWhatMarshalWrites(f *testing.F) {
 	f.Add("gw-1", "zone-0", "temperature", "Cel", 21.5, int64(1764238530123456789), "local/a/b", "hello", "", 1)
 	f.Add("gw \"quoted\" \\ <b>&</b>", "ü\u2028\u2029\x7f", "\t\n\r\x00\x1f", "", math.Copysign(0, -1), int64(0), "+/#", "{\"w\":1}", "base64", 0)
@@ -26,6 +29,8 @@ func FuzzAppendersWriteWhatMarshalWrites(f *testing.F) {
 	f.Add("g", "s", "m", "u", math.NaN(), int64(1), "t", "p", "", 1)
 	f.Add("g", "s", "m", "u", math.Inf(-1), int64(1), "t", "p", "", 1)
 	f.Add("g", "s", "m", "u", 0.000001, int64(1), "t", "p", "", -7)
+	f.Add("gw-1", "s", "getDeviceState", "success", 12.5, int64(1), "t", ` {"a": [1, 2.50, "\u00e9"], "b":{}} `, "", 0)
+	f.Add("g", "s", "m", "u", 1.0, int64(1), "t", `{"a":1} {}`, "", 0)
 	f.Fuzz(func(t *testing.T, id, sensor, metric, unit string, value float64, nanos int64, topic, payload, encoding string, qos int) {
 		at := time.Unix(0, nanos).In(time.FixedZone("X", 3600))
 		h := Envelope{EventType: "e", CorrelationID: id + "-c", Timestamp: at, Source: Source{Type: SourceType(id), ID: id}, Version: metric}
@@ -35,6 +40,8 @@ func FuzzAppendersWriteWhatMarshalWrites(f *testing.F) {
 			&DeviceTelemetry{Event{h}, DeviceTelemetryPayload{DeviceID: id}},
 			&DeviceTelemetry{Event{h}, DeviceTelemetryPayload{DeviceID: id, Readings: readings[:1]}},
 			&IntegrationMQTTReceived{Event{h}, IntegrationMQTTReceivedPayload{Topic: topic, Payload: payload, PayloadEncoding: Encoding(encoding), QoS: qos, ReceivedAt: at}},
+			&DeviceResponseRPC{Response{Envelope: h, Status: ResponseStatus(unit)}, DeviceResponseRPCPayload{DeviceID: id, Method: metric, Result: jsontext.Value(payload), DurationMs: value}},
+			&DeviceResponseRPC{Response{Envelope: h, Status: StatusError, Error: &ErrorInfo{Code: sensor, Message: topic}}, DeviceResponseRPCPayload{DeviceID: id, Method: metric, DurationMs: float64(qos)}},
 		} {
 			want, wantErr := json.Marshal(m, encodeOptions)
 			got, err := EncodeUnchecked(m)
@@ -65,6 +72,10 @@ func TestAppendersKnowEveryField(t *testing.T) {
 		{reflect.TypeFor[IntegrationMQTTReceived](), "Event payload"},
 		{reflect.TypeFor[IntegrationMQTTReceivedPayload](), "topic payload payloadEncoding qos receivedAt"},
 		{reflect.TypeFor[Event](), "Envelope"},
+		{reflect.TypeFor[DeviceResponseRPC](), "Response payload"},
+		{reflect.TypeFor[Response](), "Envelope status error"},
+		{reflect.TypeFor[ErrorInfo](), "code message"},
+		{reflect.TypeFor[DeviceResponseRPCPayload](), "deviceId method result durationMs"},
 	} {
 		var names []string
 		for f := range tc.typ.Fields() {

@@ -11,8 +11,9 @@ import (
 )
 
 // benchMessages are the shapes the agent handles most: an RPC command
-// (every request it answers), a telemetry event of 20 readings (its
-// steady output) and a local device's message (integration events).
+// (every request it answers) and its answer (getDeviceState's, about 1 KB
+// of result), a telemetry event of 20 readings (its steady output) and a
+// local device's message (integration events).
 func benchMessages() map[string]contracts.Message {
 	o := contracts.DeviceOrigin("gw-0042")
 	o.Clock = func() time.Time { return time.Date(2026, 11, 27, 10, 15, 30, 123e6, time.UTC) }
@@ -25,7 +26,15 @@ func benchMessages() map[string]contracts.Message {
 	}
 	tel := contracts.NewDeviceTelemetry(o, contracts.DeviceTelemetryPayload{DeviceID: "gw-0042", Readings: readings})
 	local := contracts.NewIntegrationMQTTReceived(o, "local/meter-7/power", []byte(`{"w":1520,"kwh":8123.4}`), 1, o.Now())
-	return map[string]contracts.Message{"rpc-command": cmd, "telemetry-20": tel, "integration-mqtt": local}
+	result := []byte(`{"deviceId":"gw-0042","agentVersion":"v1.4.0","agentSlot":"a","agentStartedAt":"2026-11-27T09:00:00.000Z","os":"linux","arch":"arm64",` +
+		`"kernel":"6.6.51+rpt-rpi-v8","hostname":"gw-0042","bootTime":"2026-11-20T08:00:00.000Z","uptimeSeconds":612930.5,"clockSynchronized":true,` +
+		`"uplink":{"connected":true,"since":"2026-11-27T09:00:01.000Z","broker":"mqtts://broker.example.com:8883","reconnects":2},` +
+		`"outbox":{"controlDepth":0,"telemetryDepth":3,"bytes":1532,"inFlight":1,"oldestAgeSeconds":0.8,"droppedCap":0,"droppedExpired":0,"droppedRefused":0,"quarantined":0,"fileBytes":131072},` +
+		`"certificate":{"serial":"4f2a9c","subject":"gw-0042","notAfter":"2027-02-25T09:00:00.000Z","daysLeft":89.9},` +
+		`"sensors":{"total":12,"ok":11,"failing":["modbus-3"],"unknown":0},"memory":{"totalBytes":8241577984,"availableBytes":6241577984,"agentRssBytes":14241792},` +
+		`"disk":{"path":"/var/lib/iot-hub-agent","totalBytes":31268536320,"availableBytes":22268536320},"cpuTemperatureCelsius":48.7}`)
+	answer := contracts.NewDeviceResponseRPC(o, &cmd.Envelope, contracts.DeviceResponseRPCPayload{DeviceID: "gw-0042", Method: "getDeviceState", Result: result, DurationMs: 0.042})
+	return map[string]contracts.Message{"rpc-command": cmd, "rpc-answer": answer, "telemetry-20": tel, "integration-mqtt": local}
 }
 
 // BenchmarkDecode measures validated Decode next to two baselines in the
