@@ -17,8 +17,8 @@
 # Then the armv7 build on the ARMv6 CPU must fail (illegal instruction):
 # that shows the emulated CPU is the one asked for, and why armhf ships the
 # ARMv6 build. Last, agent/outbox's tests as GOARCH=arm64 and as GOARCH=arm
-# GOARM=6, every one of them, through scripts/outbox-arch.sh (SKIP_OUTBOX=1
-# skips them): the tests that kill a child run natively there, with the
+# GOARM=6 at once, every one of them, through scripts/outbox-arch.sh
+# (SKIP_OUTBOX=1 skips them): the tests that kill a child run natively there, with the
 # emulated build as the child, since a fork of an emulated Go program
 # sometimes never reaches exec under qemu-user.
 # Each step's time is printed at the end.
@@ -145,9 +145,23 @@ sh -c 'QEMU_CPU=arm1176 qemu-arm-static "$1" version; exit $?' sh "$DIST/iot-hub
 ((code != 0)) || fail "the armv7 build ran on an ARMv6 CPU (arm1176); want an illegal instruction"
 echo "armv7 on arm1176 (ARMv6): refused, exit $code, as it should"
 
+# outbox_tests: the two runs side by side, each keeping about one core
+# busy under qemu, each to its own log, printed once both are done.
+outbox_tests() {
+	local a b code_a=0 code_b=0
+	env GO="$GO" scripts/outbox-arch.sh arm64 >"$tmp/outbox-arm64.log" 2>&1 &
+	a=$!
+	env GO="$GO" scripts/outbox-arch.sh arm >"$tmp/outbox-arm.log" 2>&1 &
+	b=$!
+	wait "$a" || code_a=$?
+	wait "$b" || code_b=$?
+	cat "$tmp/outbox-arm64.log" "$tmp/outbox-arm.log"
+	((code_a == 0)) || fail "outbox tests as GOARCH=arm64 exited $code_a"
+	((code_b == 0)) || fail "outbox tests as GOARCH=arm GOARM=6 exited $code_b"
+}
+
 if [[ ${SKIP_OUTBOX:-} != 1 ]]; then
-	timed "outbox tests: GOARCH=arm64 (cortex-a53)" env GO="$GO" scripts/outbox-arch.sh arm64
-	timed "outbox tests: GOARCH=arm GOARM=6 (arm1176)" env GO="$GO" scripts/outbox-arch.sh arm
+	timed "outbox tests: GOARCH=arm64 and arm GOARM=6, side by side" outbox_tests
 fi
 
 echo "== arm-smoke timings"
