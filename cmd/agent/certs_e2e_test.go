@@ -340,6 +340,7 @@ const rollbackWithin = 60 * time.Second
 // connecting with the old pair: the test's own delays on a busy machine
 // (in seeing the CSR, in reading the events) are not part of them.
 func TestCertificateRotationRollsBack(t *testing.T) {
+	t.Parallel() // it waits most of its time: beside the other slow end-to-end tests
 	r := startCertRig(t, "gw-rollback")
 	r.issue = func(t *testing.T, serial *big.Int) { r.broker.Revoke(t, serial) }
 	r.answerCSRs(t)
@@ -384,6 +385,7 @@ func TestCertificateRotationRollsBack(t *testing.T) {
 // step of a rotation and starts it again: it always starts with a pair
 // that matches and is valid, and the rotation completes.
 func TestCertificateRotationSurvivesKill(t *testing.T) {
+	t.Parallel() // it waits most of its time: beside the other slow end-to-end tests
 	for _, step := range []string{"key", "csr", "candidate", "trial", "promoted"} {
 		t.Run(step, func(t *testing.T) {
 			r := startCertRig(t, "gw-kill-"+step)

@@ -29,6 +29,7 @@ import (
 // reading it had queued, in order, once the broker is back; and queue
 // and deliver readings again once there is room.
 func TestDiskFull(t *testing.T) {
+	t.Parallel() // it waits most of its time: beside the other slow end-to-end tests
 	stateDir := smallfs.Mount(t, 8<<20)
 	const id = "e2e-diskfull"
 	// Persistence: the subscriber's session outlives the broker's

@@ -324,6 +324,7 @@ func (r *migrationRig) migrationState(t *testing.T, over string) map[string]any 
 // alone until Kafka goes, then MQTT. Across it all, no reading is lost:
 // the seq numbers that arrived, on Kafka or MQTT, have no gap.
 func TestMigrationPhases(t *testing.T) {
+	t.Parallel() // it waits most of its time: beside the other slow end-to-end tests
 	const id = "e2e-migration"
 	r := startMigrationRig(t, id, "A", 1)
 
@@ -453,6 +454,7 @@ var kafkaWindow = kafka.DefaultConfig().Window
 // again, MQTT no longer. No reading is lost, and those sent on both are
 // fewer than Kafka's window.
 func TestMigrationFailoverAndBack(t *testing.T) {
+	t.Parallel() // it waits most of its time: beside the other slow end-to-end tests
 	r := startMigrationRig(t, "e2e-failback", "B", 2)
 	waitMore(t, "Kafka", func() []int { return r.kafkaSeqs(t) }, 20, 30*time.Second)
 	if n := len(r.mqttSeqs(t)); n != 0 {
@@ -488,6 +490,7 @@ func TestMigrationFailoverAndBack(t *testing.T) {
 // readings of ten minutes at 5 a second); Kafka delivers them as they
 // come, and MQTT gets every one of them once the broker is back.
 func TestMigrationOneUplinkDown(t *testing.T) {
+	t.Parallel() // it waits most of its time: beside the other slow end-to-end tests
 	r := startMigrationRig(t, "e2e-one-down", "A", 10)
 	waitMore(t, "MQTT", func() []int { return r.mqttSeqs(t) }, 50, 30*time.Second)
 	r.broker.Stop()
@@ -532,6 +535,7 @@ func TestMigrationOneUplinkDown(t *testing.T) {
 // may have had on its way into the outbox at the kill (read, its Append
 // not yet returned: the rule is about what Append returned for).
 func TestMigrationKillDuringSwitch(t *testing.T) {
+	t.Parallel() // it waits most of its time: beside the other slow end-to-end tests
 	r := startMigrationRig(t, "e2e-kill-switch", "A", 5)
 	waitMore(t, "Kafka", func() []int { return r.kafkaSeqs(t) }, 20, 30*time.Second)
 	r.out.Store(true)

@@ -395,6 +395,7 @@ func sensorNames(t *testing.T, res map[string]any) []string {
 }
 
 func TestRPCErrorCodes(t *testing.T) {
+	t.Parallel() // it waits most of its time: beside the other slow end-to-end tests
 	// slow never answers in time: each read waits 30 s, and a fresh read
 	// waits for its turn besides.
 	r := startRPCRig(t, "e2e-rpc-codes", `
@@ -885,6 +886,7 @@ func TestRPCStorm(t *testing.T) {
 }
 
 func TestRPCRestartAnswersOnce(t *testing.T) {
+	t.Parallel() // it waits most of its time: beside the other slow end-to-end tests
 	// Each read of slow takes 3 s: a fresh read is in progress when the
 	// agent is killed.
 	r := startRPCRig(t, "e2e-rpc-restart", "  - {name: slow, type: sim, interval: 1m, readDelay: 3s}\n")

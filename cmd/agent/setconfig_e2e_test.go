@@ -193,6 +193,7 @@ func TestSetConfigRollsBackOneThatCannotConnect(t *testing.T) {
 // configuration connected, and running either the old configuration or
 // the new one: never left unreachable, never half-changed.
 func TestSetConfigKilled(t *testing.T) {
+	t.Parallel() // it waits most of its time: beside the other slow end-to-end tests
 	r := launchSetConfigRig(t, "gw-setconfig-kill")
 	sup := supervise(t, r.rpcRig, nil)
 	old := float64(8) // rpc.concurrency's default
