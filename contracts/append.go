@@ -9,10 +9,10 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// appender is a message that writes its own JSON: the agent's two
-// high-rate events, a read's telemetry and a local device's message,
-// which a gateway encodes hundreds of times a second, and the answer to
-// an RPC, whose time to encode a caller waits for. It writes exactly
+// appender is a message that writes its own JSON: the agent's high-rate
+// events, a read's telemetry and a local device's message, which a
+// gateway encodes hundreds of times a second, and the answer to an RPC,
+// whose encoding a caller waits for. It writes exactly
 // what json.Marshal writes for it (FuzzAppendersWriteWhatMarshalWrites),
 // without reflection: on a mostly idle gateway every encoding runs with
 // cold caches, and the reflective path touched far more memory (6% of

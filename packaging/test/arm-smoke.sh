@@ -18,9 +18,9 @@
 # that shows the emulated CPU is the one asked for, and why armhf ships the
 # ARMv6 build. Last, agent/outbox's tests as GOARCH=arm64 and as GOARCH=arm
 # GOARM=6 at once, every one of them, through scripts/outbox-arch.sh
-# (SKIP_OUTBOX=1 skips them): the tests that kill a child run natively there, with the
-# emulated build as the child, since a fork of an emulated Go program
-# sometimes never reaches exec under qemu-user.
+# (SKIP_OUTBOX=1 skips them): the tests that kill a child run natively
+# there, with the emulated build as the child, since a fork of an
+# emulated Go program sometimes never reaches exec under qemu-user.
 # Each step's time is printed at the end.
 #
 # Environment: DIST (dist), AGENT (bin/agent: a native build, for call),
