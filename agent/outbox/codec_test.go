@@ -27,13 +27,7 @@ func TestStoredLaneAndRoute(t *testing.T) {
 		}
 	}
 
-	// Format 1 as the release before segments wrote it: retain, route 0b11.
-	old := []byte{formatNoLane}
-	for _, v := range []uint64{1 | 0b11<<1, uint64(at.UnixMilli()), 0, 7} { // flags, appendedAt, expiry, topic
-		old = binary.AppendUvarint(old, v)
-	}
-	old = append(old, 0, 1, 'p', 0) // no key, payload "p", no headers
-	old = binary.BigEndian.AppendUint32(old, crc32.Checksum(old, castagnoli))
+	old := formatOneRecord(at, 7)
 	if l, ok := storedLane(old); ok {
 		t.Errorf("storedLane of a format 1 record = %v, true; it has no lane", l)
 	}
@@ -44,4 +38,15 @@ func TestStoredLaneAndRoute(t *testing.T) {
 	if topic, err := decodeRecord(old, nil, &e); err != nil || topic != 7 || !e.Retain || e.Route != 0b11 || string(e.Payload) != "p" || !e.AppendedAt.Equal(at) {
 		t.Errorf("a format 1 record decodes to %+v, topic %d, %v", e, topic, err)
 	}
+}
+
+// formatOneRecord is a record as the release before segments wrote it
+// (format 1): retain, route 0b11, topic id topic, payload "p".
+func formatOneRecord(at time.Time, topic uint64) []byte {
+	old := []byte{formatNoLane}
+	for _, v := range []uint64{1 | 0b11<<1, uint64(at.UnixMilli()), 0, topic} { // flags, appendedAt, expiry, topic
+		old = binary.AppendUvarint(old, v)
+	}
+	old = append(old, 0, 1, 'p', 0) // no key, payload "p", no headers
+	return binary.BigEndian.AppendUint32(old, crc32.Checksum(old, castagnoli))
 }
