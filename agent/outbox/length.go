@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"os"
 )
 
@@ -29,41 +28,33 @@ func checkFile(path string) error {
 	if err != nil || fi.Size() == 0 {
 		return err
 	}
-	head := make([]byte, 64<<10)
-	n, err := io.ReadFull(f, head)
-	if err != nil && err != io.ErrUnexpectedEOF {
-		return err
-	}
-	head = head[:n]
+	metas := readMetas(f)
 	var need int64
-	for _, off := range []int{0, 4096, 8192, 16384, 32768} {
-		pgid, pageSize, ok := parseMeta(head, off)
-		if ok && (off == 0 || off == int(pageSize)) {
-			need = max(need, int64(pgid)*int64(pageSize))
-		}
+	for _, m := range metas {
+		need = max(need, int64(m.highWater)*int64(m.pageSize))
 	}
 	if fi.Size() < need {
 		return fmt.Errorf("%w: truncated: %d bytes, its meta page says %d", errDamaged, fi.Size(), need)
 	}
-	return verifyTree(f, fi.Size())
+	return verifyTree(f, fi.Size(), metas)
 }
 
-// parseMeta reads the meta page at offset off of head: the high-water page
-// id and the page size, if its magic and checksum hold.
-func parseMeta(head []byte, off int) (pgid uint64, pageSize uint32, ok bool) {
+// parseMeta reads the meta page at offset off of head: its page size, if
+// its magic and checksum hold.
+func parseMeta(head []byte, off int) (pageSize uint32, ok bool) {
 	const pageHeader, metaLen, sumAt = 16, 64, 56
 	if len(head) < off+pageHeader+metaLen {
-		return 0, 0, false
+		return 0, false
 	}
 	m := head[off+pageHeader : off+pageHeader+metaLen]
 	le := binary.LittleEndian
 	if le.Uint32(m[0:]) != 0xED0CDAED { // bbolt's magic
-		return 0, 0, false
+		return 0, false
 	}
 	h := fnv.New64a()
 	h.Write(m[:sumAt])
 	if h.Sum64() != le.Uint64(m[sumAt:]) {
-		return 0, 0, false
+		return 0, false
 	}
-	return le.Uint64(m[40:]), le.Uint32(m[8:]), true
+	return le.Uint32(m[8:]), true
 }

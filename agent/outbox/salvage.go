@@ -223,15 +223,15 @@ func (c *copier) index(l Lane) func(leafElem) {
 // finds.
 //
 // A segment's keys are the IDs from its first up to the next segment's
-// of its lane, which the index, or else the segments found, tell: what
-// it loses is bounded so, and an orphaned page of the other lane, whose
-// IDs run between, is left when that lane lost the range too, rather
-// than put in the wrong lane. (One the other lane lost nothing for is
-// taken, and its records left out by the lane each names: see record.
-// Records of format 1, converted from the release before segments, do
-// not name it.) A segment the index
-// names and the root does not hold (its header lost) loses its whole
-// span, for the orphans' scan.
+// of its lane, which the index, or else the segments found, tell, and
+// none above the highest its state says was put (segmentEnd): what it
+// loses is bounded so, and an orphaned page of the other lane, whose IDs
+// run between, is left when that lane lost the range too, rather than
+// put in the wrong lane. (One the other lane lost nothing for is taken,
+// and its records left out by the lane each names: see record. Records
+// of format 1, converted from the release before segments, do not name
+// it.) A segment the index names and the root does not hold (its header
+// lost) loses its whole span, for the orphans' scan.
 func (c *copier) segments(w *walker, handlers map[string]func(leafElem)) {
 	var firsts [numLanes][]ID
 	for k := range c.segs {
@@ -245,13 +245,17 @@ func (c *copier) segments(w *walker, handlers map[string]func(leafElem)) {
 	for l := range Lane(numLanes) {
 		slices.Sort(firsts[l])
 		for i, first := range firsts[l] {
-			var hi []byte // the span's end, nil for none
-			if i+1 < len(firsts[l]) {
-				hi = idKey(firsts[l][i+1])
-			}
 			key := segKey{l, first}
 			name := string(segmentName(l, first))
 			state := c.states[key]
+			var next, last ID
+			if i+1 < len(firsts[l]) {
+				next = firsts[l][i+1]
+			}
+			if state != nil {
+				last = state.last
+			}
+			hi := segmentEnd(next, last)
 			h := func(e leafElem) { c.record(l, e, state) }
 			handlers[name] = h
 			hdr, ok := c.segs[key]

@@ -186,7 +186,7 @@ func readMetas(f *os.File) []salvageMeta {
 	var ms []salvageMeta
 	head = head[:n]
 	for _, off := range []int{0, 4096, 8192, 16384, 32768} {
-		_, pageSize, valid := parseMeta(head, off)
+		pageSize, valid := parseMeta(head, off)
 		if !valid || (off != 0 && off != int(pageSize)) || pageSize < 1024 || pageSize > 1<<20 {
 			continue
 		}

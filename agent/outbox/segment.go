@@ -35,6 +35,20 @@ import (
 // before a record committed earlier) goes to the segment its ID falls in.
 var indexBuckets = [numLanes][]byte{[]byte("control.segments"), []byte("telemetry.segments")}
 
+// segmentEnd is where the span of a segment's keys ends, nil for no end:
+// the first ID of the next segment of its lane (next, 0 for none), or
+// past the highest ID its state says was put (last, 0 when unknown),
+// whichever comes first. A key beyond it was damaged.
+func segmentEnd(next, last ID) []byte {
+	switch {
+	case last != 0 && (next == 0 || last < next-1):
+		return idKey(last + 1)
+	case next != 0:
+		return idKey(next)
+	}
+	return nil
+}
+
 // segmentPrefixes start the names of a lane's segments.
 var segmentPrefixes = [numLanes][]byte{[]byte("control/"), []byte("telemetry/")}
 

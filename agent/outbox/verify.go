@@ -27,11 +27,9 @@ import (
 // open the file, and an error marked errDamaged when the file must be
 // salvaged instead.
 //
-// It walks the tree of the newest meta page that is valid, the one
-// bbolt opens; the freelist page is bbolt's to read, in Open's own
-// goroutine, where checkedOpen recovers a fault.
-func verifyTree(f *os.File, size int64) error {
-	metas := readMetas(f)
+// It walks the tree of metas[0], the newest meta page that is valid,
+// the one bbolt opens (metas as readMetas returns them).
+func verifyTree(f *os.File, size int64, metas []salvageMeta) error {
 	if len(metas) == 0 {
 		return nil // bbolt refuses it (ErrInvalid), in its own goroutine
 	}
@@ -146,12 +144,11 @@ func (v *verifier) bucket(name, hdr []byte) error {
 		lo = idKey(first)
 		spans := v.spans[l]
 		if i, found := slices.BinarySearchFunc(spans, first, func(s segSpan, id ID) int { return cmp.Compare(s.first, id) }); found {
+			var next ID
 			if i+1 < len(spans) {
-				hi = idKey(spans[i+1].first)
+				next = spans[i+1].first
 			}
-			if last := spans[i].last; last != 0 && (hi == nil || last < idOf(hi)-1) {
-				hi = idKey(last + 1)
-			}
+			hi = segmentEnd(next, spans[i].last)
 		}
 	}
 	for l, index := range indexBuckets {
