@@ -15,17 +15,20 @@
 //     Read, and kept: they do not change while the agent runs (a host
 //     renamed while it runs shows the new name after the agent restarts).
 //     OS and Arch are the build's.
-//   - The uptime and boot time, the clock's synchronization and the
-//     state directory's disk come from a system call each, on every Read.
+//   - The uptime and boot time come from a system call, on every Read.
 //   - The memory (/proc/meminfo), the agent's resident set
-//     (/proc/self/statm) and the CPU's temperature (a thermal zone's temp
-//     file) are read at most once a second and the reading is shared
-//     until then: these facts may be up to a second old. MemAvailable has
-//     no system call (sysinfo's freeram is not it), so the file stays; the
-//     second spares the kernel building /proc/meminfo and the file opens
-//     on every call under load, and no caller can tell a second's age in
-//     a snapshot of the device's state. The files are read into one
-//     buffer and parsed without allocating.
+//     (/proc/self/statm), the CPU's temperature (a thermal zone's temp
+//     file), the clock's synchronization (adjtimex) and the state
+//     directory's disk (statfs) are read at most once a second, and the
+//     reading is shared until then: these facts may be up to a second
+//     old. MemAvailable has no system call (sysinfo's freeram is not it),
+//     so the file stays; the second spares the kernel building
+//     /proc/meminfo, the file opens and the system calls on every call
+//     under load (each costs more than the rest of the answer on a
+//     virtual machine), and no caller can tell a second's age in a
+//     snapshot of the device's state. A Read for another state directory
+//     than the last reads at once. The files are read into one buffer
+//     and parsed without allocating.
 //   - Which thermal zone is the CPU's is chosen once, by scanning
 //     /sys/class/thermal; then only the chosen zone's temp file is read.
 //     The zones are scanned again when it stops reading, and every minute

@@ -10,8 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sampleAge is how long the facts read from files (memory, resident set,
-// temperature) are reused before they are read again.
+// sampleAge is how long the facts that change slowly (memory, resident
+// set, temperature, the clock's synchronization, the disk) are reused
+// before they are read again.
 const sampleAge = time.Second
 
 // rescanAge is how long a choice of thermal zone that is not the CPU's
@@ -39,7 +40,7 @@ type reader struct {
 	zone zone
 }
 
-// sample is one reading of the facts that come from files.
+// sample is one reading of the facts that change slowly.
 type sample struct {
 	at                     time.Time // zero before the first
 	memTotal, memAvailable uint64
@@ -48,6 +49,10 @@ type sample struct {
 	rssErr                 error
 	temperature            float64
 	temperatureOK          bool
+	clockSynchronized      bool
+	clockErr               error
+	disk                   Disk // of the state directory the sample was read for
+	diskErr                error
 }
 
 // newReader returns a reader of the files under root.
@@ -69,14 +74,14 @@ func fill(f *Facts) error { return system.fill(f) }
 // fill reads the facts into f, f.Disk.Path already set. It fails when
 // none reads.
 func (r *reader) fill(f *Facts) error {
-	memErr, rssErr := r.fillSample(f)
+	s := r.fillSample(f)
 	errs := [...]error{
 		readUname(f),
 		readUptime(f),
-		readClock(f),
-		readDisk(&f.Disk),
-		memErr,
-		rssErr,
+		s.clockErr,
+		s.diskErr,
+		s.memErr,
+		s.rssErr,
 	}
 	for _, err := range errs {
 		if err == nil {
@@ -86,16 +91,16 @@ func (r *reader) fill(f *Facts) error {
 	return errors.Join(errs[:]...)
 }
 
-// fillSample sets the facts that come from files, read again when the
-// reading is sampleAge old, and returns the errors reading the memory and
-// the resident set.
-func (r *reader) fillSample(f *Facts) (memErr, rssErr error) {
+// fillSample sets the facts that change slowly, read again when the
+// reading is sampleAge old or was of another state directory, and returns
+// the sample, whose errors are those reading them.
+func (r *reader) fillSample(f *Facts) sample {
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := &r.sample
-	if age := now.Sub(s.at); s.at.IsZero() || age < 0 || age >= sampleAge {
-		r.readSample(now)
+	if age := now.Sub(s.at); s.at.IsZero() || age < 0 || age >= sampleAge || s.disk.Path != f.Disk.Path {
+		r.readSample(now, f.Disk.Path)
 	}
 	f.MemTotalBytes, f.MemAvailableBytes = s.memTotal, s.memAvailable
 	f.ProcessRSSBytes = s.rss
@@ -103,16 +108,21 @@ func (r *reader) fillSample(f *Facts) (memErr, rssErr error) {
 		t := s.temperature // the caller's own
 		f.CPUTemperatureCelsius = &t
 	}
-	return s.memErr, s.rssErr
+	f.ClockSynchronized = s.clockSynchronized
+	f.Disk = s.disk
+	return *s
 }
 
-// readSample reads the files into r.sample, r.mu held.
-func (r *reader) readSample(now time.Time) {
+// readSample reads the facts that change slowly into r.sample, the disk
+// of stateDir, r.mu held.
+func (r *reader) readSample(now time.Time, stateDir string) {
 	s := &r.sample
 	s.at = now
 	s.memTotal, s.memAvailable, s.memErr = r.readMemory()
 	s.rss, s.rssErr = r.readRSS()
 	s.temperature, s.temperatureOK = r.cpuTemperature(now)
+	s.clockSynchronized, s.clockErr = readClock()
+	s.disk, s.diskErr = readDisk(stateDir)
 }
 
 // uname is the hostname and the kernel's release, read once: they do not
@@ -151,22 +161,22 @@ func readUptime(f *Facts) error {
 
 // readClock reads whether the clock is synchronized; adjtimex with no
 // modes set changes nothing.
-func readClock(f *Facts) error {
+func readClock() (bool, error) {
 	var tx unix.Timex
 	state, err := unix.Adjtimex(&tx)
 	if err != nil {
-		return os.NewSyscallError("adjtimex", err)
+		return false, os.NewSyscallError("adjtimex", err)
 	}
-	f.ClockSynchronized = state != unix.TIME_ERROR && tx.Status&unix.STA_UNSYNC == 0
-	return nil
+	return state != unix.TIME_ERROR && tx.Status&unix.STA_UNSYNC == 0, nil
 }
 
-// readDisk reads the size and free space of the file system holding
-// d.Path.
-func readDisk(d *Disk) error {
+// readDisk reads the size and free space of the file system holding the
+// directory path; only the path is set when it cannot.
+func readDisk(path string) (Disk, error) {
+	d := Disk{Path: path}
 	var st unix.Statfs_t
-	if err := unix.Statfs(d.Path, &st); err != nil {
-		return os.NewSyscallError("statfs", err)
+	if err := unix.Statfs(path, &st); err != nil {
+		return d, os.NewSyscallError("statfs", err)
 	}
 	// The counts are in fragments; kernels before 2.6 left Frsize zero
 	// and counted in blocks.
@@ -177,7 +187,7 @@ func readDisk(d *Disk) error {
 	d.TotalBytes = st.Blocks * size
 	d.FreeBytes = st.Bfree * size
 	d.AvailableBytes = st.Bavail * size
-	return nil
+	return d, nil
 }
 
 // readFile reads the file at path into r.buf, up to its length, r.mu

@@ -90,11 +90,28 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 // mustFill returns the facts r reads, failing the test if it fails.
 func (r *reader) mustFill(t *testing.T) Facts {
 	t.Helper()
-	f := Facts{Disk: Disk{Path: t.TempDir()}}
+	f := Facts{Disk: Disk{Path: os.TempDir()}} // one directory: another reads the sample again
 	if err := r.fill(&f); err != nil {
 		t.Fatalf("fill = %v", err)
 	}
 	return f
+}
+
+// TestDiskOfAnotherStateDir: the disk is part of the sample, but a fill
+// for another state directory than the sample's reads it at once.
+func TestDiskOfAnotherStateDir(t *testing.T) {
+	r := fakeRoot(t, map[string]string{"proc/meminfo": "MemTotal: 4000 kB\nMemAvailable: 3000 kB\n"})
+	new(fakeClock).install(r)
+	dir, missing := t.TempDir(), filepath.Join(t.TempDir(), "missing")
+	for i, path := range []string{dir, missing, dir} {
+		f := Facts{Disk: Disk{Path: path}}
+		if err := r.fill(&f); err != nil {
+			t.Fatalf("fill %d (%s) = %v", i, path, err)
+		}
+		if f.Disk.Path != path || (path == dir) != (f.Disk.TotalBytes > 0) {
+			t.Errorf("fill %d: Disk = %+v; want the disk of %s (none when missing)", i, f.Disk, path)
+		}
+	}
 }
 
 func TestMemory(t *testing.T) {
