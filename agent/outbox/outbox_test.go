@@ -433,7 +433,7 @@ func TestStats(t *testing.T) {
 	s, _ := openStore(t, outbox.Config{Clock: clock})
 	mustAppend(t, s, ctl("c"), tel("t1"), tel("t2"))
 	clock.Advance(90 * time.Second)
-	next(t, s, 2)
+	inFlight := next(t, s, 2)
 	st := s.Stats()
 	if st.Control.Depth != 1 || st.Telemetry.Depth != 2 || st.InFlight != 2 || st.Control.Bytes <= 0 ||
 		st.Telemetry.OldestAge != 90*time.Second || st.FileSize <= 0 {
@@ -442,11 +442,22 @@ func TestStats(t *testing.T) {
 	if st.Err != nil {
 		t.Errorf("Stats.Err = %v on an open store; want nil", st.Err)
 	}
+
+	// The oldest records leave and a new one comes: Stats reads them
+	// anew, not from what it read before.
+	s.Ack(append(ids(inFlight), ids(next(t, s, 1))...)...)
+	clock.Advance(30 * time.Second)
+	mustAppend(t, s, tel("t3")) // its commit has the acks
+	clock.Advance(10 * time.Second)
+	if st := s.Stats(); st.Control.Depth != 0 || st.Control.OldestAge != 0 || st.Telemetry.Depth != 1 || st.Telemetry.OldestAge != 10*time.Second {
+		t.Errorf("Stats = %+v after the oldest left; want no control record, and one telemetry record 10s old", st)
+	}
+
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Stats().Err; !errors.Is(err, outbox.ErrClosed) {
-		t.Errorf("Stats.Err after Close = %v; want ErrClosed", err)
+	if st := s.Stats(); !errors.Is(st.Err, outbox.ErrClosed) || st.FileSize <= 0 {
+		t.Errorf("Stats after Close = %+v; want ErrClosed, and the file's size", st)
 	}
 }
 

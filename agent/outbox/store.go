@@ -98,6 +98,7 @@ type Store struct {
 	compactFailed        time.Time // when the last compaction failed; the writer's
 	quarantined          int
 	salvaged             SalvageCounts // by Open, from a damaged file
+	statsRead            statsRead     // what Stats read of the file, for its next call
 }
 
 // laneState is what the store keeps in memory of one lane's records.
