@@ -146,19 +146,21 @@ func (d *Dispatcher) execute(req *uplink.Command, cmd *contracts.DeviceCommandRP
 	left := deadline.Sub(d.cfg.Clock.Now())
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(left))
 	defer cancel()
-	timeout := errorf(contracts.CodeTimeout, "%s did not finish within %v", cmd.Payload.Method, deadline.Sub(req.ReceivedAt).Round(time.Millisecond))
+	timeout := func() error { // built when needed: most commands finish in time
+		return errorf(contracts.CodeTimeout, "%s did not finish within %v", cmd.Payload.Method, deadline.Sub(req.ReceivedAt).Round(time.Millisecond))
+	}
 	var answered atomic.Bool // by the method's outcome, or by the timer
 	d.wg.Add(1)              // the timer's, until it ran or was stopped
 	timer := d.cfg.Clock.AfterFunc(left, func() {
 		defer d.wg.Done()
 		defer cancel()
 		if answered.CompareAndSwap(false, true) {
-			d.land(cmd.CorrelationID, f, d.encodeOutcome(req, cmd, nil, timeout), true)
+			d.land(cmd.CorrelationID, f, d.encodeOutcome(req, cmd, nil, timeout()), true)
 		}
 	})
 	result, err := d.call(context.WithValue(ctx, commandKey{}, cmd), cmd, method)
 	if ctx.Err() != nil { // it returned, cut short, at its deadline: too late
-		result, err = nil, timeout
+		result, err = nil, timeout()
 	}
 	<-d.running
 	if timer.Stop() {
