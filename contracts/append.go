@@ -1,6 +1,7 @@
 package contracts
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"strconv"
@@ -27,6 +28,9 @@ type appender interface {
 type jsonWriter struct {
 	b   []byte
 	err error
+	// checked says that the message passed check: its raw values are
+	// valid JSON.
+	checked bool
 }
 
 // raw appends s as it is: punctuation and member names.
@@ -74,12 +78,49 @@ func (w *jsonWriter) float(f float64) {
 }
 
 // value appends v as json.Marshal writes a jsontext.Value: checked, and
-// compact.
+// compact. A value already checked that has neither white space between
+// its tokens nor an escape in its strings is that already, as a result
+// json.Marshal wrote is: it goes as it is, without a second parse
+// (AppendFormat rewrites some escapes, so those go through it).
 func (w *jsonWriter) value(v jsontext.Value) {
 	if w.err != nil {
 		return
 	}
+	if w.checked && plainCompact(v) {
+		w.b = append(w.b, v...)
+		return
+	}
 	w.b, w.err = jsontext.AppendFormat(w.b, v)
+}
+
+// plainCompact reports whether the JSON text v is not empty, and has no
+// white space outside its strings and no backslash anywhere. Without a
+// backslash each string ends at the next quote: the strings are skipped
+// by IndexByte, and only the bytes between them are looked at.
+func plainCompact(v []byte) bool {
+	if len(v) == 0 || bytes.IndexByte(v, '\\') >= 0 {
+		return false // an empty value is not JSON: AppendFormat says why
+	}
+	for {
+		q := bytes.IndexByte(v, '"')
+		between := v
+		if q >= 0 {
+			between = v[:q]
+		}
+		for _, c := range between {
+			if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+				return false
+			}
+		}
+		if q < 0 {
+			return true
+		}
+		end := bytes.IndexByte(v[q+1:], '"')
+		if end < 0 {
+			return false // not JSON
+		}
+		v = v[q+1+end+1:]
+	}
 }
 
 // envelope appends the header members and the payload's name, opening

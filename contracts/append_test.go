@@ -31,9 +31,13 @@ func FuzzAppendersWriteWhatMarshalWrites(f *testing.F) {
 	f.Add("g", "s", "m", "u", 0.000001, int64(1), "t", "p", "", -7)
 	f.Add("gw-1", "s", "getDeviceState", "success", 12.5, int64(1), "t", ` {"a": [1, 2.50, "\u00e9"], "b":{}} `, "", 0)
 	f.Add("g", "s", "m", "u", 1.0, int64(1), "t", `{"a":1} {}`, "", 0)
+	f.Add("0", "0", "0", "0", 3.333333333333333e+20, int64(1), "0", "", "0", -78) // a result empty, not nil
+	f.Add("gw-1", "s", "getDeviceState", "success", 0.5, int64(1), "t", `{"a":"x y","b":[1.50,-0,1E2,{}],"c":"\u2028\/"}`, "", 0)
+	f.Add("gw-1", "s", "getDeviceState", "success", 0.5, int64(1), "t", `{"a":"x y","b":[1.50,-0,1E2,{}],"c":"<\u00e9>","a":2}`, "", 0)
 	f.Fuzz(func(t *testing.T, id, sensor, metric, unit string, value float64, nanos int64, topic, payload, encoding string, qos int) {
 		at := time.Unix(0, nanos).In(time.FixedZone("X", 3600))
 		h := Envelope{EventType: "e", CorrelationID: id + "-c", Timestamp: at, Source: Source{Type: SourceType(id), ID: id}, Version: metric}
+		valid := Envelope{EventType: TypeDeviceResponseRPC, CorrelationID: "0b5c8a5e-1f2d-4c3b-9a7e-6d5f4e3c2b1a", Timestamp: at, Source: Source{Type: SourceDevice, ID: "gw-1"}, Version: Version}
 		readings := []Reading{{Sensor: sensor, Metric: metric, Value: value, Unit: unit, At: at}, {Sensor: unit, Metric: sensor, Value: -value / 3, Unit: metric, At: at.Add(time.Millisecond)}}
 		for _, m := range []Message{
 			&DeviceTelemetry{Event{h}, DeviceTelemetryPayload{DeviceID: id, Readings: readings}},
@@ -42,6 +46,8 @@ func FuzzAppendersWriteWhatMarshalWrites(f *testing.F) {
 			&IntegrationMQTTReceived{Event{h}, IntegrationMQTTReceivedPayload{Topic: topic, Payload: payload, PayloadEncoding: Encoding(encoding), QoS: qos, ReceivedAt: at}},
 			&DeviceResponseRPC{Response{Envelope: h, Status: ResponseStatus(unit)}, DeviceResponseRPCPayload{DeviceID: id, Method: metric, Result: jsontext.Value(payload), DurationMs: value}},
 			&DeviceResponseRPC{Response{Envelope: h, Status: StatusError, Error: &ErrorInfo{Code: sensor, Message: topic}}, DeviceResponseRPCPayload{DeviceID: id, Method: metric, DurationMs: float64(qos)}},
+			// One that passes check, but for its result perhaps.
+			&DeviceResponseRPC{Response{Envelope: valid, Status: StatusSuccess}, DeviceResponseRPCPayload{DeviceID: "gw-1", Method: "getDeviceState", Result: jsontext.Value(payload), DurationMs: math.Abs(value)}},
 		} {
 			want, wantErr := json.Marshal(m, encodeOptions)
 			got, err := EncodeUnchecked(m)
@@ -50,6 +56,14 @@ func FuzzAppendersWriteWhatMarshalWrites(f *testing.F) {
 				t.Fatalf("%T: error %v; json.Marshal's %v", m, err, wantErr)
 			case err == nil && !bytes.Equal(got, want):
 				t.Fatalf("%T:\n got %s\nwant %s", m, got, want)
+			}
+			// Encode, which checks m first, writes the same: its raw
+			// values may go as they are.
+			if check(m) == nil {
+				got, err := Encode(m)
+				if (err != nil) != (wantErr != nil) || err == nil && !bytes.Equal(got, want) {
+					t.Fatalf("%T: Encode = %s, %v; want %s (json.Marshal's error %v)", m, got, err, want, wantErr)
+				}
 			}
 		}
 	})

@@ -15,16 +15,20 @@ func Encode(m Message) ([]byte, error) {
 	if err := check(m); err != nil {
 		return nil, err
 	}
-	return EncodeUnchecked(m)
+	return encode(m, true)
 }
 
 // EncodeUnchecked encodes m as Encode does, but without checking it: for
 // a message its receiver checks, such as a command a local caller builds
 // (the health listener's POST /v1/rpc), which the dispatcher decodes and
 // refuses, if it must, as it refuses one from the backend.
-func EncodeUnchecked(m Message) ([]byte, error) {
+func EncodeUnchecked(m Message) ([]byte, error) { return encode(m, false) }
+
+// encode writes m; checked says that m passed check, its raw values
+// valid JSON.
+func encode(m Message, checked bool) ([]byte, error) {
 	if a, ok := m.(appender); ok {
-		w := jsonWriter{b: make([]byte, 0, a.sizeHint())}
+		w := jsonWriter{b: make([]byte, 0, a.sizeHint()), checked: checked}
 		a.appendJSON(&w)
 		if w.err != nil {
 			return nil, newError(ErrInvalidValue, "", w.err.Error())
