@@ -1,9 +1,8 @@
 package outbox
 
 import (
-	"time"
-
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
