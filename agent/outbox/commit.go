@@ -326,6 +326,11 @@ func (s *Store) apply(p *commitPlan, err error) {
 		for l := range s.lanes {
 			s.lanes[l].count, s.lanes[l].bytes = p.st.lanes[l].count, p.st.lanes[l].bytes
 		}
+		for _, req := range p.batch { // a record refused or acked before is counted too: lastPut is a bound
+			for _, r := range req.recs {
+				s.lanes[r.lane].lastPut = max(s.lanes[r.lane].lastPut, r.id)
+			}
+		}
 		s.counters.dropped = addDrops(s.counters.dropped, p.st.dropped)
 		s.quarantined += p.st.quarantined
 		s.memoBytes = p.st.memoBytes

@@ -180,13 +180,21 @@ func (s *Store) handOutLocked(v *view, b *Batch, max int) error {
 		b.Entries = make([]Entry, 0, min(expect, 1024))
 	}
 	b.mem.keys = &s.headerKeys
-	err := s.db.View(func(tx *bolt.Tx) error {
-		r := reader{s: s, v: v, segs: newSegments(tx), max: max, expect: expect, maxBytes: b.MaxBytes, out: b.Entries, mem: &b.mem}
+	read := func(segs *segments) {
+		r := reader{s: s, v: v, segs: segs, max: max, expect: expect, maxBytes: b.MaxBytes, out: b.Entries, mem: &b.mem}
 		r.lane(LaneControl)
 		r.telemetry()
 		b.Entries, dropped = r.out, r.dropped
-		return nil
-	})
+	}
+	var err error
+	if s.onlyStagedLocked(v) {
+		read(nil)
+	} else {
+		err = s.db.View(func(tx *bolt.Tx) error {
+			read(newSegments(tx))
+			return nil
+		})
+	}
 	if dropped {
 		s.wakeWriter()
 	}
@@ -195,6 +203,22 @@ func (s *Store) handOutLocked(v *view, b *Batch, max int) error {
 		s.handedOut = make(chan struct{})
 	}
 	return err
+}
+
+// onlyStagedLocked reports whether what v may be handed out now is among
+// the staged records alone, so that the hand-out needs no read
+// transaction: a lone answer or reading, the usual case, is handed out
+// before its commit. It holds when, in both lanes, v stands above every
+// record in the file (lastPut) and has none released to take again, and
+// telemetry drains no backlog.
+func (s *Store) onlyStagedLocked(v *view) bool {
+	for l := range numLanes {
+		ls, last := &v.lanes[l], s.lanes[l].lastPut
+		if len(v.released[l]) > 0 || ls.split != 0 || last != 0 && last >= ls.head {
+			return false
+		}
+	}
+	return true
 }
 
 // waitingLocked is at least how many entries v could be handed out now,
@@ -209,11 +233,12 @@ func (s *Store) waitingLocked(v *view) int {
 	return max(n, 1)
 }
 
-// reader hands out entries within one read transaction.
+// reader hands out entries within one read transaction, or from the
+// staged records alone (onlyStagedLocked).
 type reader struct {
 	s        *Store
 	v        *view     // the uplink it hands out to
-	segs     *segments // of the read transaction
+	segs     *segments // of the read transaction; nil for the staged records alone
 	max      int
 	expect   int // how many it will likely hand out, for its memory
 	maxBytes int // of out's records as stored; 0 for no bound
@@ -344,8 +369,15 @@ func (r *reader) take(l Lane, id ID, v []byte) bool {
 // yet (a record in both, just committed, comes once).
 func (r *reader) records(l Lane, from ID) iter.Seq2[ID, []byte] {
 	return func(yield func(ID, []byte) bool) {
-		c := r.segs.cursor(l)
-		k, v := c.Seek(from)
+		var (
+			c *laneCursor
+			k ID
+			v []byte
+		)
+		if r.segs != nil {
+			c = r.segs.cursor(l)
+			k, v = c.Seek(from)
+		}
 		pend := r.s.pending[l]
 		i, _ := slices.BinarySearchFunc(pend, from, func(p stagedRecord, id ID) int { return cmp.Compare(p.id, id) })
 		for k != 0 || i < len(pend) {
@@ -371,8 +403,10 @@ func (r *reader) records(l Lane, from ID) iter.Seq2[ID, []byte] {
 
 // get returns the record id of lane l, or nil.
 func (r *reader) get(l Lane, id ID) []byte {
-	if v := r.segs.get(l, id); v != nil {
-		return v
+	if r.segs != nil {
+		if v := r.segs.get(l, id); v != nil {
+			return v
+		}
 	}
 	recs := r.s.pending[l]
 	if i, ok := slices.BinarySearchFunc(recs, id, func(rec stagedRecord, id ID) int { return cmp.Compare(rec.id, id) }); ok {
@@ -381,11 +415,16 @@ func (r *reader) get(l Lane, id ID) []byte {
 	return nil
 }
 
-// lastID is the highest ID of lane l, or 0.
+// lastID is the highest ID of lane l, or 0. Without the file it takes
+// lastPut for the file's: IDs between its last record and lastPut were
+// deleted and are never given again, so either bounds the same records.
 func (r *reader) lastID(l Lane) ID {
 	last := ID(0)
 	if recs := r.s.pending[l]; len(recs) > 0 {
 		last = recs[len(recs)-1].id
+	}
+	if r.segs == nil {
+		return max(last, r.s.lanes[l].lastPut)
 	}
 	return max(last, r.segs.cursor(l).Last())
 }

@@ -428,6 +428,53 @@ func TestFlushIntervalSharesCommits(t *testing.T) {
 	}
 }
 
+// TestNextTakesStagedRecordsWithoutTheFile: a record appended while the
+// uplink has taken everything in the file is handed out before its
+// commit with no read of the file; one committed above where the uplink
+// stands is read from the file, in order with the staged ones.
+func TestNextTakesStagedRecordsWithoutTheFile(t *testing.T) {
+	s, _ := openStore(t, outbox.Config{Settings: outbox.Settings{FlushInterval: time.Second}})
+	appendLate := func(r outbox.Record) <-chan error { // telemetry waits up to FlushInterval for its commit
+		done := make(chan error, 1)
+		go func() { done <- s.Append(context.Background(), r) }()
+		return done
+	}
+	wait := func(done <-chan error) {
+		t.Helper()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	before := s.ReadTxs()
+	done := appendLate(tel("staged"))
+	if es := next(t, s, 8); len(es) != 1 || string(es[0].Payload) != "staged" {
+		t.Fatalf("Next = %v; want the staged record", es)
+	} else {
+		s.Ack(es[0].ID)
+	}
+	if n := s.ReadTxs() - before; n != 0 {
+		t.Errorf("handing out a staged record, with nothing in the file, read the file %d times; want none", n)
+	}
+	wait(done)
+
+	// Committed and not handed out: the next hand-out reads the file, and
+	// gives it before the staged record after it.
+	mustAppend(t, s, ctl("committed"))
+	done = appendLate(tel("staged again"))
+	var got []string
+	for len(got) < 2 {
+		for _, e := range next(t, s, 8) {
+			got = append(got, string(e.Payload))
+			s.Ack(e.ID)
+		}
+	}
+	if !slices.Equal(got, []string{"committed", "staged again"}) {
+		t.Errorf("handed out %q; want the committed record, then the staged one", got)
+	}
+	wait(done)
+}
+
 func TestStats(t *testing.T) {
 	clock := clocktest.New(clocktest.Start)
 	s, _ := openStore(t, outbox.Config{Clock: clock})

@@ -105,6 +105,10 @@ type Store struct {
 type laneState struct {
 	count int
 	bytes int64
+	// lastPut is at least the highest ID of the lane's records in the
+	// file, 0 when it has none: deletions leave it. A view that stands
+	// above it has nothing committed to take, and Next reads no file.
+	lastPut ID
 }
 
 // counters are the persistent counters.
@@ -240,6 +244,7 @@ func (s *Store) load() error {
 			ls := &s.lanes[l]
 			ls.count = int(getUint64(meta, laneCountKey(l)))
 			ls.bytes = int64(getUint64(meta, laneBytesKey(l)))
+			ls.lastPut = newSegments(tx).cursor(l).Last()
 		}
 		s.quarantined = int(getUint64(meta, keyQuarantined))
 		return tx.Bucket(topicsBucket).ForEach(func(k, v []byte) error {
