@@ -7,13 +7,15 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// statsRead is what Stats read of the file as one transaction left it:
-// until the next commits, what it read holds. getDeviceState asks for
-// Stats on every call, and the reads (a stat of the file, a cursor per
-// lane, the first record's checksum) cost more than the rest of Stats.
+// statsRead is what Stats read of the file after a commit: until the
+// next, what it read holds (the writer's commits are the only writes
+// while the store runs, and compaction opens another file).
+// getDeviceState asks for Stats on every call, and the reads (a read
+// transaction, a stat of the file, a cursor per lane, the first record's
+// checksum) cost more than the rest of Stats.
 type statsRead struct {
-	db       *bolt.DB // compaction opens another
-	txID     int      // the last transaction committed when it read
+	db       *bolt.DB
+	commits  uint64 // s.commits when it read
 	fileSize int64
 	oldest   [numLanes]time.Time // each lane's oldest record's AppendedAt; zero for none
 }
@@ -38,36 +40,38 @@ func (s *Store) Stats() Stats {
 		st.Err = fmt.Errorf("outbox: stats: %w", ErrClosed)
 		return st
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		read := &s.statsRead
-		if read.db != s.db || read.txID != tx.ID() {
-			*read = s.readForStats(tx)
+	read := &s.statsRead
+	if read.db != s.db || read.commits != s.commits {
+		fresh := statsRead{db: s.db, commits: s.commits, fileSize: s.fileSize()}
+		err := s.db.View(func(tx *bolt.Tx) error {
+			s.readOldest(tx, &fresh)
+			return nil
+		})
+		if err != nil {
+			st.FileSize, st.Err = fresh.fileSize, fmt.Errorf("outbox: stats: %w", err)
+			return st
 		}
-		st.FileSize = read.fileSize
-		for l := range Lane(numLanes) {
-			ls := lanes[l]
-			// Records appended and not committed yet count: Next may
-			// have handed them out, and their acks may be leaving.
-			ls.Depth, ls.Bytes = s.lanes[l].count+len(s.pending[l])-s.leavingLocked(l), s.lanes[l].bytes
-			for _, r := range s.pending[l] {
-				ls.Bytes += int64(len(r.data))
-			}
-			if at := read.oldest[l]; !at.IsZero() {
-				ls.OldestAge = max(now.Sub(at), 0)
-			}
+		*read = fresh
+	}
+	st.FileSize = read.fileSize
+	for l := range Lane(numLanes) {
+		ls := lanes[l]
+		// Records appended and not committed yet count: Next may have
+		// handed them out, and their acks may be leaving.
+		ls.Depth, ls.Bytes = s.lanes[l].count+len(s.pending[l])-s.leavingLocked(l), s.lanes[l].bytes
+		for _, r := range s.pending[l] {
+			ls.Bytes += int64(len(r.data))
 		}
-		return nil
-	})
-	if err != nil {
-		st.Control, st.Telemetry = LaneStats{}, LaneStats{}
-		st.Err = fmt.Errorf("outbox: stats: %w", err)
+		if at := read.oldest[l]; !at.IsZero() {
+			ls.OldestAge = max(now.Sub(at), 0)
+		}
 	}
 	return st
 }
 
-// readForStats reads what Stats reports of the file as tx sees it.
-func (s *Store) readForStats(tx *bolt.Tx) statsRead {
-	read := statsRead{db: s.db, txID: tx.ID(), fileSize: s.fileSize()}
+// readOldest reads each lane's oldest record's time into read, as tx
+// sees the file.
+func (s *Store) readOldest(tx *bolt.Tx, read *statsRead) {
 	for l := range Lane(numLanes) {
 		if _, v := newSegments(tx).cursor(l).First(); v != nil {
 			var e Entry
@@ -76,7 +80,6 @@ func (s *Store) readForStats(tx *bolt.Tx) statsRead {
 			}
 		}
 	}
-	return read
 }
 
 // leavingLocked counts the records of lane l that are acked, expired or
