@@ -175,7 +175,8 @@ func (s *Store) quarantine(v *view, id ID, reason string) error {
 // held.
 func (s *Store) handOutLocked(v *view, b *Batch, max int) error {
 	var dropped bool
-	expect := min(max, s.waitingLocked(v))
+	staged := s.onlyStagedLocked(v)
+	expect := min(max, s.waitingLocked(v, staged))
 	if b.Entries == nil {
 		b.Entries = make([]Entry, 0, min(expect, 1024))
 	}
@@ -187,7 +188,7 @@ func (s *Store) handOutLocked(v *view, b *Batch, max int) error {
 		b.Entries, dropped = r.out, r.dropped
 	}
 	var err error
-	if s.onlyStagedLocked(v) {
+	if staged {
 		read(nil)
 	} else {
 		err = s.db.View(func(tx *bolt.Tx) error {
@@ -223,11 +224,20 @@ func (s *Store) onlyStagedLocked(v *view) bool {
 
 // waitingLocked is at least how many entries v could be handed out now,
 // at least one: the stored and staged records less those in flight to
-// it. It sizes the memory of a hand-out, so that a trickle of records,
-// handed out one by one, does not allocate for a full window each time.
-func (s *Store) waitingLocked(v *view) int {
+// it, or, when only staged records can be (onlyStagedLocked), those at
+// or above where v stands. It sizes the memory of a hand-out, so that a
+// trickle of records, handed out one by one, does not allocate for a
+// full window each time: the stored records count those acknowledged
+// until their deletion commits.
+func (s *Store) waitingLocked(v *view, staged bool) int {
 	n := 0
 	for l := range numLanes {
+		if staged {
+			pend := s.pending[l]
+			i, _ := slices.BinarySearchFunc(pend, v.lanes[l].head, func(p stagedRecord, id ID) int { return cmp.Compare(p.id, id) })
+			n += len(pend) - i
+			continue
+		}
 		n += s.lanes[l].count + len(s.pending[l]) - v.inFlightN[l]
 	}
 	return max(n, 1)
