@@ -2,12 +2,12 @@ package contracts
 
 import (
 	"bytes"
-	"errors"
-	"math"
 	"strconv"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/iot-hub/agent/internal/jsonnum"
 )
 
 // appender is a message that writes its own JSON: the agent's high-rate
@@ -55,25 +55,12 @@ func (w *jsonWriter) time(t time.Time) {
 // int appends n.
 func (w *jsonWriter) int(n int) { w.b = strconv.AppendInt(w.b, int64(n), 10) }
 
-// float appends f as json.Marshal writes a float64: the shortest
-// decimal that reads back as f, in exponent form below 1e-6 and from
-// 1e21 on, with no leading zero in the exponent; NaN and infinities are
-// errors.
+// float appends f as json.Marshal writes a float64 (jsonnum); NaN and
+// infinities are errors.
 func (w *jsonWriter) float(f float64) {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		if w.err == nil {
-			w.err = errors.New("unsupported value: " + strconv.FormatFloat(f, 'g', -1, 64))
-		}
-		return
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	w.b = strconv.AppendFloat(w.b, f, format, -1, 64)
-	if n := len(w.b); format == 'e' && n >= 4 && w.b[n-4] == 'e' && w.b[n-3] == '-' && w.b[n-2] == '0' {
-		w.b[n-2] = w.b[n-1] // e-09 → e-9
-		w.b = w.b[:n-1]
+	var err error
+	if w.b, err = jsonnum.AppendFloat(w.b, f); err != nil && w.err == nil {
+		w.err = err
 	}
 }
 

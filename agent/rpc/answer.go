@@ -174,6 +174,13 @@ func encodeResult(v any) (jsontext.Value, error) {
 	if v == nil {
 		return nil, nil
 	}
+	if a, ok := v.(resultAppender); ok {
+		b, err := a.appendJSON(make([]byte, 0, 1024))
+		if err != nil {
+			return nil, fmt.Errorf("rpc: encode the result: %w", err)
+		}
+		return b, nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("rpc: encode the result: %w", err)
