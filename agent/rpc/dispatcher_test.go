@@ -513,3 +513,36 @@ func TestTimeoutOnTheClock(t *testing.T) {
 		t.Fatalf("got %v; want TIMEOUT after 10000 ms", o)
 	}
 }
+
+// TestWorkersWaitUpToConcurrency: of the workers a burst of requests
+// started, Concurrency wait for more once done, the rest end; Close ends
+// those waiting.
+func TestWorkersWaitUpToConcurrency(t *testing.T) {
+	r := newRig(t, Config{Settings: Settings{Concurrency: 2}})
+	release := make(chan struct{})
+	r.d.methods[contracts.MethodGetSensors] = func(context.Context, jsontext.Value) (any, error) {
+		<-release
+		return map[string]string{}, nil
+	}
+	var wg sync.WaitGroup
+	for range 10 { // 2 run, 8 are answered BUSY
+		cmd, _ := command(t, contracts.MethodGetSensors, "", nil)
+		wg.Go(func() { r.send(request(cmd)) })
+	}
+	waitFor(t, "the BUSY answers", func() bool { return r.d.waiting.Load() == 2 })
+	close(release)
+	wg.Wait()
+	waitFor(t, "the workers done", func() bool { return len(r.d.intake) == 0 })
+	r.drain() // the burst's answers
+	if n := r.d.waiting.Load(); n != 2 {
+		t.Errorf("%d workers wait after the burst; want Concurrency, 2", n)
+	}
+	again, _ := command(t, contracts.MethodGetDeviceState, "", nil)
+	if o := r.call(again); o.answer == nil || o.answer.Status != contracts.StatusSuccess {
+		t.Fatalf("a request to a waiting worker: got %v; want it answered", o)
+	}
+	r.d.Close()
+	if n := r.d.waiting.Load(); n != 0 {
+		t.Errorf("%d workers wait after Close; want none", n)
+	}
+}
