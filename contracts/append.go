@@ -2,12 +2,11 @@ package contracts
 
 import (
 	"bytes"
-	"strconv"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 
-	"github.com/iot-hub/agent/internal/jsonnum"
+	"github.com/iot-hub/agent/internal/jsonw"
 )
 
 // appender is a message that writes its own JSON: the agent's high-rate
@@ -24,44 +23,20 @@ type appender interface {
 	sizeHint() int
 }
 
-// jsonWriter appends JSON to b, keeping the first error.
+// jsonWriter appends a message's JSON: jsonw's writer, and the
+// contract's times, raw values and header.
 type jsonWriter struct {
-	b   []byte
-	err error
+	jsonw.Writer
 	// checked says that the message passed check: its raw values are
 	// valid JSON.
 	checked bool
 }
 
-// raw appends s as it is: punctuation and member names.
-func (w *jsonWriter) raw(s string) { w.b = append(w.b, s...) }
-
-// str appends s as a JSON string, failing on invalid UTF-8 as
-// json.Marshal does.
-func (w *jsonWriter) str(s string) {
-	if w.err != nil {
-		return
-	}
-	w.b, w.err = jsontext.AppendQuote(w.b, s)
-}
-
 // time appends t as encodeTime writes it.
 func (w *jsonWriter) time(t time.Time) {
-	w.b = append(w.b, '"')
-	w.b = t.UTC().AppendFormat(w.b, TimeLayout)
-	w.b = append(w.b, '"')
-}
-
-// int appends n.
-func (w *jsonWriter) int(n int) { w.b = strconv.AppendInt(w.b, int64(n), 10) }
-
-// float appends f as json.Marshal writes a float64 (jsonnum); NaN and
-// infinities are errors.
-func (w *jsonWriter) float(f float64) {
-	var err error
-	if w.b, err = jsonnum.AppendFloat(w.b, f); err != nil && w.err == nil {
-		w.err = err
-	}
+	w.B = append(w.B, '"')
+	w.B = t.UTC().AppendFormat(w.B, TimeLayout)
+	w.B = append(w.B, '"')
 }
 
 // value appends v as json.Marshal writes a jsontext.Value: checked, and
@@ -70,14 +45,14 @@ func (w *jsonWriter) float(f float64) {
 // json.Marshal wrote is: it goes as it is, without a second parse
 // (AppendFormat rewrites some escapes, so those go through it).
 func (w *jsonWriter) value(v jsontext.Value) {
-	if w.err != nil {
+	if w.Err != nil {
 		return
 	}
 	if w.checked && plainCompact(v) {
-		w.b = append(w.b, v...)
+		w.B = append(w.B, v...)
 		return
 	}
-	w.b, w.err = jsontext.AppendFormat(w.b, v)
+	w.B, w.Err = jsontext.AppendFormat(w.B, v)
 }
 
 // plainCompact reports whether the JSON text v is not empty, and has no
@@ -114,23 +89,23 @@ func plainCompact(v []byte) bool {
 // the message's object.
 func (w *jsonWriter) envelope(h *Envelope) {
 	w.header(h)
-	w.raw(`,"payload":`)
+	w.Raw(`,"payload":`)
 }
 
 // header appends the header members, opening the message's object.
 func (w *jsonWriter) header(h *Envelope) {
-	w.raw(`{"eventType":`)
-	w.str(string(h.EventType))
-	w.raw(`,"correlationId":`)
-	w.str(h.CorrelationID)
-	w.raw(`,"timestamp":`)
+	w.Raw(`{"eventType":`)
+	w.Str(string(h.EventType))
+	w.Raw(`,"correlationId":`)
+	w.Str(h.CorrelationID)
+	w.Raw(`,"timestamp":`)
 	w.time(h.Timestamp)
-	w.raw(`,"source":{"type":`)
-	w.str(string(h.Source.Type))
-	w.raw(`,"id":`)
-	w.str(h.Source.ID)
-	w.raw(`},"__version":`)
-	w.str(h.Version)
+	w.Raw(`,"source":{"type":`)
+	w.Str(string(h.Source.Type))
+	w.Raw(`,"id":`)
+	w.Str(h.Source.ID)
+	w.Raw(`},"__version":`)
+	w.Str(h.Version)
 }
 
 // Sizes of the encodings, for the buffer: an envelope with the members
@@ -160,67 +135,67 @@ func (m *DeviceResponseRPC) sizeHint() int {
 
 func (m *DeviceResponseRPC) appendJSON(w *jsonWriter) {
 	w.header(&m.Envelope)
-	w.raw(`,"status":`)
-	w.str(string(m.Status))
+	w.Raw(`,"status":`)
+	w.Str(string(m.Status))
 	if m.Error != nil {
-		w.raw(`,"error":{"code":`)
-		w.str(m.Error.Code)
-		w.raw(`,"message":`)
-		w.str(m.Error.Message)
-		w.raw("}")
+		w.Raw(`,"error":{"code":`)
+		w.Str(m.Error.Code)
+		w.Raw(`,"message":`)
+		w.Str(m.Error.Message)
+		w.Raw("}")
 	}
-	w.raw(`,"payload":{"deviceId":`)
-	w.str(m.Payload.DeviceID)
-	w.raw(`,"method":`)
-	w.str(m.Payload.Method)
+	w.Raw(`,"payload":{"deviceId":`)
+	w.Str(m.Payload.DeviceID)
+	w.Raw(`,"method":`)
+	w.Str(m.Payload.Method)
 	if m.Payload.Result != nil {
-		w.raw(`,"result":`)
+		w.Raw(`,"result":`)
 		w.value(m.Payload.Result)
 	}
 	if m.Payload.DurationMs != 0 { // omitzero: -0 too
-		w.raw(`,"durationMs":`)
-		w.float(m.Payload.DurationMs)
+		w.Raw(`,"durationMs":`)
+		w.Float(m.Payload.DurationMs)
 	}
-	w.raw("}}")
+	w.Raw("}}")
 }
 
 func (m *DeviceTelemetry) appendJSON(w *jsonWriter) {
 	w.envelope(&m.Envelope)
-	w.raw(`{"deviceId":`)
-	w.str(m.Payload.DeviceID)
-	w.raw(`,"readings":[`)
+	w.Raw(`{"deviceId":`)
+	w.Str(m.Payload.DeviceID)
+	w.Raw(`,"readings":[`)
 	for i, r := range m.Payload.Readings {
 		if i > 0 {
-			w.raw(",")
+			w.Raw(",")
 		}
-		w.raw(`{"sensor":`)
-		w.str(r.Sensor)
-		w.raw(`,"metric":`)
-		w.str(r.Metric)
-		w.raw(`,"value":`)
-		w.float(r.Value)
-		w.raw(`,"unit":`)
-		w.str(r.Unit)
-		w.raw(`,"at":`)
+		w.Raw(`{"sensor":`)
+		w.Str(r.Sensor)
+		w.Raw(`,"metric":`)
+		w.Str(r.Metric)
+		w.Raw(`,"value":`)
+		w.Float(r.Value)
+		w.Raw(`,"unit":`)
+		w.Str(r.Unit)
+		w.Raw(`,"at":`)
 		w.time(r.At)
-		w.raw("}")
+		w.Raw("}")
 	}
-	w.raw("]}}")
+	w.Raw("]}}")
 }
 
 func (m *IntegrationMQTTReceived) appendJSON(w *jsonWriter) {
 	w.envelope(&m.Envelope)
-	w.raw(`{"topic":`)
-	w.str(m.Payload.Topic)
-	w.raw(`,"payload":`)
-	w.str(m.Payload.Payload)
+	w.Raw(`{"topic":`)
+	w.Str(m.Payload.Topic)
+	w.Raw(`,"payload":`)
+	w.Str(m.Payload.Payload)
 	if m.Payload.PayloadEncoding != "" {
-		w.raw(`,"payloadEncoding":`)
-		w.str(string(m.Payload.PayloadEncoding))
+		w.Raw(`,"payloadEncoding":`)
+		w.Str(string(m.Payload.PayloadEncoding))
 	}
-	w.raw(`,"qos":`)
-	w.int(m.Payload.QoS)
-	w.raw(`,"receivedAt":`)
+	w.Raw(`,"qos":`)
+	w.Int(m.Payload.QoS)
+	w.Raw(`,"receivedAt":`)
 	w.time(m.Payload.ReceivedAt)
-	w.raw("}}")
+	w.Raw("}}")
 }

@@ -5,6 +5,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/iot-hub/agent/internal/jsonw"
 )
 
 // Encode checks m with [Validate] and writes it as JSON: header first,
@@ -28,12 +30,12 @@ func EncodeUnchecked(m Message) ([]byte, error) { return encode(m, false) }
 // valid JSON.
 func encode(m Message, checked bool) ([]byte, error) {
 	if a, ok := m.(appender); ok {
-		w := jsonWriter{b: make([]byte, 0, a.sizeHint()), checked: checked}
+		w := jsonWriter{Writer: jsonw.Writer{B: make([]byte, 0, a.sizeHint())}, checked: checked}
 		a.appendJSON(&w)
-		if w.err != nil {
-			return nil, newError(ErrInvalidValue, "", w.err.Error())
+		if w.Err != nil {
+			return nil, newError(ErrInvalidValue, "", w.Err.Error())
 		}
-		return w.b, nil
+		return w.B, nil
 	}
 	b, err := json.Marshal(m, encodeOptions)
 	if err != nil {

@@ -1,12 +1,6 @@
 package rpc
 
-import (
-	"strconv"
-
-	"github.com/go-json-experiment/json/jsontext"
-
-	"github.com/iot-hub/agent/internal/jsonnum"
-)
+import "github.com/iot-hub/agent/internal/jsonw"
 
 // getDeviceState's result writes its own JSON: it is the answer a
 // backend asks for most, and json.Marshal took half of the answer's
@@ -20,226 +14,205 @@ type resultAppender interface {
 	appendJSON(b []byte) ([]byte, error)
 }
 
-// jsonOut appends JSON to b, keeping the first error.
-type jsonOut struct {
-	b   []byte
-	err error
-}
+// jsonOut is jsonw's writer, with the members a result has.
+type jsonOut struct{ jsonw.Writer }
 
-func (w *jsonOut) raw(s string) { w.b = append(w.b, s...) }
-
-// str appends s quoted, failing on invalid UTF-8 as json.Marshal does.
-func (w *jsonOut) str(s string) {
-	if w.err == nil {
-		w.b, w.err = jsontext.AppendQuote(w.b, s)
-	}
-}
-
-func (w *jsonOut) float(f float64) {
-	var err error
-	if w.b, err = jsonnum.AppendFloat(w.b, f); err != nil && w.err == nil {
-		w.err = err
-	}
-}
-
-func (w *jsonOut) int(n int)       { w.b = strconv.AppendInt(w.b, int64(n), 10) }
-func (w *jsonOut) int64(n int64)   { w.b = strconv.AppendInt(w.b, n, 10) }
-func (w *jsonOut) uint(n uint64)   { w.b = strconv.AppendUint(w.b, n, 10) }
-func (w *jsonOut) bool(v bool)     { w.b = strconv.AppendBool(w.b, v) }
-func (w *jsonOut) strs(s []string) { w.list(len(s), func(i int) { w.str(s[i]) }) }
+// strs appends s as an array of strings.
+func (w *jsonOut) strs(s []string) { w.list(len(s), func(i int) { w.Str(s[i]) }) }
 
 // list appends an array of n elements, each by elem; a nil slice is []
 // too, as json.Marshal writes it.
 func (w *jsonOut) list(n int, elem func(i int)) {
-	w.raw("[")
+	w.Raw("[")
 	for i := range n {
 		if i > 0 {
-			w.raw(",")
+			w.Raw(",")
 		}
 		elem(i)
 	}
-	w.raw("]")
+	w.Raw("]")
 }
 
 // optStr appends the member `,"name":s` unless s is empty (omitzero).
 func (w *jsonOut) optStr(name, s string) {
 	if s != "" {
-		w.raw(name)
-		w.str(s)
+		w.Raw(name)
+		w.Str(s)
 	}
 }
 
+// appendJSON appends the result to b as json.Marshal writes it.
 func (r deviceStateResult) appendJSON(b []byte) ([]byte, error) {
-	w := jsonOut{b: b}
-	w.raw(`{"deviceId":`)
-	w.str(r.DeviceID)
-	w.raw(`,"agentVersion":`)
-	w.str(r.AgentVersion)
+	w := jsonOut{jsonw.Writer{B: b}}
+	w.Raw(`{"deviceId":`)
+	w.Str(r.DeviceID)
+	w.Raw(`,"agentVersion":`)
+	w.Str(r.AgentVersion)
 	w.optStr(`,"agentSlot":`, r.AgentSlot)
 	w.optStr(`,"agentStartedAt":`, r.AgentStartedAt)
-	w.raw(`,"os":`)
-	w.str(r.OS)
-	w.raw(`,"arch":`)
-	w.str(r.Arch)
+	w.Raw(`,"os":`)
+	w.Str(r.OS)
+	w.Raw(`,"arch":`)
+	w.Str(r.Arch)
 	w.optStr(`,"kernel":`, r.Kernel)
 	w.optStr(`,"hostname":`, r.Hostname)
 	w.optStr(`,"bootTime":`, r.BootTime)
-	w.raw(`,"uptimeSeconds":`)
-	w.float(r.UptimeSeconds)
-	w.raw(`,"clockSynchronized":`)
-	w.bool(r.ClockSynchronized)
+	w.Raw(`,"uptimeSeconds":`)
+	w.Float(r.UptimeSeconds)
+	w.Raw(`,"clockSynchronized":`)
+	w.Bool(r.ClockSynchronized)
 	if u := r.Uplink; u != nil {
-		w.raw(`,"uplink":{"connected":`)
-		w.bool(u.Connected)
+		w.Raw(`,"uplink":{"connected":`)
+		w.Bool(u.Connected)
 		w.optStr(`,"since":`, u.Since)
-		w.raw(`,"broker":`)
-		w.str(u.Broker)
-		w.raw(`,"reconnects":`)
-		w.int(u.Reconnects)
-		w.raw("}")
+		w.Raw(`,"broker":`)
+		w.Str(u.Broker)
+		w.Raw(`,"reconnects":`)
+		w.Int(u.Reconnects)
+		w.Raw("}")
 	}
 	if o := r.Outbox; o != nil {
-		w.raw(`,"outbox":{"controlDepth":`)
-		w.int(o.ControlDepth)
-		w.raw(`,"telemetryDepth":`)
-		w.int(o.TelemetryDepth)
-		w.raw(`,"bytes":`)
-		w.int64(o.Bytes)
-		w.raw(`,"inFlight":`)
-		w.int(o.InFlight)
-		w.raw(`,"oldestAgeSeconds":`)
-		w.float(o.OldestAgeSeconds)
-		w.raw(`,"droppedCap":`)
-		w.uint(o.DroppedCap)
-		w.raw(`,"droppedExpired":`)
-		w.uint(o.DroppedExpired)
-		w.raw(`,"droppedRefused":`)
-		w.uint(o.DroppedRefused)
-		w.raw(`,"quarantined":`)
-		w.int(o.Quarantined)
-		w.raw(`,"fileBytes":`)
-		w.int64(o.FileBytes)
-		w.raw("}")
+		w.Raw(`,"outbox":{"controlDepth":`)
+		w.Int(o.ControlDepth)
+		w.Raw(`,"telemetryDepth":`)
+		w.Int(o.TelemetryDepth)
+		w.Raw(`,"bytes":`)
+		w.Int64(o.Bytes)
+		w.Raw(`,"inFlight":`)
+		w.Int(o.InFlight)
+		w.Raw(`,"oldestAgeSeconds":`)
+		w.Float(o.OldestAgeSeconds)
+		w.Raw(`,"droppedCap":`)
+		w.Uint(o.DroppedCap)
+		w.Raw(`,"droppedExpired":`)
+		w.Uint(o.DroppedExpired)
+		w.Raw(`,"droppedRefused":`)
+		w.Uint(o.DroppedRefused)
+		w.Raw(`,"quarantined":`)
+		w.Int(o.Quarantined)
+		w.Raw(`,"fileBytes":`)
+		w.Int64(o.FileBytes)
+		w.Raw("}")
 	}
 	if m := r.Migration; m != nil {
-		w.raw(`,"migration":{"phase":`)
-		w.str(m.Phase)
-		w.raw(`,"failedOver":`)
-		w.bool(m.FailedOver)
-		w.raw(`,"duplicates":`)
-		w.uint(m.Duplicates)
-		w.raw(`,"uplinks":`)
+		w.Raw(`,"migration":{"phase":`)
+		w.Str(m.Phase)
+		w.Raw(`,"failedOver":`)
+		w.Bool(m.FailedOver)
+		w.Raw(`,"duplicates":`)
+		w.Uint(m.Duplicates)
+		w.Raw(`,"uplinks":`)
 		w.list(len(m.Uplinks), func(i int) {
 			u := &m.Uplinks[i]
-			w.raw(`{"name":`)
-			w.str(u.Name)
-			w.raw(`,"running":`)
-			w.bool(u.Running)
-			w.raw(`,"connected":`)
-			w.bool(u.Connected)
-			w.raw(`,"sent":`)
-			w.uint(u.Sent)
-			w.raw(`,"acked":`)
-			w.uint(u.Acked)
-			w.raw(`,"queued":`)
-			w.int(u.Queued)
-			w.raw("}")
+			w.Raw(`{"name":`)
+			w.Str(u.Name)
+			w.Raw(`,"running":`)
+			w.Bool(u.Running)
+			w.Raw(`,"connected":`)
+			w.Bool(u.Connected)
+			w.Raw(`,"sent":`)
+			w.Uint(u.Sent)
+			w.Raw(`,"acked":`)
+			w.Uint(u.Acked)
+			w.Raw(`,"queued":`)
+			w.Int(u.Queued)
+			w.Raw("}")
 		})
-		w.raw("}")
+		w.Raw("}")
 	}
 	if c := r.Certificate; c != nil {
-		w.raw(`,"certificate":{"serial":`)
-		w.str(c.Serial)
-		w.raw(`,"subject":`)
-		w.str(c.Subject)
-		w.raw(`,"notAfter":`)
-		w.str(c.NotAfter)
-		w.raw(`,"daysLeft":`)
-		w.float(c.DaysLeft)
+		w.Raw(`,"certificate":{"serial":`)
+		w.Str(c.Serial)
+		w.Raw(`,"subject":`)
+		w.Str(c.Subject)
+		w.Raw(`,"notAfter":`)
+		w.Str(c.NotAfter)
+		w.Raw(`,"daysLeft":`)
+		w.Float(c.DaysLeft)
 		if n := c.Renewal; n != nil {
-			w.raw(`,"renewal":{"state":`)
-			w.str(n.State)
+			w.Raw(`,"renewal":{"state":`)
+			w.Str(n.State)
 			w.optStr(`,"renewAt":`, n.RenewAt)
 			w.optStr(`,"correlationId":`, n.CorrelationID)
 			if n.CSRs != 0 {
-				w.raw(`,"csrs":`)
-				w.int(n.CSRs)
+				w.Raw(`,"csrs":`)
+				w.Int(n.CSRs)
 			}
 			if n.Failures != 0 {
-				w.raw(`,"failures":`)
-				w.int(n.Failures)
+				w.Raw(`,"failures":`)
+				w.Int(n.Failures)
 			}
 			w.optStr(`,"lastError":`, n.LastError)
 			w.optStr(`,"nextAttempt":`, n.NextAttempt)
-			w.raw("}")
+			w.Raw("}")
 		}
-		w.raw("}")
+		w.Raw("}")
 	}
 	if s := r.Sensors; s != nil {
-		w.raw(`,"sensors":{"total":`)
-		w.int(s.Total)
-		w.raw(`,"ok":`)
-		w.int(s.OK)
-		w.raw(`,"failing":`)
+		w.Raw(`,"sensors":{"total":`)
+		w.Int(s.Total)
+		w.Raw(`,"ok":`)
+		w.Int(s.OK)
+		w.Raw(`,"failing":`)
 		w.strs(s.Failing)
-		w.raw(`,"unknown":`)
-		w.int(s.Unknown)
-		w.raw("}")
+		w.Raw(`,"unknown":`)
+		w.Int(s.Unknown)
+		w.Raw("}")
 	}
 	if e := r.EmbeddedBroker; e != nil {
-		w.raw(`,"embeddedBroker":{"clientsConnected":`)
-		w.int(e.ClientsConnected)
-		w.raw(`,"devices":`)
-		w.int(e.Devices)
-		w.raw(`,"failing":`)
+		w.Raw(`,"embeddedBroker":{"clientsConnected":`)
+		w.Int(e.ClientsConnected)
+		w.Raw(`,"devices":`)
+		w.Int(e.Devices)
+		w.Raw(`,"failing":`)
 		w.strs(e.Failing)
 		m := &e.Messages
-		w.raw(`,"messages":{"taken":`)
-		w.uint(m.Taken)
-		w.raw(`,"adapted":`)
-		w.uint(m.Adapted)
-		w.raw(`,"unadapted":`)
-		w.uint(m.Unadapted)
-		w.raw(`,"tooLarge":`)
-		w.uint(m.TooLarge)
-		w.raw(`,"overRate":`)
-		w.uint(m.OverRate)
-		w.raw(`,"overTotal":`)
-		w.uint(m.OverTotal)
-		w.raw(`,"failed":`)
-		w.uint(m.Failed)
-		w.raw("}}")
+		w.Raw(`,"messages":{"taken":`)
+		w.Uint(m.Taken)
+		w.Raw(`,"adapted":`)
+		w.Uint(m.Adapted)
+		w.Raw(`,"unadapted":`)
+		w.Uint(m.Unadapted)
+		w.Raw(`,"tooLarge":`)
+		w.Uint(m.TooLarge)
+		w.Raw(`,"overRate":`)
+		w.Uint(m.OverRate)
+		w.Raw(`,"overTotal":`)
+		w.Uint(m.OverTotal)
+		w.Raw(`,"failed":`)
+		w.Uint(m.Failed)
+		w.Raw("}}")
 	}
 	if bd := r.Binding; bd != nil {
-		w.raw(`,"binding":{"bound":`)
-		w.bool(bd.Bound)
+		w.Raw(`,"binding":{"bound":`)
+		w.Bool(bd.Bound)
 		w.optStr(`,"userId":`, bd.UserID)
 		w.optStr(`,"since":`, bd.Since)
-		w.raw("}")
+		w.Raw("}")
 	}
-	w.raw(`,"memory":{`)
+	w.Raw(`,"memory":{`)
 	comma := ""
 	for _, m := range [...]struct {
 		name string
 		n    uint64
 	}{{`"totalBytes":`, r.Memory.TotalBytes}, {`"availableBytes":`, r.Memory.AvailableBytes}, {`"agentRssBytes":`, r.Memory.AgentRSSBytes}} {
 		if m.n != 0 {
-			w.raw(comma + m.name)
-			w.uint(m.n)
+			w.Raw(comma + m.name)
+			w.Uint(m.n)
 			comma = ","
 		}
 	}
-	w.raw(`},"disk":{"path":`)
-	w.str(r.Disk.Path)
-	w.raw(`,"totalBytes":`)
-	w.uint(r.Disk.TotalBytes)
-	w.raw(`,"availableBytes":`)
-	w.uint(r.Disk.AvailableBytes)
-	w.raw("}")
+	w.Raw(`},"disk":{"path":`)
+	w.Str(r.Disk.Path)
+	w.Raw(`,"totalBytes":`)
+	w.Uint(r.Disk.TotalBytes)
+	w.Raw(`,"availableBytes":`)
+	w.Uint(r.Disk.AvailableBytes)
+	w.Raw("}")
 	if t := r.CPUTemperatureCelsius; t != nil {
-		w.raw(`,"cpuTemperatureCelsius":`)
-		w.float(*t)
+		w.Raw(`,"cpuTemperatureCelsius":`)
+		w.Float(*t)
 	}
-	w.raw("}")
-	return w.b, w.err
+	w.Raw("}")
+	return w.B, w.Err
 }
