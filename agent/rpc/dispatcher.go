@@ -122,7 +122,10 @@ func (d *Dispatcher) Handle(req uplink.Command) {
 func (d *Dispatcher) work(req uplink.Command) {
 	defer d.workers.Done()
 	for {
-		d.handle(&req)
+		// Each request its own: a flight it joined, or its method's
+		// timer, may still answer it once this worker has gone on.
+		r := req
+		d.handle(&r)
 		<-d.intake
 		d.wg.Done()
 		if d.waiting.Add(1) > int32(d.cfg.Concurrency) {

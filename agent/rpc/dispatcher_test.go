@@ -546,3 +546,36 @@ func TestWorkersWaitUpToConcurrency(t *testing.T) {
 		t.Errorf("%d workers wait after Close; want none", n)
 	}
 }
+
+// TestAJoinedDeliveryKeepsItsRequest: a delivery that joins a command's
+// flight is answered as it came, with its own reply topic and
+// acknowledgement, even when the worker that took it has gone on to
+// another request meanwhile.
+func TestAJoinedDeliveryKeepsItsRequest(t *testing.T) {
+	r := newRig(t, Config{})
+	release := make(chan struct{})
+	r.d.methods[contracts.MethodGetSensors] = func(context.Context, jsontext.Value) (any, error) {
+		<-release
+		return map[string]bool{"done": true}, nil
+	}
+	slow, _ := command(t, contracts.MethodGetSensors, "", nil)
+	first, again := request(slow), request(slow)
+	first.Reply, again.Reply = "replies/first", "replies/again"
+	var firstAcked, againAcked atomic.Bool
+	first.Ack, again.Ack = func() { firstAcked.Store(true) }, func() { againAcked.Store(true) }
+	r.d.Handle(first)
+	waitFor(t, "the first delivery to run", func() bool { return len(r.d.running) == 1 })
+	r.d.Handle(again) // joins the flight; its worker is free again
+	waitFor(t, "the second delivery's worker to wait", func() bool { return r.d.waiting.Load() == 1 })
+	other, _ := command(t, contracts.MethodGetDeviceState, "", nil)
+	r.send(request(other)) // most likely to that worker
+	close(release)
+	waitFor(t, "both deliveries acknowledged", func() bool { return firstAcked.Load() && againAcked.Load() })
+	got := map[string]int{}
+	for _, e := range r.drain() {
+		got[e.Topic]++
+	}
+	if got["replies/first"] != 1 || got["replies/again"] != 1 || got["backend/replies"] != 1 {
+		t.Errorf("answers by topic %v; want one to each delivery's reply topic", got)
+	}
+}
