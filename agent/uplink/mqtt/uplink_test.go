@@ -245,10 +245,21 @@ func TestSurvivesBrokerRestarts(t *testing.T) {
 func TestRepublishesWhatTheBrokerForgot(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{}) // no persistence
 	const n = 20000
-	r := startUplink(t, b, t.TempDir(), mqtt.Config{})
-	if err := r.box.Append(context.Background(), records(n)...); err != nil {
+	// The records are in the file before the uplink starts: appended
+	// while it runs, they may all be sent and acknowledged while their
+	// commit is under way, before the test looks.
+	dir := t.TempDir()
+	box, err := outbox.Open(filepath.Join(dir, "outbox.db"), outbox.Config{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := box.Append(context.Background(), records(n)...); err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := startUplink(t, b, dir, mqtt.Config{})
 	waitUntil(t, "publishes in flight", func() bool { return r.box.Stats().InFlight > 0 })
 	b.Stop()
 	inFlight := r.box.Stats().InFlight
