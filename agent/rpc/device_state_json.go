@@ -197,7 +197,8 @@ func (r deviceStateResult) appendJSON(b []byte) ([]byte, error) {
 		n    uint64
 	}{{`"totalBytes":`, r.Memory.TotalBytes}, {`"availableBytes":`, r.Memory.AvailableBytes}, {`"agentRssBytes":`, r.Memory.AgentRSSBytes}} {
 		if m.n != 0 {
-			w.Raw(comma + m.name)
+			w.Raw(comma)
+			w.Raw(m.name)
 			w.Uint(m.n)
 			comma = ","
 		}

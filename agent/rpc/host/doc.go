@@ -27,8 +27,8 @@
 //     under load (each costs more than the rest of the answer on a
 //     virtual machine), and no caller can tell a second's age in a
 //     snapshot of the device's state. A Read for another state directory
-//     than the last reads at once. The files are read into one buffer
-//     and parsed without allocating.
+//     than the last reads that directory's disk at once. The files are
+//     read into one buffer and parsed without allocating.
 //   - Which thermal zone is the CPU's is chosen once, by scanning
 //     /sys/class/thermal; then only the chosen zone's temp file is read.
 //     The zones are scanned again when it stops reading, and every minute

@@ -92,15 +92,18 @@ func (r *reader) fill(f *Facts) error {
 }
 
 // fillSample sets the facts that change slowly, read again when the
-// reading is sampleAge old or was of another state directory, and returns
-// the sample, whose errors are those reading them.
+// reading is sampleAge old (the disk also when it was of another state
+// directory), and returns the sample, whose errors are those reading
+// them.
 func (r *reader) fillSample(f *Facts) sample {
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := &r.sample
-	if age := now.Sub(s.at); s.at.IsZero() || age < 0 || age >= sampleAge || s.disk.Path != f.Disk.Path {
+	if age := now.Sub(s.at); s.at.IsZero() || age < 0 || age >= sampleAge {
 		r.readSample(now, f.Disk.Path)
+	} else if s.disk.Path != f.Disk.Path {
+		s.disk, s.diskErr = readDisk(f.Disk.Path)
 	}
 	f.MemTotalBytes, f.MemAvailableBytes = s.memTotal, s.memAvailable
 	f.ProcessRSSBytes = s.rss

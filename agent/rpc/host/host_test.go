@@ -98,9 +98,12 @@ func (r *reader) mustFill(t *testing.T) Facts {
 }
 
 // TestDiskOfAnotherStateDir: the disk is part of the sample, but a fill
-// for another state directory than the sample's reads it at once.
+// for another state directory than the sample's reads that disk at once,
+// and only it: the memory stays as sampled.
 func TestDiskOfAnotherStateDir(t *testing.T) {
-	r := fakeRoot(t, map[string]string{"proc/meminfo": "MemTotal: 4000 kB\nMemAvailable: 3000 kB\n"})
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{"proc/meminfo": "MemTotal: 4000 kB\nMemAvailable: 3000 kB\n"})
+	r := newReader(root)
 	new(fakeClock).install(r)
 	dir, missing := t.TempDir(), filepath.Join(t.TempDir(), "missing")
 	for i, path := range []string{dir, missing, dir} {
@@ -111,6 +114,10 @@ func TestDiskOfAnotherStateDir(t *testing.T) {
 		if f.Disk.Path != path || (path == dir) != (f.Disk.TotalBytes > 0) {
 			t.Errorf("fill %d: Disk = %+v; want the disk of %s (none when missing)", i, f.Disk, path)
 		}
+		if f.MemAvailableBytes != 3000*1024 {
+			t.Errorf("fill %d: MemAvailableBytes = %d; want the sample's 3000 kB", i, f.MemAvailableBytes)
+		}
+		writeFiles(t, root, map[string]string{"proc/meminfo": "MemTotal: 4000 kB\nMemAvailable: 1000 kB\n"})
 	}
 }
 
